@@ -1,0 +1,23 @@
+"""The blob interface: request bodies, results and media outputs."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def presigned_url(self, key: str, expires_in: int) -> str: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+def request_key(tenant: str, task_id: str) -> str:
+    return f"requests/{tenant}/{task_id}.json"
+
+
+def result_key(tenant: str, task_id: str) -> str:
+    return f"results/{tenant}/{task_id}/result.json"

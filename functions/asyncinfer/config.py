@@ -1,0 +1,48 @@
+"""One settings model per function, read from ASYNCINFER_* variables and validated at cold start.
+
+Resource names have no defaults: a function deployed without them fails loudly instead of
+writing to a table that happens to share a default name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASYNCINFER_", extra="ignore", frozen=True)
+
+    table_name: str = Field(min_length=3)
+
+
+class AuthorizerSettings(_Settings):
+    pass
+
+
+class DeadLetterSettings(_Settings):
+    pass
+
+
+class ApiSettings(_Settings):
+    queue_url: str = Field(min_length=1)
+    bucket_name: str = Field(min_length=3)
+    models_file: Path | None = None
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Requests larger than this are kept in S3 and the task holds a pointer.
+    inline_request_bytes: int = Field(default=64 * 1024, ge=1024, le=256 * 1024)
+    retention_days: int = Field(default=30, ge=1)
+
+
+class WorkerSettings(_Settings):
+    bucket_name: str = Field(min_length=3)
+    models_file: Path | None = None
+    flush_seconds: float = Field(default=0.5, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    inline_result_bytes: int = Field(default=16 * 1024, ge=0, le=256 * 1024)
+    deadline_margin_seconds: float = Field(default=10, ge=0)
+    # Tasks of one SQS batch run side by side in this many threads.
+    concurrency: int = Field(default=10, ge=1, le=100)
+    demo_chat_seconds: float = Field(default=3.0, ge=0)

@@ -1,0 +1,58 @@
+"""The Async API surface: POST/GET /v1/async, GET /v1/async/{id}, POST /v1/async/{id}/cancel."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from asyncinfer import wiring
+from asyncinfer.config import ApiSettings
+from asyncinfer.http import build_resolver, tenant_of
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.tasks.dialects import async_api
+from asyncinfer.tasks.requests import parse_json_body
+from asyncinfer.tasks.service import TaskService
+
+app = build_resolver()
+
+
+@cache
+def service() -> TaskService:
+    return wiring.task_service(ApiSettings())
+
+
+@app.post("/v1/async")
+def submit() -> dict:
+    svc = service()
+    body = parse_json_body(app.current_event.decoded_body, svc.limits.max_request_bytes)
+    task = svc.submit_chat(tenant_of(app), body)
+    logger.set_correlation_id(async_api.public_id(task.id))
+    metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
+    return async_api.summary(task)
+
+
+@app.get("/v1/async")
+def list_tasks() -> dict:
+    limit, after, status = async_api.list_params(app.current_event.query_string_parameters or {})
+    return async_api.listing(service().list(tenant_of(app), limit=limit, after=after, status=status))
+
+
+@app.get("/v1/async/<task_id>")
+def get_task(task_id: str) -> dict:
+    svc = service()
+    task = svc.get(tenant_of(app), async_api.internal_id(task_id))
+    return async_api.detail(task, svc.result(task))
+
+
+@app.post("/v1/async/<task_id>/cancel")
+def cancel_task(task_id: str) -> dict:
+    task = service().cancel(tenant_of(app), async_api.internal_id(task_id))
+    return async_api.summary(task)
+
+
+@logger.inject_lambda_context(correlation_id_path="pathParameters.id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

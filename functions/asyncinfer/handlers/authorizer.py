@@ -1,0 +1,44 @@
+"""Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> the key's tenant in the context."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+
+from asyncinfer import wiring
+from asyncinfer.config import AuthorizerSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.keys import authenticate, bearer_token
+
+
+@cache
+def store() -> DynamoTaskStore:
+    return wiring.task_store(AuthorizerSettings().table_name)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: object) -> dict:
+    request = APIGatewayAuthorizerRequestEvent(event)
+    tenant = authenticate(store(), bearer_token(request.get_header_value("authorization", default_value="")))
+    if tenant is None:
+        # API Gateway's contract: this exact message makes it answer 401.
+        raise Exception("Unauthorized")
+    arn = request.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=tenant,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context={"tenant": tenant},
+    )
+    # One policy for every route, so API Gateway's authorizer cache serves the tenant's next calls.
+    policy.allow_all_routes()
+    return policy.asdict()

@@ -1,0 +1,48 @@
+"""DLQ consumer: a task whose message was dead-lettered becomes FAILED, so no client polls forever."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from asyncinfer import wiring
+from asyncinfer.config import DeadLetterSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.worker import fail_dead_lettered
+
+
+@cache
+def store() -> DynamoTaskStore:
+    return wiring.task_store(DeadLetterSettings().table_name)
+
+
+def record_handler(record: SQSRecord) -> bool:
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError:
+        logger.error("dropping malformed dead letter", extra={"message_id": record.message_id})
+        return False
+    failed = fail_dead_lettered(store(), message)
+    if failed:
+        logger.warning("task dead-lettered", extra={"task_id": message.task_id, "tenant": message.tenant})
+        metrics.add_metric(name="TasksDeadLettered", unit=MetricUnit.Count, value=1)
+    return failed
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )

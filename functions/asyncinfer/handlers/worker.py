@@ -1,0 +1,66 @@
+"""SQS consumer: runs the tasks of one batch side by side and reports partial batch failures."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from asyncinfer import wiring
+from asyncinfer.config import WorkerSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.tasks.worker import Worker
+
+
+@cache
+def runtime() -> tuple[Worker, ThreadPoolExecutor]:
+    settings = WorkerSettings()
+    # Model calls block on I/O: one thread per task of the batch, so the batch costs one task's wall time.
+    return wiring.worker(settings), ThreadPoolExecutor(max_workers=settings.concurrency)
+
+
+def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> str:
+    logger.thread_safe_append_keys(correlation_id=message.task_id, tenant=message.tenant)
+    try:
+        return worker.process(message, remaining_ms=context.get_remaining_time_in_millis).value
+    finally:
+        logger.thread_safe_clear_keys()
+
+
+async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError:
+        # A malformed message can never succeed; retrying it would only feed the DLQ.
+        logger.error("dropping malformed message", extra={"message_id": record.message_id})
+        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+        return "malformed"
+    worker, executor = runtime()
+    outcome = await asyncio.get_running_loop().run_in_executor(
+        executor, _process, worker, message, lambda_context
+    )
+    metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return async_process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=AsyncBatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )

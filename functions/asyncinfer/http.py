@@ -1,0 +1,80 @@
+"""The HTTP edge shared by every API handler: one resolver shape, errors mapped to statuses once."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from asyncinfer.observability import logger
+from asyncinfer.tasks.errors import (
+    DomainError,
+    InvalidRequest,
+    InvalidTransition,
+    RequestTooLarge,
+    ServiceUnavailable,
+    TaskNotFound,
+)
+
+STATUS_OF: dict[type[DomainError], int] = {
+    InvalidRequest: 400,
+    TaskNotFound: 404,
+    InvalidTransition: 409,
+    RequestTooLarge: 413,
+    ServiceUnavailable: 503,
+}
+
+# The bodies API Gateway itself answers with (gateway responses); the dev server uses the same ones.
+UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "Missing or invalid API key"}}
+ROUTE_NOT_FOUND = {"error": {"code": "route_not_found", "message": "No such route"}}
+
+
+class Unauthenticated(DomainError):
+    code = "unauthorized"
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": code, "message": message}},
+        headers=headers,
+    )
+
+
+def status_for(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(Unauthenticated)
+    def _unauthenticated(exc: Unauthenticated) -> Response:
+        return error_response(401, UNAUTHORIZED["error"]["code"], UNAUTHORIZED["error"]["message"])
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        return error_response(status_for(exc), exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(
+            500, "internal_error", "Something went wrong on our side; nothing was lost, retry later"
+        )
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        return error_response(404, ROUTE_NOT_FOUND["error"]["code"], ROUTE_NOT_FOUND["error"]["message"])
+
+    return app
+
+
+def tenant_of(app: APIGatewayRestResolver) -> str:
+    """The tenant the authorizer put in the request context; never anything the client sent."""
+    tenant = app.current_event.request_context.authorizer.get_context().get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise Unauthenticated("No authorized tenant")
+    return tenant

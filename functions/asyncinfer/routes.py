@@ -1,0 +1,28 @@
+"""Every function and every API route, in one place: the dev server and the CDK stack both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HANDLERS: dict[str, str] = {
+    "authorizer": "asyncinfer.handlers.authorizer.lambda_handler",
+    "api_async": "asyncinfer.handlers.api_async.lambda_handler",
+    "worker": "asyncinfer.handlers.worker.lambda_handler",
+    "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path, e.g. /v1/async/{id}
+    function: str  # a key of HANDLERS
+    authorized: bool = True
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/v1/async", "api_async"),
+    Route("GET", "/v1/async", "api_async"),
+    Route("GET", "/v1/async/{id}", "api_async"),
+    Route("POST", "/v1/async/{id}/cancel", "api_async"),
+)

@@ -1,0 +1,78 @@
+"""The store interface: tasks, their event logs and API keys. Every task change is a compare-and-set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from asyncinfer.tasks.model import Task, TaskStatus
+
+
+class ConditionFailed(Exception):
+    """A compare-and-set lost. `current` is the item as it was (None when it does not exist)."""
+
+    def __init__(self, current: Task | None) -> None:
+        super().__init__("condition failed")
+        self.current = current
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_hash: str
+    tenant: str
+    created_at: int
+
+
+class TaskStore(Protocol):
+    def create(self, task: Task) -> None:
+        """Insert a new task; AlreadyExists if the id is taken."""
+
+    def get(self, tenant: str, task_id: str) -> Task | None: ...
+
+    def list(self, tenant: str, *, limit: int, after: str | None, status: TaskStatus | None) -> Page:
+        """The tenant's tasks newest first, starting after the task id `after`."""
+
+    def transition(
+        self,
+        tenant: str,
+        task_id: str,
+        *,
+        expect: Iterable[TaskStatus],
+        changes: dict[str, Any],
+        attempt: int | None = None,
+        lease_expired_at: int | None = None,
+        remove: Iterable[str] = (),
+    ) -> Task:
+        """Apply `changes` only if the status is in `expect` (and the attempt matches, and, when the
+        task is IN_PROGRESS, its lease expired before `lease_expired_at`). Returns the new task or
+        raises ConditionFailed carrying the old one."""
+
+    def delete_if(self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus]) -> None:
+        """Remove a task that never became visible (e.g. its queue message could not be sent)."""
+
+    def append_events(
+        self,
+        tenant: str,
+        task_id: str,
+        first_seq: int,
+        events: list[dict[str, Any]],
+        expires_at: int | None = None,
+    ) -> None:
+        """Store one batch of events numbered first_seq, first_seq + 1, …"""
+
+    def read_events(self, tenant: str, task_id: str, after_seq: int = 0) -> list[dict[str, Any]]: ...
+
+    def put_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...

@@ -1,0 +1,279 @@
+"""DynamoDB implementation of the store: one table, pk = tenant, sk = task#<time-ordered id>.
+
+Event logs live under their own partition key (<tenant>#<task id>) so that a streaming task's
+writes do not share the tenant partition's throughput with submits and polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, ConditionFailed, Page
+from asyncinfer.tasks.model import Task, TaskStatus
+
+TASK_PREFIX = "task#"
+EVENT_PREFIX = "ev#"
+# Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
+JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata"})
+# A filtered list reads at most this many pages before answering with a cursor.
+MAX_LIST_PAGES = 10
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _encode(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_none=True)
+    if name in JSON_FIELDS:
+        value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _serializer.serialize(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _decode(item: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, raw in item.items():
+        value = _plain(_deserializer.deserialize(raw))
+        out[name] = json.loads(value) if name in JSON_FIELDS else value
+    return out
+
+
+def task_from_item(item: dict[str, Any]) -> Task:
+    return Task.model_validate(_decode(item))
+
+
+def task_to_item(task: Task) -> dict[str, Any]:
+    item = {"pk": _serializer.serialize(task.tenant), "sk": _serializer.serialize(TASK_PREFIX + task.id)}
+    for name, value in task.model_dump(mode="json", exclude_none=True).items():
+        item[name] = _encode(name, value)
+    return item
+
+
+class DynamoTaskStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    @staticmethod
+    def _key(tenant: str, task_id: str) -> dict[str, Any]:
+        return {"pk": {"S": tenant}, "sk": {"S": TASK_PREFIX + task_id}}
+
+    def create(self, task: Task) -> None:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=task_to_item(task),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise AlreadyExists(task.id) from exc
+            raise
+
+    def get(self, tenant: str, task_id: str) -> Task | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return task_from_item(item) if item else None
+
+    def list(self, tenant: str, *, limit: int, after: str | None, status: TaskStatus | None) -> Page:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": tenant}, ":prefix": {"S": TASK_PREFIX}},
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            query["ExpressionAttributeValues"][":status"] = {"S": status.value}
+        start = self._key(tenant, after) if after else None
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_LIST_PAGES):
+            wanted = limit + 1 - len(items)
+            page_kwargs = {**query, "Limit": wanted if status is None else max(wanted, 50)}
+            if start:
+                page_kwargs["ExclusiveStartKey"] = start
+            resp = self._ddb.query(**page_kwargs)
+            items.extend(resp.get("Items", []))
+            start = resp.get("LastEvaluatedKey")
+            if len(items) > limit or not start:
+                break
+        tasks = [task_from_item(item) for item in items[:limit]]
+        if len(items) > limit:
+            next_cursor: str | None = tasks[-1].id
+        elif start:
+            next_cursor = start["sk"]["S"].removeprefix(TASK_PREFIX)
+        else:
+            next_cursor = None
+        return Page(tasks=tasks, next_cursor=next_cursor)
+
+    def transition(
+        self,
+        tenant: str,
+        task_id: str,
+        *,
+        expect: Iterable[TaskStatus],
+        changes: dict[str, Any],
+        attempt: int | None = None,
+        lease_expired_at: int | None = None,
+        remove: Iterable[str] = (),
+    ) -> Task:
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {}
+        sets = []
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = _encode(name, value)
+            sets.append(f"#c{i} = :c{i}")
+        update = "SET " + ", ".join(sets)
+        removes = []
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+            removes.append(f"#r{i}")
+        if removes:
+            update += " REMOVE " + ", ".join(removes)
+        expected = sorted(expect)
+        for i, status in enumerate(expected):
+            values[f":e{i}"] = {"S": status.value}
+        condition = (
+            "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+        )
+        if attempt is not None:
+            names["#attempt"] = "attempt"
+            values[":attempt"] = {"N": str(attempt)}
+            condition += " AND #attempt = :attempt"
+        if lease_expired_at is not None:
+            names["#lease"] = "lease_expires_at"
+            values[":in_progress"] = {"S": TaskStatus.IN_PROGRESS.value}
+            values[":lease_now"] = {"N": str(lease_expired_at)}
+            condition += (
+                " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
+            )
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(tenant, task_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            raise ConditionFailed(task_from_item(old) if old else None) from exc
+        return task_from_item(resp["Attributes"])
+
+    def delete_if(self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus]) -> None:
+        expected = sorted(expect)
+        values = {f":e{i}": {"S": s.value} for i, s in enumerate(expected)}
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=self._key(tenant, task_id),
+                ConditionExpression="#status IN (" + ", ".join(values) + ")",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def append_events(
+        self,
+        tenant: str,
+        task_id: str,
+        first_seq: int,
+        events: list[dict[str, Any]],
+        expires_at: int | None = None,
+    ) -> None:
+        item = {
+            "pk": {"S": f"{tenant}#{task_id}"},
+            "sk": {"S": f"{EVENT_PREFIX}{first_seq:010d}"},
+            "first_seq": {"N": str(first_seq)},
+            "events": {"S": json.dumps(events, separators=(",", ":"), ensure_ascii=False)},
+        }
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        # A retried flush of the same batch must not duplicate it.
+        try:
+            self._ddb.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def read_events(self, tenant: str, task_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"{tenant}#{task_id}"},
+                ":prefix": {"S": EVENT_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                first = int(item["first_seq"]["N"])
+                for offset, event in enumerate(json.loads(item["events"]["S"])):
+                    if first + offset > after_seq:
+                        events.append({"seq": first + offset, **event})
+            if "LastEvaluatedKey" not in resp:
+                return events
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"apikey#{record.key_hash}"},
+                    "sk": {"S": "apikey"},
+                    "tenant": {"S": record.tenant},
+                    "created_at": {"N": str(record.created_at)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise AlreadyExists("api key") from exc
+            raise
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}}
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        return ApiKeyRecord(
+            key_hash=key_hash, tenant=item["tenant"]["S"], created_at=int(item["created_at"]["N"])
+        )
+
+
+TABLE_KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+TABLE_ATTRIBUTES = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+]
+TTL_ATTRIBUTE = "expires_at"

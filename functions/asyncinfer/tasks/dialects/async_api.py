@@ -1,0 +1,86 @@
+"""The Async API surface (reference 000): `task_<uuid>` ids, ISO-8601 UTC times, canonical statuses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from asyncinfer.store.base import Page
+from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
+from asyncinfer.tasks.model import Task, TaskStatus, is_task_id
+
+ID_PREFIX = "task_"
+_TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
+
+
+def public_id(task_id: str) -> str:
+    return ID_PREFIX + str(uuid.UUID(hex=task_id))
+
+
+def internal_id(public: str) -> str:
+    """The store id behind a public id; anything malformed is simply not found."""
+    if not public.startswith(ID_PREFIX):
+        raise TaskNotFound()
+    try:
+        value = uuid.UUID(public.removeprefix(ID_PREFIX)).hex
+    except ValueError:
+        raise TaskNotFound() from None
+    if not is_task_id(value) or public != public_id(value):
+        raise TaskNotFound()
+    return value
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary(task: Task) -> dict[str, Any]:
+    """The fields of the submit, cancel and list answers."""
+    out: dict[str, Any] = {"id": public_id(task.id), "status": task.status.value}
+    for name in _TIMES:
+        value = getattr(task, name)
+        if value is not None:
+            out[name] = iso(value)
+    return out
+
+
+def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
+    """GET /v1/async/{id}: the summary, and once COMPLETED the whole chat completion alongside it."""
+    out = {**summary(task), "model": task.model}
+    if task.error is not None:
+        out["error"] = task.error.model_dump()
+    if task.status == TaskStatus.COMPLETED and result is not None:
+        for name, value in result.items():
+            out.setdefault(name, value)
+    return out
+
+
+def listing(page: Page) -> dict[str, Any]:
+    return {
+        "tasks": [summary(task) for task in page.tasks],
+        "has_more": page.next_cursor is not None,
+        "next_cursor": public_id(page.next_cursor) if page.next_cursor else None,
+    }
+
+
+def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
+    """`limit`, `cursor` and `status` query parameters, validated."""
+    raw_limit = params.get("limit", "20")
+    if not raw_limit.isdigit():
+        raise InvalidRequest("limit must be an integer between 1 and 100")
+    cursor = params.get("cursor") or None
+    after = None
+    if cursor is not None:
+        try:
+            after = internal_id(cursor)
+        except TaskNotFound:
+            raise InvalidRequest("cursor is not a value returned as next_cursor") from None
+    raw_status = params.get("status")
+    status = None
+    if raw_status:
+        try:
+            status = TaskStatus(raw_status.upper())
+        except ValueError:
+            raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TaskStatus)}") from None
+    return int(raw_limit), after, status

@@ -1,0 +1,44 @@
+"""Typed domain errors. Each has a stable `code`; HTTP statuses are mapped once, in asyncinfer.http."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class InvalidJson(InvalidRequest):
+    code = "invalid_json"
+
+
+class UnknownModel(InvalidRequest):
+    code = "unknown_model"
+
+
+class RequestTooLarge(DomainError):
+    code = "request_too_large"
+
+
+class TaskNotFound(DomainError):
+    code = "not_found"
+
+    def __init__(self, message: str = "No task with that id") -> None:
+        super().__init__(message)
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency failed before the task was accepted; nothing was stored, the client may retry."""
+
+    code = "service_unavailable"

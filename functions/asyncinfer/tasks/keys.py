@@ -1,0 +1,48 @@
+"""API keys: random, shown once, stored only as a SHA-256 hash that maps to a tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from asyncinfer.store.base import ApiKeyRecord, TaskStore
+from asyncinfer.tasks.errors import InvalidRequest
+from asyncinfer.tasks.model import now_ms
+
+KEY_PREFIX = "ai_"
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(store: TaskStore, tenant: str, key: str | None = None) -> str:
+    """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept."""
+    if not TENANT_PATTERN.match(tenant):
+        raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
+    key = key or KEY_PREFIX + secrets.token_urlsafe(32)
+    store.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant=tenant, created_at=now_ms()))
+    return key
+
+
+def authenticate(store: TaskStore, key: str | None) -> str | None:
+    """The tenant owning `key`, or None."""
+    if not key or len(key) > 256:
+        return None
+    digest = hash_key(key)
+    record = store.get_api_key(digest)
+    if record is None or not hmac.compare_digest(record.key_hash, digest):
+        return None
+    return record.tenant
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None

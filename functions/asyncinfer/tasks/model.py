@@ -1,0 +1,116 @@
+"""The task: one record, one state machine, rendered by every dialect."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TaskStatus(StrEnum):
+    CREATED = "CREATED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TaskKind(StrEnum):
+    CHAT = "chat"
+    GENERATION = "generation"
+
+
+TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.CREATED: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED, TaskStatus.FAILED}),
+    # IN_PROGRESS -> IN_PROGRESS is a re-claim after an expired lease (attempt + 1).
+    TaskStatus.IN_PROGRESS: frozenset(
+        {TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+
+def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
+    return target in ALLOWED[current]
+
+
+def sources_of(target: TaskStatus) -> frozenset[TaskStatus]:
+    """Every status from which `target` may be reached: the store's condition for that transition."""
+    return frozenset(status for status, targets in ALLOWED.items() if target in targets)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_task_id(at_ms: int | None = None) -> str:
+    """A UUIDv7 as 32 lowercase hex digits: time-ordered, so newest-first is a reverse key order."""
+    ms = now_ms() if at_ms is None else at_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62
+    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
+    return uuid.UUID(int=value).hex
+
+
+def is_task_id(value: str) -> bool:
+    if len(value) != 32:
+        return False
+    try:
+        return uuid.UUID(hex=value).hex == value and uuid.UUID(hex=value).version == 7
+    except ValueError:
+        return False
+
+
+class TaskError(BaseModel):
+    code: str
+    message: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Task(BaseModel):
+    """The canonical task. Times are epoch milliseconds; dialects format them."""
+
+    id: str
+    tenant: str
+    kind: TaskKind
+    model: str
+    status: TaskStatus = TaskStatus.CREATED
+    attempt: int = 0
+    lease_expires_at: int | None = None
+    created_at: int
+    updated_at: int
+    started_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    cancelled_at: int | None = None
+    # The normalized request, or the S3 key holding it when it is large.
+    request: dict[str, Any] | None = None
+    request_key: str | None = None
+    result: dict[str, Any] | None = None
+    result_key: str | None = None
+    error: TaskError | None = None
+    usage: Usage | None = None
+    event_seq: int = 0
+    correlation_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    expires_at: int | None = None  # epoch seconds: the DynamoDB TTL attribute
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def lease_expired(self, at_ms: int) -> bool:
+        return self.lease_expires_at is None or self.lease_expires_at <= at_ms

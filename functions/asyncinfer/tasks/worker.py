@@ -1,0 +1,305 @@
+"""The worker protocol of DESIGN.md: claim with a lease, stream in batches, complete by compare-and-set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from asyncinfer.blobs.base import BlobStore, result_key
+from asyncinfer.providers.base import ChatProvider, Finished, ProviderError, TextDelta
+from asyncinfer.providers.registry import ModelRegistry, ModelSpec
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks.model import Task, TaskError, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.tasks.requests import ChatRequest
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DROPPED = "dropped"  # nothing to do: missing, ended, or leased by another worker
+    ABANDONED = "abandoned"  # cancelled or re-claimed while running: the result is discarded
+
+
+class RetryLater(Exception):
+    """A transient failure: the queue message must come back after a backoff."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    flush_seconds: float
+    max_attempts: int
+    inline_result_bytes: int
+    deadline_margin_ms: int
+
+
+class _Lost(Exception):
+    """Our claim is gone (cancelled or re-claimed): stop without writing anything more."""
+
+
+class Worker:
+    def __init__(
+        self,
+        store: TaskStore,
+        blobs: BlobStore,
+        registry: ModelRegistry,
+        provider_for: Callable[[ModelSpec], ChatProvider],
+        config: WorkerConfig,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.registry = registry
+        self.provider_for = provider_for
+        self.config = config
+
+    def process(self, message: TaskMessage, remaining_ms: Callable[[], int]) -> Outcome:
+        task = self.store.get(message.tenant, message.task_id)
+        now = now_ms()
+        if task is None or task.terminal:
+            return Outcome.DROPPED
+        if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
+            return Outcome.DROPPED
+        if task.attempt >= self.config.max_attempts:
+            return self._fail_unclaimed(task, "too_many_attempts", f"Gave up after {task.attempt} attempts")
+        lease_ms = remaining_ms()
+        try:
+            task = self.store.transition(
+                task.tenant,
+                task.id,
+                expect=sources_of(TaskStatus.IN_PROGRESS),
+                attempt=task.attempt,
+                lease_expired_at=now,
+                changes={
+                    "status": TaskStatus.IN_PROGRESS,
+                    "attempt": task.attempt + 1,
+                    "lease_expires_at": now + lease_ms,
+                    "started_at": task.started_at or now,
+                    "updated_at": now,
+                },
+            )
+        except ConditionFailed:
+            return Outcome.DROPPED
+        deadline = now + lease_ms - self.config.deadline_margin_ms
+        try:
+            return self._run(task, deadline, remaining_ms)
+        except _Lost:
+            return Outcome.ABANDONED
+        except ProviderError as exc:
+            if not exc.retryable:
+                return self._finish_failed(task, exc.code, exc.message)
+            if task.attempt >= self.config.max_attempts:
+                return self._finish_failed(task, exc.code, f"{exc.message} (after {task.attempt} attempts)")
+            self._release(task)
+            raise RetryLater(exc.message) from exc
+        except Exception:
+            self._release(task)
+            raise
+
+    def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
+        spec = self.registry.resolve(task.model, task.kind)
+        request = ChatRequest.model_validate(self._request(task))
+        log_ = _EventLog(self, task, remaining_ms)
+        if task.event_seq:
+            log_.add({"type": "restart", "attempt": task.attempt})
+        parts: list[str] = []
+        finished: Finished | None = None
+        stream = self.provider_for(spec).stream_chat(spec.upstream, request)
+        try:
+            for chunk in stream:
+                if isinstance(chunk, TextDelta):
+                    parts.append(chunk.text)
+                    log_.add({"type": "delta", "text": chunk.text})
+                else:
+                    finished = chunk
+                if now_ms() > deadline:
+                    log_.flush(heartbeat=False)
+                    return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+                if log_.due():
+                    log_.flush(heartbeat=True)
+        finally:
+            stream.close()  # aborts the upstream call when we stop early
+        if finished is None:
+            raise ProviderError(
+                "provider_error", "The model stream ended without a final chunk", retryable=True
+            )
+        log_.flush(heartbeat=False)
+        return self._complete(task, "".join(parts), finished, log_.seq)
+
+    def _request(self, task: Task) -> dict[str, Any]:
+        if task.request is not None:
+            return task.request
+        body = self.blobs.get(task.request_key or "")
+        if body is None:
+            raise ProviderError("request_missing", "The stored request body is missing", retryable=False)
+        return json.loads(body)
+
+    def _complete(self, task: Task, content: str, finished: Finished, seq: int) -> Outcome:
+        now = now_ms()
+        completion = chat_completion(task, content, finished.finish_reason, finished.usage, created_ms=now)
+        changes: dict[str, Any] = {
+            "status": TaskStatus.COMPLETED,
+            "completed_at": now,
+            "updated_at": now,
+            "usage": finished.usage,
+            "event_seq": seq,
+        }
+        encoded = json.dumps(completion, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(encoded) > self.config.inline_result_bytes:
+            # Deterministic key: a retry after a crash here overwrites the same object.
+            key = result_key(task.tenant, task.id)
+            self.blobs.put(key, encoded, "application/json")
+            changes["result_key"] = key
+        else:
+            changes["result"] = completion
+        try:
+            self._transition_mine(task, TaskStatus.COMPLETED, changes)
+        except ConditionFailed:
+            return Outcome.ABANDONED
+        return Outcome.COMPLETED
+
+    def _finish_failed(self, task: Task, code: str, message: str) -> Outcome:
+        now = now_ms()
+        try:
+            self._transition_mine(
+                task,
+                TaskStatus.FAILED,
+                {
+                    "status": TaskStatus.FAILED,
+                    "failed_at": now,
+                    "updated_at": now,
+                    "error": TaskError(code=code, message=message),
+                },
+            )
+        except ConditionFailed:
+            return Outcome.ABANDONED
+        return Outcome.FAILED
+
+    def _fail_unclaimed(self, task: Task, code: str, message: str) -> Outcome:
+        now = now_ms()
+        try:
+            self.store.transition(
+                task.tenant,
+                task.id,
+                expect=sources_of(TaskStatus.FAILED),
+                attempt=task.attempt,
+                changes={
+                    "status": TaskStatus.FAILED,
+                    "failed_at": now,
+                    "updated_at": now,
+                    "error": TaskError(code=code, message=message),
+                },
+                remove=["lease_expires_at"],
+            )
+        except ConditionFailed:
+            return Outcome.DROPPED
+        return Outcome.FAILED
+
+    def _transition_mine(self, task: Task, target: TaskStatus, changes: dict[str, Any]) -> Task:
+        return self.store.transition(
+            task.tenant,
+            task.id,
+            expect={TaskStatus.IN_PROGRESS} & sources_of(target),
+            attempt=task.attempt,
+            changes=changes,
+            remove=["lease_expires_at"] if target != TaskStatus.IN_PROGRESS else [],
+        )
+
+    def _release(self, task: Task) -> None:
+        """Expire our lease now so that the redelivered message can re-claim at once."""
+        try:
+            self._transition_mine(task, TaskStatus.IN_PROGRESS, {"lease_expires_at": now_ms()})
+        except Exception:  # best effort: the lease expires by itself anyway
+            log.warning("could not release lease of task %s", task.id, exc_info=True)
+
+
+class _EventLog:
+    """Buffers events and writes them in batches; each heartbeat doubles as the cancellation check."""
+
+    def __init__(self, worker: Worker, task: Task, remaining_ms: Callable[[], int]) -> None:
+        self._worker = worker
+        self._task = task
+        self._remaining_ms = remaining_ms
+        self._pending: list[dict[str, Any]] = []
+        self.seq = task.event_seq
+        self._last_flush = time.monotonic()
+
+    def add(self, event: dict[str, Any]) -> None:
+        self._pending.append(event)
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last_flush >= self._worker.config.flush_seconds
+
+    def flush(self, *, heartbeat: bool) -> None:
+        self._last_flush = time.monotonic()
+        if heartbeat:
+            now = now_ms()
+            try:
+                self._worker._transition_mine(
+                    self._task,
+                    TaskStatus.IN_PROGRESS,
+                    {
+                        "lease_expires_at": now + self._remaining_ms(),
+                        "updated_at": now,
+                        "event_seq": self.seq + len(self._pending),
+                    },
+                )
+            except ConditionFailed as lost:
+                raise _Lost() from lost
+        if self._pending:
+            store = self._worker.store
+            store.append_events(
+                self._task.tenant,
+                self._task.id,
+                self.seq + 1,
+                self._pending,
+                expires_at=self._task.expires_at,
+            )
+            self.seq += len(self._pending)
+            self._pending = []
+
+
+def chat_completion(
+    task: Task, content: str, finish_reason: str, usage: Usage, created_ms: int
+) -> dict[str, Any]:
+    """The OpenAI chat.completion object stored as a chat task's result."""
+    return {
+        "id": f"chatcmpl-{task.id}",
+        "object": "chat.completion",
+        "created": created_ms // 1000,
+        "model": task.model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+        ],
+        "usage": usage.model_dump(),
+    }
+
+
+def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:
+    """A message exhausted its receives: its task, unless it already ended, fails for good."""
+    now = now_ms()
+    try:
+        store.transition(
+            message.tenant,
+            message.task_id,
+            expect=sources_of(TaskStatus.FAILED),
+            changes={
+                "status": TaskStatus.FAILED,
+                "failed_at": now,
+                "updated_at": now,
+                "error": TaskError(
+                    code="dead_lettered",
+                    message="The task could not be processed; it was retried and gave up",
+                ),
+            },
+            remove=["lease_expires_at"],
+        )
+    except ConditionFailed:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The laptop stack: moto as embedded AWS, a dev server speaking API Gateway events, an SQS poller."""

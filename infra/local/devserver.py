@@ -1,0 +1,200 @@
+"""An ASGI app that plays API Gateway (REST): it routes by resource path, runs the REQUEST authorizer,
+and hands the same proxy events to the same handlers that run in Lambda."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.routes import ROUTES, Route
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+
+from infra.local.functions import LocalFunctions
+
+ACCOUNT = "000000000000"
+API_ID = "localapi"
+STAGE = "dev"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    params: dict[str, str]
+
+
+class Router:
+    """API Gateway's resource matching: static segments win over {params}; {proxy+} is greedy."""
+
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self._compiled = []
+        for route in routes:
+            pattern = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", route.path)
+            pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+            self._compiled.append((re.compile(f"^{pattern}$"), route))
+
+    def match(self, method: str, path: str) -> Match | str | None:
+        """The route, None when no resource matches, or "method" when only the method is wrong."""
+        candidates = []
+        for regex, route in self._compiled:
+            found = regex.match(path)
+            if found:
+                candidates.append(Match(route, found.groupdict()))
+        if not candidates:
+            return None
+        for candidate in sorted(candidates, key=lambda c: len(c.params)):
+            if candidate.route.method == method:
+                return candidate
+        return "method"
+
+
+def _method_arn(method: str, path: str) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{method}{path}"
+
+
+def _request_context(request: Request, route: Route, request_id: str) -> dict[str, Any]:
+    return {
+        "resourcePath": route.path,
+        "httpMethod": request.method,
+        "path": f"/{STAGE}{request.url.path}",
+        "stage": STAGE,
+        "requestId": request_id,
+        "accountId": ACCOUNT,
+        "apiId": API_ID,
+        "protocol": "HTTP/1.1",
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {
+            "sourceIp": request.client.host if request.client else "127.0.0.1",
+            "userAgent": request.headers.get("user-agent", ""),
+        },
+    }
+
+
+def _headers(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    multi: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        multi.setdefault(name, []).append(value)
+    return {name: values[-1] for name, values in multi.items()}, multi
+
+
+def _query(request: Request) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    multi: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        multi.setdefault(name, []).append(value)
+    if not multi:
+        return None, None
+    return {name: values[-1] for name, values in multi.items()}, multi
+
+
+def _allows(policy: dict[str, Any], method_arn: str) -> bool:
+    allowed = False
+    for statement in policy.get("policyDocument", {}).get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(method_arn, pattern) for pattern in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+def _error(status: int, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> Starlette:
+    router = Router(routes)
+
+    async def gateway(request: Request) -> Response:
+        found = router.match(request.method, request.url.path)
+        if found is None:
+            return _error(404, ROUTE_NOT_FOUND)
+        if found == "method":
+            return _error(
+                405, {"error": {"code": "method_not_allowed", "message": "Method not allowed here"}}
+            )
+        assert isinstance(found, Match)
+        request_id = str(uuid.uuid4())
+        headers, multi_headers = _headers(request)
+        query, multi_query = _query(request)
+        context = _request_context(request, found.route, request_id)
+        if found.route.authorized:
+            if not headers.get("authorization"):
+                return _error(401, UNAUTHORIZED)
+            method_arn = _method_arn(request.method, request.url.path)
+            auth_event = {
+                "type": "REQUEST",
+                "methodArn": method_arn,
+                "resource": found.route.path,
+                "path": request.url.path,
+                "httpMethod": request.method,
+                "headers": headers,
+                "multiValueHeaders": multi_headers,
+                "queryStringParameters": query or {},
+                "multiValueQueryStringParameters": multi_query or {},
+                "pathParameters": found.params,
+                "stageVariables": {},
+                "requestContext": context,
+            }
+            try:
+                policy = await run_in_threadpool(functions.invoke, "authorizer", auth_event)
+            except Exception as exc:
+                if str(exc) == "Unauthorized":
+                    return _error(401, UNAUTHORIZED)
+                return _error(500, {"error": {"code": "authorizer_error", "message": "Authorizer failed"}})
+            if not _allows(policy, method_arn):
+                return _error(403, {"error": {"code": "forbidden", "message": "Not allowed"}})
+            context["authorizer"] = {
+                **policy.get("context", {}),
+                "principalId": policy.get("principalId"),
+                "integrationLatency": 0,
+            }
+        body = await request.body()
+        try:
+            text, is_b64 = body.decode(), False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+        event = {
+            "resource": found.route.path,
+            "path": request.url.path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": found.params or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": text if body else None,
+            "isBase64Encoded": is_b64,
+        }
+        result = await run_in_threadpool(functions.invoke, found.route.function, event)
+        return _proxy_response(result)
+
+    return Starlette(
+        routes=[
+            StarletteRoute(
+                "/{path:path}", gateway, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+            )
+        ]
+    )
+
+
+def _proxy_response(result: dict[str, Any]) -> Response:
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+    headers = dict(result.get("headers") or {})
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(values)
+    headers.pop("Content-Length", None)
+    return Response(content=body, status_code=int(result.get("statusCode", 200)), headers=headers)

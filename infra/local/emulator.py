@@ -1,0 +1,104 @@
+"""The embedded AWS: a moto server on loopback with the table, queues and bucket of the stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# Locally the worker "function" times out after this; the queue follows AWS's 6 x timeout guidance.
+WORKER_TIMEOUT_SECONDS = 60
+MAX_RECEIVE_COUNT = 3
+
+
+@dataclass(frozen=True)
+class Resources:
+    endpoint: str
+    table_name: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    bucket_name: str
+
+    def env(self) -> dict[str, str]:
+        """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            **CREDENTIALS,
+            "ASYNCINFER_TABLE_NAME": self.table_name,
+            "ASYNCINFER_QUEUE_URL": self.queue_url,
+            "ASYNCINFER_BUCKET_NAME": self.bucket_name,
+        }
+
+
+class Emulator:
+    def __init__(self, port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self.endpoint
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create_resources(self, prefix: str = "asyncinfer-dev") -> Resources:
+        ddb, sqs, s3 = self.client("dynamodb"), self.client("sqs"), self.client("s3")
+        table = f"{prefix}-tasks"
+        ddb.create_table(
+            TableName=table,
+            KeySchema=TABLE_KEY_SCHEMA,
+            AttributeDefinitions=TABLE_ATTRIBUTES,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        )
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-tasks-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queue_url = sqs.create_queue(
+            QueueName=f"{prefix}-tasks",
+            Attributes={
+                "VisibilityTimeout": str(6 * WORKER_TIMEOUT_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                ),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        bucket = f"{prefix}-outputs"
+        s3.create_bucket(Bucket=bucket)
+        return Resources(
+            endpoint=self.endpoint,
+            table_name=table,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+            dlq_arn=dlq_arn,
+            bucket_name=bucket,
+        )

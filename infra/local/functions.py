@@ -1,0 +1,61 @@
+"""Invokes the real Lambda handlers in-process, the way the Lambda runtime would."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncinfer.routes import HANDLERS
+
+
+@dataclass
+class LocalContext:
+    """The parts of the Lambda context object the handlers (and Powertools) use."""
+
+    function_name: str
+    timeout_seconds: float
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunctions:
+    """One in-process 'function' per handler. API functions take one event at a time, like a Lambda
+    instance: Powertools resolvers keep the current event on a module-level object."""
+
+    def __init__(self, timeouts: dict[str, float] | None = None) -> None:
+        self._timeouts = timeouts or {}
+        self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
+        self._locks = {name: threading.Lock() for name in HANDLERS if name.startswith("api_")}
+
+    def handler(self, name: str) -> Callable[[dict, Any], Any]:
+        if name not in self._handlers:
+            module_name, _, attr = HANDLERS[name].rpartition(".")
+            self._handlers[name] = getattr(importlib.import_module(module_name), attr)
+        return self._handlers[name]
+
+    def invoke(self, name: str, event: dict) -> Any:
+        handler = self.handler(name)
+        context = LocalContext(
+            function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30)
+        )
+        lock = self._locks.get(name)
+        if lock is None:
+            return handler(event, context)
+        with lock:
+            return handler(event, context)

@@ -1,0 +1,110 @@
+"""Starts and stops the whole local stack: emulator, resources, dev key, pollers, dev server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import uvicorn
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.keys import create_key
+
+from infra.local.devserver import build_app
+from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
+from infra.local.functions import LocalFunctions
+from infra.local.poller import Poller
+
+DEV_TENANT = "dev"
+
+# Quiet, readable defaults for a laptop; any of them can be overridden from the environment.
+LOCAL_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "ASYNCINFER_DEMO_CHAT_SECONDS": "3",
+}
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    port: int
+    dev_key: str | None
+    emulator_port: int
+    worker_pollers: int
+
+    @classmethod
+    def from_env(cls) -> StackOptions:
+        return cls(
+            port=int(os.environ.get("ASYNCINFER_PORT", "8000")),
+            dev_key=os.environ.get("ASYNCINFER_DEV_KEY") or None,
+            emulator_port=int(os.environ.get("ASYNCINFER_EMULATOR_PORT", "0")),
+            worker_pollers=int(os.environ.get("ASYNCINFER_WORKER_POLLERS", "2")),
+        )
+
+
+class _Server(uvicorn.Server):
+    """Says "ready" only once the socket is listening."""
+
+    ready_message = ""
+
+    async def startup(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+        await super().startup(sockets)
+        if not self.should_exit:
+            print(self.ready_message, flush=True)
+
+
+def run(options: StackOptions) -> None:
+    for name, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    emulator = Emulator(options.emulator_port)
+    emulator.start()
+    resources: Resources = emulator.create_resources()
+    os.environ.update(resources.env())
+
+    key = create_key(
+        DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key
+    )
+
+    functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT_SECONDS})
+    sqs = emulator.client("sqs")
+    pollers = [
+        Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", options.worker_pollers),
+        Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
+    ]
+    for poller in pollers:
+        poller.start()
+
+    url = f"http://127.0.0.1:{options.port}"
+    print("asyncinfer local stack (no AWS account, no Docker; data lives until you stop it)")
+    print(f"  API       {url}")
+    print(f"  API key   {key}   (tenant {DEV_TENANT!r})")
+    print(f"  emulator  {resources.endpoint}   (DynamoDB, SQS, S3)")
+    print(
+        f"  more keys AWS_ENDPOINT_URL={resources.endpoint} .venv/bin/asyncinfer keys create "
+        f"--table {resources.table_name} --tenant NAME"
+    )
+    print(f"  try it    curl -s {url}/v1/async -H 'Authorization: Bearer {key}'", flush=True)
+    server = _Server(
+        uvicorn.Config(
+            build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off"
+        )
+    )
+    server.ready_message = f"asyncinfer ready on {url} (Ctrl-C stops everything)"
+    try:
+        server.run()
+    finally:
+        for poller in pollers:
+            poller.stop()
+        emulator.stop()
+        print("asyncinfer stopped", flush=True)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    run(StackOptions.from_env())
+    return 0
