@@ -61,9 +61,7 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
-        return error_response(
-            500, "internal_error", "Something went wrong on our side; nothing was lost, retry later"
-        )
+        return error_response(500, "internal_error", "Something went wrong on our side; nothing was lost, retry later")
 
     @app.not_found
     def _not_found(exc: Exception) -> Response:

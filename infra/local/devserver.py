@@ -11,14 +11,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
-from asyncinfer.routes import ROUTES, Route
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
+from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.routes import ROUTES, Route
 from infra.local.functions import LocalFunctions
 
 ACCOUNT = "000000000000"
@@ -120,9 +120,7 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
         if found is None:
             return _error(404, ROUTE_NOT_FOUND)
         if found == "method":
-            return _error(
-                405, {"error": {"code": "method_not_allowed", "message": "Method not allowed here"}}
-            )
+            return _error(405, {"error": {"code": "method_not_allowed", "message": "Method not allowed here"}})
         assert isinstance(found, Match)
         request_id = str(uuid.uuid4())
         headers, multi_headers = _headers(request)

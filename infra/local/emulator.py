@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
 from moto.server import ThreadedMotoServer
+
+from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -29,8 +30,7 @@ class Resources:
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
+        env = {
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **CREDENTIALS,
@@ -38,6 +38,9 @@ class Resources:
             "ASYNCINFER_QUEUE_URL": self.queue_url,
             "ASYNCINFER_BUCKET_NAME": self.bucket_name,
         }
+        if self.endpoint:
+            env["AWS_ENDPOINT_URL"] = self.endpoint
+        return env
 
 
 class Emulator:
@@ -64,41 +67,37 @@ class Emulator:
         )
 
     def create_resources(self, prefix: str = "asyncinfer-dev") -> Resources:
-        ddb, sqs, s3 = self.client("dynamodb"), self.client("sqs"), self.client("s3")
-        table = f"{prefix}-tasks"
-        ddb.create_table(
-            TableName=table,
-            KeySchema=TABLE_KEY_SCHEMA,
-            AttributeDefinitions=TABLE_ATTRIBUTES,
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-        )
-        dlq_url = sqs.create_queue(QueueName=f"{prefix}-tasks-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        queue_url = sqs.create_queue(
-            QueueName=f"{prefix}-tasks",
-            Attributes={
-                "VisibilityTimeout": str(6 * WORKER_TIMEOUT_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                ),
-            },
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        bucket = f"{prefix}-outputs"
-        s3.create_bucket(Bucket=bucket)
-        return Resources(
-            endpoint=self.endpoint,
-            table_name=table,
-            queue_url=queue_url,
-            queue_arn=queue_arn,
-            dlq_url=dlq_url,
-            dlq_arn=dlq_arn,
-            bucket_name=bucket,
-        )
+        return provision(self.client("dynamodb"), self.client("sqs"), self.client("s3"), prefix, self.endpoint)
+
+
+def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> Resources:
+    """Create the stack's table, queue + DLQ and bucket with these clients (moto server or in-process)."""
+    table = f"{prefix}-tasks"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=TABLE_KEY_SCHEMA,
+        AttributeDefinitions=TABLE_ATTRIBUTES,
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-tasks-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-tasks",
+        Attributes={
+            "VisibilityTimeout": str(6 * WORKER_TIMEOUT_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket = f"{prefix}-outputs"
+    s3.create_bucket(Bucket=bucket)
+    return Resources(
+        endpoint=endpoint,
+        table_name=table,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        bucket_name=bucket,
+    )

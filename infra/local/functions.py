@@ -51,9 +51,7 @@ class LocalFunctions:
 
     def invoke(self, name: str, event: dict) -> Any:
         handler = self.handler(name)
-        context = LocalContext(
-            function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30)
-        )
+        context = LocalContext(function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30))
         lock = self._locks.get(name)
         if lock is None:
             return handler(event, context)

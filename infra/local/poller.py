@@ -54,8 +54,7 @@ class Poller:
         self._function = function
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=self._loop, name=f"poller-{function}-{i}", daemon=True)
-            for i in range(concurrency)
+            threading.Thread(target=self._loop, name=f"poller-{function}-{i}", daemon=True) for i in range(concurrency)
         ]
 
     def start(self) -> None:

@@ -9,9 +9,9 @@ import warnings
 from dataclasses import dataclass
 
 import uvicorn
+
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
-
 from infra.local.devserver import build_app
 from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
@@ -64,9 +64,7 @@ def run(options: StackOptions) -> None:
     resources: Resources = emulator.create_resources()
     os.environ.update(resources.env())
 
-    key = create_key(
-        DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key
-    )
+    key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key)
 
     functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT_SECONDS})
     sqs = emulator.client("sqs")
@@ -88,9 +86,7 @@ def run(options: StackOptions) -> None:
     )
     print(f"  try it    curl -s {url}/v1/async -H 'Authorization: Bearer {key}'", flush=True)
     server = _Server(
-        uvicorn.Config(
-            build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off")
     )
     server.ready_message = f"asyncinfer ready on {url} (Ctrl-C stops everything)"
     try:

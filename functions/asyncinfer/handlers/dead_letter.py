@@ -43,6 +43,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(
         event=event,
         record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS),
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )

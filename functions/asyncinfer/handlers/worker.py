@@ -47,9 +47,7 @@ async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> st
         metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
         return "malformed"
     worker, executor = runtime()
-    outcome = await asyncio.get_running_loop().run_in_executor(
-        executor, _process, worker, message, lambda_context
-    )
+    outcome = await asyncio.get_running_loop().run_in_executor(executor, _process, worker, message, lambda_context)
     metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome
 
@@ -61,6 +59,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return async_process_partial_response(
         event=event,
         record_handler=record_handler,
-        processor=AsyncBatchProcessor(event_type=EventType.SQS),
+        processor=AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )

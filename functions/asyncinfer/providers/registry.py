@@ -37,9 +37,7 @@ class ModelRegistry(BaseModel):
     def resolve(self, model_id: str, kind: TaskKind) -> ModelSpec:
         spec = self.models.get(model_id)
         if spec is None or spec.kind != kind:
-            raise UnknownModel(
-                f"Unknown {kind.value} model {model_id!r}; available: {', '.join(self.ids(kind))}"
-            )
+            raise UnknownModel(f"Unknown {kind.value} model {model_id!r}; available: {', '.join(self.ids(kind))}")
         return spec
 
     def ids(self, kind: TaskKind) -> list[str]:

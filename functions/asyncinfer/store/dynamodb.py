@@ -131,6 +131,10 @@ class DynamoTaskStore:
         lease_expired_at: int | None = None,
         remove: Iterable[str] = (),
     ) -> Task:
+        expected = sorted(expect)
+        if not expected:
+            # No status may lead here (e.g. back to CREATED): refuse without writing.
+            raise ConditionFailed(self.get(tenant, task_id))
         names: dict[str, str] = {"#status": "status"}
         values: dict[str, Any] = {}
         sets = []
@@ -145,12 +149,9 @@ class DynamoTaskStore:
             removes.append(f"#r{i}")
         if removes:
             update += " REMOVE " + ", ".join(removes)
-        expected = sorted(expect)
         for i, status in enumerate(expected):
             values[f":e{i}"] = {"S": status.value}
-        condition = (
-            "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-        )
+        condition = "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
         if attempt is not None:
             names["#attempt"] = "attempt"
             values[":attempt"] = {"N": str(attempt)}
@@ -159,9 +160,7 @@ class DynamoTaskStore:
             names["#lease"] = "lease_expires_at"
             values[":in_progress"] = {"S": TaskStatus.IN_PROGRESS.value}
             values[":lease_now"] = {"N": str(lease_expired_at)}
-            condition += (
-                " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
-            )
+            condition += " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
@@ -213,9 +212,7 @@ class DynamoTaskStore:
             item["expires_at"] = {"N": str(expires_at)}
         # A retried flush of the same batch must not duplicate it.
         try:
-            self._ddb.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
-            )
+            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -260,15 +257,11 @@ class DynamoTaskStore:
             raise
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
-        resp = self._ddb.get_item(
-            TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}}
-        )
+        resp = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}})
         item = resp.get("Item")
         if not item:
             return None
-        return ApiKeyRecord(
-            key_hash=key_hash, tenant=item["tenant"]["S"], created_at=int(item["created_at"]["N"])
-        )
+        return ApiKeyRecord(key_hash=key_hash, tenant=item["tenant"]["S"], created_at=int(item["created_at"]["N"]))
 
 
 TABLE_KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]

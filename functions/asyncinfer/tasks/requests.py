@@ -22,9 +22,7 @@ class Message(BaseModel):
         if isinstance(self.content, str):
             return self.content
         parts = self.content or []
-        return " ".join(
-            p["text"] for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str)
-        )
+        return " ".join(p["text"] for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str))
 
 
 class ChatRequest(BaseModel):

@@ -47,9 +47,7 @@ class TaskService:
         request = parse_chat_request(body)
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
-            raise InvalidRequest(
-                f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit"
-            )
+            raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
         now = now_ms()
         task = Task(
             id=new_task_id(now),
@@ -59,9 +57,7 @@ class TaskService:
             created_at=now,
             updated_at=now,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
-            correlation_id=body.get("correlation_id")
-            if isinstance(body.get("correlation_id"), str)
-            else None,
+            correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
         )
         normalized = request.model_dump(mode="json", exclude_none=True)
         encoded = json.dumps(normalized, separators=(",", ":"), ensure_ascii=False).encode()
@@ -77,9 +73,7 @@ class TaskService:
             # Without a queue message nothing would ever run it: withdraw the task and let the client retry.
             log.exception("enqueue failed; withdrawing task %s", task.id)
             self.store.delete_if(tenant, task.id, expect={TaskStatus.CREATED})
-            raise ServiceUnavailable(
-                "The task queue is unavailable; nothing was created, retry later"
-            ) from exc
+            raise ServiceUnavailable("The task queue is unavailable; nothing was created, retry later") from exc
         return task
 
     def get(self, tenant: str, task_id: str) -> Task:

@@ -119,17 +119,15 @@ class Worker:
                 else:
                     finished = chunk
                 if now_ms() > deadline:
-                    log_.flush(heartbeat=False)
+                    log_.flush()
                     return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
                 if log_.due():
-                    log_.flush(heartbeat=True)
+                    log_.flush()
         finally:
             stream.close()  # aborts the upstream call when we stop early
         if finished is None:
-            raise ProviderError(
-                "provider_error", "The model stream ended without a final chunk", retryable=True
-            )
-        log_.flush(heartbeat=False)
+            raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
+        log_.flush()
         return self._complete(task, "".join(parts), finished, log_.seq)
 
     def _request(self, task: Task) -> dict[str, Any]:
@@ -236,22 +234,23 @@ class _EventLog:
     def due(self) -> bool:
         return time.monotonic() - self._last_flush >= self._worker.config.flush_seconds
 
-    def flush(self, *, heartbeat: bool) -> None:
+    def flush(self) -> None:
+        """Reserve the sequence numbers by compare-and-set first, so a worker that re-claims the task
+        later continues after them, and nothing is written once our claim is gone."""
         self._last_flush = time.monotonic()
-        if heartbeat:
-            now = now_ms()
-            try:
-                self._worker._transition_mine(
-                    self._task,
-                    TaskStatus.IN_PROGRESS,
-                    {
-                        "lease_expires_at": now + self._remaining_ms(),
-                        "updated_at": now,
-                        "event_seq": self.seq + len(self._pending),
-                    },
-                )
-            except ConditionFailed as lost:
-                raise _Lost() from lost
+        now = now_ms()
+        try:
+            self._worker._transition_mine(
+                self._task,
+                TaskStatus.IN_PROGRESS,
+                {
+                    "lease_expires_at": now + self._remaining_ms(),
+                    "updated_at": now,
+                    "event_seq": self.seq + len(self._pending),
+                },
+            )
+        except ConditionFailed as lost:
+            raise _Lost() from lost
         if self._pending:
             store = self._worker.store
             store.append_events(
@@ -265,18 +264,14 @@ class _EventLog:
             self._pending = []
 
 
-def chat_completion(
-    task: Task, content: str, finish_reason: str, usage: Usage, created_ms: int
-) -> dict[str, Any]:
+def chat_completion(task: Task, content: str, finish_reason: str, usage: Usage, created_ms: int) -> dict[str, Any]:
     """The OpenAI chat.completion object stored as a chat task's result."""
     return {
         "id": f"chatcmpl-{task.id}",
         "object": "chat.completion",
         "created": created_ms // 1000,
         "model": task.model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
         "usage": usage.model_dump(),
     }
 

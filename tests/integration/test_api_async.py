@@ -1,0 +1,141 @@
+import json
+
+import pytest
+
+from asyncinfer.handlers import api_async
+from asyncinfer.tasks.dialects.async_api import internal_id
+from tests.integration.conftest import REFERENCE_BODY
+
+pytestmark = pytest.mark.integration
+
+
+def test_reference_request_creates_one_task_and_one_message(aws):
+    status, body = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    assert status == 200
+    assert set(body) == {"id", "status", "created_at"}
+    assert body["status"] == "CREATED"
+    assert body["created_at"].endswith("Z")
+    task = aws.store.get("acme", internal_id(body["id"]))
+    assert task.request == REFERENCE_BODY
+    messages = aws.sqs.receive_message(QueueUrl=aws.resources.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [{"tenant": "acme", "task_id": task.id}]
+
+
+def test_unknown_fields_are_kept_with_the_task(aws):
+    _, body = aws.api("POST", "/v1/async", body={**REFERENCE_BODY, "temperature": 0.3, "x_custom": {"a": [1]}})
+    task = aws.store.get("acme", internal_id(body["id"]))
+    assert task.request["x_custom"] == {"a": [1]}
+    assert task.request["temperature"] == 0.3
+
+
+BAD = [
+    ("{not json", 400, "invalid_json"),
+    ("", 400, "invalid_json"),
+    ("[]", 400, "invalid_json"),
+    ({"messages": REFERENCE_BODY["messages"]}, 400, "invalid_request"),
+    ({"model": "demo-chat"}, 400, "invalid_request"),
+    ({"model": "demo-chat", "messages": [{"role": "user", "content": 5}]}, 400, "invalid_request"),
+    ({**REFERENCE_BODY, "max_tokens": "100"}, 400, "invalid_request"),
+    ({**REFERENCE_BODY, "max_tokens": 10**9}, 400, "invalid_request"),
+    ({**REFERENCE_BODY, "model": "gpt-nonexistent"}, 400, "unknown_model"),
+    ({**REFERENCE_BODY, "padding": "x" * (1024 * 1024)}, 413, "request_too_large"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code"), BAD)
+def test_bad_input_is_a_4xx_json_error_and_changes_nothing(aws, body, status, code):
+    got_status, got = aws.api("POST", "/v1/async", body=body)
+    assert got_status == status
+    assert got["error"]["code"] == code
+    assert got["error"]["message"]
+    assert aws.store.list("acme", limit=10, after=None, status=None).tasks == []
+    assert aws.queue_depth() == 0
+
+
+def test_large_requests_are_kept_in_s3(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_INLINE_REQUEST_BYTES", "2048")
+    api_async.service.cache_clear()
+    big = {**REFERENCE_BODY, "messages": [{"role": "user", "content": "word " * 2000}]}
+    _, body = aws.api("POST", "/v1/async", body=big)
+    task = aws.store.get("acme", internal_id(body["id"]))
+    assert task.request is None
+    stored = aws.s3.get_object(Bucket=aws.resources.bucket_name, Key=task.request_key)["Body"].read()
+    assert json.loads(stored)["messages"] == big["messages"]
+    aws.run_worker()
+    assert aws.store.get("acme", task.id).status == "COMPLETED"
+
+
+def test_a_queue_failure_withdraws_the_task_and_answers_503(aws):
+    class BrokenQueue:
+        def send(self, message):
+            raise ConnectionError("sqs unreachable")
+
+    api_async.service().queue = BrokenQueue()
+    status, body = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    assert status == 503
+    assert body["error"]["code"] == "service_unavailable"
+    assert aws.store.list("acme", limit=10, after=None, status=None).tasks == []
+
+
+def test_get_list_and_cancel_through_the_handler(aws):
+    ids = [aws.api("POST", "/v1/async", body=REFERENCE_BODY)[1]["id"] for _ in range(3)]
+    status, listing = aws.api("GET", "/v1/async", query={"limit": "2"})
+    assert status == 200
+    assert [t["id"] for t in listing["tasks"]] == ids[::-1][:2]
+    assert listing["has_more"] is True
+    _, rest = aws.api("GET", "/v1/async", query={"limit": "2", "cursor": listing["next_cursor"]})
+    assert [t["id"] for t in rest["tasks"]] == [ids[0]]
+    assert rest["next_cursor"] is None
+
+    status, cancelled = aws.api("POST", f"/v1/async/{ids[0]}/cancel")
+    assert status == 200
+    assert cancelled["status"] == "CANCELLED"
+    assert "cancelled_at" in cancelled
+    _, filtered = aws.api("GET", "/v1/async", query={"status": "CANCELLED"})
+    assert [t["id"] for t in filtered["tasks"]] == [ids[0]]
+
+    aws.run_worker()
+    _, done = aws.api("GET", f"/v1/async/{ids[1]}")
+    assert done["status"] == "COMPLETED"
+    assert done["choices"][0]["message"]["content"]
+    assert done["usage"]["total_tokens"] > 0
+    _, still = aws.api("GET", f"/v1/async/{ids[0]}")
+    assert still["status"] == "CANCELLED"
+    assert "choices" not in still
+    # Cancelling a task that ended has no effect.
+    status, again = aws.api("POST", f"/v1/async/{ids[1]}/cancel")
+    assert (status, again["status"]) == (200, "COMPLETED")
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"limit": "0"}, "invalid_request"),
+        ({"limit": "101"}, "invalid_request"),
+        ({"status": "DONE"}, "invalid_request"),
+        ({"cursor": "x"}, "invalid_request"),
+    ],
+)
+def test_bad_list_parameters(aws, query, code):
+    status, body = aws.api("GET", "/v1/async", query=query)
+    assert (status, body["error"]["code"]) == (400, code)
+
+
+def test_other_tenants_and_missing_ids_get_the_same_404(aws):
+    task_id = aws.api("POST", "/v1/async", body=REFERENCE_BODY)[1]["id"]
+    missing = "task_01a20170-a347-7c35-9be7-d14fabf70ab9"
+    answers = [
+        aws.api("GET", f"/v1/async/{task_id}", tenant="intruder"),
+        aws.api("GET", f"/v1/async/{missing}", tenant="intruder"),
+        aws.api("POST", f"/v1/async/{task_id}/cancel", tenant="intruder"),
+        aws.api("POST", f"/v1/async/{missing}/cancel", tenant="intruder"),
+        aws.api("GET", "/v1/async/not-an-id", tenant="intruder"),
+    ]
+    assert all(a == (404, {"error": {"code": "not_found", "message": "No task with that id"}}) for a in answers)
+    assert aws.api("GET", "/v1/async", tenant="intruder")[1]["tasks"] == []
+    assert aws.store.get("acme", internal_id(task_id)).status == "CREATED"
+
+
+def test_without_an_authorizer_tenant_nothing_is_served(aws):
+    status, body = aws.api("GET", "/v1/async", tenant="")
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
