@@ -116,6 +116,9 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
     router = Router(routes)
 
     async def gateway(request: Request) -> Response:
+        # Like API Gateway, take the whole request before anything else: a client that hangs up
+        # right after sending must not lose its submit.
+        body = await request.body()
         found = router.match(request.method, request.url.path)
         if found is None:
             return _error(404, ROUTE_NOT_FOUND)
@@ -157,7 +160,6 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
                 "principalId": policy.get("principalId"),
                 "integrationLatency": 0,
             }
-        body = await request.body()
         try:
             text, is_b64 = body.decode(), False
         except UnicodeDecodeError:

@@ -91,6 +91,8 @@ def run(options: StackOptions) -> None:
     server.ready_message = f"asyncinfer ready on {url} (Ctrl-C stops everything)"
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled; stopping is the normal way out
     finally:
         for poller in pollers:
             poller.stop()

@@ -26,7 +26,7 @@ def store() -> DynamoTaskStore:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: object) -> dict:
     request = APIGatewayAuthorizerRequestEvent(event)
-    tenant = authenticate(store(), bearer_token(request.get_header_value("authorization", default_value="")))
+    tenant = authenticate(store(), bearer_token(request.headers.get("authorization")))
     if tenant is None:
         # API Gateway's contract: this exact message makes it answer 401.
         raise Exception("Unauthorized")
