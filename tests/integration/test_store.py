@@ -11,17 +11,17 @@ S = TaskStatus
 
 def make_task(tenant="acme", status=S.CREATED, at=None, **extra) -> Task:
     at = at or now_ms()
-    return Task(
-        id=new_task_id(at),
-        tenant=tenant,
-        kind=TaskKind.CHAT,
-        model="demo-chat",
-        status=status,
-        created_at=at,
-        updated_at=at,
-        request={"model": "demo-chat", "temperature": 0.5},
-        **extra,
-    )
+    fields = {
+        "id": new_task_id(at),
+        "tenant": tenant,
+        "kind": TaskKind.CHAT,
+        "model": "demo-chat",
+        "status": status,
+        "created_at": at,
+        "updated_at": at,
+        "request": {"model": "demo-chat", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5},
+    }
+    return Task(**{**fields, **extra})
 
 
 def test_create_get_round_trip_keeps_structured_fields(aws):

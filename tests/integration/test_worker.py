@@ -262,3 +262,13 @@ def test_a_message_for_a_missing_task_is_dropped(aws):
     )
     assert aws.run_worker() == 1
     assert aws.queue_depth() == 0
+
+
+def test_a_stored_request_that_no_longer_parses_fails_instead_of_retrying(aws):
+    task_id = submit(aws)
+    aws.store.transition("acme", task_id, expect={TaskStatus.CREATED}, changes={"request": {"model": "demo-chat"}})
+    assert aws.run_worker() == 1
+    task = aws.store.get("acme", task_id)
+    assert (task.status, task.error.code) == (TaskStatus.FAILED, "invalid_request")
+    assert "messages" in task.error.message
+    assert aws.queue_depth() == 0

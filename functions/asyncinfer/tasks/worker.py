@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from asyncinfer.blobs.base import BlobStore, result_key
 from asyncinfer.providers.base import ChatProvider, Finished, ProviderError, TextDelta
 from asyncinfer.providers.registry import ModelRegistry, ModelSpec
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.model import Task, TaskError, TaskStatus, Usage, now_ms, sources_of
-from asyncinfer.tasks.requests import ChatRequest
+from asyncinfer.tasks.requests import ChatRequest, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,10 @@ class Worker:
 
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         spec = self.registry.resolve(task.model, task.kind)
-        request = ChatRequest.model_validate(self._request(task))
+        try:
+            request = ChatRequest.model_validate(self._request(task))
+        except ValidationError as exc:
+            raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
         log_ = _EventLog(self, task, remaining_ms)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
