@@ -8,12 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from asyncinfer import wiring
 from asyncinfer.config import DeadLetterSettings
 from asyncinfer.observability import logger, metrics, tracer
-from asyncinfer.queue.base import TaskMessage
+from asyncinfer.queue.base import parse_message
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.worker import fail_dead_lettered
 
@@ -24,9 +23,8 @@ def store() -> DynamoTaskStore:
 
 
 def record_handler(record: SQSRecord) -> bool:
-    try:
-        message = TaskMessage.model_validate_json(record.body)
-    except ValidationError:
+    message = parse_message(record.body)
+    if message is None:
         logger.error("dropping malformed dead letter", extra={"message_id": record.message_id})
         return False
     failed = fail_dead_lettered(store(), message)

@@ -14,12 +14,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
 from asyncinfer.observability import logger, metrics, tracer
-from asyncinfer.queue.base import TaskMessage
+from asyncinfer.queue.base import TaskMessage, parse_message
 from asyncinfer.tasks.worker import Worker
 
 
@@ -39,10 +38,8 @@ def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> st
 
 
 async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    try:
-        message = TaskMessage.model_validate_json(record.body)
-    except ValidationError:
-        # A malformed message can never succeed; retrying it would only feed the DLQ.
+    message = parse_message(record.body)
+    if message is None:
         logger.error("dropping malformed message", extra={"message_id": record.message_id})
         metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
         return "malformed"

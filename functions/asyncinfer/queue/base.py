@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class TaskMessage(BaseModel):
@@ -14,6 +14,14 @@ class TaskMessage(BaseModel):
 
     tenant: str
     task_id: str
+
+
+def parse_message(body: str) -> TaskMessage | None:
+    """The message, or None for a malformed one: it can never succeed, so retrying would only feed the DLQ."""
+    try:
+        return TaskMessage.model_validate_json(body)
+    except ValidationError:
+        return None
 
 
 class TaskQueue(Protocol):

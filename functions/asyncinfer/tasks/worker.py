@@ -42,6 +42,17 @@ class WorkerConfig:
     deadline_margin_ms: int
 
 
+def failed_changes(code: str, message: str) -> dict[str, Any]:
+    """The fields every transition to FAILED sets."""
+    now = now_ms()
+    return {
+        "status": TaskStatus.FAILED,
+        "failed_at": now,
+        "updated_at": now,
+        "error": TaskError(code=code, message=message),
+    }
+
+
 class _Lost(Exception):
     """Our claim is gone (cancelled or re-claimed): stop without writing anything more."""
 
@@ -168,36 +179,20 @@ class Worker:
         return Outcome.COMPLETED
 
     def _finish_failed(self, task: Task, code: str, message: str) -> Outcome:
-        now = now_ms()
         try:
-            self._transition_mine(
-                task,
-                TaskStatus.FAILED,
-                {
-                    "status": TaskStatus.FAILED,
-                    "failed_at": now,
-                    "updated_at": now,
-                    "error": TaskError(code=code, message=message),
-                },
-            )
+            self._transition_mine(task, TaskStatus.FAILED, failed_changes(code, message))
         except ConditionFailed:
             return Outcome.ABANDONED
         return Outcome.FAILED
 
     def _fail_unclaimed(self, task: Task, code: str, message: str) -> Outcome:
-        now = now_ms()
         try:
             self.store.transition(
                 task.tenant,
                 task.id,
                 expect=sources_of(TaskStatus.FAILED),
                 attempt=task.attempt,
-                changes={
-                    "status": TaskStatus.FAILED,
-                    "failed_at": now,
-                    "updated_at": now,
-                    "error": TaskError(code=code, message=message),
-                },
+                changes=failed_changes(code, message),
                 remove=["lease_expires_at"],
             )
         except ConditionFailed:
@@ -283,21 +278,12 @@ def chat_completion(task: Task, content: str, finish_reason: str, usage: Usage, 
 
 def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:
     """A message exhausted its receives: its task, unless it already ended, fails for good."""
-    now = now_ms()
     try:
         store.transition(
             message.tenant,
             message.task_id,
             expect=sources_of(TaskStatus.FAILED),
-            changes={
-                "status": TaskStatus.FAILED,
-                "failed_at": now,
-                "updated_at": now,
-                "error": TaskError(
-                    code="dead_lettered",
-                    message="The task could not be processed; it was retried and gave up",
-                ),
-            },
+            changes=failed_changes("dead_lettered", "The task could not be processed; it was retried and gave up"),
             remove=["lease_expires_at"],
         )
     except ConditionFailed:
