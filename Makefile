@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format clean
+.PHONY: dev test lint format synth clean
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,13 @@ dev: $(STAMP)  ## Start the local stack (emulator, dev server, worker, demo mode
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(STAMP) node_modules/.installed  ## Synthesize the CloudFormation template (offline, Docker-free) into cdk.out/
+	npx --no-install cdk synth --quiet
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -27,4 +36,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules cdk.out

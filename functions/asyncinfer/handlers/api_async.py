@@ -16,10 +16,12 @@ from asyncinfer.tasks.service import TaskService
 
 app = build_resolver()
 
+SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
+
 
 @cache
 def service() -> TaskService:
-    return wiring.task_service(ApiSettings())
+    return wiring.task_service(SETTINGS())
 
 
 @app.post("/v1/async")

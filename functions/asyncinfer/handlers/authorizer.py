@@ -15,10 +15,12 @@ from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import authenticate, bearer_token
 
+SETTINGS = AuthorizerSettings  # the infra tests check each deployed environment against it
+
 
 @cache
 def store() -> DynamoTaskStore:
-    return wiring.task_store(AuthorizerSettings().table_name)
+    return wiring.task_store(SETTINGS().table_name)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -16,10 +16,12 @@ from asyncinfer.queue.base import parse_message
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.worker import fail_dead_lettered
 
+SETTINGS = DeadLetterSettings  # the infra tests check each deployed environment against it
+
 
 @cache
 def store() -> DynamoTaskStore:
-    return wiring.task_store(DeadLetterSettings().table_name)
+    return wiring.task_store(SETTINGS().table_name)
 
 
 def record_handler(record: SQSRecord) -> bool:

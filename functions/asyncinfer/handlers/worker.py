@@ -21,10 +21,12 @@ from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import TaskMessage, parse_message
 from asyncinfer.tasks.worker import Worker
 
+SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
+
 
 @cache
 def runtime() -> tuple[Worker, ThreadPoolExecutor]:
-    settings = WorkerSettings()
+    settings = SETTINGS()
     # Model calls block on I/O: one thread per task of the batch, so the batch costs one task's wall time.
     return wiring.worker(settings), ThreadPoolExecutor(max_workers=settings.concurrency)
 

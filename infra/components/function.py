@@ -1,0 +1,62 @@
+"""The one way this stack builds a function: shared code asset, handler from the route table, settings env."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from asyncinfer.routes import HANDLERS
+from infra.nag import acknowledge
+
+
+class Function(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        handler: str,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        environment: dict[str, str],
+        timeout_seconds: int = 29,
+        memory_size: int = 512,
+        retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
+        # Its own role, allowed to write to its own log group only (no AWSLambdaBasicExecutionRole).
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            role=role,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=architecture,
+            code=code,
+            handler=HANDLERS[handler],
+            timeout=Duration.seconds(timeout_seconds),
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": "asyncinfer",
+                "POWERTOOLS_METRICS_NAMESPACE": "asyncinfer",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **environment,
+            },
+        )
+        acknowledge(
+            self.function,
+            "L1",
+            "Pinned to Python 3.13: the runtime the package is tested on and whose wheels the bundling selects.",
+        )
+        acknowledge(
+            self.function.role,
+            "IAM5[Resource::*]",
+            "Active tracing: xray:PutTraceSegments and PutTelemetryRecords accept no resource narrower than *.",
+        )

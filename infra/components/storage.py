@@ -1,0 +1,63 @@
+"""The task table and the outputs bucket."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from asyncinfer.store.dynamodb import TTL_ATTRIBUTE
+from infra.nag import acknowledge
+
+# Prefixes the functions write under (asyncinfer.blobs.base); all expire with the tasks.
+EXPIRING_PREFIXES = ("requests/", "results/", "outputs/")
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, id: str, *, retention_days: int) -> None:
+        super().__init__(scope, id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Tasks",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            "S1",
+            "This bucket receives the outputs bucket's server access logs; logging it to itself would loop.",
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Outputs",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="outputs/",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(prefix=prefix, expiration=Duration.days(retention_days + 1))
+                for prefix in EXPIRING_PREFIXES
+            ]
+            + [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,88 @@
+"""The worker (consumes the tasks queue) and the dead-letter consumer (marks dead-lettered tasks FAILED)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.components.function import Function
+from infra.components.queues import Queues
+from infra.components.storage import EXPIRING_PREFIXES
+from infra.config import InfraConfig
+from infra.nag import acknowledge
+
+
+class Workers(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: InfraConfig,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        table: dynamodb.ITableV2,
+        bucket: s3.IBucket,
+        queues: Queues,
+    ) -> None:
+        super().__init__(scope, id)
+        worker_env = {
+            "ASYNCINFER_TABLE_NAME": table.table_name,
+            "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+            "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size),
+        }
+        if config.models_file:
+            worker_env["ASYNCINFER_MODELS_FILE"] = config.models_file
+        self.worker = Function(
+            self,
+            "Worker",
+            handler="worker",
+            code=code,
+            architecture=architecture,
+            timeout_seconds=config.worker_timeout_seconds,
+            memory_size=1024,
+            environment=worker_env,
+        ).function
+        self.worker.add_event_source(
+            sources.SqsEventSource(
+                queues.tasks,
+                batch_size=config.worker_batch_size,
+                max_batching_window=Duration.seconds(config.worker_batching_window_seconds)
+                if config.worker_batching_window_seconds
+                else None,
+                max_concurrency=config.worker_max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )
+        # Exactly what the worker protocol does: get, compare-and-set updates, event-log puts.
+        table.grant(self.worker, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+        self.worker.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in EXPIRING_PREFIXES],
+            )
+        )
+        for prefix in EXPIRING_PREFIXES:
+            acknowledge(
+                self.worker.role,
+                f"IAM5[Resource::<{Stack.of(self).get_logical_id(bucket.node.default_child)}.Arn>/{prefix}*]",
+                f"Each task's objects live under {prefix}<tenant>/<task id>; the prefix is the narrowest fixed scope.",
+            )
+
+        self.dead_letter = Function(
+            self,
+            "DeadLetter",
+            handler="dead_letter",
+            code=code,
+            architecture=architecture,
+            environment={"ASYNCINFER_TABLE_NAME": table.table_name},
+        ).function
+        self.dead_letter.add_event_source(
+            sources.SqsEventSource(queues.dead_letters, batch_size=10, report_batch_item_failures=True)
+        )
+        table.grant(self.dead_letter, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -1,0 +1,38 @@
+"""One synthesized template for the whole session: the first synth in a process costs seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def synth():
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import build
+
+    # Skips asset bundling (pip) but still runs every cdk-nag check: a finding fails the synth.
+    context = json.loads(CDK_JSON.read_text())["context"]
+    app = App(context={**context, "aws:cdk:bundling-stacks": []})
+    stack = build(app)
+    app.synth()
+    return stack, Template.from_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def template(synth):
+    return synth[1]
+
+
+@pytest.fixture(scope="session")
+def resources(template):
+    return template.to_json()["Resources"]

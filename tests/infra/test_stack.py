@@ -1,0 +1,173 @@
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match
+
+from infra.config import InfraConfig
+from tests.infra.conftest import CDK_JSON
+
+pytestmark = pytest.mark.infra
+CONFIG = InfraConfig.from_context(json.loads(CDK_JSON.read_text())["context"]["asyncinfer"])
+
+
+def of_type(resources, kind):
+    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
+
+
+def functions_by_handler(resources):
+    return {p["Handler"]: (name, p) for name, p in of_type(resources, "AWS::Lambda::Function").items()}
+
+
+def policy_statements_of(resources, function_logical_id):
+    role = resources[function_logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Roles"]:
+            statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions_of(statements):
+    found = set()
+    for statement in statements:
+        actions = statement["Action"]
+        found |= {actions} if isinstance(actions, str) else set(actions)
+    return found
+
+
+def test_synth_passes_cdk_nag_with_no_unacknowledged_findings(synth):
+    stack, _ = synth
+    assert stack.stack_name == "asyncinfer-prod"
+
+
+def test_table_keys_ttl_and_point_in_time_recovery(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+        },
+    )
+
+
+def test_dead_letter_redrive_and_visibility_of_six_worker_timeouts(resources):
+    queues = of_type(resources, "AWS::SQS::Queue")
+    (tasks,) = [q for q in queues.values() if "RedrivePolicy" in q]
+    (dlq_name,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    assert tasks["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_name, "Arn"]}
+    assert 3 <= tasks["RedrivePolicy"]["maxReceiveCount"] <= 5
+    worker = functions_by_handler(resources)["asyncinfer.handlers.worker.lambda_handler"][1]
+    assert tasks["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert all(q["SqsManagedSseEnabled"] for q in queues.values())
+
+
+def test_queues_refuse_plain_http(resources):
+    for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
+        (statement,) = policy["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert len(of_type(resources, "AWS::SQS::QueuePolicy")) == 2
+
+
+def test_worker_event_source_reports_partial_failures_with_capped_concurrency(resources):
+    handlers = {name: p["Handler"] for name, p in of_type(resources, "AWS::Lambda::Function").items()}
+    mappings = {
+        handlers[m["FunctionName"]["Ref"]]: m for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    }
+    worker = mappings["asyncinfer.handlers.worker.lambda_handler"]
+    assert worker["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["ScalingConfig"] == {"MaximumConcurrency": CONFIG.worker_max_concurrency}
+    assert worker["BatchSize"] == CONFIG.worker_batch_size
+    assert mappings["asyncinfer.handlers.dead_letter.lambda_handler"]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"
+    ]
+
+
+def test_buckets_block_public_access_and_refuse_plain_http(resources):
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        assert bucket["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    for policy in of_type(resources, "AWS::S3::BucketPolicy").values():
+        denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert len(of_type(resources, "AWS::S3::BucketPolicy")) == 2
+
+
+def test_outputs_expire_with_the_retention_period(resources):
+    outputs = next(b for b in of_type(resources, "AWS::S3::Bucket").values() if "LoggingConfiguration" in b)
+    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in outputs["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
+    assert expiring == {p: CONFIG.retention_days + 1 for p in ("requests/", "results/", "outputs/")}
+
+
+def test_least_privilege(resources):
+    by_handler = functions_by_handler(resources)
+    worker = actions_of(policy_statements_of(resources, by_handler["asyncinfer.handlers.worker.lambda_handler"][0]))
+    dead = actions_of(policy_statements_of(resources, by_handler["asyncinfer.handlers.dead_letter.lambda_handler"][0]))
+    assert {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "s3:GetObject", "s3:PutObject"} <= worker
+    forbidden = {"dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:Scan", "s3:DeleteObject", "s3:DeleteBucket"}
+    assert not worker & forbidden
+    assert not any(a.endswith("*") and not a.startswith(("sqs:", "xray:")) for a in worker)
+    assert {a for a in dead if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert not any(a.startswith("s3:") for a in dead)
+    # The worker may receive from the tasks queue only, never from the dead letters.
+    queues = of_type(resources, "AWS::SQS::Queue")
+    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    worker_sqs = [
+        s
+        for s in policy_statements_of(resources, by_handler["asyncinfer.handlers.worker.lambda_handler"][0])
+        if any(a.startswith("sqs:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    ]
+    assert worker_sqs and all(s["Resource"] != {"Fn::GetAtt": [dlq, "Arn"]} for s in worker_sqs)
+
+
+def test_every_handler_path_is_a_real_callable(resources):
+    for handler in functions_by_handler(resources):
+        module, _, attr = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attr)), handler
+
+
+def test_every_function_environment_satisfies_its_settings_model(resources):
+    for handler, (_, props) in functions_by_handler(resources).items():
+        module = importlib.import_module(handler.rpartition(".")[0])
+        env = {
+            k: v if isinstance(v, str) else f"resolved-{k.lower()}"
+            for k, v in props["Environment"]["Variables"].items()
+        }
+        ours = {k.removeprefix("ASYNCINFER_").lower() for k in env if k.startswith("ASYNCINFER_")}
+        assert ours <= set(module.SETTINGS.model_fields), f"{handler} gets variables its settings do not read: {ours}"
+        required = {name for name, field in module.SETTINGS.model_fields.items() if field.is_required()}
+        assert required <= ours, f"{handler} is missing {required - ours}"
+        module.SETTINGS.model_validate(
+            {k.removeprefix("ASYNCINFER_").lower(): v for k, v in env.items() if k.startswith("ASYNCINFER_")}
+        )
+
+
+def test_cfn_lint_passes(template, tmp_path):
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template.to_json()))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", "W3005", "--", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_functions_run_python_313_on_the_configured_architecture(resources):
+    for props in of_type(resources, "AWS::Lambda::Function").values():
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == [CONFIG.architecture]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert re.match(r"^asyncinfer\.handlers\.\w+\.lambda_handler$", props["Handler"])
