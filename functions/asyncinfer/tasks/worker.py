@@ -135,7 +135,7 @@ class Worker:
                 else:
                     finished = chunk
                 if now_ms() > deadline:
-                    log_.flush()
+                    log_.flush_pending()
                     return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
                 if log_.due():
                     log_.flush()
@@ -143,7 +143,7 @@ class Worker:
             stream.close()  # aborts the upstream call when we stop early
         if finished is None:
             raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
-        log_.flush()
+        log_.flush_pending()
         return self._complete(task, "".join(parts), finished, log_.seq)
 
     def _request(self, task: Task) -> dict[str, Any]:
@@ -233,6 +233,11 @@ class _EventLog:
 
     def due(self) -> bool:
         return time.monotonic() - self._last_flush >= self._worker.config.flush_seconds
+
+    def flush_pending(self) -> None:
+        """Before a final transition, which checks our claim itself: a write only if events are left."""
+        if self._pending:
+            self.flush()
 
     def flush(self) -> None:
         """Reserve the sequence numbers by compare-and-set first, so a worker that re-claims the task
