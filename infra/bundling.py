@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import jsii
@@ -13,9 +14,15 @@ from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "functions" / "asyncinfer"
-# What the functions import at run time (pyproject's [project] dependencies), minus boto3,
-# which the Lambda runtime provides.
-RUNTIME_REQUIREMENTS = ["aws-lambda-powertools[tracer]>=3.20,<4", "pydantic>=2.9,<3", "pydantic-settings>=2.6,<3"]
+PROVIDED_BY_LAMBDA = ("boto3", "botocore")
+
+
+def runtime_requirements() -> list[str]:
+    """pyproject's [project] dependencies, minus what the Lambda Python runtime already has."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [d for d in dependencies if not d.startswith(PROVIDED_BY_LAMBDA)]
+
+
 PYTHON_VERSION = "3.13"
 
 
@@ -42,7 +49,7 @@ class LocalPipBundling:
                 "--python-version",
                 PYTHON_VERSION,
                 "--only-binary=:all:",
-                *RUNTIME_REQUIREMENTS,
+                *runtime_requirements(),
             ],
             check=True,
         )

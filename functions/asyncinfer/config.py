@@ -46,3 +46,10 @@ class WorkerSettings(_Settings):
     # Tasks of one SQS batch run side by side in this many threads.
     concurrency: int = Field(default=10, ge=1, le=100)
     demo_chat_seconds: float = Field(default=3.0, ge=0)
+
+
+class StreamSettings(_Settings):
+    poll_seconds: float = Field(default=0.3, gt=0)
+    keepalive_seconds: float = Field(default=15, gt=0)
+    # Below the function timeout: the stream closes cleanly and the client resumes with Last-Event-ID.
+    max_stream_seconds: float = Field(default=840, gt=0)

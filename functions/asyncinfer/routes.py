@@ -9,7 +9,10 @@ HANDLERS: dict[str, str] = {
     "api_async": "asyncinfer.handlers.api_async.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
+    # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
+    "stream": "asyncinfer/handlers/stream.sh",
 }
+STREAM_APP = "asyncinfer.handlers.stream:app"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class Route:
     path: str  # API Gateway resource path, e.g. /v1/async/{id}
     function: str  # a key of HANDLERS
     authorized: bool = True
+    # Served by the streaming function: API Gateway streams the response instead of buffering it.
+    streaming: bool = False
 
 
 ROUTES: tuple[Route, ...] = (
@@ -25,4 +30,5 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/async", "api_async"),
     Route("GET", "/v1/async/{id}", "api_async"),
     Route("POST", "/v1/async/{id}/cancel", "api_async"),
+    Route("GET", "/v1/async/{id}/events", "stream", streaming=True),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import importlib
+import json
 import re
 import time
 import uuid
@@ -16,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
-from asyncinfer.routes import ROUTES, Route
+from asyncinfer.routes import ROUTES, STREAM_APP, Route
 from infra.local.functions import LocalFunctions
 
 ACCOUNT = "000000000000"
@@ -112,8 +115,38 @@ def _error(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+class StreamedBy(Response):
+    """Hands a streaming route to the streaming app, as Lambda Web Adapter does on AWS: the request
+    context travels in the x-amzn-request-context header, never one the client sent."""
+
+    def __init__(self, app: ASGIApp, context: dict[str, Any], body: bytes) -> None:
+        self._app = app
+        self._context = context
+        self._body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"x-amzn-request-context"]
+        headers.append((b"x-amzn-request-context", json.dumps(self._context).encode()))
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": self._body, "more_body": False}
+            return await receive()
+
+        await self._app({**scope, "headers": headers}, replay, send)
+
+
+def load_stream_app() -> ASGIApp:
+    module_name, _, attr = STREAM_APP.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> Starlette:
     router = Router(routes)
+    stream_app = load_stream_app() if any(route.streaming for route in routes) else None
 
     async def gateway(request: Request) -> Response:
         # Like API Gateway, take the whole request before anything else: a client that hangs up
@@ -160,6 +193,9 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
                 "principalId": policy.get("principalId"),
                 "integrationLatency": 0,
             }
+        if found.route.streaming:
+            assert stream_app is not None
+            return StreamedBy(stream_app, context, body)
         try:
             text, is_b64 = body.decode(), False
         except UnicodeDecodeError:

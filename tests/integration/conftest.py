@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asyncinfer.handlers import api_async, authorizer, dead_letter, worker
+from asyncinfer.handlers import api_async, authorizer, dead_letter, stream, worker
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from infra.local.emulator import Resources, provision
 from infra.local.functions import LocalContext, LocalFunctions
@@ -29,7 +29,7 @@ ENV = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
 }
-CACHED = (api_async.service, authorizer.store, worker.runtime, dead_letter.store)
+CACHED = (api_async.service, authorizer.store, worker.runtime, dead_letter.store, stream.settings, stream.store)
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Every sample event in events/ runs through the handler it is for, against the emulator."""
 
+import asyncio
 import json
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 
+from asyncinfer.handlers import stream
 from asyncinfer.routes import HANDLERS
 from asyncinfer.tasks.dialects.async_api import public_id
 from asyncinfer.tasks.keys import create_key
@@ -18,6 +22,22 @@ def handler_for(name: str) -> str:
     return next(function for function in HANDLERS if name.startswith(function))
 
 
+def through_web_adapter(event: dict) -> httpx.Response:
+    """What Lambda Web Adapter does with a REST proxy event: an HTTP request to the app, the request
+    context in the x-amzn-request-context header."""
+    headers = {**event["headers"], "x-amzn-request-context": json.dumps(event["requestContext"])}
+    query = urlencode(event.get("queryStringParameters") or {})
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=stream.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lambda") as client:
+            return await client.request(
+                event["httpMethod"], event["path"] + (f"?{query}" if query else ""), headers=headers
+            )
+
+    return asyncio.run(send())
+
+
 def test_there_is_a_sample_event_for_every_handler():
     names = [p.stem for p in EVENTS.glob("*.json")]
     assert {handler_for(n) for n in names} == set(HANDLERS)
@@ -27,17 +47,28 @@ def test_there_is_a_sample_event_for_every_handler():
 def test_each_sample_event_is_handled(aws, name):
     event = load_event(name)
     function = handler_for(name)
-    task = make_task(tenant="acme")
+    # The stream of a task that already ended replays its log and closes.
+    task = make_task(tenant="acme", status=TaskStatus.CANCELLED if function == "stream" else TaskStatus.CREATED)
     aws.store.create(task)
     if function == "authorizer":
         key = create_key(aws.store, "acme")
         event["headers"]["Authorization"] = f"Bearer {key}"
-    elif function.startswith("api_") and event.get("pathParameters"):
+    elif function.startswith(("api_", "stream")) and event.get("pathParameters"):
         event["pathParameters"]["id"] = public_id(task.id)
         event["path"] = event["path"].replace(event["path"].split("/")[3], public_id(task.id))
     elif function in {"worker", "dead_letter"}:
         for record in event["Records"]:
             record["body"] = json.dumps({"tenant": "acme", "task_id": task.id})
+
+    if function == "stream":
+        aws.store.append_events("acme", task.id, 1, [{"type": "delta", "text": "hi"}])
+        response = through_web_adapter(event)
+        assert response.status_code == 200, response.text
+        *_, last = response.text.strip().split("\n\n")
+        assert last.startswith("event: end\ndata: ")
+        assert json.loads(last.partition("data: ")[2])["status"] == "CANCELLED"
+        assert 'id: 1\nevent: delta\ndata: {"seq":1,"type":"delta","text":"hi"}' in response.text
+        return
 
     result = aws.functions.invoke(function, event)
 

@@ -217,14 +217,15 @@ class DynamoTaskStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def read_events(self, tenant: str, task_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    def read_events(self, tenant: str, task_id: str, after_seq: int = 0, scan_from: int = 0) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":pk": {"S": f"{tenant}#{task_id}"},
-                ":prefix": {"S": EVENT_PREFIX},
+                ":low": {"S": f"{EVENT_PREFIX}{scan_from:010d}"},
+                ":high": {"S": f"{EVENT_PREFIX}9999999999"},
             },
             "ConsistentRead": True,
         }

@@ -1,0 +1,93 @@
+"""The streaming function: a small ASGI app serving the SSE routes.
+
+On AWS it runs under Lambda Web Adapter, which turns API Gateway's proxy event into an HTTP request
+and puts the request context (with the authorizer's tenant) in the `x-amzn-request-context` header.
+The dev server mounts the same app and sets the same header after running the same authorizer.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from asyncinfer import wiring
+from asyncinfer.config import StreamSettings
+from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
+from asyncinfer.observability import logger
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.dialects import async_api
+from asyncinfer.tasks.errors import DomainError
+from asyncinfer.tasks.streaming import EventTail, StreamLimits, parse_last_event_id
+
+SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
+REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@cache
+def settings() -> StreamSettings:
+    return SETTINGS()
+
+
+@cache
+def store() -> DynamoTaskStore:
+    return wiring.task_store(settings().table_name)
+
+
+def limits() -> StreamLimits:
+    s = settings()
+    return StreamLimits(
+        poll_seconds=s.poll_seconds, keepalive_seconds=s.keepalive_seconds, max_seconds=s.max_stream_seconds
+    )
+
+
+def tenant_of(request: Request) -> str | None:
+    try:
+        context = json.loads(request.headers.get(REQUEST_CONTEXT_HEADER, ""))
+        tenant = context["authorizer"]["tenant"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def _error(status: int, body: dict) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+async def async_events(request: Request) -> Response:
+    tenant = tenant_of(request)
+    if tenant is None:
+        return _error(401, UNAUTHORIZED)
+    task_id = async_api.internal_id(request.path_params["task_id"])
+    after = parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("last_event_id"))
+    tail = EventTail(store(), tenant, task_id, render_end=async_api.summary, limits=limits())
+    await tail.open()
+    logger.info("stream opened", extra={"task_id": task_id, "after": after})
+    return StreamingResponse(tail.frames(after), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return _error(status_for(exc), {"error": {"code": exc.code, "message": exc.message}})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(404, ROUTE_NOT_FOUND)
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/async/{task_id}/events", async_events, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ],
+    exception_handlers={DomainError: _domain_error, 404: _not_found},
+)

@@ -1,0 +1,115 @@
+"""The read side of a task's event log as Server-Sent Events: tail it until the task ends, resumable.
+
+Each event's SSE id is its sequence number in the log, so a client that reconnects with
+`Last-Event-ID: n` gets exactly the events after n. The worker writes its last batch before the
+final transition, so once a read of the task shows it ended, one more read of the log is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asyncinfer.store.base import TaskStore
+from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
+from asyncinfer.tasks.model import TERMINAL, Task
+
+MAX_EVENT_ID = 10**10 - 1
+
+
+class InvalidLastEventId(InvalidRequest):
+    code = "invalid_last_event_id"
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    poll_seconds: float = 0.3
+    keepalive_seconds: float = 15.0
+    # Close before the function's timeout; the client resumes with Last-Event-ID.
+    max_seconds: float = 840.0
+    retry_ms: int = 1000
+
+
+def sse(data: str, *, event: str | None = None, id: int | None = None) -> bytes:
+    lines = []
+    if id is not None:
+        lines.append(f"id: {id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines += [f"data: {line}" for line in data.split("\n")]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def parse_last_event_id(value: str | None) -> int:
+    """The sequence number to resume after; 0 (from the start) when the client sent none."""
+    if value is None or value.strip() == "":
+        return 0
+    value = value.strip()
+    if not value.isdigit() or int(value) > MAX_EVENT_ID:
+        raise InvalidLastEventId("Last-Event-ID must be the id of an event this stream sent (a non-negative integer)")
+    return int(value)
+
+
+Render = Callable[[Task], dict[str, Any]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class EventTail:
+    """Opened per request. `open` checks the task exists (raises TaskNotFound before any byte is sent);
+    `frames` then yields SSE frames until the task ends or the time limit is reached."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        tenant: str,
+        task_id: str,
+        *,
+        render_end: Render,
+        limits: StreamLimits = StreamLimits(),
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._tenant = tenant
+        self._task_id = task_id
+        self._render_end = render_end
+        self._limits = limits
+        self._sleep = sleep
+        self._clock = clock
+
+    async def open(self) -> Task:
+        task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
+        if task is None:
+            raise TaskNotFound()
+        return task
+
+    async def frames(self, after_seq: int = 0) -> AsyncIterator[bytes]:
+        started = last_sent = self._clock()
+        scan_from = 0  # the first read may resume inside a stored batch; later ones start after it
+        yield f"retry: {self._limits.retry_ms}\n\n".encode()
+        while True:
+            task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
+            if task is None:  # deleted while streaming
+                return
+            events = await asyncio.to_thread(self._store.read_events, self._tenant, self._task_id, after_seq, scan_from)
+            for event in events:
+                after_seq = event["seq"]
+                yield sse(
+                    json.dumps(event, separators=(",", ":"), ensure_ascii=False), event=event.get("type"), id=after_seq
+                )
+                last_sent = self._clock()
+            scan_from = after_seq + 1
+            if task.status in TERMINAL:
+                yield sse(json.dumps(self._render_end(task), separators=(",", ":")), event="end")
+                return
+            now = self._clock()
+            if now - started >= self._limits.max_seconds:
+                return
+            if now - last_sent >= self._limits.keepalive_seconds:
+                yield b": keep-alive\n\n"
+                last_sent = now
+            await self._sleep(self._limits.poll_seconds)
