@@ -9,18 +9,17 @@ import tomllib
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "functions" / "asyncinfer"
-PROVIDED_BY_LAMBDA = ("boto3", "botocore")
 
 
 def runtime_requirements() -> list[str]:
-    """pyproject's [project] dependencies, minus what the Lambda Python runtime already has."""
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return [d for d in dependencies if not d.startswith(PROVIDED_BY_LAMBDA)]
+    """pyproject's [project] dependencies. boto3 is bundled too although the runtime has one: the X-Ray
+    SDK pulls in a botocore, and boto3, botocore and s3transfer must come as one matching set."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 PYTHON_VERSION = "3.13"
@@ -28,8 +27,9 @@ PYTHON_VERSION = "3.13"
 
 @jsii.implements(ILocalBundling)
 class LocalPipBundling:
-    def __init__(self, platform: str) -> None:
+    def __init__(self, platform: str, models_file: Path | None = None) -> None:
         self._platform = platform
+        self._models_file = models_file
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         subprocess.run(
@@ -59,16 +59,21 @@ class LocalPipBundling:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
+        if self._models_file is not None:
+            shutil.copyfile(self._models_file, Path(output_dir) / "asyncinfer" / "models.json")
         return True
 
 
-def function_code(architecture: lambda_.Architecture) -> lambda_.Code:
+def function_code(architecture: lambda_.Architecture, models_file: Path | None = None) -> lambda_.Code:
+    """One asset for every function. A configured model registry replaces the packaged models.json;
+    the asset is hashed by its output so a changed registry or dependency is a new deployment."""
     platform = "manylinux2014_aarch64" if architecture == lambda_.Architecture.ARM_64 else "manylinux2014_x86_64"
     return lambda_.Code.from_asset(
         str(PACKAGE.parent),
+        asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(
             # Required by the API, never pulled: local bundling always succeeds or fails loudly.
             image=lambda_.Runtime.PYTHON_3_13.bundling_image,
-            local=LocalPipBundling(platform),
+            local=LocalPipBundling(platform, models_file),
         ),
     )

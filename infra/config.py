@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
 
 class InfraConfig(BaseModel):
@@ -18,8 +23,38 @@ class InfraConfig(BaseModel):
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300)
     worker_max_concurrency: int = Field(default=20, ge=2, le=1000)
     max_receive_count: int = Field(default=3, ge=3, le=5)
+    # A model registry (JSON, as functions/asyncinfer/models.json) relative to the project root;
+    # bundled in place of the packaged one.
     models_file: str | None = None
     provider_secret_arns: list[str] = Field(default_factory=list)
+    api_throttle_rate: float = Field(default=50, gt=0, le=10000)
+    api_throttle_burst: int = Field(default=100, ge=1, le=5000)
+    authorizer_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    # Lambda Web Adapter's public layer (account 753240598075), version pinned for repeatable deploys.
+    web_adapter_layer_version: int = Field(default=26, ge=1)
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    alarm_oldest_message_seconds: int = Field(default=900, ge=60)
+
+    @field_validator("models_file")
+    @classmethod
+    def _registry_is_valid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from asyncinfer.providers.registry import ModelRegistry
+
+        path = ROOT / value
+        if not path.is_file():
+            raise ValueError(f"models_file {value!r} does not exist (paths are relative to the project root)")
+        ModelRegistry.load(path)  # a malformed registry fails the synth, not the first request
+        return value
+
+    @field_validator("provider_secret_arns")
+    @classmethod
+    def _secret_arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not SECRET_ARN.match(arn):
+                raise ValueError(f"not a Secrets Manager secret ARN: {arn!r}")
+        return value
 
     @model_validator(mode="after")
     def _window_needs_batches(self) -> InfraConfig:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.bundling import function_code
+from infra.components.api import Api
+from infra.components.monitoring import Monitoring
 from infra.components.queues import Queues
 from infra.components.storage import Storage
 from infra.components.workers import Workers
-from infra.config import InfraConfig
+from infra.config import ROOT, InfraConfig
 
 
 class AsyncInferStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: InfraConfig, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         architecture = lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
-        code = function_code(architecture)
+        code = function_code(architecture, ROOT / config.models_file if config.models_file else None)
         self.storage = Storage(self, "Storage", retention_days=config.retention_days)
         self.queues = Queues(
             self,
@@ -35,3 +37,28 @@ class AsyncInferStack(Stack):
             bucket=self.storage.bucket,
             queues=self.queues,
         )
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            code=code,
+            architecture=architecture,
+            table=self.storage.table,
+            bucket=self.storage.bucket,
+            queues=self.queues,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            queues=self.queues,
+            worker=self.workers.worker,
+            dead_letter=self.workers.dead_letter,
+            api=self.api.rest_api,
+            api_functions=self.api.functions,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        CfnOutput(self, "TableName", value=self.storage.table.table_name, description="For `asyncinfer keys create`")
+        CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

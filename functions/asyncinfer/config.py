@@ -46,6 +46,8 @@ class WorkerSettings(_Settings):
     # Tasks of one SQS batch run side by side in this many threads.
     concurrency: int = Field(default=10, ge=1, le=100)
     demo_chat_seconds: float = Field(default=3.0, ge=0)
+    # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
+    provider_secret_arns: list[str] = Field(default_factory=list)
 
 
 class StreamSettings(_Settings):

@@ -25,6 +25,7 @@ class Function(Construct):
         timeout_seconds: int = 29,
         memory_size: int = 512,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        layers: list[lambda_.ILayerVersion] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(self, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
@@ -43,6 +44,7 @@ class Function(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
+            layers=layers,
             environment={
                 "POWERTOOLS_SERVICE_NAME": "asyncinfer",
                 "POWERTOOLS_METRICS_NAMESPACE": "asyncinfer",

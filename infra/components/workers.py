@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -36,8 +38,8 @@ class Workers(Construct):
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
             "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size),
         }
-        if config.models_file:
-            worker_env["ASYNCINFER_MODELS_FILE"] = config.models_file
+        if config.provider_secret_arns:
+            worker_env["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
         self.worker = Function(
             self,
             "Worker",
@@ -67,6 +69,11 @@ class Workers(Construct):
                 resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in EXPIRING_PREFIXES],
             )
         )
+        if config.provider_secret_arns:
+            # Only the worker talks to model providers; it reads exactly the configured secrets.
+            self.worker.add_to_role_policy(
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=config.provider_secret_arns)
+            )
         for prefix in EXPIRING_PREFIXES:
             acknowledge(
                 self.worker.role,

@@ -46,8 +46,9 @@ class Router:
             pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
             self._compiled.append((re.compile(f"^{pattern}$"), route))
 
-    def match(self, method: str, path: str) -> Match | str | None:
-        """The route, None when no resource matches, or "method" when only the method is wrong."""
+    def match(self, method: str, path: str) -> Match | None:
+        """The route, or None. Like API Gateway, the most specific resource is chosen first and a method
+        it lacks is not looked for on a less specific one."""
         candidates = []
         for regex, route in self._compiled:
             found = regex.match(path)
@@ -55,10 +56,8 @@ class Router:
                 candidates.append(Match(route, found.groupdict()))
         if not candidates:
             return None
-        for candidate in sorted(candidates, key=lambda c: len(c.params)):
-            if candidate.route.method == method:
-                return candidate
-        return "method"
+        best = min(candidates, key=lambda c: len(c.params)).route.path
+        return next((c for c in candidates if c.route.path == best and c.route.method == method), None)
 
 
 def _method_arn(method: str, path: str) -> str:
@@ -153,11 +152,10 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
         # right after sending must not lose its submit.
         body = await request.body()
         found = router.match(request.method, request.url.path)
+        # A REST API answers a wrong method like an unknown path (its MISSING_AUTHENTICATION_TOKEN
+        # gateway response, which the stack maps to this 404).
         if found is None:
             return _error(404, ROUTE_NOT_FOUND)
-        if found == "method":
-            return _error(405, {"error": {"code": "method_not_allowed", "message": "Method not allowed here"}})
-        assert isinstance(found, Match)
         request_id = str(uuid.uuid4())
         headers, multi_headers = _headers(request)
         query, multi_query = _query(request)

@@ -182,11 +182,12 @@ def test_listing_pages_newest_first_and_filters_by_status(stack):
         assert client.get("/v1/async", params={"limit": 0}).status_code == 400
 
 
-def test_unknown_routes_answer_json_404(stack):
+def test_unknown_routes_and_methods_answer_json_404(stack):
     with stack.client() as client:
-        response = client.get("/v1/nothing-here")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "route_not_found"
+        # A REST API answers a method a resource lacks like an unknown path; so does the dev server.
+        for response in (client.get("/v1/nothing-here"), client.put("/v1/async"), client.post("/v1/async/x/events")):
+            assert response.status_code == 404
+            assert response.json() == {"error": {"code": "route_not_found", "message": "No such route"}}
 
 
 def test_ctrl_c_stops_the_whole_stack_cleanly():

@@ -13,19 +13,25 @@ CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-@pytest.fixture(scope="session")
-def synth():
+def synthesize(**overrides):
+    """The stack as `cdk synth` builds it from cdk.json, with some asyncinfer settings overridden.
+    Skips asset bundling (pip) but still runs every cdk-nag check: a finding fails the synth."""
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
     from infra.app import build
 
-    # Skips asset bundling (pip) but still runs every cdk-nag check: a finding fails the synth.
     context = json.loads(CDK_JSON.read_text())["context"]
+    context["asyncinfer"] = {**context["asyncinfer"], **overrides}
     app = App(context={**context, "aws:cdk:bundling-stacks": []})
     stack = build(app)
     app.synth()
     return stack, Template.from_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def synth():
+    return synthesize()
 
 
 @pytest.fixture(scope="session")

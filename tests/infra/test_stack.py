@@ -1,4 +1,3 @@
-import importlib
 import json
 import re
 import subprocess
@@ -8,36 +7,16 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.config import InfraConfig
-from tests.infra.conftest import CDK_JSON
+from tests.infra.helpers import (
+    CONFIG,
+    actions_of,
+    functions_by_handler,
+    of_type,
+    policy_statements_of,
+    resolve_handler,
+)
 
 pytestmark = pytest.mark.infra
-CONFIG = InfraConfig.from_context(json.loads(CDK_JSON.read_text())["context"]["asyncinfer"])
-
-
-def of_type(resources, kind):
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
-
-
-def functions_by_handler(resources):
-    return {p["Handler"]: (name, p) for name, p in of_type(resources, "AWS::Lambda::Function").items()}
-
-
-def policy_statements_of(resources, function_logical_id):
-    role = resources[function_logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = []
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Roles"]:
-            statements += policy["PolicyDocument"]["Statement"]
-    return statements
-
-
-def actions_of(statements):
-    found = set()
-    for statement in statements:
-        actions = statement["Action"]
-        found |= {actions} if isinstance(actions, str) else set(actions)
-    return found
 
 
 def test_synth_passes_cdk_nag_with_no_unacknowledged_findings(synth):
@@ -133,14 +112,15 @@ def test_least_privilege(resources):
 
 
 def test_every_handler_path_is_a_real_callable(resources):
-    for handler in functions_by_handler(resources):
-        module, _, attr = handler.rpartition(".")
-        assert callable(getattr(importlib.import_module(module), attr)), handler
+    handlers = set(functions_by_handler(resources))
+    assert len(handlers) == 5
+    for handler in handlers:
+        assert callable(resolve_handler(handler)[1]), handler
 
 
 def test_every_function_environment_satisfies_its_settings_model(resources):
     for handler, (_, props) in functions_by_handler(resources).items():
-        module = importlib.import_module(handler.rpartition(".")[0])
+        module = resolve_handler(handler)[0]
         env = {
             k: v if isinstance(v, str) else f"resolved-{k.lower()}"
             for k, v in props["Environment"]["Variables"].items()
@@ -170,4 +150,4 @@ def test_functions_run_python_313_on_the_configured_architecture(resources):
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == [CONFIG.architecture]
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert re.match(r"^asyncinfer\.handlers\.\w+\.lambda_handler$", props["Handler"])
+        assert re.match(r"^asyncinfer(\.handlers\.\w+\.lambda_handler|/handlers/\w+\.sh)$", props["Handler"])

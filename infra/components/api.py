@@ -1,0 +1,225 @@
+"""The public REST API: the cached REQUEST authorizer, every route of asyncinfer.routes, the API and
+streaming functions behind them, access logs, stage throttling and JSON gateway responses."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.routes import ROUTES, Route
+from infra.components.function import Function
+from infra.components.queues import Queues
+from infra.config import InfraConfig
+from infra.nag import acknowledge
+
+WEB_ADAPTER_ACCOUNT = "753240598075"
+# API Gateway stops a stream after 15 minutes; the function closes it first so the client resumes.
+STREAM_TIMEOUT = Duration.minutes(15)
+STREAM_MAX_SECONDS = 840
+
+# The answers API Gateway gives itself, in the same {"error": {code, message}} shape as the functions.
+# A None status keeps API Gateway's own; the generic ones carry its message for that case.
+_GATEWAY_MESSAGE = "$context.error.messageString"
+GATEWAY_RESPONSES: dict[apigw.ResponseType, tuple[int | None, str]] = {
+    apigw.ResponseType.UNAUTHORIZED: (401, json.dumps(UNAUTHORIZED)),
+    apigw.ResponseType.ACCESS_DENIED: (403, json.dumps({"error": {"code": "forbidden", "message": "Not allowed"}})),
+    # A REST API answers an unknown path (or method) this way; it is a 404 to a client.
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: (404, json.dumps(ROUTE_NOT_FOUND)),
+    apigw.ResponseType.THROTTLED: (
+        429,
+        json.dumps({"error": {"code": "rate_limited", "message": "Too many requests, slow down"}}),
+    ),
+    apigw.ResponseType.REQUEST_TOO_LARGE: (
+        413,
+        json.dumps({"error": {"code": "request_too_large", "message": "Request body too large"}}),
+    ),
+    apigw.ResponseType.INTEGRATION_TIMEOUT: (
+        504,
+        json.dumps({"error": {"code": "timeout", "message": "The request timed out; nothing was lost, retry"}}),
+    ),
+    apigw.ResponseType.DEFAULT_4_XX: (None, f'{{"error": {{"code": "bad_request", "message": {_GATEWAY_MESSAGE}}}}}'),
+    apigw.ResponseType.DEFAULT_5_XX: (None, f'{{"error": {{"code": "gateway_error", "message": {_GATEWAY_MESSAGE}}}}}'),
+}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: InfraConfig,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        table: dynamodb.ITableV2,
+        bucket: s3.IBucket,
+        queues: Queues,
+        routes: tuple[Route, ...] = ROUTES,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        common = {"code": code, "architecture": architecture}
+
+        authorizer_fn = Function(
+            self, "Authorizer", handler="authorizer", environment={"ASYNCINFER_TABLE_NAME": table.table_name}, **common
+        ).function
+        table.grant(authorizer_fn, "dynamodb:GetItem")
+
+        api_fn = Function(
+            self,
+            "AsyncApi",
+            handler="api_async",
+            environment={
+                "ASYNCINFER_TABLE_NAME": table.table_name,
+                "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
+                "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+                "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
+            },
+            **common,
+        ).function
+        # Submit writes the task, and deletes it again if the queue refuses the message.
+        table.grant(
+            api_fn,
+            *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+        )
+        queues.tasks.grant_send_messages(api_fn)
+        api_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
+        )
+        api_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("results/*")])
+        )
+        bucket_arn = stack.get_logical_id(bucket.node.default_child)
+        for prefix, action in (("requests/", "writes large request bodies"), ("results/", "reads large results")):
+            acknowledge(
+                api_fn.role,
+                f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+                f"The API function {action} under {prefix}<tenant>/<task id>; the prefix is the narrowest fixed scope.",
+            )
+
+        web_adapter = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "WebAdapter",
+            f"arn:aws:lambda:{stack.region}:{WEB_ADAPTER_ACCOUNT}:layer:"
+            f"{'LambdaAdapterLayerArm64' if config.architecture == 'arm64' else 'LambdaAdapterLayerX86'}"
+            f":{config.web_adapter_layer_version}",
+        )
+        stream_fn = Function(
+            self,
+            "Stream",
+            handler="stream",
+            timeout_seconds=int(STREAM_TIMEOUT.to_seconds()),
+            memory_size=256,
+            layers=[web_adapter],
+            environment={
+                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+                "AWS_LWA_INVOKE_MODE": "response_stream",
+                "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
+                "PORT": "8080",
+                "ASYNCINFER_TABLE_NAME": table.table_name,
+                "ASYNCINFER_MAX_STREAM_SECONDS": str(STREAM_MAX_SECONDS),
+            },
+            **common,
+        ).function
+        # Read-only: the task and its event log.
+        table.grant(stream_fn, "dynamodb:GetItem", "dynamodb:Query")
+        functions = {"authorizer": authorizer_fn, "api_async": api_fn, "stream": stream_fn}
+
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"asyncinfer-{config.stage}",
+            description="asyncinfer: disconnect-safe asynchronous inference",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                throttling_rate_limit=config.api_throttle_rate,
+                throttling_burst_limit=config.api_throttle_burst,
+                tracing_enabled=True,
+            ),
+        )
+        for response_type, (status, body) in GATEWAY_RESPONSES.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                status_code=str(status) if status else None,
+                templates={"application/json": body},
+            )
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "KeyAuthorizer",
+            handler=authorizer_fn,
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=Duration.seconds(config.authorizer_cache_seconds),
+        )
+        integrations: dict[str, apigw.LambdaIntegration] = {}
+        for route in routes:
+            name = f"{route.function}:{'stream' if route.streaming else 'buffered'}"
+            if name not in integrations:
+                integrations[name] = apigw.LambdaIntegration(
+                    functions[route.function],
+                    proxy=True,
+                    # One invoke permission per function for the whole API, not one per method.
+                    scope_permission_to_method=False,
+                    response_transfer_mode=apigw.ResponseTransferMode.STREAM if route.streaming else None,
+                    timeout=STREAM_TIMEOUT if route.streaming else None,
+                )
+            resource = self.rest_api.root.resource_for_path(route.path)
+            method = resource.add_method(
+                route.method,
+                integrations[name],
+                authorizer=self.authorizer if route.authorized else None,
+                authorization_type=apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE,
+            )
+            if not route.authorized:
+                acknowledge(method, "APIG4", f"{route.method} {route.path} is public by design (health and docs).")
+                acknowledge(method, "COG4", f"{route.method} {route.path} is public by design (health and docs).")
+            else:
+                acknowledge(
+                    method,
+                    "COG4",
+                    "Clients authenticate with API keys checked by the Lambda REQUEST authorizer, not Cognito users.",
+                )
+        acknowledge(
+            self.rest_api,
+            "APIG2",
+            "Bodies are validated by the functions' strict pydantic models, which answer with stable error codes.",
+        )
+        acknowledge(
+            self.rest_api,
+            "APIG3",
+            "WAF is left to the deploying team (cost and rules vary); stage throttling and the authorizer are on.",
+        )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            "APIG6",
+            "Access logs are on; execution logging needs the account-wide API Gateway CloudWatch role, which "
+            "this stack does not take over from other APIs in the account.",
+        )
+        self.url = self.rest_api.url
+        self.functions = functions

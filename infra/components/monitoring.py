@@ -1,0 +1,143 @@
+"""Alarms that mean a task is stuck or lost, sent to one encrypted topic, and a dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.components.queues import Queues
+from infra.config import InfraConfig
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: InfraConfig,
+        queues: Queues,
+        worker: lambda_.IFunction,
+        dead_letter: lambda_.IFunction,
+        api: apigw.RestApi,
+        api_functions: dict[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, id)
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            display_name=f"asyncinfer {config.stage} alarms",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        one_minute = Duration.minutes(1)
+
+        dead_letters = queues.dead_letters.metric_approximate_number_of_messages_visible(
+            period=one_minute, statistic=cw.Stats.MAXIMUM
+        )
+        oldest = queues.tasks.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
+        worker_errors = worker.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
+        dead_letter_errors = dead_letter.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
+        server_errors = api.metric_server_error(period=Duration.minutes(5), statistic=cw.Stats.SUM)
+
+        self.alarms = {
+            "DeadLetters": cw.Alarm(
+                self,
+                "DeadLettersWaiting",
+                alarm_description="Tasks reached the dead-letter queue: a worker failed them repeatedly.",
+                metric=dead_letters,
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "WorkerErrors": cw.Alarm(
+                self,
+                "WorkerErrors",
+                alarm_description="The worker function raised (crash, timeout or out of memory).",
+                metric=worker_errors,
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "DeadLetterErrors": cw.Alarm(
+                self,
+                "DeadLetterErrors",
+                alarm_description="The dead-letter consumer failed: dead-lettered tasks are not being marked FAILED.",
+                metric=dead_letter_errors,
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "OldestTask": cw.Alarm(
+                self,
+                "OldestTaskWaiting",
+                alarm_description="Tasks wait in the queue longer than expected: workers are behind or failing.",
+                metric=oldest,
+                threshold=config.alarm_oldest_message_seconds,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            "ApiServerErrors": cw.Alarm(
+                self,
+                "ApiServerErrors",
+                alarm_description="The API answered 5xx.",
+                metric=server_errors,
+                threshold=5,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+        }
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+            alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"asyncinfer-{config.stage}")
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=3),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Tasks queue",
+                left=[queues.tasks.metric_approximate_number_of_messages_visible(period=one_minute)],
+                right=[oldest],
+                width=8,
+            ),
+            cw.GraphWidget(title="Dead letters", left=[dead_letters], width=8),
+            cw.GraphWidget(
+                title="Worker",
+                left=[worker.metric_invocations(period=one_minute), worker_errors],
+                right=[worker.metric_duration(period=one_minute, statistic=cw.Stats.p(90))],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="API requests and errors",
+                left=[api.metric_count(period=one_minute)],
+                right=[api.metric_client_error(period=one_minute), api.metric_server_error(period=one_minute)],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="API latency (p90)",
+                left=[api.metric_latency(period=one_minute, statistic=cw.Stats.p(90))],
+                right=[
+                    fn.metric_duration(period=one_minute, statistic=cw.Stats.p(90), label=name)
+                    for name, fn in api_functions.items()
+                ],
+                width=12,
+            ),
+        )

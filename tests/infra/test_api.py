@@ -1,0 +1,167 @@
+import json
+
+import pytest
+
+from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.routes import HANDLERS, ROUTES
+from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of
+
+pytestmark = pytest.mark.infra
+
+# The only routes that may ever be public.
+PUBLIC_PATHS = {"/health", "/docs", "/openapi.json"}
+
+
+def methods_by_route(resources):
+    api_resources = of_type(resources, "AWS::ApiGateway::Resource")
+
+    def path_of(ref) -> str:
+        if "Ref" not in ref:  # Fn::GetAtt RootResourceId
+            return ""
+        resource = api_resources[ref["Ref"]]
+        return path_of(resource["ParentId"]) + "/" + resource["PathPart"]
+
+    return {
+        (m["HttpMethod"], path_of(m["ResourceId"]) or "/"): m
+        for m in of_type(resources, "AWS::ApiGateway::Method").values()
+        if m["HttpMethod"] != "OPTIONS"
+    }
+
+
+def function_id(resources, name):
+    return functions_by_handler(resources)[HANDLERS[name]][0]
+
+
+def integration_target(method) -> str:
+    """The logical id of the function a proxy integration invokes."""
+    parts = method["Integration"]["Uri"]["Fn::Join"][1]
+    (target,) = [p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict) and "Fn::GetAtt" in p]
+    return target
+
+
+def test_every_route_is_deployed_with_the_authorizer_on_all_but_health_and_docs(resources):
+    methods = methods_by_route(resources)
+    assert set(methods) == {(r.method, r.path) for r in ROUTES}
+    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer")
+    for route in ROUTES:
+        method = methods[(route.method, route.path)]
+        if route.path in PUBLIC_PATHS:
+            assert method["AuthorizationType"] == "NONE"
+        else:
+            assert route.authorized, f"{route.path} must not be public"
+            assert method["AuthorizationType"] == "CUSTOM", route
+            assert method["AuthorizerId"] == {"Ref": authorizer}
+        assert integration_target(method) == function_id(resources, route.function)
+
+
+def test_the_authorizer_is_a_cached_request_authorizer_on_the_authorization_header(resources):
+    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer").values()
+    assert authorizer["Type"] == "REQUEST"
+    assert authorizer["IdentitySource"] == "method.request.header.Authorization"
+    assert authorizer["AuthorizerResultTtlInSeconds"] == CONFIG.authorizer_cache_seconds > 0
+    assert function_id(resources, "authorizer") in json.dumps(authorizer["AuthorizerUri"])
+
+
+def test_stream_routes_stream_from_the_web_adapter_function_and_nothing_else_does(resources):
+    methods = methods_by_route(resources)
+    stream_id, stream = functions_by_handler(resources)[HANDLERS["stream"]]
+    streaming = [r for r in ROUTES if r.streaming]
+    assert streaming, "at least the native /events route streams"
+    for route in ROUTES:
+        integration = methods[(route.method, route.path)]["Integration"]
+        uri = json.dumps(integration["Uri"])
+        if route.streaming:
+            assert integration["Type"] == "AWS_PROXY"
+            assert integration["ResponseTransferMode"] == "STREAM"
+            assert "/response-streaming-invocations" in uri
+            assert integration_target(methods[(route.method, route.path)]) == stream_id
+            assert stream["Timeout"] * 1000 >= integration["TimeoutInMillis"]
+        else:
+            assert "ResponseTransferMode" not in integration
+            assert "/response-streaming-invocations" not in uri
+
+    (layer,) = stream["Layers"]
+    layer_arn = "".join(p if isinstance(p, str) else "<region>" for p in layer["Fn::Join"][1])
+    suffix = "Arm64" if CONFIG.architecture == "arm64" else "X86"
+    assert layer_arn.endswith(f":753240598075:layer:LambdaAdapterLayer{suffix}:{CONFIG.web_adapter_layer_version}")
+    env = stream["Environment"]["Variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
+    # The app closes the stream itself before Lambda (and API Gateway) would cut it.
+    assert float(env["ASYNCINFER_MAX_STREAM_SECONDS"]) < stream["Timeout"] <= 900
+
+
+def test_stage_has_access_logs_default_throttling_and_tracing(resources):
+    (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    assert stage["StageName"] == CONFIG.stage
+    log_group = stage["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    fields = json.loads(stage["AccessLogSetting"]["Format"])
+    assert {"requestId", "status", "resourcePath", "ip"} <= set(fields)
+    (settings,) = stage["MethodSettings"]
+    assert (settings["HttpMethod"], settings["ResourcePath"]) == ("*", "/*")
+    assert settings["ThrottlingRateLimit"] == CONFIG.api_throttle_rate
+    assert settings["ThrottlingBurstLimit"] == CONFIG.api_throttle_burst
+    assert stage["TracingEnabled"] is True
+    (api,) = of_type(resources, "AWS::ApiGateway::RestApi").values()
+    assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+
+
+def test_gateway_responses_answer_json_in_the_same_shape_as_the_functions(resources):
+    responses = {r["ResponseType"]: r for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()}
+    assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
+    assert json.loads(responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"]) == UNAUTHORIZED
+    # An unknown route is "Missing Authentication Token" (403) on a REST API; clients get the dev server's 404.
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"]) == ROUTE_NOT_FOUND
+    for kind in ("ACCESS_DENIED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
+        assert kind in responses
+    for response in responses.values():
+        body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        error = json.loads(body)["error"]
+        assert set(error) == {"code", "message"} and error["code"]
+
+
+def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letters(resources):
+    queues = of_type(resources, "AWS::SQS::Queue")
+    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    (tasks,) = [n for n, q in queues.items() if "RedrivePolicy" in q]
+    for name in ("api_async", "authorizer", "stream"):
+        statements = policy_statements_of(resources, function_id(resources, name))
+        assert dlq not in json.dumps(statements), f"{name} can reach the dead-letter queue"
+        actions = actions_of(statements)
+        assert "sqs:ReceiveMessage" not in actions and "sqs:DeleteMessage" not in actions
+        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteObject", "s3:ListBucket"} & actions
+        assert not any(a.startswith("secretsmanager:") for a in actions)
+
+    api = policy_statements_of(resources, function_id(resources, "api_async"))
+    assert {a for a in actions_of(api) if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    }
+    sends = [s for s in api if "sqs:SendMessage" in actions_of([s])]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [tasks, "Arn"]}]
+    s3_grants = {a: json.dumps(s["Resource"]) for s in api for a in actions_of([s]) if a.startswith("s3:")}
+    assert set(s3_grants) == {"s3:PutObject", "s3:GetObject"}
+    assert "/requests/*" in s3_grants["s3:PutObject"] and "/results/*" in s3_grants["s3:GetObject"]
+
+    authorizer = actions_of(policy_statements_of(resources, function_id(resources, "authorizer")))
+    assert {a for a in authorizer if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem"}
+    stream = actions_of(policy_statements_of(resources, function_id(resources, "stream")))
+    assert {a for a in stream if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem", "dynamodb:Query"}
+
+
+def test_only_api_gateway_may_invoke_the_api_functions(resources):
+    permissions = of_type(resources, "AWS::Lambda::Permission").values()
+    (rest_api,) = of_type(resources, "AWS::ApiGateway::RestApi")
+    for name in ("api_async", "stream", "authorizer"):
+        mine = [p for p in permissions if p["FunctionName"] == {"Fn::GetAtt": [function_id(resources, name), "Arn"]}]
+        assert mine, name
+        for permission in mine:
+            assert permission["Principal"] == "apigateway.amazonaws.com"
+            assert {"Ref": rest_api} in permission["SourceArn"]["Fn::Join"][1]

@@ -1,0 +1,116 @@
+"""cdk.json context reaches the resources, and bad configuration fails before anything is built."""
+
+import json
+import os
+import stat
+
+import pytest
+from pydantic import ValidationError
+
+from asyncinfer.routes import HANDLERS
+from infra.bundling import LocalPipBundling
+from infra.config import InfraConfig
+from tests.infra.conftest import synthesize
+from tests.infra.helpers import actions_of, functions_by_handler, of_type, policy_statements_of
+
+pytestmark = pytest.mark.infra
+
+SECRETS = [
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:asyncinfer/openai-AbCdEf",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:asyncinfer/bedrock-GhIjKl",
+]
+
+
+@pytest.fixture(scope="module")
+def staging():
+    stack, template = synthesize(
+        stage="staging",
+        provider_secret_arns=SECRETS,
+        models_file="functions/asyncinfer/models.json",
+        worker_batch_size=4,
+        worker_batching_window_seconds=2,
+        worker_max_concurrency=7,
+        retention_days=9,
+        architecture="x86_64",
+    )
+    return stack, template.to_json()["Resources"]
+
+
+def test_context_reaches_the_stage_the_worker_and_the_retention(staging):
+    stack, resources = staging
+    assert stack.stack_name == "asyncinfer-staging"
+    (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    assert stage["StageName"] == "staging"
+    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
+    (mapping,) = [
+        m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["FunctionName"] == {"Ref": worker_id}
+    ]
+    assert mapping["BatchSize"] == 4
+    assert mapping["MaximumBatchingWindowInSeconds"] == 2
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 7}
+    assert all(f["Architectures"] == ["x86_64"] for f in of_type(resources, "AWS::Lambda::Function").values())
+    stream = functions_by_handler(resources)[HANDLERS["stream"]][1]
+    assert "LambdaAdapterLayerX86:" in json.dumps(stream["Layers"])
+    buckets = of_type(resources, "AWS::S3::Bucket").values()
+    rules = [r for b in buckets for r in b.get("LifecycleConfiguration", {}).get("Rules", []) if "Prefix" in r]
+    assert {r["ExpirationInDays"] for r in rules} == {10}
+
+
+def test_provider_secrets_reach_the_worker_and_only_the_worker(staging):
+    _, resources = staging
+    worker_id, worker = functions_by_handler(resources)[HANDLERS["worker"]]
+    assert json.loads(worker["Environment"]["Variables"]["ASYNCINFER_PROVIDER_SECRET_ARNS"]) == SECRETS
+    reads = [
+        s for s in policy_statements_of(resources, worker_id) if "secretsmanager:GetSecretValue" in actions_of([s])
+    ]
+    assert [s["Resource"] for s in reads] == [SECRETS]
+    for handler, (logical_id, props) in functions_by_handler(resources).items():
+        if logical_id != worker_id:
+            assert not any(
+                a.startswith("secretsmanager:") for a in actions_of(policy_statements_of(resources, logical_id))
+            )
+            assert "ASYNCINFER_PROVIDER_SECRET_ARNS" not in props["Environment"]["Variables"], handler
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"provider_secret_arns": ["arn:aws:s3:::not-a-secret"]}, "not a Secrets Manager secret ARN"),
+        ({"models_file": "nowhere/models.json"}, "does not exist"),
+        ({"stage": "Prod!"}, "pattern"),
+        ({"max_receive_count": 9}, "less than or equal to 5"),
+        ({"worker_batch_size": 1, "worker_batching_window_seconds": 5}, "batching window"),
+        ({"surprise": 1}, "Extra inputs"),
+    ],
+)
+def test_bad_configuration_fails_before_anything_is_built(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        InfraConfig.from_context(overrides)
+
+
+def test_a_malformed_model_registry_fails_the_synth(tmp_path):
+    bad = tmp_path / "models.json"
+    bad.write_text(json.dumps({"version": 1, "models": {"x": {"provider": "nobody", "upstream": "x", "kind": "chat"}}}))
+    with pytest.raises(ValidationError, match="provider"):
+        InfraConfig.from_context({"models_file": str(bad)})
+
+
+def test_bundling_ships_the_package_the_start_script_and_the_configured_registry(tmp_path, monkeypatch):
+    registry = tmp_path / "mine.json"
+    registry.write_text('{"version": 1, "models": {}}')
+    installs = []
+    monkeypatch.setattr("infra.bundling.subprocess.run", lambda args, check: installs.append(args))
+    out = tmp_path / "asset"
+    out.mkdir()
+    assert LocalPipBundling("manylinux2014_aarch64", registry).try_bundle(str(out), image=None)
+    (args,) = installs
+    assert args[args.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert "--only-binary=:all:" in args
+    assert any(a.startswith("boto3") for a in args)
+    assert any(a.startswith("starlette") for a in args) and any(a.startswith("uvicorn") for a in args)
+    assert (out / "asyncinfer" / "models.json").read_text() == registry.read_text()
+    script = out / HANDLERS["stream"]
+    assert os.stat(script).st_mode & stat.S_IXUSR
+    assert not list(out.rglob("__pycache__"))
