@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format synth clean
+.PHONY: dev test lint format synth bootstrap deploy destroy clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -26,6 +26,15 @@ node_modules/.installed: package.json package-lock.json
 
 synth: $(STAMP) node_modules/.installed  ## Synthesize the CloudFormation template (offline, Docker-free) into cdk.out/
 	npx --no-install cdk synth --quiet
+
+bootstrap: $(STAMP) node_modules/.installed  ## Once per account and region: CDK's staging bucket and roles
+	npx --no-install cdk bootstrap
+
+deploy: $(STAMP) node_modules/.installed  ## Deploy the stack to the account and region of your AWS credentials
+	npx --no-install cdk deploy --require-approval broadening
+
+destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and buckets are retained; see README)
+	npx --no-install cdk destroy
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
