@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from asyncinfer.observability import logger
 from asyncinfer.tasks.errors import (
+    Conflict,
     DomainError,
     InvalidRequest,
     InvalidTransition,
@@ -18,6 +19,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
     TaskNotFound: 404,
     InvalidTransition: 409,
+    Conflict: 409,
     RequestTooLarge: 413,
     ServiceUnavailable: 503,
 }

@@ -30,5 +30,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/async", "api_async"),
     Route("GET", "/v1/async/{id}", "api_async"),
     Route("POST", "/v1/async/{id}/cancel", "api_async"),
+    Route("DELETE", "/v1/async/{id}", "api_async"),
     Route("GET", "/v1/async/{id}/events", "stream", streaming=True),
 )

@@ -18,6 +18,7 @@ from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import ROUTES, Route
 from infra.components.function import Function
 from infra.components.queues import Queues
+from infra.components.storage import EXPIRING_PREFIXES
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
@@ -92,18 +93,25 @@ class Api(Construct):
             *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
         )
         queues.tasks.grant_send_messages(api_fn)
+        # Large request bodies are written, large results read, and a deleted task's objects purged.
         api_fn.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
         )
         api_fn.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("results/*")])
         )
+        api_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in EXPIRING_PREFIXES]
+            )
+        )
         bucket_arn = stack.get_logical_id(bucket.node.default_child)
-        for prefix, action in (("requests/", "writes large request bodies"), ("results/", "reads large results")):
+        for prefix in EXPIRING_PREFIXES:
             acknowledge(
                 api_fn.role,
                 f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
-                f"The API function {action} under {prefix}<tenant>/<task id>; the prefix is the narrowest fixed scope.",
+                f"The API function reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
+                "the prefix is the narrowest fixed scope.",
             )
 
         web_adapter = lambda_.LayerVersion.from_layer_version_arn(

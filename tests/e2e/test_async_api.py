@@ -198,3 +198,23 @@ def test_ctrl_c_stops_the_whole_stack_cleanly():
     output = "".join(own.output)
     assert "asyncinfer stopped" in output
     assert "Traceback" not in output
+
+
+def test_idempotent_submit_and_delete_over_http(stack):
+    key = "e2e-" + uuid.uuid4().hex
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    with stack.client() as client:
+        first = client.post("/v1/async", content=REFERENCE, headers=headers)
+        again = client.post("/v1/async", content=REFERENCE, headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert again.json()["id"] == first.json()["id"]
+        other = client.post("/v1/async", content=REFERENCE.replace("2026", "2027"), headers=headers)
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_conflict"
+
+        task_id = first.json()["id"]
+        deleted = client.delete(f"/v1/async/{task_id}")
+        assert deleted.status_code == 200 and deleted.json() == {"id": task_id, "deleted": True}
+        assert client.get(f"/v1/async/{task_id}").status_code == 404
+        assert client.get(f"/v1/async/{task_id}/events").status_code == 404
+        assert task_id not in [t["id"] for t in client.get("/v1/async?limit=100").json()["tasks"]]

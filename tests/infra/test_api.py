@@ -133,7 +133,7 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
         assert dlq not in json.dumps(statements), f"{name} can reach the dead-letter queue"
         actions = actions_of(statements)
         assert "sqs:ReceiveMessage" not in actions and "sqs:DeleteMessage" not in actions
-        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteObject", "s3:ListBucket"} & actions
+        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket", "s3:ListBucket"} & actions
         assert not any(a.startswith("secretsmanager:") for a in actions)
 
     api = policy_statements_of(resources, function_id(resources, "api_async"))
@@ -147,8 +147,11 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
     sends = [s for s in api if "sqs:SendMessage" in actions_of([s])]
     assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [tasks, "Arn"]}]
     s3_grants = {a: json.dumps(s["Resource"]) for s in api for a in actions_of([s]) if a.startswith("s3:")}
-    assert set(s3_grants) == {"s3:PutObject", "s3:GetObject"}
+    assert set(s3_grants) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
     assert "/requests/*" in s3_grants["s3:PutObject"] and "/results/*" in s3_grants["s3:GetObject"]
+    # Deleting a task purges its objects: only under the task prefixes, never the bucket's other keys.
+    assert all(f"/{prefix}*" in s3_grants["s3:DeleteObject"] for prefix in ("requests/", "results/", "outputs/"))
+    assert s3_grants["s3:DeleteObject"].count("/*") == 3
 
     authorizer = actions_of(policy_statements_of(resources, function_id(resources, "authorizer")))
     assert {a for a in authorizer if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem"}

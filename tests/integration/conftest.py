@@ -67,6 +67,7 @@ class Aws:
         tenant: str = "acme",
         body: Any = None,
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict]:
         """Call the Async API handler with an API Gateway proxy event built from events/."""
         event = load_event("api_async_get")
@@ -81,6 +82,9 @@ class Aws:
             multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
             body=body if isinstance(body, str) or body is None else json.dumps(body),
         )
+        for name, value in (headers or {}).items():
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
         event["requestContext"].update(resourcePath=resource, httpMethod=method)
         event["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
         result = api_async.lambda_handler(event, LocalContext("api_async", 30))

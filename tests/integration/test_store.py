@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, ConditionFailed
+from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, ConditionFailed, NameClaim, NameRecord, NameTaken
 from asyncinfer.tasks.model import ALLOWED, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 
 pytestmark = pytest.mark.integration
@@ -118,3 +118,49 @@ def test_api_keys_by_hash(aws):
     assert aws.store.get_api_key("cd" * 32) is None
     with pytest.raises(AlreadyExists):
         aws.store.put_api_key(record)
+
+
+def test_names_are_claimed_with_the_task_atomically(aws):
+    first, second = make_task(), make_task()
+    claim = NameClaim("idem", "key-1", "fp-1")
+    aws.store.create(first, [claim, NameClaim("msg", "my-id", "fp-1")])
+    assert aws.store.get_name("acme", "idem", "key-1") == NameRecord("idem", "key-1", first.id, "fp-1")
+    assert aws.store.get_name("acme", "msg", "my-id").task_id == first.id
+    assert aws.store.get_name("other", "idem", "key-1") is None
+
+    with pytest.raises(NameTaken) as taken:
+        aws.store.create(second, [NameClaim("msg", "fresh", "fp-2"), claim])
+    assert taken.value.claim == claim
+    # Nothing of the losing submit was written.
+    assert aws.store.get("acme", second.id) is None
+    assert aws.store.get_name("acme", "msg", "fresh") is None
+
+    with pytest.raises(AlreadyExists):
+        aws.store.create(first, [NameClaim("idem", "key-2", "fp")])
+    assert aws.store.get_name("acme", "idem", "key-2") is None
+
+
+def test_withdrawing_a_task_releases_its_names_only_from_the_expected_status(aws):
+    task, claim = make_task(), NameClaim("idem", "k", "fp")
+    aws.store.create(task, [claim])
+    aws.store.delete_if("acme", task.id, expect={S.IN_PROGRESS}, names=[claim])
+    assert aws.store.get("acme", task.id) is not None and aws.store.get_name("acme", "idem", "k") is not None
+    aws.store.delete_if("acme", task.id, expect={S.CREATED}, names=[claim])
+    assert aws.store.get("acme", task.id) is None and aws.store.get_name("acme", "idem", "k") is None
+
+
+def test_soft_delete_drops_the_payloads_and_hides_the_task_from_lists(aws):
+    kept, gone = make_task(), make_task(status=S.COMPLETED, result={"choices": []}, result_key="results/x")
+    aws.store.create(kept)
+    aws.store.create(gone)
+    deleted = aws.store.mark_deleted("acme", gone.id, at=123)
+    assert deleted.deleted_at == 123 and deleted.status == S.COMPLETED
+    assert deleted.request is None and deleted.result is None and deleted.result_key is None
+    with pytest.raises(ConditionFailed) as again:
+        aws.store.mark_deleted("acme", gone.id, at=456)
+    assert again.value.current.deleted_at == 123
+    with pytest.raises(ConditionFailed) as missing:
+        aws.store.mark_deleted("acme", make_task().id, at=1)
+    assert missing.value.current is None
+    assert [t.id for t in aws.store.list("acme", limit=10, after=None, status=None).tasks] == [kept.id]
+    assert aws.store.list("acme", limit=10, after=None, status=S.COMPLETED).tasks == []

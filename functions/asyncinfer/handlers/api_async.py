@@ -1,4 +1,4 @@
-"""The Async API surface: POST/GET /v1/async, GET /v1/async/{id}, POST /v1/async/{id}/cancel."""
+"""The Async API surface: POST/GET /v1/async, GET/DELETE /v1/async/{id}, POST /v1/async/{id}/cancel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from asyncinfer.http import build_resolver, tenant_of
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.tasks.dialects import async_api
 from asyncinfer.tasks.requests import parse_json_body
-from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.service import Submission, TaskService
 
 app = build_resolver()
 
@@ -28,7 +28,8 @@ def service() -> TaskService:
 def submit() -> dict:
     svc = service()
     body = parse_json_body(app.current_event.decoded_body, svc.limits.max_request_bytes)
-    task = svc.submit_chat(tenant_of(app), body)
+    how = Submission(surface="async", idempotency_key=app.current_event.headers.get("idempotency-key"))
+    task = svc.submit_chat(tenant_of(app), body, how)
     logger.set_correlation_id(async_api.public_id(task.id))
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return async_api.summary(task)
@@ -51,6 +52,12 @@ def get_task(task_id: str) -> dict:
 def cancel_task(task_id: str) -> dict:
     task = service().cancel(tenant_of(app), async_api.internal_id(task_id))
     return async_api.summary(task)
+
+
+@app.delete("/v1/async/<task_id>")
+def delete_task(task_id: str) -> dict:
+    task = service().delete(tenant_of(app), async_api.internal_id(task_id))
+    return {"id": async_api.public_id(task.id), "deleted": True}
 
 
 @logger.inject_lambda_context(correlation_id_path="pathParameters.id")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +22,30 @@ class AlreadyExists(Exception):
 
 
 @dataclass(frozen=True)
+class NameClaim:
+    """A per-tenant name a task is created under, besides its id: an idempotency key ("idem") or a
+    client-chosen id ("msg"). It is claimed with the task, atomically, or not at all."""
+
+    namespace: str
+    value: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class NameRecord:
+    namespace: str
+    value: str
+    task_id: str
+    fingerprint: str
+
+
+class NameTaken(Exception):
+    def __init__(self, claim: NameClaim) -> None:
+        super().__init__(f"{claim.namespace} {claim.value!r} is taken")
+        self.claim = claim
+
+
+@dataclass(frozen=True)
 class Page:
     tasks: list[Task]
     next_cursor: str | None
@@ -35,8 +59,11 @@ class ApiKeyRecord:
 
 
 class TaskStore(Protocol):
-    def create(self, task: Task) -> None:
-        """Insert a new task; AlreadyExists if the id is taken."""
+    def create(self, task: Task, names: Sequence[NameClaim] = ()) -> None:
+        """Insert a new task and claim its names, all or nothing; AlreadyExists if the id is taken,
+        NameTaken if a name is."""
+
+    def get_name(self, tenant: str, namespace: str, value: str) -> NameRecord | None: ...
 
     def get(self, tenant: str, task_id: str) -> Task | None: ...
 
@@ -58,8 +85,14 @@ class TaskStore(Protocol):
         task is IN_PROGRESS, its lease expired before `lease_expired_at`). Returns the new task or
         raises ConditionFailed carrying the old one."""
 
-    def delete_if(self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus]) -> None:
-        """Remove a task that never became visible (e.g. its queue message could not be sent)."""
+    def delete_if(
+        self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus], names: Sequence[NameClaim] = ()
+    ) -> None:
+        """Remove a task that never became visible (e.g. its queue message could not be sent), with its names."""
+
+    def mark_deleted(self, tenant: str, task_id: str, *, at: int) -> Task:
+        """Soft delete: set deleted_at and drop the stored request and result. ConditionFailed if the task
+        does not exist or was already deleted."""
 
     def append_events(
         self,

@@ -7,7 +7,7 @@ writes do not share the tenant partition's throughput with submits and polls.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +15,20 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, ConditionFailed, Page
+from asyncinfer.store.base import (
+    AlreadyExists,
+    ApiKeyRecord,
+    ConditionFailed,
+    NameClaim,
+    NameRecord,
+    NameTaken,
+    Page,
+)
 from asyncinfer.tasks.model import Task, TaskStatus
 
 TASK_PREFIX = "task#"
 EVENT_PREFIX = "ev#"
+NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
 JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata"})
 # A filtered list reads at most this many pages before answering with a cursor.
@@ -71,17 +80,59 @@ class DynamoTaskStore:
     def _key(tenant: str, task_id: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": TASK_PREFIX + task_id}}
 
-    def create(self, task: Task) -> None:
+    @staticmethod
+    def _name_key(tenant: str, namespace: str, value: str) -> dict[str, Any]:
+        return {"pk": {"S": tenant}, "sk": {"S": f"{NAME_PREFIX}{namespace}#{value}"}}
+
+    def create(self, task: Task, names: Sequence[NameClaim] = ()) -> None:
+        item = task_to_item(task)
+        if not names:
+            try:
+                self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise AlreadyExists(task.id) from exc
+                raise
+            return
+        puts = [item]
+        for claim in names:
+            name_item = {
+                **self._name_key(task.tenant, claim.namespace, claim.value),
+                "task_id": {"S": task.id},
+                "fingerprint": {"S": claim.fingerprint},
+            }
+            if task.expires_at is not None:
+                name_item["expires_at"] = {"N": str(task.expires_at)}
+            puts.append(name_item)
         try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=task_to_item(task),
-                ConditionExpression="attribute_not_exists(pk)",
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": p, "ConditionExpression": "attribute_not_exists(pk)"}}
+                    for p in puts
+                ]
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise AlreadyExists(task.id) from exc
+            for claim, reason in zip(names, reasons[1:], strict=False):
+                if reason == "ConditionalCheckFailed":
+                    raise NameTaken(claim) from exc
+            for claim in names:  # no reasons given: find the taken name by reading
+                if self.get_name(task.tenant, claim.namespace, claim.value) is not None:
+                    raise NameTaken(claim) from exc
             raise
+
+    def get_name(self, tenant: str, namespace: str, value: str) -> NameRecord | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=self._name_key(tenant, namespace, value), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        return NameRecord(namespace, value, item["task_id"]["S"], item["fingerprint"]["S"])
 
     def get(self, tenant: str, task_id: str) -> Task | None:
         resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
@@ -95,8 +146,10 @@ class DynamoTaskStore:
             "ExpressionAttributeValues": {":pk": {"S": tenant}, ":prefix": {"S": TASK_PREFIX}},
             "ScanIndexForward": False,
         }
+        # Soft-deleted tasks are invisible; a page short of them still carries a cursor.
+        query["FilterExpression"] = "attribute_not_exists(deleted_at)"
         if status is not None:
-            query["FilterExpression"] = "#status = :status"
+            query["FilterExpression"] += " AND #status = :status"
             query["ExpressionAttributeNames"] = {"#status": "status"}
             query["ExpressionAttributeValues"][":status"] = {"S": status.value}
         start = self._key(tenant, after) if after else None
@@ -179,20 +232,53 @@ class DynamoTaskStore:
             raise ConditionFailed(task_from_item(old) if old else None) from exc
         return task_from_item(resp["Attributes"])
 
-    def delete_if(self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus]) -> None:
+    def delete_if(
+        self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus], names: Sequence[NameClaim] = ()
+    ) -> None:
         expected = sorted(expect)
         values = {f":e{i}": {"S": s.value} for i, s in enumerate(expected)}
+        condition = {
+            "ConditionExpression": "#status IN (" + ", ".join(values) + ")",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self._ddb.delete_item(
+            if not names:
+                self._ddb.delete_item(TableName=self._table, Key=self._key(tenant, task_id), **condition)
+                return
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self._table, "Key": self._key(tenant, task_id), **condition}},
+                    *(
+                        {"Delete": {"TableName": self._table, "Key": self._name_key(tenant, n.namespace, n.value)}}
+                        for n in names
+                    ),
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                raise
+
+    def mark_deleted(self, tenant: str, task_id: str, *, at: int) -> Task:
+        try:
+            resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(tenant, task_id),
-                ConditionExpression="#status IN (" + ", ".join(values) + ")",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
+                UpdateExpression=(
+                    "SET deleted_at = :at, updated_at = :at REMOVE #request, request_key, #result, result_key"
+                ),
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeNames={"#request": "request", "#result": "result"},
+                ExpressionAttributeValues={":at": {"N": str(at)}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            old = exc.response.get("Item")
+            raise ConditionFailed(task_from_item(old) if old else None) from exc
+        return task_from_item(resp["Attributes"])
 
     def append_events(
         self,

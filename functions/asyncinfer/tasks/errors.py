@@ -42,3 +42,15 @@ class ServiceUnavailable(DomainError):
     """A dependency failed before the task was accepted; nothing was stored, the client may retry."""
 
     code = "service_unavailable"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class NameConflict(Conflict):
+    code = "message_id_conflict"

@@ -107,6 +107,9 @@ class Task(BaseModel):
     correlation_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     expires_at: int | None = None  # epoch seconds: the DynamoDB TTL attribute
+    deleted_at: int | None = None  # soft delete: the record stays (until TTL), invisible to every surface
+    # A client-chosen id (PrivateGPT's message_id), claimed as a name beside the task.
+    public_name: str | None = None
 
     @property
     def terminal(self) -> bool:

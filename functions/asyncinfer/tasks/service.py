@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
 from asyncinfer.providers.registry import ModelRegistry
 from asyncinfer.queue.base import TaskMessage, TaskQueue
-from asyncinfer.store.base import ConditionFailed, Page, TaskStore
-from asyncinfer.tasks.errors import InvalidRequest, ServiceUnavailable, TaskNotFound
+from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.tasks.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    NameConflict,
+    ServiceUnavailable,
+    TaskNotFound,
+)
 from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.tasks.requests import parse_chat_request
 
 log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 100
+IDEMPOTENCY = "idem"
+# A task still CREATED this long after its submit has probably lost its queue message.
+ORPHAN_AFTER_MS = 60_000
+MESSAGE_ID = "msg"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+class InvalidIdempotencyKey(InvalidRequest):
+    code = "invalid_idempotency_key"
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is not None and not _KEY.match(key):
+        raise InvalidIdempotencyKey("An idempotency key is 1 to 255 printable ASCII characters without spaces")
+    return key
+
+
+def fingerprint(surface: str, body: dict[str, Any], name: str | None = None) -> str:
+    """What makes two submits "the same request" for an idempotency key: surface, body and name."""
+    canonical = json.dumps({"surface": surface, "body": body, "name": name}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Who submits what: the surface it came through, the idempotency key and client-chosen id if any."""
+
+    surface: str = "async"
+    idempotency_key: str | None = None
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,12 +80,17 @@ class TaskService:
         self.registry = registry
         self.limits = limits
 
-    def submit_chat(self, tenant: str, body: dict[str, Any]) -> Task:
-        """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error."""
+    def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
+        """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
+        A repeated idempotency key with the same request answers with the task it created."""
+        check_idempotency_key(how.idempotency_key)
         request = parse_chat_request(body)
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
+        fp = fingerprint(how.surface, body, how.message_id)
+        if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
+            return earlier
         now = now_ms()
         task = Task(
             id=new_task_id(now),
@@ -58,6 +101,7 @@ class TaskService:
             updated_at=now,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
+            public_name=how.message_id,
         )
         normalized = request.model_dump(mode="json", exclude_none=True)
         encoded = json.dumps(normalized, separators=(",", ":"), ensure_ascii=False).encode()
@@ -66,19 +110,60 @@ class TaskService:
             self.blobs.put(task.request_key, encoded, "application/json")
         else:
             task.request = normalized
-        self.store.create(task)
+        names = []
+        if how.idempotency_key:
+            names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))
+        if how.message_id:
+            names.append(NameClaim(MESSAGE_ID, how.message_id, fp))
+        return self._admit(task, names)
+
+    def _admit(self, task: Task, names: list[NameClaim]) -> Task:
         try:
-            self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
+            self.store.create(task, names)
+        except NameTaken as taken:
+            if taken.claim.namespace == IDEMPOTENCY:
+                # Another submit with this key won the race; answer as it would have.
+                earlier = self._replay(task.tenant, taken.claim.value, taken.claim.fingerprint)
+                if earlier is not None:
+                    return earlier
+                raise ServiceUnavailable("A submit with this idempotency key was just withdrawn; retry") from None
+            raise NameConflict(f"message_id {taken.claim.value!r} is already in use") from None
+        try:
+            self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id))
         except Exception as exc:
             # Without a queue message nothing would ever run it: withdraw the task and let the client retry.
             log.exception("enqueue failed; withdrawing task %s", task.id)
-            self.store.delete_if(tenant, task.id, expect={TaskStatus.CREATED})
+            self.store.delete_if(task.tenant, task.id, expect={TaskStatus.CREATED}, names=names)
             raise ServiceUnavailable("The task queue is unavailable; nothing was created, retry later") from exc
         return task
 
+    def _replay(self, tenant: str, key: str, fp: str) -> Task | None:
+        record = self.store.get_name(tenant, IDEMPOTENCY, key)
+        if record is None:
+            return None
+        if record.fingerprint != fp:
+            raise IdempotencyConflict("This idempotency key was already used with a different request")
+        task = self.store.get(tenant, record.task_id)
+        if task is None:
+            return None
+        if task.deleted_at is not None:
+            raise IdempotencyConflict("This idempotency key was used for a task that has since been deleted")
+        if task.status == TaskStatus.CREATED and now_ms() - task.created_at > ORPHAN_AFTER_MS:
+            # The first submit probably died before enqueueing: this brings the task to a worker. If it
+            # did not, the duplicate message is harmless (every transition is a compare-and-set).
+            self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
+        return task
+
+    def find(self, tenant: str, namespace: str, name: str) -> Task:
+        """The task created under a client-chosen name (e.g. a PrivateGPT message_id)."""
+        record = self.store.get_name(tenant, namespace, name)
+        if record is None:
+            raise TaskNotFound()
+        return self.get(tenant, record.task_id)
+
     def get(self, tenant: str, task_id: str) -> Task:
         task = self.store.get(tenant, task_id)
-        if task is None:
+        if task is None or task.deleted_at is not None:
             raise TaskNotFound()
         return task
 
@@ -91,7 +176,7 @@ class TaskService:
         """CREATED or IN_PROGRESS -> CANCELLED. A task that already ended is returned unchanged."""
         now = now_ms()
         try:
-            return self.store.transition(
+            task = self.store.transition(
                 tenant,
                 task_id,
                 expect=sources_of(TaskStatus.CANCELLED),
@@ -99,9 +184,28 @@ class TaskService:
                 remove=["lease_expires_at"],
             )
         except ConditionFailed as lost:
-            if lost.current is None:
-                raise TaskNotFound() from None
-            return lost.current
+            task = lost.current
+        if task is None or task.deleted_at is not None:
+            raise TaskNotFound()
+        return task
+
+    def delete(self, tenant: str, task_id: str) -> Task:
+        """Soft delete: cancel if still running, hide from every surface, purge its stored objects."""
+        task = self.get(tenant, task_id)
+        if not task.terminal:
+            task = self.cancel(tenant, task_id)
+        try:
+            deleted = self.store.mark_deleted(tenant, task_id, at=now_ms())
+        except ConditionFailed:
+            raise TaskNotFound() from None
+        keys = [key for key in (task.request_key, task.result_key) if key]
+        if keys:
+            try:
+                self.blobs.delete(keys)
+            except Exception:
+                # The record no longer points at them and the bucket's lifecycle expires them anyway.
+                log.exception("could not purge objects of deleted task %s", task_id)
+        return deleted
 
     def result(self, task: Task) -> dict[str, Any] | None:
         if task.result is not None:
