@@ -7,6 +7,7 @@ from dataclasses import dataclass
 HANDLERS: dict[str, str] = {
     "authorizer": "asyncinfer.handlers.authorizer.lambda_handler",
     "api_async": "asyncinfer.handlers.api_async.lambda_handler",
+    "api_perplexity": "asyncinfer.handlers.api_perplexity.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
@@ -32,4 +33,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/async/{id}/cancel", "api_async"),
     Route("DELETE", "/v1/async/{id}", "api_async"),
     Route("GET", "/v1/async/{id}/events", "stream", streaming=True),
+    Route("POST", "/async/chat/completions", "api_perplexity"),
+    Route("GET", "/async/chat/completions", "api_perplexity"),
+    Route("GET", "/async/chat/completions/{id}", "api_perplexity"),
 )

@@ -75,44 +75,17 @@ class Api(Construct):
         ).function
         table.grant(authorizer_fn, "dynamodb:GetItem")
 
-        api_fn = Function(
-            self,
-            "AsyncApi",
-            handler="api_async",
-            environment={
-                "ASYNCINFER_TABLE_NAME": table.table_name,
-                "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
-                "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
-                "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
-            },
-            **common,
-        ).function
-        # Submit writes the task, and deletes it again if the queue refuses the message.
-        table.grant(
-            api_fn,
-            *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
-        )
-        queues.tasks.grant_send_messages(api_fn)
-        # Large request bodies are written, large results read, and a deleted task's objects purged.
-        api_fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
-        )
-        api_fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("results/*")])
-        )
-        api_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in EXPIRING_PREFIXES]
-            )
-        )
-        bucket_arn = stack.get_logical_id(bucket.node.default_child)
-        for prefix in EXPIRING_PREFIXES:
-            acknowledge(
-                api_fn.role,
-                f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
-                f"The API function reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
-                "the prefix is the narrowest fixed scope.",
-            )
+        api_env = {
+            "ASYNCINFER_TABLE_NAME": table.table_name,
+            "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
+            "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+            "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
+        }
+        # One small function per surface, all with the same rights.
+        api_functions = {
+            name: self._api_function(name, api_env, common, table=table, bucket=bucket, queues=queues)
+            for name in sorted({route.function for route in routes if route.function.startswith("api_")})
+        }
 
         web_adapter = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -140,7 +113,7 @@ class Api(Construct):
         ).function
         # Read-only: the task and its event log.
         table.grant(stream_fn, "dynamodb:GetItem", "dynamodb:Query")
-        functions = {"authorizer": authorizer_fn, "api_async": api_fn, "stream": stream_fn}
+        functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
@@ -231,3 +204,48 @@ class Api(Construct):
         )
         self.url = self.rest_api.url
         self.functions = functions
+
+    def _api_function(
+        self,
+        name: str,
+        environment: dict[str, str],
+        common: dict,
+        *,
+        table: dynamodb.ITableV2,
+        bucket: s3.IBucket,
+        queues: Queues,
+    ) -> lambda_.IFunction:
+        fn = Function(
+            self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
+        ).function
+        # Submit writes the task and its names, and deletes them again if the queue refuses the message.
+        table.grant(
+            fn,
+            *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+        )
+        queues.tasks.grant_send_messages(fn)
+        # Large request bodies are written; results and outputs read (and presigned); a deleted task's
+        # objects purged.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects("results/*"), bucket.arn_for_objects("outputs/*")],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in EXPIRING_PREFIXES]
+            )
+        )
+        bucket_arn = Stack.of(self).get_logical_id(bucket.node.default_child)
+        for prefix in EXPIRING_PREFIXES:
+            acknowledge(
+                fn.role,
+                f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+                f"{name} reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
+                "the prefix is the narrowest fixed scope.",
+            )
+        return fn

@@ -124,19 +124,7 @@ def test_gateway_responses_answer_json_in_the_same_shape_as_the_functions(resour
         assert set(error) == {"code", "message"} and error["code"]
 
 
-def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letters(resources):
-    queues = of_type(resources, "AWS::SQS::Queue")
-    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
-    (tasks,) = [n for n, q in queues.items() if "RedrivePolicy" in q]
-    for name in ("api_async", "authorizer", "stream"):
-        statements = policy_statements_of(resources, function_id(resources, name))
-        assert dlq not in json.dumps(statements), f"{name} can reach the dead-letter queue"
-        actions = actions_of(statements)
-        assert "sqs:ReceiveMessage" not in actions and "sqs:DeleteMessage" not in actions
-        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket", "s3:ListBucket"} & actions
-        assert not any(a.startswith("secretsmanager:") for a in actions)
-
-    api = policy_statements_of(resources, function_id(resources, "api_async"))
+def assert_api_function_rights(api, tasks_queue):
     assert {a for a in actions_of(api) if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -145,13 +133,32 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
         "dynamodb:Query",
     }
     sends = [s for s in api if "sqs:SendMessage" in actions_of([s])]
-    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [tasks, "Arn"]}]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [tasks_queue, "Arn"]}]
     s3_grants = {a: json.dumps(s["Resource"]) for s in api for a in actions_of([s]) if a.startswith("s3:")}
     assert set(s3_grants) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
-    assert "/requests/*" in s3_grants["s3:PutObject"] and "/results/*" in s3_grants["s3:GetObject"]
+    assert "/requests/*" in s3_grants["s3:PutObject"]
+    assert "/results/*" in s3_grants["s3:GetObject"] and "/outputs/*" in s3_grants["s3:GetObject"]
     # Deleting a task purges its objects: only under the task prefixes, never the bucket's other keys.
     assert all(f"/{prefix}*" in s3_grants["s3:DeleteObject"] for prefix in ("requests/", "results/", "outputs/"))
     assert s3_grants["s3:DeleteObject"].count("/*") == 3
+
+
+def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letters(resources):
+    queues = of_type(resources, "AWS::SQS::Queue")
+    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    (tasks,) = [n for n, q in queues.items() if "RedrivePolicy" in q]
+    api_functions = sorted({r.function for r in ROUTES if r.function.startswith("api_")})
+    assert {"api_async", "api_perplexity"} <= set(api_functions)
+    for name in (*api_functions, "authorizer", "stream"):
+        statements = policy_statements_of(resources, function_id(resources, name))
+        assert dlq not in json.dumps(statements), f"{name} can reach the dead-letter queue"
+        actions = actions_of(statements)
+        assert "sqs:ReceiveMessage" not in actions and "sqs:DeleteMessage" not in actions
+        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket", "s3:ListBucket"} & actions
+        assert not any(a.startswith("secretsmanager:") for a in actions)
+
+    for name in api_functions:
+        assert_api_function_rights(policy_statements_of(resources, function_id(resources, name)), tasks)
 
     authorizer = actions_of(policy_statements_of(resources, function_id(resources, "authorizer")))
     assert {a for a in authorizer if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem"}
@@ -162,7 +169,7 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
 def test_only_api_gateway_may_invoke_the_api_functions(resources):
     permissions = of_type(resources, "AWS::Lambda::Permission").values()
     (rest_api,) = of_type(resources, "AWS::ApiGateway::RestApi")
-    for name in ("api_async", "stream", "authorizer"):
+    for name in {r.function for r in ROUTES} | {"authorizer"}:
         mine = [p for p in permissions if p["FunctionName"] == {"Fn::GetAtt": [function_id(resources, name), "Arn"]}]
         assert mine, name
         for permission in mine:

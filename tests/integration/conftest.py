@@ -10,10 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asyncinfer.handlers import api_async, authorizer, dead_letter, stream, worker
+from asyncinfer.handlers import authorizer, dead_letter, shared, stream, worker
+from asyncinfer.routes import ROUTES
 from asyncinfer.store.dynamodb import DynamoTaskStore
+from infra.local.devserver import Router
 from infra.local.emulator import Resources, provision
-from infra.local.functions import LocalContext, LocalFunctions
+from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
 from tests.conftest import load_event
 
@@ -29,7 +31,7 @@ ENV = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
 }
-CACHED = (api_async.service, authorizer.store, worker.runtime, dead_letter.store, stream.settings, stream.store)
+CACHED = (shared.service, authorizer.store, worker.runtime, dead_letter.store, stream.settings, stream.store)
 
 
 @dataclass
@@ -68,16 +70,17 @@ class Aws:
         body: Any = None,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        function: str = "api_async",
     ) -> tuple[int, dict]:
-        """Call the Async API handler with an API Gateway proxy event built from events/."""
+        """Call an API handler with an API Gateway proxy event built from events/. The route's {id} is
+        the path segment that is the one route resource has as a parameter."""
         event = load_event("api_async_get")
-        parts = path.strip("/").split("/")
-        resource = "/" + "/".join("{id}" if p.startswith("task_") or p == "{id}" else p for p in parts)
+        resource, params = resource_of(method, path)
         event.update(
             resource=resource,
             path=path,
             httpMethod=method,
-            pathParameters={"id": parts[2]} if len(parts) > 2 else None,
+            pathParameters=params or None,
             queryStringParameters=query,
             multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
             body=body if isinstance(body, str) or body is None else json.dumps(body),
@@ -87,8 +90,16 @@ class Aws:
             event["multiValueHeaders"][name] = [value]
         event["requestContext"].update(resourcePath=resource, httpMethod=method)
         event["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
-        result = api_async.lambda_handler(event, LocalContext("api_async", 30))
+        result = self.functions.invoke(function, event)
         return result["statusCode"], json.loads(result["body"])
+
+
+def resource_of(method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The API Gateway resource a path falls on, by the same matching the dev gateway does."""
+    found = Router(ROUTES).match(method, path)
+    if found is None:
+        return path, {}
+    return found.route.path, found.params
 
 
 def _clear_caches() -> None:

@@ -54,8 +54,8 @@ def test_each_sample_event_is_handled(aws, name):
         key = create_key(aws.store, "acme")
         event["headers"]["Authorization"] = f"Bearer {key}"
     elif function.startswith(("api_", "stream")) and event.get("pathParameters"):
+        event["path"] = event["path"].replace(event["pathParameters"]["id"], public_id(task.id))
         event["pathParameters"]["id"] = public_id(task.id)
-        event["path"] = event["path"].replace(event["path"].split("/")[3], public_id(task.id))
     elif function in {"worker", "dead_letter"}:
         for record in event["Records"]:
             record["body"] = json.dumps({"tenant": "acme", "task_id": task.id})

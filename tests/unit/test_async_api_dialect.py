@@ -105,3 +105,15 @@ def test_list_params():
 def test_bad_list_params_are_invalid_requests(params):
     with pytest.raises(InvalidRequest):
         async_api.list_params(params)
+
+
+def test_every_surface_spelling_of_an_id_reads_the_same_task():
+    from asyncinfer.tasks.dialects.ids import as_uuid, parse_any
+    from asyncinfer.tasks.model import new_task_id
+
+    task_id = new_task_id()
+    for spelling in (f"task_{as_uuid(task_id)}", as_uuid(task_id), task_id, f"msg_{task_id}"):
+        assert parse_any(spelling) == task_id
+    for bad in (f"msg_{as_uuid(task_id)}", f"task_{task_id}", task_id.upper(), f"x{task_id}", ""):
+        with pytest.raises(TaskNotFound):
+            parse_any(bad)

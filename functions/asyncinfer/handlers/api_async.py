@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
+from asyncinfer.handlers.shared import entry_point, service
 from asyncinfer.http import build_resolver, tenant_of
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics
 from asyncinfer.tasks.dialects import async_api
+from asyncinfer.tasks.model import CHAT_KINDS
 from asyncinfer.tasks.requests import parse_json_body
-from asyncinfer.tasks.service import Submission, TaskService
+from asyncinfer.tasks.service import Submission
 
 app = build_resolver()
 
 SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
-
-
-@cache
-def service() -> TaskService:
-    return wiring.task_service(SETTINGS())
 
 
 @app.post("/v1/async")
@@ -38,13 +32,13 @@ def submit() -> dict:
 @app.get("/v1/async")
 def list_tasks() -> dict:
     limit, after, status = async_api.list_params(app.current_event.query_string_parameters or {})
-    return async_api.listing(service().list(tenant_of(app), limit=limit, after=after, status=status))
+    return async_api.listing(service().list(tenant_of(app), limit=limit, after=after, status=status, kinds=CHAT_KINDS))
 
 
 @app.get("/v1/async/<task_id>")
 def get_task(task_id: str) -> dict:
     svc = service()
-    task = svc.get(tenant_of(app), async_api.internal_id(task_id))
+    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)
     return async_api.detail(task, svc.result(task))
 
 
@@ -60,8 +54,4 @@ def delete_task(task_id: str) -> dict:
     return {"id": async_api.public_id(task.id), "deleted": True}
 
 
-@logger.inject_lambda_context(correlation_id_path="pathParameters.id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = entry_point(app)

@@ -10,7 +10,27 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from asyncinfer.tasks.errors import UnknownModel
-from asyncinfer.tasks.model import TaskKind
+from asyncinfer.tasks.model import Cost, TaskKind, Usage
+
+
+class Prices(BaseModel):
+    """US dollars. Token prices are per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_million: float = Field(default=0, ge=0)
+    output_per_million: float = Field(default=0, ge=0)
+    per_request: float = Field(default=0, ge=0)
+
+    def cost(self, usage: Usage) -> Cost:
+        input_cost = round(usage.prompt_tokens * self.input_per_million / 1_000_000, 8)
+        output_cost = round(usage.completion_tokens * self.output_per_million / 1_000_000, 8)
+        return Cost(
+            input_tokens_cost=input_cost,
+            output_tokens_cost=output_cost,
+            request_cost=self.per_request,
+            total_cost=round(input_cost + output_cost + self.per_request, 8),
+        )
 
 
 class ModelSpec(BaseModel):
@@ -20,6 +40,7 @@ class ModelSpec(BaseModel):
     upstream: str
     kind: TaskKind
     max_output_tokens: int = Field(default=4096, ge=1)
+    prices: Prices = Prices()
 
 
 class ModelRegistry(BaseModel):

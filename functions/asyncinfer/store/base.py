@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from asyncinfer.tasks.model import Task, TaskStatus
+from asyncinfer.tasks.model import Task, TaskKind, TaskStatus
 
 
 class ConditionFailed(Exception):
@@ -67,8 +67,16 @@ class TaskStore(Protocol):
 
     def get(self, tenant: str, task_id: str) -> Task | None: ...
 
-    def list(self, tenant: str, *, limit: int, after: str | None, status: TaskStatus | None) -> Page:
-        """The tenant's tasks newest first, starting after the task id `after`."""
+    def list(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        after: str | None,
+        status: TaskStatus | None,
+        kinds: Iterable[TaskKind] | None = None,
+    ) -> Page:
+        """The tenant's tasks newest first, starting after the task id `after`; deleted ones never."""
 
     def transition(
         self,

@@ -24,7 +24,7 @@ from asyncinfer.store.base import (
     NameTaken,
     Page,
 )
-from asyncinfer.tasks.model import Task, TaskStatus
+from asyncinfer.tasks.model import Task, TaskKind, TaskStatus
 
 TASK_PREFIX = "task#"
 EVENT_PREFIX = "ev#"
@@ -139,7 +139,15 @@ class DynamoTaskStore:
         item = resp.get("Item")
         return task_from_item(item) if item else None
 
-    def list(self, tenant: str, *, limit: int, after: str | None, status: TaskStatus | None) -> Page:
+    def list(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        after: str | None,
+        status: TaskStatus | None,
+        kinds: Iterable[TaskKind] | None = None,
+    ) -> Page:
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -148,15 +156,26 @@ class DynamoTaskStore:
         }
         # Soft-deleted tasks are invisible; a page short of them still carries a cursor.
         query["FilterExpression"] = "attribute_not_exists(deleted_at)"
+        names: dict[str, str] = {}
         if status is not None:
             query["FilterExpression"] += " AND #status = :status"
-            query["ExpressionAttributeNames"] = {"#status": "status"}
+            names["#status"] = "status"
             query["ExpressionAttributeValues"][":status"] = {"S": status.value}
+        wanted_kinds = sorted(kinds) if kinds is not None else []
+        if wanted_kinds:
+            placeholders = [f":k{i}" for i in range(len(wanted_kinds))]
+            query["FilterExpression"] += " AND #kind IN (" + ", ".join(placeholders) + ")"
+            names["#kind"] = "kind"
+            for placeholder, kind in zip(placeholders, wanted_kinds, strict=True):
+                query["ExpressionAttributeValues"][placeholder] = {"S": kind.value}
+        if names:
+            query["ExpressionAttributeNames"] = names
+        filtered = status is not None or bool(wanted_kinds)
         start = self._key(tenant, after) if after else None
         items: list[dict[str, Any]] = []
         for _ in range(MAX_LIST_PAGES):
             wanted = limit + 1 - len(items)
-            page_kwargs = {**query, "Limit": wanted if status is None else max(wanted, 50)}
+            page_kwargs = {**query, "Limit": max(wanted, 50) if filtered else wanted}
             if start:
                 page_kwargs["ExclusiveStartKey"] = start
             resp = self._ddb.query(**page_kwargs)

@@ -21,7 +21,13 @@ class TaskStatus(StrEnum):
 
 class TaskKind(StrEnum):
     CHAT = "chat"
-    GENERATION = "generation"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+CHAT_KINDS: frozenset[TaskKind] = frozenset({TaskKind.CHAT})
+MEDIA_KINDS: frozenset[TaskKind] = frozenset({TaskKind.IMAGE, TaskKind.AUDIO, TaskKind.VIDEO})
 
 
 TERMINAL: frozenset[TaskStatus] = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
@@ -74,10 +80,20 @@ class TaskError(BaseModel):
     message: str
 
 
+class Cost(BaseModel):
+    """US dollars, from the registry's prices at the time the task completed."""
+
+    input_tokens_cost: float = 0
+    output_tokens_cost: float = 0
+    request_cost: float = 0
+    total_cost: float = 0
+
+
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost: Cost | None = None
 
 
 class Task(BaseModel):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,16 +162,25 @@ class TaskService:
             raise TaskNotFound()
         return self.get(tenant, record.task_id)
 
-    def get(self, tenant: str, task_id: str) -> Task:
+    def get(self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None) -> Task:
+        """A visible task of this tenant (and of one of `kinds`: a surface sees only what it can show)."""
         task = self.store.get(tenant, task_id)
-        if task is None or task.deleted_at is not None:
+        if task is None or task.deleted_at is not None or (kinds is not None and task.kind not in kinds):
             raise TaskNotFound()
         return task
 
-    def list(self, tenant: str, *, limit: int, after: str | None, status: TaskStatus | None) -> Page:
+    def list(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        after: str | None,
+        status: TaskStatus | None,
+        kinds: Collection[TaskKind] | None = None,
+    ) -> Page:
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}")
-        return self.store.list(tenant, limit=limit, after=after, status=status)
+        return self.store.list(tenant, limit=limit, after=after, status=status, kinds=kinds)
 
     def cancel(self, tenant: str, task_id: str) -> Task:
         """CREATED or IN_PROGRESS -> CANCELLED. A task that already ended is returned unchanged."""

@@ -144,7 +144,8 @@ class Worker:
         if finished is None:
             raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
         log_.flush_pending()
-        return self._complete(task, "".join(parts), finished, log_.seq)
+        usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
+        return self._complete(task, "".join(parts), Finished(finished.finish_reason, usage), log_.seq)
 
     def _request(self, task: Task) -> dict[str, Any]:
         if task.request is not None:
@@ -277,7 +278,7 @@ def chat_completion(task: Task, content: str, finish_reason: str, usage: Usage, 
         "created": created_ms // 1000,
         "model": task.model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
-        "usage": usage.model_dump(),
+        "usage": usage.model_dump(exclude_none=True),
     }
 
 

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from asyncinfer.store.base import Page
+from asyncinfer.tasks.dialects import ids
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import Task, TaskStatus, is_task_id
+from asyncinfer.tasks.model import Task, TaskStatus
 
 ID_PREFIX = "task_"
 _TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
 
 
 def public_id(task_id: str) -> str:
-    return ID_PREFIX + str(uuid.UUID(hex=task_id))
+    return ID_PREFIX + ids.as_uuid(task_id)
 
 
 def internal_id(public: str) -> str:
-    """The store id behind a public id; anything malformed is simply not found."""
-    if not public.startswith(ID_PREFIX):
-        raise TaskNotFound()
-    try:
-        value = uuid.UUID(public.removeprefix(ID_PREFIX)).hex
-    except ValueError:
-        raise TaskNotFound() from None
-    if not is_task_id(value) or public != public_id(value):
-        raise TaskNotFound()
-    return value
+    """The store id behind a public id (any surface's spelling); anything malformed is simply not found."""
+    return ids.parse_any(public)
 
 
 def iso(ms: int) -> str:

@@ -1,0 +1,30 @@
+"""Task ids as the surfaces show them, and back. One task, one id; each surface spells it its own way,
+and every surface accepts any spelling, so an id from one surface reads the same task on another."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from asyncinfer.tasks.errors import TaskNotFound
+from asyncinfer.tasks.model import is_task_id
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_FORMS = re.compile(rf"^(?:(?:task_)?({_UUID})|(?:msg_)?([0-9a-f]{{32}}))$")
+
+
+def as_uuid(task_id: str) -> str:
+    """`0190a5d2-…`: the Perplexity spelling, and the body of the Async API's `task_…`."""
+    return str(uuid.UUID(hex=task_id))
+
+
+def parse_any(public: str) -> str:
+    """The store id behind `task_<uuid>`, `<uuid>`, `msg_<32 hex>` or `<32 hex>`; anything else is
+    simply not found (never a 400, so probing ids tells nothing)."""
+    found = _FORMS.match(public)
+    if not found:
+        raise TaskNotFound()
+    value = (found.group(1) or found.group(2)).replace("-", "")
+    if not is_task_id(value):
+        raise TaskNotFound()
+    return value
