@@ -8,6 +8,7 @@ HANDLERS: dict[str, str] = {
     "authorizer": "asyncinfer.handlers.authorizer.lambda_handler",
     "api_async": "asyncinfer.handlers.api_async.lambda_handler",
     "api_perplexity": "asyncinfer.handlers.api_perplexity.lambda_handler",
+    "api_privategpt": "asyncinfer.handlers.api_privategpt.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
@@ -36,4 +37,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/async/chat/completions", "api_perplexity"),
     Route("GET", "/async/chat/completions", "api_perplexity"),
     Route("GET", "/async/chat/completions/{id}", "api_perplexity"),
+    Route("POST", "/v1/messages/async", "api_privategpt"),
+    Route("GET", "/v1/messages/async/{id}/status", "api_privategpt"),
+    Route("POST", "/v1/messages/async/{id}/cancel", "api_privategpt"),
+    Route("DELETE", "/v1/messages/async/{id}", "api_privategpt"),
+    Route("GET", "/v1/messages/async/{id}/stream", "stream", streaming=True),
 )

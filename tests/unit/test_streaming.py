@@ -6,6 +6,7 @@ import pytest
 from asyncinfer.tasks.errors import TaskNotFound
 from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.tasks.streaming import (
+    EventFrames,
     EventTail,
     InvalidLastEventId,
     StreamLimits,
@@ -47,7 +48,7 @@ class LogStore:
 def run(tail: EventTail, after: int = 0) -> list[bytes]:
     async def collect():
         await tail.open()
-        return [frame async for frame in tail.frames(after)]
+        return [frame async for frame in tail.stream(after)]
 
     return asyncio.run(collect())
 
@@ -76,7 +77,7 @@ def tail_of(store: LogStore, **limits) -> EventTail:
         store,
         "acme",
         store.task.id,
-        render_end=lambda t: {"status": t.status.value},
+        frames=EventFrames(lambda t: {"status": t.status.value}),
         limits=StreamLimits(**limits),
         sleep=no_sleep,
     )
@@ -153,7 +154,7 @@ def test_closes_without_an_end_event_at_the_time_limit_and_keeps_idle_streams_al
         store,
         "acme",
         store.task.id,
-        render_end=lambda t: {},
+        frames=EventFrames(lambda t: {}),
         limits=StreamLimits(poll_seconds=1, keepalive_seconds=3, max_seconds=10),
         sleep=sleep,
         clock=lambda: now[0],
@@ -165,6 +166,6 @@ def test_closes_without_an_end_event_at_the_time_limit_and_keeps_idle_streams_al
 
 def test_opening_another_tenants_task_is_not_found():
     store = LogStore([])
-    tail = EventTail(store, "other", store.task.id, render_end=lambda t: {})
+    tail = EventTail(store, "other", store.task.id, frames=EventFrames(lambda t: {}))
     with pytest.raises(TaskNotFound):
         asyncio.run(tail.open())

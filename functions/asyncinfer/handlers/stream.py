@@ -7,6 +7,7 @@ The dev server mounts the same app and sets the same header after running the sa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import cache
 
@@ -18,11 +19,11 @@ from starlette.routing import Route
 from asyncinfer import wiring
 from asyncinfer.config import StreamSettings
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
-from asyncinfer.observability import logger
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects import async_api
+from asyncinfer.tasks.dialects import async_api, privategpt
 from asyncinfer.tasks.errors import DomainError
-from asyncinfer.tasks.streaming import EventTail, StreamLimits, parse_last_event_id
+from asyncinfer.tasks.model import CHAT_KINDS
+from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
@@ -59,16 +60,40 @@ def _error(status: int, body: dict) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def _after(request: Request) -> int:
+    return parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("last_event_id"))
+
+
+def _stream(tail: EventTail, after: int) -> StreamingResponse:
+    return StreamingResponse(tail.stream(after), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
 async def async_events(request: Request) -> Response:
+    """GET /v1/async/{id}/events: the event log itself, with an `end` event."""
     tenant = tenant_of(request)
     if tenant is None:
         return _error(401, UNAUTHORIZED)
     task_id = async_api.internal_id(request.path_params["task_id"])
-    after = parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("last_event_id"))
-    tail = EventTail(store(), tenant, task_id, render_end=async_api.summary, limits=limits())
+    after = _after(request)
+    tail = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
     await tail.open()
-    logger.info("stream opened", extra={"task_id": task_id, "after": after})
-    return StreamingResponse(tail.frames(after), media_type="text/event-stream", headers=SSE_HEADERS)
+    return _stream(tail, after)
+
+
+async def privategpt_stream(request: Request) -> Response:
+    """GET /v1/messages/async/{message_id}/stream: chat-completion chunks, then [DONE]."""
+    tenant = tenant_of(request)
+    if tenant is None:
+        return _error(401, UNAUTHORIZED)
+    public = request.path_params["message_id"]
+    task_id = await asyncio.to_thread(privategpt.task_id_of, store(), tenant, public)
+    after = _after(request)
+    probe = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
+    task = await probe.open()
+    if task.kind not in CHAT_KINDS:
+        raise privategpt.not_found()
+    tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task), limits=limits())
+    return _stream(tail, after)
 
 
 async def healthz(request: Request) -> Response:
@@ -87,6 +112,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/async/{task_id}/events", async_events, methods=["GET"]),
+        Route("/v1/messages/async/{message_id}/stream", privategpt_stream, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ],
     exception_handlers={DomainError: _domain_error, 404: _not_found},

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from asyncinfer.tasks.errors import UnknownModel
 from asyncinfer.tasks.model import Cost, TaskKind, Usage
@@ -48,6 +48,24 @@ class ModelRegistry(BaseModel):
 
     version: Literal[1]
     models: dict[str, ModelSpec]
+    # The chat model for requests that name none (PrivateGPT's `model` is optional).
+    default_chat_model: str | None = None
+
+    @model_validator(mode="after")
+    def _default_is_a_chat_model(self) -> ModelRegistry:
+        if self.default_chat_model is not None:
+            spec = self.models.get(self.default_chat_model)
+            if spec is None or spec.kind != TaskKind.CHAT:
+                raise ValueError(f"default_chat_model {self.default_chat_model!r} is not a chat model of this registry")
+        return self
+
+    def default_chat(self) -> str:
+        if self.default_chat_model is not None:
+            return self.default_chat_model
+        chat = self.ids(TaskKind.CHAT)
+        if not chat:
+            raise UnknownModel("No chat model is configured")
+        return chat[0]
 
     @classmethod
     def load(cls, path: Path | None = None) -> ModelRegistry:

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
@@ -54,13 +54,34 @@ def parse_last_event_id(value: str | None) -> int:
     return int(value)
 
 
-Render = Callable[[Task], dict[str, Any]]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Frames(Protocol):
+    """How a surface spells the log: one frame per event (None to skip it), one at the end."""
+
+    def event(self, seq: int, event: dict[str, Any]) -> bytes | None: ...
+
+    def end(self, task: Task) -> bytes: ...
+
+
+class EventFrames:
+    """The native spelling: `event: <type>` with the stored event as JSON, then `event: end` with the
+    task as `render_end` shows it."""
+
+    def __init__(self, render_end: Callable[[Task], dict[str, Any]]) -> None:
+        self._render_end = render_end
+
+    def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
+        return sse(json.dumps(event, separators=(",", ":"), ensure_ascii=False), event=event.get("type"), id=seq)
+
+    def end(self, task: Task) -> bytes:
+        return sse(json.dumps(self._render_end(task), separators=(",", ":")), event="end")
 
 
 class EventTail:
     """Opened per request. `open` checks the task exists (raises TaskNotFound before any byte is sent);
-    `frames` then yields SSE frames until the task ends or the time limit is reached."""
+    `stream` then yields SSE frames until the task ends or the time limit is reached."""
 
     def __init__(
         self,
@@ -68,7 +89,7 @@ class EventTail:
         tenant: str,
         task_id: str,
         *,
-        render_end: Render,
+        frames: Frames,
         limits: StreamLimits = StreamLimits(),
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -76,7 +97,7 @@ class EventTail:
         self._store = store
         self._tenant = tenant
         self._task_id = task_id
-        self._render_end = render_end
+        self._frames = frames
         self._limits = limits
         self._sleep = sleep
         self._clock = clock
@@ -87,7 +108,7 @@ class EventTail:
             raise TaskNotFound()
         return task
 
-    async def frames(self, after_seq: int = 0) -> AsyncIterator[bytes]:
+    async def stream(self, after_seq: int = 0) -> AsyncIterator[bytes]:
         started = last_sent = self._clock()
         scan_from = 0  # the first read may resume inside a stored batch; later ones start after it
         yield f"retry: {self._limits.retry_ms}\n\n".encode()
@@ -98,13 +119,13 @@ class EventTail:
             events = await asyncio.to_thread(self._store.read_events, self._tenant, self._task_id, after_seq, scan_from)
             for event in events:
                 after_seq = event["seq"]
-                yield sse(
-                    json.dumps(event, separators=(",", ":"), ensure_ascii=False), event=event.get("type"), id=after_seq
-                )
-                last_sent = self._clock()
+                frame = self._frames.event(after_seq, event)
+                if frame is not None:
+                    yield frame
+                    last_sent = self._clock()
             scan_from = after_seq + 1
             if task.status in TERMINAL:
-                yield sse(json.dumps(self._render_end(task), separators=(",", ":")), event="end")
+                yield self._frames.end(task)
                 return
             now = self._clock()
             if now - started >= self._limits.max_seconds:

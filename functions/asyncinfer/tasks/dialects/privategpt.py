@@ -1,0 +1,161 @@
+"""The PrivateGPT async messages surface (reference 001): client-chosen or generated `message_id`s,
+lower-case statuses, and a stream of OpenAI chat-completion chunks."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from asyncinfer.store.base import TaskStore
+from asyncinfer.tasks.dialects import ids
+from asyncinfer.tasks.dialects.async_api import iso
+from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
+from asyncinfer.tasks.model import Task, TaskStatus
+from asyncinfer.tasks.requests import Message, validation_message
+from asyncinfer.tasks.service import MESSAGE_ID
+from asyncinfer.tasks.streaming import sse
+
+STATUS = {
+    TaskStatus.CREATED: "pending",
+    TaskStatus.IN_PROGRESS: "processing",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+_CUSTOM_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_GENERATED_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+STREAM_TYPE = "sse"
+
+
+class InvalidMessageId(InvalidRequest):
+    code = "invalid_message_id"
+
+
+class MessagesRequest(BaseModel):
+    """The page's request body. Typed fields are checked strictly; everything is kept for the provider."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    messages: list[Message] = Field(min_length=1)
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    stream: bool = False
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | str | None = None
+    tool_context: list[Any] | None = None
+    mcp_servers: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+    system: dict[str, Any] | None = None
+    thinking: dict[str, Any] | None = None
+    priority: int | None = None
+    seed: int | None = None
+    min_p: float | None = None
+    top_p: float | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    correlation_id: str | None = None
+
+
+def chat_body(body: dict[str, Any], default_model: str) -> dict[str, Any]:
+    """The stored chat request: the body as sent, with the default model filled in. `stream` only says
+    how the client wants to watch it, which the /stream route decides, so it is dropped."""
+    try:
+        parsed = MessagesRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc)) from None
+    out = {k: v for k, v in body.items() if k != "stream"}
+    out["model"] = parsed.model or default_model
+    return out
+
+
+def check_message_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _CUSTOM_ID.match(value) or _GENERATED_ID.match(value):
+        raise InvalidMessageId(
+            "message_id is 1 to 128 characters of letters, digits and . _ : - (and not of the generated form msg_<hex>)"
+        )
+    return value
+
+
+def message_id(task: Task) -> str:
+    return task.public_name or f"msg_{task.id}"
+
+
+def task_id_of(store: TaskStore, tenant: str, public: str) -> str:
+    """A client-chosen message_id first, then any spelling of a task id."""
+    if _CUSTOM_ID.match(public) and not _GENERATED_ID.match(public):
+        record = store.get_name(tenant, MESSAGE_ID, public)
+        if record is not None:
+            return record.task_id
+    return ids.parse_any(public)
+
+
+def initiated(task: Task) -> dict[str, Any]:
+    return {"message_id": message_id(task), "status": STATUS[task.status], "message": "Request initiated successfully"}
+
+
+def status(task: Task) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"model": task.model, **task.metadata}
+    if task.correlation_id:
+        metadata["correlation_id"] = task.correlation_id
+    error_message = task.error.message if task.error else None
+    return {
+        "message_id": message_id(task),
+        "status": STATUS[task.status],
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+        "completed_at": iso(task.completed_at) if task.completed_at else None,
+        "error_message": error_message,
+        "stream_type": STREAM_TYPE,
+        "metadata": metadata,
+    }
+
+
+class ChunkFrames:
+    """The task's event log as OpenAI `chat.completion.chunk`s, each with the event's id."""
+
+    def __init__(self, task: Task) -> None:
+        self._id = f"chatcmpl-{task.id}"
+        self._created = task.created_at // 1000
+        self._model = task.model
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None, **extra: Any) -> str:
+        return json.dumps(
+            {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                **extra,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+    def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
+        if event.get("type") == "delta":
+            return sse(self._chunk({"role": "assistant", "content": event["text"]}, None), id=seq)
+        if event.get("type") == "restart":
+            # A retried attempt starts the answer over: a client drops what it has so far.
+            return sse(json.dumps({"attempt": event.get("attempt")}), event="restart", id=seq)
+        return None
+
+    def end(self, task: Task) -> bytes:
+        if task.status == TaskStatus.FAILED:
+            error = task.error.model_dump() if task.error else {"code": "failed", "message": "The message failed"}
+            return sse(json.dumps({"error": error}), event="error") + sse("[DONE]")
+        reason = "stop" if task.status == TaskStatus.COMPLETED else "cancelled"
+        extra = {"usage": task.usage.model_dump(exclude_none=True)} if task.usage else {}
+        return sse(self._chunk({}, reason, **extra)) + sse("[DONE]")
+
+
+def not_found() -> TaskNotFound:
+    return TaskNotFound("No message with that id")
