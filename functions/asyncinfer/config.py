@@ -34,6 +34,8 @@ class ApiSettings(_Settings):
     # Requests larger than this are kept in S3 and the task holds a pointer.
     inline_request_bytes: int = Field(default=64 * 1024, ge=1024, le=256 * 1024)
     retention_days: int = Field(default=30, ge=1)
+    # Presigned download URLs: minted on every read, valid this long (at most what the credentials allow).
+    download_url_seconds: int = Field(default=3600, ge=60, le=43200)
 
 
 class WorkerSettings(_Settings):
@@ -46,6 +48,7 @@ class WorkerSettings(_Settings):
     # Tasks of one SQS batch run side by side in this many threads.
     concurrency: int = Field(default=10, ge=1, le=100)
     demo_chat_seconds: float = Field(default=3.0, ge=0)
+    demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
 

@@ -9,6 +9,7 @@ HANDLERS: dict[str, str] = {
     "api_async": "asyncinfer.handlers.api_async.lambda_handler",
     "api_perplexity": "asyncinfer.handlers.api_perplexity.lambda_handler",
     "api_privategpt": "asyncinfer.handlers.api_privategpt.lambda_handler",
+    "api_netmind": "asyncinfer.handlers.api_netmind.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
@@ -42,4 +43,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/messages/async/{id}/cancel", "api_privategpt"),
     Route("DELETE", "/v1/messages/async/{id}", "api_privategpt"),
     Route("GET", "/v1/messages/async/{id}/stream", "stream", streaming=True),
+    Route("POST", "/v1/generation", "api_netmind"),
+    Route("GET", "/v1/generation", "api_netmind"),
+    Route("GET", "/v1/generation/{id}", "api_netmind"),
+    Route("DELETE", "/v1/generation/{id}", "api_netmind"),
 )

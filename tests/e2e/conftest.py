@@ -102,6 +102,7 @@ def start_stack(**env_overrides: str) -> Stack:
         "ASYNCINFER_PORT": str(free_port()),
         "ASYNCINFER_DEV_KEY": key,
         "ASYNCINFER_DEMO_CHAT_SECONDS": "1.5",
+        "ASYNCINFER_DEMO_MEDIA_SECONDS": "0.3",
         "ASYNCINFER_FLUSH_SECONDS": "0.1",
         "PYTHONUNBUFFERED": "1",
         **env_overrides,

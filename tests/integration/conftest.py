@@ -29,6 +29,7 @@ ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
+    "ASYNCINFER_DEMO_MEDIA_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
 }
 CACHED = (shared.service, authorizer.store, worker.runtime, dead_letter.store, stream.settings, stream.store)

@@ -11,7 +11,7 @@ from asyncinfer.handlers import stream
 from asyncinfer.routes import HANDLERS
 from asyncinfer.tasks.dialects.async_api import public_id
 from asyncinfer.tasks.keys import create_key
-from asyncinfer.tasks.model import TaskStatus
+from asyncinfer.tasks.model import TaskKind, TaskStatus
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_store import make_task
 
@@ -48,7 +48,11 @@ def test_each_sample_event_is_handled(aws, name):
     event = load_event(name)
     function = handler_for(name)
     # The stream of a task that already ended replays its log and closes.
-    task = make_task(tenant="acme", status=TaskStatus.CANCELLED if function == "stream" else TaskStatus.CREATED)
+    task = make_task(
+        tenant="acme",
+        status=TaskStatus.CANCELLED if function == "stream" else TaskStatus.CREATED,
+        kind=TaskKind.IMAGE if function == "api_netmind" else TaskKind.CHAT,
+    )
     aws.store.create(task)
     if function == "authorizer":
         key = create_key(aws.store, "acme")

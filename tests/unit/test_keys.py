@@ -5,7 +5,17 @@ from asyncinfer.tasks.keys import bearer_token, hash_key
 
 @pytest.mark.parametrize(
     ("header", "token"),
-    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer", None), ("", None), (None, None)],
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("", None),
+        (None, None),
+        ("ai_bare_key", "ai_bare_key"),
+        ("abc", None),
+        ("ai_a ai_b", None),
+    ],
 )
 def test_bearer_token(header, token):
     assert bearer_token(header) == token

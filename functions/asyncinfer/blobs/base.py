@@ -21,3 +21,7 @@ def request_key(tenant: str, task_id: str) -> str:
 
 def result_key(tenant: str, task_id: str) -> str:
     return f"results/{tenant}/{task_id}/result.json"
+
+
+def output_key(tenant: str, task_id: str, index: int, extension: str) -> str:
+    return f"outputs/{tenant}/{task_id}/{index}.{extension}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from asyncinfer.tasks.model import Usage
+from asyncinfer.tasks.model import TaskKind, Usage
 from asyncinfer.tasks.requests import ChatRequest
 
 
@@ -32,6 +32,20 @@ class ProviderError(Exception):
         self.code = code
         self.message = message
         self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    body: bytes
+    content_type: str
+    extension: str
+    file_type: str  # image | audio | video
+    seconds: float | None = None  # audio and video
+
+
+class MediaProvider(Protocol):
+    def generate(self, upstream_model: str, kind: TaskKind, config: dict[str, Any]) -> Iterator[MediaFile]:
+        """Yield the files one at a time; the worker stores each and checks for cancellation in between."""
 
 
 class ChatProvider(Protocol):

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from asyncinfer.tasks.errors import UnknownModel
-from asyncinfer.tasks.model import Cost, TaskKind, Usage
+from asyncinfer.tasks.model import MEDIA_KINDS, Cost, TaskKind, Usage
 
 
 class Prices(BaseModel):
@@ -21,15 +21,19 @@ class Prices(BaseModel):
     input_per_million: float = Field(default=0, ge=0)
     output_per_million: float = Field(default=0, ge=0)
     per_request: float = Field(default=0, ge=0)
+    per_image: float = Field(default=0, ge=0)
+    per_second: float = Field(default=0, ge=0)  # of audio or video
 
     def cost(self, usage: Usage) -> Cost:
         input_cost = round(usage.prompt_tokens * self.input_per_million / 1_000_000, 8)
         output_cost = round(usage.completion_tokens * self.output_per_million / 1_000_000, 8)
+        media_cost = round((usage.images or 0) * self.per_image + (usage.seconds or 0) * self.per_second, 8)
         return Cost(
             input_tokens_cost=input_cost,
             output_tokens_cost=output_cost,
+            media_cost=media_cost,
             request_cost=self.per_request,
-            total_cost=round(input_cost + output_cost + self.per_request, 8),
+            total_cost=round(input_cost + output_cost + media_cost + self.per_request, 8),
         )
 
 
@@ -41,6 +45,8 @@ class ModelSpec(BaseModel):
     kind: TaskKind
     max_output_tokens: int = Field(default=4096, ge=1)
     prices: Prices = Prices()
+    # Media models: the output formats they can produce (None: whatever is asked).
+    output_formats: list[str] | None = None
 
 
 class ModelRegistry(BaseModel):
@@ -77,6 +83,13 @@ class ModelRegistry(BaseModel):
         spec = self.models.get(model_id)
         if spec is None or spec.kind != kind:
             raise UnknownModel(f"Unknown {kind.value} model {model_id!r}; available: {', '.join(self.ids(kind))}")
+        return spec
+
+    def resolve_media(self, model_id: str) -> ModelSpec:
+        spec = self.models.get(model_id)
+        if spec is None or spec.kind not in MEDIA_KINDS:
+            available = ", ".join(sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS))
+            raise UnknownModel(f"Unknown generation model {model_id!r}; available: {available}")
         return spec
 
     def ids(self, kind: TaskKind) -> list[str]:

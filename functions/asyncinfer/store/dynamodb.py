@@ -14,6 +14,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from asyncinfer.store.base import (
     AlreadyExists,
@@ -30,7 +31,7 @@ TASK_PREFIX = "task#"
 EVENT_PREFIX = "ev#"
 NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
-JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata"})
+JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata", "outputs"})
 # A filtered list reads at most this many pages before answering with a cursor.
 MAX_LIST_PAGES = 10
 
@@ -39,8 +40,8 @@ _deserializer = TypeDeserializer()
 
 
 def _encode(name: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, BaseModel | list):
+        value = to_jsonable_python(value, exclude_none=True)
     if name in JSON_FIELDS:
         value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return _serializer.serialize(value)
@@ -284,7 +285,7 @@ class DynamoTaskStore:
                 TableName=self._table,
                 Key=self._key(tenant, task_id),
                 UpdateExpression=(
-                    "SET deleted_at = :at, updated_at = :at REMOVE #request, request_key, #result, result_key"
+                    "SET deleted_at = :at, updated_at = :at REMOVE #request, request_key, #result, result_key, outputs"
                 ),
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
                 ExpressionAttributeNames={"#request": "request", "#result": "result"},

@@ -40,9 +40,12 @@ def authenticate(store: TaskStore, key: str | None) -> str | None:
 
 
 def bearer_token(authorization: str | None) -> str | None:
+    """`Bearer <key>`, or the bare key (NetMind's examples send `Authorization: <key>`)."""
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
+    if not token and scheme.startswith(KEY_PREFIX):
+        return scheme
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None

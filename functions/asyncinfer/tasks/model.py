@@ -85,14 +85,29 @@ class Cost(BaseModel):
 
     input_tokens_cost: float = 0
     output_tokens_cost: float = 0
+    media_cost: float = 0
     request_cost: float = 0
     total_cost: float = 0
+
+
+class Output(BaseModel):
+    """A generated file, kept in S3; clients get a fresh presigned URL on every read."""
+
+    key: str
+    file_id: str
+    file_name: str
+    file_type: str  # image | audio | video
+    content_type: str
+    size: int
 
 
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    # Media: images made, or seconds of audio or video.
+    images: int | None = None
+    seconds: float | None = None
     cost: Cost | None = None
 
 
@@ -119,6 +134,7 @@ class Task(BaseModel):
     result_key: str | None = None
     error: TaskError | None = None
     usage: Usage | None = None
+    outputs: list[Output] = Field(default_factory=list)
     event_seq: int = 0
     correlation_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)

@@ -58,11 +58,11 @@ def parse_json_body(body: str | bytes | None, max_bytes: int) -> dict[str, Any]:
     return data
 
 
-def validation_message(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError, prefix: str = "") -> str:
     """One readable line per problem, e.g. `messages.0.role: Input should be 'system', ...`."""
     problems = []
     for err in exc.errors(include_url=False)[:10]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
+        where = prefix + ".".join(str(p) for p in err["loc"]) or "body"
         problems.append(f"{where}: {err['msg']}")
     return "; ".join(problems)
 
@@ -72,3 +72,71 @@ def parse_chat_request(data: dict[str, Any]) -> ChatRequest:
         return ChatRequest.model_validate(data)
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from None
+
+
+# Generation (NetMind's `{model, config}`). Named sizes as the reference's image models take them.
+IMAGE_SIZES: dict[str, tuple[int, int]] = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+
+
+class ImageSize(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    width: int = Field(ge=64, le=2048)
+    height: int = Field(ge=64, le=2048)
+
+
+class ImageConfig(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    image_size: Literal[tuple(IMAGE_SIZES)] | ImageSize = "landscape_4_3"  # type: ignore[valid-type]
+    num_inference_steps: int = Field(default=30, ge=1, le=100)
+    guidance_scale: float = Field(default=2.5, ge=0, le=30)
+    num_images: int = Field(default=1, ge=1, le=4)
+    enable_safety_checker: bool = True
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    acceleration: str = "none"
+    seed: int | None = None
+
+    def size(self) -> tuple[int, int]:
+        if isinstance(self.image_size, ImageSize):
+            return self.image_size.width, self.image_size.height
+        return IMAGE_SIZES[self.image_size]
+
+
+class AudioConfig(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    duration: float = Field(default=10, gt=0, le=300)  # seconds
+    output_format: Literal["wav", "mp3", "flac"] = "wav"
+    seed: int | None = None
+
+
+class GenerationRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    model: str = Field(min_length=1, max_length=256)
+    config: dict[str, Any]
+
+
+def parse_generation(data: dict[str, Any]) -> GenerationRequest:
+    try:
+        return GenerationRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc)) from None
+
+
+def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | AudioConfig:
+    model = ImageConfig if kind == "image" else AudioConfig
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc, prefix="config.")) from None

@@ -22,7 +22,7 @@ from asyncinfer.tasks.errors import (
     TaskNotFound,
 )
 from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
-from asyncinfer.tasks.requests import parse_chat_request
+from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class SubmitLimits:
     max_request_bytes: int
     inline_request_bytes: int
     retention_days: int
+    download_url_seconds: int = 3600
 
 
 class TaskService:
@@ -104,21 +105,51 @@ class TaskService:
             correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
             public_name=how.message_id,
         )
-        normalized = request.model_dump(mode="json", exclude_none=True)
-        encoded = json.dumps(normalized, separators=(",", ":"), ensure_ascii=False).encode()
+        return self._admit(task, request.model_dump(mode="json", exclude_none=True), how, fp)
+
+    def submit_generation(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
+        """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
+        check_idempotency_key(how.idempotency_key)
+        request = parse_generation(body)
+        spec = self.registry.resolve_media(request.model)
+        config = parse_media_config(spec.kind.value, request.config)
+        fmt = getattr(config, "output_format", None)
+        if spec.output_formats is not None and fmt not in spec.output_formats:
+            raise InvalidRequest(
+                f"config.output_format {fmt!r} is not offered by {request.model}; "
+                f"it makes {', '.join(spec.output_formats)}"
+            )
+        fp = fingerprint(how.surface, body)
+        if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
+            return earlier
+        now = now_ms()
+        task = Task(
+            id=new_task_id(now),
+            tenant=tenant,
+            kind=spec.kind,
+            model=request.model,
+            created_at=now,
+            updated_at=now,
+            expires_at=now // 1000 + self.limits.retention_days * 86400,
+        )
+        return self._admit(task, {"model": request.model, "config": request.config}, how, fp)
+
+    def _admit(self, task: Task, request: dict[str, Any], how: Submission, fp: str) -> Task:
+        """Store the request (inline, or in S3 when large), the task and its names; then enqueue."""
+        encoded = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
-            task.request_key = request_key(tenant, task.id)
+            task.request_key = request_key(task.tenant, task.id)
             self.blobs.put(task.request_key, encoded, "application/json")
         else:
-            task.request = normalized
+            task.request = request
         names = []
         if how.idempotency_key:
             names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))
         if how.message_id:
             names.append(NameClaim(MESSAGE_ID, how.message_id, fp))
-        return self._admit(task, names)
+        return self._create_and_enqueue(task, names)
 
-    def _admit(self, task: Task, names: list[NameClaim]) -> Task:
+    def _create_and_enqueue(self, task: Task, names: list[NameClaim]) -> Task:
         try:
             self.store.create(task, names)
         except NameTaken as taken:
@@ -162,10 +193,15 @@ class TaskService:
             raise TaskNotFound()
         return self.get(tenant, record.task_id)
 
-    def get(self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None) -> Task:
-        """A visible task of this tenant (and of one of `kinds`: a surface sees only what it can show)."""
+    def get(
+        self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None, *, deleted: bool = False
+    ) -> Task:
+        """A task of this tenant (and of one of `kinds`: a surface sees only what it can show); a deleted
+        one only when asked for (NetMind shows soft-deleted generations as such)."""
         task = self.store.get(tenant, task_id)
-        if task is None or task.deleted_at is not None or (kinds is not None and task.kind not in kinds):
+        if task is None or (task.deleted_at is not None and not deleted):
+            raise TaskNotFound()
+        if kinds is not None and task.kind not in kinds:
             raise TaskNotFound()
         return task
 
@@ -208,7 +244,7 @@ class TaskService:
             deleted = self.store.mark_deleted(tenant, task_id, at=now_ms())
         except ConditionFailed:
             raise TaskNotFound() from None
-        keys = [key for key in (task.request_key, task.result_key) if key]
+        keys = [key for key in (task.request_key, task.result_key) if key] + [o.key for o in task.outputs]
         if keys:
             try:
                 self.blobs.delete(keys)
@@ -216,6 +252,10 @@ class TaskService:
                 # The record no longer points at them and the bucket's lifecycle expires them anyway.
                 log.exception("could not purge objects of deleted task %s", task_id)
         return deleted
+
+    def download_url(self, key: str) -> str:
+        """Minted on every read: a URL signed with a function's temporary credentials dies with them."""
+        return self.blobs.presigned_url(key, self.limits.download_url_seconds)
 
     def result(self, task: Task) -> dict[str, Any] | None:
         if task.result is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -12,12 +13,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import BlobStore, result_key
-from asyncinfer.providers.base import ChatProvider, Finished, ProviderError, TextDelta
+from asyncinfer.blobs.base import BlobStore, output_key, result_key
+from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
 from asyncinfer.providers.registry import ModelRegistry, ModelSpec
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.model import Task, TaskError, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.tasks.model import (
+    MEDIA_KINDS,
+    Output,
+    Task,
+    TaskError,
+    TaskKind,
+    TaskStatus,
+    Usage,
+    now_ms,
+    sources_of,
+)
 from asyncinfer.tasks.requests import ChatRequest, validation_message
 
 log = logging.getLogger(__name__)
@@ -63,7 +74,7 @@ class Worker:
         store: TaskStore,
         blobs: BlobStore,
         registry: ModelRegistry,
-        provider_for: Callable[[ModelSpec], ChatProvider],
+        provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider],
         config: WorkerConfig,
     ) -> None:
         self.store = store
@@ -117,6 +128,8 @@ class Worker:
 
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         spec = self.registry.resolve(task.model, task.kind)
+        if task.kind in MEDIA_KINDS:
+            return self._run_media(task, spec, deadline, remaining_ms)
         try:
             request = ChatRequest.model_validate(self._request(task))
         except ValidationError as exc:
@@ -126,7 +139,9 @@ class Worker:
             log_.add({"type": "restart", "attempt": task.attempt})
         parts: list[str] = []
         finished: Finished | None = None
-        stream = self.provider_for(spec).stream_chat(spec.upstream, request)
+        provider = self.provider_for(spec)
+        assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
+        stream = provider.stream_chat(spec.upstream, request)
         try:
             for chunk in stream:
                 if isinstance(chunk, TextDelta):
@@ -146,6 +161,61 @@ class Worker:
         log_.flush_pending()
         usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
         return self._complete(task, "".join(parts), Finished(finished.finish_reason, usage), log_.seq)
+
+    def _run_media(self, task: Task, spec: ModelSpec, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
+        config = self._request(task).get("config")
+        if not isinstance(config, dict):
+            raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
+        log_ = _EventLog(self, task, remaining_ms)
+        if task.event_seq:
+            log_.add({"type": "restart", "attempt": task.attempt})
+        provider = self.provider_for(spec)
+        assert hasattr(provider, "generate"), f"{spec.provider} serves no {task.kind.value}"
+        outputs: list[Output] = []
+        seconds = 0.0
+        files = provider.generate(spec.upstream, task.kind, config)
+        try:
+            for index, file in enumerate(files):
+                # Deterministic keys: a retried attempt overwrites its own files.
+                key = output_key(task.tenant, task.id, index, file.extension)
+                self.blobs.put(key, file.body, file.content_type)
+                outputs.append(
+                    Output(
+                        key=key,
+                        file_id="file-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+                        file_name=f"{task.id}-{index}.{file.extension}",
+                        file_type=file.file_type,
+                        content_type=file.content_type,
+                        size=len(file.body),
+                    )
+                )
+                seconds += file.seconds or 0
+                log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
+                log_.flush()  # a heartbeat per file: a cancelled task stops here
+                if now_ms() > deadline:
+                    return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+        finally:
+            close = getattr(files, "close", None)
+            if close is not None:
+                close()
+        if not outputs:
+            raise ProviderError("provider_error", "The model produced no output", retryable=True)
+        usage = Usage(images=len(outputs) if task.kind == TaskKind.IMAGE else None, seconds=seconds or None)
+        usage = usage.model_copy(update={"cost": spec.prices.cost(usage)})
+        now = now_ms()
+        changes = {
+            "status": TaskStatus.COMPLETED,
+            "completed_at": now,
+            "updated_at": now,
+            "usage": usage,
+            "outputs": outputs,
+            "event_seq": log_.seq,
+        }
+        try:
+            self._transition_mine(task, TaskStatus.COMPLETED, changes)
+        except ConditionFailed:
+            return Outcome.ABANDONED
+        return Outcome.COMPLETED
 
     def _request(self, task: Task) -> dict[str, Any]:
         if task.request is not None:
