@@ -12,9 +12,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class _Settings(BaseSettings):
+class DocsSettings(BaseSettings):
+    """The docs function reads nothing but its own package."""
+
     model_config = SettingsConfigDict(env_prefix="ASYNCINFER_", extra="ignore", frozen=True)
 
+
+class _Settings(DocsSettings):
     table_name: str = Field(min_length=3)
 
 

@@ -10,6 +10,7 @@ HANDLERS: dict[str, str] = {
     "api_perplexity": "asyncinfer.handlers.api_perplexity.lambda_handler",
     "api_privategpt": "asyncinfer.handlers.api_privategpt.lambda_handler",
     "api_netmind": "asyncinfer.handlers.api_netmind.lambda_handler",
+    "api_docs": "asyncinfer.handlers.api_docs.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
@@ -47,4 +48,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/generation", "api_netmind"),
     Route("GET", "/v1/generation/{id}", "api_netmind"),
     Route("DELETE", "/v1/generation/{id}", "api_netmind"),
+    Route("GET", "/openapi.json", "api_docs", authorized=False),
+    Route("GET", "/docs", "api_docs", authorized=False),
 )

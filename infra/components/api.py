@@ -85,7 +85,10 @@ class Api(Construct):
         api_functions = {
             name: self._api_function(name, api_env, common, table=table, bucket=bucket, queues=queues)
             for name in sorted({route.function for route in routes if route.function.startswith("api_")})
+            if name != "api_docs"
         }
+        # The OpenAPI document and Swagger UI: public, and with no access to anything.
+        api_functions["api_docs"] = Function(self, "ApiDocs", handler="api_docs", environment={}, **common).function
 
         web_adapter = lambda_.LayerVersion.from_layer_version_arn(
             self,

@@ -1,0 +1,270 @@
+"""The OpenAPI 3.1 document of every route in asyncinfer.routes, and the Swagger UI page that shows it.
+
+Request bodies come from the same pydantic models that validate them; every route of the route
+table must have an operation here (a test holds both to that)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+
+from asyncinfer.routes import ROUTES
+from asyncinfer.tasks.dialects.perplexity import SubmitBody
+from asyncinfer.tasks.dialects.privategpt import MessagesRequest
+from asyncinfer.tasks.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
+
+VERSION = "0.1.0"
+ERROR = {"$ref": "#/components/schemas/Error"}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same key and body: the first call's task, not a new one. Same key, other body: 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "Resume after this event (its `id:`).",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+STAMP = {"type": "string", "format": "date-time"}
+NULLABLE_INT = {"type": ["integer", "null"]}
+
+
+def _obj(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+TASK = _obj(
+    id={"type": "string", "example": "task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
+    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]},
+    created_at=STAMP,
+    started_at=STAMP,
+    completed_at=STAMP,
+    failed_at=STAMP,
+    cancelled_at=STAMP,
+)
+PPLX = _obj(
+    id={"type": "string", "format": "uuid"},
+    model={"type": "string"},
+    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"]},
+    created_at={"type": "integer"},
+    started_at=NULLABLE_INT,
+    completed_at=NULLABLE_INT,
+    failed_at=NULLABLE_INT,
+    response={"type": ["object", "null"], "description": "The chat completion, with usage and cost"},
+    error_message={"type": ["string", "null"]},
+)
+PGPT_STATUS = _obj(
+    message_id={"type": "string"},
+    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "error"]},
+    created_at=STAMP,
+    updated_at=STAMP,
+    completed_at={"type": ["string", "null"], "format": "date-time"},
+    error_message={"type": ["string", "null"]},
+    stream_type={"type": "string", "enum": ["sse"]},
+    metadata={"type": "object"},
+)
+GENERATION = _obj(
+    id={"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    user_id={"type": "string"},
+    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled"]},
+    created_at={"type": "string", "example": "2025-09-18 09:14:20"},
+    updated_at={"type": "string"},
+    deleted_at={"type": ["string", "null"]},
+    is_deleted={"type": "boolean"},
+    result=_obj(
+        data={
+            "type": "array",
+            "items": _obj(
+                url={"type": "string", "format": "uri"},
+                file_id={"type": "string"},
+                file_name={"type": "string"},
+                file_type={"type": "string", "enum": ["image", "audio", "video"]},
+            ),
+        }
+    ),
+)
+SSE = {"text/event-stream": {"schema": {"type": "string"}}}
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: dict[str, Any] | None = None
+    params: list[dict[str, Any]] = field(default_factory=list)
+    streams: bool = False
+    description: str = ""
+
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", "/v1/async"): Op("Submit a chat completion", "Async API", ChatRequest, TASK, [IDEMPOTENCY_KEY]),
+    ("GET", "/v1/async"): Op(
+        "List tasks, newest first",
+        "Async API",
+        response=_obj(tasks={"type": "array", "items": TASK}, has_more={"type": "boolean"}, next_cursor={}),
+        params=[
+            LIMIT,
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": TASK["properties"]["status"]},
+        ],
+    ),
+    ("GET", "/v1/async/{id}"): Op("Get a task (with the completion once COMPLETED)", "Async API", response=TASK),
+    ("POST", "/v1/async/{id}/cancel"): Op("Cancel a task", "Async API", response=TASK),
+    ("DELETE", "/v1/async/{id}"): Op(
+        "Delete a task (soft: cancels, hides, purges its files)",
+        "Async API",
+        response=_obj(id={"type": "string"}, deleted={"type": "boolean"}),
+    ),
+    ("GET", "/v1/async/{id}/events"): Op(
+        "Stream a task's events (Server-Sent Events, resumable)",
+        "Async API",
+        params=[LAST_EVENT_ID],
+        streams=True,
+        description="`id:` is the event's sequence number; `event: end` carries the task when it has ended.",
+    ),
+    ("POST", "/async/chat/completions"): Op(
+        "Submit an async chat completion", "Perplexity", SubmitBody, PPLX, [IDEMPOTENCY_KEY]
+    ),
+    ("GET", "/async/chat/completions"): Op(
+        "List async chat completions",
+        "Perplexity",
+        response=_obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]}),
+        params=[LIMIT, {"name": "next_token", "in": "query", "schema": {"type": "string"}}],
+    ),
+    ("GET", "/async/chat/completions/{id}"): Op("Get an async chat completion", "Perplexity", response=PPLX),
+    ("POST", "/v1/messages/async"): Op(
+        "Initiate an async message",
+        "PrivateGPT",
+        MessagesRequest,
+        _obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
+        [
+            {"name": "message_id", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 128}},
+            IDEMPOTENCY_KEY,
+        ],
+    ),
+    ("GET", "/v1/messages/async/{id}/stream"): Op(
+        "Stream the message as chat-completion chunks (Server-Sent Events, resumable)",
+        "PrivateGPT",
+        params=[LAST_EVENT_ID],
+        streams=True,
+    ),
+    ("GET", "/v1/messages/async/{id}/status"): Op("Get a message's status", "PrivateGPT", response=PGPT_STATUS),
+    ("POST", "/v1/messages/async/{id}/cancel"): Op("Cancel a message", "PrivateGPT", response=PGPT_STATUS),
+    ("DELETE", "/v1/messages/async/{id}"): Op(
+        "Delete a message",
+        "PrivateGPT",
+        response=_obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
+    ),
+    ("POST", "/v1/generation"): Op(
+        "Create a generation (image or audio)",
+        "NetMind",
+        GenerationRequest,
+        GENERATION,
+        [IDEMPOTENCY_KEY],
+        description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",
+    ),
+    ("GET", "/v1/generation"): Op(
+        "List generations",
+        "NetMind",
+        response=_obj(generation_list={"type": "array", "items": GENERATION}, next_token={"type": "string"}),
+        params=[LIMIT, {"name": "next_token", "in": "query", "schema": {"type": "string"}}],
+    ),
+    ("GET", "/v1/generation/{id}"): Op("Get a generation, with fresh download URLs", "NetMind", response=GENERATION),
+    ("DELETE", "/v1/generation/{id}"): Op(
+        "Delete a generation (soft; its files are deleted)",
+        "NetMind",
+        response=_obj(message={"type": "string", "example": "Generation deleted"}),
+    ),
+    ("GET", "/openapi.json"): Op("This document", "Docs", response={"type": "object"}),
+    ("GET", "/docs"): Op("Swagger UI for this document", "Docs"),
+}
+
+
+def _operation(method: str, path: str, authorized: bool) -> dict[str, Any]:
+    op = OPERATIONS[(method, path)]
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": (method.lower() + path.replace("/", "_").replace("{", "").replace("}", "")).replace(".", "_"),
+    }
+    if op.description:
+        out["description"] = op.description
+    params = ([ID] if "{id}" in path else []) + op.params
+    if params:
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}},
+        }
+    if op.streams:
+        ok: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
+    elif path == "/docs":
+        ok = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    else:
+        ok = {"description": "OK", "content": {"application/json": {"schema": op.response or {"type": "object"}}}}
+    error = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+    out["responses"] = {"200": ok, "400": error, "404": error}
+    if authorized:
+        out["responses"]["401"] = error
+    else:
+        out["security"] = []
+    if method == "POST":
+        out["responses"]["409"] = error
+    return out
+
+
+@cache
+def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Error": _obj(
+            error={**_obj(code={"type": "string"}, message={"type": "string"}), "required": ["code", "message"]}
+        )
+    }
+    for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route.method, route.path, route.authorized)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "asyncinfer",
+            "version": VERSION,
+            "description": "Disconnect-safe asynchronous inference: four providers' async API shapes over one task "
+            "engine (Async API, PrivateGPT, Perplexity, NetMind).",
+        },
+        "servers": [{"url": "."}],
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An asyncinfer API key"}},
+        },
+    }
+
+
+@cache
+def swagger_page() -> str:
+    """Swagger UI with its script and styles inlined (from Powertools' bundled copy): no CDN needed."""
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+    assets = resources.files("aws_lambda_powertools.event_handler.openapi.swagger_ui")
+    js = assets.joinpath("swagger-ui-bundle.min.js").read_text()
+    css = assets.joinpath("swagger-ui.min.css").read_text()
+    return generate_swagger_html(json.dumps(document()), js, css, "", None, persist_authorization=True)

@@ -1,0 +1,37 @@
+import json
+
+from openapi_spec_validator import validate
+
+from asyncinfer import openapi
+from asyncinfer.routes import ROUTES
+
+
+def test_the_document_is_valid_openapi_3_1():
+    document = openapi.document()
+    assert document["openapi"] == "3.1.0"
+    validate(json.loads(json.dumps(document)))
+
+
+def test_every_route_has_exactly_one_operation():
+    paths = openapi.document()["paths"]
+    documented = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert documented == {(r.method, r.path) for r in ROUTES}
+    assert set(openapi.OPERATIONS) == documented
+
+
+def test_public_routes_say_so_and_request_bodies_come_from_the_validating_models():
+    paths = openapi.document()["paths"]
+    for route in ROUTES:
+        operation = paths[route.path][route.method.lower()]
+        assert (operation.get("security") == []) == (not route.authorized)
+    body = paths["/v1/generation"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/GenerationRequest"}
+    schemas = openapi.document()["components"]["schemas"]
+    assert set(schemas["ChatRequest"]["required"]) == {"model", "messages"}
+    assert "image_size" in schemas["ImageConfig"]["properties"]
+
+
+def test_the_docs_page_inlines_swagger_ui_and_the_document():
+    page = openapi.swagger_page()
+    assert "SwaggerUIBundle" in page and "/v1/generation/{id}" in page
+    assert "cdn" not in page.split("<script>")[0].lower()
