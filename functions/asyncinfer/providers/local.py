@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 
-from asyncinfer.providers.base import ChatChunk, Finished, TextDelta
+from asyncinfer.providers.base import ChatChunk, Finished, ProviderError, TextDelta
 from asyncinfer.tasks.model import Usage
 from asyncinfer.tasks.requests import ChatRequest
 
@@ -18,6 +18,14 @@ _SENTENCES = (
     "Results are stored before the task is marked completed, so a completed task always has one.",
     "This answer is produced by the offline demo model, which needs no network and no credentials.",
 )
+
+
+# A demo model that always fails, so clients can see (and test) how a failed task reads.
+FAILING_MODEL = "demo-fail"
+
+
+def demo_failure() -> ProviderError:
+    return ProviderError("model_error", "The demo-fail model always fails (on purpose)", retryable=False)
 
 
 def count_tokens(text: str) -> int:
@@ -40,6 +48,8 @@ class DemoChatProvider:
         self._seconds = seconds
 
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        if upstream_model == FAILING_MODEL:
+            raise demo_failure()
         prompt = request.last_user_text()
         words = demo_answer(request.model, prompt).split(" ")
         limit = request.max_tokens or len(words)

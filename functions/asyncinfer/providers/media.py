@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from asyncinfer.providers.base import MediaFile, ProviderError
+from asyncinfer.providers.local import FAILING_MODEL, demo_failure
 from asyncinfer.tasks.errors import InvalidRequest
 from asyncinfer.tasks.model import TaskKind
 from asyncinfer.tasks.requests import AudioConfig, ImageConfig, parse_media_config
@@ -90,6 +91,8 @@ class DemoMediaProvider:
         self._seconds = seconds
 
     def generate(self, upstream_model: str, kind: TaskKind, config: dict[str, Any]) -> Iterator[MediaFile]:
+        if upstream_model == FAILING_MODEL:
+            raise demo_failure()
         try:
             parsed = parse_media_config(kind.value, config)
         except InvalidRequest as exc:
