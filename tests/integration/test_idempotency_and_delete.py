@@ -128,3 +128,35 @@ def test_another_tenant_cannot_delete(aws):
     _, created = submit(aws)
     assert aws.api("DELETE", f"/v1/async/{created['id']}", tenant="other")[0] == 404
     assert aws.api("GET", f"/v1/async/{created['id']}")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "function, path, body, changed, id_field",
+    [
+        (
+            "api_privategpt",
+            "/v1/messages/async",
+            {"messages": [{"role": "user", "content": "hi"}]},
+            {"messages": [{"role": "user", "content": "bye"}]},
+            "message_id",
+        ),
+        (
+            "api_netmind",
+            "/v1/generation",
+            {"model": "demo-image", "config": {"prompt": "a"}},
+            {"model": "demo-image", "config": {"prompt": "b"}},
+            "id",
+        ),
+    ],
+)
+def test_every_surface_takes_an_idempotency_key(aws, function, path, body, changed, id_field):
+    headers = {"Idempotency-Key": f"{function}-1"}
+    _, first = aws.api("POST", path, body=body, headers=headers, function=function)
+    status, again = aws.api("POST", path, body=body, headers=headers, function=function)
+    assert status == 200 and again[id_field] == first[id_field]
+    assert aws.queue_depth() == 1
+    status, error = aws.api("POST", path, body=changed, headers=headers, function=function)
+    assert status == 409 and error["error"]["code"] == "idempotency_conflict"
+    # The key is per surface too: the same key on another surface is another request.
+    status, error = aws.api("POST", "/v1/async", body=REFERENCE_BODY, headers=headers)
+    assert status == 409
