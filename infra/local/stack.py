@@ -78,6 +78,7 @@ def run(options: StackOptions) -> None:
     url = f"http://127.0.0.1:{options.port}"
     print("asyncinfer local stack (no AWS account, no Docker; data lives until you stop it)")
     print(f"  API       {url}")
+    print(f"  docs      {url}/docs   (OpenAPI: {url}/openapi.json)")
     print(f"  API key   {key}   (tenant {DEV_TENANT!r})")
     print(f"  emulator  {resources.endpoint}   (DynamoDB, SQS, S3)")
     print(
