@@ -13,7 +13,7 @@ from asyncinfer.tasks.keys import bearer_token, hash_key
         ("", None),
         (None, None),
         ("ai_bare_key", "ai_bare_key"),
-        ("abc", None),
+        ("devkey", "devkey"),
         ("ai_a ai_b", None),
     ],
 )

@@ -44,7 +44,7 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    if not token and scheme.startswith(KEY_PREFIX):
+    if not token and scheme.lower() != "bearer":
         return scheme
     if scheme.lower() != "bearer":
         return None
