@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,9 @@ class WorkerSettings(_Settings):
     demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
+    # Dev: an OpenAI-compatible server (Ollama, vLLM, ...) for the local chat models, and its model.
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))
 
 
 class StreamSettings(_Settings):

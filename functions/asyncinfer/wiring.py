@@ -9,13 +9,10 @@ from botocore.config import Config
 
 from asyncinfer.blobs.s3 import S3BlobStore
 from asyncinfer.config import ApiSettings, WorkerSettings
-from asyncinfer.providers.base import ChatProvider, MediaProvider
-from asyncinfer.providers.local import DemoChatProvider
-from asyncinfer.providers.media import DemoMediaProvider
-from asyncinfer.providers.registry import ModelRegistry, ModelSpec
+from asyncinfer.providers.factory import LocalOptions, Providers
+from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
 from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.model import TaskKind
 from asyncinfer.tasks.service import SubmitLimits, TaskService
 from asyncinfer.tasks.worker import Worker, WorkerConfig
 
@@ -49,18 +46,29 @@ def task_service(settings: ApiSettings) -> TaskService:
     )
 
 
+def bedrock_client(config: BedrockConfig) -> Any:
+    timeouts = Config(read_timeout=config.timeout_seconds, connect_timeout=5, retries={"mode": "adaptive"})
+    return boto3.client("bedrock-runtime", region_name=config.region, config=timeouts)
+
+
 def worker(settings: WorkerSettings) -> Worker:
-    chat = DemoChatProvider(seconds=settings.demo_chat_seconds)
-    media = DemoMediaProvider(seconds=settings.demo_media_seconds)
-
-    def provider_for(spec: ModelSpec) -> ChatProvider | MediaProvider:
-        return chat if spec.kind == TaskKind.CHAT else media
-
+    registry = ModelRegistry.load(settings.models_file)
+    providers = Providers(
+        registry,
+        LocalOptions(
+            demo_chat_seconds=settings.demo_chat_seconds,
+            demo_media_seconds=settings.demo_media_seconds,
+            openai_base_url=settings.openai_base_url,
+            openai_model=settings.openai_model,
+        ),
+        bedrock_client=bedrock_client,
+    )
     return Worker(
         store=task_store(settings.table_name),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
-        registry=ModelRegistry.load(settings.models_file),
-        provider_for=provider_for,
+        registry=registry,
+        provider_for=providers,
+        upstream_for=providers.upstream,
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,

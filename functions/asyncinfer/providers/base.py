@@ -19,6 +19,8 @@ class TextDelta:
 class Finished:
     finish_reason: str
     usage: Usage
+    # OpenAI-shaped: [{"id", "type": "function", "function": {"name", "arguments"}}]
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 ChatChunk = TextDelta | Finished

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,10 +37,48 @@ class Prices(BaseModel):
         )
 
 
+class SecretRef(BaseModel):
+    """Where a provider's credential comes from: an environment variable (locally, or to override), else
+    a Secrets Manager secret on AWS (its whole string, or one key of a JSON secret)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = None
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
+    json_key: str | None = None
+
+
+class OpenAIConfig(BaseModel):
+    """Any server speaking the OpenAI API: OpenAI, vLLM, Ollama, LiteLLM, ..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["openai"]
+    base_url: str | None = None  # None: api.openai.com
+    api_key: SecretRef = SecretRef(env="OPENAI_API_KEY")
+    timeout_seconds: float = Field(default=120, gt=0)
+    # The SDK's own retries (exponential backoff, honouring Retry-After) before the task is retried.
+    max_retries: int = Field(default=2, ge=0, le=10)
+    stream: bool = True  # some servers cannot stream; they are called once and the answer logged whole
+
+
+class BedrockConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["bedrock"]
+    region: str | None = None  # None: the function's own region
+    timeout_seconds: float = Field(default=120, gt=0)
+    stream: bool = True
+
+
+ProviderConfig = Annotated[OpenAIConfig | BedrockConfig, Field(discriminator="type")]
+LOCAL = "local"
+
+
 class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Literal["local"]
+    provider: str = Field(min_length=1)  # "local" (the offline demo models) or a key of `providers`
     upstream: str
     kind: TaskKind
     max_output_tokens: int = Field(default=4096, ge=1)
@@ -53,9 +91,19 @@ class ModelRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1]
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelSpec]
     # The chat model for requests that name none (PrivateGPT's `model` is optional).
     default_chat_model: str | None = None
+
+    @model_validator(mode="after")
+    def _providers_exist(self) -> ModelRegistry:
+        if LOCAL in self.providers:
+            raise ValueError(f"{LOCAL!r} is the built-in demo provider; name yours otherwise")
+        for model_id, spec in self.models.items():
+            if spec.provider != LOCAL and spec.provider not in self.providers:
+                raise ValueError(f"model {model_id!r} names provider {spec.provider!r}, which is not in `providers`")
+        return self
 
     @model_validator(mode="after")
     def _default_is_a_chat_model(self) -> ModelRegistry:
@@ -91,6 +139,18 @@ class ModelRegistry(BaseModel):
             available = ", ".join(sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS))
             raise UnknownModel(f"Unknown generation model {model_id!r}; available: {available}")
         return spec
+
+    def provider_config(self, spec: ModelSpec) -> OpenAIConfig | BedrockConfig | None:
+        return None if spec.provider == LOCAL else self.providers[spec.provider]
+
+    def secret_arns(self) -> list[str]:
+        arns = {c.api_key.secret_arn for c in self.providers.values() if isinstance(c, OpenAIConfig)}
+        return sorted(arn for arn in arns if arn)
+
+    def bedrock_models(self) -> list[str]:
+        return sorted(
+            {s.upstream for s in self.models.values() if isinstance(self.providers.get(s.provider), BedrockConfig)}
+        )
 
     def ids(self, kind: TaskKind) -> list[str]:
         return sorted(model_id for model_id, spec in self.models.items() if spec.kind == kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -76,11 +77,13 @@ class Worker:
         registry: ModelRegistry,
         provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider],
         config: WorkerConfig,
+        upstream_for: Callable[[ModelSpec], str] | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.registry = registry
         self.provider_for = provider_for
+        self.upstream_for = upstream_for or (lambda spec: spec.upstream)
         self.config = config
 
     def process(self, message: TaskMessage, remaining_ms: Callable[[], int]) -> Outcome:
@@ -141,7 +144,7 @@ class Worker:
         finished: Finished | None = None
         provider = self.provider_for(spec)
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
-        stream = provider.stream_chat(spec.upstream, request)
+        stream = provider.stream_chat(self.upstream_for(spec), request)
         try:
             for chunk in stream:
                 if isinstance(chunk, TextDelta):
@@ -160,7 +163,10 @@ class Worker:
             raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
         log_.flush_pending()
         usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
-        return self._complete(task, "".join(parts), Finished(finished.finish_reason, usage), log_.seq)
+        if finished.tool_calls:
+            log_.add({"type": "tool_calls", "tool_calls": finished.tool_calls})
+            log_.flush_pending()
+        return self._complete(task, "".join(parts), dataclasses.replace(finished, usage=usage), log_.seq)
 
     def _run_media(self, task: Task, spec: ModelSpec, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         config = self._request(task).get("config")
@@ -173,7 +179,7 @@ class Worker:
         assert hasattr(provider, "generate"), f"{spec.provider} serves no {task.kind.value}"
         outputs: list[Output] = []
         seconds = 0.0
-        files = provider.generate(spec.upstream, task.kind, config)
+        files = provider.generate(self.upstream_for(spec), task.kind, config)
         try:
             for index, file in enumerate(files):
                 # Deterministic keys: a retried attempt overwrites its own files.
@@ -227,7 +233,9 @@ class Worker:
 
     def _complete(self, task: Task, content: str, finished: Finished, seq: int) -> Outcome:
         now = now_ms()
-        completion = chat_completion(task, content, finished.finish_reason, finished.usage, created_ms=now)
+        completion = chat_completion(
+            task, content, finished.finish_reason, finished.usage, created_ms=now, tool_calls=finished.tool_calls
+        )
         changes: dict[str, Any] = {
             "status": TaskStatus.COMPLETED,
             "completed_at": now,
@@ -340,14 +348,24 @@ class _EventLog:
             self._pending = []
 
 
-def chat_completion(task: Task, content: str, finish_reason: str, usage: Usage, created_ms: int) -> dict[str, Any]:
+def chat_completion(
+    task: Task,
+    content: str,
+    finish_reason: str,
+    usage: Usage,
+    created_ms: int,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The OpenAI chat.completion object stored as a chat task's result."""
+    message: dict[str, Any] = {"role": "assistant", "content": content if content or not tool_calls else None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": f"chatcmpl-{task.id}",
         "object": "chat.completion",
         "created": created_ms // 1000,
         "model": task.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": usage.model_dump(exclude_none=True),
     }
 

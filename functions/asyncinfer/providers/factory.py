@@ -1,0 +1,74 @@
+"""Which provider serves a model: the registry's `providers`, the offline demo models for "local", and
+in dev an OpenAI-compatible server for the local chat models when OPENAI_BASE_URL is set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asyncinfer.providers.base import ChatProvider, MediaProvider
+from asyncinfer.providers.local import DemoChatProvider
+from asyncinfer.providers.media import DemoMediaProvider
+from asyncinfer.providers.registry import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
+from asyncinfer.providers.secrets import resolve
+from asyncinfer.tasks.model import TaskKind
+
+Provider = ChatProvider | MediaProvider
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    demo_chat_seconds: float = 3.0
+    demo_media_seconds: float = 1.0
+    # Dev: serve the local chat models from this OpenAI-compatible server instead of the demo model.
+    openai_base_url: str | None = None
+    openai_model: str | None = None  # the upstream model there (default: the registry's upstream)
+
+
+class Providers:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        local: LocalOptions = LocalOptions(),
+        bedrock_client: Callable[[BedrockConfig], Any] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._local = local
+        self._bedrock_client = bedrock_client
+        self._built: dict[str, Provider] = {}
+
+    def upstream(self, spec: ModelSpec) -> str:
+        if spec.provider == LOCAL and spec.kind == TaskKind.CHAT and self._local.openai_base_url:
+            return self._local.openai_model or spec.upstream
+        return spec.upstream
+
+    def __call__(self, spec: ModelSpec) -> Provider:
+        key = spec.provider
+        if spec.provider == LOCAL:
+            key = f"{LOCAL}:{'chat' if spec.kind == TaskKind.CHAT else 'media'}"
+        if key not in self._built:
+            self._built[key] = self._build(spec)
+        return self._built[key]
+
+    def _build(self, spec: ModelSpec) -> Provider:
+        config = self._registry.provider_config(spec)
+        if config is None:
+            if spec.kind != TaskKind.CHAT:
+                return DemoMediaProvider(seconds=self._local.demo_media_seconds)
+            if self._local.openai_base_url:
+                config = OpenAIConfig(type="openai", base_url=self._local.openai_base_url)
+            else:
+                return DemoChatProvider(seconds=self._local.demo_chat_seconds)
+        if isinstance(config, OpenAIConfig):
+            from asyncinfer.providers.openai_provider import OpenAIProvider, client_factory
+
+            key_ref: SecretRef = config.api_key
+            factory = client_factory(
+                config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries
+            )
+            return OpenAIProvider(factory, stream=config.stream)
+        from asyncinfer.providers.bedrock_provider import BedrockProvider
+
+        assert self._bedrock_client is not None, "no Bedrock client factory wired"
+        return BedrockProvider(self._bedrock_client(config), stream=config.stream)

@@ -1,0 +1,160 @@
+"""A small but real HTTP server speaking the OpenAI wire protocol, scripted by model name, for driving
+the official SDK in tests (the SDK itself is never mocked)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from asyncinfer.providers.media import render_png
+
+WORDS = ["Hello", " from", " a", " real", " server", "."]
+TOOL_CALL = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+
+
+@dataclass
+class Recorded:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    calls_by_model: dict[str, int] = field(default_factory=dict)
+
+
+def _chunk(model: str, delta: dict, finish: str | None = None, usage: dict | None = None, choices=True) -> dict:
+    out: dict[str, Any] = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else [],
+    }
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
+
+
+def make_handler(recorded: Recorded):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _sse(self, events: list[dict]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            body["_path"] = self.path
+            body["_auth"] = self.headers.get("Authorization")
+            recorded.requests.append(body)
+            model = body.get("model", "")
+            recorded.calls_by_model[model] = recorded.calls_by_model.get(model, 0) + 1
+            if self.path.endswith("/images/generations"):
+                size = [int(v) for v in body.get("size", "64x64").split("x")]
+                png = render_png(body["prompt"], size[0], size[1])
+                data = [{"b64_json": base64.b64encode(png).decode()} for _ in range(body.get("n", 1))]
+                return self._json(200, {"created": 1700000000, "data": data})
+            if model == "bad":
+                return self._json(
+                    400, {"error": {"message": "Invalid 'temperature': must be <= 2", "type": "invalid_request_error"}}
+                )
+            if model == "flaky" and recorded.calls_by_model[model] == 1:
+                return self._json(
+                    429, {"error": {"message": "Rate limit reached", "type": "rate_limit"}}, {"Retry-After": "0"}
+                )
+            if model == "down":
+                return self._json(503, {"error": {"message": "Overloaded"}})
+            if model == "slow":
+                time.sleep(3)
+            if not body.get("stream"):
+                message: dict[str, Any] = {"role": "assistant", "content": "".join(WORDS)}
+                finish = "stop"
+                if model == "tools":
+                    message = {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{"id": "call_1", "type": "function", "function": TOOL_CALL}],
+                    }
+                    finish = "tool_calls"
+                return self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 1700000000,
+                        "model": model,
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        "usage": USAGE,
+                    },
+                )
+            if model == "tools":
+                name, args = TOOL_CALL["name"], TOOL_CALL["arguments"]
+                events = [
+                    _chunk(
+                        model,
+                        {
+                            "role": "assistant",
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": ""},
+                                }
+                            ],
+                        },
+                    ),
+                    _chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": args[:8]}}]}),
+                    _chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": args[8:]}}]}),
+                    _chunk(model, {}, "tool_calls"),
+                    _chunk(model, {}, usage=USAGE, choices=False),
+                ]
+                return self._sse(events)
+            events = [_chunk(model, {"role": "assistant", "content": ""})]
+            events += [_chunk(model, {"content": word}) for word in WORDS]
+            events += [_chunk(model, {}, "stop"), _chunk(model, {}, usage=USAGE, choices=False)]
+            return self._sse(events)
+
+    return Handler
+
+
+class OpenAIServer:
+    def __init__(self) -> None:
+        self.recorded = Recorded()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self.recorded))
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
