@@ -62,6 +62,12 @@ class InfraConfig(BaseModel):
             raise ValueError("a batching window only makes sense with worker_batch_size > 1")
         return self
 
+    def registry(self):
+        """The model registry the functions will run with (the configured file, else the packaged one)."""
+        from asyncinfer.providers.registry import ModelRegistry
+
+        return ModelRegistry.load(ROOT / self.models_file if self.models_file else None)
+
     @property
     def queue_visibility_seconds(self) -> int:
         # AWS's guidance for Lambda SQS consumers: at least six times the function timeout.

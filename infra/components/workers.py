@@ -18,6 +18,26 @@ from infra.components.storage import EXPIRING_PREFIXES
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
+
+
+def bedrock_model_arns(registry, stack: Stack) -> list[str]:
+    """Foundation-model ARNs of the registry's Bedrock models; for a cross-region inference profile,
+    the profile and its model in every region."""
+    arns: set[str] = set()
+    for spec in registry.models.values():
+        provider = registry.provider_config(spec)
+        if provider is None or getattr(provider, "type", None) != "bedrock":
+            continue
+        region = provider.region or stack.region
+        if spec.upstream.startswith(INFERENCE_PROFILE_PREFIXES):
+            model = spec.upstream.split(".", 1)[1]
+            arns.add(f"arn:aws:bedrock:{region}:{stack.account}:inference-profile/{spec.upstream}")
+            arns.add(f"arn:aws:bedrock:*::foundation-model/{model}")
+        else:
+            arns.add(f"arn:aws:bedrock:{region}::foundation-model/{spec.upstream}")
+    return sorted(arns)
+
 
 class Workers(Construct):
     def __init__(
@@ -69,11 +89,28 @@ class Workers(Construct):
                 resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in EXPIRING_PREFIXES],
             )
         )
-        if config.provider_secret_arns:
+        registry = config.registry()
+        secrets = sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))
+        if secrets:
             # Only the worker talks to model providers; it reads exactly the configured secrets.
             self.worker.add_to_role_policy(
-                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=config.provider_secret_arns)
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets)
             )
+        bedrock = bedrock_model_arns(registry, Stack.of(self))
+        if bedrock:
+            # ... and invokes exactly the Bedrock models of the registry (Converse and ConverseStream too).
+            self.worker.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=bedrock
+                )
+            )
+            for arn in bedrock:
+                if "*" in arn:
+                    acknowledge(
+                        self.worker.role,
+                        f"IAM5[Resource::{arn}]",
+                        "A cross-region inference profile routes to its model in any of its regions.",
+                    )
         for prefix in EXPIRING_PREFIXES:
             acknowledge(
                 self.worker.role,

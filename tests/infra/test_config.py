@@ -21,12 +21,34 @@ SECRETS = [
 ]
 
 
+REGISTRY_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:asyncinfer/compat-MnOpQr"
+REGISTRY = {
+    "version": 1,
+    "providers": {
+        "compat": {
+            "type": "openai",
+            "base_url": "https://llm.example.com/v1",
+            "api_key": {"secret_arn": REGISTRY_SECRET},
+        },
+        "bedrock": {"type": "bedrock", "region": "us-west-2"},
+    },
+    "models": {
+        "claude": {"provider": "bedrock", "upstream": "anthropic.claude-3-5-haiku-20241022-v1:0", "kind": "chat"},
+        "claude-xr": {"provider": "bedrock", "upstream": "us.anthropic.claude-sonnet-4-v1:0", "kind": "chat"},
+        "canvas": {"provider": "bedrock", "upstream": "amazon.nova-canvas-v1:0", "kind": "image"},
+        "house": {"provider": "compat", "upstream": "llama", "kind": "chat"},
+    },
+}
+
+
 @pytest.fixture(scope="module")
-def staging():
+def staging(tmp_path_factory):
+    registry = tmp_path_factory.mktemp("registry") / "models.json"
+    registry.write_text(json.dumps(REGISTRY))
     stack, template = synthesize(
         stage="staging",
         provider_secret_arns=SECRETS,
-        models_file="functions/asyncinfer/models.json",
+        models_file=str(registry),
         worker_batch_size=4,
         worker_batching_window_seconds=2,
         worker_max_concurrency=7,
@@ -65,13 +87,30 @@ def test_provider_secrets_reach_the_worker_and_only_the_worker(staging):
     reads = [
         s for s in policy_statements_of(resources, worker_id) if "secretsmanager:GetSecretValue" in actions_of([s])
     ]
-    assert [s["Resource"] for s in reads] == [SECRETS]
+    assert [s["Resource"] for s in reads] == [sorted([*SECRETS, REGISTRY_SECRET])]
     for handler, (logical_id, props) in functions_by_handler(resources).items():
         if logical_id != worker_id:
             assert not any(
                 a.startswith("secretsmanager:") for a in actions_of(policy_statements_of(resources, logical_id))
             )
             assert "ASYNCINFER_PROVIDER_SECRET_ARNS" not in props["Environment"]["Variables"], handler
+
+
+def test_the_worker_may_invoke_exactly_the_registrys_bedrock_models(staging):
+    _, resources = staging
+    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
+    (statement,) = [s for s in policy_statements_of(resources, worker_id) if "bedrock:InvokeModel" in actions_of([s])]
+    assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+    arns = {json.dumps(r) for r in statement["Resource"]}
+    assert len(arns) == 4
+    text = " ".join(arns)
+    assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
+    assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
+    assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
+    assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
+    for logical_id, _ in functions_by_handler(resources).values():
+        if logical_id != worker_id:
+            assert not any(a.startswith("bedrock:") for a in actions_of(policy_statements_of(resources, logical_id)))
 
 
 @pytest.mark.parametrize(
