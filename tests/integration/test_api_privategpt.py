@@ -75,8 +75,9 @@ def test_every_field_of_the_page_is_accepted_and_kept(aws):
     task = aws.store.get("acme", parse_any(started["message_id"]))
     assert task.model == "mirothinker-1-7-deepresearch-mini"
     assert task.correlation_id == "corr-1"
-    kept = {k: v for k, v in body.items() if k != "stream"}
+    kept = {k: v for k, v in body.items() if k not in ("stream", "mcp_servers")}
     assert {k: task.request[k] for k in kept} == kept
+    assert task.request["mcp_servers"][0]["url"] == "https://mcp.example.com"  # normalized, defaults filled
     assert call(aws, "GET", f"/v1/messages/async/{started['message_id']}/status")[1]["metadata"]["correlation_id"]
 
 

@@ -9,12 +9,17 @@ GOOD = {"model": "demo-chat", "messages": [{"role": "user", "content": "Hello"}]
 
 
 def test_valid_body_keeps_unknown_fields():
-    body = {**GOOD, "temperature": 0.2, "custom": {"nested": [1, 2]}, "mcp_servers": [{"name": "x"}]}
+    body = {
+        **GOOD,
+        "temperature": 0.2,
+        "custom": {"nested": [1, 2]},
+        "mcp_servers": [{"name": "x", "url": "https://mcp.example.com/mcp"}],
+    }
     request = parse_chat_request(body)
     dumped = request.model_dump(mode="json", exclude_none=True)
     assert dumped["custom"] == {"nested": [1, 2]}
     assert dumped["temperature"] == 0.2
-    assert dumped["mcp_servers"] == [{"name": "x"}]
+    assert dumped["mcp_servers"][0]["name"] == "x" and dumped["mcp_servers"][0]["url"] == "https://mcp.example.com/mcp"
 
 
 def test_content_parts_are_read_as_text():
@@ -38,6 +43,23 @@ def test_content_parts_are_read_as_text():
         ({**GOOD, "max_tokens": 0}, "max_tokens"),
         ({**GOOD, "max_tokens": 1.5}, "max_tokens"),
         ({**GOOD, "mcp_servers": {"name": "x"}}, "mcp_servers"),
+        ({**GOOD, "mcp_servers": [{"name": "x"}]}, "mcp_servers.0.url"),
+        ({**GOOD, "mcp_servers": [{"url": "ftp://files.example.com/x"}]}, "mcp_servers.0.url"),
+        ({**GOOD, "mcp_servers": [{"url": "http://169.254.169.254/latest"}]}, "mcp_servers.0.url"),
+        ({**GOOD, "mcp_servers": [{"url": "http://[fd00:ec2::254]/"}]}, "mcp_servers.0.url"),
+        ({**GOOD, "mcp_servers": [{"url": "http://metadata.google.internal/"}]}, "mcp_servers.0.url"),
+        ({**GOOD, "mcp_servers": [{"url": "https://a.example.com", "transport": "stdio"}]}, "mcp_servers.0.transport"),
+        ({**GOOD, "mcp_servers": [{"url": "https://a.example.com", "bogus": 1}]}, "mcp_servers.0.bogus"),
+        (
+            {
+                **GOOD,
+                "mcp_servers": [
+                    {"url": "https://a.example.com", "name": "a"},
+                    {"url": "https://b.example.com", "name": "a"},
+                ],
+            },
+            "mcp_servers",
+        ),
     ],
 )
 def test_invalid_bodies_say_where(body, where):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
 
@@ -25,6 +25,38 @@ class Message(BaseModel):
         return " ".join(p["text"] for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str))
 
 
+MAX_MCP_SERVERS = 10
+
+
+class McpServer(BaseModel):
+    """An MCP server the model may use tools from, for this task only."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2048)
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    transport: Literal["streamable_http", "streamable-http", "http", "sse"] = "streamable_http"
+    headers: dict[str, str] = Field(default_factory=dict, max_length=32)
+    # A bearer token (or a whole `Scheme value`) sent as the Authorization header.
+    authorization: str | None = Field(default=None, max_length=4096)
+    allowed_tools: list[str] | None = Field(default=None, max_length=128)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
+
+        try:
+            check_literal(value)  # the worker checks again, with DNS, before it connects
+        except RefusedUrl as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @property
+    def is_sse(self) -> bool:
+        return self.transport == "sse"
+
+
 class ChatRequest(BaseModel):
     """An OpenAI-style chat completion body. Fields we do not know are kept and passed along."""
 
@@ -33,13 +65,25 @@ class ChatRequest(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(default=None, ge=1)
-    mcp_servers: list[dict[str, Any]] | None = None
+    mcp_servers: list[McpServer] | None = Field(default=None, max_length=MAX_MCP_SERVERS)
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names_unique(cls, servers: list[McpServer] | None) -> list[McpServer] | None:
+        names = [server_name(s, i) for i, s in enumerate(servers or [])]
+        if len(set(names)) != len(names):
+            raise ValueError("mcp_servers need distinct names")
+        return servers
 
     def last_user_text(self) -> str:
         for message in reversed(self.messages):
             if message.role == "user":
                 return message.text()
         return ""
+
+
+def server_name(server: McpServer, index: int) -> str:
+    return server.name or f"mcp{index + 1}"
 
 
 def parse_json_body(body: str | bytes | None, max_bytes: int) -> dict[str, Any]:

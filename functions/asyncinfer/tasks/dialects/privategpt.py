@@ -14,7 +14,7 @@ from asyncinfer.tasks.dialects import ids
 from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.requests import Message, validation_message
+from asyncinfer.tasks.requests import MAX_MCP_SERVERS, McpServer, Message, validation_message
 from asyncinfer.tasks.service import MESSAGE_ID
 from asyncinfer.tasks.streaming import sse
 
@@ -45,7 +45,7 @@ class MessagesRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | str | None = None
     tool_context: list[Any] | None = None
-    mcp_servers: list[dict[str, Any]] | None = None
+    mcp_servers: list[McpServer] | None = Field(default=None, max_length=MAX_MCP_SERVERS)
     response_format: dict[str, Any] | None = None
     system: dict[str, Any] | None = None
     thinking: dict[str, Any] | None = None
