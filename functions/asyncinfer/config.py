@@ -55,6 +55,15 @@ class WorkerSettings(_Settings):
     demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
+    # MCP tool loops (chat tasks with mcp_servers).
+    mcp_max_steps: int = Field(default=8, ge=1, le=50)
+    mcp_connect_seconds: float = Field(default=10, gt=0)
+    mcp_call_seconds: float = Field(default=30, gt=0)
+    mcp_max_result_bytes: int = Field(default=16 * 1024, ge=256, le=256 * 1024)
+    # Private, loopback and shared addresses: refused unless allowed (the local stack allows them) or the
+    # host / CIDR is listed. Link-local and metadata addresses are always refused.
+    mcp_allow_private: bool = False
+    mcp_allowed_hosts: list[str] = Field(default_factory=list)
     # Dev: an OpenAI-compatible server (Ollama, vLLM, ...) for the local chat models, and its model.
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))

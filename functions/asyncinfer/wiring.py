@@ -15,6 +15,7 @@ from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.service import SubmitLimits, TaskService
 from asyncinfer.tasks.worker import Worker, WorkerConfig
+from asyncinfer.tools.mcp import McpPolicy, McpToolHost
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 
@@ -63,16 +64,25 @@ def worker(settings: WorkerSettings) -> Worker:
         ),
         bedrock_client=bedrock_client,
     )
+    policy = McpPolicy(
+        connect_seconds=settings.mcp_connect_seconds,
+        call_seconds=settings.mcp_call_seconds,
+        max_result_bytes=settings.mcp_max_result_bytes,
+        allow_private=settings.mcp_allow_private,
+        allowed_hosts=tuple(settings.mcp_allowed_hosts),
+    )
     return Worker(
         store=task_store(settings.table_name),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
         registry=registry,
         provider_for=providers,
         upstream_for=providers.upstream,
+        tool_host=lambda servers: McpToolHost(servers, policy),
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,
             inline_result_bytes=settings.inline_result_bytes,
             deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
+            max_tool_steps=settings.mcp_max_steps,
         ),
     )

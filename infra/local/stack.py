@@ -25,6 +25,8 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "ASYNCINFER_DEMO_CHAT_SECONDS": "3",
+    # MCP servers on this laptop (127.0.0.1, the LAN) are fine here; on AWS they are refused by default.
+    "ASYNCINFER_MCP_ALLOW_PRIVATE": "true",
 }
 
 

@@ -92,6 +92,8 @@ def make_handler(recorded: Recorded):
                 return self._json(503, {"error": {"message": "Overloaded"}})
             if model == "slow":
                 time.sleep(3)
+            if model.startswith("tool-"):
+                return self._sse(tool_script(model, body))
             if not body.get("stream"):
                 message: dict[str, Any] = {"role": "assistant", "content": "".join(WORDS)}
                 finish = "stop"
@@ -142,6 +144,39 @@ def make_handler(recorded: Recorded):
             return self._sse(events)
 
     return Handler
+
+
+def tool_script(model: str, body: dict) -> list[dict]:
+    """Scripted tool-using models: `tool-loop` calls add(2, 3) and lookup("Paris") then answers with the
+    results; `tool-error` calls explode() then answers; `tool-forever` never stops calling add."""
+    names = {t["function"]["name"].split("__")[-1]: t["function"]["name"] for t in body.get("tools", [])}
+    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    wanted = {
+        "tool-loop": [("add", '{"a": 2, "b": 3}'), ("lookup", '{"city": "Paris"}')],
+        "tool-error": [("explode", "{}")],
+        "tool-forever": [("add", '{"a": 1, "b": 1}')],
+    }[model]
+    if results and model != "tool-forever":
+        text = "Tool results: " + " | ".join(results)
+        return [
+            _chunk(model, {"role": "assistant", "content": text}),
+            _chunk(model, {}, "stop"),
+            _chunk(model, {}, usage=USAGE, choices=False),
+        ]
+    calls = [
+        {
+            "index": i,
+            "id": f"call_{len(results)}_{i}",
+            "type": "function",
+            "function": {"name": names[tool], "arguments": args},
+        }
+        for i, (tool, args) in enumerate(wanted)
+    ]
+    return [
+        _chunk(model, {"role": "assistant", "content": "Let me use the tools.", "tool_calls": calls}),
+        _chunk(model, {}, "tool_calls"),
+        _chunk(model, {}, usage=USAGE, choices=False),
+    ]
 
 
 class OpenAIServer:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -41,6 +43,37 @@ def demo_answer(model: str, prompt: str) -> str:
     return f'Demo answer from {model} to: "{quoted}". {body}'
 
 
+def demo_tool_call(tool: dict, prompt: str) -> dict:
+    """A call with arguments made up from the tool's schema: numbers from the prompt, text from it."""
+    function = tool.get("function", {})
+    properties = function.get("parameters", {}).get("properties", {})
+    numbers = [int(n) for n in re.findall(r"-?\d+", prompt)] or [2, 3]
+    arguments: dict = {}
+    for i, (name, schema) in enumerate(properties.items()):
+        kind = schema.get("type")
+        if kind in ("integer", "number"):
+            arguments[name] = numbers[i % len(numbers)]
+        elif kind == "boolean":
+            arguments[name] = True
+        else:
+            arguments[name] = prompt
+    digest = hashlib.sha256(f"{function.get('name')}{prompt}".encode()).hexdigest()[:12]
+    return {
+        "id": f"call_{digest}",
+        "type": "function",
+        "function": {"name": function.get("name", ""), "arguments": json.dumps(arguments)},
+    }
+
+
+def _tool_results(request: ChatRequest) -> list[str]:
+    results = []
+    for message in reversed(request.messages):
+        if message.role != "tool":
+            break
+        results.insert(0, f"[{message.text()}]")
+    return results
+
+
 class DemoChatProvider:
     """Streams a deterministic answer word by word over `seconds` in total."""
 
@@ -51,7 +84,18 @@ class DemoChatProvider:
         if upstream_model == FAILING_MODEL:
             raise demo_failure()
         prompt = request.last_user_text()
-        words = demo_answer(request.model, prompt).split(" ")
+        prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
+        tools = (request.model_extra or {}).get("tools") or []
+        if tools and request.messages[-1].role == "user":
+            # Offered tools and not yet used: call the first one, as a tool-using model would.
+            usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1, total_tokens=prompt_tokens + 1)
+            yield Finished(finish_reason="tool_calls", usage=usage, tool_calls=[demo_tool_call(tools[0], prompt)])
+            return
+        answer = demo_answer(request.model, prompt)
+        results = _tool_results(request)
+        if results:
+            answer = "Using the tools: " + " ".join(results) + " " + answer
+        words = answer.split(" ")
         limit = request.max_tokens or len(words)
         emitted = words[:limit]
         pause = self._seconds / max(len(emitted), 1)
@@ -59,7 +103,6 @@ class DemoChatProvider:
             if pause:
                 time.sleep(pause)
             yield TextDelta(word if i == 0 else " " + word)
-        prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
         yield Finished(
             finish_reason="length" if limit < len(words) else "stop",
             usage=Usage(

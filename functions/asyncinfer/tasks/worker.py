@@ -30,7 +30,9 @@ from asyncinfer.tasks.model import (
     now_ms,
     sources_of,
 )
-from asyncinfer.tasks.requests import ChatRequest, validation_message
+from asyncinfer.tasks.requests import ChatRequest, McpServer, validation_message
+from asyncinfer.tasks.tool_loop import run_tool_loop
+from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class WorkerConfig:
     max_attempts: int
     inline_result_bytes: int
     deadline_margin_ms: int
+    max_tool_steps: int = 8
 
 
 def failed_changes(code: str, message: str) -> dict[str, Any]:
@@ -63,6 +66,10 @@ def failed_changes(code: str, message: str) -> dict[str, Any]:
         "updated_at": now,
         "error": TaskError(code=code, message=message),
     }
+
+
+class _DeadlinePassed(Exception):
+    """The per-task deadline passed during a model turn."""
 
 
 class _Lost(Exception):
@@ -78,12 +85,14 @@ class Worker:
         provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider],
         config: WorkerConfig,
         upstream_for: Callable[[ModelSpec], str] | None = None,
+        tool_host: Callable[[list[McpServer]], ToolHost] | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.registry = registry
         self.provider_for = provider_for
         self.upstream_for = upstream_for or (lambda spec: spec.upstream)
+        self.tool_host = tool_host
         self.config = config
 
     def process(self, message: TaskMessage, remaining_ms: Callable[[], int]) -> Outcome:
@@ -140,11 +149,46 @@ class Worker:
         log_ = _EventLog(self, task, remaining_ms)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
-        parts: list[str] = []
-        finished: Finished | None = None
         provider = self.provider_for(spec)
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
-        stream = provider.stream_chat(self.upstream_for(spec), request)
+        upstream = self.upstream_for(spec)
+
+        def turn(current: ChatRequest) -> tuple[str, Finished]:
+            return self._stream_once(provider, upstream, current, log_, deadline)
+
+        extra: dict[str, Any] = {}
+        try:
+            if request.mcp_servers and self.tool_host is not None:
+                loop = run_tool_loop(
+                    self.tool_host(request.mcp_servers),
+                    request,
+                    turn,
+                    emit=log_.add,
+                    heartbeat=log_.flush,
+                    max_steps=self.config.max_tool_steps,
+                )
+                text, finished = loop.text, loop.finished
+                if loop.reasoning_steps:
+                    extra = {"reasoning_steps": loop.reasoning_steps, "executed_tool_calls": loop.executed}
+            else:
+                text, finished = turn(request)
+        except _DeadlinePassed:
+            log_.flush_pending()
+            return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+        log_.flush_pending()
+        usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
+        if finished.tool_calls:
+            log_.add({"type": "tool_calls", "tool_calls": finished.tool_calls})
+            log_.flush_pending()
+        return self._complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
+
+    def _stream_once(
+        self, provider: Any, upstream: str, request: ChatRequest, log_: _EventLog, deadline: int
+    ) -> tuple[str, Finished]:
+        """One model turn: deltas into the event log as they come, flushed on time."""
+        parts: list[str] = []
+        finished: Finished | None = None
+        stream = provider.stream_chat(upstream, request)
         try:
             for chunk in stream:
                 if isinstance(chunk, TextDelta):
@@ -153,20 +197,14 @@ class Worker:
                 else:
                     finished = chunk
                 if now_ms() > deadline:
-                    log_.flush_pending()
-                    return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+                    raise _DeadlinePassed()
                 if log_.due():
                     log_.flush()
         finally:
             stream.close()  # aborts the upstream call when we stop early
         if finished is None:
             raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
-        log_.flush_pending()
-        usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
-        if finished.tool_calls:
-            log_.add({"type": "tool_calls", "tool_calls": finished.tool_calls})
-            log_.flush_pending()
-        return self._complete(task, "".join(parts), dataclasses.replace(finished, usage=usage), log_.seq)
+        return "".join(parts), finished
 
     def _run_media(self, task: Task, spec: ModelSpec, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         config = self._request(task).get("config")
@@ -231,11 +269,19 @@ class Worker:
             raise ProviderError("request_missing", "The stored request body is missing", retryable=False)
         return json.loads(body)
 
-    def _complete(self, task: Task, content: str, finished: Finished, seq: int) -> Outcome:
+    def _complete(
+        self, task: Task, content: str, finished: Finished, seq: int, extra: dict[str, Any] | None = None
+    ) -> Outcome:
         now = now_ms()
         completion = chat_completion(
             task, content, finished.finish_reason, finished.usage, created_ms=now, tool_calls=finished.tool_calls
         )
+        if extra:
+            message = completion["choices"][0]["message"]
+            message["reasoning_steps"] = extra["reasoning_steps"]
+            # The calls the worker made (reference 002 lists them on the message); a client that must run
+            # calls itself gets finish_reason "tool_calls", never these.
+            message.setdefault("tool_calls", extra["executed_tool_calls"])
         changes: dict[str, Any] = {
             "status": TaskStatus.COMPLETED,
             "completed_at": now,

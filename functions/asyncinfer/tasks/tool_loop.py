@@ -1,0 +1,127 @@
+"""The tool loop of a chat task with `mcp_servers`: offer the servers' tools to the model, run the calls
+it makes, feed the results back, until it answers or the step limit is reached. Every call is an
+event of the task's stream and a reasoning step of its result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncinfer.providers.base import Finished, ProviderError
+from asyncinfer.tasks.model import Usage
+from asyncinfer.tasks.requests import ChatRequest
+from asyncinfer.tools.base import ToolHost, ToolsUnavailable
+
+STEP_LIMIT = "step_limit"
+
+Turn = Callable[[ChatRequest], tuple[str, Finished]]
+
+
+@dataclass
+class LoopResult:
+    text: str
+    finished: Finished
+    reasoning_steps: list[dict[str, Any]] = field(default_factory=list)
+    executed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _add(total: Usage, more: Usage) -> Usage:
+    return Usage(
+        prompt_tokens=total.prompt_tokens + more.prompt_tokens,
+        completion_tokens=total.completion_tokens + more.completion_tokens,
+        total_tokens=total.total_tokens + more.total_tokens,
+    )
+
+
+def run_tool_loop(
+    host: ToolHost,
+    request: ChatRequest,
+    turn: Turn,
+    emit: Callable[[dict[str, Any]], None],
+    heartbeat: Callable[[], None],
+    max_steps: int,
+) -> LoopResult:
+    """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not."""
+    return asyncio.run(_loop(host, request, turn, emit, heartbeat, max_steps))
+
+
+async def _loop(
+    host: Any,
+    request: ChatRequest,
+    turn: Turn,
+    emit: Callable[[dict[str, Any]], None],
+    heartbeat: Callable[[], None],
+    max_steps: int,
+) -> LoopResult:
+    try:
+        await host.__aenter__()
+    except ToolsUnavailable as exc:
+        raise ProviderError("mcp_unreachable", str(exc), retryable=False) from None
+    try:
+        return await _steps(host, request, turn, emit, heartbeat, max_steps)
+    finally:
+        await host.__aexit__(None, None, None)
+
+
+async def _steps(
+    host: ToolHost,
+    request: ChatRequest,
+    turn: Turn,
+    emit: Callable[[dict[str, Any]], None],
+    heartbeat: Callable[[], None],
+    max_steps: int,
+) -> LoopResult:
+    body = request.model_dump(mode="json", exclude_none=True)
+    messages: list[dict[str, Any]] = body["messages"]
+    tools = list(body.get("tools") or []) + host.offered()
+    usage = Usage()
+    result = LoopResult(text="", finished=Finished("stop", usage))
+    for step in range(max_steps + 1):
+        current = ChatRequest.model_validate({**body, "messages": messages, "tools": tools})
+        text, finished = await asyncio.to_thread(turn, current)
+        usage = _add(usage, finished.usage)
+        calls = finished.tool_calls or []
+        ours = [c for c in calls if host.owns(c.get("function", {}).get("name", ""))]
+        if not ours or len(ours) < len(calls):
+            # An answer, or calls to the client's own tools, which go back to the client.
+            result.text, result.finished = text, Finished(finished.finish_reason, usage, finished.tool_calls)
+            return result
+        if step == max_steps:
+            result.text, result.finished = text, Finished(STEP_LIMIT, usage)
+            emit({"type": "step_limit", "steps": max_steps})
+            return result
+        messages.append({"role": "assistant", "content": text or None, "tool_calls": ours})
+        for call in ours:
+            name, arguments = call["function"]["name"], call["function"].get("arguments") or "{}"
+            emit({"type": "tool_call", "id": call.get("id"), "name": name, "arguments": arguments})
+            outcome = await host.call(name, arguments)
+            emit(
+                {
+                    "type": "tool_result",
+                    "id": call.get("id"),
+                    "name": name,
+                    "is_error": outcome.is_error,
+                    "content": outcome.content,
+                }
+            )
+            result.executed.append(call)
+            result.reasoning_steps.append(
+                {
+                    "thought": text,
+                    "type": "mcp_tool_call",
+                    "mcp_tool_call": {
+                        "server": outcome.server,
+                        "tool": outcome.tool,
+                        "arguments": json.dumps(outcome.arguments),
+                        "result": outcome.content,
+                        "is_error": outcome.is_error,
+                        "truncated": outcome.truncated,
+                    },
+                }
+            )
+            messages.append({"role": "tool", "tool_call_id": call.get("id") or name, "content": outcome.content})
+        await asyncio.to_thread(heartbeat)  # writes the step's events; a cancelled task stops here
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,151 @@
+"""Chat tasks with `mcp_servers`: a real MCP server (the official SDK's), a scripted OpenAI-compatible
+model that calls its tools, and the real worker running the loop."""
+
+import json
+
+import pytest
+
+from asyncinfer.handlers import shared, worker
+from asyncinfer.tasks.dialects.ids import parse_any
+from asyncinfer.tasks.model import TaskStatus
+from tests.support.mcp_server import RunningMcpServer, free_url
+from tests.support.openai_server import OpenAIServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tools():
+    with RunningMcpServer() as running:
+        yield running
+
+
+@pytest.fixture
+def stack(aws, model_server, tmp_path, monkeypatch):
+    registry = {
+        "version": 1,
+        "providers": {"compat": {"type": "openai", "base_url": model_server.base_url, "max_retries": 0}},
+        "models": {
+            name: {"provider": "compat", "upstream": name, "kind": "chat"}
+            for name in ("tool-loop", "tool-error", "tool-forever")
+        },
+    }
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps(registry))
+    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "true")  # the test servers are on 127.0.0.1
+    monkeypatch.setenv("ASYNCINFER_MCP_MAX_STEPS", "3")
+    shared.service.cache_clear()
+    worker.runtime.cache_clear()
+    return aws
+
+
+def run(aws, model, servers):
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Add 2 and 3, and the weather?"}],
+        "mcp_servers": servers,
+    }
+    status, created = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, created
+    aws.run_worker()
+    task = aws.store.get("acme", parse_any(created["id"]))
+    return task, aws.store.read_events("acme", task.id)
+
+
+def test_the_model_uses_two_tools_and_answers_with_their_results(stack, tools, model_server):
+    task, events = run(stack, "tool-loop", [{"name": "calc", "url": tools.url, "authorization": "t0ken"}])
+    assert task.status == TaskStatus.COMPLETED, task.error
+    message = task.result["choices"][0]["message"]
+    assert message["content"] == "Tool results: 5 | Paris: 18 C and sunny"
+    steps = message["reasoning_steps"]
+    assert [
+        (s["mcp_tool_call"]["tool"], s["mcp_tool_call"]["result"], s["mcp_tool_call"]["is_error"]) for s in steps
+    ] == [
+        ("add", "5", False),
+        ("lookup", "Paris: 18 C and sunny", False),
+    ]
+    assert all(s["type"] == "mcp_tool_call" and s["thought"] == "Let me use the tools." for s in steps)
+    assert [c["function"]["name"] for c in message["tool_calls"]] == ["calc__add", "calc__lookup"]
+    assert task.result["choices"][0]["finish_reason"] == "stop"
+    # Both model turns are billed.
+    assert task.usage.prompt_tokens == 24 and task.usage.completion_tokens == 12
+    kinds = [e["type"] for e in events]
+    assert kinds.count("tool_call") == 2 and kinds.count("tool_result") == 2
+    assert kinds.index("tool_result") < max(i for i, k in enumerate(kinds) if k == "delta")
+    # The model saw the tools under the server's name, and the results as tool messages.
+    first, second = [r for r in model_server.recorded.requests if r.get("model") == "tool-loop"][-2:]
+    assert {t["function"]["name"] for t in first["tools"]} == {"calc__add", "calc__lookup", "calc__explode"}
+    assert "mcp_servers" not in first
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool", "tool"]
+
+
+def test_allowed_tools_limit_what_the_model_sees(stack, tools, model_server):
+    task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url, "allowed_tools": ["add", "lookup"]}])
+    assert task.status == TaskStatus.COMPLETED
+    sent = [r for r in model_server.recorded.requests if r.get("model") == "tool-loop"][-2]
+    assert {t["function"]["name"] for t in sent["tools"]} == {"calc__add", "calc__lookup"}
+
+
+def test_a_tool_error_is_recorded_and_shown_to_the_model(stack, tools):
+    task, events = run(stack, "tool-error", [{"name": "calc", "url": tools.url}])
+    assert task.status == TaskStatus.COMPLETED
+    (step,) = task.result["choices"][0]["message"]["reasoning_steps"]
+    assert step["mcp_tool_call"]["is_error"] is True and "explode" in step["mcp_tool_call"]["result"]
+    assert task.result["choices"][0]["message"]["content"] == "Tool results: " + step["mcp_tool_call"]["result"]
+    (result_event,) = [e for e in events if e["type"] == "tool_result"]
+    assert result_event["is_error"] is True
+
+
+def test_a_server_down_at_start_fails_the_task_clearly(stack):
+    task, _ = run(stack, "tool-loop", [{"name": "gone", "url": free_url()}])
+    assert task.status == TaskStatus.FAILED
+    assert task.error.code == "mcp_unreachable"
+    assert "'gone'" in task.error.message
+    assert stack.queue_depth() == 0  # failed for good, not retried
+
+
+def test_the_step_limit_ends_the_loop_with_what_was_done(stack, tools):
+    task, events = run(stack, "tool-forever", [{"name": "calc", "url": tools.url}])
+    assert task.status == TaskStatus.COMPLETED
+    choice = task.result["choices"][0]
+    assert choice["finish_reason"] == "step_limit"
+    assert len(choice["message"]["reasoning_steps"]) == 3
+    assert [{k: v for k, v in e.items() if k != "seq"} for e in events if e["type"] == "step_limit"] == [
+        {"type": "step_limit", "steps": 3}
+    ]
+    assert len([e for e in events if e["type"] == "tool_result"]) == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://metadata.google.internal/mcp",
+        "file:///etc/passwd",
+    ],
+)
+def test_metadata_and_non_http_urls_are_refused_at_submit(stack, url):
+    body = {"model": "tool-loop", "messages": [{"role": "user", "content": "hi"}], "mcp_servers": [{"url": url}]}
+    status, error = stack.api("POST", "/v1/async", body=body)
+    assert status == 400 and error["error"]["message"].startswith("mcp_servers.0.url")
+    assert stack.queue_depth() == 0
+
+
+def test_private_addresses_are_refused_in_the_worker_unless_allowed(stack, tools, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "false")
+    worker.runtime.cache_clear()
+    task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url}])
+    assert task.status == TaskStatus.FAILED and task.error.code == "mcp_unreachable"
+    assert "private address" in task.error.message
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOWED_HOSTS", '["127.0.0.1/32"]')
+    worker.runtime.cache_clear()
+    task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url}])
+    assert task.status == TaskStatus.COMPLETED
