@@ -27,6 +27,8 @@ class InfraConfig(BaseModel):
     # bundled in place of the packaged one.
     models_file: str | None = None
     provider_secret_arns: list[str] = Field(default_factory=list)
+    # Private hosts or CIDRs MCP servers may be on (everything private is refused otherwise).
+    mcp_allowed_hosts: list[str] = Field(default_factory=list)
     api_throttle_rate: float = Field(default=50, gt=0, le=10000)
     api_throttle_burst: int = Field(default=100, ge=1, le=5000)
     authorizer_cache_seconds: int = Field(default=300, ge=0, le=3600)

@@ -60,6 +60,8 @@ class Workers(Construct):
         }
         if config.provider_secret_arns:
             worker_env["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
+        if config.mcp_allowed_hosts:
+            worker_env["ASYNCINFER_MCP_ALLOWED_HOSTS"] = json.dumps(config.mcp_allowed_hosts)
         self.worker = Function(
             self,
             "Worker",

@@ -50,6 +50,7 @@ def staging(tmp_path_factory):
         provider_secret_arns=SECRETS,
         models_file=str(registry),
         worker_batch_size=4,
+        mcp_allowed_hosts=["tools.internal", "10.20.0.0/16"],
         worker_batching_window_seconds=2,
         worker_max_concurrency=7,
         retention_days=9,
@@ -83,6 +84,10 @@ def test_context_reaches_the_stage_the_worker_and_the_retention(staging):
 def test_provider_secrets_reach_the_worker_and_only_the_worker(staging):
     _, resources = staging
     worker_id, worker = functions_by_handler(resources)[HANDLERS["worker"]]
+    assert json.loads(worker["Environment"]["Variables"]["ASYNCINFER_MCP_ALLOWED_HOSTS"]) == [
+        "tools.internal",
+        "10.20.0.0/16",
+    ]
     assert json.loads(worker["Environment"]["Variables"]["ASYNCINFER_PROVIDER_SECRET_ARNS"]) == SECRETS
     reads = [
         s for s in policy_statements_of(resources, worker_id) if "secretsmanager:GetSecretValue" in actions_of([s])
