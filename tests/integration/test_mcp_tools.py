@@ -86,6 +86,13 @@ def test_the_model_uses_two_tools_and_answers_with_their_results(stack, tools, m
     assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool", "tool"]
 
 
+def test_the_sse_transport_works_too(stack):
+    with RunningMcpServer(sse=True) as sse_tools:
+        task, _ = run(stack, "tool-loop", [{"name": "calc", "url": sse_tools.url, "transport": "sse"}])
+    assert task.status == TaskStatus.COMPLETED, task.error
+    assert task.result["choices"][0]["message"]["content"] == "Tool results: 5 | Paris: 18 C and sunny"
+
+
 def test_allowed_tools_limit_what_the_model_sees(stack, tools, model_server):
     task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url, "allowed_tools": ["add", "lookup"]}])
     assert task.status == TaskStatus.COMPLETED

@@ -15,12 +15,13 @@ from examples.mcp_server import build
 
 
 class RunningMcpServer:
-    def __init__(self, server: MCPServer | None = None) -> None:
+    def __init__(self, server: MCPServer | None = None, *, sse: bool = False) -> None:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        app = (server or build()).streamable_http_app()
+        self.url = f"http://127.0.0.1:{self.port}/{'sse' if sse else 'mcp'}"
+        server = server or build()
+        app = server.sse_app() if sse else server.streamable_http_app()
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
 
     def __enter__(self) -> RunningMcpServer:
