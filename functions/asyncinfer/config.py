@@ -47,6 +47,9 @@ class WorkerSettings(_Settings):
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    # A transiently failed task comes back after a jittered delay growing from this base up to the cap.
+    retry_base_seconds: float = Field(default=2, gt=0)
+    retry_max_seconds: float = Field(default=300, gt=0, le=43200)
     inline_result_bytes: int = Field(default=16 * 1024, ge=0, le=256 * 1024)
     deadline_margin_seconds: float = Field(default=10, ge=0)
     # Tasks of one SQS batch run side by side in this many threads.

@@ -96,6 +96,8 @@ def test_least_privilege(resources):
     worker = actions_of(policy_statements_of(resources, by_handler["asyncinfer.handlers.worker.lambda_handler"][0]))
     dead = actions_of(policy_statements_of(resources, by_handler["asyncinfer.handlers.dead_letter.lambda_handler"][0]))
     assert {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "s3:GetObject", "s3:PutObject"} <= worker
+    # Backoff of transient failures: the worker shortens a failed message's visibility.
+    assert {"sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"} <= worker
     forbidden = {"dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:Scan", "s3:DeleteObject", "s3:DeleteBucket"}
     assert not worker & forbidden
     assert not any(a.endswith("*") and not a.startswith(("sqs:", "xray:")) for a in worker)

@@ -171,8 +171,46 @@ def test_the_handler_reports_transient_failures_as_batch_item_failures(aws):
         worker.Worker._request = original
     assert aws.store.get("acme", ok).status == TaskStatus.COMPLETED
     assert aws.store.get("acme", flaky).status == TaskStatus.IN_PROGRESS
-    # The failed message was not deleted: it waits in flight for its visibility timeout.
+    # The failed message was not deleted: it waits in flight for its backoff.
     assert aws.queue_depth() == 1
+
+
+def test_a_transient_failure_comes_back_after_a_short_jittered_backoff_not_the_visibility_timeout(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_RETRY_BASE_SECONDS", "1")
+    monkeypatch.setenv("ASYNCINFER_RETRY_MAX_SECONDS", "1")
+    worker.runtime.cache_clear()
+    task_id = submit(aws)
+    calls = []
+
+    class FailsOnce:
+        def stream_chat(self, upstream, request):
+            calls.append(1)
+            fail = ProviderError("upstream_5xx", "502", retryable=True) if len(calls) == 1 else None
+            return ScriptedProvider(words=3, fail=fail).stream_chat(upstream, request)
+
+    worker.runtime()[0].provider_for = lambda spec: FailsOnce()
+    started = time.monotonic()
+    assert aws.run_worker(max_batches=1) == 1
+    assert aws.store.get("acme", task_id).status == TaskStatus.IN_PROGRESS
+    # The queue's visibility timeout is minutes; the backoff brings the message back within seconds.
+    deadline = time.monotonic() + 10
+    while aws.run_worker(max_batches=1) == 0:
+        assert time.monotonic() < deadline, "the message did not come back"
+        time.sleep(0.2)
+    assert 0.9 <= time.monotonic() - started < 10
+    task = aws.store.get("acme", task_id)
+    assert (task.status, task.attempt) == (TaskStatus.COMPLETED, 2)
+
+
+def test_retry_delays_grow_with_full_jitter_and_stop_at_the_cap():
+    import random
+
+    from asyncinfer.tasks.backoff import retry_delay
+
+    rng = random.Random(7)
+    delays = {n: [retry_delay(n, base=2, cap=60, rng=rng) for _ in range(500)] for n in (1, 2, 3, 4, 8)}
+    assert all(1 <= d <= 2 for d in delays[1]) and max(delays[3]) <= 8 and max(delays[8]) <= 60
+    assert max(delays[8]) > 40 and len(set(delays[4])) > 5  # spread out, not one value
 
 
 def test_a_permanent_provider_error_fails_the_task_with_its_code(aws):

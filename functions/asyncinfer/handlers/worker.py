@@ -19,7 +19,8 @@ from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import TaskMessage, parse_message
-from asyncinfer.tasks.worker import Worker
+from asyncinfer.tasks.backoff import retry_delay
+from asyncinfer.tasks.worker import RetryLater, Worker
 
 SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
 
@@ -46,9 +47,38 @@ async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> st
         metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
         return "malformed"
     worker, executor = runtime()
-    outcome = await asyncio.get_running_loop().run_in_executor(executor, _process, worker, message, lambda_context)
+    try:
+        outcome = await asyncio.get_running_loop().run_in_executor(executor, _process, worker, message, lambda_context)
+    except RetryLater:
+        metrics.add_metric(name="TasksRetried", unit=MetricUnit.Count, value=1)
+        await asyncio.to_thread(_back_off, record)
+        raise
     metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome
+
+
+def _back_off(record: SQSRecord) -> None:
+    """Hold the failed message back for a jittered, growing delay instead of the whole visibility timeout."""
+    settings = SETTINGS()
+    receives = int(record.attributes.approximate_receive_count or 1)
+    delay = retry_delay(receives, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+    try:
+        sqs().change_message_visibility(
+            QueueUrl=queue_url(record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
+    except Exception:  # best effort: without it the message returns after the visibility timeout
+        logger.warning("could not set the retry delay", exc_info=True)
+
+
+@cache
+def sqs():
+    return wiring.client("sqs")
+
+
+@cache
+def queue_url(arn: str) -> str:
+    _, _, _, _, account, name = arn.split(":", 5)
+    return sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
 
 @logger.inject_lambda_context
