@@ -7,6 +7,7 @@ writes do not share the tenant partition's throughput with submits and polls.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -105,12 +106,23 @@ class DynamoTaskStore:
             if task.expires_at is not None:
                 name_item["expires_at"] = {"N": str(task.expires_at)}
             puts.append(name_item)
+        # A name may be taken over once the task it named has expired (TTL deletion lags).
+        free = {
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+            "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+        }
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self._table, "Item": p, "ConditionExpression": "attribute_not_exists(pk)"}}
-                    for p in puts
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": puts[0],
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
                 ]
+                + [{"Put": {"TableName": self._table, "Item": p, **free}} for p in puts[1:]]
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
@@ -155,8 +167,12 @@ class DynamoTaskStore:
             "ExpressionAttributeValues": {":pk": {"S": tenant}, ":prefix": {"S": TASK_PREFIX}},
             "ScanIndexForward": False,
         }
-        # Soft-deleted tasks are invisible; a page short of them still carries a cursor.
-        query["FilterExpression"] = "attribute_not_exists(deleted_at)"
+        # Soft-deleted and expired tasks are invisible (TTL deletion lags); a page short of them still
+        # carries a cursor.
+        query["FilterExpression"] = (
+            "attribute_not_exists(deleted_at) AND (attribute_not_exists(expires_at) OR expires_at > :now)"
+        )
+        query["ExpressionAttributeValues"][":now"] = {"N": str(int(time.time()))}
         names: dict[str, str] = {}
         if status is not None:
             query["FilterExpression"] += " AND #status = :status"

@@ -147,5 +147,12 @@ class Task(BaseModel):
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def expired(self, at_ms: int | None = None) -> bool:
+        """Past its retention: gone for every reader, even while DynamoDB's TTL deletion lags (up to days)."""
+        return self.expires_at is not None and self.expires_at * 1000 <= (now_ms() if at_ms is None else at_ms)
+
+    def visible(self) -> bool:
+        return self.deleted_at is None and not self.expired()
+
     def lease_expired(self, at_ms: int) -> bool:
         return self.lease_expires_at is None or self.lease_expires_at <= at_ms

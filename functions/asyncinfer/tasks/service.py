@@ -176,8 +176,8 @@ class TaskService:
         if record.fingerprint != fp:
             raise IdempotencyConflict("This idempotency key was already used with a different request")
         task = self.store.get(tenant, record.task_id)
-        if task is None:
-            return None
+        if task is None or task.expired():
+            return None  # a new task may take the key (the stale name is overwritten)
         if task.deleted_at is not None:
             raise IdempotencyConflict("This idempotency key was used for a task that has since been deleted")
         if task.status == TaskStatus.CREATED and now_ms() - task.created_at > ORPHAN_AFTER_MS:
@@ -199,7 +199,7 @@ class TaskService:
         """A task of this tenant (and of one of `kinds`: a surface sees only what it can show); a deleted
         one only when asked for (NetMind shows soft-deleted generations as such)."""
         task = self.store.get(tenant, task_id)
-        if task is None or (task.deleted_at is not None and not deleted):
+        if task is None or task.expired() or (task.deleted_at is not None and not deleted):
             raise TaskNotFound()
         if kinds is not None and task.kind not in kinds:
             raise TaskNotFound()
@@ -231,7 +231,7 @@ class TaskService:
             )
         except ConditionFailed as lost:
             task = lost.current
-        if task is None or task.deleted_at is not None:
+        if task is None or not task.visible():
             raise TaskNotFound()
         return task
 

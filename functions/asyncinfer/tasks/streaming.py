@@ -104,7 +104,7 @@ class EventTail:
 
     async def open(self) -> Task:
         task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
-        if task is None or task.deleted_at is not None:
+        if task is None or not task.visible():
             raise TaskNotFound()
         return task
 
@@ -114,7 +114,7 @@ class EventTail:
         yield f"retry: {self._limits.retry_ms}\n\n".encode()
         while True:
             task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
-            if task is None or task.deleted_at is not None:  # deleted while streaming
+            if task is None or not task.visible():  # deleted (or expired) while streaming
                 return
             events = await asyncio.to_thread(self._store.read_events, self._tenant, self._task_id, after_seq, scan_from)
             for event in events:
