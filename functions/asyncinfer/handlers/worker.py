@@ -35,7 +35,13 @@ def runtime() -> tuple[Worker, ThreadPoolExecutor]:
 def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> str:
     logger.thread_safe_append_keys(correlation_id=message.task_id, tenant=message.tenant)
     try:
-        return worker.process(message, remaining_ms=context.get_remaining_time_in_millis).value
+        outcome = worker.process(message, remaining_ms=context.get_remaining_time_in_millis).value
+        # Ids and outcomes only: prompts, outputs and credentials never go to the logs.
+        logger.info("task processed", extra={"outcome": outcome})
+        return outcome
+    except RetryLater as exc:
+        logger.info("task will be retried", extra={"reason": str(exc)})
+        raise
     finally:
         logger.thread_safe_clear_keys()
 
