@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format synth bootstrap deploy destroy clean
+.PHONY: dev test reliability lint format synth bootstrap deploy destroy clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -19,6 +19,9 @@ dev: $(STAMP)  ## Start the local stack (emulator, dev server, worker, demo mode
 
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+reliability: $(STAMP)  ## The full fault-injection run (1,000 tasks; make test runs 200)
+	RELIABILITY_TASKS=$${RELIABILITY_TASKS:-1000} $(PY) -m pytest -s -p no:logging tests/reliability/test_fault_injection.py
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -55,19 +55,21 @@ async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> st
     worker, executor = runtime()
     try:
         outcome = await asyncio.get_running_loop().run_in_executor(executor, _process, worker, message, lambda_context)
-    except RetryLater:
+    except RetryLater as retry:
         metrics.add_metric(name="TasksRetried", unit=MetricUnit.Count, value=1)
-        await asyncio.to_thread(_back_off, record)
+        await asyncio.to_thread(_back_off, record, retry.lease_left_ms)
         raise
     metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome
 
 
-def _back_off(record: SQSRecord) -> None:
-    """Hold the failed message back for a jittered, growing delay instead of the whole visibility timeout."""
+def _back_off(record: SQSRecord, lease_left_ms: int) -> None:
+    """Hold the failed message back for a jittered, growing delay instead of the whole visibility timeout,
+    and at least until a lease we could not release has run out."""
     settings = SETTINGS()
     receives = int(record.attributes.approximate_receive_count or 1)
     delay = retry_delay(receives, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+    delay = max(delay, -(-lease_left_ms // 1000) + 1)
     try:
         sqs().change_message_visibility(
             QueueUrl=queue_url(record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay

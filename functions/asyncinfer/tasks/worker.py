@@ -45,7 +45,12 @@ class Outcome(StrEnum):
 
 
 class RetryLater(Exception):
-    """A transient failure: the queue message must come back after a backoff."""
+    """A transient failure: the queue message must come back after a backoff, and never while our lease
+    could still hold (it would be dropped as "leased by another worker" and the task stranded)."""
+
+    def __init__(self, message: str, *, lease_left_ms: int = 0) -> None:
+        super().__init__(message)
+        self.lease_left_ms = lease_left_ms
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,8 @@ class Worker:
                 return self._finish_failed(task, exc.code, exc.message)
             if task.attempt >= self.config.max_attempts:
                 return self._finish_failed(task, exc.code, f"{exc.message} (after {task.attempt} attempts)")
-            self._release(task)
-            raise RetryLater(exc.message) from exc
+            released = self._release(task)
+            raise RetryLater(exc.message, lease_left_ms=0 if released else remaining_ms()) from exc
         except Exception:
             self._release(task)
             raise
@@ -334,12 +339,14 @@ class Worker:
             remove=["lease_expires_at"] if target != TaskStatus.IN_PROGRESS else [],
         )
 
-    def _release(self, task: Task) -> None:
+    def _release(self, task: Task) -> bool:
         """Expire our lease now so that the redelivered message can re-claim at once."""
         try:
             self._transition_mine(task, TaskStatus.IN_PROGRESS, {"lease_expires_at": now_ms()})
-        except Exception:  # best effort: the lease expires by itself anyway
+        except Exception:  # best effort: the lease (never longer than this invocation) expires by itself
             log.warning("could not release lease of task %s", task.id, exc_info=True)
+            return False
+        return True
 
 
 class _EventLog:

@@ -1,0 +1,257 @@
+"""Fault injection through the real handlers on the emulator: worker crashes at every step of the worker
+protocol, throttled DynamoDB/S3 calls (before and after they took effect), provider 5xx/429/timeouts,
+duplicate deliveries, lost enqueue answers, and cancels at random moments. After quiescence every task
+must be in exactly one terminal state, none lost, none COMPLETED after a CANCELLED, every result equal
+to the provider's output, every FAILED with an error, attempts within the limit.
+
+`RELIABILITY_TASKS` sets the size (200 here; `make reliability` runs 1,000); `RELIABILITY_SEED` the seed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import time
+import uuid
+from collections import Counter
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from asyncinfer import wiring
+from asyncinfer.config import ApiSettings
+from asyncinfer.handlers import dead_letter, shared, stream, worker
+from asyncinfer.observability import logger
+from asyncinfer.providers.base import ProviderError
+from asyncinfer.providers.local import DemoChatProvider, demo_answer
+from asyncinfer.tasks.errors import ServiceUnavailable
+from asyncinfer.tasks.model import TERMINAL, TaskStatus
+from asyncinfer.tasks.service import Submission
+from infra.local.emulator import provision
+from infra.local.functions import LocalFunctions
+from infra.local.poller import Poller
+
+pytestmark = pytest.mark.integration
+
+TASKS = int(os.environ.get("RELIABILITY_TASKS", "200"))
+SEED = int(os.environ.get("RELIABILITY_SEED", "20261122"))
+MAX_ATTEMPTS = 4
+LEASE_SECONDS = 1.0  # the worker "function" timeout: a crashed claim expires this soon
+VISIBILITY = 2  # longer than the function timeout, as on AWS (6x there)
+MAX_RECEIVES = 6
+
+
+class Crash(BaseException):
+    """The worker process dies here: no cleanup, no ack."""
+
+
+class Chaos:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.counts: Counter[str] = Counter()
+
+    def roll(self, p: float, what: str) -> bool:
+        hit = self.rng.random() < p
+        if hit:
+            self.counts[what] += 1
+        return hit
+
+    def around(self, name: str, call):
+        """A store or blob call that may crash or be throttled, before it takes effect or after."""
+
+        def wrapped(*args, **kwargs):
+            if self.roll(0.02, f"crash before {name}"):
+                raise Crash(name)
+            if self.roll(0.02, f"throttle before {name}"):
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, name)
+            result = call(*args, **kwargs)
+            if self.roll(0.01, f"crash after {name}"):
+                raise Crash(name)
+            if self.roll(0.01, f"throttle after {name}"):  # it happened, but the answer was lost
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "lost"}}, name)
+            return result
+
+        return wrapped
+
+
+class Wrapped:
+    def __init__(self, inner, chaos: Chaos, methods: tuple[str, ...]) -> None:
+        self._inner = inner
+        for method in methods:
+            setattr(self, method, chaos.around(method, getattr(inner, method)))
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class FlakyProvider:
+    def __init__(self, chaos: Chaos) -> None:
+        self._chaos = chaos
+        self._demo = DemoChatProvider(seconds=0)
+
+    def stream_chat(self, upstream, request):
+        for i, chunk in enumerate(self._demo.stream_chat(upstream, request)):
+            if i == 3:
+                if self._chaos.roll(0.05, "provider 429"):
+                    raise ProviderError("provider_throttled", "429", retryable=True)
+                if self._chaos.roll(0.03, "provider 5xx"):
+                    raise ProviderError("provider_error", "503", retryable=True)
+                if self._chaos.roll(0.03, "provider timeout"):
+                    raise ProviderError("provider_timeout", "timed out", retryable=True)
+                if self._chaos.roll(0.02, "crash while streaming"):
+                    raise Crash("stream")
+            yield chunk
+
+
+@pytest.fixture
+def emulated(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+        "ASYNCINFER_FLUSH_SECONDS": "0.001",
+        "ASYNCINFER_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        "ASYNCINFER_DEADLINE_MARGIN_SECONDS": "0",
+        "ASYNCINFER_RETRY_BASE_SECONDS": "0.5",
+        "ASYNCINFER_RETRY_MAX_SECONDS": "1",
+        # One task at a time per invocation: an injected crash then leaves no sibling thread running on
+        # (moto's in-process backend is not thread-safe; batch concurrency is tested elsewhere).
+        "ASYNCINFER_CONCURRENCY": "1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    level = logger.log_level
+    logger.setLevel("CRITICAL")  # thousands of expected, injected errors
+    with mock_aws():
+        ddb, sqs, s3 = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3")
+        resources = provision(ddb, sqs, s3, "chaos")
+        for name, value in resources.env().items():
+            monkeypatch.setenv(name, value)
+        sqs.set_queue_attributes(
+            QueueUrl=resources.queue_url,
+            Attributes={
+                "VisibilityTimeout": str(VISIBILITY),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": resources.dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+                ),
+            },
+        )
+        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url, dead_letter.store, stream.store):
+            cached.cache_clear()
+        yield resources, sqs
+        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url, dead_letter.store, stream.store):
+            cached.cache_clear()
+    logger.setLevel(level)
+
+
+def depth(sqs, url) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_nothing_is_lost_under_faults(emulated, monkeypatch):
+    resources, sqs = emulated
+    # One message per invocation, one task at a time: an injected crash then leaves no sibling running on.
+    monkeypatch.setattr("infra.local.poller.BATCH_SIZE", 1)
+    rng = random.Random(SEED)
+    chaos = Chaos(rng)
+    service = wiring.task_service(ApiSettings())
+    real_send = service.queue.send
+
+    def flaky_send(message):
+        if chaos.roll(0.02, "enqueue refused"):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "sqs"}}, "SendMessage")
+        real_send(message)
+        if chaos.roll(0.03, "duplicate delivery"):
+            real_send(message)
+        if chaos.roll(0.01, "enqueue answer lost"):  # sent, but the API saw an error and withdrew the task
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "lost"}}, "SendMessage")
+
+    service.queue.send = flaky_send
+    functions = LocalFunctions(timeouts={"worker": LEASE_SECONDS, "dead_letter": 30})
+    w, _ = worker.runtime()
+    w.store = Wrapped(w.store, chaos, ("get", "transition", "append_events"))
+    w.blobs = Wrapped(w.blobs, chaos, ("put",))
+    w.provider_for = lambda spec: FlakyProvider(chaos)
+    tasks_poller = Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker")
+    dlq_poller = Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter")
+
+    tenant = "chaos"
+    prompts: dict[str, str] = {}
+    cancelled: set[str] = set()
+
+    def submit(i: int) -> None:
+        prompt = f"Task {i}: {uuid.UUID(int=rng.getrandbits(128))}"
+        key = f"k-{i}"
+        body = {"model": "demo-chat", "messages": [{"role": "user", "content": prompt}]}
+        for _ in range(20):  # a client retrying with its idempotency key until the service takes it
+            try:
+                task = service.submit_chat(tenant, body, Submission(idempotency_key=key))
+            except ServiceUnavailable:
+                continue
+            prompts[task.id] = prompt
+            return
+        raise AssertionError("submit never went through")
+
+    def poll(poller: Poller) -> None:
+        with contextlib.suppress(Crash):  # the invocation died: its messages come back after the visibility timeout
+            poller.poll_once()
+
+    submitted = 0
+    deadline = time.monotonic() + 600
+    while True:
+        assert time.monotonic() < deadline, "no quiescence"
+        for _ in range(rng.randint(0, 8)):
+            if submitted < TASKS:
+                submit(submitted)
+                submitted += 1
+        if prompts and rng.random() < 0.15:
+            victim = rng.choice(sorted(prompts))
+            if service.cancel(tenant, victim).status == TaskStatus.CANCELLED:
+                cancelled.add(victim)
+        poll(tasks_poller)
+        poll(dlq_poller)
+        if submitted == TASKS and depth(sqs, resources.queue_url) == 0 and depth(sqs, resources.dlq_url) == 0:
+            break
+        if submitted == TASKS:
+            time.sleep(0.05)  # what is left is in flight: visibility or backoff brings it back
+
+    store = wiring.task_store(resources.table_name)
+    final = {task_id: store.get(tenant, task_id) for task_id in prompts}
+    statuses = Counter(t.status.value for t in final.values())
+    errors = Counter(t.error.code for t in final.values() if t.error)
+    print(f"\n{TASKS} tasks, seed {SEED}: {dict(statuses)}; errors {dict(errors)}")
+    print("faults injected:", dict(sorted(chaos.counts.items())))
+
+    assert len(final) == TASKS
+    for task_id, task in final.items():
+        assert task is not None, f"{task_id} lost"
+        assert task.status in TERMINAL, f"{task_id} stuck in {task.status}"
+        assert task.attempt <= MAX_ATTEMPTS
+        if task_id in cancelled:
+            assert task.status == TaskStatus.CANCELLED, f"{task_id} was cancelled, then became {task.status}"
+        if task.status == TaskStatus.COMPLETED:
+            result = service.result(task)
+            assert result["choices"][0]["message"]["content"] == demo_answer("demo-chat", prompts[task_id])
+            assert task.completed_at and not task.error
+        if task.status == TaskStatus.FAILED:
+            assert task.error is not None and task.error.code
+    # Nothing else was created: one task per submit, whatever was retried or duplicated.
+    listed = store.list(tenant, limit=100, after=None, status=None)
+    count = len(listed.tasks)
+    while listed.next_cursor:
+        listed = store.list(tenant, limit=100, after=listed.next_cursor, status=None)
+        count += len(listed.tasks)
+    assert count == TASKS
+    assert statuses["COMPLETED"] > TASKS // 2, "the faults should not stop most tasks from completing"
+    assert sum(chaos.counts.values()) > TASKS // 5, "faults were injected"
