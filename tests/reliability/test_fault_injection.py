@@ -159,6 +159,7 @@ def depth(sqs, url) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
+@pytest.mark.timeout(max(120, TASKS))  # about 0.17 s a task here
 def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     resources, sqs = emulated
     # One message per invocation, one task at a time: an injected crash then leaves no sibling running on.
