@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from asyncinfer.observability import logger
@@ -70,6 +72,19 @@ def build_resolver() -> APIGatewayRestResolver:
         return error_response(404, ROUTE_NOT_FOUND["error"]["code"], ROUTE_NOT_FOUND["error"]["message"])
 
     return app
+
+
+def raw_body(app: APIGatewayRestResolver) -> bytes:
+    """The request body as sent. Bytes, not text: a body that is not UTF-8 is the client's error (a 400
+    from the JSON parser), not a decoding crash here."""
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body)
+        except ValueError:
+            return b""
+    return body.encode("utf-8", "surrogateescape")
 
 
 def tenant_of(app: APIGatewayRestResolver) -> str:

@@ -4,6 +4,7 @@ import pytest
 
 from asyncinfer.handlers import api_async
 from asyncinfer.tasks.dialects.async_api import internal_id
+from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration
@@ -139,3 +140,24 @@ def test_other_tenants_and_missing_ids_get_the_same_404(aws):
 def test_without_an_authorizer_tenant_nothing_is_served(aws):
     status, body = aws.api("GET", "/v1/async", tenant="")
     assert (status, body["error"]["code"]) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    "function, path",
+    [
+        ("api_async", "/v1/async"),
+        ("api_perplexity", "/async/chat/completions"),
+        ("api_privategpt", "/v1/messages/async"),
+        ("api_netmind", "/v1/generation"),
+    ],
+)
+def test_a_body_that_is_not_utf8_is_a_400_on_every_surface(aws, function, path):
+    """Found by Schemathesis: API Gateway hands binary bodies over base64-encoded; they used to be a 500."""
+    import base64
+
+    event = load_event("api_async_submit")
+    event.update(path=path, resource=path, body=base64.b64encode(b"#f\xff\xfe\x8a{").decode(), isBase64Encoded=True)
+    result = aws.functions.invoke(function, event)
+    assert result["statusCode"] == 400, result
+    assert json.loads(result["body"])["error"]["code"] == "invalid_json"
+    assert aws.queue_depth() == 0

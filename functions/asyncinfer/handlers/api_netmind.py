@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.config import ApiSettings
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_resolver, tenant_of
+from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import ids, netmind
 from asyncinfer.tasks.model import MEDIA_KINDS
@@ -21,7 +21,7 @@ SETTINGS = ApiSettings  # the infra tests check each deployed environment agains
 @app.post("/v1/generation")
 def create() -> dict:
     svc = service()
-    body = parse_json_body(app.current_event.decoded_body, svc.limits.max_request_bytes)
+    body = parse_json_body(raw_body(app), svc.limits.max_request_bytes)
     how = Submission(surface="netmind", idempotency_key=app.current_event.headers.get("idempotency-key"))
     task = svc.submit_generation(tenant_of(app), body, how)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asyncinfer.config import ApiSettings
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_resolver, tenant_of
+from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.tasks.dialects import ids, perplexity
 from asyncinfer.tasks.model import CHAT_KINDS
 from asyncinfer.tasks.requests import parse_json_body
@@ -18,7 +18,7 @@ SETTINGS = ApiSettings  # the infra tests check each deployed environment agains
 @app.post("/async/chat/completions")
 def submit() -> dict:
     svc = service()
-    body = parse_json_body(app.current_event.decoded_body, svc.limits.max_request_bytes)
+    body = parse_json_body(raw_body(app), svc.limits.max_request_bytes)
     request, key = perplexity.parse_submit(body, app.current_event.headers.get("idempotency-key"))
     task = svc.submit_chat(tenant_of(app), request, Submission(surface="perplexity", idempotency_key=key))
     return perplexity.detail(task, svc.result(task))

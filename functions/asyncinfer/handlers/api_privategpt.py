@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.config import ApiSettings
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_resolver, tenant_of
+from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import privategpt
 from asyncinfer.tasks.errors import TaskNotFound
@@ -34,7 +34,7 @@ def submit() -> dict:
     svc = service()
     query = app.current_event.query_string_parameters or {}
     message_id = privategpt.check_message_id(query.get("message_id"))
-    body = parse_json_body(app.current_event.decoded_body, svc.limits.max_request_bytes)
+    body = parse_json_body(raw_body(app), svc.limits.max_request_bytes)
     chat = privategpt.chat_body(body, svc.registry.default_chat())
     how = Submission(
         surface="privategpt",
