@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test reliability lint format synth bootstrap deploy destroy clean
+.PHONY: dev test reliability fuzz lint format synth bootstrap deploy destroy clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -22,6 +22,9 @@ test: $(STAMP)  ## Run the whole test suite
 
 reliability: $(STAMP)  ## The full fault-injection run (1,000 tasks; make test runs 200)
 	RELIABILITY_TASKS=$${RELIABILITY_TASKS:-1000} $(PY) -m pytest -s -p no:logging tests/reliability/test_fault_injection.py
+
+fuzz: $(STAMP)  ## Schemathesis against /openapi.json on the local stack, over 1,000 requests (make test sends ~270)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m pytest -s tests/e2e/test_fuzz.py
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
