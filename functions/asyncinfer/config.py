@@ -40,6 +40,9 @@ class ApiSettings(_Settings):
     retention_days: int = Field(default=30, ge=1)
     # Presigned download URLs: minted on every read, valid this long (at most what the credentials allow).
     download_url_seconds: int = Field(default=3600, ge=60, le=43200)
+    # Per-tenant submit quota: at most this many new tasks per window (0 turns it off) -> 429 + Retry-After.
+    submits_per_window: int = Field(default=600, ge=0)
+    submit_window_seconds: int = Field(default=60, ge=1, le=3600)
 
 
 class WorkerSettings(_Settings):

@@ -12,6 +12,7 @@ from asyncinfer.tasks.errors import (
     DomainError,
     InvalidRequest,
     InvalidTransition,
+    RateLimited,
     RequestTooLarge,
     ServiceUnavailable,
     TaskNotFound,
@@ -24,6 +25,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     RequestTooLarge: 413,
     ServiceUnavailable: 503,
+    RateLimited: 429,
 }
 
 # The bodies API Gateway itself answers with (gateway responses); the dev server uses the same ones.
@@ -57,6 +59,10 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(Unauthenticated)
     def _unauthenticated(exc: Unauthenticated) -> Response:
         return error_response(401, UNAUTHORIZED["error"]["code"], UNAUTHORIZED["error"]["message"])
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(exc: RateLimited) -> Response:
+        return error_response(429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:

@@ -223,6 +223,12 @@ def _operation(method: str, path: str, authorized: bool) -> dict[str, Any]:
         out["security"] = []
     if method == "POST":
         out["responses"]["409"] = error
+    if op.body is not None:
+        out["responses"]["429"] = {
+            "description": "Over the tenant's submit quota",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+            "content": {"application/json": {"schema": ERROR}},
+        }
     return out
 
 

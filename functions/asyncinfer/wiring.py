@@ -43,6 +43,8 @@ def task_service(settings: ApiSettings) -> TaskService:
             inline_request_bytes=settings.inline_request_bytes,
             retention_days=settings.retention_days,
             download_url_seconds=settings.download_url_seconds,
+            submits_per_window=settings.submits_per_window,
+            window_seconds=settings.submit_window_seconds,
         ),
     )
 

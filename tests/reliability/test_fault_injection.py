@@ -125,6 +125,7 @@ def emulated(monkeypatch):
         # One task at a time per invocation: an injected crash then leaves no sibling thread running on
         # (moto's in-process backend is not thread-safe; batch concurrency is tested elsewhere).
         "ASYNCINFER_CONCURRENCY": "1",
+        "ASYNCINFER_SUBMITS_PER_WINDOW": "0",  # the run submits faster than a tenant's default quota
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -116,6 +116,9 @@ class TaskStore(Protocol):
         """Events numbered above after_seq, in order, each with its "seq". Batches are stored whole, so a
         reader that has seen every event up to n can pass scan_from=n + 1 to skip the batches it read."""
 
+    def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
+        """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
+
     def put_api_key(self, record: ApiKeyRecord) -> None: ...
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...

@@ -379,6 +379,25 @@ class DynamoTaskStore:
                 raise AlreadyExists("api key") from exc
             raise
 
+    def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"rate#{tenant}"}, "sk": {"S": f"w#{window}"}},
+                UpdateExpression="ADD submits :one SET expires_at = :exp",
+                ConditionExpression="attribute_not_exists(submits) OR submits < :limit",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                    ":exp": {"N": str(expires_at)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         resp = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}})
         item = resp.get("Item")

@@ -54,3 +54,13 @@ class IdempotencyConflict(Conflict):
 
 class NameConflict(Conflict):
     code = "message_id_conflict"
+
+
+class RateLimited(DomainError):
+    """Over the tenant's submit rate; `retry_after` seconds until the next window."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -18,6 +18,7 @@ from asyncinfer.tasks.errors import (
     IdempotencyConflict,
     InvalidRequest,
     NameConflict,
+    RateLimited,
     ServiceUnavailable,
     TaskNotFound,
 )
@@ -65,6 +66,9 @@ class SubmitLimits:
     inline_request_bytes: int
     retention_days: int
     download_url_seconds: int = 3600
+    # Per tenant: at most this many new tasks per window (0: no limit).
+    submits_per_window: int = 0
+    window_seconds: int = 60
 
 
 class TaskService:
@@ -136,6 +140,7 @@ class TaskService:
 
     def _admit(self, task: Task, request: dict[str, Any], how: Submission, fp: str) -> Task:
         """Store the request (inline, or in S3 when large), the task and its names; then enqueue."""
+        self._check_rate(task.tenant)
         encoded = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
             task.request_key = request_key(task.tenant, task.id)
@@ -148,6 +153,20 @@ class TaskService:
         if how.message_id:
             names.append(NameClaim(MESSAGE_ID, how.message_id, fp))
         return self._create_and_enqueue(task, names)
+
+    def _check_rate(self, tenant: str) -> None:
+        """Fixed windows per tenant, counted in the table (replays of an idempotency key are free)."""
+        limits = self.limits
+        if not limits.submits_per_window:
+            return
+        now = now_ms() // 1000
+        window = now // limits.window_seconds
+        if not self.store.count_submit(tenant, window, limits.submits_per_window, now + 2 * limits.window_seconds):
+            retry_after = (window + 1) * limits.window_seconds - now
+            raise RateLimited(
+                f"More than {limits.submits_per_window} submits in {limits.window_seconds} s; retry in {retry_after} s",
+                retry_after=max(1, retry_after),
+            )
 
     def _create_and_enqueue(self, task: Task, names: list[NameClaim]) -> Task:
         try:
