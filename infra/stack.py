@@ -27,26 +27,17 @@ class AsyncInferStack(Stack):
             visibility_seconds=config.queue_visibility_seconds,
             max_receive_count=config.max_receive_count,
         )
-        self.workers = Workers(
-            self,
-            "Workers",
-            config=config,
-            code=code,
-            architecture=architecture,
-            table=self.storage.table,
-            bucket=self.storage.bucket,
-            queues=self.queues,
-        )
-        self.api = Api(
-            self,
-            "Api",
-            config=config,
-            code=code,
-            architecture=architecture,
-            table=self.storage.table,
-            bucket=self.storage.bucket,
-            queues=self.queues,
-        )
+        # What both function constructs build on: the one code asset, the table, bucket and queues.
+        shared = {
+            "config": config,
+            "code": code,
+            "architecture": architecture,
+            "table": self.storage.table,
+            "bucket": self.storage.bucket,
+            "queues": self.queues,
+        }
+        self.workers = Workers(self, "Workers", **shared)
+        self.api = Api(self, "Api", **shared)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

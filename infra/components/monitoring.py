@@ -49,57 +49,56 @@ class Monitoring(Construct):
         dead_letter_errors = dead_letter.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         server_errors = api.metric_server_error(period=Duration.minutes(5), statistic=cw.Stats.SUM)
 
-        self.alarms = {
-            "DeadLetters": cw.Alarm(
-                self,
+        # name: (construct id, what it means, metric, alarm above this, periods in a row)
+        alarms = {
+            "DeadLetters": (
                 "DeadLettersWaiting",
-                alarm_description="Tasks reached the dead-letter queue: a worker failed them repeatedly.",
-                metric=dead_letters,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "Tasks reached the dead-letter queue: a worker failed them repeatedly.",
+                dead_letters,
+                0,
+                1,
             ),
-            "WorkerErrors": cw.Alarm(
-                self,
+            "WorkerErrors": (
                 "WorkerErrors",
-                alarm_description="The worker function raised (crash, timeout or out of memory).",
-                metric=worker_errors,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "The worker function raised (crash, timeout or out of memory).",
+                worker_errors,
+                0,
+                1,
             ),
-            "DeadLetterErrors": cw.Alarm(
-                self,
+            "DeadLetterErrors": (
                 "DeadLetterErrors",
-                alarm_description="The dead-letter consumer failed: dead-lettered tasks are not being marked FAILED.",
-                metric=dead_letter_errors,
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "The dead-letter consumer failed: dead-lettered tasks are not being marked FAILED.",
+                dead_letter_errors,
+                0,
+                1,
             ),
-            "OldestTask": cw.Alarm(
-                self,
+            "OldestTask": (
                 "OldestTaskWaiting",
-                alarm_description="Tasks wait in the queue longer than expected: workers are behind or failing.",
-                metric=oldest,
-                threshold=config.alarm_oldest_message_seconds,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "Tasks wait in the queue longer than expected: workers are behind or failing.",
+                oldest,
+                config.alarm_oldest_message_seconds,
+                3,
             ),
-            "ApiServerErrors": cw.Alarm(
-                self,
+            "ApiServerErrors": (
                 "ApiServerErrors",
-                alarm_description="The API answered 5xx.",
-                metric=server_errors,
-                threshold=5,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                "The API answered 5xx (5 or more in 5 minutes).",
+                server_errors,
+                4,
+                1,
             ),
+        }
+        self.alarms = {
+            name: cw.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=periods,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            for name, (construct_id, description, metric, threshold, periods) in alarms.items()
         }
         for alarm in self.alarms.values():
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))

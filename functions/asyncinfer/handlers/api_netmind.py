@@ -31,7 +31,7 @@ def create() -> dict:
 @app.get("/v1/generation")
 def list_generations() -> dict:
     svc = service()
-    limit, after = netmind.list_params(app.current_event.query_string_parameters or {})
+    limit, after = ids.token_page(app.current_event.query_string_parameters or {})
     page = svc.list(tenant_of(app), limit=limit, after=after, status=None, kinds=MEDIA_KINDS)
     return netmind.listing(page, svc.download_url)
 

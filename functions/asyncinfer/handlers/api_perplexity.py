@@ -26,7 +26,7 @@ def submit() -> dict:
 
 @app.get("/async/chat/completions")
 def list_requests() -> dict:
-    limit, after = perplexity.list_params(app.current_event.query_string_parameters or {})
+    limit, after = ids.token_page(app.current_event.query_string_parameters or {})
     return perplexity.listing(service().list(tenant_of(app), limit=limit, after=after, status=None, kinds=CHAT_KINDS))
 
 

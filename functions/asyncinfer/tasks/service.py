@@ -94,22 +94,17 @@ class TaskService:
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
-        fp = fingerprint(how.surface, body, how.message_id)
-        if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
-            return earlier
-        now = now_ms()
-        task = Task(
-            id=new_task_id(now),
-            tenant=tenant,
-            kind=TaskKind.CHAT,
-            model=request.model,
-            created_at=now,
-            updated_at=now,
-            expires_at=now // 1000 + self.limits.retention_days * 86400,
-            correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
+        correlation = body.get("correlation_id")
+        return self._submit(
+            tenant,
+            TaskKind.CHAT,
+            request.model,
+            request.model_dump(mode="json", exclude_none=True),
+            how,
+            fingerprint(how.surface, body, how.message_id),
+            correlation_id=correlation if isinstance(correlation, str) else None,
             public_name=how.message_id,
         )
-        return self._admit(task, request.model_dump(mode="json", exclude_none=True), how, fp)
 
     def submit_generation(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
@@ -123,20 +118,34 @@ class TaskService:
                 f"config.output_format {fmt!r} is not offered by {request.model}; "
                 f"it makes {', '.join(spec.output_formats)}"
             )
-        fp = fingerprint(how.surface, body)
+        request_body = {"model": request.model, "config": request.config}
+        return self._submit(tenant, spec.kind, request.model, request_body, how, fingerprint(how.surface, body))
+
+    def _submit(
+        self,
+        tenant: str,
+        kind: TaskKind,
+        model: str,
+        request: dict[str, Any],
+        how: Submission,
+        fp: str,
+        **fields: Any,
+    ) -> Task:
+        """The task of a validated request, unless its idempotency key already made one."""
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
         now = now_ms()
         task = Task(
             id=new_task_id(now),
             tenant=tenant,
-            kind=spec.kind,
-            model=request.model,
+            kind=kind,
+            model=model,
             created_at=now,
             updated_at=now,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
+            **fields,
         )
-        return self._admit(task, {"model": request.model, "config": request.config}, how, fp)
+        return self._admit(task, request, how, fp)
 
     def _admit(self, task: Task, request: dict[str, Any], how: Submission, fp: str) -> Task:
         """Store the request (inline, or in S3 when large), the task and its names; then enqueue."""

@@ -45,35 +45,30 @@ def run_tool_loop(
     max_steps: int,
 ) -> LoopResult:
     """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not."""
-    return asyncio.run(_loop(host, request, turn, emit, heartbeat, max_steps))
+    return asyncio.run(_loop(host, request, _Hooks(turn, emit, heartbeat, max_steps)))
 
 
-async def _loop(
-    host: Any,
-    request: ChatRequest,
-    turn: Turn,
-    emit: Callable[[dict[str, Any]], None],
-    heartbeat: Callable[[], None],
-    max_steps: int,
-) -> LoopResult:
+@dataclass(frozen=True)
+class _Hooks:
+    turn: Turn
+    emit: Callable[[dict[str, Any]], None]
+    heartbeat: Callable[[], None]
+    max_steps: int
+
+
+async def _loop(host: Any, request: ChatRequest, hooks: _Hooks) -> LoopResult:
     try:
         await host.__aenter__()
     except ToolsUnavailable as exc:
         raise ProviderError("mcp_unreachable", str(exc), retryable=False) from None
     try:
-        return await _steps(host, request, turn, emit, heartbeat, max_steps)
+        return await _steps(host, request, hooks)
     finally:
         await host.__aexit__(None, None, None)
 
 
-async def _steps(
-    host: ToolHost,
-    request: ChatRequest,
-    turn: Turn,
-    emit: Callable[[dict[str, Any]], None],
-    heartbeat: Callable[[], None],
-    max_steps: int,
-) -> LoopResult:
+async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopResult:
+    turn, emit, heartbeat, max_steps = hooks.turn, hooks.emit, hooks.heartbeat, hooks.max_steps
     body = request.model_dump(mode="json", exclude_none=True)
     messages: list[dict[str, Any]] = body["messages"]
     tools = list(body.get("tools") or []) + host.offered()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from asyncinfer.tasks.errors import TaskNotFound
+from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import is_task_id
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -28,3 +28,16 @@ def parse_any(public: str) -> str:
     if not is_task_id(value):
         raise TaskNotFound()
     return value
+
+
+def token_page(params: dict[str, str]) -> tuple[int, str | None]:
+    """`limit` and `next_token` query parameters (Perplexity's and NetMind's lists), validated."""
+    raw_limit = params.get("limit", "20")
+    if not raw_limit.isdigit():
+        raise InvalidRequest("limit must be an integer between 1 and 100")
+    token = params.get("next_token") or None
+    try:
+        after = parse_any(token) if token else None
+    except TaskNotFound:
+        raise InvalidRequest("next_token is not a value returned by a previous list") from None
+    return int(raw_limit), after

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asyncinfer.store.base import Page
-from asyncinfer.tasks.dialects import ids
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import Task, TaskStatus
 
 STATUS = {
@@ -57,15 +55,3 @@ def listing(page: Page, url_for: Callable[[str], str]) -> dict[str, Any]:
     if page.next_cursor:
         out["next_token"] = page.next_cursor
     return out
-
-
-def list_params(params: dict[str, str]) -> tuple[int, str | None]:
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
-    token = params.get("next_token") or None
-    try:
-        after = ids.parse_any(token) if token else None
-    except TaskNotFound:
-        raise InvalidRequest("next_token is not a value returned by a previous list") from None
-    return int(raw_limit), after

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.store.base import Page
 from asyncinfer.tasks.dialects import ids
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
+from asyncinfer.tasks.errors import InvalidRequest
 from asyncinfer.tasks.model import Task, TaskStatus
 from asyncinfer.tasks.requests import validation_message
 
@@ -82,15 +82,3 @@ def listing(page: Page) -> dict[str, Any]:
         "requests": [summary(task) for task in page.tasks],
         "next_token": ids.as_uuid(page.next_cursor) if page.next_cursor else None,
     }
-
-
-def list_params(params: dict[str, str]) -> tuple[int, str | None]:
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
-    token = params.get("next_token") or None
-    try:
-        after = ids.parse_any(token) if token else None
-    except TaskNotFound:
-        raise InvalidRequest("next_token is not a value returned by a previous list") from None
-    return int(raw_limit), after
