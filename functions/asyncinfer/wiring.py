@@ -15,7 +15,6 @@ from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.service import SubmitLimits, TaskService
 from asyncinfer.tasks.worker import Worker, WorkerConfig
-from asyncinfer.tools.mcp import McpPolicy, McpToolHost
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 
@@ -54,6 +53,20 @@ def bedrock_client(config: BedrockConfig) -> Any:
     return boto3.client("bedrock-runtime", region_name=config.region, config=timeouts)
 
 
+def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
+    # Imported on first use: the MCP SDK costs about 0.3 s of cold start, which only tool tasks should pay.
+    from asyncinfer.tools.mcp import McpPolicy, McpToolHost
+
+    policy = McpPolicy(
+        connect_seconds=settings.mcp_connect_seconds,
+        call_seconds=settings.mcp_call_seconds,
+        max_result_bytes=settings.mcp_max_result_bytes,
+        allow_private=settings.mcp_allow_private,
+        allowed_hosts=tuple(settings.mcp_allowed_hosts),
+    )
+    return McpToolHost(servers, policy)
+
+
 def worker(settings: WorkerSettings) -> Worker:
     registry = ModelRegistry.load(settings.models_file)
     providers = Providers(
@@ -66,20 +79,13 @@ def worker(settings: WorkerSettings) -> Worker:
         ),
         bedrock_client=bedrock_client,
     )
-    policy = McpPolicy(
-        connect_seconds=settings.mcp_connect_seconds,
-        call_seconds=settings.mcp_call_seconds,
-        max_result_bytes=settings.mcp_max_result_bytes,
-        allow_private=settings.mcp_allow_private,
-        allowed_hosts=tuple(settings.mcp_allowed_hosts),
-    )
     return Worker(
         store=task_store(settings.table_name),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
         registry=registry,
         provider_for=providers,
         upstream_for=providers.upstream,
-        tool_host=lambda servers: McpToolHost(servers, policy),
+        tool_host=lambda servers: mcp_tool_host(servers, settings),
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,
