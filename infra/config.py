@@ -29,6 +29,16 @@ class InfraConfig(BaseModel):
     provider_secret_arns: list[str] = Field(default_factory=list)
     # Private hosts or CIDRs MCP servers may be on (everything private is refused otherwise).
     mcp_allowed_hosts: list[str] = Field(default_factory=list)
+    # Per-tenant quotas, enforced by the API functions (0 turns one off).
+    max_inflight_tasks: int = Field(default=1000, ge=0)
+    submits_per_minute: int = Field(default=600, ge=0)
+    # The sweeper runs this often and re-sends tasks CREATED longer than orphan_after_seconds ago.
+    sweep_every_minutes: int = Field(default=5, ge=1, le=60)
+    orphan_after_seconds: int = Field(default=600, ge=60)
+    # API Gateway's per-tenant throttle (the usage plan); a daily request quota per tenant if set.
+    tenant_rate_limit: float = Field(default=20, gt=0, le=10000)
+    tenant_burst_limit: int = Field(default=40, ge=1, le=5000)
+    tenant_daily_quota: int | None = Field(default=None, ge=1)
     api_throttle_rate: float = Field(default=50, gt=0, le=10000)
     api_throttle_burst: int = Field(default=100, ge=1, le=5000)
     authorizer_cache_seconds: int = Field(default=300, ge=0, le=3600)

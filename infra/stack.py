@@ -11,6 +11,7 @@ from infra.components.api import Api
 from infra.components.monitoring import Monitoring
 from infra.components.queues import Queues
 from infra.components.storage import Storage
+from infra.components.sweeper import Sweeper
 from infra.components.workers import Workers
 from infra.config import ROOT, InfraConfig
 
@@ -38,6 +39,15 @@ class AsyncInferStack(Stack):
         }
         self.workers = Workers(self, "Workers", **shared)
         self.api = Api(self, "Api", **shared)
+        self.sweeper = Sweeper(
+            self,
+            "Sweeper",
+            config=config,
+            code=code,
+            architecture=architecture,
+            table=self.storage.table,
+            queues=self.queues,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -50,6 +60,12 @@ class AsyncInferStack(Stack):
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         CfnOutput(self, "TableName", value=self.storage.table.table_name, description="For `asyncinfer keys create`")
+        CfnOutput(
+            self,
+            "UsagePlanId",
+            value=self.api.usage_plan.usage_plan_id,
+            description="For `asyncinfer keys create --usage-plan`",
+        )
         CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

@@ -9,6 +9,7 @@ import sys
 from asyncinfer import wiring
 from asyncinfer.tasks.errors import InvalidRequest
 from asyncinfer.tasks.keys import create_key
+from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +23,18 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("ASYNCINFER_TABLE_NAME"),
         help="the task table (default: $ASYNCINFER_TABLE_NAME); set AWS_ENDPOINT_URL for the local stack",
     )
+    create.add_argument(
+        "--usage-plan",
+        default=os.environ.get("ASYNCINFER_USAGE_PLAN_ID"),
+        help="the stack's UsagePlanId output (default: $ASYNCINFER_USAGE_PLAN_ID); required on AWS, where "
+        "API Gateway throttles each tenant through it; not used by the local stack",
+    )
     args = parser.parse_args(argv)
     if not args.table:
         parser.error("--table is required (or set ASYNCINFER_TABLE_NAME)")
+    plan = ApiGatewayUsagePlan(wiring.client("apigateway"), args.usage_plan) if args.usage_plan else None
     try:
-        key = create_key(wiring.task_store(args.table), args.tenant)
+        key = create_key(wiring.task_store(args.table), args.tenant, usage_plan=plan)
     except InvalidRequest as exc:
         parser.error(exc.message)
     print(key)

@@ -30,6 +30,12 @@ class DeadLetterSettings(_Settings):
     pass
 
 
+class SweeperSettings(_Settings):
+    queue_url: str = Field(min_length=1)
+    # A task still CREATED this long after its submit has lost its message; re-sent at most this often.
+    orphan_after_seconds: int = Field(default=600, ge=1)
+
+
 class ApiSettings(_Settings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
@@ -43,6 +49,8 @@ class ApiSettings(_Settings):
     # Per-tenant submit quota: at most this many new tasks per window (0 turns it off) -> 429 + Retry-After.
     submits_per_window: int = Field(default=600, ge=0)
     submit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Per-tenant in-flight quota: at most this many tasks not yet ended (0 turns it off) -> 429.
+    max_inflight_tasks: int = Field(default=1000, ge=0)
 
 
 class WorkerSettings(_Settings):

@@ -13,6 +13,7 @@ HANDLERS: dict[str, str] = {
     "api_docs": "asyncinfer.handlers.api_docs.lambda_handler",
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
+    "sweeper": "asyncinfer.handlers.sweeper.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
     "stream": "asyncinfer/handlers/stream.sh",
 }

@@ -8,12 +8,13 @@ import boto3
 from botocore.config import Config
 
 from asyncinfer.blobs.s3 import S3BlobStore
-from asyncinfer.config import ApiSettings, WorkerSettings
+from asyncinfer.config import ApiSettings, SweeperSettings, WorkerSettings
 from asyncinfer.providers.factory import LocalOptions, Providers
 from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
 from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.service import SubmitLimits, TaskService
+from asyncinfer.tasks.sweeper import Sweeper
 from asyncinfer.tasks.worker import Worker, WorkerConfig
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
@@ -31,6 +32,14 @@ def task_store(table_name: str) -> DynamoTaskStore:
     return DynamoTaskStore(client("dynamodb"), table_name)
 
 
+def sweeper(settings: SweeperSettings) -> Sweeper:
+    return Sweeper(
+        task_store(settings.table_name),
+        SqsTaskQueue(client("sqs"), settings.queue_url),
+        after_ms=settings.orphan_after_seconds * 1000,
+    )
+
+
 def task_service(settings: ApiSettings) -> TaskService:
     return TaskService(
         store=task_store(settings.table_name),
@@ -44,6 +53,7 @@ def task_service(settings: ApiSettings) -> TaskService:
             download_url_seconds=settings.download_url_seconds,
             submits_per_window=settings.submits_per_window,
             window_seconds=settings.submit_window_seconds,
+            max_inflight=settings.max_inflight_tasks,
         ),
     )
 

@@ -16,9 +16,10 @@ from constructs import Construct
 
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import ROUTES, Route
+from asyncinfer.store.dynamodb import INFLIGHT_INDEX
 from infra.components.function import Function
 from infra.components.queues import Queues
-from infra.components.storage import EXPIRING_PREFIXES
+from infra.components.storage import EXPIRING_PREFIXES, grant_table
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
@@ -38,6 +39,22 @@ GATEWAY_RESPONSES: dict[apigw.ResponseType, tuple[int | None, str]] = {
     apigw.ResponseType.THROTTLED: (
         429,
         json.dumps({"error": {"code": "rate_limited", "message": "Too many requests, slow down"}}),
+    ),
+    apigw.ResponseType.QUOTA_EXCEEDED: (
+        429,
+        json.dumps({"error": {"code": "quota_exceeded", "message": "The tenant's daily request quota is used up"}}),
+    ),
+    # The authorizer named no key of the usage plan: the API key was created without --usage-plan.
+    apigw.ResponseType.INVALID_API_KEY: (
+        403,
+        json.dumps(
+            {
+                "error": {
+                    "code": "no_usage_plan",
+                    "message": "This API key is not in the deployment's usage plan; create it with --usage-plan",
+                }
+            }
+        ),
     ),
     apigw.ResponseType.REQUEST_TOO_LARGE: (
         413,
@@ -73,13 +90,16 @@ class Api(Construct):
         authorizer_fn = Function(
             self, "Authorizer", handler="authorizer", environment={"ASYNCINFER_TABLE_NAME": table.table_name}, **common
         ).function
-        table.grant(authorizer_fn, "dynamodb:GetItem")
+        grant_table(table, authorizer_fn, "dynamodb:GetItem")
 
         api_env = {
             "ASYNCINFER_TABLE_NAME": table.table_name,
             "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
             "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
+            "ASYNCINFER_MAX_INFLIGHT_TASKS": str(config.max_inflight_tasks),
+            "ASYNCINFER_SUBMITS_PER_WINDOW": str(config.submits_per_minute),
+            "ASYNCINFER_SUBMIT_WINDOW_SECONDS": "60",
         }
         # One small function per surface, all with the same rights.
         api_functions = {
@@ -115,7 +135,7 @@ class Api(Construct):
             **common,
         ).function
         # Read-only: the task and its event log.
-        table.grant(stream_fn, "dynamodb:GetItem", "dynamodb:Query")
+        grant_table(table, stream_fn, "dynamodb:GetItem", "dynamodb:Query")
         functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(
@@ -128,6 +148,8 @@ class Api(Construct):
             description="asyncinfer: disconnect-safe asynchronous inference",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,
+            # The authorizer names the tenant's key of the usage plan: clients never send x-api-key.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
@@ -179,6 +201,7 @@ class Api(Construct):
                 integrations[name],
                 authorizer=self.authorizer if route.authorized else None,
                 authorization_type=apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE,
+                api_key_required=route.authorized,
             )
             if not route.authorized:
                 acknowledge(method, "APIG4", f"{route.method} {route.path} is public by design (health and docs).")
@@ -189,6 +212,17 @@ class Api(Construct):
                     "COG4",
                     "Clients authenticate with API keys checked by the Lambda REQUEST authorizer, not Cognito users.",
                 )
+        # Every tenant's key sits in this plan (asyncinfer keys create --usage-plan): one throttle each.
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "TenantPlan",
+            name=f"asyncinfer-{config.stage}-tenants",
+            description="asyncinfer: the throttle (and quota) of each tenant",
+            throttle=apigw.ThrottleSettings(rate_limit=config.tenant_rate_limit, burst_limit=config.tenant_burst_limit),
+            quota=apigw.QuotaSettings(limit=config.tenant_daily_quota, period=apigw.Period.DAY)
+            if config.tenant_daily_quota
+            else None,
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
         acknowledge(
             self.rest_api,
             "APIG2",
@@ -222,10 +256,13 @@ class Api(Construct):
             self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
         ).function
         # Submit writes the task and its names, and deletes them again if the queue refuses the message.
-        table.grant(
+        grant_table(
+            table,
             fn,
             *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
         )
+        # ... and counts the tenant's tasks in flight.
+        grant_table(table, fn, "dynamodb:Query", index=INFLIGHT_INDEX)
         queues.tasks.grant_send_messages(fn)
         # Large request bodies are written; results and outputs read (and presigned); a deleted task's
         # objects purged.

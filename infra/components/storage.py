@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from asyncinfer.store.dynamodb import TTL_ATTRIBUTE
+from asyncinfer.store.dynamodb import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TTL_ATTRIBUTE
 from infra.nag import acknowledge
 
 # Prefixes the functions write under (asyncinfer.blobs.base); all expire with the tasks.
 EXPIRING_PREFIXES = ("requests/", "results/", "outputs/")
+
+
+def grant_table(table: dynamodb.ITableV2, grantee: iam.IGrantable, *actions: str, index: str | None = None) -> None:
+    """Exactly these actions on the table, or on one of its indexes: `table.grant` adds index/* to all."""
+    resource = f"{table.table_arn}/index/{index}" if index else table.table_arn
+    grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[resource]))
 
 
 class Storage(Construct):
@@ -23,6 +30,15 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
+            # Sparse: only unfinished tasks carry the key. Keys only, so status changes cost no index write.
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=INFLIGHT_INDEX,
+                    partition_key=dynamodb.Attribute(name=INFLIGHT_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                )
+            ],
             time_to_live_attribute=TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.components.function import Function
 from infra.components.queues import Queues
-from infra.components.storage import EXPIRING_PREFIXES
+from infra.components.storage import EXPIRING_PREFIXES, grant_table
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
@@ -84,7 +84,7 @@ class Workers(Construct):
             )
         )
         # Exactly what the worker protocol does: get, compare-and-set updates, event-log puts.
-        table.grant(self.worker, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+        grant_table(table, self.worker, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
         self.worker.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"],
@@ -131,4 +131,4 @@ class Workers(Construct):
         self.dead_letter.add_event_source(
             sources.SqsEventSource(queues.dead_letters, batch_size=10, report_batch_item_failures=True)
         )
-        table.grant(self.dead_letter, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        grant_table(table, self.dead_letter, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
+from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_INDEXES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -77,6 +77,7 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         TableName=table,
         KeySchema=TABLE_KEY_SCHEMA,
         AttributeDefinitions=TABLE_ATTRIBUTES,
+        GlobalSecondaryIndexes=TABLE_INDEXES,
         BillingMode="PAY_PER_REQUEST",
     )
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})

@@ -16,6 +16,7 @@ from infra.local.devserver import build_app
 from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
+from infra.local.schedule import Every
 
 DEV_TENANT = "dev"
 
@@ -27,7 +28,10 @@ LOCAL_DEFAULTS = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "3",
     # MCP servers on this laptop (127.0.0.1, the LAN) are fine here; on AWS they are refused by default.
     "ASYNCINFER_MCP_ALLOW_PRIVATE": "true",
+    # The sweeper re-sends tasks left CREATED this long (as the deployed schedule does, only sooner).
+    "ASYNCINFER_ORPHAN_AFTER_SECONDS": "60",
 }
+SWEEP_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def run(options: StackOptions) -> None:
     pollers = [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", options.worker_pollers),
         Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
+        Every(SWEEP_SECONDS, functions, "sweeper", "sweeper_schedule.json"),
     ]
     for poller in pollers:
         poller.start()

@@ -47,10 +47,13 @@ def test_every_route_is_deployed_with_the_authorizer_on_all_but_health_and_docs(
         method = methods[(route.method, route.path)]
         if route.path in PUBLIC_PATHS:
             assert method["AuthorizationType"] == "NONE"
+            assert not method.get("ApiKeyRequired")
         else:
             assert route.authorized, f"{route.path} must not be public"
             assert method["AuthorizationType"] == "CUSTOM", route
             assert method["AuthorizerId"] == {"Ref": authorizer}
+            # Throttled per tenant: the usage-plan key the authorizer names is required.
+            assert method["ApiKeyRequired"] is True, route
         assert integration_target(method) == function_id(resources, route.function)
 
 
@@ -108,6 +111,20 @@ def test_stage_has_access_logs_default_throttling_and_tracing(resources):
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 
 
+def test_each_tenant_is_throttled_by_the_usage_plan_the_authorizer_names(resources):
+    (api,) = of_type(resources, "AWS::ApiGateway::RestApi").values()
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    (plan,) = of_type(resources, "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Throttle"] == {"RateLimit": CONFIG.tenant_rate_limit, "BurstLimit": CONFIG.tenant_burst_limit}
+    assert "Quota" not in plan  # none unless tenant_daily_quota is set
+    (stage_name,) = of_type(resources, "AWS::ApiGateway::Stage")
+    ((api_name, _),) = of_type(resources, "AWS::ApiGateway::RestApi").items()
+    (stage,) = plan["ApiStages"]
+    assert stage["ApiId"] == {"Ref": api_name} and stage["Stage"] == {"Ref": stage_name}
+    # Clients never hold gateway keys: the stack creates none, `asyncinfer keys create` adds them per tenant.
+    assert not of_type(resources, "AWS::ApiGateway::ApiKey")
+
+
 def test_gateway_responses_answer_json_in_the_same_shape_as_the_functions(resources):
     responses = {r["ResponseType"]: r for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()}
     assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
@@ -116,6 +133,8 @@ def test_gateway_responses_answer_json_in_the_same_shape_as_the_functions(resour
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert missing["StatusCode"] == "404"
     assert json.loads(missing["ResponseTemplates"]["application/json"]) == ROUTE_NOT_FOUND
+    assert responses["QUOTA_EXCEEDED"]["StatusCode"] == "429"
+    assert responses["INVALID_API_KEY"]["StatusCode"] == "403"
     for kind in ("ACCESS_DENIED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
         assert kind in responses
     for response in responses.values():

@@ -55,6 +55,13 @@ def staging(tmp_path_factory):
         worker_max_concurrency=7,
         retention_days=9,
         architecture="x86_64",
+        max_inflight_tasks=25,
+        submits_per_minute=0,
+        sweep_every_minutes=2,
+        orphan_after_seconds=120,
+        tenant_rate_limit=5,
+        tenant_burst_limit=10,
+        tenant_daily_quota=10000,
     )
     return stack, template.to_json()["Resources"]
 
@@ -79,6 +86,19 @@ def test_context_reaches_the_stage_the_worker_and_the_retention(staging):
     buckets = of_type(resources, "AWS::S3::Bucket").values()
     rules = [r for b in buckets for r in b.get("LifecycleConfiguration", {}).get("Rules", []) if "Prefix" in r]
     assert {r["ExpirationInDays"] for r in rules} == {10}
+
+
+def test_quotas_and_the_sweep_follow_the_context(staging):
+    _, resources = staging
+    env = functions_by_handler(resources)[HANDLERS["api_async"]][1]["Environment"]["Variables"]
+    assert (env["ASYNCINFER_MAX_INFLIGHT_TASKS"], env["ASYNCINFER_SUBMITS_PER_WINDOW"]) == ("25", "0")
+    sweeper = functions_by_handler(resources)[HANDLERS["sweeper"]][1]["Environment"]["Variables"]
+    assert sweeper["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == "120"
+    (rule,) = of_type(resources, "AWS::Events::Rule").values()
+    assert rule["ScheduleExpression"] == "rate(2 minutes)"
+    (plan,) = of_type(resources, "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Throttle"] == {"RateLimit": 5, "BurstLimit": 10}
+    assert plan["Quota"] == {"Limit": 10000, "Period": "DAY"}
 
 
 def test_provider_secrets_reach_the_worker_and_only_the_worker(staging):

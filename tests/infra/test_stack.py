@@ -154,3 +154,58 @@ def test_functions_run_python_313_on_the_configured_architecture(resources):
         assert props["Architectures"] == [CONFIG.architecture]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert re.match(r"^asyncinfer(\.handlers\.\w+\.lambda_handler|/handlers/\w+\.sh)$", props["Handler"])
+
+
+def test_the_in_flight_index_is_sparse_and_keys_only(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "inflight",
+                    "KeySchema": [
+                        {"AttributeName": "inflight", "KeyType": "HASH"},
+                        {"AttributeName": "sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ]
+        },
+    )
+
+
+def index_grants(resources, function: str) -> dict[str, set[str]]:
+    """DynamoDB actions of a function by what they are on: 'table' or an index name."""
+    grants: dict[str, set[str]] = {}
+    for statement in policy_statements_of(resources, function):
+        actions = {a for a in actions_of([statement]) if a.startswith("dynamodb:")}
+        if not actions:
+            continue
+        text = json.dumps(statement["Resource"])
+        on = re.search(r"/index/([A-Za-z0-9*]+)", text)
+        grants.setdefault(on.group(1) if on else "table", set()).update(actions)
+    return grants
+
+
+def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(resources):
+    by_handler = functions_by_handler(resources)
+    fn_name, props = by_handler["asyncinfer.handlers.sweeper.lambda_handler"]
+    (rule,) = of_type(resources, "AWS::Events::Rule").values()
+    assert rule["ScheduleExpression"] == f"rate({CONFIG.sweep_every_minutes} minutes)"
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
+    assert props["Environment"]["Variables"]["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == str(CONFIG.orphan_after_seconds)
+    assert index_grants(resources, fn_name) == {
+        "inflight": {"dynamodb:Scan"},
+        "table": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    }
+    assert "sqs:SendMessage" in actions_of(policy_statements_of(resources, fn_name))
+    # No function may read every index, and only the API functions count in the in-flight index.
+    for handler, (other, _) in by_handler.items():
+        grants = index_grants(resources, other)
+        assert "*" not in grants, handler
+        if handler.startswith("asyncinfer.handlers.api_") and not handler.endswith("api_docs.lambda_handler"):
+            assert grants["inflight"] == {"dynamodb:Query"}, handler
+        elif "sweeper" not in handler:
+            assert "inflight" not in grants, handler

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asyncinfer.handlers import authorizer, dead_letter, shared, stream, worker
+from asyncinfer.handlers import authorizer, dead_letter, shared, stream, sweeper, worker
 from asyncinfer.routes import ROUTES
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from infra.local.devserver import Router
@@ -32,7 +32,15 @@ ENV = {
     "ASYNCINFER_DEMO_MEDIA_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
 }
-CACHED = (shared.service, authorizer.store, worker.runtime, dead_letter.store, stream.settings, stream.store)
+CACHED = (
+    shared.service,
+    authorizer.store,
+    worker.runtime,
+    dead_letter.store,
+    stream.settings,
+    stream.store,
+    sweeper.sweeper,
+)
 
 
 @dataclass

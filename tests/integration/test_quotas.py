@@ -50,3 +50,41 @@ def test_no_quota_when_turned_off(aws, monkeypatch):
     monkeypatch.setenv("ASYNCINFER_SUBMITS_PER_WINDOW", "0")
     shared.service.cache_clear()
     assert all(aws.api("POST", "/v1/async", body=REFERENCE_BODY)[0] == 200 for _ in range(5))
+
+
+@pytest.fixture
+def inflight(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_MAX_INFLIGHT_TASKS", "2")
+    shared.service.cache_clear()
+    return aws
+
+
+def test_over_the_in_flight_quota_is_a_429_until_a_task_ends(inflight):
+    first = submit(inflight)
+    second = submit(inflight, key="second")
+    assert (first[0], second[0]) == (200, 200)
+    status, body, headers = submit(inflight)
+    assert status == 429 and body["error"]["code"] == "too_many_in_flight"
+    assert int(headers["Retry-After"]) >= 1
+    assert len(inflight.store.list("acme", limit=10, after=None, status=None).tasks) == 2
+    assert inflight.queue_depth() == 2
+    # Another tenant is not held back; a replay of a key is not a new task.
+    assert submit(inflight, tenant="other")[0] == 200
+    assert submit(inflight, key="second")[1]["id"] == second[1]["id"]
+    # A cancel ends a task and frees its place at once.
+    cancelled = inflight.api("POST", f"/v1/async/{first[1]['id']}/cancel")
+    assert cancelled[0] == 200 and inflight.store.count_inflight("acme", 10) == 1
+    third = submit(inflight)
+    assert third[0] == 200
+    assert submit(inflight)[0] == 429
+    # So does a completion by the worker.
+    inflight.run_worker()
+    assert inflight.store.count_inflight("acme", 10) == 0
+    assert [submit(inflight)[0] for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_in_flight_count_stops_at_the_limit_it_is_asked_for(inflight):
+    assert [submit(inflight, tenant="many")[0] for _ in range(2)] == [200, 200]
+    assert inflight.store.count_inflight("many", 1) == 1
+    assert inflight.store.count_inflight("many", 5) == 2
+    assert inflight.store.count_inflight("nobody", 5) == 0

@@ -1,6 +1,7 @@
 """Fault injection through the real handlers on the emulator: worker crashes at every step of the worker
 protocol, throttled DynamoDB/S3 calls (before and after they took effect), provider 5xx/429/timeouts,
-duplicate deliveries, lost enqueue answers, and cancels at random moments. After quiescence every task
+duplicate deliveries, lost enqueue answers, submits dying between the task write and SendMessage
+(the sweeper re-sends those), and cancels at random moments. After quiescence every task
 must be in exactly one terminal state, none lost, none COMPLETED after a CANCELLED, every result equal
 to the provider's output, every FAILED with an error, attempts within the limit.
 
@@ -30,6 +31,7 @@ from asyncinfer.providers.local import DemoChatProvider, demo_answer
 from asyncinfer.tasks.errors import ServiceUnavailable
 from asyncinfer.tasks.model import TERMINAL, TaskStatus
 from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.sweeper import Sweeper
 from infra.local.emulator import provision
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
@@ -42,6 +44,9 @@ MAX_ATTEMPTS = 4
 LEASE_SECONDS = 1.0  # the worker "function" timeout: a crashed claim expires this soon
 VISIBILITY = 2  # longer than the function timeout, as on AWS (6x there)
 MAX_RECEIVES = 6
+# Seconds a task may sit CREATED before the sweeper re-sends its message. The run keeps a backlog (one
+# message per poll), so a shorter time mostly re-sends messages that are only waiting their turn.
+SWEEP_AFTER = 10.0
 
 
 class Crash(BaseException):
@@ -126,6 +131,7 @@ def emulated(monkeypatch):
         # (moto's in-process backend is not thread-safe; batch concurrency is tested elsewhere).
         "ASYNCINFER_CONCURRENCY": "1",
         "ASYNCINFER_SUBMITS_PER_WINDOW": "0",  # the run submits faster than a tenant's default quota
+        "ASYNCINFER_MAX_INFLIGHT_TASKS": "0",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -171,6 +177,8 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     real_send = service.queue.send
 
     def flaky_send(message):
+        if chaos.roll(0.03, "submit crash before enqueue"):  # the task is written, its message never sent
+            raise Crash("SendMessage")
         if chaos.roll(0.02, "enqueue refused"):
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "sqs"}}, "SendMessage")
         real_send(message)
@@ -199,7 +207,7 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
         for _ in range(20):  # a client retrying with its idempotency key until the service takes it
             try:
                 task = service.submit_chat(tenant, body, Submission(idempotency_key=key))
-            except ServiceUnavailable:
+            except (ServiceUnavailable, Crash):  # a 503, or a 502 from a function that died
                 continue
             prompts[task.id] = prompt
             return
@@ -208,6 +216,11 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     def poll(poller: Poller) -> None:
         with contextlib.suppress(Crash):  # the invocation died: its messages come back after the visibility timeout
             poller.poll_once()
+
+    store = wiring.task_store(resources.table_name)
+    sweeper = Sweeper(store, service.queue, after_ms=int(SWEEP_AFTER * 1000))
+    swept_at = 0.0
+    requeued = 0
 
     submitted = 0
     deadline = time.monotonic() + 600
@@ -223,17 +236,25 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
                 cancelled.add(victim)
         poll(tasks_poller)
         poll(dlq_poller)
-        if submitted == TASKS and depth(sqs, resources.queue_url) == 0 and depth(sqs, resources.dlq_url) == 0:
+        if time.monotonic() - swept_at > SWEEP_AFTER / 2:
+            with contextlib.suppress(ClientError, Crash):  # this run failed; the next one retries
+                requeued += sweeper.sweep().requeued
+            swept_at = time.monotonic()
+        if (
+            submitted == TASKS
+            and depth(sqs, resources.queue_url) == 0
+            and depth(sqs, resources.dlq_url) == 0
+            and store.count_inflight(tenant, 1) == 0
+        ):
             break
         if submitted == TASKS:
             time.sleep(0.05)  # what is left is in flight: visibility or backoff brings it back
 
-    store = wiring.task_store(resources.table_name)
     final = {task_id: store.get(tenant, task_id) for task_id in prompts}
     statuses = Counter(t.status.value for t in final.values())
     errors = Counter(t.error.code for t in final.values() if t.error)
     print(f"\n{TASKS} tasks, seed {SEED}: {dict(statuses)}; errors {dict(errors)}")
-    print("faults injected:", dict(sorted(chaos.counts.items())))
+    print("faults injected:", dict(sorted(chaos.counts.items())), f"; re-sent by the sweeper: {requeued}")
 
     assert len(final) == TASKS
     for task_id, task in final.items():
@@ -255,5 +276,7 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
         listed = store.list(tenant, limit=100, after=listed.next_cursor, status=None)
         count += len(listed.tasks)
     assert count == TASKS
+    # Every ended task has left the in-flight index: the tenant's in-flight quota is not leaking.
+    assert store.count_inflight(tenant, TASKS) == 0
     assert statuses["COMPLETED"] > TASKS // 2, "the faults should not stop most tasks from completing"
     assert sum(chaos.counts.values()) > TASKS // 5, "faults were injected"

@@ -1,4 +1,5 @@
-"""Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> the key's tenant in the context."""
+"""Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> the key's tenant in the context, and the
+tenant's usage-plan key for API Gateway's per-tenant throttling."""
 
 from __future__ import annotations
 
@@ -28,18 +29,20 @@ def store() -> DynamoTaskStore:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: object) -> dict:
     request = APIGatewayAuthorizerRequestEvent(event)
-    tenant = authenticate(store(), bearer_token(request.headers.get("authorization")))
-    if tenant is None:
+    record = authenticate(store(), bearer_token(request.headers.get("authorization")))
+    if record is None:
         # API Gateway's contract: this exact message makes it answer 401.
         raise Exception("Unauthorized")
     arn = request.parsed_arn
     policy = APIGatewayAuthorizerResponse(
-        principal_id=tenant,
+        principal_id=record.tenant,
         region=arn.region,
         aws_account_id=arn.aws_account_id,
         api_id=arn.api_id,
         stage=arn.stage,
-        context={"tenant": tenant},
+        context={"tenant": record.tenant},
+        # API Gateway throttles (and counts) the request against this key of the tenant's usage plan.
+        usage_identifier_key=record.usage_key,
     )
     # One policy for every route, so API Gateway's authorizer cache serves the tenant's next calls.
     policy.allow_all_routes()

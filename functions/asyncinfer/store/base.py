@@ -56,6 +56,8 @@ class ApiKeyRecord:
     key_hash: str
     tenant: str
     created_at: int
+    # The value of the tenant's API Gateway key in the deployment's usage plan (its throttle), if any.
+    usage_key: str | None = None
 
 
 class TaskStore(Protocol):
@@ -118,6 +120,15 @@ class TaskStore(Protocol):
 
     def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
         """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
+
+    def count_inflight(self, tenant: str, limit: int) -> int:
+        """The tenant's tasks not yet ended, counted up to `limit`; eventually consistent."""
+
+    def inflight_before(
+        self, before_id: str, limit: int, after: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """One page of (tenant, task id) of every tenant's unfinished tasks older than `before_id`,
+        and where the next page starts (None at the end)."""
 
     def put_api_key(self, record: ApiKeyRecord) -> None: ...
 

@@ -26,13 +26,17 @@ from asyncinfer.store.base import (
     NameTaken,
     Page,
 )
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus
+from asyncinfer.tasks.model import TERMINAL, Task, TaskKind, TaskStatus
 
 TASK_PREFIX = "task#"
 EVENT_PREFIX = "ev#"
 NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
 JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata", "outputs"})
+# A sparse index of the tasks not yet ended: `inflight` (= tenant) is set at create and removed by
+# the transition to a terminal status. It counts a tenant's tasks in flight and finds orphans.
+INFLIGHT_INDEX = "inflight"
+INFLIGHT_ATTRIBUTE = "inflight"
 # A filtered list reads at most this many pages before answering with a cursor.
 MAX_LIST_PAGES = 10
 
@@ -70,6 +74,8 @@ def task_to_item(task: Task) -> dict[str, Any]:
     item = {"pk": _serializer.serialize(task.tenant), "sk": _serializer.serialize(TASK_PREFIX + task.id)}
     for name, value in task.model_dump(mode="json", exclude_none=True).items():
         item[name] = _encode(name, value)
+    if task.status not in TERMINAL:
+        item[INFLIGHT_ATTRIBUTE] = {"S": task.tenant}
     return item
 
 
@@ -233,6 +239,9 @@ class DynamoTaskStore:
             sets.append(f"#c{i} = :c{i}")
         update = "SET " + ", ".join(sets)
         removes = []
+        remove = list(remove)
+        if changes.get("status") in TERMINAL:
+            remove.append(INFLIGHT_ATTRIBUTE)
         for i, name in enumerate(remove):
             names[f"#r{i}"] = name
             removes.append(f"#r{i}")
@@ -363,15 +372,18 @@ class DynamoTaskStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def put_api_key(self, record: ApiKeyRecord) -> None:
+        item = {
+            "pk": {"S": f"apikey#{record.key_hash}"},
+            "sk": {"S": "apikey"},
+            "tenant": {"S": record.tenant},
+            "created_at": {"N": str(record.created_at)},
+        }
+        if record.usage_key:
+            item["usage_key"] = {"S": record.usage_key}
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": f"apikey#{record.key_hash}"},
-                    "sk": {"S": "apikey"},
-                    "tenant": {"S": record.tenant},
-                    "created_at": {"N": str(record.created_at)},
-                },
+                Item=item,
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
@@ -398,17 +410,68 @@ class DynamoTaskStore:
             raise
         return True
 
+    def count_inflight(self, tenant: str, limit: int) -> int:
+        """The tenant's unfinished tasks, counted up to `limit` (the index is eventually consistent)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INFLIGHT_INDEX,
+            "KeyConditionExpression": "#inflight = :tenant",
+            "ExpressionAttributeNames": {"#inflight": INFLIGHT_ATTRIBUTE},
+            "ExpressionAttributeValues": {":tenant": {"S": tenant}},
+            "Select": "COUNT",
+        }
+        count = 0
+        while count < limit:
+            resp = self._ddb.query(**kwargs, Limit=limit - count)
+            count += resp["Count"]
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return count
+
+    def inflight_before(
+        self, before_id: str, limit: int, after: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INFLIGHT_INDEX,
+            "FilterExpression": "sk < :before",
+            "ExpressionAttributeValues": {":before": {"S": TASK_PREFIX + before_id}},
+            "Limit": limit,
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        resp = self._ddb.scan(**kwargs)
+        found = [(item["pk"]["S"], item["sk"]["S"].removeprefix(TASK_PREFIX)) for item in resp.get("Items", [])]
+        return found, resp.get("LastEvaluatedKey")
+
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         resp = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}})
         item = resp.get("Item")
         if not item:
             return None
-        return ApiKeyRecord(key_hash=key_hash, tenant=item["tenant"]["S"], created_at=int(item["created_at"]["N"]))
+        return ApiKeyRecord(
+            key_hash=key_hash,
+            tenant=item["tenant"]["S"],
+            created_at=int(item["created_at"]["N"]),
+            usage_key=item.get("usage_key", {}).get("S"),
+        )
 
 
 TABLE_KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 TABLE_ATTRIBUTES = [
     {"AttributeName": "pk", "AttributeType": "S"},
     {"AttributeName": "sk", "AttributeType": "S"},
+    {"AttributeName": INFLIGHT_ATTRIBUTE, "AttributeType": "S"},
+]
+TABLE_INDEXES = [
+    {
+        "IndexName": INFLIGHT_INDEX,
+        "KeySchema": [
+            {"AttributeName": INFLIGHT_ATTRIBUTE, "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
 ]
 TTL_ATTRIBUTE = "expires_at"

@@ -64,3 +64,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyInFlight(RateLimited):
+    """The tenant already has its maximum of unfinished tasks."""
+
+    code = "too_many_in_flight"

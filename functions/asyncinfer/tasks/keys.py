@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import Protocol
 
 from asyncinfer.store.base import ApiKeyRecord, TaskStore
 from asyncinfer.tasks.errors import InvalidRequest
@@ -19,24 +20,33 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store: TaskStore, tenant: str, key: str | None = None) -> str:
-    """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept."""
+class UsagePlan(Protocol):
+    def key_for(self, tenant: str) -> str:
+        """The value of the tenant's key in the plan, created and attached on first use."""
+        ...
+
+
+def create_key(store: TaskStore, tenant: str, key: str | None = None, usage_plan: UsagePlan | None = None) -> str:
+    """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept.
+    With a usage plan, the record also names the tenant's key in it, which the authorizer hands to
+    API Gateway so that all of the tenant's keys share one throttle."""
     if not TENANT_PATTERN.match(tenant):
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
-    store.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant=tenant, created_at=now_ms()))
+    usage_key = usage_plan.key_for(tenant) if usage_plan else None
+    store.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant=tenant, created_at=now_ms(), usage_key=usage_key))
     return key
 
 
-def authenticate(store: TaskStore, key: str | None) -> str | None:
-    """The tenant owning `key`, or None."""
+def authenticate(store: TaskStore, key: str | None) -> ApiKeyRecord | None:
+    """The record of `key` (its tenant and usage-plan key), or None."""
     if not key or len(key) > 256:
         return None
     digest = hash_key(key)
     record = store.get_api_key(digest)
     if record is None or not hmac.compare_digest(record.key_hash, digest):
         return None
-    return record.tenant
+    return record
 
 
 def bearer_token(authorization: str | None) -> str | None:

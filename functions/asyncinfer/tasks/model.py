@@ -57,6 +57,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def first_id_at(at_ms: int) -> str:
+    """The smallest task id minted at `at_ms`: ids before it were minted earlier."""
+    return f"{(at_ms & 0xFFFF_FFFF_FFFF) << 80:032x}"
+
+
 def new_task_id(at_ms: int | None = None) -> str:
     """A UUIDv7 as 32 lowercase hex digits: time-ordered, so newest-first is a reverse key order."""
     ms = now_ms() if at_ms is None else at_ms
@@ -127,6 +132,8 @@ class Task(BaseModel):
     completed_at: int | None = None
     failed_at: int | None = None
     cancelled_at: int | None = None
+    # When the sweeper last sent a message for it while it sat CREATED (an enqueue lost in a crash).
+    requeued_at: int | None = None
     # The normalized request, or the S3 key holding it when it is large.
     request: dict[str, Any] | None = None
     request_key: str | None = None

@@ -21,6 +21,7 @@ from asyncinfer.tasks.errors import (
     RateLimited,
     ServiceUnavailable,
     TaskNotFound,
+    TooManyInFlight,
 )
 from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config
@@ -69,6 +70,9 @@ class SubmitLimits:
     # Per tenant: at most this many new tasks per window (0: no limit).
     submits_per_window: int = 0
     window_seconds: int = 60
+    # Per tenant: at most this many tasks not yet ended (0: no limit).
+    max_inflight: int = 0
+    inflight_retry_seconds: int = 5
 
 
 class TaskService:
@@ -149,6 +153,7 @@ class TaskService:
 
     def _admit(self, task: Task, request: dict[str, Any], how: Submission, fp: str) -> Task:
         """Store the request (inline, or in S3 when large), the task and its names; then enqueue."""
+        self._check_inflight(task.tenant)
         self._check_rate(task.tenant)
         encoded = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
@@ -175,6 +180,16 @@ class TaskService:
             raise RateLimited(
                 f"More than {limits.submits_per_window} submits in {limits.window_seconds} s; retry in {retry_after} s",
                 retry_after=max(1, retry_after),
+            )
+
+    def _check_inflight(self, tenant: str) -> None:
+        """Read before the rate is counted, so a refused submit does not use up the window. The index
+        lags writes by a moment: a burst of parallel submits may overshoot the limit by a few."""
+        limit = self.limits.max_inflight
+        if limit and self.store.count_inflight(tenant, limit) >= limit:
+            raise TooManyInFlight(
+                f"{limit} tasks are already queued or running; retry when some have ended",
+                retry_after=self.limits.inflight_retry_seconds,
             )
 
     def _create_and_enqueue(self, task: Task, names: list[NameClaim]) -> Task:

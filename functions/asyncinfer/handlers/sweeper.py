@@ -1,0 +1,31 @@
+"""Scheduled: re-sends the message of tasks left CREATED by a submit that died before enqueueing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncinfer import wiring
+from asyncinfer.config import SweeperSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.tasks.sweeper import Sweeper
+
+SETTINGS = SweeperSettings  # the infra tests check each deployed environment against it
+
+
+@cache
+def sweeper() -> Sweeper:
+    return wiring.sweeper(SETTINGS())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    report = sweeper().sweep()
+    metrics.add_metric(name="OrphansRequeued", unit=MetricUnit.Count, value=report.requeued)
+    logger.info("sweep done", extra=asdict(report))
+    return asdict(report)
