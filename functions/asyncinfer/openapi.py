@@ -94,7 +94,21 @@ GENERATION = _obj(
         }
     ),
 )
-SSE = {"text/event-stream": {"schema": {"type": "string"}}}
+# One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).
+SSE = {
+    "text/event-stream": {
+        "schema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {"type": "string", "contentMediaType": "application/json"},
+                "event": {"type": "string", "description": "absent on the OpenAI-chunk streams (`message`)"},
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's sequence number"},
+                "retry": {"type": "integer"},
+            },
+        }
+    }
+}
 
 
 @dataclass(frozen=True)

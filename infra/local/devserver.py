@@ -215,12 +215,18 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
         result = await run_in_threadpool(functions.invoke, found.route.function, event)
         return _proxy_response(result)
 
+    async def unroutable(request: Request, exc: Exception) -> JSONResponse:
+        # A path Starlette cannot even match (a decoded newline) or a method it does not take: as any
+        # unknown route, in the JSON shape, never Starlette's plain-text page.
+        return _error(404, ROUTE_NOT_FOUND)
+
     return Starlette(
         routes=[
             StarletteRoute(
                 "/{path:path}", gateway, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
             )
-        ]
+        ],
+        exception_handlers={404: unroutable, 405: unroutable},
     )
 
 

@@ -185,9 +185,19 @@ def test_listing_pages_newest_first_and_filters_by_status(stack):
 def test_unknown_routes_and_methods_answer_json_404(stack):
     with stack.client() as client:
         # A REST API answers a method a resource lacks like an unknown path; so does the dev server.
-        for response in (client.get("/v1/nothing-here"), client.put("/v1/async"), client.post("/v1/async/x/events")):
+        responses = (
+            client.get("/v1/nothing-here"),
+            client.put("/v1/async"),
+            client.post("/v1/async/x/events"),
+            client.request("TRACE", "/v1/async"),  # a method no route has
+        )
+        for response in responses:
             assert response.status_code == 404
             assert response.json() == {"error": {"code": "route_not_found", "message": "No such route"}}
+        # A path with a decoded newline (found by Schemathesis): JSON too, never a plain-text page.
+        odd = client.delete("/v1/messages/async/%F3%A1%BF%A7%0A%29")
+        assert odd.status_code == 404 and odd.headers["content-type"] == "application/json"
+        assert odd.json()["error"]["code"] in {"not_found", "route_not_found"}
 
 
 def test_ctrl_c_stops_the_whole_stack_cleanly():
