@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import tomllib
 from pathlib import Path
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "functions" / "asyncinfer"
-
-
-def runtime_requirements() -> list[str]:
-    """pyproject's [project] dependencies. boto3 is bundled too although the runtime has one: the X-Ray
-    SDK pulls in a botocore, and boto3, botocore and s3transfer must come as one matching set."""
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-
-
-PYTHON_VERSION = "3.13"
+from infra.wheels import PACKAGE, build_bundle
 
 
 @jsii.implements(ILocalBundling)
@@ -32,35 +18,7 @@ class LocalPipBundling:
         self._models_file = models_file
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-compile",
-                "--target",
-                output_dir,
-                "--platform",
-                self._platform,
-                "--implementation",
-                "cp",
-                "--python-version",
-                PYTHON_VERSION,
-                "--only-binary=:all:",
-                *runtime_requirements(),
-            ],
-            check=True,
-        )
-        shutil.copytree(
-            PACKAGE,
-            Path(output_dir) / "asyncinfer",
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
-        if self._models_file is not None:
-            shutil.copyfile(self._models_file, Path(output_dir) / "asyncinfer" / "models.json")
+        build_bundle(Path(output_dir), self._platform, self._models_file)
         return True
 
 

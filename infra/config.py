@@ -29,9 +29,10 @@ class InfraConfig(BaseModel):
     provider_secret_arns: list[str] = Field(default_factory=list)
     # Private hosts or CIDRs MCP servers may be on (everything private is refused otherwise).
     mcp_allowed_hosts: list[str] = Field(default_factory=list)
-    # Per-tenant quotas, enforced by the API functions (0 turns one off).
+    # Per-tenant quotas, enforced by the API functions (0 turns one off). The request rate is the usage
+    # plan's job on AWS; the table-counted submit quota costs a write per submit and is off by default.
     max_inflight_tasks: int = Field(default=1000, ge=0)
-    submits_per_minute: int = Field(default=600, ge=0)
+    submits_per_minute: int = Field(default=0, ge=0)
     # The sweeper runs this often and re-sends tasks CREATED longer than orphan_after_seconds ago.
     sweep_every_minutes: int = Field(default=5, ge=1, le=60)
     orphan_after_seconds: int = Field(default=600, ge=60)

@@ -56,7 +56,7 @@ class ApiSettings(_Settings):
 class WorkerSettings(_Settings):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
-    flush_seconds: float = Field(default=0.5, gt=0)
+    flush_seconds: float = Field(default=0.3, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     # A transiently failed task comes back after a jittered delay growing from this base up to the cap.
     retry_base_seconds: float = Field(default=2, gt=0)
@@ -84,7 +84,7 @@ class WorkerSettings(_Settings):
 
 
 class StreamSettings(_Settings):
-    poll_seconds: float = Field(default=0.3, gt=0)
+    poll_seconds: float = Field(default=0.15, gt=0)
     keepalive_seconds: float = Field(default=15, gt=0)
     # Below the function timeout: the stream closes cleanly and the client resumes with Last-Event-ID.
     max_stream_seconds: float = Field(default=840, gt=0)

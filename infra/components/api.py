@@ -175,6 +175,8 @@ class Api(Construct):
                 type=response_type,
                 status_code=str(status) if status else None,
                 templates={"application/json": body},
+                # A throttled client backs off for a second (the plan's rate refills within one).
+                response_headers={"Retry-After": "'1'"} if response_type == apigw.ResponseType.THROTTLED else None,
             )
         self.authorizer = apigw.RequestAuthorizer(
             self,

@@ -143,8 +143,13 @@ def load_stream_app() -> ASGIApp:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> Starlette:
+def build_app(
+    functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES, authorizer_cache_seconds: float = 300
+) -> Starlette:
     router = Router(routes)
+    # API Gateway caches an authorizer's Allow by identity source (the Authorization header) for the
+    # stack's authorizer_cache_seconds; so does the dev gateway (a refusal is asked again every time).
+    allowed: dict[str, tuple[float, dict[str, Any]]] = {}
     stream_app = load_stream_app() if any(route.streaming for route in routes) else None
 
     async def gateway(request: Request) -> Response:
@@ -178,12 +183,18 @@ def build_app(functions: LocalFunctions, routes: tuple[Route, ...] = ROUTES) -> 
                 "stageVariables": {},
                 "requestContext": context,
             }
-            try:
-                policy = await run_in_threadpool(functions.invoke, "authorizer", auth_event)
-            except Exception as exc:
-                if str(exc) == "Unauthorized":
-                    return _error(401, UNAUTHORIZED)
-                return _error(500, {"error": {"code": "authorizer_error", "message": "Authorizer failed"}})
+            cached = allowed.get(headers["authorization"])
+            if cached and cached[0] > time.monotonic():
+                policy = cached[1]
+            else:
+                try:
+                    policy = await run_in_threadpool(functions.invoke, "authorizer", auth_event)
+                except Exception as exc:
+                    if str(exc) == "Unauthorized":
+                        return _error(401, UNAUTHORIZED)
+                    return _error(500, {"error": {"code": "authorizer_error", "message": "Authorizer failed"}})
+                if authorizer_cache_seconds > 0:
+                    allowed[headers["authorization"]] = (time.monotonic() + authorizer_cache_seconds, policy)
             if not _allows(policy, method_arn):
                 return _error(403, {"error": {"code": "forbidden", "message": "Not allowed"}})
             context["authorizer"] = {

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
-import secrets
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,16 +16,9 @@ import boto3
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-READY = re.compile(r"asyncinfer ready on (http://\S+)")
-EMULATOR = re.compile(r"emulator\s+(http://\S+)")
+from infra.local.launch import launch
+
 TABLE = "asyncinfer-dev-tasks"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.05, what: str = "condition"):
@@ -96,50 +84,22 @@ class Stack:
 
 
 def start_stack(**env_overrides: str) -> Stack:
-    key = "ai_e2e_" + secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "ASYNCINFER_PORT": str(free_port()),
-        "ASYNCINFER_DEV_KEY": key,
-        "ASYNCINFER_DEMO_CHAT_SECONDS": "1.5",
-        "ASYNCINFER_DEMO_MEDIA_SECONDS": "0.3",
-        "ASYNCINFER_FLUSH_SECONDS": "0.1",
-        "PYTHONUNBUFFERED": "1",
-        **env_overrides,
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+    launched = launch(
+        "ai_e2e_",
+        **{
+            "ASYNCINFER_DEMO_CHAT_SECONDS": "1.5",
+            "ASYNCINFER_DEMO_MEDIA_SECONDS": "0.3",
+            "ASYNCINFER_FLUSH_SECONDS": "0.1",
+            **env_overrides,
+        },
     )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    url = emulator = None
-    deadline = time.monotonic() + 60
-    while url is None:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            process.kill()
-            raise AssertionError("local stack did not become ready:\n" + "".join(output)) from None
-        if found := EMULATOR.search(line):
-            emulator = found.group(1)
-        if found := READY.search(line):
-            url = found.group(1)
-    assert emulator, "the stack did not print its emulator endpoint"
-    return Stack(process=process, url=url, key=key, emulator=emulator, output=output)
+    return Stack(
+        process=launched.process,
+        url=launched.url,
+        key=launched.key,
+        emulator=launched.emulator,
+        output=launched.output,
+    )
 
 
 def stop_stack(stack: Stack) -> int:

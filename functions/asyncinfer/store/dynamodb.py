@@ -193,12 +193,12 @@ class DynamoTaskStore:
                 query["ExpressionAttributeValues"][placeholder] = {"S": kind.value}
         if names:
             query["ExpressionAttributeNames"] = names
-        filtered = status is not None or bool(wanted_kinds)
         start = self._key(tenant, after) if after else None
         items: list[dict[str, Any]] = []
         for _ in range(MAX_LIST_PAGES):
             wanted = limit + 1 - len(items)
-            page_kwargs = {**query, "Limit": max(wanted, 50) if filtered else wanted}
+            # Reads are billed by the items read, filtered or not: ask for what the page still needs.
+            page_kwargs = {**query, "Limit": wanted}
             if start:
                 page_kwargs["ExclusiveStartKey"] = start
             resp = self._ddb.query(**page_kwargs)

@@ -361,7 +361,12 @@ class _EventLog:
         self._last_flush = time.monotonic()
 
     def add(self, event: dict[str, Any]) -> None:
-        self._pending.append(event)
+        last = self._pending[-1] if self._pending else None
+        if last is not None and event.keys() == last.keys() == {"type", "text"} and event["type"] == "delta" == last["type"]:
+            # Deltas waiting for the same flush become one: a smaller write, fewer frames, same text.
+            last["text"] += event["text"]
+            return
+        self._pending.append(dict(event))
 
     def due(self) -> bool:
         return time.monotonic() - self._last_flush >= self._worker.config.flush_seconds

@@ -1,0 +1,76 @@
+"""(b) Cold-start proxy: each handler module's import time (`python -X importtime`, median of 5 fresh
+interpreters) as a ratio to a bare `import boto3`, and the unzipped size of the code asset."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from asyncinfer.routes import HANDLERS, STREAM_APP
+from bench.common import SMOKE, Row, median
+from infra.wheels import build_bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.6
+RUNS = 5
+_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)\s*$")
+
+
+def handler_modules() -> dict[str, str]:
+    modules = {name: path.rpartition(".")[0] for name, path in HANDLERS.items() if not path.endswith(".sh")}
+    modules["stream"] = STREAM_APP.partition(":")[0]
+    return modules
+
+
+def import_seconds(module: str) -> float:
+    """Cumulative import time of `module` in a fresh interpreter, as -X importtime reports it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "PYTHONDONTWRITEBYTECODE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in reversed(done.stderr.splitlines()):
+        found = _LINE.match(line)
+        if found and found.group(2) == module:
+            return int(found.group(1)) / 1e6
+    raise RuntimeError(f"no import time reported for {module}")
+
+
+def median_import(module: str, runs: int) -> float:
+    import_seconds(module)  # warm the bytecode cache, as a deployed package ships compiled or compiles once
+    return median([import_seconds(module) for _ in range(runs)])
+
+
+def asset_megabytes() -> float | None:
+    """The code asset every function deploys (pip's Linux wheels plus the package), unzipped."""
+    with tempfile.TemporaryDirectory() as out:
+        build_bundle(Path(out), "manylinux2014_aarch64")
+        return sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file()) / 1e6
+
+
+def run() -> Row:
+    runs = 2 if SMOKE else RUNS
+    base = median_import("boto3", runs)
+    ratios = {name: median_import(module, runs) / base for name, module in handler_modules().items()}
+    worst = max(ratios, key=ratios.get)
+    size = None if SMOKE else asset_megabytes()
+    details = [f"import boto3: {base * 1000:.0f} ms (median of {runs})"]
+    details.append(", ".join(f"{name} {ratio:.2f}x" for name, ratio in sorted(ratios.items())))
+    details.append(
+        "code asset (one for every function), unzipped: "
+        + (f"{size:.1f} MB" if size is not None else "not built in the smoke run")
+    )
+    return Row(
+        "b. cold start (imports)",
+        f"worst {worst} {ratios[worst]:.2f}x import boto3",
+        f"every handler <= {TARGET_RATIO}x",
+        ratios[worst] <= TARGET_RATIO,
+        details,
+    )
