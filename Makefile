@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test reliability fuzz lint format synth bootstrap deploy destroy clean
+.PHONY: dev test reliability fuzz bench lint format synth bootstrap deploy destroy clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -25,6 +25,9 @@ reliability: $(STAMP)  ## The full fault-injection run (1,000 tasks; make test r
 
 fuzz: $(STAMP)  ## Schemathesis against /openapi.json on the local stack, over 1,000 requests (make test sends ~270)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m pytest -s tests/e2e/test_fuzz.py
+
+bench: $(STAMP)  ## all benchmarks, one table (cost, imports, throughput, batch, stream); --smoke runs in make test
+	$(PY) -m bench
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -13,8 +13,7 @@ from asyncinfer.config import ApiSettings
 from asyncinfer.handlers import shared, worker
 from asyncinfer.providers.local import DemoChatProvider
 from asyncinfer.tasks.model import TaskStatus
-from bench.common import Row
-from infra.local.emulator import Emulator
+from bench.common import EmulatorProcess, Row
 from infra.local.functions import LocalFunctions
 from infra.local.poller import sqs_event
 
@@ -35,8 +34,7 @@ class WaitingProvider:
 
 
 def run() -> Row:
-    emulator = Emulator()
-    emulator.start()
+    emulator = EmulatorProcess()
     saved = dict(os.environ)
     try:
         resources = emulator.create_resources("bench-batch")
@@ -51,15 +49,25 @@ def run() -> Row:
             cached.cache_clear()
         service = wiring.task_service(ApiSettings())
         body = {"model": "demo-chat", "messages": [{"role": "user", "content": "batch"}]}
-        ids = [service.submit_chat("bench", body).id for _ in range(TASKS)]
         sqs = emulator.client("sqs")
-        messages = []
-        while len(messages) < TASKS:
-            messages += sqs.receive_message(QueueUrl=resources.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        functions = LocalFunctions(timeouts={"worker": 300})
+
+        def batch_of(count: int) -> tuple[list[str], dict]:
+            ids = [service.submit_chat("bench", body).id for _ in range(count)]
+            messages: list[dict] = []
+            while len(messages) < count:
+                received = sqs.receive_message(QueueUrl=resources.queue_url, MaxNumberOfMessages=10)
+                messages += received.get("Messages", [])
+            return ids, sqs_event(messages, resources.queue_arn)
+
+        # A warm instance, as the measured batch would mostly meet: cold starts are row (b).
         runtime, _ = worker.runtime()
+        runtime.provider_for = lambda spec: DemoChatProvider(seconds=0)
+        functions.invoke("worker", batch_of(1)[1])
         runtime.provider_for = lambda spec: WaitingProvider()
+        ids, event = batch_of(TASKS)
         started = time.perf_counter()
-        result = LocalFunctions(timeouts={"worker": 300}).invoke("worker", sqs_event(messages, resources.queue_arn))
+        result = functions.invoke("worker", event)
         wall = time.perf_counter() - started
         statuses = {service.store.get("bench", task_id).status for task_id in ids}
         assert result == {"batchItemFailures": []} and statuses == {TaskStatus.COMPLETED}, (result, statuses)
@@ -72,7 +80,8 @@ def run() -> Row:
     sequential = TASKS * WAIT_SECONDS
     return Row(
         "d. worker batch efficiency",
-        f"{wall:.2f} s for {TASKS} x {WAIT_SECONDS:.0f} s tasks ({wall / sequential:.2f} of sequential {sequential:.0f} s)",
+        f"{wall:.2f} s for {TASKS} x {WAIT_SECONDS:.0f} s tasks "
+        f"({wall / sequential:.2f} of sequential {sequential:.0f} s)",
         f"<= {TARGET_SECONDS} s",
         wall <= TARGET_SECONDS,
         [f"one invocation, {TASKS} messages, ASYNCINFER_CONCURRENCY={TASKS}; every task COMPLETED"],

@@ -123,3 +123,53 @@ def phase(name: str) -> Iterator[None]:
         yield
     finally:
         CURRENT.phase = outer
+
+
+class EmulatorProcess:
+    """The emulator (moto's server) in a process of its own, so that calls the measured code makes in
+    parallel are not serialized behind the emulator's own Python threads."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        from infra.local.launch import free_port
+
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(self.endpoint + "/moto-api/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def client(self, service: str) -> Any:
+        from infra.local.emulator import CREDENTIALS, REGION
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create_resources(self, prefix: str):
+        from infra.local.emulator import provision
+
+        return provision(self.client("dynamodb"), self.client("sqs"), self.client("s3"), prefix, self.endpoint)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)

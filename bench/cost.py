@@ -49,7 +49,7 @@ ENV = {
 
 
 def attribute_bytes(name: str, value: dict[str, Any]) -> int:
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     if kind == "S":
         size = len(raw.encode())
     elif kind == "N":
@@ -130,7 +130,7 @@ def price_calls(calls, tasks: int, invocations) -> dict[str, dict[str, float]]:
         by[call.phase][call.service] += cost
         aws_seconds[(call.phase, call.function)] += AWS_LATENCY_SECONDS.get(call.service, 0.01)
         local_seconds[(call.phase, call.function)] += call.seconds
-    for phase_name, function, elapsed in invocations:
+    for phase_name, function, _ in invocations:
         if phase_name not in PHASES:
             continue
         by[phase_name]["lambda"] += PRICES["lambda_request"]
@@ -218,7 +218,9 @@ def run(tasks: int | None = None) -> Row:
     with ExitStack() as stack:
         saved = {k: os.environ.get(k) for k in ENV}
         os.environ.update(ENV)
-        stack.callback(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v) for k, v in saved.items()])
+        stack.callback(
+            lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v) for k, v in saved.items()]
+        )
         os.environ.pop("AWS_ENDPOINT_URL", None)
         stack.enter_context(mock_aws())
         boto3.setup_default_session()
@@ -232,9 +234,7 @@ def run(tasks: int | None = None) -> Row:
         stack.callback(_clear_handler_caches)
         key = create_key(DynamoTaskStore(ddb, resources.table_name), "bench")
         functions = TaggedFunctions()
-        client = stack.enter_context(
-            TestClient(build_app(functions), headers={"Authorization": f"Bearer {key}"})
-        )
+        client = stack.enter_context(TestClient(build_app(functions), headers={"Authorization": f"Bearer {key}"}))
         poller = Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker")
         with phase("submit"):
             ids = [client.post("/v1/async", json=BODY).json()["id"] for _ in range(tasks)]
@@ -257,9 +257,7 @@ def run(tasks: int | None = None) -> Row:
     met = total <= TARGET_PER_MILLION and ratio <= TARGET_FLOOR_RATIO
     details = [f"prices: {PRICES_DATED}, us-east-1 (bench/prices.py); {tasks} tasks of demo-chat"]
     for ph in PHASES:
-        per_task = ", ".join(
-            f"{op} {n / tasks:.2g}" for (svc, op), n in sorted(calls[ph].items()) if svc != "sts"
-        )
+        per_task = ", ".join(f"{op} {n / tasks:.2g}" for (svc, op), n in sorted(calls[ph].items()) if svc != "sts")
         money = ", ".join(f"{svc} ${usd:.2f}" for svc, usd in sorted(measured[ph].items()))
         details.append(f"{ph}: {money}  | calls per task: {per_task}")
     details.append(f"floor ${floor:.2f}; Step Functions (Standard) per task ${sfn:.2f}")
@@ -275,7 +273,16 @@ def run(tasks: int | None = None) -> Row:
 def _clear_handler_caches() -> None:
     from asyncinfer.handlers import authorizer, dead_letter, shared, stream, sweeper, worker
 
-    for cached in (shared.service, authorizer.store, worker.runtime, worker.sqs, worker.queue_url, dead_letter.store, stream.store, sweeper.sweeper):
+    for cached in (
+        shared.service,
+        authorizer.store,
+        worker.runtime,
+        worker.sqs,
+        worker.queue_url,
+        dead_letter.store,
+        stream.store,
+        sweeper.sweeper,
+    ):
         cached.cache_clear()
 
 

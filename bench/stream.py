@@ -89,7 +89,9 @@ def run() -> Row:
         poller.start()
         received: dict[int, float] = {}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as client:
-            task_id = client.post("/v1/async", json={"model": "demo-chat", "messages": [{"role": "user", "content": "tick"}]}).json()["id"]
+            task_id = client.post(
+                "/v1/async", json={"model": "demo-chat", "messages": [{"role": "user", "content": "tick"}]}
+            ).json()["id"]
             with client.stream("GET", f"/v1/async/{task_id}/events", timeout=60) as response:
                 for event in sse_events(response):
                     now = time.perf_counter()
@@ -125,7 +127,7 @@ def run() -> Row:
         f"p50 <= {TARGET_P50_MS} ms, <= {TARGET_WRITES_PER_SECOND:.0f} writes/s",
         p50 <= TARGET_P50_MS and writes <= TARGET_WRITES_PER_SECOND,
         [
-            f"{words} words, one every {EVERY * 1000:.0f} ms; {len(puts)} event-log puts and {len(leases)} lease/sequence "
-            f"updates (one of each per flush) in {streamed:.1f} s"
+            f"{words} words, one every {EVERY * 1000:.0f} ms; {len(puts)} event-log puts and {len(leases)} "
+            f"lease/sequence updates (one of each per flush) in {streamed:.1f} s"
         ],
     )

@@ -165,7 +165,7 @@ def test_bundling_ships_the_package_the_start_script_and_the_configured_registry
     registry = tmp_path / "mine.json"
     registry.write_text('{"version": 1, "models": {}}')
     installs = []
-    monkeypatch.setattr("infra.bundling.subprocess.run", lambda args, check: installs.append(args))
+    monkeypatch.setattr("infra.wheels.subprocess.run", lambda args, check: installs.append(args))
     out = tmp_path / "asset"
     out.mkdir()
     assert LocalPipBundling("manylinux2014_aarch64", registry).try_bundle(str(out), image=None)

@@ -88,3 +88,20 @@ def test_the_in_flight_count_stops_at_the_limit_it_is_asked_for(inflight):
     assert inflight.store.count_inflight("many", 1) == 1
     assert inflight.store.count_inflight("many", 5) == 2
     assert inflight.store.count_inflight("nobody", 5) == 0
+
+
+def test_far_below_the_limit_an_instance_recounts_only_now_and_then(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_MAX_INFLIGHT_TASKS", "100")
+    shared.service.cache_clear()
+    service = shared.service()
+    counted = []
+    real = service.store.count_inflight
+    monkeypatch.setattr(service.store, "count_inflight", lambda *a: counted.append(a) or real(*a))
+    assert [submit(aws)[0] for _ in range(12)] == [200] * 12
+    # One submit counts, the next ones ride on that count while fewer than headroom // 20 (5, then 4)
+    # were admitted since: 12 submits, 3 counts...
+    assert len(counted) == 3
+    # ... and a second later the count is read again, whatever the headroom.
+    monkeypatch.setattr("asyncinfer.tasks.service.INFLIGHT_RECOUNT_SECONDS", 0)
+    submit(aws)
+    assert len(counted) == 4

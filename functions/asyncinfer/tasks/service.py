@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ IDEMPOTENCY = "idem"
 # A task still CREATED this long after its submit has probably lost its queue message.
 ORPHAN_AFTER_MS = 60_000
 MESSAGE_ID = "msg"
+INFLIGHT_RECOUNT_SECONDS = 1.0
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 
@@ -89,6 +91,8 @@ class TaskService:
         self.blobs = blobs
         self.registry = registry
         self.limits = limits
+        # tenant -> (tasks in flight when last counted, when, submits admitted since)
+        self._inflight_seen: dict[str, tuple[int, float, int]] = {}
 
     def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
@@ -184,9 +188,22 @@ class TaskService:
 
     def _check_inflight(self, tenant: str) -> None:
         """Read before the rate is counted, so a refused submit does not use up the window. The index
-        lags writes by a moment: a burst of parallel submits may overshoot the limit by a few."""
+        lags writes by a moment, so the count is an estimate anyway: far below the limit, an instance
+        re-counts only every second or every twentieth of the headroom, which spares most submits the
+        read. A burst across many instances can overshoot by a little (the usage plan caps the rate)."""
         limit = self.limits.max_inflight
-        if limit and self.store.count_inflight(tenant, limit) >= limit:
+        if not limit:
+            return
+        now = time.monotonic()
+        seen = self._inflight_seen.get(tenant)
+        if seen is not None:
+            count, at, admitted = seen
+            if now - at < INFLIGHT_RECOUNT_SECONDS and admitted < (limit - count) // 20:
+                self._inflight_seen[tenant] = (count, at, admitted + 1)
+                return
+        count = self.store.count_inflight(tenant, limit)
+        self._inflight_seen[tenant] = (count, now, 1)
+        if count >= limit:
             raise TooManyInFlight(
                 f"{limit} tasks are already queued or running; retry when some have ended",
                 retry_after=self.limits.inflight_retry_seconds,

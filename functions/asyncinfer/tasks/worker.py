@@ -362,7 +362,11 @@ class _EventLog:
 
     def add(self, event: dict[str, Any]) -> None:
         last = self._pending[-1] if self._pending else None
-        if last is not None and event.keys() == last.keys() == {"type", "text"} and event["type"] == "delta" == last["type"]:
+        if (
+            last is not None
+            and event.keys() == last.keys() == {"type", "text"}
+            and event["type"] == "delta" == last["type"]
+        ):
             # Deltas waiting for the same flush become one: a smaller write, fewer frames, same text.
             last["text"] += event["text"]
             return
