@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import httpx
 
+from infra.local.emulator import Emulator
 from infra.local.functions import LocalFunctions
+from infra.local.launch import free_port
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 
@@ -125,16 +130,11 @@ def phase(name: str) -> Iterator[None]:
         CURRENT.phase = outer
 
 
-class EmulatorProcess:
+class EmulatorProcess(Emulator):
     """The emulator (moto's server) in a process of its own, so that calls the measured code makes in
     parallel are not serialized behind the emulator's own Python threads."""
 
     def __init__(self) -> None:
-        import subprocess
-        import sys
-
-        from infra.local.launch import free_port
-
         port = free_port()
         self.endpoint = f"http://127.0.0.1:{port}"
         self._process = subprocess.Popen(
@@ -142,33 +142,15 @@ class EmulatorProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        import httpx
-
         deadline = time.monotonic() + 30
         while True:
             try:
                 httpx.get(self.endpoint + "/moto-api/", timeout=1)
-                break
+                return
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-
-    def client(self, service: str) -> Any:
-        from infra.local.emulator import CREDENTIALS, REGION
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-
-    def create_resources(self, prefix: str):
-        from infra.local.emulator import provision
-
-        return provision(self.client("dynamodb"), self.client("sqs"), self.client("s3"), prefix, self.endpoint)
 
     def stop(self) -> None:
         self._process.terminate()

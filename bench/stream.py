@@ -26,6 +26,7 @@ from infra.local.emulator import Emulator
 from infra.local.functions import LocalFunctions
 from infra.local.launch import free_port
 from infra.local.poller import Poller
+from infra.local.sse import sse_events
 
 TARGET_P50_MS = 300
 TARGET_WRITES_PER_SECOND = 4.0
@@ -43,18 +44,6 @@ class TickingProvider:
             self.produced[i] = time.perf_counter()
             yield TextDelta(f"w{i} ")
         yield Finished("stop", Usage(prompt_tokens=1, completion_tokens=self.words, total_tokens=self.words + 1))
-
-
-def sse_events(response: httpx.Response) -> Iterator[dict]:
-    fields: dict = {}
-    for line in response.iter_lines():
-        if line == "":
-            if "data" in fields:
-                yield fields
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            fields[name] = value.removeprefix(" ")
 
 
 def run() -> Row:

@@ -2,29 +2,14 @@
 
 import json
 import uuid
-from collections.abc import Iterator
 
-import httpx
 import pytest
 
+from infra.local.sse import sse_events
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_async_api import REFERENCE, submit
 
 pytestmark = pytest.mark.e2e
-
-
-def sse_events(response: httpx.Response) -> Iterator[dict]:
-    """Parse an SSE body as it arrives; yields one dict per event (comments and retry lines skipped)."""
-    fields: dict = {}
-    for line in response.iter_lines():
-        if line == "":
-            if "data" in fields:
-                yield fields
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            fields[name] = fields[name] + "\n" + value if name == "data" and name in fields else value
 
 
 def deltas(events: list[dict]) -> str:

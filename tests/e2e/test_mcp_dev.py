@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from infra.local.sse import sse_events
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_events_sse import sse_events
 from tests.support.mcp_server import RunningMcpServer
 
 pytestmark = pytest.mark.e2e

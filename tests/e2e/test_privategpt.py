@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
+from infra.local.sse import sse_events
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_events_sse import sse_events
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from infra.local.sse import sse_events
 from tests.e2e.conftest import wait_for
-from tests.e2e.test_events_sse import sse_events
 
 pytestmark = pytest.mark.e2e
 CHAT = {"messages": [{"role": "user", "content": "One task, four surfaces."}]}
