@@ -1,12 +1,22 @@
-"""`asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash."""
+"""Administration.
+
+`asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash.
+`asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
+function's handler (locally, against `make dev`), or by invoking the deployed batch function (--function).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import uuid
+from pathlib import Path
+from typing import Any
 
 from asyncinfer import wiring
+from asyncinfer.schedules import Schedules, now_iso
 from asyncinfer.tasks.errors import InvalidRequest
 from asyncinfer.tasks.keys import create_key
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
@@ -29,7 +39,25 @@ def main(argv: list[str] | None = None) -> int:
         help="the stack's UsagePlanId output (default: $ASYNCINFER_USAGE_PLAN_ID); required on AWS, where "
         "API Gateway throttles each tenant through it; not used by the local stack",
     )
+    schedule = commands.add_parser("schedule", help="scheduled batch invocations").add_subparsers(
+        dest="action", required=True
+    )
+    listing = schedule.add_parser("list", help="the schedules of the schedules file")
+    run = schedule.add_parser("run", help="run one schedule's batch now, through the batch function's handler")
+    run.add_argument("name", help="the schedule's name")
+    run.add_argument(
+        "--function",
+        help="invoke this deployed batch function (name or ARN, the stack's BatchFunctionName output) instead "
+        "of running the handler here against the local stack",
+    )
+    run.add_argument(
+        "--stack", default=LOCAL_STACK_FILE, help=f"the local stack's settings (default {LOCAL_STACK_FILE})"
+    )
+    for sub in (listing, run):
+        sub.add_argument("--file", default="schedules.json", help="the schedules file (default schedules.json)")
     args = parser.parse_args(argv)
+    if args.command == "schedule":
+        return _schedule(parser, args)
     if not args.table:
         parser.error("--table is required (or set ASYNCINFER_TABLE_NAME)")
     plan = ApiGatewayUsagePlan(wiring.client("apigateway"), args.usage_plan) if args.usage_plan else None
@@ -40,6 +68,64 @@ def main(argv: list[str] | None = None) -> int:
     print(key)
     print(f"Key for tenant {args.tenant!r}; it is shown only now, store it safely.", file=sys.stderr)
     return 0
+
+
+LOCAL_STACK_FILE = ".asyncinfer/local.json"
+
+
+class _Context:
+    """The parts of a Lambda context the handler reads, for a run outside Lambda."""
+
+    function_name = "asyncinfer-batch"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:asyncinfer-batch"
+    log_group_name = log_stream_name = "local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        schedules = Schedules.load(Path(args.file))
+    except (OSError, ValueError) as exc:
+        parser.error(f"cannot read {args.file}: {exc}")
+    if args.action == "list":
+        for item in schedules.schedules:
+            state = "enabled" if item.enabled else "disabled"
+            print(f"{item.name}\t{item.expression}\t{item.timezone}\t{state}\ttenant={item.tenant}")
+        return 0
+    try:
+        event = schedules.get(args.name).invocation(scheduled_time=now_iso())
+    except KeyError:
+        parser.error(f"no schedule named {args.name!r} in {args.file}")
+    result = _invoke_remote(args.function, event) if args.function else _invoke_here(parser, args.stack, event)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _invoke_here(parser: argparse.ArgumentParser, stack_file: str, event: dict[str, Any]) -> Any:
+    path = Path(stack_file)
+    if path.is_file():
+        for name, value in json.loads(path.read_text()).items():
+            os.environ.setdefault(name, value)
+    if not os.environ.get("ASYNCINFER_BATCH_QUEUE_URL"):
+        parser.error(f"no local stack found ({stack_file}); start `make dev`, or pass --function for AWS")
+    from asyncinfer.handlers import batch
+
+    return batch.lambda_handler(event, _Context())
+
+
+def _invoke_remote(function: str, event: dict[str, Any]) -> Any:
+    resp = wiring.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    payload = json.loads(resp["Payload"].read() or b"null")
+    if resp.get("FunctionError"):
+        raise SystemExit(f"the batch function failed: {json.dumps(payload)}")
+    return payload
 
 
 if __name__ == "__main__":

@@ -88,3 +88,35 @@ class StreamSettings(_Settings):
     keepalive_seconds: float = Field(default=15, gt=0)
     # Below the function timeout: the stream closes cleanly and the client resumes with Last-Event-ID.
     max_stream_seconds: float = Field(default=840, gt=0)
+
+
+class BatchSettings(ApiSettings):
+    """The batches API and the batch function (scheduled invocations, and the batch queue's jobs)."""
+
+    batch_queue_url: str = Field(min_length=1)
+    max_batch_items: int = Field(default=10_000, ge=1, le=100_000)
+    max_batch_input_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # Buckets (besides this deployment's uploads/) that batch input files may be read from.
+    batch_input_buckets: list[str] = Field(default_factory=list)
+
+
+class WebhookApiSettings(_Settings):
+    webhook_queue_url: str = Field(min_length=1)
+    retention_days: int = Field(default=30, ge=1)
+
+
+class NotifierSettings(WebhookApiSettings):
+    """The table stream's consumer: announces endings, counts batch items, writes batch results."""
+
+    bucket_name: str = Field(min_length=3)
+
+
+class WebhookSenderSettings(_Settings):
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Attempt n comes back after a jittered delay of up to base * 2^(n-1) seconds, at most the cap.
+    webhook_retry_base_seconds: float = Field(default=5, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600, gt=0, le=43200)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    # As for MCP servers: private addresses refused unless allowed (the local stack) or listed.
+    webhook_allow_private: bool = False
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)

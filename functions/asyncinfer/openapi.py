@@ -14,8 +14,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from asyncinfer.routes import ROUTES
+from asyncinfer.tasks.batches import BatchRequest
 from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
+from asyncinfer.tasks.records import BATCH_EVENTS
 from asyncinfer.tasks.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
 
 VERSION = "0.1.0"
@@ -94,6 +96,45 @@ GENERATION = _obj(
         }
     ),
 )
+COUNTS = _obj(**{name: {"type": "integer"} for name in ("total", "completed", "failed", "cancelled", "pending")})
+BATCH = _obj(
+    id={"type": "string", "example": "batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
+    object={"type": "string", "enum": ["batch"]},
+    endpoint={"type": "string", "enum": ["/v1/async", "/v1/generation"]},
+    status={"type": "string", "enum": ["in_progress", "cancelling", "completed", "cancelled"]},
+    created_at=STAMP,
+    ended_at=STAMP,
+    cancelled_at=STAMP,
+    request_counts=COUNTS,
+    metadata={"type": "object", "additionalProperties": {"type": "string"}},
+    schedule={"type": "string", "description": "The schedule that submitted it"},
+    webhook=_obj(url={"type": "string"}, events={"type": "array", "items": {"type": "string"}}),
+    results_url={
+        "type": "string",
+        "format": "uri",
+        "description": "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
+    },
+)
+ATTEMPT = _obj(at=STAMP, duration_ms={"type": "integer"}, status_code={"type": "integer"}, error={"type": "string"})
+DELIVERY = _obj(
+    id={"type": "string", "description": "The webhook-id header of every attempt"},
+    object={"type": "string", "enum": ["webhook.delivery"]},
+    event_type={"type": "string", "enum": ["task.completed", "task.failed", "task.cancelled", *BATCH_EVENTS]},
+    subject={"type": "string", "description": "The task or batch the event is about"},
+    url={"type": "string"},
+    status={"type": "string", "enum": ["pending", "delivered", "failed"]},
+    attempt_count={"type": "integer"},
+    created_at=STAMP,
+    delivered_at=STAMP,
+    failed_at=STAMP,
+    attempts={"type": "array", "items": ATTEMPT},
+    payload={"type": "string", "description": "The exact body sent (on GET of one delivery)"},
+)
+DELIVERY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^msg_"}}
+SECRET = _obj(secret={"type": "string", "pattern": "^whsec_"})
+CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
+
+
 # One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).
 SSE = {
     "text/event-stream": {
@@ -201,6 +242,55 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "NetMind",
         response=_obj(message={"type": "string", "example": "Generation deleted"}),
     ),
+    ("POST", "/v1/batches"): Op(
+        "Submit a batch (one task per request)",
+        "Batches",
+        BatchRequest,
+        BATCH,
+        [IDEMPOTENCY_KEY],
+        description="Inline `requests`, or an `input_file` (s3:// JSONL of `{custom_id, body}`). Every body is checked "
+        "as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
+    ),
+    ("GET", "/v1/batches"): Op(
+        "List batches, newest first",
+        "Batches",
+        response=_obj(data={"type": "array", "items": BATCH}, has_more={"type": "boolean"}, next_cursor={}),
+        params=[LIMIT, CURSOR],
+    ),
+    ("POST", "/v1/batches/uploads"): Op(
+        "Get a presigned PUT URL for a batch input file",
+        "Batches",
+        response=_obj(
+            input_file={"type": "string"},
+            upload_url={"type": "string", "format": "uri"},
+            method={"type": "string"},
+            headers={"type": "object"},
+            expires_in={"type": "integer"},
+        ),
+    ),
+    ("GET", "/v1/batches/{id}"): Op("Get a batch: status, counts, results URL", "Batches", response=BATCH),
+    ("POST", "/v1/batches/{id}/cancel"): Op("Cancel a batch (its unfinished items)", "Batches", response=BATCH),
+    ("GET", "/v1/webhooks/secret"): Op(
+        "The tenant's webhook signing secret (Standard Webhooks)", "Webhooks", response=SECRET
+    ),
+    ("POST", "/v1/webhooks/secret/rotate"): Op("Replace the signing secret", "Webhooks", response=SECRET),
+    ("GET", "/v1/webhooks/deliveries"): Op(
+        "List webhook deliveries, newest first",
+        "Webhooks",
+        response=_obj(data={"type": "array", "items": DELIVERY}, has_more={"type": "boolean"}, next_cursor={}),
+        params=[
+            LIMIT,
+            CURSOR,
+            {"name": "task_id", "in": "query", "schema": {"type": "string"}},
+            {"name": "batch_id", "in": "query", "schema": {"type": "string"}},
+        ],
+    ),
+    ("GET", "/v1/webhooks/deliveries/{id}"): Op(
+        "Get a delivery, with its attempts and payload", "Webhooks", response=DELIVERY
+    ),
+    ("POST", "/v1/webhooks/deliveries/{id}/redeliver"): Op(
+        "Deliver the event again (a new round of attempts)", "Webhooks", response=DELIVERY
+    ),
     ("GET", "/openapi.json"): Op("This document", "Docs", response={"type": "object"}),
     ("GET", "/docs"): Op("Swagger UI for this document", "Docs"),
 }
@@ -215,7 +305,8 @@ def _operation(method: str, path: str, authorized: bool) -> dict[str, Any]:
     }
     if op.description:
         out["description"] = op.description
-    params = ([ID] if "{id}" in path else []) + op.params
+    path_id = DELIVERY_ID if path.startswith("/v1/webhooks/deliveries/") else ID
+    params = ([path_id] if "{id}" in path else []) + op.params
     if params:
         out["parameters"] = params
     if op.body is not None:
@@ -253,7 +344,7 @@ def document() -> dict[str, Any]:
             error={**_obj(code={"type": "string"}, message={"type": "string"}), "required": ["code", "message"]}
         )
     }
-    for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig):
+    for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig, BatchRequest):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in schema.pop("$defs", {}).items():
             schemas[name] = definition
@@ -267,7 +358,7 @@ def document() -> dict[str, Any]:
             "title": "asyncinfer",
             "version": VERSION,
             "description": "Disconnect-safe asynchronous inference: four providers' async API shapes over one task "
-            "engine (Async API, PrivateGPT, Perplexity, NetMind).",
+            "engine (Async API, PrivateGPT, Perplexity, NetMind), plus batches and signed webhooks.",
         },
         "servers": [{"url": "."}],
         "security": [{"apiKey": []}],

@@ -14,6 +14,11 @@ HANDLERS: dict[str, str] = {
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     "sweeper": "asyncinfer.handlers.sweeper.lambda_handler",
+    "api_batches": "asyncinfer.handlers.api_batches.lambda_handler",
+    "api_webhooks": "asyncinfer.handlers.api_webhooks.lambda_handler",
+    "batch": "asyncinfer.handlers.batch.lambda_handler",
+    "notifier": "asyncinfer.handlers.notifier.lambda_handler",
+    "webhook_sender": "asyncinfer.handlers.webhook_sender.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
     "stream": "asyncinfer/handlers/stream.sh",
 }
@@ -49,6 +54,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/generation", "api_netmind"),
     Route("GET", "/v1/generation/{id}", "api_netmind"),
     Route("DELETE", "/v1/generation/{id}", "api_netmind"),
+    Route("POST", "/v1/batches", "api_batches"),
+    Route("GET", "/v1/batches", "api_batches"),
+    Route("POST", "/v1/batches/uploads", "api_batches"),
+    Route("GET", "/v1/batches/{id}", "api_batches"),
+    Route("POST", "/v1/batches/{id}/cancel", "api_batches"),
+    Route("GET", "/v1/webhooks/secret", "api_webhooks"),
+    Route("POST", "/v1/webhooks/secret/rotate", "api_webhooks"),
+    Route("GET", "/v1/webhooks/deliveries", "api_webhooks"),
+    Route("GET", "/v1/webhooks/deliveries/{id}", "api_webhooks"),
+    Route("POST", "/v1/webhooks/deliveries/{id}/redeliver", "api_webhooks"),
     Route("GET", "/openapi.json", "api_docs", authorized=False),
     Route("GET", "/docs", "api_docs", authorized=False),
 )

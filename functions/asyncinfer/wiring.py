@@ -7,14 +7,26 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from asyncinfer.blobs.s3 import S3BlobStore
-from asyncinfer.config import ApiSettings, SweeperSettings, WorkerSettings
+from asyncinfer.blobs.s3 import S3BlobStore, object_reader
+from asyncinfer.config import (
+    ApiSettings,
+    BatchSettings,
+    NotifierSettings,
+    SweeperSettings,
+    WebhookApiSettings,
+    WebhookSenderSettings,
+    WorkerSettings,
+)
 from asyncinfer.providers.factory import LocalOptions, Providers
 from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
 from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.service import SubmitLimits, TaskService
+from asyncinfer.store.dynamodb_records import DynamoBatchStore, DynamoWebhookStore
+from asyncinfer.tasks.batches import Batches, BatchLimits, BatchTracker
+from asyncinfer.tasks.endings import Endings
+from asyncinfer.tasks.service import SubmitLimits, TaskService, read_result
 from asyncinfer.tasks.sweeper import Sweeper
+from asyncinfer.tasks.webhooks import SendPolicy, Webhooks, WebhookSender
 from asyncinfer.tasks.worker import Worker, WorkerConfig
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
@@ -102,5 +114,51 @@ def worker(settings: WorkerSettings) -> Worker:
             inline_result_bytes=settings.inline_result_bytes,
             deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
             max_tool_steps=settings.mcp_max_steps,
+        ),
+    )
+
+
+def batches(settings: BatchSettings) -> Batches:
+    return Batches(
+        tasks=task_service(settings),
+        store=DynamoBatchStore(client("dynamodb"), settings.table_name),
+        jobs=SqsTaskQueue(client("sqs"), settings.batch_queue_url),
+        read_input=object_reader(client("s3")),
+        limits=BatchLimits(
+            max_items=settings.max_batch_items,
+            max_input_bytes=settings.max_batch_input_bytes,
+            retention_days=settings.retention_days,
+            download_url_seconds=settings.download_url_seconds,
+            input_buckets=tuple(settings.batch_input_buckets),
+            own_bucket=settings.bucket_name,
+        ),
+    )
+
+
+def webhooks(settings: WebhookApiSettings) -> Webhooks:
+    return Webhooks(
+        DynamoWebhookStore(client("dynamodb"), settings.table_name),
+        SqsTaskQueue(client("sqs"), settings.webhook_queue_url),
+        retention_days=settings.retention_days,
+    )
+
+
+def endings(settings: NotifierSettings) -> Endings:
+    blobs = S3BlobStore(client("s3"), settings.bucket_name)
+    hooks = webhooks(settings)
+    tracker = BatchTracker(
+        DynamoBatchStore(client("dynamodb"), settings.table_name), blobs, hooks, lambda task: read_result(blobs, task)
+    )
+    return Endings(tracker, hooks)
+
+
+def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
+    return WebhookSender(
+        DynamoWebhookStore(client("dynamodb"), settings.table_name),
+        SendPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            allow_private=settings.webhook_allow_private,
+            allowed_hosts=tuple(settings.webhook_allowed_hosts),
         ),
     )

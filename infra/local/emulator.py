@@ -9,13 +9,21 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from asyncinfer.store.dynamodb import TABLE_ATTRIBUTES, TABLE_INDEXES, TABLE_KEY_SCHEMA, TTL_ATTRIBUTE
+from asyncinfer.store.dynamodb import (
+    TABLE_ATTRIBUTES,
+    TABLE_INDEXES,
+    TABLE_KEY_SCHEMA,
+    TABLE_STREAM_VIEW,
+    TTL_ATTRIBUTE,
+)
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Locally the worker "function" times out after this; the queue follows AWS's 6 x timeout guidance.
 WORKER_TIMEOUT_SECONDS = 60
 MAX_RECEIVE_COUNT = 3
+# Webhook attempts are counted by the sender; the queue's redrive only catches a message that crashes it.
+WEBHOOK_MAX_RECEIVE_COUNT = 60
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,11 @@ class Resources:
     dlq_url: str
     dlq_arn: str
     bucket_name: str
+    stream_arn: str = ""
+    webhook_queue_url: str = ""
+    webhook_queue_arn: str = ""
+    batch_queue_url: str = ""
+    batch_queue_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
@@ -37,6 +50,8 @@ class Resources:
             "ASYNCINFER_TABLE_NAME": self.table_name,
             "ASYNCINFER_QUEUE_URL": self.queue_url,
             "ASYNCINFER_BUCKET_NAME": self.bucket_name,
+            "ASYNCINFER_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
+            "ASYNCINFER_BATCH_QUEUE_URL": self.batch_queue_url,
         }
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
@@ -79,18 +94,18 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         AttributeDefinitions=TABLE_ATTRIBUTES,
         GlobalSecondaryIndexes=TABLE_INDEXES,
         BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": TABLE_STREAM_VIEW},
     )
+    stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-tasks-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-tasks",
-        Attributes={
-            "VisibilityTimeout": str(6 * WORKER_TIMEOUT_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_url, dlq_arn = _queue(sqs, f"{prefix}-tasks-dlq", {})
+    queue_url, queue_arn = _queue(sqs, f"{prefix}-tasks", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS))
+    webhook_dlq_arn = _queue(sqs, f"{prefix}-webhooks-dlq", {})[1]
+    webhook_url, webhook_arn = _queue(
+        sqs, f"{prefix}-webhooks", _redrive(webhook_dlq_arn, WEBHOOK_MAX_RECEIVE_COUNT, 30)
+    )
+    batch_dlq_arn = _queue(sqs, f"{prefix}-batches-dlq", {})[1]
+    batch_url, batch_arn = _queue(sqs, f"{prefix}-batches", _redrive(batch_dlq_arn, MAX_RECEIVE_COUNT, 300))
     bucket = f"{prefix}-outputs"
     s3.create_bucket(Bucket=bucket)
     return Resources(
@@ -101,4 +116,22 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         dlq_url=dlq_url,
         dlq_arn=dlq_arn,
         bucket_name=bucket,
+        stream_arn=stream_arn,
+        webhook_queue_url=webhook_url,
+        webhook_queue_arn=webhook_arn,
+        batch_queue_url=batch_url,
+        batch_queue_arn=batch_arn,
     )
+
+
+def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _redrive(dlq_arn: str, max_receives: int, timeout_seconds: int) -> dict[str, str]:
+    return {
+        # AWS's guidance for Lambda consumers: a visibility timeout of six times the function's timeout.
+        "VisibilityTimeout": str(6 * timeout_seconds),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}),
+    }

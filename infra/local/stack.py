@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
+from asyncinfer.cli import LOCAL_STACK_FILE
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
 from infra.local.devserver import build_app
@@ -17,8 +20,10 @@ from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
 from infra.local.schedule import Every
+from infra.local.streams import StreamPoller
 
 DEV_TENANT = "dev"
+ROOT = Path(__file__).resolve().parents[2]
 
 # Quiet, readable defaults for a laptop; any of them can be overridden from the environment.
 LOCAL_DEFAULTS = {
@@ -28,10 +33,30 @@ LOCAL_DEFAULTS = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "3",
     # MCP servers on this laptop (127.0.0.1, the LAN) are fine here; on AWS they are refused by default.
     "ASYNCINFER_MCP_ALLOW_PRIVATE": "true",
+    # ... and so are webhook receivers; a failed attempt comes back within seconds, not minutes.
+    "ASYNCINFER_WEBHOOK_ALLOW_PRIVATE": "true",
+    "ASYNCINFER_WEBHOOK_RETRY_BASE_SECONDS": "1",
+    "ASYNCINFER_WEBHOOK_RETRY_MAX_SECONDS": "30",
     # The sweeper re-sends tasks left CREATED this long (as the deployed schedule does, only sooner).
     "ASYNCINFER_ORPHAN_AFTER_SECONDS": "60",
 }
 SWEEP_SECONDS = 30
+LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60, "webhook_sender": 30}
+
+
+def event_sources(
+    emulator: Emulator, resources: Resources, functions: LocalFunctions, worker_pollers: int
+) -> list[Poller | StreamPoller | Every]:
+    """What invokes the functions on AWS: the queues' and the table stream's event sources, the schedule."""
+    sqs = emulator.client("sqs")
+    return [
+        Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
+        Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
+        Poller(sqs, resources.webhook_queue_url, resources.webhook_queue_arn, functions, "webhook_sender", 2),
+        Poller(sqs, resources.batch_queue_url, resources.batch_queue_arn, functions, "batch", 1),
+        StreamPoller(emulator.client("dynamodbstreams"), resources.stream_arn, functions, "notifier"),
+        Every(SWEEP_SECONDS, functions, "sweeper", "sweeper_schedule.json"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -72,13 +97,13 @@ def run(options: StackOptions) -> None:
 
     key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key)
 
-    functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT_SECONDS})
-    sqs = emulator.client("sqs")
-    pollers = [
-        Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", options.worker_pollers),
-        Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
-        Every(SWEEP_SECONDS, functions, "sweeper", "sweeper_schedule.json"),
-    ]
+    # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings.
+    stack_file = ROOT / LOCAL_STACK_FILE
+    stack_file.parent.mkdir(exist_ok=True)
+    stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env()}, indent=2))
+
+    functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
+    pollers = event_sources(emulator, resources, functions, options.worker_pollers)
     for poller in pollers:
         poller.start()
 
@@ -92,6 +117,7 @@ def run(options: StackOptions) -> None:
         f"  more keys AWS_ENDPOINT_URL={resources.endpoint} .venv/bin/asyncinfer keys create "
         f"--table {resources.table_name} --tenant NAME"
     )
+    print("  schedules .venv/bin/asyncinfer schedule run nightly-summaries   (schedules.json)")
     print(f"  try it    curl -s {url}/v1/async -H 'Authorization: Bearer {key}'", flush=True)
     server = _Server(
         uvicorn.Config(build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off")
@@ -105,6 +131,7 @@ def run(options: StackOptions) -> None:
         for poller in pollers:
             poller.stop()
         emulator.stop()
+        stack_file.unlink(missing_ok=True)
         print("asyncinfer stopped", flush=True)
 
 

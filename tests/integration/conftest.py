@@ -10,13 +10,27 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asyncinfer.handlers import authorizer, dead_letter, shared, stream, sweeper, worker
+from asyncinfer.handlers import (
+    api_batches,
+    api_webhooks,
+    authorizer,
+    batch,
+    dead_letter,
+    notifier,
+    redelivery,
+    shared,
+    stream,
+    sweeper,
+    webhook_sender,
+    worker,
+)
 from asyncinfer.routes import ROUTES
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from infra.local.devserver import Router
 from infra.local.emulator import Resources, provision
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
+from infra.local.streams import StreamPoller
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration
@@ -31,6 +45,8 @@ ENV = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
     "ASYNCINFER_DEMO_MEDIA_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
+    # Webhook receivers in these tests listen on loopback.
+    "ASYNCINFER_WEBHOOK_ALLOW_PRIVATE": "true",
 }
 CACHED = (
     shared.service,
@@ -40,6 +56,13 @@ CACHED = (
     stream.settings,
     stream.store,
     sweeper.sweeper,
+    api_batches.batches,
+    api_webhooks.webhooks,
+    batch.batches,
+    notifier.endings,
+    webhook_sender.sender,
+    redelivery.sqs,
+    redelivery.queue_url,
 )
 
 
@@ -51,6 +74,35 @@ class Aws:
     s3: Any
     store: DynamoTaskStore
     functions: LocalFunctions
+    streams: Any = None
+    _stream_poller: StreamPoller | None = None
+
+    def run_notifier(self) -> int:
+        """Deliver the table stream's new records to the notifier, as its event source mapping would."""
+        if self._stream_poller is None:
+            self._stream_poller = StreamPoller(self.streams, self.resources.stream_arn, self.functions, "notifier")
+        read = 0
+        while batch := self._stream_poller.poll_once():
+            read += batch
+        return read
+
+    def run_queue(self, function: str, max_batches: int = 50) -> int:
+        """Deliver a queue's messages (webhook_sender, batch, worker) to its function, until it is empty
+        of visible messages."""
+        r = self.resources
+        url, arn = {
+            "worker": (r.queue_url, r.queue_arn),
+            "webhook_sender": (r.webhook_queue_url, r.webhook_queue_arn),
+            "batch": (r.batch_queue_url, r.batch_queue_arn),
+        }[function]
+        poller = Poller(self.sqs, url, arn, self.functions, function)
+        received = 0
+        for _ in range(max_batches):
+            batch = poller.poll_once()
+            if not batch:
+                break
+            received += batch
+        return received
 
     def queue_depth(self, url: str | None = None) -> int:
         attrs = self.sqs.get_queue_attributes(
@@ -128,7 +180,9 @@ def aws(monkeypatch):
         for name, value in resources.env().items():
             monkeypatch.setenv(name, value)
         _clear_caches()
-        yield Aws(resources, ddb, sqs, s3, DynamoTaskStore(ddb, resources.table_name), LocalFunctions())
+        # botocore addresses a stream by its account (<account>.streams-ddb...), which moto does not route.
+        streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+        yield Aws(resources, ddb, sqs, s3, DynamoTaskStore(ddb, resources.table_name), LocalFunctions(), streams)
     _clear_caches()
 
 

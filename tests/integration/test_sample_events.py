@@ -74,6 +74,10 @@ def test_each_sample_event_is_handled(aws, name):
         assert 'id: 1\nevent: delta\ndata: {"seq":1,"type":"delta","text":"hi"}' in response.text
         return
 
+    if function in {"batch", "notifier", "webhook_sender"}:
+        check_notification_event(aws, name, event)
+        return
+
     result = aws.functions.invoke(function, event)
 
     if function == "authorizer":
@@ -88,3 +92,36 @@ def test_each_sample_event_is_handled(aws, name):
         assert result == {"batchItemFailures": []}
         expected = TaskStatus.COMPLETED if function == "worker" else TaskStatus.FAILED
         assert aws.store.get("acme", task.id).status == expected
+
+
+def check_notification_event(aws, name: str, event: dict) -> None:
+    """The batch function (scheduled, or a queued job), the stream's notifier, and the webhook sender."""
+    if name == "batch_schedule":
+        result = aws.functions.invoke("batch", event)
+        assert result["status"] == "in_progress" and result["schedule"] == "nightly-summaries"
+        assert result["request_counts"]["total"] == len(event["batch"]["requests"])
+        assert aws.queue_depth(aws.resources.batch_queue_url) == 1
+        return
+    if name == "batch_sqs":
+        batch = aws.functions.invoke("batch", load_event("batch_schedule"))
+        batch_id = batch["id"].removeprefix("batch_").replace("-", "")
+        for record in event["Records"]:
+            record["body"] = json.dumps({"tenant": "acme", "batch_id": batch_id})
+        assert aws.functions.invoke("batch", event) == {"batchItemFailures": []}
+        assert aws.queue_depth() == batch["request_counts"]["total"]  # one task message per item
+        return
+    if name == "notifier_stream":
+        assert aws.functions.invoke("notifier", event) == {"batchItemFailures": []}
+        assert aws.queue_depth(aws.resources.webhook_queue_url) == 1
+        status, deliveries = aws.api("GET", "/v1/webhooks/deliveries", function="api_webhooks")
+        assert status == 200 and [d["event_type"] for d in deliveries["data"]] == ["task.completed"]
+        return
+    # webhook_sender: the sample's delivery is made by the sample stream record; its URL does not
+    # resolve here (no internet), which the sender records as a refused URL, a permanent failure.
+    aws.functions.invoke("notifier", load_event("notifier_stream"))
+    assert aws.functions.invoke("webhook_sender", event) == {"batchItemFailures": []}
+    delivery_id = json.loads(event["Records"][0]["body"])["delivery_id"]
+    status, delivery = aws.api("GET", f"/v1/webhooks/deliveries/{delivery_id}", function="api_webhooks")
+    assert status == 200, delivery
+    assert delivery["status"] == "failed" and delivery["attempt_count"] == 1
+    assert delivery["attempts"][0]["error"].startswith("Cannot resolve hooks.example.com")

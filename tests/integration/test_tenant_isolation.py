@@ -6,11 +6,15 @@ import json
 import pytest
 
 from asyncinfer.routes import ROUTES
+from asyncinfer.tasks.dialects import batches as batches_view
 from asyncinfer.tasks.dialects.async_api import public_id
-from asyncinfer.tasks.model import TaskKind, TaskStatus, new_task_id
+from asyncinfer.tasks.model import TaskKind, TaskStatus, WebhookTarget, new_task_id
+from asyncinfer.tasks.webhooks import delivery_id
 from tests.conftest import load_event
 from tests.integration.test_sample_events import through_web_adapter
 from tests.integration.test_store import make_task
+
+BATCH = json.loads(load_event("api_batches_create")["body"])
 
 pytestmark = pytest.mark.integration
 ID_ROUTES = [r for r in ROUTES if "{id}" in r.path]
@@ -28,16 +32,30 @@ def call(aws, route, task_id, tenant):
     return status, json.dumps(body, sort_keys=True)
 
 
+def owned(aws, route) -> tuple[str, str]:
+    """An id of the route's kind (task, batch, webhook delivery) that tenant acme owns, and one nobody does."""
+    if route.path.startswith("/v1/batches/"):
+        status, batch = aws.api("POST", "/v1/batches", body=BATCH, function="api_batches")
+        assert status == 200, batch
+        return batch["id"], batches_view.public_id(new_task_id())
+    kind = TaskKind.IMAGE if route.path.startswith("/v1/generation") else TaskKind.CHAT
+    hook = WebhookTarget(url="https://hooks.example.com/x") if route.path.startswith("/v1/webhooks/") else None
+    theirs = make_task(tenant="acme", kind=kind, status=TaskStatus.IN_PROGRESS, webhook=hook)
+    aws.store.create(theirs)
+    aws.store.transition("acme", theirs.id, expect={TaskStatus.IN_PROGRESS}, changes={"status": TaskStatus.COMPLETED})
+    if hook is not None:
+        aws.run_notifier()  # the ending makes the task's delivery ...
+        aws.run_queue("webhook_sender")  # ... which fails (no such host here), so it may be redelivered
+        return delivery_id(theirs.id, "task.completed"), delivery_id(new_task_id(), "task.completed")
+    return public_id(theirs.id), public_id(new_task_id())
+
+
 @pytest.mark.parametrize("route", ID_ROUTES, ids=lambda r: f"{r.method} {r.path}")
 def test_another_tenants_id_reads_exactly_like_a_nonexistent_one(aws, route):
-    kind = TaskKind.IMAGE if route.path.startswith("/v1/generation") else TaskKind.CHAT
-    theirs = make_task(tenant="acme", kind=kind, status=TaskStatus.COMPLETED, result={"choices": []})
-    aws.store.create(theirs)
-    other = call(aws, route, public_id(theirs.id), tenant="intruder")
-    missing = call(aws, route, public_id(new_task_id()), tenant="intruder")
+    theirs, nobodys = owned(aws, route)
+    other = call(aws, route, theirs, tenant="intruder")
+    missing = call(aws, route, nobodys, tenant="intruder")
     assert other == missing
     assert other[0] == 404
-    own = call(aws, route, public_id(theirs.id), tenant="acme")
+    own = call(aws, route, theirs, tenant="acme")
     assert own[0] == 200, own
-    # And nothing the intruder did changed the owner's task (only the owner's own call above may have).
-    assert aws.store.get("acme", theirs.id) is not None

@@ -24,7 +24,7 @@ from moto import mock_aws
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.handlers import dead_letter, shared, stream, worker
+from asyncinfer.handlers import dead_letter, redelivery, shared, stream, worker
 from asyncinfer.observability import logger
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.local import DemoChatProvider, demo_answer
@@ -37,6 +37,7 @@ from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
 
 pytestmark = pytest.mark.integration
+CACHED = (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url, dead_letter.store, stream.store)
 
 TASKS = int(os.environ.get("RELIABILITY_TASKS", "200"))
 SEED = int(os.environ.get("RELIABILITY_SEED", "20261122"))
@@ -151,10 +152,10 @@ def emulated(monkeypatch):
                 ),
             },
         )
-        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url, dead_letter.store, stream.store):
+        for cached in CACHED:
             cached.cache_clear()
         yield resources, sqs
-        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url, dead_letter.store, stream.store):
+        for cached in CACHED:
             cached.cache_clear()
     logger.setLevel(level)
 

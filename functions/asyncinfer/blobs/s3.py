@@ -28,7 +28,27 @@ class S3BlobStore:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def presigned_upload(self, key: str, expires_in: int, content_type: str) -> str:
+        return self._s3.generate_presigned_url(
+            "put_object", Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires_in
+        )
+
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+def object_reader(client: Any):
+    """Reads whole objects of any bucket the function may read, up to a size: batch input files."""
+
+    def read(bucket: str, key: str, max_bytes: int) -> bytes:
+        try:
+            body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403"}:
+                raise FileNotFoundError(f"s3://{bucket}/{key}") from exc
+            raise
+        return body.read()
+
+    return read

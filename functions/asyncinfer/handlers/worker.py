@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
+from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import TaskMessage, parse_message
-from asyncinfer.tasks.backoff import retry_delay
 from asyncinfer.tasks.worker import RetryLater, Worker
 
 SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
@@ -67,26 +67,8 @@ def _back_off(record: SQSRecord, lease_left_ms: int) -> None:
     """Hold the failed message back for a jittered, growing delay instead of the whole visibility timeout,
     and at least until a lease we could not release has run out."""
     settings = SETTINGS()
-    receives = int(record.attributes.approximate_receive_count or 1)
-    delay = retry_delay(receives, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    delay = max(delay, -(-lease_left_ms // 1000) + 1)
-    try:
-        sqs().change_message_visibility(
-            QueueUrl=queue_url(record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
-        )
-    except Exception:  # best effort: without it the message returns after the visibility timeout
-        logger.warning("could not set the retry delay", exc_info=True)
-
-
-@cache
-def sqs():
-    return wiring.client("sqs")
-
-
-@cache
-def queue_url(arn: str) -> str:
-    _, _, _, _, account, name = arn.split(":", 5)
-    return sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    at_least = -(-lease_left_ms // 1000) + 1 if lease_left_ms > 0 else 0
+    back_off(record, base=settings.retry_base_seconds, cap=settings.retry_max_seconds, at_least=at_least)
 
 
 @logger.inject_lambda_context

@@ -1,28 +1,50 @@
-"""The queue interface: hands a task to the workers."""
+"""The queue interface: hands a task to the workers, a delivery to the webhook sender, a batch to the
+batch function."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
-class TaskMessage(BaseModel):
-    """The whole SQS message body: the worker loads everything else from the store."""
-
+class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     tenant: str
+
+
+class TaskMessage(_Message):
+    """The whole SQS message body: the worker loads everything else from the store."""
+
     task_id: str
 
 
-def parse_message(body: str) -> TaskMessage | None:
+class DeliveryMessage(_Message):
+    """One webhook delivery to attempt (again)."""
+
+    delivery_id: str
+
+
+class BatchJob(_Message):
+    """Bring a batch's tasks in line with its status: create the missing ones, or cancel them all."""
+
+    batch_id: str
+
+
+M = TypeVar("M", bound=_Message)
+
+
+def parse_message(body: str, model: type[M] = TaskMessage) -> M | None:  # type: ignore[assignment]
     """The message, or None for a malformed one: it can never succeed, so retrying would only feed the DLQ."""
     try:
-        return TaskMessage.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError:
         return None
 
 
 class TaskQueue(Protocol):
-    def send(self, message: TaskMessage) -> None: ...
+    def send(self, message: BaseModel) -> None: ...
+
+    def send_many(self, messages: Sequence[BaseModel]) -> None: ...

@@ -1,10 +1,11 @@
-"""SQS implementation of the task queue."""
+"""SQS implementation of the queues."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from asyncinfer.queue.base import TaskMessage
+from pydantic import BaseModel
 
 
 class SqsTaskQueue:
@@ -12,5 +13,15 @@ class SqsTaskQueue:
         self._sqs = client
         self._url = queue_url
 
-    def send(self, message: TaskMessage) -> None:
+    def send(self, message: BaseModel) -> None:
         self._sqs.send_message(QueueUrl=self._url, MessageBody=message.model_dump_json())
+
+    def send_many(self, messages: Sequence[BaseModel]) -> None:
+        """Ten to a call; raises if any message was not accepted (they are all safe to send again)."""
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(messages[start : start + 10])
+            ]
+            failed = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed") or []
+            if failed:
+                raise RuntimeError(f"SQS refused {len(failed)} of {len(entries)} messages: {failed[0].get('Code')}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from asyncinfer.tasks.model import Task, TaskKind, TaskStatus
+from asyncinfer.tasks.records import Batch, BatchStatus, Delivery
 
 
 class ConditionFailed(Exception):
@@ -133,3 +134,55 @@ class TaskStore(Protocol):
     def put_api_key(self, record: ApiKeyRecord) -> None: ...
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+
+class BatchChanged(Exception):
+    """A batch's compare-and-set lost; `current` is the batch as it is (None when there is none)."""
+
+    def __init__(self, current: Batch | None) -> None:
+        super().__init__("batch condition failed")
+        self.current = current
+
+
+class BatchStore(Protocol):
+    def create_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
+        """Insert a new batch (and claim its idempotency key), all or nothing; NameTaken if the key is taken."""
+
+    def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
+        """Remove a batch that never started (its job could not be queued), with its name."""
+
+    def get_batch(self, tenant: str, batch_id: str) -> Batch | None: ...
+
+    def list_batches(self, tenant: str, *, limit: int, after: str | None) -> tuple[list[Batch], str | None]:
+        """Newest first, from after the batch id `after`; and the cursor of the next page, if any."""
+
+    def update_batch(
+        self, tenant: str, batch_id: str, *, expect: Iterable[BatchStatus], changes: dict[str, Any]
+    ) -> Batch:
+        """Apply `changes` if the batch's status is in `expect`; BatchChanged otherwise."""
+
+    def count_item(self, task: Task) -> bool:
+        """Count an ended item in its batch's counters exactly once: False if it was counted before."""
+
+    def get_tasks(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Task]:
+        """The tasks among `task_ids` that exist, by id."""
+
+
+class WebhookStore(Protocol):
+    def get_secret(self, tenant: str) -> str | None: ...
+
+    def put_secret(self, tenant: str, secret: str, *, replace: bool = False) -> str:
+        """Store the tenant's signing secret unless it has one (or `replace`); returns the one in force."""
+
+    def put_delivery(self, delivery: Delivery) -> bool:
+        """Insert a delivery unless one with its id exists; False if it did."""
+
+    def get_delivery(self, tenant: str, delivery_id: str) -> Delivery | None: ...
+
+    def save_delivery(self, delivery: Delivery, *, previous_count: int) -> bool:
+        """Replace the delivery if nobody recorded an attempt since it was read; False otherwise."""
+
+    def list_deliveries(
+        self, tenant: str, *, limit: int, after: str | None, prefix: str = ""
+    ) -> tuple[list[Delivery], str | None]:
+        """Newest first (ids whose start is `prefix`, when given) and the next page's cursor."""

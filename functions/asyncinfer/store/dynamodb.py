@@ -32,11 +32,16 @@ TASK_PREFIX = "task#"
 EVENT_PREFIX = "ev#"
 NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
-JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata", "outputs"})
+JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata", "outputs", "webhook"})
 # A sparse index of the tasks not yet ended: `inflight` (= tenant) is set at create and removed by
 # the transition to a terminal status. It counts a tenant's tasks in flight and finds orphans.
 INFLIGHT_INDEX = "inflight"
 INFLIGHT_ATTRIBUTE = "inflight"
+# A batch's items are in the index too (the sweeper finds them) but under their own key, so a large batch
+# does not use up the tenant's in-flight quota for interactive submits.
+BATCH_INFLIGHT_SUFFIX = "#batch"
+# Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
+NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.
 MAX_LIST_PAGES = 10
 
@@ -44,10 +49,10 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-def _encode(name: str, value: Any) -> dict[str, Any]:
+def _encode(name: str, value: Any, json_fields: frozenset[str] = JSON_FIELDS) -> dict[str, Any]:
     if isinstance(value, BaseModel | list):
         value = to_jsonable_python(value, exclude_none=True)
-    if name in JSON_FIELDS:
+    if name in json_fields:
         value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return _serializer.serialize(value)
 
@@ -58,12 +63,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decode(item: dict[str, Any]) -> dict[str, Any]:
+def _decode(item: dict[str, Any], json_fields: frozenset[str] = JSON_FIELDS) -> dict[str, Any]:
     out = {}
     for name, raw in item.items():
         value = _plain(_deserializer.deserialize(raw))
-        out[name] = json.loads(value) if name in JSON_FIELDS else value
+        out[name] = json.loads(value) if name in json_fields else value
     return out
+
+
+def record_to_item(record: BaseModel, pk: str, sk: str, json_fields: frozenset[str]) -> dict[str, Any]:
+    """A record other than a task (a batch, a webhook delivery) as an item: flat, nested parts as JSON."""
+    item = {"pk": {"S": pk}, "sk": {"S": sk}}
+    for name, value in record.model_dump(mode="json", exclude_none=True).items():
+        item[name] = _encode(name, value, json_fields)
+    return item
+
+
+def item_to_record(item: dict[str, Any], json_fields: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in _decode(item, json_fields).items() if k not in ("pk", "sk")}
 
 
 def task_from_item(item: dict[str, Any]) -> Task:
@@ -75,7 +92,9 @@ def task_to_item(task: Task) -> dict[str, Any]:
     for name, value in task.model_dump(mode="json", exclude_none=True).items():
         item[name] = _encode(name, value)
     if task.status not in TERMINAL:
-        item[INFLIGHT_ATTRIBUTE] = {"S": task.tenant}
+        item[INFLIGHT_ATTRIBUTE] = {"S": task.tenant + (BATCH_INFLIGHT_SUFFIX if task.batch_id else "")}
+    if task.webhook is not None or task.batch_id is not None:
+        item[NOTIFY_ATTRIBUTE] = {"S": "1"}
     return item
 
 
@@ -475,3 +494,5 @@ TABLE_INDEXES = [
     }
 ]
 TTL_ATTRIBUTE = "expires_at"
+# The table stream carries both images: a task's ending is a change of status (asyncinfer.store.dynamodb_stream).
+TABLE_STREAM_VIEW = "NEW_AND_OLD_IMAGES"

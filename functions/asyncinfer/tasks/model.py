@@ -62,13 +62,20 @@ def first_id_at(at_ms: int) -> str:
     return f"{(at_ms & 0xFFFF_FFFF_FFFF) << 80:032x}"
 
 
-def new_task_id(at_ms: int | None = None) -> str:
-    """A UUIDv7 as 32 lowercase hex digits: time-ordered, so newest-first is a reverse key order."""
+def new_task_id(at_ms: int | None = None, rand: int | None = None) -> str:
+    """A UUIDv7 as 32 lowercase hex digits: time-ordered, so newest-first is a reverse key order.
+    `rand` (80 bits) makes it deterministic: a batch's items get the same ids however often they are made."""
     ms = now_ms() if at_ms is None else at_ms
-    rand = int.from_bytes(os.urandom(10), "big")
+    if rand is None:
+        rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF
     return uuid.UUID(int=value).hex
+
+
+def id_time_ms(task_id: str) -> int:
+    """When an id was minted (its UUIDv7 timestamp)."""
+    return int(task_id[:12], 16)
 
 
 def is_task_id(value: str) -> bool:
@@ -78,6 +85,19 @@ def is_task_id(value: str) -> bool:
         return uuid.UUID(hex=value).hex == value and uuid.UUID(hex=value).version == 7
     except ValueError:
         return False
+
+
+TASK_EVENTS: tuple[str, ...] = ("task.completed", "task.failed", "task.cancelled")
+
+
+class WebhookTarget(BaseModel):
+    """Where a task's (or a batch's) ending is announced, and which events; None means all of them."""
+
+    url: str
+    events: list[str] | None = None
+
+    def wants(self, event_type: str) -> bool:
+        return self.events is None or event_type in self.events
 
 
 class TaskError(BaseModel):
@@ -149,6 +169,16 @@ class Task(BaseModel):
     deleted_at: int | None = None  # soft delete: the record stays (until TTL), invisible to every surface
     # A client-chosen id (PrivateGPT's message_id), claimed as a name beside the task.
     public_name: str | None = None
+    webhook: WebhookTarget | None = None
+    # An item of a batch: its batch, its line in the batch's input, and the client's id for it.
+    batch_id: str | None = None
+    batch_index: int | None = None
+    custom_id: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        """The webhook event of this task's terminal status, e.g. task.completed."""
+        return f"task.{self.status.value.lower()}"
 
     @property
     def terminal(self) -> bool:

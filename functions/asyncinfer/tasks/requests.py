@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
+from asyncinfer.tasks.model import WebhookTarget
 
 MAX_MESSAGES = 1000
 
@@ -57,6 +58,26 @@ class McpServer(BaseModel):
         return self.transport == "sse"
 
 
+class WebhookRequest(BaseModel):
+    """`webhook` of a submit or a batch: a URL, and the events it wants (all when omitted)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2048)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=8)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
+
+        try:
+            check_literal(value)  # the sender checks again, with DNS, before every attempt
+        except RefusedUrl as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
 class ChatRequest(BaseModel):
     """An OpenAI-style chat completion body. Fields we do not know are kept and passed along."""
 
@@ -66,6 +87,8 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(default=None, ge=1)
     mcp_servers: list[McpServer] | None = Field(default=None, max_length=MAX_MCP_SERVERS)
+    # Told when the task ends (task.completed, task.failed, task.cancelled); never sent to the model.
+    webhook: WebhookRequest | None = Field(default=None, exclude=True)
 
     @field_validator("mcp_servers")
     @classmethod
@@ -169,6 +192,7 @@ class GenerationRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=256)
     config: dict[str, Any]
+    webhook: WebhookRequest | None = Field(default=None, exclude=True)
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:
@@ -184,3 +208,17 @@ def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | Audio
         return model.model_validate(config)
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc, prefix="config.")) from None
+
+
+def parse_webhook(value: Any, events: tuple[str, ...]) -> WebhookTarget | None:
+    """The `webhook` field (None when absent), its events limited to `events`."""
+    if value is None:
+        return None
+    try:
+        request = WebhookRequest.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc, prefix="webhook.")) from None
+    unknown = sorted(set(request.events or ()) - set(events))
+    if unknown:
+        raise InvalidRequest(f"webhook.events: unknown event {unknown[0]!r}; known: {', '.join(events)}")
+    return WebhookTarget(url=request.url, events=sorted(set(request.events)) if request.events else None)

@@ -24,8 +24,8 @@ from asyncinfer.tasks.errors import (
     TaskNotFound,
     TooManyInFlight,
 )
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
-from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config
+from asyncinfer.tasks.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
+from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,17 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A validated request: what its task will be, and what makes two submits of it the same."""
+
+    kind: TaskKind
+    model: str
+    request: dict[str, Any]
+    fingerprint: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SubmitLimits:
     max_request_bytes: int
     inline_request_bytes: int
@@ -94,29 +105,29 @@ class TaskService:
         # tenant -> (tasks in flight when last counted, when, submits admitted since)
         self._inflight_seen: dict[str, tuple[int, float, int]] = {}
 
-    def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
-        """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
-        A repeated idempotency key with the same request answers with the task it created."""
-        check_idempotency_key(how.idempotency_key)
+    def prepare_chat(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
+        """A chat body validated against the registry, ready to become a task (submit or batch item)."""
+        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS)
         request = parse_chat_request(body)
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
         correlation = body.get("correlation_id")
-        return self._submit(
-            tenant,
+        return Prepared(
             TaskKind.CHAT,
             request.model,
             request.model_dump(mode="json", exclude_none=True),
-            how,
             fingerprint(how.surface, body, how.message_id),
-            correlation_id=correlation if isinstance(correlation, str) else None,
-            public_name=how.message_id,
+            {
+                "correlation_id": correlation if isinstance(correlation, str) else None,
+                "public_name": how.message_id,
+                "webhook": webhook,
+            },
         )
 
-    def submit_generation(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
+    def prepare_generation(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
         """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
-        check_idempotency_key(how.idempotency_key)
+        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS)
         request = parse_generation(body)
         spec = self.registry.resolve_media(request.model)
         config = parse_media_config(spec.kind.value, request.config)
@@ -127,44 +138,47 @@ class TaskService:
                 f"it makes {', '.join(spec.output_formats)}"
             )
         request_body = {"model": request.model, "config": request.config}
-        return self._submit(tenant, spec.kind, request.model, request_body, how, fingerprint(how.surface, body))
+        return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), {"webhook": webhook})
 
-    def _submit(
-        self,
-        tenant: str,
-        kind: TaskKind,
-        model: str,
-        request: dict[str, Any],
-        how: Submission,
-        fp: str,
-        **fields: Any,
-    ) -> Task:
-        """The task of a validated request, unless its idempotency key already made one."""
-        if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
-            return earlier
+    def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
+        """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
+        A repeated idempotency key with the same request answers with the task it created."""
+        check_idempotency_key(how.idempotency_key)
+        return self._submit(tenant, self.prepare_chat(body, how), how)
+
+    def submit_generation(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
+        check_idempotency_key(how.idempotency_key)
+        return self._submit(tenant, self.prepare_generation(body, how), how)
+
+    def new_task(self, tenant: str, prepared: Prepared, task_id: str | None = None, **fields: Any) -> Task:
+        """A CREATED task of a prepared request (not stored yet); its request is kept inline or in S3."""
         now = now_ms()
         task = Task(
-            id=new_task_id(now),
+            id=task_id or new_task_id(now),
             tenant=tenant,
-            kind=kind,
-            model=model,
+            kind=prepared.kind,
+            model=prepared.model,
             created_at=now,
             updated_at=now,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
-            **fields,
+            **{**prepared.fields, **fields},
         )
-        return self._admit(task, request, how, fp)
-
-    def _admit(self, task: Task, request: dict[str, Any], how: Submission, fp: str) -> Task:
-        """Store the request (inline, or in S3 when large), the task and its names; then enqueue."""
-        self._check_inflight(task.tenant)
-        self._check_rate(task.tenant)
-        encoded = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
+        encoded = json.dumps(prepared.request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
             task.request_key = request_key(task.tenant, task.id)
             self.blobs.put(task.request_key, encoded, "application/json")
         else:
-            task.request = request
+            task.request = prepared.request
+        return task
+
+    def _submit(self, tenant: str, prepared: Prepared, how: Submission) -> Task:
+        """The task of a validated request, unless its idempotency key already made one."""
+        fp = prepared.fingerprint
+        if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
+            return earlier
+        self._check_inflight(tenant)
+        self._check_rate(tenant)
+        task = self.new_task(tenant, prepared)
         names = []
         if how.idempotency_key:
             names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))
@@ -318,9 +332,14 @@ class TaskService:
         return self.blobs.presigned_url(key, self.limits.download_url_seconds)
 
     def result(self, task: Task) -> dict[str, Any] | None:
-        if task.result is not None:
-            return task.result
-        if task.result_key:
-            body = self.blobs.get(task.result_key)
-            return json.loads(body) if body else None
-        return None
+        return read_result(self.blobs, task)
+
+
+def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:
+    """A completed task's result: inline, or from the bucket when it was large."""
+    if task.result is not None:
+        return task.result
+    if task.result_key:
+        body = blobs.get(task.result_key)
+        return json.loads(body) if body else None
+    return None

@@ -1,0 +1,70 @@
+"""The batch function. EventBridge Scheduler invokes it with a schedule's batch (it submits the batch as
+POST /v1/batches would); the batch queue brings it jobs (make a batch's tasks, or cancel them)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncinfer import wiring
+from asyncinfer.config import BatchSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.queue.base import BatchJob, parse_message
+from asyncinfer.schedules import ScheduledInvocation
+from asyncinfer.tasks.batches import Batches
+from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.service import Submission
+
+SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
+
+
+@cache
+def batches() -> Batches:
+    return wiring.batches(SETTINGS())
+
+
+def record_handler(record: SQSRecord) -> dict:
+    job = parse_message(record.body, BatchJob)
+    if job is None:
+        logger.error("dropping malformed batch job", extra={"message_id": record.message_id})
+        return {}
+    try:
+        report = batches().run(job)
+    except Exception:
+        logger.exception("batch job failed; it will be retried", extra={"batch_id": job.batch_id})
+        raise
+    # Not **asdict(report): "created" is a LogRecord attribute, which logging refuses to overwrite.
+    logger.info("batch job done", extra={"batch_id": job.batch_id, "report": asdict(report)})
+    metrics.add_metric(name="BatchItemsCreated", unit=MetricUnit.Count, value=report.created)
+    return asdict(report)
+
+
+def scheduled(event: dict[str, Any]) -> dict:
+    """One scheduled invocation: the schedule's batch, submitted once per scheduled time (Scheduler
+    delivers at least once, so the time is the batch's idempotency key)."""
+    invocation = ScheduledInvocation.model_validate(event)
+    how = Submission(surface="schedule", idempotency_key=invocation.idempotency_key())
+    batch = batches().create(invocation.tenant, invocation.batch, how, schedule=invocation.schedule)
+    logger.info("scheduled batch submitted", extra={"schedule": invocation.schedule, "batch_id": batch.id})
+    metrics.add_metric(name="ScheduledBatches", unit=MetricUnit.Count, value=1)
+    return view.render(batch)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "Records" in event:
+        return process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+            context=context,
+        )
+    return scheduled(event)

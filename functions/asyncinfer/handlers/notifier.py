@@ -1,0 +1,46 @@
+"""The table stream's consumer: a task someone waits for has ended, so its webhook is announced and its
+batch counts it. Failed records are retried (partial batch responses), then sent to a dead-letter queue."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncinfer import wiring
+from asyncinfer.config import NotifierSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.store.dynamodb_stream import ended_task
+from asyncinfer.tasks.endings import Endings
+
+SETTINGS = NotifierSettings  # the infra tests check each deployed environment against it
+
+
+@cache
+def endings() -> Endings:
+    return wiring.endings(SETTINGS())
+
+
+def record_handler(record: DynamoDBRecord) -> str:
+    task = ended_task(record.raw_event)
+    if task is None:
+        return "ignored"
+    logger.append_keys(correlation_id=task.id, tenant=task.tenant)
+    endings().task_ended(task)
+    metrics.add_metric(name="TaskEndingsHandled", unit=MetricUnit.Count, value=1)
+    return task.status.value
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False),
+        context=context,
+    )

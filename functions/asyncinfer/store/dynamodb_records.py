@@ -1,0 +1,248 @@
+"""DynamoDB implementation of the batch and webhook stores, in the tasks' table and tenant partitions:
+sk = batch#<id>, whd#<delivery id>, whsecret."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken
+from asyncinfer.store.dynamodb import NAME_PREFIX, TASK_PREFIX, _encode, item_to_record, record_to_item, task_from_item
+from asyncinfer.tasks.model import Task
+from asyncinfer.tasks.records import Batch, BatchStatus, Delivery
+
+BATCH_PREFIX = "batch#"
+DELIVERY_PREFIX = "whd#"
+SECRET_KEY = "whsecret"
+BATCH_JSON = frozenset({"webhook", "metadata"})
+DELIVERY_JSON = frozenset({"attempts"})
+# The counter of each terminal status.
+COUNTERS = {"COMPLETED": "completed", "FAILED": "failed", "CANCELLED": "cancelled"}
+
+
+def _conflict(exc: ClientError, *codes: str) -> bool:
+    return exc.response["Error"]["Code"] in (codes or ("ConditionalCheckFailedException",))
+
+
+class _Table:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    def _page(self, tenant: str, prefix: str, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": tenant}, ":prefix": {"S": prefix}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": tenant}, "sk": {"S": after}}
+        resp = self._ddb.query(**kwargs)
+        last = resp.get("LastEvaluatedKey")
+        return resp.get("Items", []), last["sk"]["S"] if last else None
+
+
+class DynamoBatchStore(_Table):
+    @staticmethod
+    def _key(tenant: str, batch_id: str) -> dict[str, Any]:
+        return {"pk": {"S": tenant}, "sk": {"S": BATCH_PREFIX + batch_id}}
+
+    @staticmethod
+    def _batch(item: dict[str, Any]) -> Batch:
+        return Batch.model_validate(item_to_record(item, BATCH_JSON))
+
+    def create_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
+        item = record_to_item(batch, batch.tenant, BATCH_PREFIX + batch.id, BATCH_JSON)
+        puts: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        ]
+        if claim is not None:
+            name = {
+                "pk": {"S": batch.tenant},
+                "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"},
+                "task_id": {"S": batch.id},
+                "fingerprint": {"S": claim.fingerprint},
+            }
+            if batch.expires_at is not None:
+                name["expires_at"] = {"N": str(batch.expires_at)}
+            puts.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": name,
+                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=puts)
+        except ClientError as exc:
+            if claim is not None and _conflict(exc, "TransactionCanceledException"):
+                raise NameTaken(claim) from exc
+            raise
+
+    def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
+        keys = [self._key(batch.tenant, batch.id)]
+        if claim is not None:
+            keys.append({"pk": {"S": batch.tenant}, "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"}})
+        self._ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": self._table, "Key": k}} for k in keys])
+
+    def get_batch(self, tenant: str, batch_id: str) -> Batch | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, batch_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return self._batch(item) if item else None
+
+    def list_batches(self, tenant: str, *, limit: int, after: str | None) -> tuple[list[Batch], str | None]:
+        items, last = self._page(tenant, BATCH_PREFIX, limit, BATCH_PREFIX + after if after else None)
+        return [self._batch(i) for i in items], last.removeprefix(BATCH_PREFIX) if last else None
+
+    def update_batch(
+        self, tenant: str, batch_id: str, *, expect: Iterable[BatchStatus], changes: dict[str, Any]
+    ) -> Batch:
+        names = {"#status": "status"}
+        values: dict[str, Any] = {}
+        sets = []
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = _encode(name, value, BATCH_JSON)
+            sets.append(f"#c{i} = :c{i}")
+        expected = sorted(expect)
+        for i, status in enumerate(expected):
+            values[f":e{i}"] = {"S": status.value}
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(tenant, batch_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND #status IN ("
+                + ", ".join(f":e{i}" for i in range(len(expected)))
+                + ")",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
+            old = exc.response.get("Item")
+            raise BatchChanged(self._batch(old) if old else None) from exc
+        return self._batch(resp["Attributes"])
+
+    def count_item(self, task: Task) -> bool:
+        counter = COUNTERS[task.status.value]
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": task.tenant}, "sk": {"S": TASK_PREFIX + task.id}},
+                            "UpdateExpression": "SET batch_counted = :status",
+                            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(batch_counted)",
+                            "ExpressionAttributeValues": {":status": {"S": task.status.value}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(task.tenant, task.batch_id or ""),
+                            "UpdateExpression": "ADD #counter :one SET updated_at = :now",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeNames": {"#counter": counter},
+                            "ExpressionAttributeValues": {
+                                ":one": {"N": "1"},
+                                ":now": {"N": str(int(time.time() * 1000))},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _conflict(exc, "TransactionCanceledException"):
+                return False
+            raise
+        return True
+
+    def get_tasks(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Task]:
+        found: dict[str, Task] = {}
+        for start in range(0, len(task_ids), 100):
+            keys = [{"pk": {"S": tenant}, "sk": {"S": TASK_PREFIX + i}} for i in task_ids[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                resp = self._ddb.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    task = task_from_item(item)
+                    found[task.id] = task
+                request = resp.get("UnprocessedKeys") or {}
+        return found
+
+
+class DynamoWebhookStore(_Table):
+    @staticmethod
+    def _key(tenant: str, delivery_id: str) -> dict[str, Any]:
+        return {"pk": {"S": tenant}, "sk": {"S": DELIVERY_PREFIX + delivery_id}}
+
+    @staticmethod
+    def _delivery(item: dict[str, Any]) -> Delivery:
+        return Delivery.model_validate(item_to_record(item, DELIVERY_JSON))
+
+    def get_secret(self, tenant: str) -> str | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": tenant}, "sk": {"S": SECRET_KEY}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return item["secret"]["S"] if item else None
+
+    def put_secret(self, tenant: str, secret: str, *, replace: bool = False) -> str:
+        item = {"pk": {"S": tenant}, "sk": {"S": SECRET_KEY}, "secret": {"S": secret}}
+        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            self._ddb.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
+            return self.get_secret(tenant) or secret
+        return secret
+
+    def put_delivery(self, delivery: Delivery) -> bool:
+        item = record_to_item(delivery, delivery.tenant, DELIVERY_PREFIX + delivery.id, DELIVERY_JSON)
+        try:
+            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _conflict(exc):
+                return False
+            raise
+        return True
+
+    def get_delivery(self, tenant: str, delivery_id: str) -> Delivery | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, delivery_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return self._delivery(item) if item else None
+
+    def save_delivery(self, delivery: Delivery, *, previous_count: int) -> bool:
+        item = record_to_item(delivery, delivery.tenant, DELIVERY_PREFIX + delivery.id, DELIVERY_JSON)
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_exists(pk) AND attempt_count = :previous",
+                ExpressionAttributeValues={":previous": {"N": str(previous_count)}},
+            )
+        except ClientError as exc:
+            if _conflict(exc):
+                return False
+            raise
+        return True
+
+    def list_deliveries(
+        self, tenant: str, *, limit: int, after: str | None, prefix: str = ""
+    ) -> tuple[list[Delivery], str | None]:
+        items, last = self._page(tenant, DELIVERY_PREFIX + prefix, limit, DELIVERY_PREFIX + after if after else None)
+        return [self._delivery(i) for i in items], last.removeprefix(DELIVERY_PREFIX) if last else None

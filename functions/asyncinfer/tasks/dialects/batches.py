@@ -1,0 +1,117 @@
+"""How batches, batch result lines and webhook events look: `batch_<uuid>` and `task_<uuid>` ids, ISO times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncinfer.tasks.dialects import async_api, ids
+from asyncinfer.tasks.errors import TaskNotFound
+from asyncinfer.tasks.model import Task, TaskStatus
+from asyncinfer.tasks.records import Batch, Delivery
+
+ID_PREFIX = "batch_"
+
+
+def public_id(batch_id: str) -> str:
+    return ID_PREFIX + ids.as_uuid(batch_id)
+
+
+def internal_id(public: str) -> str:
+    if not public.startswith(ID_PREFIX):
+        raise TaskNotFound("No batch with that id")
+    try:
+        return ids.parse_any(public.removeprefix(ID_PREFIX))
+    except TaskNotFound:
+        raise TaskNotFound("No batch with that id") from None
+
+
+def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": public_id(batch.id),
+        "object": "batch",
+        "endpoint": batch.endpoint.value,
+        "status": batch.status.value,
+        "created_at": async_api.iso(batch.created_at),
+        "request_counts": {
+            "total": batch.total,
+            "completed": batch.completed,
+            "failed": batch.failed,
+            "cancelled": batch.cancelled,
+            "pending": max(batch.total - batch.ended, 0),
+        },
+        "metadata": batch.metadata,
+    }
+    for name in ("ended_at", "cancelled_at"):
+        value = getattr(batch, name)
+        if value is not None:
+            out[name] = async_api.iso(value)
+    if batch.schedule:
+        out["schedule"] = batch.schedule
+    if batch.webhook is not None:
+        out["webhook"] = batch.webhook.model_dump(exclude_none=True)
+    if results_url:
+        out["results_url"] = results_url
+    return out
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    """A task in webhook events: its summary, what it ran, how it ended."""
+    out = {**async_api.summary(task), "object": "task", "kind": task.kind.value, "model": task.model}
+    if task.error is not None:
+        out["error"] = task.error.model_dump()
+    if task.batch_id is not None:
+        out["batch_id"] = public_id(task.batch_id)
+        out["custom_id"] = task.custom_id
+    if task.metadata:
+        out["metadata"] = task.metadata
+    return out
+
+
+def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | None) -> dict[str, Any]:
+    """One line of a batch's results: the item's task, its outcome, and the response when it completed."""
+    if task is None:  # cannot happen once every item ended; said plainly rather than dropped
+        return {"custom_id": custom_id, "id": None, "status": "MISSING", "response": None, "error": None}
+    line: dict[str, Any] = {"custom_id": custom_id, "id": async_api.public_id(task.id), "status": task.status.value}
+    if task.status == TaskStatus.COMPLETED:
+        if task.outputs:
+            response = {
+                "outputs": [
+                    o.model_dump(include={"file_id", "file_name", "file_type", "content_type", "size"})
+                    for o in task.outputs
+                ]
+            }
+        line["response"] = response
+        line["error"] = None
+    else:
+        line["response"] = None
+        error = task.error.model_dump() if task.error else {"code": "cancelled", "message": "The item was cancelled"}
+        line["error"] = error
+    if task.usage is not None:
+        line["usage"] = task.usage.model_dump(exclude_none=True)
+    return line
+
+
+def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "object": "webhook.delivery",
+        "event_type": item.event_type,
+        "subject": public_id(item.subject)
+        if item.event_type.startswith("batch.")
+        else async_api.public_id(item.subject),
+        "url": item.url,
+        "status": item.status.value,
+        "attempt_count": item.attempt_count,
+        "created_at": async_api.iso(item.created_at),
+        "attempts": [
+            {k: v for k, v in {**a.model_dump(), "at": async_api.iso(a.at)}.items() if v is not None}
+            for a in item.attempts
+        ],
+    }
+    for name in ("delivered_at", "failed_at"):
+        value = getattr(item, name)
+        if value is not None:
+            out[name] = async_api.iso(value)
+    if with_payload:
+        out["payload"] = item.payload
+    return out

@@ -1,0 +1,22 @@
+"""What happens when a task ends, driven by the table's stream: its webhook is announced, and its batch
+counts it. Both are safe to repeat, as stream records are delivered at least once."""
+
+from __future__ import annotations
+
+from asyncinfer.tasks.batches import BatchTracker
+from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.model import Task
+from asyncinfer.tasks.webhooks import Webhooks
+
+
+class Endings:
+    def __init__(self, tracker: BatchTracker, webhooks: Webhooks) -> None:
+        self.tracker = tracker
+        self.webhooks = webhooks
+
+    def task_ended(self, task: Task) -> None:
+        if task.webhook is not None:
+            at = task.completed_at or task.failed_at or task.cancelled_at or task.updated_at
+            self.webhooks.announce(task.tenant, task.webhook, task.event_type, task.id, view.task_data(task), at)
+        if task.batch_id is not None:
+            self.tracker.item_ended(task)

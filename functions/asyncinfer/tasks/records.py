@@ -1,0 +1,96 @@
+"""Records beside the tasks: batches of tasks, and webhook deliveries with their attempts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from asyncinfer.tasks.model import WebhookTarget
+
+BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled")
+
+
+class BatchStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    CANCELLING = "cancelling"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+BATCH_ENDED: frozenset[BatchStatus] = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELLED})
+
+
+class BatchEndpoint(StrEnum):
+    """What each item's body is: a chat completion (the Async API's body) or a media generation."""
+
+    ASYNC = "/v1/async"
+    GENERATION = "/v1/generation"
+
+
+class Batch(BaseModel):
+    """One task per input line; the counters are kept by the table stream's consumer as items end."""
+
+    id: str
+    tenant: str
+    status: BatchStatus = BatchStatus.IN_PROGRESS
+    endpoint: BatchEndpoint
+    total: int
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    created_at: int
+    updated_at: int
+    ended_at: int | None = None
+    cancelled_at: int | None = None
+    # The normalized input ({custom_id, body} per line) in the bucket; the results once every item ended.
+    input_key: str
+    results_key: str | None = None
+    webhook: WebhookTarget | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    # The schedule that submitted it, if any.
+    schedule: str | None = None
+    expires_at: int | None = None
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    @property
+    def event_type(self) -> str:
+        return "batch.cancelled" if self.status == BatchStatus.CANCELLED else "batch.completed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Attempt(BaseModel):
+    at: int
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+
+
+class Delivery(BaseModel):
+    """One event for one webhook URL. Its id is the `webhook-id` of every attempt; the payload is stored as
+    the exact bytes sent, so each retry carries the same body."""
+
+    id: str
+    tenant: str
+    event_type: str
+    subject: str  # the id of the task or batch the event is about
+    url: str
+    payload: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: list[Attempt] = Field(default_factory=list)
+    attempt_count: int = 0
+    # attempt_count when the current round of attempts began (a redelivery starts a new round).
+    round_start: int = 0
+    created_at: int
+    updated_at: int
+    delivered_at: int | None = None
+    failed_at: int | None = None
+    expires_at: int | None = None

@@ -1,0 +1,232 @@
+"""Webhooks per the Standard Webhooks spec: one delivery per event and URL, signed with the tenant's
+`whsec_` secret, sent at least once through a queue; every attempt is recorded on the delivery."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from asyncinfer.queue.base import DeliveryMessage, TaskQueue
+from asyncinfer.store.base import WebhookStore
+from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
+from asyncinfer.tasks.model import WebhookTarget, now_ms
+from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
+from asyncinfer.tasks.ssrf import RefusedUrl, check_url
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"
+MAX_ATTEMPTS_KEPT = 20
+MAX_ERROR_CHARS = 300
+USER_AGENT = "asyncinfer-webhooks/1"
+
+
+class DeliveryNotFound(TaskNotFound):
+    def __init__(self) -> None:
+        super().__init__("No webhook delivery with that id")
+
+
+class DeliveryPending(Conflict):
+    code = "delivery_pending"
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(os.urandom(24)).decode()
+
+
+def delivery_id(subject: str, event_type: str) -> str:
+    """The `webhook-id` of an event: fixed by what happened, so a repeated announcement finds the delivery."""
+    return f"msg_{subject}_{event_type.replace('.', '_')}"
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def sign_headers(secret: str, message_id: str, payload: str, at: datetime) -> dict[str, str]:
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at, payload),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+class Webhooks:
+    """The API side and the announcing side: secrets, deliveries, redeliveries."""
+
+    def __init__(self, store: WebhookStore, queue: TaskQueue, retention_days: int) -> None:
+        self.store = store
+        self.queue = queue
+        self.retention_days = retention_days
+
+    def secret(self, tenant: str) -> str:
+        return self.store.get_secret(tenant) or self.store.put_secret(tenant, new_secret())
+
+    def rotate_secret(self, tenant: str) -> str:
+        return self.store.put_secret(tenant, new_secret(), replace=True)
+
+    def announce(
+        self,
+        tenant: str,
+        target: WebhookTarget,
+        event_type: str,
+        subject: str,
+        data: dict[str, Any],
+        at_ms: int,
+    ) -> Delivery | None:
+        """Record the event's delivery (once) and queue its first attempt. Safe to repeat: an event that
+        was announced before is queued again only if no attempt was made yet (its message may be lost)."""
+        if not target.wants(event_type):
+            return None
+        self.secret(tenant)  # the receiver can fetch it before the first delivery arrives
+        now = now_ms()
+        payload = json.dumps(
+            {"type": event_type, "timestamp": iso(at_ms), "data": data}, separators=(",", ":"), ensure_ascii=False
+        )
+        delivery = Delivery(
+            id=delivery_id(subject, event_type),
+            tenant=tenant,
+            event_type=event_type,
+            subject=subject,
+            url=target.url,
+            payload=payload,
+            created_at=now,
+            updated_at=now,
+            expires_at=now // 1000 + self.retention_days * 86400,
+        )
+        if not self.store.put_delivery(delivery):
+            existing = self.store.get_delivery(tenant, delivery.id)
+            if existing is None or existing.status != DeliveryStatus.PENDING or existing.attempt_count:
+                return existing
+            delivery = existing
+        self.queue.send(DeliveryMessage(tenant=tenant, delivery_id=delivery.id))
+        return delivery
+
+    def get(self, tenant: str, delivery_id: str) -> Delivery:
+        delivery = self.store.get_delivery(tenant, delivery_id)
+        if delivery is None or (delivery.expires_at and delivery.expires_at <= time.time()):
+            raise DeliveryNotFound()
+        return delivery
+
+    def list(
+        self, tenant: str, *, limit: int, after: str | None, subject: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        if not 1 <= limit <= 100:
+            raise InvalidRequest("limit must be between 1 and 100")
+        prefix = f"msg_{subject}_" if subject else ""
+        if after is not None and not after.startswith(prefix):
+            raise InvalidRequest("cursor is not a value returned as next_cursor")
+        return self.store.list_deliveries(tenant, limit=limit, after=after, prefix=prefix)
+
+    def redeliver(self, tenant: str, delivery_id: str) -> Delivery:
+        """A new round of attempts (the history stays); refused while a round is under way."""
+        delivery = self.get(tenant, delivery_id)
+        if delivery.status == DeliveryStatus.PENDING:
+            raise DeliveryPending("This delivery is still being attempted; redeliver it once it has ended")
+        previous = delivery.attempt_count
+        again = delivery.model_copy(
+            update={
+                "status": DeliveryStatus.PENDING,
+                "round_start": previous,
+                "updated_at": now_ms(),
+                "delivered_at": None,
+                "failed_at": None,
+            }
+        )
+        if not self.store.save_delivery(again, previous_count=previous):
+            raise DeliveryPending("This delivery changed meanwhile; read it again")
+        self.queue.send(DeliveryMessage(tenant=tenant, delivery_id=delivery_id))
+        return again
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RetryDelivery(Exception):
+    """This attempt failed and another is due: the queue brings the message back after a backoff."""
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    max_attempts: int = 8
+    timeout_seconds: float = 10
+    allow_private: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+
+
+Post = Callable[[str, bytes, dict[str, str], float], int]
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    # Redirects are not followed: a 3xx could point anywhere, past the address check.
+    response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
+    return response.status_code
+
+
+class WebhookSender:
+    def __init__(self, store: WebhookStore, policy: SendPolicy, post: Post = http_post) -> None:
+        self.store = store
+        self.policy = policy
+        self.post = post
+
+    def attempt(self, message: DeliveryMessage) -> Outcome:
+        """One attempt of a pending delivery. Raises RetryDelivery when it failed and may be tried again."""
+        delivery = self.store.get_delivery(message.tenant, message.delivery_id)
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return Outcome.SKIPPED
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        permanent = False
+        try:
+            check_url(delivery.url, allow_private=self.policy.allow_private, allowed_hosts=self.policy.allowed_hosts)
+            secret = self.store.get_secret(delivery.tenant)
+            if secret is None:
+                raise RuntimeError("the tenant has no webhook secret")
+            headers = sign_headers(secret, delivery.id, delivery.payload, datetime.now(UTC))
+            status_code = self.post(delivery.url, delivery.payload.encode(), headers, self.policy.timeout_seconds)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except RefusedUrl as exc:
+            error, permanent = exc.message, True
+        except Exception as exc:  # a timeout, a refused connection, a TLS error: all worth another try
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        attempt = Attempt(
+            at=now_ms(), duration_ms=int((time.monotonic() - started) * 1000), status_code=status_code, error=error
+        )
+        previous = delivery.attempt_count
+        count = previous + 1
+        changes: dict[str, Any] = {
+            "attempts": [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:],
+            "attempt_count": count,
+            "updated_at": attempt.at,
+        }
+        if error is None:
+            changes.update(status=DeliveryStatus.DELIVERED, delivered_at=attempt.at)
+        elif permanent or count - delivery.round_start >= self.policy.max_attempts:
+            changes.update(status=DeliveryStatus.FAILED, failed_at=attempt.at)
+        updated = delivery.model_copy(update=changes)
+        if not self.store.save_delivery(updated, previous_count=previous):
+            return Outcome.SKIPPED  # another attempt of the same delivery ran meanwhile and was recorded
+        if updated.status == DeliveryStatus.DELIVERED:
+            return Outcome.DELIVERED
+        if updated.status == DeliveryStatus.FAILED:
+            log.warning("webhook delivery %s failed after %d attempts", delivery.id, count - delivery.round_start)
+            return Outcome.FAILED
+        raise RetryDelivery(error or "failed")
