@@ -29,7 +29,10 @@ def record_handler(record: DynamoDBRecord) -> str:
     if task is None:
         return "ignored"
     logger.append_keys(correlation_id=task.id, tenant=task.tenant)
-    endings().task_ended(task)
+    try:
+        endings().task_ended(task)
+    finally:
+        logger.remove_keys(["correlation_id", "tenant"])
     metrics.add_metric(name="TaskEndingsHandled", unit=MetricUnit.Count, value=1)
     return task.status.value
 

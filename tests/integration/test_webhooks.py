@@ -1,0 +1,152 @@
+"""Webhooks end to end inside the functions: a submit with a webhook, the worker ending it, the table
+stream's notifier announcing it, the sender delivering to a real HTTP receiver on loopback."""
+
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from asyncinfer.handlers import notifier, webhook_sender
+from asyncinfer.tasks.dialects.async_api import internal_id
+
+from tests.integration.conftest import REFERENCE_BODY
+from tests.support.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.integration
+
+
+def submit(aws, url, **webhook):
+    status, task = aws.api("POST", "/v1/async", body={**REFERENCE_BODY, "webhook": {"url": url, **webhook}})
+    assert status == 200, task
+    return task
+
+
+def finish(aws) -> None:
+    """Run the task, then what its ending sets off: the stream's notifier, then the webhook queue."""
+    aws.run_worker()
+    aws.run_notifier()
+    aws.run_queue("webhook_sender")
+
+
+def secret(aws) -> str:
+    status, body = aws.api("GET", "/v1/webhooks/secret", function="api_webhooks")
+    assert status == 200 and body["secret"].startswith("whsec_")
+    return body["secret"]
+
+
+def test_a_completed_task_is_delivered_once_signed_per_standard_webhooks(aws):
+    with WebhookReceiver() as receiver:
+        task = submit(aws, receiver.url)
+        finish(aws)
+        [hit] = receiver.wait_for(1)
+    payload = Webhook(secret(aws)).verify(hit.body, hit.headers)
+    assert payload["type"] == "task.completed"
+    assert payload["data"]["id"] == task["id"] and payload["data"]["status"] == "COMPLETED"
+    assert hit.headers["webhook-id"] == f"msg_{task['id'].removeprefix('task_').replace('-', '')}_task_completed"
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    assert status == 200
+    [delivery] = listing["data"]
+    assert delivery["status"] == "delivered" and delivery["attempt_count"] == 1
+    assert delivery["attempts"][0]["status_code"] == 204
+    # A stream record handled twice (they come at least once) announces nothing new.
+    notifier.endings().task_ended(aws.store.get("acme", internal_id(task["id"])))
+    assert aws.queue_depth(aws.resources.webhook_queue_url) == 0
+
+
+def test_a_signature_made_with_another_secret_is_rejected(aws):
+    with WebhookReceiver() as receiver:
+        submit(aws, receiver.url)
+        finish(aws)
+        [hit] = receiver.wait_for(1)
+    status, rotated = aws.api("POST", "/v1/webhooks/secret/rotate", function="api_webhooks")
+    assert status == 200
+    with pytest.raises(Exception, match="No matching signature"):
+        Webhook(rotated["secret"]).verify(hit.body, hit.headers)
+
+
+def test_events_the_webhook_did_not_ask_for_are_not_sent(aws):
+    with WebhookReceiver() as receiver:
+        task = submit(aws, receiver.url, events=["task.failed"])
+        finish(aws)
+        assert receiver.received == []
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    assert status == 200 and listing["data"] == []
+
+
+def test_a_failing_receiver_is_retried_with_the_same_id_then_recorded_as_failed(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_WEBHOOK_MAX_ATTEMPTS", "3")
+    delays = []
+
+    def back_off_now(record, *, base, cap):
+        # The sender holds a failed message back (1 s, then up to 2 s, ...); here it comes back at once.
+        delays.append(base)
+        aws.sqs.change_message_visibility(
+            QueueUrl=aws.resources.webhook_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0
+        )
+
+    monkeypatch.setattr(webhook_sender, "back_off", back_off_now)
+    with WebhookReceiver(statuses=[500]) as receiver:
+        task = submit(aws, receiver.url)
+        aws.run_worker()
+        aws.run_notifier()
+        aws.run_queue("webhook_sender")
+        hits = receiver.wait_for(3)
+    assert len(delays) == 2  # the third failure is the last: recorded, not retried
+    assert len(hits) == 3
+    assert len({h.headers["webhook-id"] for h in hits}) == 1
+    assert len({h.body for h in hits}) == 1
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    [delivery] = listing["data"]
+    assert delivery["status"] == "failed" and delivery["attempt_count"] == 3
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 500]
+    assert aws.queue_depth(aws.resources.webhook_queue_url) == 0
+
+
+def test_redeliver_starts_a_new_round_and_keeps_the_history(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_WEBHOOK_MAX_ATTEMPTS", "1")
+    with WebhookReceiver(statuses=[503, 200]) as receiver:
+        task = submit(aws, receiver.url)
+        finish(aws)
+        status, listing = aws.api(
+            "GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks"
+        )
+        [delivery] = listing["data"]
+        assert delivery["status"] == "failed"
+        path = f"/v1/webhooks/deliveries/{delivery['id']}/redeliver"
+        status, again = aws.api("POST", path, function="api_webhooks")
+        assert status == 200 and again["status"] == "pending"
+        status, refused = aws.api("POST", path, function="api_webhooks")
+        assert status == 409 and refused["error"]["code"] == "delivery_pending"
+        aws.run_queue("webhook_sender")
+        hits = receiver.wait_for(2)
+    assert hits[0].headers["webhook-id"] == hits[1].headers["webhook-id"]
+    status, done = aws.api("GET", f"/v1/webhooks/deliveries/{delivery['id']}", function="api_webhooks")
+    assert done["status"] == "delivered" and [a["status_code"] for a in done["attempts"]] == [503, 200]
+    assert json.loads(done["payload"])["data"]["id"] == task["id"]
+
+
+@pytest.mark.parametrize(
+    ("webhook", "message"),
+    [
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "link-local or metadata"),
+        ({"url": "file:///etc/passwd"}, "Only http and https"),
+        ({"url": "https://hooks.example.com/x", "events": ["task.exploded"]}, "unknown event"),
+        ({"url": "https://hooks.example.com/x", "secret": "mine"}, "webhook.secret"),
+    ],
+)
+def test_a_bad_webhook_is_a_400_and_creates_nothing(aws, webhook, message):
+    status, body = aws.api("POST", "/v1/async", body={**REFERENCE_BODY, "webhook": webhook})
+    assert status == 400 and message in body["error"]["message"], body
+    assert aws.queue_depth() == 0
+
+
+def test_a_private_receiver_is_refused_when_the_deployment_does_not_allow_it(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "false")
+    with WebhookReceiver() as receiver:
+        task = submit(aws, receiver.url)
+        finish(aws)
+        assert receiver.received == []
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    [delivery] = listing["data"]
+    assert delivery["status"] == "failed" and "private address" in delivery["attempts"][0]["error"]
+
