@@ -45,6 +45,14 @@ class InfraConfig(BaseModel):
     authorizer_cache_seconds: int = Field(default=300, ge=0, le=3600)
     # Lambda Web Adapter's public layer (account 753240598075), version pinned for repeatable deploys.
     web_adapter_layer_version: int = Field(default=26, ge=1)
+    # Batches: items per batch, and buckets (besides the stack's uploads/) input files may be read from.
+    max_batch_items: int = Field(default=10_000, ge=1, le=100_000)
+    batch_input_buckets: list[str] = Field(default_factory=list)
+    # Scheduled batch invocations (see schedules.json), relative to the project root; null for none.
+    schedules_file: str | None = "schedules.json"
+    # Webhook deliveries: attempts before a delivery is recorded as failed; private receivers allowed.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     alarm_oldest_message_seconds: int = Field(default=900, ge=60)
 
@@ -60,6 +68,24 @@ class InfraConfig(BaseModel):
             raise ValueError(f"models_file {value!r} does not exist (paths are relative to the project root)")
         ModelRegistry.load(path)  # a malformed registry fails the synth, not the first request
         return value
+
+    @field_validator("schedules_file")
+    @classmethod
+    def _schedules_are_valid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from asyncinfer.schedules import Schedules
+
+        path = ROOT / value
+        if not path.is_file():
+            raise ValueError(f"schedules_file {value!r} does not exist (paths are relative to the project root)")
+        Schedules.load(path)  # a malformed schedule fails the synth
+        return value
+
+    def schedules(self):
+        from asyncinfer.schedules import Schedules
+
+        return Schedules.load(ROOT / self.schedules_file) if self.schedules_file else Schedules()
 
     @field_validator("provider_secret_arns")
     @classmethod

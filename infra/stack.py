@@ -8,7 +8,9 @@ from constructs import Construct
 
 from infra.bundling import function_code
 from infra.components.api import Api
+from infra.components.batches import Batches
 from infra.components.monitoring import Monitoring
+from infra.components.notifications import Notifications
 from infra.components.queues import Queues
 from infra.components.storage import Storage
 from infra.components.sweeper import Sweeper
@@ -27,6 +29,7 @@ class AsyncInferStack(Stack):
             "Queues",
             visibility_seconds=config.queue_visibility_seconds,
             max_receive_count=config.max_receive_count,
+            webhook_max_attempts=config.webhook_max_attempts,
         )
         # What both function constructs build on: the one code asset, the table, bucket and queues.
         shared = {
@@ -48,6 +51,8 @@ class AsyncInferStack(Stack):
             table=self.storage.table,
             queues=self.queues,
         )
+        self.notifications = Notifications(self, "Notifications", **shared)
+        self.batches = Batches(self, "Batches", **shared, api_environment=self.api.environment)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -67,5 +72,11 @@ class AsyncInferStack(Stack):
             description="For `asyncinfer keys create --usage-plan`",
         )
         CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(
+            self,
+            "BatchFunctionName",
+            value=self.batches.function.function_name,
+            description="For `asyncinfer schedule run NAME --function`",
+        )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

@@ -8,7 +8,6 @@ import json
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -16,10 +15,10 @@ from constructs import Construct
 
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import ROUTES, Route
-from asyncinfer.store.dynamodb import INFLIGHT_INDEX
 from infra.components.function import Function
+from infra.components.grants import grant_batch_rights, grant_task_rights
 from infra.components.queues import Queues
-from infra.components.storage import EXPIRING_PREFIXES, grant_table
+from infra.components.storage import grant_table
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
@@ -101,12 +100,28 @@ class Api(Construct):
             "ASYNCINFER_SUBMITS_PER_WINDOW": str(config.submits_per_minute),
             "ASYNCINFER_SUBMIT_WINDOW_SECONDS": "60",
         }
-        # One small function per surface, all with the same rights.
+        # One small function per surface; each task surface with the same rights.
         api_functions = {
             name: self._api_function(name, api_env, common, table=table, bucket=bucket, queues=queues)
             for name in sorted({route.function for route in routes if route.function.startswith("api_")})
-            if name != "api_docs"
+            if name not in ("api_docs", "api_webhooks")
         }
+        if "api_batches" in api_functions:
+            grant_batch_rights(api_functions["api_batches"], config, table=table, bucket=bucket, queues=queues)
+        # Webhook secrets and deliveries: its own records in the table, and the webhook queue.
+        api_functions["api_webhooks"] = Function(
+            self,
+            "ApiWebhooks",
+            handler="api_webhooks",
+            environment={
+                "ASYNCINFER_TABLE_NAME": table.table_name,
+                "ASYNCINFER_WEBHOOK_QUEUE_URL": queues.webhooks.queue_url,
+                "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
+            },
+            **common,
+        ).function
+        grant_table(table, api_functions["api_webhooks"], "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+        queues.webhooks.grant_send_messages(api_functions["api_webhooks"])
         # The OpenAPI document and Swagger UI: public, and with no access to anything.
         api_functions["api_docs"] = Function(self, "ApiDocs", handler="api_docs", environment={}, **common).function
 
@@ -243,6 +258,7 @@ class Api(Construct):
         )
         self.url = self.rest_api.url
         self.functions = functions
+        self.environment = api_env
 
     def _api_function(
         self,
@@ -257,37 +273,5 @@ class Api(Construct):
         fn = Function(
             self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
         ).function
-        # Submit writes the task and its names, and deletes them again if the queue refuses the message.
-        grant_table(
-            table,
-            fn,
-            *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
-        )
-        # ... and counts the tenant's tasks in flight.
-        grant_table(table, fn, "dynamodb:Query", index=INFLIGHT_INDEX)
-        queues.tasks.grant_send_messages(fn)
-        # Large request bodies are written; results and outputs read (and presigned); a deleted task's
-        # objects purged.
-        fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
-        )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects("results/*"), bucket.arn_for_objects("outputs/*")],
-            )
-        )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in EXPIRING_PREFIXES]
-            )
-        )
-        bucket_arn = Stack.of(self).get_logical_id(bucket.node.default_child)
-        for prefix in EXPIRING_PREFIXES:
-            acknowledge(
-                fn.role,
-                f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
-                f"{name} reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
-                "the prefix is the narrowest fixed scope.",
-            )
+        grant_task_rights(fn, name, table=table, bucket=bucket, queues=queues)
         return fn

@@ -8,11 +8,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from asyncinfer.store.dynamodb import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TTL_ATTRIBUTE
+from asyncinfer.store.dynamodb import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TABLE_STREAM_VIEW, TTL_ATTRIBUTE
 from infra.nag import acknowledge
 
 # Prefixes the functions write under (asyncinfer.blobs.base); all expire with the tasks.
 EXPIRING_PREFIXES = ("requests/", "results/", "outputs/")
+# Batches' inputs and results (asyncinfer.tasks.batches), and uploaded input files: they expire too.
+BATCH_PREFIXES = ("batches/", "uploads/")
 
 
 def grant_table(table: dynamodb.ITableV2, grantee: iam.IGrantable, *actions: str, index: str | None = None) -> None:
@@ -40,6 +42,8 @@ class Storage(Construct):
                 )
             ],
             time_to_live_attribute=TTL_ATTRIBUTE,
+            # Its consumer (the notifier) hears when a task someone waits for ends: webhooks, batches.
+            dynamo_stream=dynamodb.StreamViewType(TABLE_STREAM_VIEW),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -72,7 +76,7 @@ class Storage(Construct):
             versioned=False,
             lifecycle_rules=[
                 s3.LifecycleRule(prefix=prefix, expiration=Duration.days(retention_days + 1))
-                for prefix in EXPIRING_PREFIXES
+                for prefix in EXPIRING_PREFIXES + BATCH_PREFIXES
             ]
             + [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))],
             removal_policy=RemovalPolicy.RETAIN,

@@ -51,3 +51,9 @@ def actions_of(statements):
         actions = statement["Action"]
         found |= {actions} if isinstance(actions, str) else set(actions)
     return found
+
+
+def queue_id(resources, name: str) -> str:
+    """The logical id of one of the Queues construct's queues: Tasks, DeadLetters, Webhooks, Batches, ..."""
+    (found,) = [n for n in of_type(resources, "AWS::SQS::Queue") if re.fullmatch(f"Queues{name}[0-9A-F]{{8}}", n)]
+    return found

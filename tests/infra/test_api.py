@@ -4,7 +4,7 @@ import pytest
 
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import HANDLERS, ROUTES
-from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of
+from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
 
 pytestmark = pytest.mark.infra
 
@@ -163,9 +163,7 @@ def assert_api_function_rights(api, tasks_queue):
 
 
 def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letters(resources):
-    queues = of_type(resources, "AWS::SQS::Queue")
-    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
-    (tasks,) = [n for n, q in queues.items() if "RedrivePolicy" in q]
+    dlq, tasks = queue_id(resources, "DeadLetters"), queue_id(resources, "Tasks")
     api_functions = sorted({r.function for r in ROUTES if r.function.startswith("api_")} - {"api_docs"})
     assert {"api_async", "api_perplexity", "api_privategpt", "api_netmind"} <= set(api_functions)
     for name in (*api_functions, "api_docs", "authorizer", "stream"):
@@ -176,7 +174,7 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
         assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket", "s3:ListBucket"} & actions
         assert not any(a.startswith("secretsmanager:") for a in actions)
 
-    for name in api_functions:
+    for name in ("api_async", "api_perplexity", "api_privategpt", "api_netmind"):
         assert_api_function_rights(policy_statements_of(resources, function_id(resources, name)), tasks)
 
     docs = actions_of(policy_statements_of(resources, function_id(resources, "api_docs")))

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from asyncinfer.routes import HANDLERS
-from tests.infra.helpers import CONFIG, functions_by_handler, of_type
+from tests.infra.helpers import CONFIG, functions_by_handler, of_type, queue_id
 
 pytestmark = pytest.mark.infra
 
@@ -18,9 +18,7 @@ def dimension(alarm, name):
 
 
 def queues(resources):
-    found = of_type(resources, "AWS::SQS::Queue")
-    (dlq,) = [n for n, q in found.items() if "RedrivePolicy" not in q]
-    (tasks,) = [n for n, q in found.items() if "RedrivePolicy" in q]
+    dlq, tasks = queue_id(resources, "DeadLetters"), queue_id(resources, "Tasks")
     return tasks, dlq
 
 

@@ -14,6 +14,7 @@ from tests.infra.helpers import (
     functions_by_handler,
     of_type,
     policy_statements_of,
+    queue_id,
     resolve_handler,
 )
 
@@ -38,8 +39,7 @@ def test_table_keys_ttl_and_point_in_time_recovery(template):
 
 def test_dead_letter_redrive_and_visibility_of_six_worker_timeouts(resources):
     queues = of_type(resources, "AWS::SQS::Queue")
-    (tasks,) = [q for q in queues.values() if "RedrivePolicy" in q]
-    (dlq_name,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    tasks, dlq_name = queues[queue_id(resources, "Tasks")], queue_id(resources, "DeadLetters")
     assert tasks["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_name, "Arn"]}
     assert 3 <= tasks["RedrivePolicy"]["maxReceiveCount"] <= 5
     worker = functions_by_handler(resources)["asyncinfer.handlers.worker.lambda_handler"][1]
@@ -52,7 +52,7 @@ def test_queues_refuse_plain_http(resources):
         (statement,) = policy["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert len(of_type(resources, "AWS::SQS::QueuePolicy")) == 2
+    assert len(of_type(resources, "AWS::SQS::QueuePolicy")) == len(of_type(resources, "AWS::SQS::Queue"))
 
 
 def test_worker_event_source_reports_partial_failures_with_capped_concurrency(resources):
@@ -88,7 +88,8 @@ def test_buckets_block_public_access_and_refuse_plain_http(resources):
 def test_outputs_expire_with_the_retention_period(resources):
     outputs = next(b for b in of_type(resources, "AWS::S3::Bucket").values() if "LoggingConfiguration" in b)
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in outputs["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
-    assert expiring == {p: CONFIG.retention_days + 1 for p in ("requests/", "results/", "outputs/")}
+    prefixes = ("requests/", "results/", "outputs/", "batches/", "uploads/")
+    assert expiring == {p: CONFIG.retention_days + 1 for p in prefixes}
 
 
 def test_least_privilege(resources):
@@ -104,8 +105,7 @@ def test_least_privilege(resources):
     assert {a for a in dead if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert not any(a.startswith("s3:") for a in dead)
     # The worker may receive from the tasks queue only, never from the dead letters.
-    queues = of_type(resources, "AWS::SQS::Queue")
-    (dlq,) = [n for n, q in queues.items() if "RedrivePolicy" not in q]
+    dlq = queue_id(resources, "DeadLetters")
     worker_sqs = [
         s
         for s in policy_statements_of(resources, by_handler["asyncinfer.handlers.worker.lambda_handler"][0])
@@ -201,11 +201,13 @@ def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(re
         "table": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     }
     assert "sqs:SendMessage" in actions_of(policy_statements_of(resources, fn_name))
-    # No function may read every index, and only the API functions count in the in-flight index.
+    # No function may read every index, and only the functions that submit tasks count in the in-flight index.
+    submitters = {HANDLERS[name] for name in ("api_async", "api_perplexity", "api_privategpt", "api_netmind")}
+    submitters |= {HANDLERS["api_batches"], HANDLERS["batch"]}
     for handler, (other, _) in by_handler.items():
         grants = index_grants(resources, other)
         assert "*" not in grants, handler
-        if handler.startswith("asyncinfer.handlers.api_") and not handler.endswith("api_docs.lambda_handler"):
+        if handler in submitters:
             assert grants["inflight"] == {"dynamodb:Query"}, handler
         elif "sweeper" not in handler:
             assert "inflight" not in grants, handler

@@ -43,7 +43,7 @@ def results(aws, batch: dict) -> list[dict]:
 
 
 def test_a_batch_runs_every_item_and_writes_one_result_line_per_custom_id(aws):
-    requests = items(6) + [{"custom_id": "bad-one", "body": chat("x", "demo-fail")}]
+    requests = [*items(6), {"custom_id": "bad-one", "body": chat("x", "demo-fail")}]
     status, batch = create(aws, {"requests": requests, "metadata": {"job": "t"}})
     assert status == 200, batch
     assert batch["status"] == "in_progress" and batch["request_counts"]["total"] == 7
@@ -99,6 +99,7 @@ def test_too_many_items_are_refused(aws, monkeypatch):
 
 def test_running_a_batch_job_again_makes_nothing_twice(aws):
     status, batch = create(aws, {"requests": items(12)})
+    assert status == 200, batch
     aws.run_queue("batch")
     assert aws.queue_depth() == 12
     job = load_event("batch_sqs")
@@ -127,7 +128,9 @@ def test_cancelling_a_batch_cancels_its_unfinished_items_and_ends_it(aws):
 
 def test_a_batch_cancelled_before_its_items_were_made_ends_cancelled(aws):
     status, batch = create(aws, {"requests": items(4)})
+    assert status == 200, batch
     status, _ = aws.api("POST", f"/v1/batches/{batch['id']}/cancel", function="api_batches")
+    assert status == 200
     run_all(aws)
     done = get(aws, batch["id"])
     assert done["status"] == "cancelled" and done["request_counts"]["cancelled"] == 4
@@ -177,6 +180,7 @@ def test_the_batch_webhook_hears_once_that_the_batch_ended(aws):
         aws.run_queue("webhook_sender")
         [hit] = receiver.wait_for(1)
     status, secret = aws.api("GET", "/v1/webhooks/secret", function="api_webhooks")
+    assert status == 200
     payload = Webhook(secret["secret"]).verify(hit.body, hit.headers)
     assert payload["type"] == "batch.completed" and payload["data"]["id"] == batch["id"]
     assert payload["data"]["request_counts"]["completed"] == 3

@@ -8,7 +8,6 @@ from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.handlers import notifier, webhook_sender
 from asyncinfer.tasks.dialects.async_api import internal_id
-
 from tests.integration.conftest import REFERENCE_BODY
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -96,6 +95,7 @@ def test_a_failing_receiver_is_retried_with_the_same_id_then_recorded_as_failed(
     assert len({h.headers["webhook-id"] for h in hits}) == 1
     assert len({h.body for h in hits}) == 1
     status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    assert status == 200, listing
     [delivery] = listing["data"]
     assert delivery["status"] == "failed" and delivery["attempt_count"] == 3
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 500]
@@ -147,6 +147,6 @@ def test_a_private_receiver_is_refused_when_the_deployment_does_not_allow_it(aws
         finish(aws)
         assert receiver.received == []
     status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    assert status == 200, listing
     [delivery] = listing["data"]
     assert delivery["status"] == "failed" and "private address" in delivery["attempts"][0]["error"]
-

@@ -1,0 +1,87 @@
+"""The batch function: it makes a batch's tasks (jobs from the batch queue), and EventBridge Scheduler
+invokes it with each configured schedule's batch."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack, TimeZone
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from constructs import Construct
+
+from infra.components.function import Function
+from infra.components.grants import batch_environment, grant_batch_rights, grant_task_rights
+from infra.components.queues import BATCH_TIMEOUT_SECONDS, Queues
+from infra.config import InfraConfig
+from infra.nag import acknowledge
+
+
+class Batches(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: InfraConfig,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        table: dynamodb.ITableV2,
+        bucket: s3.IBucket,
+        queues: Queues,
+        api_environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, id)
+        self.function = Function(
+            self,
+            "Batch",
+            handler="batch",
+            code=code,
+            architecture=architecture,
+            timeout_seconds=BATCH_TIMEOUT_SECONDS,
+            memory_size=1024,
+            environment={**api_environment, **batch_environment(config, queues)},
+        ).function
+        # One job at a time per batch message: making 10,000 tasks takes minutes.
+        self.function.add_event_source(
+            sources.SqsEventSource(queues.batches, batch_size=1, report_batch_item_failures=True, max_concurrency=5)
+        )
+        # It submits tasks exactly as the API does, and reads and writes batches as api_batches does.
+        grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues)
+        grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)
+        self.schedules: dict[str, scheduler.Schedule] = {}
+        schedules = config.schedules().schedules
+        if not schedules:
+            return
+        # The schedules' role may invoke this function only (and send a failed invocation to the DLQ).
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+        )
+        acknowledge(
+            role,
+            f"IAM5[Resource::<{Stack.of(self).get_logical_id(self.function.node.default_child)}.Arn>:*]",
+            "Scheduler's Lambda target grant covers the batch function and its versions; nothing else.",
+        )
+        for item in schedules:
+            self.schedules[item.name] = scheduler.Schedule(
+                self,
+                f"Schedule-{item.name}",
+                description=item.description or f"asyncinfer scheduled batch {item.name}",
+                schedule=scheduler.ScheduleExpression.expression(item.expression, TimeZone.of(item.timezone)),
+                enabled=item.enabled,
+                target=targets.LambdaInvoke(
+                    self.function,
+                    input=scheduler.ScheduleTargetInput.from_object(item.invocation()),
+                    retry_attempts=3,
+                    max_event_age=Duration.hours(1),
+                    dead_letter_queue=queues.batch_dead_letters,
+                    role=role,
+                ),
+            )

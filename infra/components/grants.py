@@ -1,0 +1,102 @@
+"""Rights more than one function needs: a task surface's, and a batch submitter's."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+
+from asyncinfer.store.dynamodb import INFLIGHT_INDEX
+from infra.components.queues import Queues
+from infra.components.storage import BATCH_PREFIXES, EXPIRING_PREFIXES, grant_table
+from infra.config import InfraConfig
+from infra.nag import acknowledge
+
+
+def grant_batch_rights(
+    fn: lambda_.IFunction, config: InfraConfig, *, table: dynamodb.ITableV2, bucket: s3.IBucket, queues: Queues
+) -> None:
+    """What submitting and running batches takes, beyond a task surface's rights: the batch queue, the
+    batch records (and reading many items at once), the batches/ and uploads/ objects, input buckets."""
+    for name, value in batch_environment(config, queues).items():
+        fn.add_environment(name, value)
+    queues.batches.grant_send_messages(fn)
+    grant_table(table, fn, "dynamodb:BatchGetItem")
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in BATCH_PREFIXES],
+        )
+    )
+    bucket_arn = Stack.of(fn).get_logical_id(bucket.node.default_child)
+    for prefix in BATCH_PREFIXES:
+        acknowledge(
+            fn.role,
+            f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+            f"Batch inputs, results and uploads live under {prefix}<tenant>/; the prefix is the narrowest fixed scope.",
+        )
+    if config.batch_input_buckets:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"arn:aws:s3:::{name}/*" for name in config.batch_input_buckets]
+            )
+        )
+        for name in config.batch_input_buckets:
+            acknowledge(
+                fn.role,
+                f"IAM5[Resource::arn:aws:s3:::{name}/*]",
+                "A bucket the deployment names for batch input files: any key in it may be an input.",
+            )
+
+
+def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
+    env = {
+        "ASYNCINFER_BATCH_QUEUE_URL": queues.batches.queue_url,
+        "ASYNCINFER_MAX_BATCH_ITEMS": str(config.max_batch_items),
+    }
+    if config.batch_input_buckets:
+        env["ASYNCINFER_BATCH_INPUT_BUCKETS"] = json.dumps(config.batch_input_buckets)
+    return env
+
+
+def grant_task_rights(
+    fn: lambda_.IFunction, name: str, *, table: dynamodb.ITableV2, bucket: s3.IBucket, queues: Queues
+) -> None:
+    """What submitting, reading, cancelling and deleting tasks takes (every task surface, the batch function)."""
+    # Submit writes the task and its names, and deletes them again if the queue refuses the message.
+    grant_table(
+        table,
+        fn,
+        *("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+    )
+    # ... and counts the tenant's tasks in flight.
+    grant_table(table, fn, "dynamodb:Query", index=INFLIGHT_INDEX)
+    queues.tasks.grant_send_messages(fn)
+    # Large request bodies are written; results and outputs read (and presigned); a deleted task's
+    # objects purged.
+    fn.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("requests/*")])
+    )
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects("results/*"), bucket.arn_for_objects("outputs/*")],
+        )
+    )
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in EXPIRING_PREFIXES]
+        )
+    )
+    bucket_arn = Stack.of(fn).get_logical_id(bucket.node.default_child)
+    for prefix in EXPIRING_PREFIXES:
+        acknowledge(
+            fn.role,
+            f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
+            f"{name} reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
+            "the prefix is the narrowest fixed scope.",
+        )
