@@ -46,7 +46,8 @@ class InfraConfig(BaseModel):
     # Lambda Web Adapter's public layer (account 753240598075), version pinned for repeatable deploys.
     web_adapter_layer_version: int = Field(default=26, ge=1)
     # Batches: items per batch, and buckets (besides the stack's uploads/) input files may be read from.
-    max_batch_items: int = Field(default=10_000, ge=1, le=100_000)
+    # At most 50,000: the batch record keeps a set of its ended items, within the 400 KB item limit.
+    max_batch_items: int = Field(default=10_000, ge=1, le=50_000)
     batch_input_buckets: list[str] = Field(default_factory=list)
     # Scheduled batch invocations (see schedules.json), relative to the project root; null for none.
     schedules_file: str | None = "schedules.json"

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "of running the handler here against the local stack",
     )
     run.add_argument(
-        "--stack", default=LOCAL_STACK_FILE, help=f"the local stack's settings (default {LOCAL_STACK_FILE})"
+        "--stack",
+        default=os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE),
+        help=f"the local stack's settings, written by `make dev` (default {LOCAL_STACK_FILE})",
     )
     for sub in (listing, run):
         sub.add_argument("--file", default="schedules.json", help="the schedules file (default schedules.json)")

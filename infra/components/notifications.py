@@ -63,8 +63,8 @@ class Notifications(Construct):
                 on_failure=sources.SqsDlq(queues.stream_failures),
             )
         )
-        # Announces (delivery records, the tenant's secret), counts items (a transaction updating the task
-        # and its batch), and finishes a batch: reads its items and their results, writes the results file.
+        # Announces (delivery records, the tenant's secret), counts items (an update of the batch), and
+        # finishes a batch: reads its items and their results, writes the results file.
         grant_table(
             table, self.notifier, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"
         )

@@ -98,7 +98,7 @@ def run(options: StackOptions) -> None:
     key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key)
 
     # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings.
-    stack_file = ROOT / LOCAL_STACK_FILE
+    stack_file = ROOT / os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE)
     stack_file.parent.mkdir(exist_ok=True)
     stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env()}, indent=2))
 

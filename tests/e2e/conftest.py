@@ -43,7 +43,7 @@ class Stack:
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)
+        return httpx.Client(base_url=self.url, headers=headers, **{"timeout": 10, **kwargs})
 
     def aws(self, service: str) -> Any:
         return boto3.client(

@@ -28,11 +28,11 @@ def record_handler(record: DynamoDBRecord) -> str:
     task = ended_task(record.raw_event)
     if task is None:
         return "ignored"
-    logger.append_keys(correlation_id=task.id, tenant=task.tenant)
+    logger.thread_safe_append_keys(correlation_id=task.id, tenant=task.tenant)
     try:
         endings().task_ended(task)
     finally:
-        logger.remove_keys(["correlation_id", "tenant"])
+        logger.thread_safe_clear_keys()
     metrics.add_metric(name="TaskEndingsHandled", unit=MetricUnit.Count, value=1)
     return task.status.value
 

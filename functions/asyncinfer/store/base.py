@@ -161,8 +161,9 @@ class BatchStore(Protocol):
     ) -> Batch:
         """Apply `changes` if the batch's status is in `expect`; BatchChanged otherwise."""
 
-    def count_item(self, task: Task) -> bool:
-        """Count an ended item in its batch's counters exactly once: False if it was counted before."""
+    def count_item(self, task: Task) -> Batch | None:
+        """Count an ended item in its batch exactly once, however often this is called; the batch after it
+        (None when the batch is gone)."""
 
     def get_tasks(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Task]:
         """The tasks among `task_ids` that exist, by id."""

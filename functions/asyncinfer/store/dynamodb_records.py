@@ -19,8 +19,8 @@ DELIVERY_PREFIX = "whd#"
 SECRET_KEY = "whsecret"
 BATCH_JSON = frozenset({"webhook", "metadata"})
 DELIVERY_JSON = frozenset({"attempts"})
-# The counter of each terminal status.
-COUNTERS = {"COMPLETED": "completed", "FAILED": "failed", "CANCELLED": "cancelled"}
+# The items (their lines) that ended, one number set per terminal status; their sizes are the counts.
+ENDED_SETS = {"COMPLETED": "completed_items", "FAILED": "failed_items", "CANCELLED": "cancelled_items"}
 
 
 def _conflict(exc: ClientError, *codes: str) -> bool:
@@ -54,41 +54,48 @@ class DynamoBatchStore(_Table):
 
     @staticmethod
     def _batch(item: dict[str, Any]) -> Batch:
-        return Batch.model_validate(item_to_record(item, BATCH_JSON))
+        item = dict(item)
+        counts = {status.lower(): len(item.pop(name, {}).get("NS", [])) for status, name in ENDED_SETS.items()}
+        return Batch.model_validate({**item_to_record(item, BATCH_JSON), **counts})
 
     def create_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
         item = record_to_item(batch, batch.tenant, BATCH_PREFIX + batch.id, BATCH_JSON)
         puts: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         ]
-        if claim is not None:
-            name = {
-                "pk": {"S": batch.tenant},
-                "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"},
-                "task_id": {"S": batch.id},
-                "fingerprint": {"S": claim.fingerprint},
-            }
-            if batch.expires_at is not None:
-                name["expires_at"] = {"N": str(batch.expires_at)}
-            puts.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": name,
-                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
-                    }
+        if claim is None:
+            self._ddb.put_item(**puts[0]["Put"])
+            return
+        name = {
+            "pk": {"S": batch.tenant},
+            "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"},
+            "task_id": {"S": batch.id},
+            "fingerprint": {"S": claim.fingerprint},
+        }
+        if batch.expires_at is not None:
+            name["expires_at"] = {"N": str(batch.expires_at)}
+        puts.append(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": name,
+                    "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                    "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
                 }
-            )
+            }
+        )
         try:
             self._ddb.transact_write_items(TransactItems=puts)
         except ClientError as exc:
-            if claim is not None and _conflict(exc, "TransactionCanceledException"):
+            if _conflict(exc, "TransactionCanceledException"):
                 raise NameTaken(claim) from exc
             raise
 
     def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
         keys = [self._key(batch.tenant, batch.id)]
+        if claim is None:
+            self._ddb.delete_item(TableName=self._table, Key=keys[0])
+            return
         if claim is not None:
             keys.append({"pk": {"S": batch.tenant}, "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"}})
         self._ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": self._table, "Key": k}} for k in keys])
@@ -135,40 +142,27 @@ class DynamoBatchStore(_Table):
             raise BatchChanged(self._batch(old) if old else None) from exc
         return self._batch(resp["Attributes"])
 
-    def count_item(self, task: Task) -> bool:
-        counter = COUNTERS[task.status.value]
+    def count_item(self, task: Task) -> Batch | None:
+        # Adding the item's line to a number set is idempotent by itself: a repeated stream record changes
+        # nothing, with no transaction and no marker on the task.
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"pk": {"S": task.tenant}, "sk": {"S": TASK_PREFIX + task.id}},
-                            "UpdateExpression": "SET batch_counted = :status",
-                            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(batch_counted)",
-                            "ExpressionAttributeValues": {":status": {"S": task.status.value}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(task.tenant, task.batch_id or ""),
-                            "UpdateExpression": "ADD #counter :one SET updated_at = :now",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeNames": {"#counter": counter},
-                            "ExpressionAttributeValues": {
-                                ":one": {"N": "1"},
-                                ":now": {"N": str(int(time.time() * 1000))},
-                            },
-                        }
-                    },
-                ]
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(task.tenant, task.batch_id or ""),
+                UpdateExpression="ADD #ended :index SET updated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#ended": ENDED_SETS[task.status.value]},
+                ExpressionAttributeValues={
+                    ":index": {"NS": [str(task.batch_index or 0)]},
+                    ":now": {"N": str(int(time.time() * 1000))},
+                },
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _conflict(exc, "TransactionCanceledException"):
-                return False
+            if _conflict(exc):
+                return None
             raise
-        return True
+        return self._batch(resp["Attributes"])
 
     def get_tasks(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Task]:
         found: dict[str, Task] = {}

@@ -388,8 +388,7 @@ class BatchTracker:
         self.result_of = result_of
 
     def item_ended(self, task: Task) -> Batch | None:
-        self.store.count_item(task)  # False when counted before: a repeated stream record
-        batch = self.store.get_batch(task.tenant, task.batch_id or "")
+        batch = self.store.count_item(task)
         if batch is None:
             return None
         if batch.status not in BATCH_ENDED and batch.ended >= batch.total:

@@ -29,13 +29,14 @@ class BatchEndpoint(StrEnum):
 
 
 class Batch(BaseModel):
-    """One task per input line; the counters are kept by the table stream's consumer as items end."""
+    """One task per input line; the counts are kept by the table stream's consumer as items end."""
 
     id: str
     tenant: str
     status: BatchStatus = BatchStatus.IN_PROGRESS
     endpoint: BatchEndpoint
     total: int
+    # Stored as sets of the ended items' lines (a set counts each item once, however often it is told).
     completed: int = 0
     failed: int = 0
     cancelled: int = 0

@@ -382,8 +382,8 @@ class _EventLog:
 
     def flush(self) -> None:
         """Reserve the sequence numbers by compare-and-set first, so a worker that re-claims the task
-        later continues after them, and nothing is written once our claim is gone."""
-        self._last_flush = time.monotonic()
+        later continues after them, and nothing is written once our claim is gone. The next flush is due
+        flush_seconds after this one ends: a slow store gets fewer, larger writes, not one per delta."""
         now = now_ms()
         try:
             self._worker._transition_mine(
@@ -408,6 +408,7 @@ class _EventLog:
             )
             self.seq += len(self._pending)
             self._pending = []
+        self._last_flush = time.monotonic()
 
 
 def chat_completion(
