@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.handlers import shared, worker
+from asyncinfer.handlers import redelivery, shared, worker
 from asyncinfer.providers.local import DemoChatProvider
 from asyncinfer.tasks.model import TaskStatus
 from bench.common import EmulatorProcess, Row
@@ -45,7 +45,7 @@ def run() -> Row:
             POWERTOOLS_LOG_LEVEL="ERROR",
             ASYNCINFER_CONCURRENCY=str(TASKS),
         )
-        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url):
+        for cached in (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url):
             cached.cache_clear()
         service = wiring.task_service(ApiSettings())
         body = {"model": "demo-chat", "messages": [{"role": "user", "content": "batch"}]}
@@ -74,7 +74,7 @@ def run() -> Row:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        for cached in (shared.service, worker.runtime, worker.sqs, worker.queue_url):
+        for cached in (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url):
             cached.cache_clear()
         emulator.stop()
     sequential = TASKS * WAIT_SECONDS

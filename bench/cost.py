@@ -271,14 +271,14 @@ def run(tasks: int | None = None) -> Row:
 
 
 def _clear_handler_caches() -> None:
-    from asyncinfer.handlers import authorizer, dead_letter, shared, stream, sweeper, worker
+    from asyncinfer.handlers import authorizer, dead_letter, redelivery, shared, stream, sweeper, worker
 
     for cached in (
         shared.service,
         authorizer.store,
         worker.runtime,
-        worker.sqs,
-        worker.queue_url,
+        redelivery.sqs,
+        redelivery.queue_url,
         dead_letter.store,
         stream.store,
         sweeper.sweeper,

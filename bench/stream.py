@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 
-from asyncinfer.handlers import shared, stream, worker
+from asyncinfer.handlers import redelivery, shared, stream, worker
 from asyncinfer.providers.base import Finished, TextDelta
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
@@ -51,7 +51,7 @@ def run() -> Row:
     emulator = Emulator()
     emulator.start()
     saved = dict(os.environ)
-    caches = (shared.service, worker.runtime, worker.sqs, worker.queue_url, stream.store, stream.settings)
+    caches = (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url, stream.store, stream.settings)
     server = poller = None
     try:
         resources = emulator.create_resources("bench-stream")

@@ -41,9 +41,10 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         one_minute = Duration.minutes(1)
 
-        dead_letters = queues.dead_letters.metric_approximate_number_of_messages_visible(
-            period=one_minute, statistic=cw.Stats.MAXIMUM
-        )
+        def waiting(queue):
+            return queue.metric_approximate_number_of_messages_visible(period=one_minute, statistic=cw.Stats.MAXIMUM)
+
+        dead_letters = waiting(queues.dead_letters)
         oldest = queues.tasks.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
         worker_errors = worker.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         dead_letter_errors = dead_letter.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
@@ -78,6 +79,27 @@ class Monitoring(Construct):
                 oldest,
                 config.alarm_oldest_message_seconds,
                 3,
+            ),
+            "WebhookDeadLetters": (
+                "WebhookDeadLettersWaiting",
+                "Webhook delivery messages kept crashing the sender: those deliveries stay pending.",
+                waiting(queues.webhook_dead_letters),
+                0,
+                1,
+            ),
+            "BatchDeadLetters": (
+                "BatchDeadLettersWaiting",
+                "Batch jobs (or scheduled invocations) failed repeatedly: a batch's items may not all exist.",
+                waiting(queues.batch_dead_letters),
+                0,
+                1,
+            ),
+            "StreamFailures": (
+                "StreamFailuresWaiting",
+                "The notifier gave up on table stream records: webhooks or batch counts may be missing.",
+                waiting(queues.stream_failures),
+                0,
+                1,
             ),
             "ApiServerErrors": (
                 "ApiServerErrors",

@@ -61,3 +61,13 @@ def test_every_alarm_notifies_an_encrypted_topic_and_shows_on_the_dashboard(reso
         assert alarm_id in body
     for metric in ("ApproximateAgeOfOldestMessage", "Invocations", "5XXError", "Latency"):
         assert metric in body
+
+
+def test_a_message_in_any_dead_letter_or_stream_failure_queue_raises_an_alarm(resources):
+    watched = {
+        dimension(a, "QueueName")["Fn::GetAtt"][0]
+        for a in alarms_on(resources, "ApproximateNumberOfMessagesVisible")
+        if a["Threshold"] == 0
+    }
+    for name in ("DeadLetters", "WebhookDeadLetters", "BatchDeadLetters", "StreamFailures"):
+        assert queue_id(resources, name) in watched, name
