@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,31 @@ class Resources:
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
         return env
+
+
+_DYNAMODB = threading.Lock()
+
+
+def serialize_dynamodb() -> None:
+    """One DynamoDB action at a time in the emulator. moto's TransactWriteItems snapshots the table and,
+    when a condition fails, puts the snapshot back, erasing what other threads wrote meanwhile (and the
+    snapshot itself can crash on a table that changes under it). DynamoDB's transactions are atomic and
+    its items linearizable; with this lock, so are the emulator's."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    action = DynamoHandler.call_action
+    if getattr(action, "serialized", False):
+        return
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with _DYNAMODB:
+            return action(self)
+
+    call_action.serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+serialize_dynamodb()
 
 
 class Emulator:

@@ -198,3 +198,13 @@ def test_batches_list_newest_first_and_page(aws):
         "GET", "/v1/batches", query={"limit": "2", "cursor": page["next_cursor"]}, function="api_batches"
     )
     assert [b["id"] for b in rest["data"]] == made[:1]
+
+
+def test_a_batch_does_not_use_up_the_tenants_in_flight_quota(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_MAX_INFLIGHT_TASKS", "3")
+    status, batch = create(aws, {"requests": items(8)})
+    assert status == 200, batch
+    aws.run_queue("batch")
+    assert aws.queue_depth() == 8  # all eight items are queued, none has run
+    status, task = aws.api("POST", "/v1/async", body=chat("interactive"))
+    assert status == 200, task

@@ -1,6 +1,6 @@
 import pytest
 
-from asyncinfer.tasks.ssrf import RefusedUrl, check_url
+from asyncinfer.tasks.ssrf import RefusedUrl, check_url, pin
 
 
 def resolver(*addresses):
@@ -61,3 +61,16 @@ def test_public_addresses_pass_and_resolution_failures_refuse():
 
     with pytest.raises(RefusedUrl, match="resolve"):
         check_url("https://nowhere.invalid/mcp", allow_private=False, resolver=broken)
+
+
+def test_a_pinned_url_connects_to_the_checked_address_and_keeps_the_host_name():
+    target = pin("https://hooks.example.com:8443/in?x=1", allow_private=False, resolver=lambda host: ["203.0.113.7"])
+    assert target.url == "https://203.0.113.7:8443/in?x=1"
+    assert target.host_header == "hooks.example.com:8443" and target.server_name == "hooks.example.com"
+    plain = pin("http://[2001:db8::1]/hook", allow_private=False)
+    assert plain.url == "http://[2001:db8::1]/hook" and plain.server_name is None
+
+
+def test_pinning_refuses_what_the_check_refuses():
+    with pytest.raises(RefusedUrl):
+        pin("https://rebind.example.com/", allow_private=False, resolver=lambda host: ["169.254.169.254"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from asyncinfer.tasks.errors import InvalidRequest
 
@@ -65,6 +66,44 @@ def check_url(
 ) -> str:
     """The URL if the worker may connect to it; RefusedUrl otherwise. `allowed_hosts` holds host names
     or CIDRs a deployment trusts even when private (never link-local or metadata)."""
+    checked_addresses(url, allow_private=allow_private, allowed_hosts=allowed_hosts, resolver=resolver)
+    return url
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """Where to connect: the URL with its host replaced by a checked address, and the Host header and
+    TLS server name of the original, so a second DNS answer (rebinding) cannot send it elsewhere."""
+
+    url: str
+    host_header: str
+    server_name: str | None
+
+
+def pin(
+    url: str, *, allow_private: bool, allowed_hosts: Iterable[str] = (), resolver: Resolver | None = None
+) -> Pinned:
+    addresses = checked_addresses(url, allow_private=allow_private, allowed_hosts=allowed_hosts, resolver=resolver)
+    parts = urlsplit(url)
+    address = addresses[0]
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host = parts.hostname or ""
+    header = f"[{host}]" if ":" in host else host
+    if parts.port:
+        header += f":{parts.port}"
+    return Pinned(pinned, header, host if parts.scheme == "https" else None)
+
+
+def checked_addresses(
+    url: str,
+    *,
+    allow_private: bool,
+    allowed_hosts: Iterable[str] = (),
+    resolver: Resolver | None = None,
+) -> list[str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise RefusedUrl("Only http and https URLs are allowed")
@@ -86,7 +125,7 @@ def check_url(
         raise RefusedUrl(f"{host} resolves to nothing")
     for address in addresses:
         check_address(address, allow_private=allow_private or host_allowed, allowed=allowed)
-    return url
+    return addresses
 
 
 def check_literal(url: str) -> None:

@@ -22,7 +22,7 @@ from asyncinfer.store.base import WebhookStore
 from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import WebhookTarget, now_ms
 from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
-from asyncinfer.tasks.ssrf import RefusedUrl, check_url
+from asyncinfer.tasks.ssrf import Pinned, RefusedUrl, pin
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +170,17 @@ class SendPolicy:
     allowed_hosts: tuple[str, ...] = ()
 
 
-Post = Callable[[str, bytes, dict[str, str], float], int]
+Post = Callable[[Pinned, bytes, dict[str, str], float], int]
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    # Redirects are not followed: a 3xx could point anywhere, past the address check.
-    response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
+def http_post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    # Redirects are not followed: a 3xx could point anywhere, past the address check. The connection
+    # goes to the address that was checked; TLS still verifies the certificate against the host name.
+    extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        response = client.post(
+            target.url, content=body, headers={**headers, "host": target.host_header}, extensions=extensions
+        )
     return response.status_code
 
 
@@ -195,12 +200,12 @@ class WebhookSender:
         error: str | None = None
         permanent = False
         try:
-            check_url(delivery.url, allow_private=self.policy.allow_private, allowed_hosts=self.policy.allowed_hosts)
+            target = pin(delivery.url, allow_private=self.policy.allow_private, allowed_hosts=self.policy.allowed_hosts)
             secret = self.store.get_secret(delivery.tenant)
             if secret is None:
                 raise RuntimeError("the tenant has no webhook secret")
             headers = sign_headers(secret, delivery.id, delivery.payload, datetime.now(UTC))
-            status_code = self.post(delivery.url, delivery.payload.encode(), headers, self.policy.timeout_seconds)
+            status_code = self.post(target, delivery.payload.encode(), headers, self.policy.timeout_seconds)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except RefusedUrl as exc:
