@@ -5,6 +5,7 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from asyncinfer.handlers import notifier
 from tests.conftest import load_event
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -208,3 +209,25 @@ def test_a_batch_does_not_use_up_the_tenants_in_flight_quota(aws, monkeypatch):
     assert aws.queue_depth() == 8  # all eight items are queued, none has run
     status, task = aws.api("POST", "/v1/async", body=chat("interactive"))
     assert status == 200, task
+
+
+def test_a_notifier_that_fails_while_finishing_is_retried_and_counts_each_item_once(aws):
+    tracker = notifier.endings().tracker
+    finish = tracker.finish
+    failures = []
+
+    def flaky_finish(batch):
+        if not failures:
+            failures.append(batch.id)
+            raise TimeoutError("S3 did not answer")
+        return finish(batch)
+
+    tracker.finish = flaky_finish
+    status, batch = create(aws, {"requests": items(4)})
+    assert status == 200, batch
+    run_all(aws)
+    assert failures
+    done = get(aws, batch["id"])
+    assert done["status"] == "completed"
+    assert done["request_counts"] == {"total": 4, "completed": 4, "failed": 0, "cancelled": 0, "pending": 0}
+    assert len(results(aws, done)) == 4

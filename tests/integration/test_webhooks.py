@@ -150,3 +150,33 @@ def test_a_private_receiver_is_refused_when_the_deployment_does_not_allow_it(aws
     assert status == 200, listing
     [delivery] = listing["data"]
     assert delivery["status"] == "failed" and "private address" in delivery["attempts"][0]["error"]
+
+
+def test_a_notifier_that_fails_midway_is_retried_and_the_event_still_goes_out_once(aws):
+    """The delivery is recorded, then queueing it fails: the stream record is retried, finds the
+    delivery never attempted, and queues it again."""
+    queue = notifier.endings().webhooks.queue
+    send = queue.send
+    failures = []
+
+    def flaky_send(message):
+        if not failures:
+            failures.append(message)
+            raise ConnectionError("SQS unreachable")
+        send(message)
+
+    queue.send = flaky_send
+    with WebhookReceiver() as receiver:
+        task = submit(aws, receiver.url)
+        finish(aws)
+        [hit] = receiver.wait_for(1)
+    assert failures, "the fault was injected"
+    assert Webhook(secret(aws)).verify(hit.body, hit.headers)["data"]["id"] == task["id"]
+    [delivery] = deliveries_of(aws, task["id"])
+    assert delivery["status"] == "delivered" and delivery["attempt_count"] == 1
+
+
+def deliveries_of(aws, task_id: str) -> list[dict]:
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task_id}, function="api_webhooks")
+    assert status == 200, listing
+    return listing["data"]
