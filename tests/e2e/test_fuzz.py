@@ -29,13 +29,22 @@ ENDED = {"completed", "failed", "cancelled"}
 
 
 def seed(client, path: str) -> tuple[str, str]:
-    """A task that exists and has ended, in the id format of the surface `path` is on: generated ids
-    mostly miss, and a real one is what reaches the task, its result and its event stream."""
+    """A task (or batch, or webhook delivery) that exists and has ended, in the id format of the surface
+    `path` is on: generated ids mostly miss, and a real one is what reaches the task, its result and its
+    event stream."""
     if path.startswith("/v1/async"):
         task_id, status_path = client.post("/v1/async", json=CHAT).json()["id"], "/v1/async/{}"
     elif path.startswith("/async/chat"):
         task_id = client.post("/async/chat/completions", json={"request": CHAT}).json()["id"]
         status_path = "/async/chat/completions/{}"
+    elif path.startswith("/v1/batches"):
+        batch = {"requests": [{"custom_id": "fuzz", "body": CHAT}]}
+        task_id, status_path = client.post("/v1/batches", json=batch).json()["id"], "/v1/batches/{}"
+    elif path.startswith("/v1/webhooks/deliveries"):
+        # A delivery that has ended: its receiver's host does not resolve, so its one attempt fails.
+        task = client.post("/v1/async", json={**CHAT, "webhook": {"url": "https://fuzz.invalid/hook"}}).json()
+        task_id = f"msg_{task['id'].removeprefix('task_').replace('-', '')}_task_completed"
+        status_path = "/v1/webhooks/deliveries/{}"
     elif path.startswith("/v1/messages"):
         task_id, status_path = f"fuzz-{uuid.uuid4().hex}", "/v1/messages/async/{}/status"
         client.post("/v1/messages/async", params={"message_id": task_id}, json=CHAT).raise_for_status()
@@ -66,7 +75,7 @@ def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(stac
     # One fresh task per operation: a generated DELETE or cancel must not take another's task.
     seeded = {op.label: seed(client, op.path) for op in operations if "{id}" in op.path}
     for _, status_path in seeded.values():
-        wait_for(lambda p=status_path: client.get(p).json()["status"].lower() in ENDED, what="seeded task")
+        wait_for(lambda p=status_path: client.get(p).json().get("status", "").lower() in ENDED, what="seeded task")
     for operation in operations:
         real = seeded[operation.label][0] if operation.label in seeded else None
 
