@@ -15,6 +15,8 @@ import uvicorn
 from asyncinfer.cli import LOCAL_STACK_FILE
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
+from infra.local import defaults
+from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
 from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
@@ -25,21 +27,6 @@ from infra.local.streams import StreamPoller
 DEV_TENANT = "dev"
 ROOT = Path(__file__).resolve().parents[2]
 
-# Quiet, readable defaults for a laptop; any of them can be overridden from the environment.
-LOCAL_DEFAULTS = {
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "ASYNCINFER_DEMO_CHAT_SECONDS": "3",
-    # MCP servers on this laptop (127.0.0.1, the LAN) are fine here; on AWS they are refused by default.
-    "ASYNCINFER_MCP_ALLOW_PRIVATE": "true",
-    # ... and so are webhook receivers; a failed attempt comes back within seconds, not minutes.
-    "ASYNCINFER_WEBHOOK_ALLOW_PRIVATE": "true",
-    "ASYNCINFER_WEBHOOK_RETRY_BASE_SECONDS": "1",
-    "ASYNCINFER_WEBHOOK_RETRY_MAX_SECONDS": "30",
-    # The sweeper re-sends tasks left CREATED this long (as the deployed schedule does, only sooner).
-    "ASYNCINFER_ORPHAN_AFTER_SECONDS": "60",
-}
 SWEEP_SECONDS = 30
 LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60, "webhook_sender": 30}
 
@@ -88,8 +75,7 @@ class _Server(uvicorn.Server):
 
 
 def run(options: StackOptions) -> None:
-    for name, value in LOCAL_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    defaults.apply()
     emulator = Emulator(options.emulator_port)
     emulator.start()
     resources: Resources = emulator.create_resources()

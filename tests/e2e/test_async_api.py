@@ -204,10 +204,13 @@ def test_ctrl_c_stops_the_whole_stack_cleanly():
     own = start_stack()
     with own.client() as client:
         assert client.get("/v1/async").status_code == 200
+        assert client.post("/v1/async", content=REFERENCE).status_code == 200  # logs and a metric, if on
     assert stop_stack(own) == 0
     output = "".join(own.output)
     assert "asyncinfer stopped" in output
     assert "Traceback" not in output
+    # Quiet by default: the handlers' INFO logs and metric lines stay off on a laptop.
+    assert '"level":"INFO"' not in output and '"_aws"' not in output
 
 
 def test_idempotent_submit_and_delete_over_http(stack):
