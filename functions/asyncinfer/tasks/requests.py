@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
 from asyncinfer.tasks.model import WebhookTarget
@@ -29,29 +29,34 @@ class Message(BaseModel):
 MAX_MCP_SERVERS = 10
 
 
+def outbound_url(value: str) -> str:
+    """A URL the service will connect to on a client's behalf, checked at submit without DNS."""
+    from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
+
+    try:
+        check_literal(value)
+    except RefusedUrl as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+# Checked at submit without DNS; the worker (or the webhook sender) checks again, with DNS, before
+# every connection.
+OutboundUrl = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(outbound_url)]
+
+
 class McpServer(BaseModel):
     """An MCP server the model may use tools from, for this task only."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: str = Field(min_length=8, max_length=2048)
+    url: OutboundUrl
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
     transport: Literal["streamable_http", "streamable-http", "http", "sse"] = "streamable_http"
     headers: dict[str, str] = Field(default_factory=dict, max_length=32)
     # A bearer token (or a whole `Scheme value`) sent as the Authorization header.
     authorization: str | None = Field(default=None, max_length=4096)
     allowed_tools: list[str] | None = Field(default=None, max_length=128)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
-
-        try:
-            check_literal(value)  # the worker checks again, with DNS, before it connects
-        except RefusedUrl as exc:
-            raise ValueError(exc.message) from None
-        return value
 
     @property
     def is_sse(self) -> bool:
@@ -63,19 +68,8 @@ class WebhookRequest(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: str = Field(min_length=8, max_length=2048)
+    url: OutboundUrl
     events: list[str] | None = Field(default=None, min_length=1, max_length=8)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
-
-        try:
-            check_literal(value)  # the sender checks again, with DNS, before every attempt
-        except RefusedUrl as exc:
-            raise ValueError(exc.message) from None
-        return value
 
 
 class ChatRequest(BaseModel):
