@@ -113,14 +113,7 @@ class Aws:
 
     def run_worker(self, max_batches: int = 20) -> int:
         """Deliver queued messages to the worker handler, as the event source mapping would."""
-        poller = Poller(self.sqs, self.resources.queue_url, self.resources.queue_arn, self.functions, "worker")
-        received = 0
-        for _ in range(max_batches):
-            batch = poller.poll_once()
-            if not batch:
-                break
-            received += batch
-        return received
+        return self.run_queue("worker", max_batches)
 
     def api(
         self,

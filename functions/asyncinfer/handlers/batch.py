@@ -8,12 +8,13 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
+from asyncinfer.handlers.event_source import process
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import BatchJob, parse_message
 from asyncinfer.schedules import ScheduledInvocation
@@ -61,10 +62,5 @@ def scheduled(event: dict[str, Any]) -> dict:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:
-        return process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-            context=context,
-        )
+        return process(event, context, record_handler, EventType.SQS)
     return scheduled(event)

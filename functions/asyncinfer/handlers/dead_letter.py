@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import DeadLetterSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.handlers.event_source import partial_batch_entry_point
+from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import parse_message
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.worker import fail_dead_lettered
@@ -36,13 +35,4 @@ def record_handler(record: SQSRecord) -> bool:
     return failed
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+lambda_handler = partial_batch_entry_point(record_handler)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import NotifierSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.handlers.event_source import partial_batch_entry_point
+from asyncinfer.observability import logger, metrics
 from asyncinfer.store.dynamodb_stream import ended_task
 from asyncinfer.tasks.endings import Endings
 
@@ -37,13 +37,4 @@ def record_handler(record: DynamoDBRecord) -> str:
     return task.status.value
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+lambda_handler = partial_batch_entry_point(record_handler, EventType.DynamoDBStreams)

@@ -6,14 +6,13 @@ from __future__ import annotations
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import WebhookSenderSettings
+from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
 from asyncinfer.tasks.webhooks import RetryDelivery, WebhookSender
 
@@ -43,13 +42,4 @@ def record_handler(record: SQSRecord) -> str:
     return outcome.value
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+lambda_handler = partial_batch_entry_point(record_handler)

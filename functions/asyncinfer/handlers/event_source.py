@@ -1,0 +1,34 @@
+"""The entry point of a function fed by an event source mapping (SQS, a DynamoDB stream): each record
+through `record_handler`, failed ones reported back for retry (partial batch responses)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncinfer.observability import logger, metrics, tracer
+
+
+def process(event: dict, context: LambdaContext, record_handler: Callable, event_type: EventType) -> dict:
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        # All records failing is reported like any failure, not raised: the same retry, no Lambda error.
+        processor=BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False),
+        context=context,
+    )
+
+
+def partial_batch_entry_point(
+    record_handler: Callable[[Any], Any], event_type: EventType = EventType.SQS
+) -> Callable[[dict, LambdaContext], dict]:
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        return process(event, context, record_handler, event_type)
+
+    return lambda_handler
