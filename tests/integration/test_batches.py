@@ -231,3 +231,22 @@ def test_a_notifier_that_fails_while_finishing_is_retried_and_counts_each_item_o
     assert done["status"] == "completed"
     assert done["request_counts"] == {"total": 4, "completed": 4, "failed": 0, "cancelled": 0, "pending": 0}
     assert len(results(aws, done)) == 4
+
+
+def test_when_the_batch_queue_refuses_the_job_nothing_is_kept_and_the_key_is_free(aws):
+    from asyncinfer.handlers import api_batches
+
+    jobs = api_batches.batches().jobs
+    send = jobs.send
+
+    def refuse(message):
+        raise ConnectionError("SQS unreachable")
+
+    jobs.send = refuse
+    status, body = create(aws, {"requests": items(2)}, headers={"Idempotency-Key": "once"})
+    assert status == 503 and body["error"]["code"] == "service_unavailable"
+    status, listing = aws.api("GET", "/v1/batches", function="api_batches")
+    assert listing["data"] == []
+    jobs.send = send
+    status, batch = create(aws, {"requests": items(2)}, headers={"Idempotency-Key": "once"})
+    assert status == 200 and batch["request_counts"]["total"] == 2

@@ -10,7 +10,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken
-from asyncinfer.store.dynamodb import NAME_PREFIX, TASK_PREFIX, _encode, item_to_record, record_to_item, task_from_item
+from asyncinfer.store.dynamodb import (
+    TASK_PREFIX,
+    DynamoTaskStore,
+    _encode,
+    item_to_record,
+    record_to_item,
+    task_from_item,
+)
 from asyncinfer.tasks.model import Task
 from asyncinfer.tasks.records import Batch, BatchStatus, Delivery
 
@@ -67,8 +74,7 @@ class DynamoBatchStore(_Table):
             self._ddb.put_item(**puts[0]["Put"])
             return
         name = {
-            "pk": {"S": batch.tenant},
-            "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"},
+            **DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value),
             "task_id": {"S": batch.id},
             "fingerprint": {"S": claim.fingerprint},
         }
@@ -96,8 +102,7 @@ class DynamoBatchStore(_Table):
         if claim is None:
             self._ddb.delete_item(TableName=self._table, Key=keys[0])
             return
-        if claim is not None:
-            keys.append({"pk": {"S": batch.tenant}, "sk": {"S": f"{NAME_PREFIX}{claim.namespace}#{claim.value}"}})
+        keys.append(DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value))
         self._ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": self._table, "Key": k}} for k in keys])
 
     def get_batch(self, tenant: str, batch_id: str) -> Batch | None:
