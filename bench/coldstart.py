@@ -51,7 +51,7 @@ def median_import(module: str, runs: int) -> float:
 def asset_megabytes() -> float | None:
     """The code asset every function deploys (pip's Linux wheels plus the package), unzipped."""
     with tempfile.TemporaryDirectory() as out:
-        build_bundle(Path(out), "manylinux2014_aarch64")
+        build_bundle(Path(out), "arm64")
         return sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file()) / 1e6
 
 

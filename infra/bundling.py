@@ -13,25 +13,26 @@ from infra.wheels import PACKAGE, build_bundle
 
 @jsii.implements(ILocalBundling)
 class LocalPipBundling:
-    def __init__(self, platform: str, models_file: Path | None = None) -> None:
-        self._platform = platform
+    def __init__(self, architecture: str, models_file: Path | None = None) -> None:
+        self._architecture = architecture
         self._models_file = models_file
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        build_bundle(Path(output_dir), self._platform, self._models_file)
+        build_bundle(Path(output_dir), self._architecture, self._models_file)
         return True
 
 
-def function_code(architecture: lambda_.Architecture, models_file: Path | None = None) -> lambda_.Code:
-    """One asset for every function. A configured model registry replaces the packaged models.json;
-    the asset is hashed by its output so a changed registry or dependency is a new deployment."""
-    platform = "manylinux2014_aarch64" if architecture == lambda_.Architecture.ARM_64 else "manylinux2014_x86_64"
+def function_code(architecture: str, models_file: Path | None = None) -> lambda_.Code:
+    """One asset for every function, its wheels for `architecture` ("arm64" or "x86_64", the configuration's
+    string: jsii enum objects never compare equal in Python). A configured model registry replaces the
+    packaged models.json; the asset is hashed by its output so a changed registry or dependency is a new
+    deployment."""
     return lambda_.Code.from_asset(
         str(PACKAGE.parent),
         asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(
             # Required by the API, never pulled: local bundling always succeeds or fails loudly.
             image=lambda_.Runtime.PYTHON_3_13.bundling_image,
-            local=LocalPipBundling(platform, models_file),
+            local=LocalPipBundling(architecture, models_file),
         ),
     )

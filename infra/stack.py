@@ -22,7 +22,7 @@ class AsyncInferStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: InfraConfig, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         architecture = lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
-        code = function_code(architecture, ROOT / config.models_file if config.models_file else None)
+        code = function_code(config.architecture, ROOT / config.models_file if config.models_file else None)
         self.storage = Storage(self, "Storage", retention_days=config.retention_days)
         self.queues = Queues(
             self,

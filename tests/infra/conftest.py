@@ -13,9 +13,9 @@ CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def synthesize(**overrides):
+def synthesize(bundle: bool = False, outdir: str | None = None, **overrides):
     """The stack as `cdk synth` builds it from cdk.json, with some asyncinfer settings overridden.
-    Skips asset bundling (pip) but still runs every cdk-nag check: a finding fails the synth."""
+    Skips asset bundling (pip) unless `bundle`, but always runs every cdk-nag check: a finding fails it."""
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
@@ -23,7 +23,9 @@ def synthesize(**overrides):
 
     context = json.loads(CDK_JSON.read_text())["context"]
     context["asyncinfer"] = {**context["asyncinfer"], **overrides}
-    app = App(context={**context, "aws:cdk:bundling-stacks": []})
+    if not bundle:
+        context["aws:cdk:bundling-stacks"] = []
+    app = App(context=context, outdir=outdir)
     stack = build(app)
     app.synth()
     return stack, Template.from_stack(stack)

@@ -168,9 +168,10 @@ def test_bundling_ships_the_package_the_start_script_and_the_configured_registry
     monkeypatch.setattr("infra.wheels.subprocess.run", lambda args, check: installs.append(args))
     out = tmp_path / "asset"
     out.mkdir()
-    assert LocalPipBundling("manylinux2014_aarch64", registry).try_bundle(str(out), image=None)
+    assert LocalPipBundling("arm64", registry).try_bundle(str(out), image=None)
     (args,) = installs
-    assert args[args.index("--platform") + 1] == "manylinux2014_aarch64"
+    tags = [args[i + 1] for i, arg in enumerate(args) if arg == "--platform"]
+    assert tags == ["manylinux_2_34_aarch64", "manylinux_2_28_aarch64", "manylinux2014_aarch64"]
     assert "--only-binary=:all:" in args
     assert any(a.startswith("boto3") for a in args)
     assert any(a.startswith("starlette") for a in args) and any(a.startswith("uvicorn") for a in args)

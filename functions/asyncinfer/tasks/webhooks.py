@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import httpx
+import httpx2
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.queue.base import DeliveryMessage, TaskQueue
@@ -177,7 +177,7 @@ def http_post(target: Pinned, body: bytes, headers: dict[str, str], timeout: flo
     # Redirects are not followed: a 3xx could point anywhere, past the address check. The connection
     # goes to the address that was checked; TLS still verifies the certificate against the host name.
     extensions = {"sni_hostname": target.server_name} if target.server_name else {}
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
         response = client.post(
             target.url, content=body, headers={**headers, "host": target.host_header}, extensions=extensions
         )
