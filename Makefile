@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test reliability fuzz bench lint format synth bootstrap deploy destroy clean
+.PHONY: dev test reliability fuzz bench lint format synth bootstrap deploy destroy preflight smoke clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -39,8 +39,17 @@ synth: $(STAMP) node_modules/.installed  ## Synthesize the CloudFormation templa
 bootstrap: $(STAMP) node_modules/.installed  ## Once per account and region: CDK's staging bucket and roles
 	npx --no-install cdk bootstrap
 
+# `make deploy` asks before widening IAM or security groups; APPROVAL=never (or CI=true) never asks.
+APPROVAL ?= $(if $(filter true,$(CI)),never,broadening)
+
 deploy: $(STAMP) node_modules/.installed  ## Deploy the stack to the account and region of your AWS credentials
-	npx --no-install cdk deploy --require-approval broadening
+	npx --no-install cdk deploy --require-approval $(APPROVAL)
+
+preflight: $(STAMP)  ## Read-only checks of what a first deploy needs, with your AWS credentials and region
+	$(VENV)/bin/asyncinfer preflight
+
+smoke: $(STAMP)  ## After a deploy: every surface end to end (URL=... KEY=..., or ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY)
+	$(VENV)/bin/asyncinfer smoke $(if $(URL),--url $(URL)) $(if $(KEY),--key $(KEY)) $(if $(WEBHOOK),--webhook $(WEBHOOK))
 
 destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and buckets are retained; see README)
 	npx --no-install cdk destroy

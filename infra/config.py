@@ -43,8 +43,14 @@ class InfraConfig(BaseModel):
     api_throttle_rate: float = Field(default=50, gt=0, le=10000)
     api_throttle_burst: int = Field(default=100, ge=1, le=5000)
     authorizer_cache_seconds: int = Field(default=300, ge=0, le=3600)
-    # Lambda Web Adapter's public layer (account 753240598075), version pinned for repeatable deploys.
+    # API Gateway's CloudWatch Logs role is an account-and-region setting that a stage with access logs
+    # needs. True: the stack sets it (and keeps the role when deleted). False: it is already set (preflight
+    # checks) and this stack leaves it alone.
+    api_gateway_cloudwatch_role: bool = True
+    # Lambda Web Adapter's public layer (account 753240598075 in the commercial regions), version pinned for
+    # repeatable deploys. Elsewhere (China, GovCloud) name a layer's whole ARN for your architecture.
     web_adapter_layer_version: int = Field(default=26, ge=1)
+    web_adapter_layer_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:")
     # Batches: items per batch, and buckets (besides the stack's uploads/) input files may be read from.
     # At most 50,000: the batch record keeps a set of its ended items, within the 400 KB item limit.
     max_batch_items: int = Field(default=10_000, ge=1, le=50_000)

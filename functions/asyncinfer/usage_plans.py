@@ -23,7 +23,8 @@ class ApiGatewayUsagePlan:
             name=name,
             description=f"asyncinfer tenant {tenant}: its throttle in usage plan {self._plan}",
             enabled=True,
-            value=secrets.token_urlsafe(30),
+            # API Gateway takes alphanumeric key values of 20 to 128 characters.
+            value=secrets.token_hex(20),
         )
         self._apigw.create_usage_plan_key(usagePlanId=self._plan, keyId=key["id"], keyType="API_KEY")
         return key["value"]

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_task_rights
@@ -22,7 +23,6 @@ from infra.components.storage import grant_table
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
-WEB_ADAPTER_ACCOUNT = "753240598075"
 # API Gateway stops a stream after 15 minutes; the function closes it first so the client resumes.
 STREAM_TIMEOUT = Duration.minutes(15)
 STREAM_MAX_SECONDS = 840
@@ -128,9 +128,9 @@ class Api(Construct):
         web_adapter = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "WebAdapter",
-            f"arn:aws:lambda:{stack.region}:{WEB_ADAPTER_ACCOUNT}:layer:"
-            f"{'LambdaAdapterLayerArm64' if config.architecture == 'arm64' else 'LambdaAdapterLayerX86'}"
-            f":{config.web_adapter_layer_version}",
+            web_adapter_layer_arn(
+                stack.region, config.architecture, config.web_adapter_layer_version, config.web_adapter_layer_arn
+            ),
         )
         stream_fn = Function(
             self,
@@ -162,7 +162,10 @@ class Api(Construct):
             rest_api_name=f"asyncinfer-{config.stage}",
             description="asyncinfer: disconnect-safe asynchronous inference",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=False,
+            # API Gateway writes access logs through one role per account and region (its account settings);
+            # without one, creating the stage fails. Kept on stack deletion: other APIs may log through it.
+            cloud_watch_role=config.api_gateway_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_gateway_cloudwatch_role else None,
             # The authorizer names the tenant's key of the usage plan: clients never send x-api-key.
             api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             deploy_options=apigw.StageOptions(
@@ -253,9 +256,15 @@ class Api(Construct):
         acknowledge(
             self.rest_api.deployment_stage,
             "APIG6",
-            "Access logs are on; execution logging needs the account-wide API Gateway CloudWatch role, which "
-            "this stack does not take over from other APIs in the account.",
+            "Access logs are on (JSON, 3 months). Execution logs would go to a log group API Gateway makes "
+            "outside the stack, with no retention, and can hold request data.",
         )
+        if config.api_gateway_cloudwatch_role:
+            acknowledge(
+                self.rest_api.node.find_child("CloudWatchRole"),
+                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                "The managed policy AWS documents for API Gateway's account-level logging role.",
+            )
         self.url = self.rest_api.url
         self.functions = functions
         self.environment = api_env

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -30,12 +31,36 @@ class Monitoring(Construct):
         api_functions: dict[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(
+        # CloudWatch can publish to an encrypted topic only if the key's policy lets it use the key, and an
+        # AWS managed key's policy (alias/aws/sns) cannot be changed: the topic needs a key of its own.
+        self.key = kms.Key(
             self,
-            "Alarms",
-            display_name=f"asyncinfer {config.stage} alarms",
-            enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            "AlarmsKey",
+            description=f"asyncinfer {config.stage}: encrypts the alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[cloudwatch],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        self.topic = sns.Topic(
+            self, "Alarms", display_name=f"asyncinfer {config.stage} alarms", enforce_ssl=True, master_key=self.key
+        )
+        # The topic policy (made for enforce_ssl) replaces SNS's default one: it names CloudWatch, this account's.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[cloudwatch],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))

@@ -84,11 +84,6 @@ class Notifications(Construct):
                 f"IAM5[Resource::<{bucket_arn}.Arn>/{prefix}*]",
                 f"Batch results are assembled from {prefix}<tenant>/...; the prefix is the narrowest fixed scope.",
             )
-        acknowledge(
-            self.notifier.role,
-            "IAM5[Resource::*]",
-            "Reading a table stream takes dynamodb:ListStreams, which accepts no resource narrower than *.",
-        )
 
         sender_env = {
             "ASYNCINFER_TABLE_NAME": table.table_name,

@@ -1,6 +1,8 @@
 """Per-tenant throttling on AWS: each tenant's key in the API Gateway usage plan, handed to API Gateway
 by the authorizer (API key source AUTHORIZER). The plan is moto's, the calls are boto3's."""
 
+import re
+
 import boto3
 import pytest
 
@@ -33,6 +35,8 @@ def test_each_tenant_has_one_key_in_the_plan_that_all_its_api_keys_share(aws, pl
     assert records[0].usage_key and records[0].usage_key == records[1].usage_key != records[2].usage_key
     in_plan = apigw.get_usage_plan_keys(usagePlanId=plan_id)["items"]
     assert sorted(k["value"] for k in in_plan) == sorted({r.usage_key for r in records})
+    # API Gateway's rule for key values: alphanumeric, 20 to 128 characters.
+    assert all(re.fullmatch(r"[A-Za-z0-9]{20,128}", k["value"]) for k in in_plan)
     assert {k["name"] for k in in_plan} == {f"asyncinfer-{plan_id}-acme", f"asyncinfer-{plan_id}-globex"}
     # The client's key is not the gateway key: API Gateway never sees what clients send as a usage key.
     assert first not in {k["value"] for k in in_plan}

@@ -36,17 +36,23 @@ def record(name: str, old: Task | None, new: Task | None) -> dict[str, Any]:
 
 
 def matches(pattern: Any, value: Any) -> bool:
-    """The part of EventBridge/Lambda filter syntax the patterns use: nested objects, lists of allowed
-    values, and {"exists": true}."""
+    """The part of Lambda's filter syntax the patterns use: nested objects, lists of allowed values, and
+    {"exists": true|false} on a leaf (a missing object has no leaves)."""
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(
-            matches(p, value.get(k)) if not _exists(p) else (k in value) for k, p in pattern.items()
+        value = value if isinstance(value, dict) else {}
+        return all(
+            (k in value) is p[0]["exists"] if _exists(p) else matches(p, value.get(k)) for k, p in pattern.items()
         )
-    return value in pattern
+    return value is not None and value in pattern
 
 
 def _exists(pattern: Any) -> bool:
-    return isinstance(pattern, dict) and pattern.get("S") == [{"exists": True}]
+    return isinstance(pattern, list) and len(pattern) == 1 and isinstance(pattern[0], dict) and "exists" in pattern[0]
+
+
+def test_the_deployed_filters_test_only_the_dynamodb_key():
+    # "DynamoDB event source mappings only support filtering on the dynamodb key" (Lambda's filtering docs).
+    assert all(set(pattern) == {"dynamodb"} for pattern in ENDED_FILTERS)
 
 
 HOOK = {"webhook": WebhookTarget(url="https://h.example.com")}

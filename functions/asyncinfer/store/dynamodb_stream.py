@@ -12,19 +12,13 @@ from asyncinfer.tasks.model import TERMINAL, Task, TaskStatus
 _TERMINAL = sorted(s.value for s in TERMINAL)
 _UNFINISHED = sorted(s.value for s in TaskStatus if s not in TERMINAL)
 
-# Lambda event filter patterns (any one matches).
+# Lambda event filter patterns (any one matches). A DynamoDB event source mapping filters on the `dynamodb`
+# key only, not on eventName (docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html): a MODIFY is the
+# record with both images, an INSERT the one with a new image and no old status.
+_ENDS_NOTIFYING = {"status": {"S": _TERMINAL}, NOTIFY_ATTRIBUTE: {"S": [{"exists": True}]}}
 ENDED_FILTERS: list[dict[str, Any]] = [
-    {
-        "eventName": ["MODIFY"],
-        "dynamodb": {
-            "OldImage": {"status": {"S": _UNFINISHED}},
-            "NewImage": {"status": {"S": _TERMINAL}, NOTIFY_ATTRIBUTE: {"S": [{"exists": True}]}},
-        },
-    },
-    {
-        "eventName": ["INSERT"],
-        "dynamodb": {"NewImage": {"status": {"S": _TERMINAL}, NOTIFY_ATTRIBUTE: {"S": [{"exists": True}]}}},
-    },
+    {"dynamodb": {"OldImage": {"status": {"S": _UNFINISHED}}, "NewImage": _ENDS_NOTIFYING}},
+    {"dynamodb": {"OldImage": {"status": {"S": [{"exists": False}]}}, "NewImage": _ENDS_NOTIFYING}},
 ]
 
 
