@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from asyncinfer.handlers import redelivery, shared, stream, worker
+from asyncinfer.ops.sse import sse_events
 from asyncinfer.providers.base import Finished, TextDelta
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
@@ -26,7 +27,6 @@ from infra.local.emulator import Emulator
 from infra.local.functions import LocalFunctions
 from infra.local.launch import free_port
 from infra.local.poller import Poller
-from infra.local.sse import sse_events
 
 TARGET_P50_MS = 300
 TARGET_WRITES_PER_SECOND = 4.0

@@ -1,6 +1,8 @@
 """Administration.
 
 `asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash.
+`asyncinfer preflight`: read-only checks of what a first deploy needs (README: Deploy to AWS).
+`asyncinfer smoke --url URL --key KEY`: each surface's reference requests end to end after a deploy.
 `asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
 function's handler (locally, against `make dev`), or by invoking the deployed batch function (--function).
 """
@@ -57,9 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     for sub in (listing, run):
         sub.add_argument("--file", default="schedules.json", help="the schedules file (default schedules.json)")
+    preflight = commands.add_parser(
+        "preflight", help="read-only checks of what a first deploy needs, with your AWS credentials and region"
+    )
+    preflight.add_argument("--project", default=".", help="the project's root, where cdk.json is (default .)")
+    preflight.add_argument("--region", help="the region to check (default: your AWS configuration's)")
+    smoke = commands.add_parser("smoke", help="every surface end to end against a deployment (or make dev)")
+    smoke.add_argument("--url", default=os.environ.get("ASYNCINFER_BASE_URL"), help="the ApiUrl output")
+    smoke.add_argument("--key", default=os.environ.get("ASYNCINFER_API_KEY"), help="an API key")
+    smoke.add_argument("--webhook", help="a receiver URL: a task's completion must be delivered to it")
+    smoke.add_argument("--timeout", type=float, default=180, help="seconds each task may take (default 180)")
     args = parser.parse_args(argv)
     if args.command == "schedule":
         return _schedule(parser, args)
+    if args.command == "preflight":
+        return _preflight(parser, args)
+    if args.command == "smoke":
+        return _smoke(parser, args)
     if not args.table:
         parser.error("--table is required (or set ASYNCINFER_TABLE_NAME)")
     plan = ApiGatewayUsagePlan(wiring.client("apigateway"), args.usage_plan) if args.usage_plan else None
@@ -120,6 +136,66 @@ def _invoke_here(parser: argparse.ArgumentParser, stack_file: str, event: dict[s
     from asyncinfer.handlers import batch
 
     return batch.lambda_handler(event, _Context())
+
+
+def _preflight(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import boto3
+
+    from asyncinfer.ops.preflight import Preflight, Result, render
+
+    project = Path(args.project).resolve()
+    if not (project / "cdk.json").is_file():
+        parser.error(f"no cdk.json in {project}: run from the project's root or pass --project")
+    session = boto3.session.Session()
+    region = args.region or session.region_name
+    checks = Preflight(
+        lambda service, at=None: session.client(service, region_name=at or region, config=wiring.CONFIG),
+        region,
+        deployment_target(project),
+    ).run()
+    print(render(checks))
+    return 1 if any(check.result == Result.FAIL for check in checks) else 0
+
+
+def deployment_target(project: Path):
+    """What the stack in `project` will need: its cdk.json settings (validated as the synth does) and the
+    model registry it will bundle."""
+    from asyncinfer.ops.preflight import Target
+    from asyncinfer.providers.registry import BedrockConfig
+
+    sys.path.insert(0, str(project))
+    from infra.config import InfraConfig
+
+    config = InfraConfig.from_context(json.loads((project / "cdk.json").read_text())["context"].get("asyncinfer"))
+    registry = config.registry()
+    bedrock = {
+        (spec.upstream, provider.region)
+        for spec in registry.models.values()
+        if isinstance(provider := registry.providers.get(spec.provider), BedrockConfig)
+    }
+    return Target(
+        stage=config.stage,
+        architecture=config.architecture,
+        web_adapter_layer_version=config.web_adapter_layer_version,
+        web_adapter_layer_arn=config.web_adapter_layer_arn,
+        api_gateway_cloudwatch_role=config.api_gateway_cloudwatch_role,
+        worker_max_concurrency=config.worker_max_concurrency,
+        bedrock_models=tuple(sorted(bedrock, key=str)),
+        secret_arns=tuple(sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))),
+    )
+
+
+def _smoke(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from asyncinfer.ops.smoke import Smoke, render
+
+    if not args.url or not args.key:
+        parser.error("--url and --key are required (or set ASYNCINFER_BASE_URL and ASYNCINFER_API_KEY)")
+    lines = Smoke(args.url, args.key, webhook=args.webhook, timeout=args.timeout).run(
+        lambda line: print(render(line), flush=True)
+    )
+    failed = [line for line in lines if not line.ok]
+    print(f"smoke: {len(failed)} of {len(lines)} checks failed" if failed else f"smoke: all {len(lines)} checks passed")
+    return 1 if failed else 0
 
 
 def _invoke_remote(function: str, event: dict[str, Any]) -> Any:

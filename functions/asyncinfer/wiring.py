@@ -29,15 +29,15 @@ from asyncinfer.tasks.sweeper import Sweeper
 from asyncinfer.tasks.webhooks import SendPolicy, Webhooks, WebhookSender
 from asyncinfer.tasks.worker import Worker, WorkerConfig
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
+CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 
 
 # SigV4 presigned URLs: every region accepts them, and they carry an explicit X-Amz-Expires.
-_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
+_S3_CONFIG = CONFIG.merge(Config(signature_version="s3v4"))
 
 
 def client(service: str) -> Any:
-    return boto3.client(service, config=_S3_CONFIG if service == "s3" else _CONFIG)
+    return boto3.client(service, config=_S3_CONFIG if service == "s3" else CONFIG)
 
 
 def task_store(table_name: str) -> DynamoTaskStore:

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from infra.local.sse import sse_events
+from asyncinfer.ops.sse import sse_events
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_async_api import REFERENCE, submit
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from infra.local.sse import sse_events
+from asyncinfer.ops.sse import sse_events
 from tests.e2e.conftest import wait_for
 from tests.support.mcp_server import RunningMcpServer
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.sse import sse_events
+from asyncinfer.ops.sse import sse_events
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

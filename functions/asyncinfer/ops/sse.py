@@ -1,14 +1,14 @@
-"""Reading a Server-Sent Events response as a client does (e2e tests, benchmarks)."""
+"""Reading a Server-Sent Events response as a client does (the smoke test, e2e tests, benchmarks)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import httpx
 
-
-def sse_events(response: httpx.Response) -> Iterator[dict]:
-    """Parse an SSE body as it arrives; yields one dict per event (comments and retry lines skipped)."""
+def sse_events(response: Any) -> Iterator[dict]:
+    """Parse an SSE body as it arrives (an httpx or httpx2 streaming response); yields one dict per event
+    (comments and retry lines skipped)."""
     fields: dict = {}
     for line in response.iter_lines():
         if line == "":
