@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -113,6 +114,16 @@ class InfraConfig(BaseModel):
         from asyncinfer.providers.registry import ModelRegistry
 
         return ModelRegistry.load(ROOT / self.models_file if self.models_file else None)
+
+    def outbound_environment(self) -> dict[str, str]:
+        """The allow-lists of MCP servers and webhook receivers, for every function that checks such URLs
+        (the API functions at submit, the worker and the webhook sender at each connection)."""
+        env = {}
+        if self.mcp_allowed_hosts:
+            env["ASYNCINFER_MCP_ALLOWED_HOSTS"] = json.dumps(self.mcp_allowed_hosts)
+        if self.webhook_allowed_hosts:
+            env["ASYNCINFER_WEBHOOK_ALLOWED_HOSTS"] = json.dumps(self.webhook_allowed_hosts)
+        return env
 
     @property
     def queue_visibility_seconds(self) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from asyncinfer.tasks.ssrf import Outbound, OutboundPolicy
+
 
 class DocsSettings(BaseSettings):
     """The docs function reads nothing but its own package."""
@@ -20,6 +22,23 @@ class DocsSettings(BaseSettings):
 
 class _Settings(DocsSettings):
     table_name: str = Field(min_length=3)
+
+
+class OutboundSettings(DocsSettings):
+    """Where the service may connect for a client (MCP servers, webhook receivers): private, loopback and
+    shared addresses are refused unless allowed (the local stack allows them) or the host / CIDR is listed.
+    Link-local and metadata addresses are always refused. Checked at submit and again at every connection."""
+
+    mcp_allow_private: bool = False
+    mcp_allowed_hosts: list[str] = Field(default_factory=list)
+    webhook_allow_private: bool = False
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+
+    def outbound(self) -> Outbound:
+        return Outbound(
+            mcp=OutboundPolicy(self.mcp_allow_private, tuple(self.mcp_allowed_hosts)),
+            webhooks=OutboundPolicy(self.webhook_allow_private, tuple(self.webhook_allowed_hosts)),
+        )
 
 
 class AuthorizerSettings(_Settings):
@@ -36,7 +55,7 @@ class SweeperSettings(_Settings):
     orphan_after_seconds: int = Field(default=600, ge=1)
 
 
-class ApiSettings(_Settings):
+class ApiSettings(_Settings, OutboundSettings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
@@ -53,7 +72,7 @@ class ApiSettings(_Settings):
     max_inflight_tasks: int = Field(default=1000, ge=0)
 
 
-class WorkerSettings(_Settings):
+class WorkerSettings(_Settings, OutboundSettings):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.3, gt=0)
@@ -74,10 +93,6 @@ class WorkerSettings(_Settings):
     mcp_connect_seconds: float = Field(default=10, gt=0)
     mcp_call_seconds: float = Field(default=30, gt=0)
     mcp_max_result_bytes: int = Field(default=16 * 1024, ge=256, le=256 * 1024)
-    # Private, loopback and shared addresses: refused unless allowed (the local stack allows them) or the
-    # host / CIDR is listed. Link-local and metadata addresses are always refused.
-    mcp_allow_private: bool = False
-    mcp_allowed_hosts: list[str] = Field(default_factory=list)
     # Dev: an OpenAI-compatible server (Ollama, vLLM, ...) for the local chat models, and its model.
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))
@@ -112,12 +127,9 @@ class NotifierSettings(WebhookApiSettings):
     bucket_name: str = Field(min_length=3)
 
 
-class WebhookSenderSettings(_Settings):
+class WebhookSenderSettings(_Settings, OutboundSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     # Attempt n comes back after a jittered delay of up to base * 2^(n-1) seconds, at most the cap.
     webhook_retry_base_seconds: float = Field(default=5, gt=0)
     webhook_retry_max_seconds: float = Field(default=3600, gt=0, le=43200)
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
-    # As for MCP servers: private addresses refused unless allowed (the local stack) or listed.
-    webhook_allow_private: bool = False
-    webhook_allowed_hosts: list[str] = Field(default_factory=list)

@@ -67,6 +67,7 @@ def task_service(settings: ApiSettings) -> TaskService:
             window_seconds=settings.submit_window_seconds,
             max_inflight=settings.max_inflight_tasks,
         ),
+        outbound=settings.outbound(),
     )
 
 
@@ -83,8 +84,7 @@ def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
         connect_seconds=settings.mcp_connect_seconds,
         call_seconds=settings.mcp_call_seconds,
         max_result_bytes=settings.mcp_max_result_bytes,
-        allow_private=settings.mcp_allow_private,
-        allowed_hosts=tuple(settings.mcp_allowed_hosts),
+        outbound=settings.outbound().mcp,
     )
     return McpToolHost(servers, policy)
 
@@ -158,7 +158,6 @@ def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
         SendPolicy(
             max_attempts=settings.webhook_max_attempts,
             timeout_seconds=settings.webhook_timeout_seconds,
-            allow_private=settings.webhook_allow_private,
-            allowed_hosts=tuple(settings.webhook_allowed_hosts),
+            outbound=settings.outbound().webhooks,
         ),
     )

@@ -99,6 +99,7 @@ class Api(Construct):
             "ASYNCINFER_MAX_INFLIGHT_TASKS": str(config.max_inflight_tasks),
             "ASYNCINFER_SUBMITS_PER_WINDOW": str(config.submits_per_minute),
             "ASYNCINFER_SUBMIT_WINDOW_SECONDS": "60",
+            **config.outbound_environment(),
         }
         # One small function per surface; each task surface with the same rights.
         api_functions = {

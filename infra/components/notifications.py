@@ -4,8 +4,6 @@ webhooks from their queue with retries."""
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -88,9 +86,8 @@ class Notifications(Construct):
         sender_env = {
             "ASYNCINFER_TABLE_NAME": table.table_name,
             "ASYNCINFER_WEBHOOK_MAX_ATTEMPTS": str(config.webhook_max_attempts),
+            **config.outbound_environment(),
         }
-        if config.webhook_allowed_hosts:
-            sender_env["ASYNCINFER_WEBHOOK_ALLOWED_HOSTS"] = json.dumps(config.webhook_allowed_hosts)
         self.sender = Function(
             self,
             "WebhookSender",

@@ -57,11 +57,10 @@ class Workers(Construct):
             "ASYNCINFER_TABLE_NAME": table.table_name,
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
             "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size),
+            **config.outbound_environment(),
         }
         if config.provider_secret_arns:
             worker_env["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
-        if config.mcp_allowed_hosts:
-            worker_env["ASYNCINFER_MCP_ALLOWED_HOSTS"] = json.dumps(config.mcp_allowed_hosts)
         self.worker = Function(
             self,
             "Worker",

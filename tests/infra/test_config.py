@@ -51,6 +51,7 @@ def staging(tmp_path_factory):
         models_file=str(registry),
         worker_batch_size=4,
         mcp_allowed_hosts=["tools.internal", "10.20.0.0/16"],
+        webhook_allowed_hosts=["hooks.internal"],
         worker_batching_window_seconds=2,
         worker_max_concurrency=7,
         retention_days=9,
@@ -179,3 +180,15 @@ def test_bundling_ships_the_package_the_start_script_and_the_configured_registry
     script = out / HANDLERS["stream"]
     assert os.stat(script).st_mode & stat.S_IXUSR
     assert not list(out.rglob("__pycache__"))
+
+
+def test_the_outbound_allow_lists_reach_every_function_that_checks_a_client_url(staging):
+    """Submits check literal addresses under the deployment's policy; the worker and the sender check
+    again at each connection: all of them must see the same allow-lists."""
+    _, resources = staging
+    by_handler = functions_by_handler(resources)
+    checking = ["worker", "webhook_sender", "api_async", "api_perplexity", "api_privategpt", "api_netmind", "batch"]
+    for name in checking:
+        env = by_handler[HANDLERS[name]][1]["Environment"]["Variables"]
+        assert json.loads(env["ASYNCINFER_MCP_ALLOWED_HOSTS"]) == ["tools.internal", "10.20.0.0/16"], name
+        assert json.loads(env["ASYNCINFER_WEBHOOK_ALLOWED_HOSTS"]) == ["hooks.internal"], name

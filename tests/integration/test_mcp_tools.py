@@ -10,6 +10,7 @@ from asyncinfer.tasks.dialects.ids import parse_any
 from asyncinfer.tasks.model import TaskStatus
 from tests.support.mcp_server import RunningMcpServer, free_url
 from tests.support.openai_server import OpenAIServer
+from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -147,6 +148,7 @@ def test_metadata_and_non_http_urls_are_refused_at_submit(stack, url):
 
 
 def test_private_addresses_are_refused_in_the_worker_unless_allowed(stack, tools, monkeypatch):
+    shared.service()  # the API accepted these tasks under a policy that allowed private servers
     monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "false")
     worker.runtime.cache_clear()
     task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url}])
@@ -156,3 +158,30 @@ def test_private_addresses_are_refused_in_the_worker_unless_allowed(stack, tools
     worker.runtime.cache_clear()
     task, _ = run(stack, "tool-loop", [{"name": "calc", "url": tools.url}])
     assert task.status == TaskStatus.COMPLETED
+
+
+@pytest.mark.parametrize("spelling", ["[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]", "0x7f000001"])
+def test_an_mcp_server_at_a_loopback_address_in_any_spelling_is_refused_and_never_reached(stack, monkeypatch, spelling):
+    """A canary on loopback stands where the MCP server would be: nothing may reach it, least of all the
+    tenant's bearer token."""
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "false")
+    shared.service.cache_clear()
+    worker.runtime.cache_clear()
+    with WebhookReceiver() as canary:
+        server = {"name": "calc", "url": canary.url.replace("127.0.0.1", spelling), "authorization": "tenant-token"}
+        body = {"model": "tool-loop", "messages": [{"role": "user", "content": "hi"}], "mcp_servers": [server]}
+        status, error = stack.api("POST", "/v1/async", body=body)
+        assert status == 400 and error["error"]["message"].startswith("mcp_servers.0.url"), error
+        assert stack.queue_depth() == 0
+        # Accepted while private servers were allowed, then run under the deployment's policy.
+        monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "true")
+        shared.service.cache_clear()
+        status, created = stack.api("POST", "/v1/async", body=body)
+        assert status == 200, created
+        monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "false")
+        worker.runtime.cache_clear()
+        stack.run_worker()
+        assert canary.received == []
+    task = stack.store.get("acme", parse_any(created["id"]))
+    assert task.status == TaskStatus.FAILED and task.error.code == "mcp_unreachable"
+    assert "private address" in task.error.message

@@ -6,7 +6,7 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from asyncinfer.handlers import notifier, webhook_sender
+from asyncinfer.handlers import notifier, shared, webhook_sender
 from asyncinfer.tasks.dialects.async_api import internal_id
 from tests.integration.conftest import REFERENCE_BODY
 from tests.support.webhook_receiver import WebhookReceiver
@@ -141,9 +141,10 @@ def test_a_bad_webhook_is_a_400_and_creates_nothing(aws, webhook, message):
 
 
 def test_a_private_receiver_is_refused_when_the_deployment_does_not_allow_it(aws, monkeypatch):
-    monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "false")
     with WebhookReceiver() as receiver:
-        task = submit(aws, receiver.url)
+        task = submit(aws, receiver.url)  # accepted while the API allowed it; the sender checks again
+        monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "false")
+        webhook_sender.sender.cache_clear()
         finish(aws)
         assert receiver.received == []
     status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
@@ -180,3 +181,26 @@ def deliveries_of(aws, task_id: str) -> list[dict]:
     status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task_id}, function="api_webhooks")
     assert status == 200, listing
     return listing["data"]
+
+
+@pytest.mark.parametrize("spelling", ["[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "2130706433", "127.1", "localhost"])
+def test_a_receiver_at_a_loopback_address_in_any_spelling_is_refused_at_submit_and_never_reached(
+    aws, monkeypatch, spelling
+):
+    monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "false")
+    with WebhookReceiver() as receiver:
+        url = receiver.url.replace("127.0.0.1", spelling)
+        status, body = aws.api("POST", "/v1/async", body={**REFERENCE_BODY, "webhook": {"url": url}})
+        assert status == 400 and body["error"]["message"].startswith("webhook.url"), body
+        assert "private address" in body["error"]["message"]
+        assert aws.queue_depth() == 0
+        # A delivery accepted while private receivers were allowed is refused by the sender all the same.
+        monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "true")
+        shared.service.cache_clear()
+        task = submit(aws, url)
+        monkeypatch.setenv("ASYNCINFER_WEBHOOK_ALLOW_PRIVATE", "false")
+        webhook_sender.sender.cache_clear()
+        finish(aws)
+        assert receiver.received == []
+    [delivery] = deliveries_of(aws, task["id"])
+    assert delivery["status"] == "failed" and "private address" in delivery["attempts"][0]["error"]

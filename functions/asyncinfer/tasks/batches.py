@@ -146,7 +146,7 @@ class Batches:
             request = BatchRequest.model_validate(body)
         except ValidationError as exc:
             raise InvalidRequest(validation_message(exc)) from None
-        webhook = parse_webhook(request.webhook, BATCH_EVENTS)
+        webhook = parse_webhook(request.webhook, BATCH_EVENTS, self.tasks.outbound)
         fp = fingerprint("batch", body)
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier

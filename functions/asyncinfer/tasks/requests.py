@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
 from asyncinfer.tasks.model import WebhookTarget
+
+if TYPE_CHECKING:
+    from asyncinfer.tasks.ssrf import Outbound
 
 MAX_MESSAGES = 1000
 
@@ -29,20 +33,26 @@ class Message(BaseModel):
 MAX_MCP_SERVERS = 10
 
 
-def outbound_url(value: str) -> str:
-    """A URL the service will connect to on a client's behalf, checked at submit without DNS."""
-    from asyncinfer.tasks.ssrf import RefusedUrl, check_literal
+def _outbound_url(kind: str) -> Callable[[str, ValidationInfo], str]:
+    def check(value: str, info: ValidationInfo) -> str:
+        """A URL the service will connect to on a client's behalf, checked at submit without DNS under the
+        deployment's policy for `kind` (passed in the validation context). Without one, only what no policy
+        allows (link-local, metadata) is refused here; the connection is always checked again, with DNS."""
+        from asyncinfer.tasks.ssrf import OutboundPolicy, RefusedUrl, check_literal
 
-    try:
-        check_literal(value)
-    except RefusedUrl as exc:
-        raise ValueError(exc.message) from None
-    return value
+        policy = (info.context or {}).get(kind) or OutboundPolicy(allow_private=True)
+        try:
+            check_literal(value, policy)
+        except RefusedUrl as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    return check
 
 
-# Checked at submit without DNS; the worker (or the webhook sender) checks again, with DNS, before
-# every connection.
-OutboundUrl = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(outbound_url)]
+_URL = Field(min_length=8, max_length=2048)
+McpUrl = Annotated[str, _URL, AfterValidator(_outbound_url("mcp"))]
+WebhookUrl = Annotated[str, _URL, AfterValidator(_outbound_url("webhooks"))]
 
 
 class McpServer(BaseModel):
@@ -50,7 +60,7 @@ class McpServer(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: OutboundUrl
+    url: McpUrl
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
     transport: Literal["streamable_http", "streamable-http", "http", "sse"] = "streamable_http"
     headers: dict[str, str] = Field(default_factory=dict, max_length=32)
@@ -68,7 +78,7 @@ class WebhookRequest(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: OutboundUrl
+    url: WebhookUrl
     events: list[str] | None = Field(default=None, min_length=1, max_length=8)
 
 
@@ -128,9 +138,13 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(problems)
 
 
-def parse_chat_request(data: dict[str, Any]) -> ChatRequest:
+def _context(outbound: Outbound | None) -> dict[str, Any] | None:
+    return {"mcp": outbound.mcp, "webhooks": outbound.webhooks} if outbound else None
+
+
+def parse_chat_request(data: dict[str, Any], outbound: Outbound | None = None) -> ChatRequest:
     try:
-        return ChatRequest.model_validate(data)
+        return ChatRequest.model_validate(data, context=_context(outbound))
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from None
 
@@ -204,12 +218,12 @@ def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | Audio
         raise InvalidRequest(validation_message(exc, prefix="config.")) from None
 
 
-def parse_webhook(value: Any, events: tuple[str, ...]) -> WebhookTarget | None:
+def parse_webhook(value: Any, events: tuple[str, ...], outbound: Outbound | None = None) -> WebhookTarget | None:
     """The `webhook` field (None when absent), its events limited to `events`."""
     if value is None:
         return None
     try:
-        request = WebhookRequest.model_validate(value)
+        request = WebhookRequest.model_validate(value, context=_context(outbound))
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc, prefix="webhook.")) from None
     unknown = sorted(set(request.events or ()) - set(events))

@@ -26,6 +26,7 @@ from asyncinfer.tasks.errors import (
 )
 from asyncinfer.tasks.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.tasks.ssrf import DEFAULT_OUTBOUND, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +97,21 @@ class TaskService:
         blobs: BlobStore,
         registry: ModelRegistry,
         limits: SubmitLimits,
+        outbound: Outbound = DEFAULT_OUTBOUND,
     ) -> None:
         self.store = store
         self.queue = queue
         self.blobs = blobs
         self.registry = registry
         self.limits = limits
+        self.outbound = outbound
         # tenant -> (tasks in flight when last counted, when, submits admitted since)
         self._inflight_seen: dict[str, tuple[int, float, int]] = {}
 
     def prepare_chat(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
         """A chat body validated against the registry, ready to become a task (submit or batch item)."""
-        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS)
-        request = parse_chat_request(body)
+        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
+        request = parse_chat_request(body, self.outbound)
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
@@ -127,7 +130,7 @@ class TaskService:
 
     def prepare_generation(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
         """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
-        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS)
+        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_generation(body)
         spec = self.registry.resolve_media(request.model)
         config = parse_media_config(spec.kind.value, request.config)

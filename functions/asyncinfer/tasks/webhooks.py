@@ -22,7 +22,7 @@ from asyncinfer.store.base import WebhookStore
 from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import WebhookTarget, now_ms
 from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
-from asyncinfer.tasks.ssrf import Pinned, RefusedUrl, pin
+from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,7 @@ class RetryDelivery(Exception):
 class SendPolicy:
     max_attempts: int = 8
     timeout_seconds: float = 10
-    allow_private: bool = False
-    allowed_hosts: tuple[str, ...] = ()
+    outbound: OutboundPolicy = STRICT
 
 
 Post = Callable[[Pinned, bytes, dict[str, str], float], int]
@@ -200,7 +199,7 @@ class WebhookSender:
         error: str | None = None
         permanent = False
         try:
-            target = pin(delivery.url, allow_private=self.policy.allow_private, allowed_hosts=self.policy.allowed_hosts)
+            target = pin(delivery.url, self.policy.outbound)
             secret = self.store.get_secret(delivery.tenant)
             if secret is None:
                 raise RuntimeError("the tenant has no webhook secret")

@@ -16,7 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from asyncinfer.tasks.requests import McpServer, server_name
-from asyncinfer.tasks.ssrf import RefusedUrl, check_url
+from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, RefusedUrl, check_url
 from asyncinfer.tools.base import ToolOutcome, ToolsUnavailable
 
 SEPARATOR = "__"
@@ -27,8 +27,7 @@ class McpPolicy:
     connect_seconds: float = 10
     call_seconds: float = 30
     max_result_bytes: int = 16 * 1024
-    allow_private: bool = False  # True locally; on AWS only for allow-listed hosts
-    allowed_hosts: tuple[str, ...] = ()
+    outbound: OutboundPolicy = STRICT  # private addresses: locally, or allow-listed on AWS
 
 
 @dataclass
@@ -94,9 +93,7 @@ class McpToolHost:
 
     async def _connect(self, name: str, server: McpServer) -> None:
         policy = self._policy
-        await asyncio.to_thread(
-            check_url, server.url, allow_private=policy.allow_private, allowed_hosts=policy.allowed_hosts
-        )
+        await asyncio.to_thread(check_url, server.url, policy.outbound)
         timeout = httpx2.Timeout(policy.connect_seconds, read=policy.call_seconds)
         if server.is_sse:
             streams = await self._stack.enter_async_context(
