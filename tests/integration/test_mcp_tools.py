@@ -1,13 +1,18 @@
 """Chat tasks with `mcp_servers`: a real MCP server (the official SDK's), a scripted OpenAI-compatible
 model that calls its tools, and the real worker running the loop."""
 
+import contextlib
 import json
+import time
+import tracemalloc
 
 import pytest
 
 from asyncinfer.handlers import shared, worker
 from asyncinfer.tasks.dialects.ids import parse_any
 from asyncinfer.tasks.model import TaskStatus
+from infra.local.functions import LocalFunctions
+from tests.support.hostile_mcp import HostileMcpServer
 from tests.support.mcp_server import RunningMcpServer, free_url
 from tests.support.openai_server import OpenAIServer
 from tests.support.webhook_receiver import WebhookReceiver
@@ -185,3 +190,48 @@ def test_an_mcp_server_at_a_loopback_address_in_any_spelling_is_refused_and_neve
     task = stack.store.get("acme", parse_any(created["id"]))
     assert task.status == TaskStatus.FAILED and task.error.code == "mcp_unreachable"
     assert "private address" in task.error.message
+
+
+WORKER_TIMEOUT = 15  # seconds; with a 3 s margin, each task's deadline is 12 s after the batch arrives
+HOSTILE = {
+    # what the server does, how many such servers the task names, the code its task must fail with
+    "huge result": ({"result_bytes": 100 * 2**20}, 1, "mcp_response_too_large"),
+    "slow connect": ({"connect_delay": 4}, 10, "timeout"),  # each under the 10 s connect bound, 40 s in all
+    "slow tool": ({"call_delay": 30}, 1, "timeout"),  # under the 30 s call bound, past the deadline
+}
+
+
+def submit(aws, model, servers) -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": "Use the tools."}], "mcp_servers": servers}
+    status, created = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, created
+    return parse_any(created["id"])
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_mcp_server_fails_only_its_own_task_in_time_and_in_bounded_memory(stack, tools, monkeypatch, kind):
+    """One hostile server's task and nine normal ones arrive in one SQS batch, so one worker invocation
+    (shared, as on AWS) runs them all: the nine complete, the hostile one fails with a clear code, the
+    invocation ends before the function's timeout, and the worker's memory stays bounded."""
+    behaviour, count, code = HOSTILE[kind]
+    monkeypatch.setenv("ASYNCINFER_DEADLINE_MARGIN_SECONDS", "3")
+    worker.runtime.cache_clear()
+    stack.functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT})
+    normal = [submit(stack, "tool-loop", [{"name": "calc", "url": tools.url}]) for _ in range(9)]
+    with contextlib.ExitStack() as servers:
+        hostile = [servers.enter_context(HostileMcpServer(**behaviour)) for _ in range(count)]
+        bad = submit(stack, "tool-error", [{"name": f"h{i}", "url": h.url} for i, h in enumerate(hostile)])
+        tracemalloc.start()
+        started = time.monotonic()
+        assert stack.run_worker(max_batches=1) == 10  # all ten in one invocation
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print(f"{kind}: the invocation took {elapsed:.1f} s, traced memory peaked at {peak / 2**20:.1f} MiB")
+    ended = {task_id: stack.store.get("acme", task_id) for task_id in [*normal, bad]}
+    assert [ended[t].status for t in normal] == [TaskStatus.COMPLETED] * 9
+    assert ended[bad].status == TaskStatus.FAILED and ended[bad].error.code == code, ended[bad].error
+    assert elapsed < WORKER_TIMEOUT, f"the invocation ran {elapsed:.1f} s, past the function's timeout"
+    assert peak < 48 * 2**20, f"the worker's traced memory peaked at {peak / 2**20:.0f} MiB"
+    if kind == "huge result":
+        assert hostile[0].sent < 16 * 2**20, "the body was read far past the cap"

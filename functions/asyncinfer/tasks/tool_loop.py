@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.providers.base import Finished, ProviderError
-from asyncinfer.tasks.model import Usage
+from asyncinfer.tasks.model import Usage, now_ms
 from asyncinfer.tasks.requests import ChatRequest
-from asyncinfer.tools.base import ToolHost, ToolsUnavailable
+from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
 STEP_LIMIT = "step_limit"
+
+
+class ToolLoopDeadline(Exception):
+    """The task's deadline passed while its tool servers connected or a tool ran."""
+
 
 Turn = Callable[[ChatRequest], tuple[str, Finished]]
 
@@ -43,9 +48,11 @@ def run_tool_loop(
     emit: Callable[[dict[str, Any]], None],
     heartbeat: Callable[[], None],
     max_steps: int,
+    deadline_ms: int,
 ) -> LoopResult:
-    """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not."""
-    return asyncio.run(_loop(host, request, _Hooks(turn, emit, heartbeat, max_steps)))
+    """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not. Nothing a
+    tool server does may hold the task past `deadline_ms` (epoch ms): not connecting, not a tool call."""
+    return asyncio.run(_loop(host, request, _Hooks(turn, emit, heartbeat, max_steps, deadline_ms)))
 
 
 @dataclass(frozen=True)
@@ -54,15 +61,27 @@ class _Hooks:
     emit: Callable[[dict[str, Any]], None]
     heartbeat: Callable[[], None]
     max_steps: int
+    deadline_ms: int
+
+    def timeout(self) -> asyncio.Timeout:
+        """A timeout at the task's deadline, in this task (the SDK's contexts must not change tasks)."""
+        return asyncio.timeout(max(0.0, (self.deadline_ms - now_ms()) / 1000))
 
 
 async def _loop(host: Any, request: ChatRequest, hooks: _Hooks) -> LoopResult:
     try:
-        await host.__aenter__()
+        async with hooks.timeout():
+            await host.__aenter__()
+    except TimeoutError:
+        raise ToolLoopDeadline() from None
     except ToolsUnavailable as exc:
         raise ProviderError("mcp_unreachable", str(exc), retryable=False) from None
+    except ToolServerMisbehaved as exc:
+        raise ProviderError(exc.code, str(exc), retryable=False) from None
     try:
         return await _steps(host, request, hooks)
+    except ToolServerMisbehaved as exc:
+        raise ProviderError(exc.code, str(exc), retryable=False) from None
     finally:
         await host.__aexit__(None, None, None)
 
@@ -92,7 +111,11 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
         for call in ours:
             name, arguments = call["function"]["name"], call["function"].get("arguments") or "{}"
             emit({"type": "tool_call", "id": call.get("id"), "name": name, "arguments": arguments})
-            outcome = await host.call(name, arguments)
+            try:
+                async with hooks.timeout():
+                    outcome = await host.call(name, arguments)
+            except TimeoutError:
+                raise ToolLoopDeadline() from None
             emit(
                 {
                     "type": "tool_result",

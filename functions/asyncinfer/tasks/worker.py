@@ -31,7 +31,7 @@ from asyncinfer.tasks.model import (
     sources_of,
 )
 from asyncinfer.tasks.requests import ChatRequest, McpServer, validation_message
-from asyncinfer.tasks.tool_loop import run_tool_loop
+from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
@@ -171,13 +171,14 @@ class Worker:
                     emit=log_.add,
                     heartbeat=log_.flush,
                     max_steps=self.config.max_tool_steps,
+                    deadline_ms=deadline,
                 )
                 text, finished = loop.text, loop.finished
                 if loop.reasoning_steps:
                     extra = {"reasoning_steps": loop.reasoning_steps, "executed_tool_calls": loop.executed}
             else:
                 text, finished = turn(request)
-        except _DeadlinePassed:
+        except (_DeadlinePassed, ToolLoopDeadline):
             log_.flush_pending()
             return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
         log_.flush_pending()

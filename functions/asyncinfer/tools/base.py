@@ -15,6 +15,16 @@ class ToolsUnavailable(Exception):
         self.reason = reason
 
 
+class ToolServerMisbehaved(Exception):
+    """A tool server broke the limits every server must keep (a response over the byte cap): the task
+    fails with `code`, as a retry would meet the same server."""
+
+    def __init__(self, server: str, code: str, reason: str) -> None:
+        super().__init__(f"MCP server {server!r}: {reason}")
+        self.server = server
+        self.code = code
+
+
 @dataclass(frozen=True)
 class ToolOutcome:
     server: str

@@ -8,16 +8,17 @@ import json
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from asyncinfer.tasks.requests import McpServer, server_name
-from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, RefusedUrl, check_url
-from asyncinfer.tools.base import ToolOutcome, ToolsUnavailable
+from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, RefusedUrl, checked_addresses
+from asyncinfer.tools.base import ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
+from asyncinfer.tools.guarded_http import GuardedTransport
 
 SEPARATOR = "__"
 
@@ -27,6 +28,8 @@ class McpPolicy:
     connect_seconds: float = 10
     call_seconds: float = 30
     max_result_bytes: int = 16 * 1024
+    # Any one HTTP response from a server (a whole SSE session counts as one), read as a stream and cut.
+    max_response_bytes: int = 4 * 1024 * 1024
     outbound: OutboundPolicy = STRICT  # private addresses: locally, or allow-listed on AWS
 
 
@@ -35,6 +38,7 @@ class _Server:
     name: str
     session: ClientSession
     tools: dict[str, Any] = field(default_factory=dict)
+    transport: GuardedTransport | None = None
 
 
 def _headers(server: McpServer) -> dict[str, str]:
@@ -69,14 +73,18 @@ class McpToolHost:
             for index, server in enumerate(self._config):
                 name = server_name(server, index)
                 try:
-                    await asyncio.wait_for(self._connect(name, server), self._policy.connect_seconds)
+                    # In this task (not wait_for's): the SDK's contexts are entered here and left in _close.
+                    async with asyncio.timeout(self._policy.connect_seconds):
+                        await self._connect(name, server)
                 except RefusedUrl as exc:
                     raise ToolsUnavailable(name, exc.message) from None
                 except TimeoutError:
                     raise ToolsUnavailable(name, f"no answer within {self._policy.connect_seconds:g} s") from None
-                except ToolsUnavailable:
+                except (ToolsUnavailable, ToolServerMisbehaved):
                     raise
                 except BaseException as exc:  # the SDK wraps transport failures in exception groups
+                    if _cancelled(exc):
+                        raise
                     raise ToolsUnavailable(name, _reason(exc)) from None
         except BaseException:
             await self._close()
@@ -93,8 +101,16 @@ class McpToolHost:
 
     async def _connect(self, name: str, server: McpServer) -> None:
         policy = self._policy
-        await asyncio.to_thread(check_url, server.url, policy.outbound)
-        timeout = httpx2.Timeout(policy.connect_seconds, read=policy.call_seconds)
+        # Checked once, then every connection goes to that address: DNS is not asked again.
+        (address, *_) = await asyncio.to_thread(checked_addresses, server.url, policy.outbound)
+        transport = GuardedTransport({urlsplit(server.url).hostname or "": address}, policy.max_response_bytes)
+
+        def client(
+            headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None, auth: Any = None
+        ) -> httpx2.AsyncClient:
+            timeout = timeout or httpx2.Timeout(policy.connect_seconds, read=policy.call_seconds)
+            return httpx2.AsyncClient(transport=transport, headers=headers, timeout=timeout, auth=auth)
+
         if server.is_sse:
             streams = await self._stack.enter_async_context(
                 sse_client(
@@ -102,21 +118,29 @@ class McpToolHost:
                     headers=_headers(server),
                     timeout=policy.connect_seconds,
                     sse_read_timeout=policy.call_seconds,
+                    httpx_client_factory=client,
                 )
             )
         else:
-            client = await self._stack.enter_async_context(
-                create_mcp_http_client(headers=_headers(server), timeout=timeout)
-            )
-            streams = await self._stack.enter_async_context(streamable_http_client(server.url, http_client=client))
+            http = await self._stack.enter_async_context(client(headers=_headers(server)))
+            streams = await self._stack.enter_async_context(streamable_http_client(server.url, http_client=http))
         session = await self._stack.enter_async_context(
             ClientSession(streams[0], streams[1], read_timeout_seconds=policy.call_seconds)
         )
-        await session.initialize()
-        listed = await session.list_tools()
+        try:
+            await session.initialize()
+            listed = await session.list_tools()
+        except BaseException:
+            if transport.exceeded:
+                raise self._too_large(name) from None
+            raise
         allowed = set(server.allowed_tools) if server.allowed_tools is not None else None
         tools = {t.name: t for t in listed.tools if allowed is None or t.name in allowed}
-        self._servers[name] = _Server(name, session, tools)
+        self._servers[name] = _Server(name, session, tools, transport)
+
+    def _too_large(self, name: str) -> ToolServerMisbehaved:
+        limit = self._policy.max_response_bytes
+        return ToolServerMisbehaved(name, "mcp_response_too_large", f"sent a response over {limit} bytes")
 
     def offered(self) -> list[dict[str, Any]]:
         out = []
@@ -153,7 +177,10 @@ class McpToolHost:
             message = f"Error: no result within {self._policy.call_seconds:g} s"
             return ToolOutcome(server.name, tool, args, message, True)
         except BaseException as exc:  # the server died or the connection broke mid-task
-            if isinstance(exc, asyncio.CancelledError):
+            # Over the byte cap the SDK cancels its own scopes, and with them this task.
+            if server.transport and server.transport.exceeded:
+                raise self._too_large(server.name) from None
+            if _cancelled(exc):
                 raise
             return ToolOutcome(server.name, tool, args, f"Error: the tool server failed: {_reason(exc)}", True)
         content = _text(result)
@@ -162,6 +189,15 @@ class McpToolHost:
         if truncated:
             content = encoded[: self._policy.max_result_bytes].decode(errors="ignore") + "\n[truncated]"
         return ToolOutcome(server.name, tool, args, content, bool(result.is_error), truncated)
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """This task is cancelled from outside the SDK (the task's deadline, the worker), as opposed to the SDK
+    cancelling its own scope because a server's connection broke, which surfaces as a CancelledError too
+    (anyio names its scope in the message)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    return not any(str(arg).startswith("Cancelled via cancel scope") for arg in exc.args)
 
 
 def _reason(exc: BaseException) -> str:
