@@ -3,8 +3,11 @@ model that calls its tools, and the real worker running the loop."""
 
 import contextlib
 import json
+import socket
+import threading
 import time
 import tracemalloc
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -235,3 +238,54 @@ def test_a_hostile_mcp_server_fails_only_its_own_task_in_time_and_in_bounded_mem
     assert peak < 48 * 2**20, f"the worker's traced memory peaked at {peak / 2**20:.0f} MiB"
     if kind == "huge result":
         assert hostile[0].sent < 16 * 2**20, "the body was read far past the cap"
+
+
+class Canary:
+    """A listener on [::1] that counts the connections it gets: nothing should ever reach it."""
+
+    def __init__(self, port: int) -> None:
+        self.connections = 0
+        self._sock = socket.socket(socket.AF_INET6)
+        self._sock.bind(("::1", port))
+        self._sock.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self._sock.accept()
+                self.connections += 1
+                conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_an_mcp_server_is_connected_to_the_address_that_was_checked_not_a_second_dns_answer(stack, monkeypatch):
+    """DNS rebinding: the name answers 127.0.0.1 (allow-listed) when checked, then [::1] (not) when asked
+    again. The connection must go to the checked address; DNS is asked once."""
+    asked = []
+    real = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):
+        if host in ("rebind.test", b"rebind.test"):  # anyio asks with the IDNA-encoded bytes
+            asked.append(host)
+            return real("127.0.0.1" if len(asked) == 1 else "::1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "false")
+    monkeypatch.setenv("ASYNCINFER_MCP_ALLOWED_HOSTS", '["127.0.0.1/32"]')
+    shared.service.cache_clear()
+    worker.runtime.cache_clear()
+    with HostileMcpServer() as server:  # harmless here: it answers at once
+        port = urlsplit(server.url).port
+        canary = Canary(port)
+        try:
+            task, _ = run(stack, "tool-error", [{"name": "h", "url": f"http://rebind.test:{port}/mcp"}])
+        finally:
+            canary.close()
+    assert canary.connections == 0
+    assert task.status == TaskStatus.COMPLETED, task.error
+    assert server.calls == 1
+    assert asked == ["rebind.test"]
