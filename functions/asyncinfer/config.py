@@ -109,6 +109,8 @@ class BatchSettings(ApiSettings):
     """The batches API and the batch function (scheduled invocations, and the batch queue's jobs)."""
 
     batch_queue_url: str = Field(min_length=1)
+    # Where the batch function queues the items it makes (the worker reads it beside the tasks queue).
+    batch_items_queue_url: str = Field(min_length=1)
     # At most 50,000: the batch record keeps a set of its ended items, within the 400 KB item limit.
     max_batch_items: int = Field(default=10_000, ge=1, le=50_000)
     max_batch_input_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)

@@ -123,6 +123,7 @@ def batches(settings: BatchSettings) -> Batches:
         tasks=task_service(settings),
         store=DynamoBatchStore(client("dynamodb"), settings.table_name),
         jobs=SqsTaskQueue(client("sqs"), settings.batch_queue_url),
+        items=SqsTaskQueue(client("sqs"), settings.batch_items_queue_url),
         read_input=object_reader(client("s3")),
         limits=BatchLimits(
             max_items=settings.max_batch_items,

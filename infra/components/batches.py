@@ -52,6 +52,8 @@ class Batches(Construct):
         # It submits tasks exactly as the API does, and reads and writes batches as api_batches does.
         grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues)
         grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)
+        # Only the batch function queues batch items.
+        queues.batch_items.grant_send_messages(self.function)
         self.schedules: dict[str, scheduler.Schedule] = {}
         schedules = config.schedules().schedules
         if not schedules:

@@ -56,6 +56,7 @@ def grant_batch_rights(
 def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
     env = {
         "ASYNCINFER_BATCH_QUEUE_URL": queues.batches.queue_url,
+        "ASYNCINFER_BATCH_ITEMS_QUEUE_URL": queues.batch_items.queue_url,
         "ASYNCINFER_MAX_BATCH_ITEMS": str(config.max_batch_items),
     }
     if config.batch_input_buckets:

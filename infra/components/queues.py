@@ -1,5 +1,6 @@
-"""The queues: tasks (to the worker), webhook deliveries (to the sender), batch jobs (to the batch
-function), each with its dead-letter queue; and where stream records the notifier gave up on go."""
+"""The queues: tasks (to the worker), batch items (to the worker too, with a concurrency of their own, so a
+batch never stands in front of anyone's task), webhook deliveries (to the sender), batch jobs (to the batch
+function), each with a dead-letter queue; and where stream records the notifier gave up on go."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class Queues(Construct):
             "Tasks",
             visibility_timeout=Duration.seconds(visibility_seconds),
             retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=max_receive_count),
+        )
+        # Batch items wait their turn here (a batch has 24 hours); dead letters go where the tasks' go.
+        self.batch_items = _queue(
+            self,
+            "BatchItems",
+            visibility_timeout=Duration.seconds(visibility_seconds),
+            retention_period=keep,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=max_receive_count),
         )
         self.webhook_dead_letters = _queue(self, "WebhookDeadLetters", retention_period=keep)

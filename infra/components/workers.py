@@ -71,6 +71,15 @@ class Workers(Construct):
             memory_size=1024,
             environment=worker_env,
         ).function
+        # Batch items run beside the tasks, never in front of them: a queue and a concurrency of their own.
+        self.worker.add_event_source(
+            sources.SqsEventSource(
+                queues.batch_items,
+                batch_size=config.worker_batch_size,
+                max_concurrency=config.batch_worker_max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )
         self.worker.add_event_source(
             sources.SqsEventSource(
                 queues.tasks,

@@ -41,6 +41,8 @@ class Resources:
     webhook_queue_arn: str = ""
     batch_queue_url: str = ""
     batch_queue_arn: str = ""
+    batch_items_queue_url: str = ""
+    batch_items_queue_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
@@ -53,6 +55,7 @@ class Resources:
             "ASYNCINFER_BUCKET_NAME": self.bucket_name,
             "ASYNCINFER_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "ASYNCINFER_BATCH_QUEUE_URL": self.batch_queue_url,
+            "ASYNCINFER_BATCH_ITEMS_QUEUE_URL": self.batch_items_queue_url,
         }
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
@@ -126,6 +129,9 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
     dlq_url, dlq_arn = _queue(sqs, f"{prefix}-tasks-dlq", {})
     queue_url, queue_arn = _queue(sqs, f"{prefix}-tasks", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS))
+    items_url, items_arn = _queue(
+        sqs, f"{prefix}-batch-items", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS)
+    )
     webhook_dlq_arn = _queue(sqs, f"{prefix}-webhooks-dlq", {})[1]
     webhook_url, webhook_arn = _queue(
         sqs, f"{prefix}-webhooks", _redrive(webhook_dlq_arn, WEBHOOK_MAX_RECEIVE_COUNT, 30)
@@ -146,6 +152,8 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         webhook_queue_url=webhook_url,
         webhook_queue_arn=webhook_arn,
         batch_queue_url=batch_url,
+        batch_items_queue_url=items_url,
+        batch_items_queue_arn=items_arn,
         batch_queue_arn=batch_arn,
     )
 

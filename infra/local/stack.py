@@ -38,6 +38,8 @@ def event_sources(
     sqs = emulator.client("sqs")
     return [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
+        # Batch items: the same worker, from their own queue, with a concurrency of their own (as on AWS).
+        Poller(sqs, resources.batch_items_queue_url, resources.batch_items_queue_arn, functions, "worker", 1),
         Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
         Poller(sqs, resources.webhook_queue_url, resources.webhook_queue_arn, functions, "webhook_sender", 2),
         Poller(sqs, resources.batch_queue_url, resources.batch_queue_arn, functions, "batch", 1),

@@ -11,7 +11,7 @@ from asyncinfer.routes import HANDLERS
 from infra.bundling import LocalPipBundling
 from infra.config import InfraConfig
 from tests.infra.conftest import synthesize
-from tests.infra.helpers import actions_of, functions_by_handler, of_type, policy_statements_of
+from tests.infra.helpers import actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
 
 pytestmark = pytest.mark.infra
 
@@ -77,6 +77,7 @@ def test_context_reaches_the_stage_the_worker_and_the_retention(staging):
         m
         for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
         if m["FunctionName"] == {"Ref": worker_id}
+        and m["EventSourceArn"] == {"Fn::GetAtt": [queue_id(resources, "Tasks"), "Arn"]}
     ]
     assert mapping["BatchSize"] == 4
     assert mapping["MaximumBatchingWindowInSeconds"] == 2

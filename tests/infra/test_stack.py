@@ -57,8 +57,11 @@ def test_queues_refuse_plain_http(resources):
 
 def test_worker_event_source_reports_partial_failures_with_capped_concurrency(resources):
     handlers = {name: p["Handler"] for name, p in of_type(resources, "AWS::Lambda::Function").items()}
+    tasks = {"Fn::GetAtt": [queue_id(resources, "Tasks"), "Arn"]}
     mappings = {
-        handlers[m["FunctionName"]["Ref"]]: m for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        handlers[m["FunctionName"]["Ref"]]: m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if handlers[m["FunctionName"]["Ref"]] != HANDLERS["worker"] or m["EventSourceArn"] == tasks
     }
     worker = mappings["asyncinfer.handlers.worker.lambda_handler"]
     assert worker["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -211,3 +214,30 @@ def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(re
             assert grants["inflight"] == {"dynamodb:Query"}, handler
         elif "sweeper" not in handler:
             assert "inflight" not in grants, handler
+
+
+def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resources):
+    """A batch never stands in front of anyone's task: its items reach the worker through their own queue,
+    with their own cap on concurrent worker instances; their dead letters go where the tasks' go."""
+    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
+    items, tasks = queue_id(resources, "BatchItems"), queue_id(resources, "Tasks")
+    by_queue = {
+        m["EventSourceArn"]["Fn::GetAtt"][0]: m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["FunctionName"] == {"Ref": worker_id}
+    }
+    assert set(by_queue) == {items, tasks}
+    assert by_queue[items]["ScalingConfig"] == {"MaximumConcurrency": CONFIG.batch_worker_max_concurrency}
+    assert by_queue[items]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = of_type(resources, "AWS::SQS::Queue")[items]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [queue_id(resources, "DeadLetters"), "Arn"]}
+    assert queue["VisibilityTimeout"] == of_type(resources, "AWS::SQS::Queue")[tasks]["VisibilityTimeout"]
+    senders = {
+        name
+        for name, props in functions_by_handler(resources).items()
+        if any(
+            "sqs:SendMessage" in actions_of([s]) and {"Fn::GetAtt": [items, "Arn"]} == s["Resource"]
+            for s in policy_statements_of(resources, props[0])
+        )
+    }
+    assert senders == {HANDLERS["batch"]}

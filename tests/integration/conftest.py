@@ -94,8 +94,9 @@ class Aws:
             "worker": (r.queue_url, r.queue_arn),
             "webhook_sender": (r.webhook_queue_url, r.webhook_queue_arn),
             "batch": (r.batch_queue_url, r.batch_queue_arn),
+            "batch_items": (r.batch_items_queue_url, r.batch_items_queue_arn),
         }[function]
-        poller = Poller(self.sqs, url, arn, self.functions, function)
+        poller = Poller(self.sqs, url, arn, self.functions, "worker" if function == "batch_items" else function)
         received = 0
         for _ in range(max_batches):
             batch = poller.poll_once()
@@ -112,8 +113,9 @@ class Aws:
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     def run_worker(self, max_batches: int = 20) -> int:
-        """Deliver queued messages to the worker handler, as the event source mapping would."""
-        return self.run_queue("worker", max_batches)
+        """Deliver queued messages (tasks, then batch items) to the worker handler, as the event source
+        mappings would."""
+        return self.run_queue("worker", max_batches) + self.run_queue("batch_items", max_batches)
 
     def api(
         self,

@@ -118,7 +118,8 @@ def check_notification_event(aws, name: str, event: dict) -> None:
         for record in event["Records"]:
             record["body"] = json.dumps({"tenant": "acme", "batch_id": batch_id})
         assert aws.functions.invoke("batch", event) == {"batchItemFailures": []}
-        assert aws.queue_depth() == batch["request_counts"]["total"]  # one task message per item
+        # One message per item, on the batch items' own queue.
+        assert aws.queue_depth(aws.resources.batch_items_queue_url) == batch["request_counts"]["total"]
         return
     if name == "notifier_stream":
         assert aws.functions.invoke("notifier", event) == {"batchItemFailures": []}

@@ -126,12 +126,14 @@ class Batches:
         tasks: TaskService,
         store: BatchStore,
         jobs: TaskQueue,
+        items: TaskQueue,
         read_input: Reader,
         limits: BatchLimits,
     ) -> None:
         self.tasks = tasks
         self.store = store
         self.jobs = jobs
+        self.items = items
         self.read_input = read_input
         self.limits = limits
 
@@ -295,7 +297,9 @@ class Batches:
 
     def run(self, job: BatchJob) -> Report:
         """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
-        CANCELLED when the batch is being cancelled) and cancel the unfinished ones of a cancelled batch."""
+        CANCELLED when the batch is being cancelled) and cancel the unfinished ones of a cancelled batch.
+        Every item still CREATED is queued (again, after a run that died midway: a duplicate is harmless), so
+        a batch item never depends on the sweeper, and the sweeper never re-sends one waiting its turn."""
         report = Report()
         batch = self.store.get_batch(job.tenant, job.batch_id)
         if batch is None or batch.status in BATCH_ENDED:
@@ -313,17 +317,17 @@ class Batches:
             task = existing.get(ids[index])
             if task is None:
                 task = self._make_item(batch, index, ids[index], line, report)
-                if task is not None and task.status == TaskStatus.CREATED:
-                    pending.append(TaskMessage(tenant=task.tenant, task_id=task.id))
+            if task is not None and task.status == TaskStatus.CREATED and batch.status == BatchStatus.IN_PROGRESS:
+                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id))
             if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
                 with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
                     self.tasks.cancel(batch.tenant, ids[index])
                 report.cancelled += 1
             if len(pending) >= SEND_EVERY:
-                self.tasks.queue.send_many(pending)
+                self.items.send_many(pending)
                 pending = []
         if pending:
-            self.tasks.queue.send_many(pending)
+            self.items.send_many(pending)
         return report
 
     def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:

@@ -48,6 +48,8 @@ class Sweeper:
         task = self.store.get(tenant, task_id)
         if task is None or task.status != TaskStatus.CREATED or not task.visible():
             return 0  # running or ended (the index lags), or expired and left to TTL
+        if task.batch_id is not None:
+            return 0  # queued by its batch's job, again on every retry of it: waiting its turn, not lost
         if task.requeued_at is not None and now - task.requeued_at < self.after_ms:
             return 0
         try:
