@@ -84,7 +84,22 @@ def serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def cheap_sqs_retention_check() -> None:
+    """moto checks each message's retention by building all of its queue's attributes, whose counts walk
+    every message: a receive from a queue of n messages costs n², seconds of the one process's CPU for a
+    large batch's queue. The retention period alone decides it, as on SQS."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    def valid(self, queue_name: str, message) -> bool:  # type: ignore[no-untyped-def]
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = valid  # type: ignore[method-assign]
+
+
 serialize_dynamodb()
+cheap_sqs_retention_check()
 
 
 class Emulator:

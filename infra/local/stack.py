@@ -20,7 +20,7 @@ from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
 from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
-from infra.local.poller import Poller
+from infra.local.poller import BATCH_SIZE, Poller
 from infra.local.schedule import Every
 from infra.local.streams import StreamPoller
 
@@ -28,6 +28,8 @@ DEV_TENANT = "dev"
 ROOT = Path(__file__).resolve().parents[2]
 
 SWEEP_SECONDS = 30
+# Batch items have their own poller (their own event source mapping and concurrency on AWS).
+BATCH_ITEM_POLLERS = 1
 LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60, "webhook_sender": 30}
 
 
@@ -39,7 +41,14 @@ def event_sources(
     return [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
         # Batch items: the same worker, from their own queue, with a concurrency of their own (as on AWS).
-        Poller(sqs, resources.batch_items_queue_url, resources.batch_items_queue_arn, functions, "worker", 1),
+        Poller(
+            sqs,
+            resources.batch_items_queue_url,
+            resources.batch_items_queue_arn,
+            functions,
+            "worker",
+            BATCH_ITEM_POLLERS,
+        ),
         Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
         Poller(sqs, resources.webhook_queue_url, resources.webhook_queue_arn, functions, "webhook_sender", 2),
         Poller(sqs, resources.batch_queue_url, resources.batch_queue_arn, functions, "batch", 1),
@@ -78,6 +87,9 @@ class _Server(uvicorn.Server):
 
 def run(options: StackOptions) -> None:
     defaults.apply()
+    # Every "function" shares this process (and its GIL): hand the interpreter over more often, so one
+    # busy function (a batch's items) delays the others' short steps by less than the default 5 ms a time.
+    sys.setswitchinterval(0.0005)
     emulator = Emulator(options.emulator_port)
     emulator.start()
     resources: Resources = emulator.create_resources()
@@ -90,6 +102,9 @@ def run(options: StackOptions) -> None:
     stack_file.parent.mkdir(exist_ok=True)
     stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env()}, indent=2))
 
+    # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
+    # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
+    os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * (options.worker_pollers + BATCH_ITEM_POLLERS)))
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     pollers = event_sources(emulator, resources, functions, options.worker_pollers)
     for poller in pollers:

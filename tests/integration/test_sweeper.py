@@ -85,3 +85,20 @@ def test_the_sweep_reads_the_index_page_by_page(swept):
     tool = Sweeper(swept.store, build_sweeper(SweeperSettings()).queue, after_ms=MINUTE, page_size=2)
     assert tool.sweep().requeued == 7
     assert {swept.store.get("acme", i).requeued_at is not None for i in ids} == {True}
+
+
+def test_batch_items_waiting_their_turn_are_never_re_sent(swept):
+    """Items a batch job queued wait in their own queue, maybe for hours behind a large batch: long past
+    the orphan threshold, they are queued, not lost, and the sweeper leaves them alone."""
+    requests = [
+        {"custom_id": f"r{i}", "body": {"model": "demo-chat", "messages": [{"role": "user", "content": f"q{i}"}]}}
+        for i in range(30)
+    ]
+    status, batch = swept.api("POST", "/v1/batches", body={"requests": requests}, function="api_batches")
+    assert status == 200, batch
+    swept.run_queue("batch")  # the items exist and are queued; no worker has run
+    queued = swept.queue_depth(swept.resources.batch_items_queue_url)
+    assert queued == 30
+    report = build_sweeper(SweeperSettings()).sweep(at_ms=now_ms() + 60 * MINUTE)
+    assert report.requeued == 0
+    assert swept.queue_depth(swept.resources.batch_items_queue_url) == queued and swept.queue_depth() == 0
