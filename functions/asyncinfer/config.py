@@ -129,6 +129,10 @@ class NotifierSettings(WebhookApiSettings):
     bucket_name: str = Field(min_length=3)
 
 
+# The sender's event source hands it this many messages at once; it attempts them all side by side.
+WEBHOOK_SENDER_BATCH_SIZE = 10
+
+
 class WebhookSenderSettings(_Settings, OutboundSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     # Attempt n comes back after a jittered delay of up to base * 2^(n-1) seconds, at most the cap.

@@ -136,9 +136,13 @@ def batches(settings: BatchSettings) -> Batches:
     )
 
 
+def webhook_store(table_name: str) -> DynamoWebhookStore:
+    return DynamoWebhookStore(client("dynamodb"), table_name)
+
+
 def webhooks(settings: WebhookApiSettings) -> Webhooks:
     return Webhooks(
-        DynamoWebhookStore(client("dynamodb"), settings.table_name),
+        webhook_store(settings.table_name),
         SqsTaskQueue(client("sqs"), settings.webhook_queue_url),
         retention_days=settings.retention_days,
     )

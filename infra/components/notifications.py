@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE
 from asyncinfer.store.dynamodb_stream import ENDED_FILTERS
 from infra.components.function import Function
 from infra.components.queues import WEBHOOK_SENDER_TIMEOUT_SECONDS, Queues
@@ -98,7 +99,12 @@ class Notifications(Construct):
             **common,
         ).function
         self.sender.add_event_source(
-            sources.SqsEventSource(queues.webhooks, batch_size=10, report_batch_item_failures=True, max_concurrency=5)
+            sources.SqsEventSource(
+                queues.webhooks,
+                batch_size=WEBHOOK_SENDER_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=5,
+            )
         )
         # Reads a delivery and the tenant's secret; records each attempt.
         grant_table(table, self.sender, "dynamodb:GetItem", "dynamodb:PutItem")

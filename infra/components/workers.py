@@ -139,4 +139,8 @@ class Workers(Construct):
         self.dead_letter.add_event_source(
             sources.SqsEventSource(queues.dead_letters, batch_size=10, report_batch_item_failures=True)
         )
-        grant_table(table, self.dead_letter, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # ... and webhook deliveries whose messages kept failing the sender: recorded failed (a put).
+        self.dead_letter.add_event_source(
+            sources.SqsEventSource(queues.webhook_dead_letters, batch_size=10, report_batch_item_failures=True)
+        )
+        grant_table(table, self.dead_letter, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")

@@ -43,6 +43,8 @@ class Resources:
     batch_queue_arn: str = ""
     batch_items_queue_url: str = ""
     batch_items_queue_arn: str = ""
+    webhook_dlq_url: str = ""
+    webhook_dlq_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
@@ -147,7 +149,7 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
     items_url, items_arn = _queue(
         sqs, f"{prefix}-batch-items", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS)
     )
-    webhook_dlq_arn = _queue(sqs, f"{prefix}-webhooks-dlq", {})[1]
+    webhook_dlq_url, webhook_dlq_arn = _queue(sqs, f"{prefix}-webhooks-dlq", {})
     webhook_url, webhook_arn = _queue(
         sqs, f"{prefix}-webhooks", _redrive(webhook_dlq_arn, WEBHOOK_MAX_RECEIVE_COUNT, 30)
     )
@@ -169,6 +171,8 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         batch_queue_url=batch_url,
         batch_items_queue_url=items_url,
         batch_items_queue_arn=items_arn,
+        webhook_dlq_url=webhook_dlq_url,
+        webhook_dlq_arn=webhook_dlq_arn,
         batch_queue_arn=batch_arn,
     )
 

@@ -50,6 +50,7 @@ def event_sources(
             BATCH_ITEM_POLLERS,
         ),
         Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
+        Poller(sqs, resources.webhook_dlq_url, resources.webhook_dlq_arn, functions, "dead_letter", 1),
         Poller(sqs, resources.webhook_queue_url, resources.webhook_queue_arn, functions, "webhook_sender", 2),
         Poller(sqs, resources.batch_queue_url, resources.batch_queue_arn, functions, "batch", 1),
         StreamPoller(emulator.client("dynamodbstreams"), resources.stream_arn, functions, "notifier"),

@@ -105,7 +105,12 @@ def test_least_privilege(resources):
     forbidden = {"dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:Scan", "s3:DeleteObject", "s3:DeleteBucket"}
     assert not worker & forbidden
     assert not any(a.endswith("*") and not a.startswith(("sqs:", "xray:")) for a in worker)
-    assert {a for a in dead if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    # Tasks are failed by an update; a dead-lettered webhook delivery is recorded failed by a (conditional) put.
+    assert {a for a in dead if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+    }
     assert not any(a.startswith("s3:") for a in dead)
     # The worker may receive from the tasks queue only, never from the dead letters.
     dlq = queue_id(resources, "DeadLetters")

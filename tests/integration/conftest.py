@@ -53,6 +53,7 @@ CACHED = (
     authorizer.store,
     worker.runtime,
     dead_letter.store,
+    dead_letter.webhook_store,
     stream.settings,
     stream.store,
     sweeper.sweeper,

@@ -2,14 +2,17 @@
 stream's notifier announcing it, the sender delivering to a real HTTP receiver on loopback."""
 
 import json
+import time
+import tracemalloc
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.handlers import notifier, shared, webhook_sender
 from asyncinfer.tasks.dialects.async_api import internal_id
+from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_receiver import HostileReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +207,72 @@ def test_a_receiver_at_a_loopback_address_in_any_spelling_is_refused_at_submit_a
         assert receiver.received == []
     [delivery] = deliveries_of(aws, task["id"])
     assert delivery["status"] == "failed" and "private address" in delivery["attempts"][0]["error"]
+
+
+def sender_batch(aws) -> float:
+    """One invocation of the sender with every waiting delivery message in one batch; its seconds."""
+    started = time.monotonic()
+    assert aws.run_queue("webhook_sender", max_batches=1) >= 1
+    return time.monotonic() - started
+
+
+def test_a_slow_receiver_gets_one_bounded_attempt_and_delays_no_other_delivery(aws, monkeypatch):
+    """Nine receivers drip their answer a byte at a time (4 s in all), each read well within the timeout;
+    another tenant's receiver answers at once. One SQS batch holds all ten: each slow attempt ends at the
+    whole-attempt bound (1 s), side by side, and the other delivery is made without waiting for them."""
+    monkeypatch.setenv("ASYNCINFER_WEBHOOK_TIMEOUT_SECONDS", "1")
+    webhook_sender.sender.cache_clear()
+    with HostileReceiver(drip_seconds=0.1) as slow, WebhookReceiver() as fine:
+        slow_tasks = [submit(aws, slow.url) for _ in range(9)]
+        status, other = aws.api(
+            "POST", "/v1/async", tenant="globex", body={**REFERENCE_BODY, "webhook": {"url": fine.url}}
+        )
+        assert status == 200, other
+        aws.run_worker()
+        aws.run_notifier()
+        elapsed = sender_batch(aws)
+        assert len(fine.received) == 1
+    assert elapsed < 2.5, f"the batch of ten took {elapsed:.1f} s"
+    for task in slow_tasks:
+        [delivery] = deliveries_of(aws, task["id"])
+        [attempt] = delivery["attempts"]
+        assert attempt["error"] == "TimeoutError: no answer within 1 s"
+        assert attempt["duration_ms"] < 1500
+    status, listing = aws.api(
+        "GET", "/v1/webhooks/deliveries", tenant="globex", query={"task_id": other["id"]}, function="api_webhooks"
+    )
+    assert listing["data"][0]["status"] == "delivered"
+
+
+def test_a_receivers_huge_answer_is_never_read(aws):
+    with HostileReceiver(body_bytes=300 * 2**20) as huge:
+        task = submit(aws, huge.url)
+        aws.run_worker()
+        aws.run_notifier()
+        tracemalloc.start()
+        sender_batch(aws)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    [delivery] = deliveries_of(aws, task["id"])
+    assert delivery["status"] == "delivered"
+    assert peak < 16 * 2**20, f"the sender's traced memory peaked at {peak / 2**20:.0f} MiB"
+    assert huge.sent < 64 * 2**20, "the answer's body was read"
+
+
+def test_a_delivery_whose_message_was_dead_lettered_is_recorded_failed_not_left_pending(aws):
+    with WebhookReceiver() as receiver:
+        task = submit(aws, receiver.url)
+        aws.run_worker()
+        aws.run_notifier()
+        # The message kept failing the sender: SQS's redrive moves it to the webhook dead-letter queue.
+        r = aws.resources
+        (message,) = aws.sqs.receive_message(QueueUrl=r.webhook_queue_url, MaxNumberOfMessages=10)["Messages"]
+        aws.sqs.send_message(QueueUrl=r.webhook_dlq_url, MessageBody=message["Body"])
+        aws.sqs.delete_message(QueueUrl=r.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        poller = Poller(aws.sqs, r.webhook_dlq_url, r.webhook_dlq_arn, aws.functions, "dead_letter")
+        assert poller.poll_once() == 1
+        assert receiver.received == []
+    [delivery] = deliveries_of(aws, task["id"])
+    assert delivery["status"] == "failed"
+    assert "dead-lettered" in delivery["attempts"][-1]["error"]
+    assert aws.queue_depth(r.webhook_dlq_url) == 0

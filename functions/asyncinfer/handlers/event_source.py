@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    BatchProcessor,
+    EventType,
+    async_process_partial_response,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer.observability import logger, metrics, tracer
@@ -30,5 +36,24 @@ def partial_batch_entry_point(
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return process(event, context, record_handler, event_type)
+
+    return lambda_handler
+
+
+def async_partial_batch_entry_point(
+    record_handler: Callable[[Any], Any], event_type: EventType = EventType.SQS
+) -> Callable[[dict, LambdaContext], dict]:
+    """As partial_batch_entry_point, for an async record handler: the records of a batch run side by side."""
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        return async_process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=AsyncBatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False),
+            context=context,
+        )
 
     return lambda_handler

@@ -1,16 +1,19 @@
 """Consumes the webhook queue: one signed attempt per message; a failed attempt comes back after a
-jittered, growing delay until the delivery succeeds or runs out of attempts."""
+jittered, growing delay until the delivery succeeds or runs out of attempts. The messages of one batch are
+attempted side by side, each within its own time bound, so one slow receiver delays no other delivery."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from asyncinfer import wiring
-from asyncinfer.config import WebhookSenderSettings
-from asyncinfer.handlers.event_source import partial_batch_entry_point
+from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE, WebhookSenderSettings
+from asyncinfer.handlers.event_source import async_partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
@@ -24,22 +27,29 @@ def sender() -> WebhookSender:
     return wiring.webhook_sender(SETTINGS())
 
 
-def record_handler(record: SQSRecord) -> str:
+@cache
+def attempts() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WEBHOOK_SENDER_BATCH_SIZE)  # a thread for each message of a batch
+
+
+async def record_handler(record: SQSRecord) -> str:
     message = parse_message(record.body, DeliveryMessage)
     if message is None:
         logger.error("dropping malformed delivery message", extra={"message_id": record.message_id})
         return "malformed"
     try:
-        outcome = sender().attempt(message)
+        outcome = await asyncio.get_running_loop().run_in_executor(attempts(), sender().attempt, message)
     except RetryDelivery as retry:
         # URLs and payloads stay out of the logs: the delivery record has them, for its owner.
         logger.info("webhook attempt failed", extra={"delivery_id": message.delivery_id, "reason": str(retry)})
         metrics.add_metric(name="WebhookAttemptsFailed", unit=MetricUnit.Count, value=1)
         settings = SETTINGS()
-        back_off(record, base=settings.webhook_retry_base_seconds, cap=settings.webhook_retry_max_seconds)
+        await asyncio.to_thread(
+            back_off, record, base=settings.webhook_retry_base_seconds, cap=settings.webhook_retry_max_seconds
+        )
         raise
     metrics.add_metric(name=f"Webhooks{outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.value
 
 
-lambda_handler = partial_batch_entry_point(record_handler)
+lambda_handler = async_partial_batch_entry_point(record_handler)

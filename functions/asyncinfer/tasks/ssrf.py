@@ -201,6 +201,8 @@ class Pinned:
     host_header: str
     server_name: str | None
     address: str
+    host: str = ""  # the URL's host name, which `address` stands for
+    original: str = ""  # the URL as the client gave it
 
 
 def pin(url: str, policy: OutboundPolicy, resolver: Resolver | None = None) -> Pinned:
@@ -214,7 +216,7 @@ def pin(url: str, policy: OutboundPolicy, resolver: Resolver | None = None) -> P
     header = f"[{host}]" if ":" in host else host
     if parts.port:
         header += f":{parts.port}"
-    return Pinned(pinned, header, host if parts.scheme == "https" else None, address)
+    return Pinned(pinned, header, host if parts.scheme == "https" else None, address, host, url)
 
 
 STRICT = OutboundPolicy()

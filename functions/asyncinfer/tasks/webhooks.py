@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import WebhookTarget, now_ms
 from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
 from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
+from asyncinfer.tools.guarded_http import GuardedTransport
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +176,24 @@ Post = Callable[[Pinned, bytes, dict[str, str], float], int]
 
 
 def http_post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    # Redirects are not followed: a 3xx could point anywhere, past the address check. The connection
-    # goes to the address that was checked; TLS still verifies the certificate against the host name.
-    extensions = {"sni_hostname": target.server_name} if target.server_name else {}
-    with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
-        response = client.post(
-            target.url, content=body, headers={**headers, "host": target.host_header}, extensions=extensions
-        )
-    return response.status_code
+    """One attempt, all of it (connecting, sending, the answer's status line) within `timeout`; the answer's
+    body is never read. The connection goes to the address that was checked (TLS still verifies the host
+    name); redirects are not followed, as a 3xx could point anywhere, past the check."""
+    return asyncio.run(_post(target, body, headers, timeout))
+
+
+async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    # Only the status counts: the answer's body is never read, whatever its declared length.
+    transport = GuardedTransport({target.host: target.address}, max_response_bytes=sys.maxsize)
+    try:
+        async with asyncio.timeout(timeout):
+            async with (
+                httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client,
+                client.stream("POST", target.original, content=body, headers=headers) as response,
+            ):
+                return response.status_code
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {timeout:g} s") from None
 
 
 class WebhookSender:
@@ -234,3 +247,23 @@ class WebhookSender:
             log.warning("webhook delivery %s failed after %d attempts", delivery.id, count - delivery.round_start)
             return Outcome.FAILED
         raise RetryDelivery(error or "failed")
+
+
+def fail_dead_lettered(store: WebhookStore, message: DeliveryMessage) -> bool:
+    """A delivery whose message kept failing the sender itself (it reached the webhook dead-letter queue) is
+    recorded failed, with why, so that it never reads pending forever."""
+    delivery = store.get_delivery(message.tenant, message.delivery_id)
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return False
+    at = now_ms()
+    attempt = Attempt(at=at, duration_ms=0, error="The sender failed on this delivery repeatedly: dead-lettered")
+    updated = delivery.model_copy(
+        update={
+            "attempts": [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:],
+            "attempt_count": delivery.attempt_count + 1,
+            "updated_at": at,
+            "status": DeliveryStatus.FAILED,
+            "failed_at": at,
+        }
+    )
+    return store.save_delivery(updated, previous_count=delivery.attempt_count)
