@@ -160,3 +160,20 @@ def test_every_surface_takes_an_idempotency_key(aws, function, path, body, chang
     # The key is per surface too: the same key on another surface is another request.
     status, error = aws.api("POST", "/v1/async", body=REFERENCE_BODY, headers=headers)
     assert status == 409
+
+
+def test_delete_purges_the_event_log_the_whole_output_and_the_prompt(aws):
+    status, created = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    assert status == 200
+    aws.run_worker()
+    task_id = internal_id(created["id"])
+    assert aws.store.read_events("acme", task_id), "the task wrote its event log"
+    status, _ = aws.api("DELETE", f"/v1/async/{created['id']}")
+    assert status == 200
+    assert aws.store.read_events("acme", task_id) == []
+    left = aws.ddb.query(
+        TableName=aws.resources.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"acme#{task_id}"}},
+    )["Items"]
+    assert left == []

@@ -115,6 +115,10 @@ class TaskStore(Protocol):
     ) -> None:
         """Store one batch of events numbered first_seq, first_seq + 1, …"""
 
+    def delete_events(self, tenant: str, task_id: str) -> int:
+        """Remove the task's whole event log (a deleted task's); how many stored batches went."""
+        ...
+
     def read_events(self, tenant: str, task_id: str, after_seq: int = 0, scan_from: int = 0) -> list[dict[str, Any]]:
         """Events numbered above after_seq, in order, each with its "seq". Batches are stored whole, so a
         reader that has seen every event up to n can pass scan_from=n + 1 to skip the batches it read."""

@@ -390,6 +390,24 @@ class DynamoTaskStore:
                 return events
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def delete_events(self, tenant: str, task_id: str) -> int:
+        """Remove the task's whole event log; how many of its stored batches were removed."""
+        removed = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ev)",
+            "ExpressionAttributeValues": {":pk": {"S": f"{tenant}#{task_id}"}, ":ev": {"S": EVENT_PREFIX}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            for key in resp.get("Items", []):
+                self._ddb.delete_item(TableName=self._table, Key=key)
+                removed += 1
+            if "LastEvaluatedKey" not in resp:
+                return removed
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def put_api_key(self, record: ApiKeyRecord) -> None:
         item = {
             "pk": {"S": f"apikey#{record.key_hash}"},

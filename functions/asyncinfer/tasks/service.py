@@ -313,7 +313,8 @@ class TaskService:
         return task
 
     def delete(self, tenant: str, task_id: str) -> Task:
-        """Soft delete: cancel if still running, hide from every surface, purge its stored objects."""
+        """Soft delete: cancel if still running, hide from every surface, purge its stored objects and its
+        event log (the whole output, the echoed prompt, tool results)."""
         task = self.get(tenant, task_id)
         if not task.terminal:
             task = self.cancel(tenant, task_id)
@@ -321,6 +322,7 @@ class TaskService:
             deleted = self.store.mark_deleted(tenant, task_id, at=now_ms())
         except ConditionFailed:
             raise TaskNotFound() from None
+        self.store.delete_events(tenant, task_id)
         keys = [key for key in (task.request_key, task.result_key) if key] + [o.key for o in task.outputs]
         if keys:
             try:
