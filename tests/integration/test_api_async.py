@@ -161,3 +161,32 @@ def test_a_body_that_is_not_utf8_is_a_400_on_every_surface(aws, function, path):
     assert result["statusCode"] == 400, result
     assert json.loads(result["body"])["error"]["code"] == "invalid_json"
     assert aws.queue_depth() == 0
+
+
+def stored_nothing(aws) -> None:
+    assert aws.queue_depth() == 0
+    assert aws.s3.list_objects_v2(Bucket=aws.resources.bucket_name).get("KeyCount", 0) == 0
+    status, listing = aws.api("GET", "/v1/async")
+    assert status == 200 and listing["tasks"] == []
+
+
+@pytest.mark.parametrize("size", [257, 392_000, 500_000])
+def test_an_oversized_correlation_id_is_a_400_before_anything_is_stored(aws, size):
+    status, body = aws.api("POST", "/v1/async", body={**REFERENCE_BODY, "correlation_id": "c" * size})
+    assert status == 400 and body["error"]["message"].startswith("correlation_id"), body
+    stored_nothing(aws)
+    status, body = aws.api(
+        "POST", "/v1/messages/async", body={**REFERENCE_BODY, "correlation_id": "c" * size}, function="api_privategpt"
+    )
+    assert status == 400 and "correlation_id" in body["error"]["message"], body
+    stored_nothing(aws)
+
+
+@pytest.mark.parametrize("metadata", [{"k": "v" * 513}, {"k" * 65: "v"}, {f"k{i}": "v" for i in range(17)}])
+def test_batch_metadata_is_bounded_as_openai_bounds_it(aws, metadata):
+    requests = [{"custom_id": "a", "body": REFERENCE_BODY}]
+    status, body = aws.api(
+        "POST", "/v1/batches", body={"requests": requests, "metadata": metadata}, function="api_batches"
+    )
+    assert status == 400 and "metadata" in body["error"]["message"], body
+    assert aws.queue_depth(aws.resources.batch_queue_url) == 0

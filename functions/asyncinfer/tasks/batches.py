@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -80,7 +80,10 @@ class BatchRequest(BaseModel):
     requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
     webhook: dict[str, Any] | None = None
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=16)
+    # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
+    metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=dict, max_length=16
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> BatchRequest:

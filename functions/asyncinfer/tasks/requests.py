@@ -31,6 +31,10 @@ class Message(BaseModel):
 
 
 MAX_MCP_SERVERS = 10
+MAX_CORRELATION_ID = 256
+# Short strings a client names things with (header names, tool names) and the values it sends along.
+ShortText = Annotated[str, Field(max_length=256)]
+HeaderValue = Annotated[str, Field(max_length=4096)]
 
 
 def _outbound_url(kind: str) -> Callable[[str, ValidationInfo], str]:
@@ -63,10 +67,10 @@ class McpServer(BaseModel):
     url: McpUrl
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
     transport: Literal["streamable_http", "streamable-http", "http", "sse"] = "streamable_http"
-    headers: dict[str, str] = Field(default_factory=dict, max_length=32)
+    headers: dict[ShortText, HeaderValue] = Field(default_factory=dict, max_length=32)
     # A bearer token (or a whole `Scheme value`) sent as the Authorization header.
     authorization: str | None = Field(default=None, max_length=4096)
-    allowed_tools: list[str] | None = Field(default=None, max_length=128)
+    allowed_tools: list[ShortText] | None = Field(default=None, max_length=128)
 
     @property
     def is_sse(self) -> bool:
@@ -91,6 +95,8 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(default=None, ge=1)
     mcp_servers: list[McpServer] | None = Field(default=None, max_length=MAX_MCP_SERVERS)
+    # Kept on the task record and echoed on reads: bounded, as everything stored is.
+    correlation_id: str | None = Field(default=None, max_length=MAX_CORRELATION_ID)
     # Told when the task ends (task.completed, task.failed, task.cancelled); never sent to the model.
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
 

@@ -55,6 +55,10 @@ def fingerprint(surface: str, body: dict[str, Any], name: str | None = None) -> 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# What a task record may hold besides its request (which is inline up to 64 KiB, or in S3).
+MAX_TASK_FIELDS_BYTES = 16 * 1024
+
+
 @dataclass(frozen=True)
 class Submission:
     """Who submits what: the surface it came through, the idempotency key and client-chosen id if any."""
@@ -166,6 +170,14 @@ class TaskService:
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             **{**prepared.fields, **fields},
         )
+        # Every field is bounded where it is parsed; this is the backstop, before anything is stored: the
+        # record must leave room under DynamoDB's 400 KB item limit for its result and ending.
+        fields_bytes = len(task.model_dump_json(exclude={"request"}).encode())
+        if fields_bytes > MAX_TASK_FIELDS_BYTES:
+            raise InvalidRequest(
+                f"The task's own fields (correlation_id, webhook, names) take {fields_bytes} bytes; "
+                f"at most {MAX_TASK_FIELDS_BYTES}"
+            )
         encoded = json.dumps(prepared.request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
             task.request_key = request_key(task.tenant, task.id)

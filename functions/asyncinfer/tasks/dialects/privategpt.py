@@ -14,7 +14,7 @@ from asyncinfer.tasks.dialects import ids
 from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.requests import MAX_MCP_SERVERS, McpServer, Message, validation_message
+from asyncinfer.tasks.requests import MAX_CORRELATION_ID, MAX_MCP_SERVERS, McpServer, Message, validation_message
 from asyncinfer.tasks.service import MESSAGE_ID
 from asyncinfer.tasks.streaming import sse
 
@@ -59,7 +59,7 @@ class MessagesRequest(BaseModel):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    correlation_id: str | None = None
+    correlation_id: str | None = Field(default=None, max_length=MAX_CORRELATION_ID)
 
 
 def chat_body(body: dict[str, Any], default_model: str) -> dict[str, Any]:
