@@ -15,7 +15,7 @@ from asyncinfer.observability import metrics
 from asyncinfer.tasks.batches import Batches, upload_key
 from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.requests import parse_json_body
+from asyncinfer.tasks.requests import parse_json_body, parse_limit
 from asyncinfer.tasks.service import Submission
 
 app = build_resolver()
@@ -56,15 +56,13 @@ def upload() -> dict:
 @app.get("/v1/batches")
 def list_batches() -> dict:
     params = app.current_event.query_string_parameters or {}
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
+    limit = parse_limit(params)
     cursor = params.get("cursor") or None
     try:
         after = view.internal_id(cursor) if cursor else None
     except TaskNotFound:
         raise InvalidRequest("cursor is not a value returned as next_cursor") from None
-    found, last = batches().list(tenant_of(app), limit=int(raw_limit), after=after)
+    found, last = batches().list(tenant_of(app), limit=limit, after=after)
     return {
         "data": [view.render(b) for b in found],
         "has_more": last is not None,

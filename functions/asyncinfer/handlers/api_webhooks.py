@@ -15,6 +15,7 @@ from asyncinfer.http import build_resolver, tenant_of
 from asyncinfer.tasks.dialects import async_api
 from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
+from asyncinfer.tasks.requests import parse_limit
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 app = build_resolver()
@@ -47,9 +48,7 @@ def rotate_secret() -> dict:
 @app.get("/v1/webhooks/deliveries")
 def list_deliveries() -> dict:
     params = app.current_event.query_string_parameters or {}
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
+    limit = parse_limit(params)
     subject = None
     try:
         if params.get("task_id"):
@@ -61,7 +60,7 @@ def list_deliveries() -> dict:
     cursor = params.get("cursor") or None
     if cursor is not None and not _DELIVERY_ID.match(cursor):
         raise InvalidRequest("cursor is not a value returned as next_cursor")
-    found, last = webhooks().list(tenant_of(app), limit=int(raw_limit), after=cursor, subject=subject)
+    found, last = webhooks().list(tenant_of(app), limit=limit, after=cursor, subject=subject)
     return {"data": [view.delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
 
 

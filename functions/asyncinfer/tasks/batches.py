@@ -25,7 +25,7 @@ from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.errors import Conflict, IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
 from asyncinfer.tasks.model import Task, TaskError, TaskKind, TaskStatus, id_time_ms, new_task_id, now_ms
 from asyncinfer.tasks.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
-from asyncinfer.tasks.requests import parse_webhook, validation_message
+from asyncinfer.tasks.requests import loads_client_json, parse_webhook, validation_message
 from asyncinfer.tasks.service import Prepared, Submission, TaskService, check_idempotency_key, fingerprint
 from asyncinfer.tasks.webhooks import Webhooks
 
@@ -217,9 +217,11 @@ class Batches:
             if not line.strip():
                 continue
             try:
-                items.append(json.loads(line))
+                items.append(loads_client_json(line))
             except json.JSONDecodeError as exc:
                 raise InvalidBatch(f"input_file line {number} is not JSON: {exc.msg}") from None
+            except ValueError as exc:
+                raise InvalidBatch(f"input_file line {number} is not JSON: {exc}") from None
         return items
 
     def _validate(self, tenant: str, endpoint: BatchEndpoint, items: list[Any]) -> list[dict[str, Any]]:

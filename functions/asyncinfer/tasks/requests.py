@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -119,20 +120,60 @@ def server_name(server: McpServer, index: int) -> str:
     return server.name or f"mcp{index + 1}"
 
 
+MAX_JSON_DEPTH = 64
+_ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def loads_client_json(raw: str | bytes) -> Any:
+    """JSON from a client, strictly: no NaN or Infinity, nothing nested deeper than MAX_JSON_DEPTH, no
+    string that cannot be stored as UTF-8 (a lone surrogate such as \\ud800). ValueError says why not."""
+    try:
+        data = json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            pending += [(k, depth) for k in value] + [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            pending += [(v, depth + 1) for v in value]
+        elif isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate, which is not Unicode text") from None
+    return data
+
+
 def parse_json_body(body: str | bytes | None, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, or a typed error saying why not."""
-    raw = body.encode() if isinstance(body, str) else (body or b"")
+    raw = body.encode(errors="surrogatepass") if isinstance(body, str) else (body or b"")
     if len(raw) > max_bytes:
         raise RequestTooLarge(f"Request body is {len(raw)} bytes; the limit is {max_bytes}")
     if not raw.strip():
         raise InvalidJson("Request body is empty; send a JSON object")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads_client_json(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidJson(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidJson("Request body must be a JSON object")
     return data
+
+
+def parse_limit(params: dict[str, str], default: int = 20) -> int:
+    """A list's `limit` query parameter: ASCII digits only (str.isdigit also takes "²", which int refuses)."""
+    raw = params.get("limit", str(default))
+    if not _ASCII_DIGITS.fullmatch(raw):
+        raise InvalidRequest("limit must be an integer between 1 and 100")
+    return int(raw)
 
 
 def validation_message(exc: ValidationError, prefix: str = "") -> str:

@@ -49,7 +49,7 @@ def parse_last_event_id(value: str | None) -> int:
     if value is None or value.strip() == "":
         return 0
     value = value.strip()
-    if not value.isdigit() or int(value) > MAX_EVENT_ID:
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_EVENT_ID:
         raise InvalidLastEventId("Last-Event-ID must be the id of an event this stream sent (a non-negative integer)")
     return int(value)
 

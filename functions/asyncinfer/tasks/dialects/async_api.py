@@ -9,6 +9,7 @@ from asyncinfer.store.base import Page
 from asyncinfer.tasks.dialects import ids
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import Task, TaskStatus
+from asyncinfer.tasks.requests import parse_limit
 
 ID_PREFIX = "task_"
 _TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
@@ -58,9 +59,7 @@ def listing(page: Page) -> dict[str, Any]:
 
 def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
     """`limit`, `cursor` and `status` query parameters, validated."""
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
+    limit = parse_limit(params)
     cursor = params.get("cursor") or None
     after = None
     if cursor is not None:
@@ -75,4 +74,4 @@ def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | N
             status = TaskStatus(raw_status.upper())
         except ValueError:
             raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TaskStatus)}") from None
-    return int(raw_limit), after, status
+    return limit, after, status

@@ -8,6 +8,7 @@ import uuid
 
 from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import is_task_id
+from asyncinfer.tasks.requests import parse_limit
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _FORMS = re.compile(rf"^(?:(?:task_)?({_UUID})|(?:msg_)?([0-9a-f]{{32}}))$")
@@ -32,12 +33,10 @@ def parse_any(public: str) -> str:
 
 def token_page(params: dict[str, str]) -> tuple[int, str | None]:
     """`limit` and `next_token` query parameters (Perplexity's and NetMind's lists), validated."""
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit():
-        raise InvalidRequest("limit must be an integer between 1 and 100")
+    limit = parse_limit(params)
     token = params.get("next_token") or None
     try:
         after = parse_any(token) if token else None
     except TaskNotFound:
         raise InvalidRequest("next_token is not a value returned by a previous list") from None
-    return int(raw_limit), after
+    return limit, after
