@@ -1,4 +1,5 @@
 import json
+import uuid
 
 import pytest
 
@@ -6,6 +7,7 @@ from asyncinfer.handlers import api_async
 from asyncinfer.tasks.dialects.async_api import internal_id
 from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY
+from tests.integration.test_sample_events import through_web_adapter
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +192,38 @@ def test_batch_metadata_is_bounded_as_openai_bounds_it(aws, metadata):
     )
     assert status == 400 and "metadata" in body["error"]["message"], body
     assert aws.queue_depth(aws.resources.batch_queue_url) == 0
+
+
+def test_the_async_api_never_reaches_a_generation_task(aws, event):
+    status, gen = aws.api(
+        "POST", "/v1/generation", body={"model": "demo-image", "config": {"prompt": "a cup"}}, function="api_netmind"
+    )
+    assert status == 200, gen
+    public = f"task_{uuid.UUID(gen['id'])}"
+    for method, path in [
+        ("GET", f"/v1/async/{public}"),
+        ("POST", f"/v1/async/{public}/cancel"),
+        ("DELETE", f"/v1/async/{public}"),
+    ]:
+        status, body = aws.api(method, path)
+        assert status == 404 and body["error"]["code"] == "not_found", (method, body)
+    stream = event("stream_async_events")
+    stream["path"] = f"/v1/async/{public}/events"
+    stream["pathParameters"]["id"] = public
+    assert through_web_adapter(stream).status_code == 404
+    status, untouched = aws.api("GET", f"/v1/generation/{gen['id']}", function="api_netmind")
+    assert untouched["status"] == "pending" and untouched["is_deleted"] is False
+
+
+@pytest.mark.parametrize("form", ["task_{uuid}", "{uuid}", "{hex}", "msg_{hex}", "TASK_{UUID}", "{HEX}"])
+def test_a_message_id_cannot_take_a_task_ids_form_and_shadow_that_task(aws, form):
+    status, victim = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    task_uuid = uuid.UUID(victim["id"].removeprefix("task_"))
+    spelling = form.format(uuid=task_uuid, hex=task_uuid.hex, UUID=str(task_uuid).upper(), HEX=task_uuid.hex.upper())
+    status, body = aws.api(
+        "POST", "/v1/messages/async", query={"message_id": spelling}, body=REFERENCE_BODY, function="api_privategpt"
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_message_id", body
+    if form.islower() or form.startswith("{uuid"):
+        status, seen = aws.api("GET", f"/v1/messages/async/{spelling}/status", function="api_privategpt")
+        assert status == 200 and seen["message_id"] == f"msg_{task_uuid.hex}"  # still the victim

@@ -44,13 +44,16 @@ def get_task(task_id: str) -> dict:
 
 @app.post("/v1/async/<task_id>/cancel")
 def cancel_task(task_id: str) -> dict:
-    task = service().cancel(tenant_of(app), async_api.internal_id(task_id))
-    return async_api.summary(task)
+    svc = service()
+    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)  # what GET sees, or 404
+    return async_api.summary(svc.cancel(task.tenant, task.id))
 
 
 @app.delete("/v1/async/<task_id>")
 def delete_task(task_id: str) -> dict:
-    task = service().delete(tenant_of(app), async_api.internal_id(task_id))
+    svc = service()
+    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)  # what GET sees, or 404
+    svc.delete(task.tenant, task.id)
     return {"id": async_api.public_id(task.id), "deleted": True}
 
 

@@ -21,7 +21,7 @@ from asyncinfer.config import StreamSettings
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects import async_api, privategpt
-from asyncinfer.tasks.errors import DomainError
+from asyncinfer.tasks.errors import DomainError, TaskNotFound
 from asyncinfer.tasks.model import CHAT_KINDS
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
@@ -76,7 +76,9 @@ async def async_events(request: Request) -> Response:
     task_id = async_api.internal_id(request.path_params["task_id"])
     after = _after(request)
     tail = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
-    await tail.open()
+    task = await tail.open()
+    if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does
+        raise TaskNotFound()
     return _stream(tail, after)
 
 

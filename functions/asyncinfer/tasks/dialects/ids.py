@@ -19,6 +19,11 @@ def as_uuid(task_id: str) -> str:
     return str(uuid.UUID(hex=task_id))
 
 
+def spells_a_task_id(value: str) -> bool:
+    """Whether `value` has the form of a task id on any surface (in any letter case)."""
+    return _FORMS.match(value.lower()) is not None
+
+
 def parse_any(public: str) -> str:
     """The store id behind `task_<uuid>`, `<uuid>`, `msg_<32 hex>` or `<32 hex>`; anything else is
     simply not found (never a 400, so probing ids tells nothing)."""

@@ -26,7 +26,6 @@ STATUS = {
     TaskStatus.CANCELLED: "cancelled",
 }
 _CUSTOM_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_GENERATED_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 STREAM_TYPE = "sse"
 
 
@@ -77,9 +76,11 @@ def chat_body(body: dict[str, Any], default_model: str) -> dict[str, Any]:
 def check_message_id(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _CUSTOM_ID.match(value) or _GENERATED_ID.match(value):
+    # A message_id of a task id's form would shadow that task on this surface (names are looked up first).
+    if not _CUSTOM_ID.match(value) or ids.spells_a_task_id(value):
         raise InvalidMessageId(
-            "message_id is 1 to 128 characters of letters, digits and . _ : - (and not of the generated form msg_<hex>)"
+            "message_id is 1 to 128 characters of letters, digits and . _ : -, and not of the form of a task id "
+            "(task_<uuid>, <uuid>, msg_<32 hex>, <32 hex>)"
         )
     return value
 
@@ -90,7 +91,7 @@ def message_id(task: Task) -> str:
 
 def task_id_of(store: TaskStore, tenant: str, public: str) -> str:
     """A client-chosen message_id first, then any spelling of a task id."""
-    if _CUSTOM_ID.match(public) and not _GENERATED_ID.match(public):
+    if _CUSTOM_ID.match(public) and not ids.spells_a_task_id(public):
         record = store.get_name(tenant, MESSAGE_ID, public)
         if record is not None:
             return record.task_id
