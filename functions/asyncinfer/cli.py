@@ -14,13 +14,15 @@ import json
 import os
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from asyncinfer import wiring
 from asyncinfer.schedules import Schedules, now_iso
 from asyncinfer.tasks.errors import InvalidRequest
-from asyncinfer.tasks.keys import create_key
+from asyncinfer.tasks.keys import create_key, parse_expiry
+from asyncinfer.tasks.model import now_ms
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 
@@ -30,11 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create an API key for a tenant and print it once")
     create.add_argument("--tenant", required=True, help="tenant name: a-z, 0-9, '_' and '-'")
-    create.add_argument(
-        "--table",
-        default=os.environ.get("ASYNCINFER_TABLE_NAME"),
-        help="the task table (default: $ASYNCINFER_TABLE_NAME); set AWS_ENDPOINT_URL for the local stack",
-    )
+    create.add_argument("--expires", help="when the key stops working: 30d, 12h, 90m from now, or an ISO date")
+    listing_keys = keys.add_parser("list", help="a tenant's keys (ids, created, expires, revoked; never the keys)")
+    listing_keys.add_argument("--tenant", required=True)
+    revoke = keys.add_parser("revoke", help="stop a key from working (API Gateway may cache it a while: README)")
+    revoke.add_argument("key_id", help="the key's id, as `keys list` shows it")
+    revoke.add_argument("--tenant", required=True)
+    for sub in (create, listing_keys, revoke):
+        sub.add_argument(
+            "--table",
+            default=os.environ.get("ASYNCINFER_TABLE_NAME"),
+            help="the task table (default: $ASYNCINFER_TABLE_NAME); set AWS_ENDPOINT_URL for the local stack",
+        )
     create.add_argument(
         "--usage-plan",
         default=os.environ.get("ASYNCINFER_USAGE_PLAN_ID"),
@@ -78,14 +87,35 @@ def main(argv: list[str] | None = None) -> int:
         return _smoke(parser, args)
     if not args.table:
         parser.error("--table is required (or set ASYNCINFER_TABLE_NAME)")
+    store = wiring.task_store(args.table)
+    if args.action == "list":
+        for info in store.list_api_keys(args.tenant):
+            expires = _when(info.expires_at * 1000) if info.expires_at else "never"
+            revoked = f"revoked {_when(info.revoked_at)}" if info.revoked_at else "active"
+            print(f"{info.key_id}\tcreated {_when(info.created_at)}\texpires {expires}\t{revoked}")
+        return 0
+    if args.action == "revoke":
+        if not store.revoke_api_key(args.tenant, args.key_id, now_ms()):
+            parser.error(f"tenant {args.tenant!r} has no active key {args.key_id!r}")
+        print(
+            f"Revoked {args.key_id}. API Gateway may keep answering for it from its authorizer cache for up to "
+            "authorizer_cache_seconds (300 s by default), as does the local stack's gateway.",
+            file=sys.stderr,
+        )
+        return 0
     plan = ApiGatewayUsagePlan(wiring.client("apigateway"), args.usage_plan) if args.usage_plan else None
     try:
-        key = create_key(wiring.task_store(args.table), args.tenant, usage_plan=plan)
+        expires_at = parse_expiry(args.expires) if args.expires else None
+        key = create_key(store, args.tenant, usage_plan=plan, expires_at=expires_at)
     except InvalidRequest as exc:
         parser.error(exc.message)
     print(key)
     print(f"Key for tenant {args.tenant!r}; it is shown only now, store it safely.", file=sys.stderr)
     return 0
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 LOCAL_STACK_FILE = ".asyncinfer/local.json"

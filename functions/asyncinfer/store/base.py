@@ -59,6 +59,22 @@ class ApiKeyRecord:
     created_at: int
     # The value of the tenant's API Gateway key in the deployment's usage plan (its throttle), if any.
     usage_key: str | None = None
+    # After this (epoch seconds) the key no longer authenticates; DynamoDB's TTL removes it later.
+    expires_at: int | None = None
+
+    @property
+    def key_id(self) -> str:
+        """What names the key in listings and revocations: the start of its hash, never the key."""
+        return self.key_hash[:16]
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    key_id: str
+    tenant: str
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
 
 
 class TaskStore(Protocol):
@@ -138,6 +154,12 @@ class TaskStore(Protocol):
     def put_api_key(self, record: ApiKeyRecord) -> None: ...
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def list_api_keys(self, tenant: str) -> list[ApiKeyInfo]: ...
+
+    def revoke_api_key(self, tenant: str, key_id: str, at: int) -> bool:
+        """Removes the key (it stops authenticating); False if the tenant has no such live key."""
+        ...
 
 
 class BatchChanged(Exception):

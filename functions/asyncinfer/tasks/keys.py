@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 from asyncinfer.store.base import ApiKeyRecord, TaskStore
@@ -26,7 +28,13 @@ class UsagePlan(Protocol):
         ...
 
 
-def create_key(store: TaskStore, tenant: str, key: str | None = None, usage_plan: UsagePlan | None = None) -> str:
+def create_key(
+    store: TaskStore,
+    tenant: str,
+    key: str | None = None,
+    usage_plan: UsagePlan | None = None,
+    expires_at: int | None = None,
+) -> str:
     """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept.
     With a usage plan, the record also names the tenant's key in it, which the authorizer hands to
     API Gateway so that all of the tenant's keys share one throttle."""
@@ -34,7 +42,10 @@ def create_key(store: TaskStore, tenant: str, key: str | None = None, usage_plan
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     usage_key = usage_plan.key_for(tenant) if usage_plan else None
-    store.put_api_key(ApiKeyRecord(key_hash=hash_key(key), tenant=tenant, created_at=now_ms(), usage_key=usage_key))
+    record = ApiKeyRecord(
+        key_hash=hash_key(key), tenant=tenant, created_at=now_ms(), usage_key=usage_key, expires_at=expires_at
+    )
+    store.put_api_key(record)
     return key
 
 
@@ -46,7 +57,25 @@ def authenticate(store: TaskStore, key: str | None) -> ApiKeyRecord | None:
     record = store.get_api_key(digest)
     if record is None or not hmac.compare_digest(record.key_hash, digest):
         return None
+    if record.expires_at is not None and time.time() >= record.expires_at:
+        return None  # expired: DynamoDB's TTL deletes it within days, not at once
     return record
+
+
+def parse_expiry(value: str, now: float | None = None) -> int:
+    """`30d`, `12h`, `90m` from now, or a date (2027-01-31) or time (2027-01-31T12:00:00Z): epoch seconds."""
+    now = time.time() if now is None else now
+    found = re.fullmatch(r"([1-9][0-9]{0,5})([dhm])", value)
+    if found:
+        return int(now + int(found.group(1)) * {"d": 86400, "h": 3600, "m": 60}[found.group(2)])
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"--expires {value!r}: give a duration (30d, 12h, 90m) or an ISO date or time") from None
+    at = int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    if at <= now:
+        raise InvalidRequest(f"--expires {value!r} is in the past")
+    return at
 
 
 def bearer_token(authorization: str | None) -> str | None:

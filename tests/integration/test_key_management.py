@@ -1,0 +1,73 @@
+"""API keys can be listed, expire, and be revoked: `asyncinfer keys list | revoke | create --expires`."""
+
+import re
+import time
+
+import pytest
+
+from asyncinfer import cli
+from asyncinfer.tasks.keys import hash_key, parse_expiry
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.integration
+
+
+def keys(aws, capsys, *args: str) -> str:
+    assert cli.main(["keys", *args, "--table", aws.resources.table_name]) == 0
+    return capsys.readouterr().out
+
+
+def authorized(aws, key: str) -> bool:
+    request = load_event("authorizer_request")
+    request["headers"]["Authorization"] = f"Bearer {key}"
+    try:
+        aws.functions.invoke("authorizer", request)
+    except Exception as exc:
+        assert str(exc) == "Unauthorized"
+        return False
+    return True
+
+
+def test_a_key_is_listed_by_id_and_stops_working_when_revoked(aws, capsys):
+    first = keys(aws, capsys, "create", "--tenant", "acme").strip()
+    second = keys(aws, capsys, "create", "--tenant", "acme", "--expires", "30d").strip()
+    other = keys(aws, capsys, "create", "--tenant", "globex").strip()
+    listing = keys(aws, capsys, "list", "--tenant", "acme")
+    rows = [line.split("\t") for line in listing.splitlines()]
+    assert sorted(r[0] for r in rows) == sorted(hash_key(k)[:16] for k in (first, second))
+    assert first not in listing and second not in listing  # ids, never the keys
+    by_id = {r[0]: r for r in rows}
+    assert by_id[hash_key(first)[:16]][2] == "expires never"
+    assert re.fullmatch(r"expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", by_id[hash_key(second)[:16]][2])
+    assert all(r[3] == "active" for r in rows)
+
+    assert authorized(aws, first)
+    keys(aws, capsys, "revoke", hash_key(first)[:16], "--tenant", "acme")
+    assert not authorized(aws, first)
+    assert authorized(aws, second) and authorized(aws, other)
+    assert "revoked" in keys(aws, capsys, "list", "--tenant", "acme")
+    # Another tenant cannot revoke it by id, and a key is revoked once.
+    with pytest.raises(SystemExit):
+        cli.main(["keys", "revoke", hash_key(other)[:16], "--tenant", "acme", "--table", aws.resources.table_name])
+    with pytest.raises(SystemExit):
+        cli.main(["keys", "revoke", hash_key(first)[:16], "--tenant", "acme", "--table", aws.resources.table_name])
+    assert authorized(aws, other)
+
+
+def test_an_expired_key_no_longer_authenticates(aws, capsys, monkeypatch):
+    key = keys(aws, capsys, "create", "--tenant", "acme", "--expires", "1m").strip()
+    assert authorized(aws, key)
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert not authorized(aws, key)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30d", 30 * 86400), ("12h", 12 * 3600), ("90m", 5400)])
+def test_expiry_durations(value, seconds):
+    assert parse_expiry(value, now=1000.0) == 1000 + seconds
+
+
+@pytest.mark.parametrize("value", ["yesterday", "0d", "2001-01-01", "-5m"])
+def test_expiries_that_are_not_future_durations_or_dates_are_refused(value):
+    with pytest.raises(Exception, match="--expires"):
+        parse_expiry(value)
