@@ -258,13 +258,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=[LIMIT, CURSOR],
     ),
     ("POST", "/v1/batches/uploads"): Op(
-        "Get a presigned PUT URL for a batch input file",
+        "Get a presigned POST (URL and form fields) for a batch input file of at most max_bytes",
         "Batches",
         response=_obj(
             input_file={"type": "string"},
             upload_url={"type": "string", "format": "uri"},
             method={"type": "string"},
-            headers={"type": "object"},
+            fields={"type": "object", "additionalProperties": {"type": "string"}},
+            max_bytes={"type": "integer"},
             expires_in={"type": "integer"},
         ),
     ),

@@ -1,5 +1,6 @@
 """Batches through the real handlers: the API, the batch function, the worker, the table stream's notifier."""
 
+import base64
 import json
 
 import pytest
@@ -144,8 +145,12 @@ def test_a_batch_cancelled_before_its_items_were_made_ends_cancelled(aws):
 def test_an_uploaded_input_file_is_read_and_another_tenants_is_refused(aws):
     status, upload = aws.api("POST", "/v1/batches/uploads", function="api_batches")
     assert status == 200 and upload["input_file"].startswith(f"s3://{aws.resources.bucket_name}/uploads/acme/")
-    assert "X-Amz-Signature" in upload["upload_url"]
     key = upload["input_file"].split("/", 3)[3]
+    # A POST policy (S3 enforces it; the emulator does not): this key, this type, at most the input limit.
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    assert ["content-length-range", 1, upload["max_bytes"]] in policy["conditions"]
+    assert {"key": key} in policy["conditions"] and {"Content-Type": "application/x-ndjson"} in policy["conditions"]
+    assert upload["method"] == "POST" and upload["max_bytes"] == 100 * 1024 * 1024
     lines = "\n".join(json.dumps(item) for item in items(3)) + "\n"
     aws.s3.put_object(Bucket=aws.resources.bucket_name, Key=key, Body=lines.encode())
     status, refused = create(aws, {"input_file": upload["input_file"]}, tenant="intruder")

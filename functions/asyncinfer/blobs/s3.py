@@ -28,10 +28,16 @@ class S3BlobStore:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
         )
 
-    def presigned_upload(self, key: str, expires_in: int, content_type: str) -> str:
-        return self._s3.generate_presigned_url(
-            "put_object", Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires_in
+    def presigned_upload(self, key: str, expires_in: int, content_type: str, max_bytes: int) -> tuple[str, dict]:
+        # A POST policy, not a presigned PUT: only a policy can bound the size, and S3 refuses a larger body.
+        post = self._s3.generate_presigned_post(
+            self._bucket,
+            key,
+            Fields={"Content-Type": content_type},
+            Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": content_type}],
+            ExpiresIn=expires_in,
         )
+        return post["url"], post["fields"]
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):

@@ -41,14 +41,19 @@ def create() -> dict:
 
 @app.post("/v1/batches/uploads")
 def upload() -> dict:
-    """A presigned PUT for a JSONL input file, readable only by this tenant's batches."""
+    """A presigned POST for a JSONL input file of at most the batch input limit, readable only by this
+    tenant's batches: send `fields` and then the file as `file` in a multipart/form-data POST."""
     svc = batches()
     key = upload_key(tenant_of(app), uuid.uuid4().hex)
+    url, fields = svc.tasks.blobs.presigned_upload(
+        key, UPLOAD_SECONDS, "application/x-ndjson", svc.limits.max_input_bytes
+    )
     return {
         "input_file": f"s3://{svc.limits.own_bucket}/{key}",
-        "upload_url": svc.tasks.blobs.presigned_upload(key, UPLOAD_SECONDS, "application/x-ndjson"),
-        "method": "PUT",
-        "headers": {"Content-Type": "application/x-ndjson"},
+        "upload_url": url,
+        "method": "POST",
+        "fields": fields,
+        "max_bytes": svc.limits.max_input_bytes,
         "expires_in": UPLOAD_SECONDS,
     }
 
