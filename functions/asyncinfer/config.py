@@ -103,6 +103,10 @@ class StreamSettings(_Settings):
     keepalive_seconds: float = Field(default=15, gt=0)
     # Below the function timeout: the stream closes cleanly and the client resumes with Last-Event-ID.
     max_stream_seconds: float = Field(default=840, gt=0)
+    # Quiet streams poll ever less often, up to this interval.
+    max_poll_seconds: float = Field(default=2.0, gt=0)
+    # Streams one tenant may hold open at once (each holds a function instance); more is a 429. 0: no cap.
+    max_streams_per_tenant: int = Field(default=20, ge=0)
 
 
 class BatchSettings(ApiSettings):

@@ -329,9 +329,9 @@ def _operation(method: str, path: str, authorized: bool) -> dict[str, Any]:
         out["security"] = []
     if method == "POST":
         out["responses"]["409"] = error
-    if op.body is not None:
+    if op.body is not None or op.streams:
         out["responses"]["429"] = {
-            "description": "Over the tenant's submit quota",
+            "description": "Over the tenant's stream cap" if op.streams else "Over the tenant's submit quota",
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
             "content": {"application/json": {"schema": ERROR}},
         }

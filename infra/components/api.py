@@ -150,8 +150,8 @@ class Api(Construct):
             },
             **common,
         ).function
-        # Read-only: the task and its event log.
-        grant_table(table, stream_fn, "dynamodb:GetItem", "dynamodb:Query")
+        # The task and its event log, read; and the tenant's stream leases (its cap on open streams).
+        grant_table(table, stream_fn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
         functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(

@@ -183,7 +183,13 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
     authorizer = actions_of(policy_statements_of(resources, function_id(resources, "authorizer")))
     assert {a for a in authorizer if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem"}
     stream = actions_of(policy_statements_of(resources, function_id(resources, "stream")))
-    assert {a for a in stream if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {"dynamodb:GetItem", "dynamodb:Query"}
+    # Reads the task and its log; puts and deletes only its tenant's stream leases (the cap on open streams).
+    assert {a for a in stream if a.split(":")[0] in {"dynamodb", "s3", "sqs"}} == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    }
 
 
 def test_only_api_gateway_may_invoke_the_api_functions(resources):

@@ -2,9 +2,11 @@
 NaN, and limits or event ids written with non-ASCII digits."""
 
 import json
+import time
 
 import pytest
 
+from asyncinfer.handlers import stream as stream_handler
 from tests.integration.conftest import REFERENCE_BODY
 from tests.integration.test_sample_events import through_web_adapter
 
@@ -66,3 +68,35 @@ def test_a_last_event_id_that_is_not_ascii_digits_is_a_400_json_error(aws, event
     response = through_web_adapter(stream)
     assert response.status_code == 400
     assert json.loads(response.text)["error"]["code"] == "invalid_last_event_id"
+
+
+def stream_request(event, task_public_id: str, tenant: str = "acme") -> dict:
+    stream = event("stream_async_events")
+    stream["path"] = f"/v1/async/{task_public_id}/events"
+    stream["pathParameters"]["id"] = task_public_id
+    stream["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
+    return stream
+
+
+def test_a_tenant_at_its_stream_cap_gets_a_429_others_do_not_and_ended_streams_give_back_their_place(
+    aws, event, monkeypatch
+):
+    monkeypatch.setenv("ASYNCINFER_MAX_STREAMS_PER_TENANT", "2")
+    stream_handler.settings.cache_clear()
+    now = int(time.time())
+    for lease in ("a", "b"):  # two streams of acme's still open (on other instances)
+        assert aws.store.open_stream("acme", lease, until=now + 900, limit=2, now=now)
+    _, created = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    aws.run_worker()  # ended: its stream replays and closes
+    refused = through_web_adapter(stream_request(event, created["id"]))
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "5"
+    assert json.loads(refused.text)["error"]["code"] == "too_many_streams"
+    # Another tenant is not counted against acme's cap.
+    _, theirs = aws.api("POST", "/v1/async", tenant="globex", body=REFERENCE_BODY)
+    aws.run_worker()
+    assert through_web_adapter(stream_request(event, theirs["id"], tenant="globex")).status_code == 200
+    # A lease past its time (a crashed instance's) does not count; a finished stream gives its place back.
+    aws.store.close_stream("acme", "a")
+    assert aws.store.open_stream("acme", "stale", until=now - 1, limit=2, now=now)
+    for _ in range(3):
+        assert through_web_adapter(stream_request(event, created["id"])).status_code == 200

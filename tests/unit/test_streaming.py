@@ -155,7 +155,7 @@ def test_closes_without_an_end_event_at_the_time_limit_and_keeps_idle_streams_al
         "acme",
         store.task.id,
         frames=EventFrames(lambda t: {}),
-        limits=StreamLimits(poll_seconds=1, keepalive_seconds=3, max_seconds=10),
+        limits=StreamLimits(poll_seconds=1, max_poll_seconds=1, keepalive_seconds=3, max_seconds=10),
         sleep=sleep,
         clock=lambda: now[0],
     )
@@ -169,3 +169,21 @@ def test_opening_another_tenants_task_is_not_found():
     tail = EventTail(store, "other", store.task.id, frames=EventFrames(lambda t: {}))
     with pytest.raises(TaskNotFound):
         asyncio.run(tail.open())
+
+
+def test_a_quiet_stream_polls_ever_less_often_and_quickly_again_once_events_flow():
+    quiet = [(TaskStatus.CREATED, [])] * 12
+    flowing = [(TaskStatus.IN_PROGRESS, [[{"type": "delta", "text": "x"}]]), (TaskStatus.IN_PROGRESS, [])]
+    store = LogStore(quiet + flowing + [(TaskStatus.COMPLETED, [])])
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limits = StreamLimits(poll_seconds=0.15, max_poll_seconds=2.0, keepalive_seconds=1000, max_seconds=1000)
+    run(EventTail(store, "acme", store.task.id, frames=EventFrames(lambda t: {}), limits=limits, sleep=sleep))
+    assert slept[0] == 0.15
+    assert slept[:11] == sorted(slept[:11]) and max(slept) == 2.0  # grows while nothing happens, capped
+    assert slept[11] == 0.15  # an event (or a new status): fast again
+    # About one read pair every 2 s once quiet, instead of one every 0.15 s.
+    assert sum(slept[:11]) > 10

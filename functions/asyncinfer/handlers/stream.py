@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
+from collections.abc import AsyncIterator
 from functools import cache
 
 from starlette.applications import Starlette
@@ -28,6 +31,7 @@ from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, par
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_RETRY_SECONDS = 5
 
 
 @cache
@@ -43,7 +47,10 @@ def store() -> DynamoTaskStore:
 def limits() -> StreamLimits:
     s = settings()
     return StreamLimits(
-        poll_seconds=s.poll_seconds, keepalive_seconds=s.keepalive_seconds, max_seconds=s.max_stream_seconds
+        poll_seconds=s.poll_seconds,
+        max_poll_seconds=s.max_poll_seconds,
+        keepalive_seconds=s.keepalive_seconds,
+        max_seconds=s.max_stream_seconds,
     )
 
 
@@ -64,8 +71,33 @@ def _after(request: Request) -> int:
     return parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("last_event_id"))
 
 
-def _stream(tail: EventTail, after: int) -> StreamingResponse:
-    return StreamingResponse(tail.stream(after), media_type="text/event-stream", headers=SSE_HEADERS)
+async def _stream(tenant: str, tail: EventTail, after: int) -> Response:
+    """The tail as SSE, under the tenant's cap on open streams (each one holds a function instance)."""
+    cap = settings().max_streams_per_tenant
+    if not cap:
+        return StreamingResponse(tail.stream(after), media_type="text/event-stream", headers=SSE_HEADERS)
+    stream_id = uuid.uuid4().hex
+    now = int(time.time())
+    until = now + int(settings().max_stream_seconds) + 60
+    if not await asyncio.to_thread(store().open_stream, tenant, stream_id, until=until, limit=cap, now=now):
+        message = f"This tenant already has {cap} streams open; close one, or retry later"
+        return JSONResponse(
+            {"error": {"code": "too_many_streams", "message": message}},
+            status_code=429,
+            headers={"Retry-After": str(STREAM_RETRY_SECONDS)},
+        )
+    return StreamingResponse(
+        _released(tail.stream(after), tenant, stream_id), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _released(frames: AsyncIterator[bytes], tenant: str, stream_id: str) -> AsyncIterator[bytes]:
+    try:
+        async for frame in frames:
+            yield frame
+    finally:
+        # Blocking, and brief: it must run even while the stream is being cancelled (the client left).
+        store().close_stream(tenant, stream_id)
 
 
 async def async_events(request: Request) -> Response:
@@ -79,7 +111,7 @@ async def async_events(request: Request) -> Response:
     task = await tail.open()
     if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does
         raise TaskNotFound()
-    return _stream(tail, after)
+    return await _stream(tenant, tail, after)
 
 
 async def privategpt_stream(request: Request) -> Response:
@@ -95,7 +127,7 @@ async def privategpt_stream(request: Request) -> Response:
     if task.kind not in CHAT_KINDS:
         raise privategpt.not_found()
     tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task), limits=limits())
-    return _stream(tail, after)
+    return await _stream(tenant, tail, after)
 
 
 async def healthz(request: Request) -> Response:

@@ -409,6 +409,29 @@ class DynamoTaskStore:
                 return removed
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def open_stream(self, tenant: str, stream_id: str, *, until: int, limit: int, now: int) -> bool:
+        """Below `limit` open streams of the tenant (leases not yet run out at `now`, epoch seconds), take one
+        until `until`; False at the limit. A lease a crash never gave back runs out by itself."""
+        partition = {":pk": {"S": f"streams#{tenant}"}, ":now": {"N": str(now)}}
+        counted = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="#exp > :now",
+            ExpressionAttributeNames={"#exp": TTL_ATTRIBUTE},
+            ExpressionAttributeValues=partition,
+            Select="COUNT",
+            ConsistentRead=True,
+        )
+        if counted["Count"] >= limit:
+            return False
+        item = {"pk": partition[":pk"], "sk": {"S": f"stream#{stream_id}"}, TTL_ATTRIBUTE: {"N": str(until)}}
+        self._ddb.put_item(TableName=self._table, Item=item)
+        return True
+
+    def close_stream(self, tenant: str, stream_id: str) -> None:
+        key = {"pk": {"S": f"streams#{tenant}"}, "sk": {"S": f"stream#{stream_id}"}}
+        self._ddb.delete_item(TableName=self._table, Key=key)
+
     def put_api_key(self, record: ApiKeyRecord) -> None:
         """The key's item (looked up by hash) and its line in the tenant's key list, together."""
         item = {

@@ -27,7 +27,10 @@ class InvalidLastEventId(InvalidRequest):
 
 @dataclass(frozen=True)
 class StreamLimits:
+    # The poll interval while events flow; it grows by half at each quiet poll up to max_poll_seconds, so a
+    # stream waiting on a queued or slow task reads about once every 2 s instead of several times a second.
     poll_seconds: float = 0.3
+    max_poll_seconds: float = 2.0
     keepalive_seconds: float = 15.0
     # Close before the function's timeout; the client resumes with Last-Event-ID.
     max_seconds: float = 840.0
@@ -111,6 +114,8 @@ class EventTail:
     async def stream(self, after_seq: int = 0) -> AsyncIterator[bytes]:
         started = last_sent = self._clock()
         scan_from = 0  # the first read may resume inside a stored batch; later ones start after it
+        poll = self._limits.poll_seconds
+        seen_status = None
         yield f"retry: {self._limits.retry_ms}\n\n".encode()
         while True:
             task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
@@ -124,6 +129,9 @@ class EventTail:
                     yield frame
                     last_sent = self._clock()
             scan_from = after_seq + 1
+            quiet = not events and task.status == seen_status
+            poll = min(poll * 1.5, self._limits.max_poll_seconds) if quiet else self._limits.poll_seconds
+            seen_status = task.status
             if task.status in TERMINAL:
                 yield self._frames.end(task)
                 return
@@ -133,4 +141,4 @@ class EventTail:
             if now - last_sent >= self._limits.keepalive_seconds:
                 yield b": keep-alive\n\n"
                 last_sent = now
-            await self._sleep(self._limits.poll_seconds)
+            await self._sleep(poll)
