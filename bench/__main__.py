@@ -13,15 +13,22 @@ import time
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small runs: checks the benchmarks work, not figures")
-    parser.add_argument("--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream")
+    parser.add_argument("--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish")
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
-    from bench import batch, coldstart, cost, stream, throughput
+    from bench import batch, coldstart, cost, finish, stream, throughput
 
-    benches = {"cost": cost, "coldstart": coldstart, "throughput": throughput, "batch": batch, "stream": stream}
+    benches = {
+        "cost": cost,
+        "coldstart": coldstart,
+        "throughput": throughput,
+        "batch": batch,
+        "stream": stream,
+        "finish": finish,
+    }
     chosen = args.only.split(",") if args.only else list(benches)
     rows = []
     started = time.perf_counter()

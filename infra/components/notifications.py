@@ -73,7 +73,9 @@ class Notifications(Construct):
         )
         self.notifier.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("batches/*")]
+                # Multipart writes of large results files are s3:PutObject; a failed one is aborted.
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects("batches/*")],
             )
         )
         bucket_arn = Stack.of(self).get_logical_id(bucket.node.default_child)

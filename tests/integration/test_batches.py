@@ -6,7 +6,10 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from asyncinfer.blobs.base import result_key
 from asyncinfer.handlers import notifier
+from asyncinfer.tasks.batches import item_task_id
+from asyncinfer.tasks.model import TaskStatus, now_ms
 from tests.conftest import load_event
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -258,3 +261,33 @@ def test_when_the_batch_queue_refuses_the_job_nothing_is_kept_and_the_key_is_fre
     jobs.send = send
     status, batch = create(aws, {"requests": items(2)}, headers={"Idempotency-Key": "once"})
     assert status == 200 and batch["request_counts"]["total"] == 2
+
+
+def test_finishing_a_large_batch_writes_its_results_in_parts_in_input_order(aws):
+    """600 items whose results (64 KiB each, in S3) add up to 38 MiB: the results file goes up as a
+    multipart upload from items read a page at a time; every line in input order, exactly once."""
+    count, result_bytes = 600, 64 * 1024
+    status, batch = create(aws, {"requests": items(count)})
+    assert status == 200, batch
+    aws.run_queue("batch")
+    batch_id = batch["id"].removeprefix("batch_").replace("-", "")
+    for index in range(count):
+        task_id = item_task_id(batch_id, index)
+        key = result_key("acme", task_id)
+        body = json.dumps({"choices": [{"message": {"content": "x" * result_bytes}}], "n": index})
+        aws.s3.put_object(Bucket=aws.resources.bucket_name, Key=key, Body=body.encode())
+        aws.store.transition(
+            "acme",
+            task_id,
+            expect={TaskStatus.CREATED},
+            changes={"status": TaskStatus.COMPLETED, "completed_at": now_ms(), "result_key": key},
+        )
+    tracker = notifier.endings().tracker
+    finished = tracker.finish(tracker.store.get_batch("acme", batch_id))
+    assert finished.status == "completed"
+    key = f"batches/acme/{batch_id}/results.jsonl"
+    body = aws.s3.get_object(Bucket=aws.resources.bucket_name, Key=key)["Body"].read()
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert [line["custom_id"] for line in lines] == [f"req-{i}" for i in range(count)]
+    assert [line["response"]["n"] for line in lines] == list(range(count))
+    assert len(body) > count * result_bytes  # several multipart parts (tests/unit measures the memory)

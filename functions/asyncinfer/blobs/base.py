@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 
@@ -9,6 +10,14 @@ class BlobStore(Protocol):
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
     def get(self, key: str) -> bytes | None: ...
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        """The object's lines as they are read (never the whole object at once); nothing if it is missing."""
+        ...
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
+        """Write an object of any size from chunks, holding at most one part in memory; its size."""
+        ...
 
     def presigned_url(self, key: str, expires_in: int) -> str: ...
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+# S3's multipart parts are 5 MiB at least (but the last); an object smaller than one part is a plain put.
+PART_BYTES = 8 * 1024 * 1024
 
 
 class S3BlobStore:
@@ -22,6 +26,46 @@ class S3BlobStore:
             if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
                 return None
             raise
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                return
+            raise
+        yield from body.iter_lines()
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
+        buffer, total, upload, parts = bytearray(), 0, None, []
+        try:
+            for chunk in chunks:
+                buffer += chunk
+                total += len(chunk)
+                if len(buffer) >= PART_BYTES:
+                    if upload is None:
+                        upload = self._s3.create_multipart_upload(
+                            Bucket=self._bucket, Key=key, ContentType=content_type
+                        )
+                    parts.append(self._part(key, upload["UploadId"], len(parts) + 1, bytes(buffer)))
+                    buffer.clear()
+            if upload is None:
+                self.put(key, bytes(buffer), content_type)
+                return total
+            if buffer:
+                parts.append(self._part(key, upload["UploadId"], len(parts) + 1, bytes(buffer)))
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+            )
+            return total
+        except BaseException:
+            if upload is not None:
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload["UploadId"])
+            raise
+
+    def _part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+        done = self._s3.upload_part(Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
+        return {"PartNumber": number, "ETag": done["ETag"]}
 
     def presigned_url(self, key: str, expires_in: int) -> str:
         return self._s3.generate_presigned_url(

@@ -12,9 +12,10 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -380,6 +381,25 @@ class Batches:
         )
 
 
+T = TypeVar("T")
+
+# Finishing a batch: items fetched (one BatchGetItem page) and their results read (threads) at a time.
+FINISH_CHUNK = 100
+FINISH_READERS = 16
+
+
+def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[T]]]:
+    """(index of the first, the chunk) for consecutive chunks of `size` items."""
+    first, chunk = 0, []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield first, chunk
+            first, chunk = first + size, []
+    if chunk:
+        yield first, chunk
+
+
 class BatchTracker:
     """The table stream's side: counts ending items, and when the last one ends writes the results and
     announces the batch's end. Every step is safe to repeat."""
@@ -395,6 +415,23 @@ class BatchTracker:
         self.blobs = blobs
         self.webhooks = webhooks
         self.result_of = result_of
+
+    def _result_lines(self, batch: Batch) -> Iterator[bytes]:
+        lines = (json.loads(line) for line in self.blobs.lines(batch.input_key) if line.strip())
+        with ThreadPoolExecutor(max_workers=FINISH_READERS) as readers:
+            for first, chunk in enumerate_chunks(lines, FINISH_CHUNK):
+                ids = [item_task_id(batch.id, first + offset) for offset in range(len(chunk))]
+                tasks = self.store.get_tasks(batch.tenant, ids)
+                found = [tasks.get(task_id) for task_id in ids]
+                responses = readers.map(self._response, found)
+                yield b"".join(
+                    json.dumps(view.result_line(line["custom_id"], task, response), separators=(",", ":")).encode()
+                    + b"\n"
+                    for line, task, response in zip(chunk, found, responses, strict=True)
+                )
+
+    def _response(self, task: Task | None) -> dict[str, Any] | None:
+        return self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
 
     def item_ended(self, task: Task) -> Batch | None:
         batch = self.store.count_item(task)
@@ -414,17 +451,11 @@ class BatchTracker:
         return batch
 
     def finish(self, batch: Batch) -> Batch:
-        raw = self.blobs.get(batch.input_key) or b""
-        lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-        ids = [item_task_id(batch.id, index) for index in range(len(lines))]
-        tasks = self.store.get_tasks(batch.tenant, ids)
-        out = []
-        for index, line in enumerate(lines):
-            task = tasks.get(ids[index])
-            response = self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
-            out.append(json.dumps(view.result_line(line["custom_id"], task, response), separators=(",", ":")) + "\n")
+        """Write the results file, one line per item in input order, streamed: the input is read line by
+        line, items are fetched FINISH_CHUNK at a time (their results side by side), and the file goes up in
+        parts, so memory stays bounded whatever the batch's size."""
         key = results_key(batch.tenant, batch.id)
-        self.blobs.put(key, "".join(out).encode(), "application/x-ndjson")
+        self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
         now = now_ms()
         status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
         try:
