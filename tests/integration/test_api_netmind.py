@@ -129,9 +129,11 @@ def test_list_shows_generations_only_and_delete_is_soft_and_purges(aws):
     assert call(aws, "DELETE", f"/v1/generation/{first['id']}")[0] == 404
 
 
-def test_cancelling_a_generation_on_the_async_surface_shows_here(aws):
+def test_the_async_surface_cannot_cancel_a_generation_and_netminds_delete_does(aws):
     _, created = call(aws, "POST", "/v1/generation", body=IMAGE)
-    assert aws.api("POST", f"/v1/async/{created['id']}/cancel")[0] == 200
+    assert aws.api("POST", f"/v1/async/{created['id']}/cancel")[0] == 404  # it sees chat tasks only
+    assert aws.store.get("acme", created["id"]).status == TaskStatus.CREATED
+    assert call(aws, "DELETE", f"/v1/generation/{created['id']}")[0] == 200
     aws.run_worker()
     assert call(aws, "GET", f"/v1/generation/{created['id']}")[1]["status"] == "cancelled"
     assert aws.store.get("acme", created["id"]).status == TaskStatus.CANCELLED

@@ -3,6 +3,7 @@ through `record_handler`, failed ones reported back for retry (partial batch res
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -31,24 +32,14 @@ def process(event: dict, context: LambdaContext, record_handler: Callable, event
 def partial_batch_entry_point(
     record_handler: Callable[[Any], Any], event_type: EventType = EventType.SQS
 ) -> Callable[[dict, LambdaContext], dict]:
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
-    def lambda_handler(event: dict, context: LambdaContext) -> dict:
-        return process(event, context, record_handler, event_type)
-
-    return lambda_handler
-
-
-def async_partial_batch_entry_point(
-    record_handler: Callable[[Any], Any], event_type: EventType = EventType.SQS
-) -> Callable[[dict, LambdaContext], dict]:
-    """As partial_batch_entry_point, for an async record handler: the records of a batch run side by side."""
+    """The entry point of a sync record handler, or of an async one, whose records then run side by side."""
 
     @logger.inject_lambda_context
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        if not inspect.iscoroutinefunction(record_handler):
+            return process(event, context, record_handler, event_type)
         return async_process_partial_response(
             event=event,
             record_handler=record_handler,

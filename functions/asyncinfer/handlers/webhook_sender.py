@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from asyncinfer import wiring
 from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE, WebhookSenderSettings
-from asyncinfer.handlers.event_source import async_partial_batch_entry_point
+from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
@@ -52,4 +52,4 @@ async def record_handler(record: SQSRecord) -> str:
     return outcome.value
 
 
-lambda_handler = async_partial_batch_entry_point(record_handler)
+lambda_handler = partial_batch_entry_point(record_handler)

@@ -7,18 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
+from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import TaskMessage, parse_message
 from asyncinfer.tasks.worker import RetryLater, Worker
 
@@ -71,13 +67,4 @@ def _back_off(record: SQSRecord, lease_left_ms: int) -> None:
     back_off(record, base=settings.retry_base_seconds, cap=settings.retry_max_seconds, at_least=at_least)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return async_process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+lambda_handler = partial_batch_entry_point(record_handler)
