@@ -148,8 +148,8 @@ class TaskStore(Protocol):
     def inflight_before(
         self, before_id: str, limit: int, after: dict[str, Any] | None = None
     ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
-        """One page of (tenant, task id) of every tenant's unfinished tasks older than `before_id`,
-        and where the next page starts (None at the end)."""
+        """One page of (tenant, task id) of every tenant's unfinished tasks older than `before_id` (a batch's
+        items left out), and where the next page starts (None at the end)."""
 
     def put_api_key(self, record: ApiKeyRecord) -> None: ...
 

@@ -540,8 +540,13 @@ class DynamoTaskStore:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": INFLIGHT_INDEX,
-            "FilterExpression": "sk < :before",
-            "ExpressionAttributeValues": {":before": {"S": TASK_PREFIX + before_id}},
+            # Not a batch's items: their batch job queues them (again on every run), the sweeper never does.
+            "FilterExpression": "sk < :before AND NOT contains(#inflight, :batch)",
+            "ExpressionAttributeNames": {"#inflight": INFLIGHT_ATTRIBUTE},
+            "ExpressionAttributeValues": {
+                ":before": {"S": TASK_PREFIX + before_id},
+                ":batch": {"S": BATCH_INFLIGHT_SUFFIX},
+            },
             "Limit": limit,
         }
         if after:
