@@ -226,8 +226,8 @@ def run(tasks: int | None = None) -> Row:
         boto3.setup_default_session()
         log = CallLog()
         log.install()  # before any client exists: a client copies the session's hooks when made
-        ddb, sqs, s3 = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3")
-        resources = provision(ddb, sqs, s3, "bench")
+        ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        resources = provision(boto3.client, "bench")
         for name, value in resources.env().items():
             os.environ[name] = value
         _clear_handler_caches()

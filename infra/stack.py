@@ -39,6 +39,7 @@ class AsyncInferStack(Stack):
             "table": self.storage.table,
             "bucket": self.storage.bucket,
             "queues": self.queues,
+            "sealing_key": self.storage.sealing_key,
         }
         self.workers = Workers(self, "Workers", **shared)
         self.api = Api(self, "Api", **shared)

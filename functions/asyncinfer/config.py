@@ -41,6 +41,11 @@ class OutboundSettings(DocsSettings):
         )
 
 
+class SealingSettings(DocsSettings):
+    # The KMS key that wraps the data keys of sealed client secrets (MCP credentials, webhook URLs).
+    sealing_key_id: str = Field(min_length=1)
+
+
 class AuthorizerSettings(_Settings):
     pass
 
@@ -55,7 +60,7 @@ class SweeperSettings(_Settings):
     orphan_after_seconds: int = Field(default=600, ge=1)
 
 
-class ApiSettings(_Settings, OutboundSettings):
+class ApiSettings(_Settings, OutboundSettings, SealingSettings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
@@ -72,7 +77,7 @@ class ApiSettings(_Settings, OutboundSettings):
     max_inflight_tasks: int = Field(default=1000, ge=0)
 
 
-class WorkerSettings(_Settings, OutboundSettings):
+class WorkerSettings(_Settings, OutboundSettings, SealingSettings):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.3, gt=0)
@@ -137,7 +142,7 @@ class NotifierSettings(WebhookApiSettings):
 WEBHOOK_SENDER_BATCH_SIZE = 10
 
 
-class WebhookSenderSettings(_Settings, OutboundSettings):
+class WebhookSenderSettings(_Settings, OutboundSettings, SealingSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     # Attempt n comes back after a jittered delay of up to base * 2^(n-1) seconds, at most the cap.
     webhook_retry_base_seconds: float = Field(default=5, gt=0)

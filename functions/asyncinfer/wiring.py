@@ -12,6 +12,7 @@ from asyncinfer.config import (
     ApiSettings,
     BatchSettings,
     NotifierSettings,
+    SealingSettings,
     SweeperSettings,
     WebhookApiSettings,
     WebhookSenderSettings,
@@ -24,10 +25,12 @@ from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoBatchStore, DynamoWebhookStore
 from asyncinfer.tasks.batches import Batches, BatchLimits, BatchTracker
 from asyncinfer.tasks.endings import Endings
+from asyncinfer.tasks.sealing import Sealer
 from asyncinfer.tasks.service import SubmitLimits, TaskService, read_result
 from asyncinfer.tasks.sweeper import Sweeper
 from asyncinfer.tasks.webhooks import SendPolicy, Webhooks, WebhookSender
 from asyncinfer.tasks.worker import Worker, WorkerConfig
+from asyncinfer.vault.kms import KmsDataKeys
 
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 
@@ -38,6 +41,10 @@ _S3_CONFIG = CONFIG.merge(Config(signature_version="s3v4"))
 
 def client(service: str) -> Any:
     return boto3.client(service, config=_S3_CONFIG if service == "s3" else CONFIG)
+
+
+def sealer(settings: SealingSettings) -> Sealer:
+    return Sealer(KmsDataKeys(client("kms"), settings.sealing_key_id))
 
 
 def task_store(table_name: str) -> DynamoTaskStore:
@@ -68,6 +75,7 @@ def task_service(settings: ApiSettings) -> TaskService:
             max_inflight=settings.max_inflight_tasks,
         ),
         outbound=settings.outbound(),
+        sealer=sealer(settings),
     )
 
 
@@ -108,6 +116,7 @@ def worker(settings: WorkerSettings) -> Worker:
         provider_for=providers,
         upstream_for=providers.upstream,
         tool_host=lambda servers: mcp_tool_host(servers, settings),
+        sealer=sealer(settings),
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,
@@ -165,4 +174,5 @@ def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
             timeout_seconds=settings.webhook_timeout_seconds,
             outbound=settings.outbound().webhooks,
         ),
+        sealer(settings),
     )

@@ -8,6 +8,7 @@ import json
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -80,6 +81,7 @@ class Api(Construct):
         table: dynamodb.ITableV2,
         bucket: s3.IBucket,
         queues: Queues,
+        sealing_key: kms.IKey,
         routes: tuple[Route, ...] = ROUTES,
     ) -> None:
         super().__init__(scope, id)
@@ -103,7 +105,9 @@ class Api(Construct):
         }
         # One small function per surface; each task surface with the same rights.
         api_functions = {
-            name: self._api_function(name, api_env, common, table=table, bucket=bucket, queues=queues)
+            name: self._api_function(
+                name, api_env, common, table=table, bucket=bucket, queues=queues, sealing_key=sealing_key
+            )
             for name in sorted({route.function for route in routes if route.function.startswith("api_")})
             if name not in ("api_docs", "api_webhooks")
         }
@@ -279,9 +283,10 @@ class Api(Construct):
         table: dynamodb.ITableV2,
         bucket: s3.IBucket,
         queues: Queues,
+        sealing_key: kms.IKey,
     ) -> lambda_.IFunction:
         fn = Function(
             self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
         ).function
-        grant_task_rights(fn, name, table=table, bucket=bucket, queues=queues)
+        grant_task_rights(fn, name, table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
         return fn

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -14,7 +15,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
 from infra.components.function import Function
-from infra.components.grants import batch_environment, grant_batch_rights, grant_task_rights
+from infra.components.grants import batch_environment, grant_batch_rights, grant_sealing, grant_task_rights
 from infra.components.queues import BATCH_TIMEOUT_SECONDS, Queues
 from infra.config import InfraConfig
 from infra.nag import acknowledge
@@ -32,6 +33,7 @@ class Batches(Construct):
         table: dynamodb.ITableV2,
         bucket: s3.IBucket,
         queues: Queues,
+        sealing_key: kms.IKey,
         api_environment: dict[str, str],
     ) -> None:
         super().__init__(scope, id)
@@ -50,7 +52,9 @@ class Batches(Construct):
             sources.SqsEventSource(queues.batches, batch_size=1, report_batch_item_failures=True, max_concurrency=5)
         )
         # It submits tasks exactly as the API does, and reads and writes batches as api_batches does.
-        grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues)
+        grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
+        # It opens the sealed lines of a batch's input to make its items (and seals them again for each).
+        grant_sealing(self.function, sealing_key, open=("mcp", "webhook"))
         grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)
         # Only the batch function queues batch items.
         queues.batch_items.grant_send_messages(self.function)

@@ -7,6 +7,7 @@ import json
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
@@ -64,10 +65,34 @@ def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
     return env
 
 
+def grant_sealing(fn: lambda_.IFunction, key: kms.IKey, *, seal: bool = False, open: tuple[str, ...] = ()) -> None:
+    """The sealing key (asyncinfer.tasks.sealing): new data keys to seal client secrets with, and the opening
+    of the kinds `open` names (`mcp`, `webhook`), each only under an encryption context of that use."""
+    fn.add_environment("ASYNCINFER_SEALING_KEY_ID", key.key_arn)
+    if seal:
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
+    if open:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:EncryptionContext:use": list(open)}},
+            )
+        )
+
+
 def grant_task_rights(
-    fn: lambda_.IFunction, name: str, *, table: dynamodb.ITableV2, bucket: s3.IBucket, queues: Queues
+    fn: lambda_.IFunction,
+    name: str,
+    *,
+    table: dynamodb.ITableV2,
+    bucket: s3.IBucket,
+    queues: Queues,
+    sealing_key: kms.IKey,
 ) -> None:
     """What submitting, reading, cancelling and deleting tasks takes (every task surface, the batch function)."""
+    # A submit seals the MCP credentials and the webhook URL it stores; it cannot open them again.
+    grant_sealing(fn, sealing_key, seal=True)
     # Submit writes the task and its names, and deletes them again if the queue refuses the message.
     grant_table(
         table,

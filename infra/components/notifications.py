@@ -7,6 +7,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -15,6 +16,7 @@ from constructs import Construct
 from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE
 from asyncinfer.store.dynamodb_stream import ENDED_FILTERS
 from infra.components.function import Function
+from infra.components.grants import grant_sealing
 from infra.components.queues import WEBHOOK_SENDER_TIMEOUT_SECONDS, Queues
 from infra.components.storage import grant_table
 from infra.config import InfraConfig
@@ -33,6 +35,7 @@ class Notifications(Construct):
         table: dynamodb.ITableV2,
         bucket: s3.IBucket,
         queues: Queues,
+        sealing_key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
         common = {"code": code, "architecture": architecture}
@@ -108,5 +111,7 @@ class Notifications(Construct):
                 max_concurrency=5,
             )
         )
+        # Opens the sealed URL of each delivery, nothing else.
+        grant_sealing(self.sender, sealing_key, open=("webhook",))
         # Reads a delivery and the tenant's secret; records each attempt.
         grant_table(table, self.sender, "dynamodb:GetItem", "dynamodb:PutItem")

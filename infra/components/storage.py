@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -47,6 +48,15 @@ class Storage(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Wraps the data keys that seal client secrets in the table and bucket (MCP credentials, webhook URLs).
+        # Kept with the table: a deleted key would leave its sealed values unreadable.
+        self.sealing_key = kms.Key(
+            self,
+            "SealingKey",
+            description="asyncinfer: seals MCP credentials and webhook URLs at rest",
+            enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.access_logs = s3.Bucket(

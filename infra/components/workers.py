@@ -7,12 +7,14 @@ import json
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.components.function import Function
+from infra.components.grants import grant_sealing
 from infra.components.queues import Queues
 from infra.components.storage import EXPIRING_PREFIXES, grant_table
 from infra.config import InfraConfig
@@ -51,6 +53,7 @@ class Workers(Construct):
         table: dynamodb.ITableV2,
         bucket: s3.IBucket,
         queues: Queues,
+        sealing_key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
         worker_env = {
@@ -71,6 +74,8 @@ class Workers(Construct):
             memory_size=1024,
             environment=worker_env,
         ).function
+        # It opens a task's sealed MCP credentials to call its servers; nothing else.
+        grant_sealing(self.worker, sealing_key, open=("mcp",))
         # Batch items run beside the tasks, never in front of them: a queue and a concurrency of their own.
         self.worker.add_event_source(
             sources.SqsEventSource(

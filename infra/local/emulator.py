@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ class Resources:
     batch_items_queue_arn: str = ""
     webhook_dlq_url: str = ""
     webhook_dlq_arn: str = ""
+    sealing_key_id: str = ""
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
@@ -58,6 +60,7 @@ class Resources:
             "ASYNCINFER_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "ASYNCINFER_BATCH_QUEUE_URL": self.batch_queue_url,
             "ASYNCINFER_BATCH_ITEMS_QUEUE_URL": self.batch_items_queue_url,
+            "ASYNCINFER_SEALING_KEY_ID": self.sealing_key_id,
         }
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
@@ -128,11 +131,12 @@ class Emulator:
         )
 
     def create_resources(self, prefix: str = "asyncinfer-dev") -> Resources:
-        return provision(self.client("dynamodb"), self.client("sqs"), self.client("s3"), prefix, self.endpoint)
+        return provision(self.client, prefix, self.endpoint)
 
 
-def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> Resources:
-    """Create the stack's table, queue + DLQ and bucket with these clients (moto server or in-process)."""
+def provision(clients: Callable[[str], Any], prefix: str, endpoint: str = "") -> Resources:
+    """Create the stack's table, queues, bucket and sealing key with these clients (moto server or in-process)."""
+    ddb, sqs, s3 = clients("dynamodb"), clients("sqs"), clients("s3")
     table = f"{prefix}-tasks"
     ddb.create_table(
         TableName=table,
@@ -157,6 +161,7 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
     batch_url, batch_arn = _queue(sqs, f"{prefix}-batches", _redrive(batch_dlq_arn, MAX_RECEIVE_COUNT, 300))
     bucket = f"{prefix}-outputs"
     s3.create_bucket(Bucket=bucket)
+    key = clients("kms").create_key(Description=f"{prefix}: seals client secrets")["KeyMetadata"]["Arn"]
     return Resources(
         endpoint=endpoint,
         table_name=table,
@@ -174,6 +179,7 @@ def provision(ddb: Any, sqs: Any, s3: Any, prefix: str, endpoint: str = "") -> R
         webhook_dlq_url=webhook_dlq_url,
         webhook_dlq_arn=webhook_dlq_arn,
         batch_queue_arn=batch_arn,
+        sealing_key_id=key,
     )
 
 

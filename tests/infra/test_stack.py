@@ -246,3 +246,27 @@ def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resource
         )
     }
     assert senders == {HANDLERS["batch"]}
+
+
+def test_only_the_functions_that_use_client_secrets_may_open_them(resources):
+    """Every function that stores a submit may seal (GenerateDataKey) but not open; the worker opens MCP
+    credentials only, the sender webhook URLs only, the batch function both (to make items of its lines)."""
+    (key,) = of_type(resources, "AWS::KMS::Key").keys() - {
+        name for name in of_type(resources, "AWS::KMS::Key") if name.startswith("Monitoring")
+    }
+    assert resources[key]["Properties"]["EnableKeyRotation"] is True
+    assert resources[key]["DeletionPolicy"] == "Retain"
+    opens, seals = {}, set()
+    for handler, (name, _) in functions_by_handler(resources).items():
+        for statement in policy_statements_of(resources, name):
+            actions = {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+            if not any(a.startswith("kms:") for a in actions) or statement["Resource"] != {"Fn::GetAtt": [key, "Arn"]}:
+                continue
+            module = handler.removeprefix("asyncinfer.handlers.").split(".")[0]
+            if "kms:GenerateDataKey" in actions:
+                seals.add(module)
+            if "kms:Decrypt" in actions:
+                opens[module] = statement["Condition"]["StringEquals"]["kms:EncryptionContext:use"]
+            assert actions <= {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert opens == {"worker": ["mcp"], "webhook_sender": ["webhook"], "batch": ["mcp", "webhook"]}
+    assert seals == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"}

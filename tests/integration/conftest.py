@@ -87,6 +87,25 @@ class Aws:
             read += batch
         return read
 
+    def everything_stored(self) -> str:
+        """Every byte at rest: the table's items, its stream's records and the bucket's objects."""
+        parts = [
+            json.dumps(page["Items"])
+            for page in self.ddb.get_paginator("scan").paginate(TableName=self.resources.table_name)
+        ]
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.resources.bucket_name):
+            for obj in page.get("Contents", []):
+                body = self.s3.get_object(Bucket=self.resources.bucket_name, Key=obj["Key"])["Body"].read()
+                parts.append(body.decode(errors="replace"))
+        for shard in self.streams.describe_stream(StreamArn=self.resources.stream_arn)["StreamDescription"]["Shards"]:
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=self.resources.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator and (records := self.streams.get_records(ShardIterator=iterator))["Records"]:
+                parts.append(json.dumps(records["Records"], default=str))
+                iterator = records.get("NextShardIterator")
+        return "\n".join(parts)
+
     def run_queue(self, function: str, max_batches: int = 50) -> int:
         """Deliver a queue's messages (webhook_sender, batch, worker) to its function, until it is empty
         of visible messages."""
@@ -172,7 +191,7 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, value)
     with mock_aws():
         ddb, sqs, s3 = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3")
-        resources = provision(ddb, sqs, s3, "test")
+        resources = provision(boto3.client, "test")
         for name, value in resources.env().items():
             monkeypatch.setenv(name, value)
         _clear_caches()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from asyncinfer.handlers import shared, worker
+from asyncinfer.store.dynamodb import task_to_item
 from asyncinfer.tasks.dialects.ids import parse_any
 from asyncinfer.tasks.model import TaskStatus
 from infra.local.functions import LocalFunctions
@@ -289,3 +290,63 @@ def test_an_mcp_server_is_connected_to_the_address_that_was_checked_not_a_second
     assert task.status == TaskStatus.COMPLETED, task.error
     assert server.calls == 1
     assert asked == ["rebind.test"]
+
+
+TOKEN, HEADER = "tok-7f3a-SECRET", "hdr-91c2-SECRET"
+
+
+def secret_server(url: str) -> dict:
+    return {"name": "calc", "url": url, "authorization": TOKEN, "headers": {"X-Api-Key": HEADER}}
+
+
+def reached_with_credentials(server: RunningMcpServer) -> bool:
+    return any(h.get("authorization") == f"Bearer {TOKEN}" and h.get("x-api-key") == HEADER for h in server.headers)
+
+
+def test_mcp_credentials_are_sealed_at_rest_and_opened_only_to_call_the_server(stack):
+    with RunningMcpServer() as server:
+        task, _ = run(stack, "tool-loop", [secret_server(server.url)])
+        assert task.status == TaskStatus.COMPLETED, task.error
+        assert reached_with_credentials(server)
+    stored = stack.everything_stored()
+    assert TOKEN not in stored and HEADER not in stored
+    assert "sealed:v1:" in stored
+
+
+def test_a_batch_keeps_its_items_mcp_credentials_sealed_in_its_input_and_its_tasks(stack):
+    with RunningMcpServer() as server:
+        body = {"model": "tool-loop", "messages": [{"role": "user", "content": "Add"}], "mcp_servers": []}
+        requests = [
+            {"custom_id": f"r{i}", "body": {**body, "mcp_servers": [secret_server(server.url)]}} for i in range(3)
+        ]
+        status, batch = stack.api("POST", "/v1/batches", body={"requests": requests}, function="api_batches")
+        assert status == 200, batch
+        while stack.run_queue("batch") + stack.run_worker() + stack.run_notifier():
+            pass
+        assert reached_with_credentials(server)
+    status, done = stack.api("GET", f"/v1/batches/{batch['id']}", function="api_batches")
+    assert done["request_counts"]["completed"] == 3, done
+    stored = stack.everything_stored()
+    assert TOKEN not in stored and HEADER not in stored
+
+
+def test_a_sealed_credential_copied_into_another_tenants_task_opens_for_nobody(stack):
+    with RunningMcpServer() as server:
+        task, _ = run(stack, "tool-loop", [secret_server(server.url)])
+        server.headers.clear()
+        sealed = task.request["mcp_servers"][0]["authorization"]
+        body = {
+            "model": "tool-loop",
+            "messages": [{"role": "user", "content": "Add"}],
+            "mcp_servers": [{"name": "calc", "url": server.url}],
+        }
+        status, created = stack.api("POST", "/v1/async", body=body, tenant="other")
+        assert status == 200
+        stolen = stack.store.get("other", parse_any(created["id"]))
+        # What someone with write access to the table could do: put the sealed token in their own task.
+        stolen.request["mcp_servers"][0]["authorization"] = sealed
+        stack.ddb.put_item(TableName=stack.resources.table_name, Item=task_to_item(stolen))
+        stack.run_worker()
+        ended = stack.store.get("other", stolen.id)
+        assert ended.status == TaskStatus.FAILED and ended.error.code == "secrets_unavailable"
+        assert server.headers == []  # the server was never called with anything

@@ -276,3 +276,20 @@ def test_a_delivery_whose_message_was_dead_lettered_is_recorded_failed_not_left_
     assert delivery["status"] == "failed"
     assert "dead-lettered" in delivery["attempts"][-1]["error"]
     assert aws.queue_depth(r.webhook_dlq_url) == 0
+
+
+def test_a_webhook_url_is_sealed_at_rest_shown_by_its_origin_and_still_delivered_to(aws):
+    credential = "url-5d8e-SECRET"
+    with WebhookReceiver() as receiver:
+        url = f"{receiver.url}/{credential}?token={credential}"
+        task = submit(aws, url)
+        finish(aws)
+        [hit] = receiver.wait_for(1)
+    assert hit.path == f"/hooks/{credential}?token={credential}"  # the sender opened it
+    origin = receiver.url.removesuffix("/hooks")
+    stored = aws.everything_stored()
+    assert credential not in stored and "sealed:v1:" in stored
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query={"task_id": task["id"]}, function="api_webhooks")
+    assert status == 200
+    [delivery] = listing["data"]
+    assert delivery["url"] == f"{origin}/…"

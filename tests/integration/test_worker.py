@@ -3,7 +3,9 @@ import time
 
 import pytest
 
+from asyncinfer import wiring
 from asyncinfer.blobs.s3 import S3BlobStore
+from asyncinfer.config import WorkerSettings
 from asyncinfer.handlers import api_async, worker
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.local import DemoChatProvider
@@ -38,6 +40,7 @@ def make_worker(aws, provider, **config) -> Worker:
         ModelRegistry.load(),
         lambda spec: provider,
         WorkerConfig(**settings),
+        sealer=wiring.sealer(WorkerSettings()),
     )
 
 

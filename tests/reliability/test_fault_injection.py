@@ -139,8 +139,8 @@ def emulated(monkeypatch):
     level = logger.log_level
     logger.setLevel("CRITICAL")  # thousands of expected, injected errors
     with mock_aws():
-        ddb, sqs, s3 = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3")
-        resources = provision(ddb, sqs, s3, "chaos")
+        sqs = boto3.client("sqs")
+        resources = provision(boto3.client, "chaos")
         for name, value in resources.env().items():
             monkeypatch.setenv(name, value)
         sqs.set_queue_attributes(

@@ -22,7 +22,16 @@ class RunningMcpServer:
         self.url = f"http://127.0.0.1:{self.port}/{'sse' if sse else 'mcp'}"
         server = server or build()
         app = server.sse_app() if sse else server.streamable_http_app()
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+        # The headers of every request the server got: what a client sent it, credentials included.
+        self.headers: list[dict[str, str]] = []
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                self.headers.append({k.decode().lower(): v.decode() for k, v in scope["headers"]})
+            await app(scope, receive, send)
+
+        config = uvicorn.Config(recording, log_level="warning", timeout_graceful_shutdown=1, lifespan="on")
+        self._server = uvicorn.Server(config)
 
     def __enter__(self) -> RunningMcpServer:
         threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True).start()

@@ -27,6 +27,7 @@ from asyncinfer.tasks.errors import Conflict, IdempotencyConflict, InvalidReques
 from asyncinfer.tasks.model import Task, TaskError, TaskKind, TaskStatus, id_time_ms, new_task_id, now_ms
 from asyncinfer.tasks.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.tasks.requests import loads_client_json, parse_webhook, validation_message
+from asyncinfer.tasks.sealing import open_body, seal_body
 from asyncinfer.tasks.service import Prepared, Submission, TaskService, check_idempotency_key, fingerprint
 from asyncinfer.tasks.webhooks import Webhooks
 
@@ -157,9 +158,13 @@ class Batches:
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
         items = request.requests if request.requests is not None else self._load(tenant, request.input_file or "")
-        lines = self._validate(tenant, request.endpoint, items)
         now = now_ms()
         batch_id = new_task_id(now)
+        sealer = self.tasks.sealer
+        lines = [
+            {**line, "body": seal_body(sealer, line["body"], tenant, batch_id)}
+            for line in self._validate(tenant, request.endpoint, items)
+        ]
         batch = Batch(
             id=batch_id,
             tenant=tenant,
@@ -168,7 +173,7 @@ class Batches:
             created_at=now,
             updated_at=now,
             input_key=input_key(tenant, batch_id),
-            webhook=webhook,
+            webhook=webhook.sealed(sealer, tenant) if webhook else None,
             metadata=request.metadata,
             schedule=schedule,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
@@ -340,7 +345,7 @@ class Batches:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
         fields = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
-        body = line["body"]
+        body = open_body(self.tasks.sealer, line["body"], batch.tenant, batch.id)
         now = now_ms()
         if batch.status == BatchStatus.CANCELLING:
             task = self._bare_task(batch, task_id, body, fields, status=TaskStatus.CANCELLED, cancelled_at=now)

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from asyncinfer.tasks.sealing import Sealer, shown_url, webhook_context
+
 
 class TaskStatus(StrEnum):
     CREATED = "CREATED"
@@ -93,11 +95,19 @@ TASK_EVENTS: tuple[str, ...] = ("task.completed", "task.failed", "task.cancelled
 class WebhookTarget(BaseModel):
     """Where a task's (or a batch's) ending is announced, and which events; None means all of them."""
 
-    url: str
+    url: str  # sealed once stored (tasks.sealing): only the webhook sender opens it
     events: list[str] | None = None
+    shown: str | None = None  # what reads show of the URL: its origin
 
     def wants(self, event_type: str) -> bool:
         return self.events is None or event_type in self.events
+
+    def sealed(self, sealer: Sealer, tenant: str) -> WebhookTarget:
+        url = sealer.seal([self.url], webhook_context(tenant))[0]
+        return self.model_copy(update={"url": url, "shown": shown_url(self.url)})
+
+    def view(self) -> dict[str, Any]:
+        return {"url": self.shown or shown_url(self.url), **({"events": self.events} if self.events else {})}
 
 
 class TaskError(BaseModel):

@@ -83,7 +83,8 @@ class Delivery(BaseModel):
     tenant: str
     event_type: str
     subject: str  # the id of the task or batch the event is about
-    url: str
+    url: str  # sealed: only the sender opens it
+    shown: str | None = None  # its origin, for reads
     payload: str
     status: DeliveryStatus = DeliveryStatus.PENDING
     attempts: list[Attempt] = Field(default_factory=list)

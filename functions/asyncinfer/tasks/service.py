@@ -26,6 +26,7 @@ from asyncinfer.tasks.errors import (
 )
 from asyncinfer.tasks.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.tasks.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.tasks.ssrf import DEFAULT_OUTBOUND, Outbound
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,10 @@ class TaskService:
         blobs: BlobStore,
         registry: ModelRegistry,
         limits: SubmitLimits,
+        sealer: Sealer,
         outbound: Outbound = DEFAULT_OUTBOUND,
     ) -> None:
+        self.sealer = sealer
         self.store = store
         self.queue = queue
         self.blobs = blobs
@@ -170,6 +173,8 @@ class TaskService:
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             **{**prepared.fields, **fields},
         )
+        if task.webhook is not None:
+            task.webhook = task.webhook.sealed(self.sealer, tenant)
         # Every field is bounded where it is parsed; this is the backstop, before anything is stored: the
         # record must leave room under DynamoDB's 400 KB item limit for its result and ending.
         fields_bytes = len(task.model_dump_json(exclude={"request"}).encode())
@@ -178,12 +183,13 @@ class TaskService:
                 f"The task's own fields (correlation_id, webhook, names) take {fields_bytes} bytes; "
                 f"at most {MAX_TASK_FIELDS_BYTES}"
             )
-        encoded = json.dumps(prepared.request, separators=(",", ":"), ensure_ascii=False).encode()
+        request = seal_mcp_secrets(self.sealer, prepared.request, mcp_context(tenant, task.batch_id or task.id))
+        encoded = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.limits.inline_request_bytes:
             task.request_key = request_key(task.tenant, task.id)
             self.blobs.put(task.request_key, encoded, "application/json")
         else:
-            task.request = prepared.request
+            task.request = request
         return task
 
     def _submit(self, tenant: str, prepared: Prepared, how: Submission) -> Task:

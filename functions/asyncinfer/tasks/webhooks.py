@@ -24,6 +24,7 @@ from asyncinfer.store.base import WebhookStore
 from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.tasks.model import WebhookTarget, now_ms
 from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
+from asyncinfer.tasks.sealing import Sealer, SealingFailed, webhook_context
 from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
 from asyncinfer.tools.guarded_http import GuardedTransport
 
@@ -105,6 +106,7 @@ class Webhooks:
             event_type=event_type,
             subject=subject,
             url=target.url,
+            shown=target.shown,
             payload=payload,
             created_at=now,
             updated_at=now,
@@ -197,9 +199,10 @@ async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: f
 
 
 class WebhookSender:
-    def __init__(self, store: WebhookStore, policy: SendPolicy, post: Post = http_post) -> None:
+    def __init__(self, store: WebhookStore, policy: SendPolicy, sealer: Sealer, post: Post = http_post) -> None:
         self.store = store
         self.policy = policy
+        self.sealer = sealer
         self.post = post
 
     def attempt(self, message: DeliveryMessage) -> Outcome:
@@ -212,7 +215,8 @@ class WebhookSender:
         error: str | None = None
         permanent = False
         try:
-            target = pin(delivery.url, self.policy.outbound)
+            url = self.sealer.open([delivery.url], webhook_context(delivery.tenant))[0]
+            target = pin(url, self.policy.outbound)
             secret = self.store.get_secret(delivery.tenant)
             if secret is None:
                 raise RuntimeError("the tenant has no webhook secret")
@@ -222,6 +226,8 @@ class WebhookSender:
                 error = f"HTTP {status_code}"
         except RefusedUrl as exc:
             error, permanent = exc.message, True
+        except SealingFailed as exc:
+            error, permanent = str(exc), True
         except Exception as exc:  # a timeout, a refused connection, a TLS error: all worth another try
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         attempt = Attempt(

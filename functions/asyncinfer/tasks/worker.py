@@ -31,6 +31,7 @@ from asyncinfer.tasks.model import (
     sources_of,
 )
 from asyncinfer.tasks.requests import ChatRequest, McpServer, validation_message
+from asyncinfer.tasks.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tools.base import ToolHost
 
@@ -91,7 +92,10 @@ class Worker:
         config: WorkerConfig,
         upstream_for: Callable[[ModelSpec], str] | None = None,
         tool_host: Callable[[list[McpServer]], ToolHost] | None = None,
+        *,
+        sealer: Sealer,
     ) -> None:
+        self.sealer = sealer
         self.store = store
         self.blobs = blobs
         self.registry = registry
@@ -268,12 +272,18 @@ class Worker:
         return Outcome.COMPLETED
 
     def _request(self, task: Task) -> dict[str, Any]:
+        """The stored request, its MCP credentials opened (only here, just before they are used)."""
         if task.request is not None:
-            return task.request
-        body = self.blobs.get(task.request_key or "")
-        if body is None:
-            raise ProviderError("request_missing", "The stored request body is missing", retryable=False)
-        return json.loads(body)
+            request = task.request
+        else:
+            body = self.blobs.get(task.request_key or "")
+            if body is None:
+                raise ProviderError("request_missing", "The stored request body is missing", retryable=False)
+            request = json.loads(body)
+        try:
+            return open_mcp_secrets(self.sealer, request, mcp_context(task.tenant, task.batch_id or task.id))
+        except SealingFailed as exc:
+            raise ProviderError("secrets_unavailable", str(exc), retryable=False) from None
 
     def _complete(
         self, task: Task, content: str, finished: Finished, seq: int, extra: dict[str, Any] | None = None

@@ -8,6 +8,7 @@ from asyncinfer.tasks.dialects import async_api, ids
 from asyncinfer.tasks.errors import TaskNotFound
 from asyncinfer.tasks.model import Task, TaskStatus
 from asyncinfer.tasks.records import Batch, Delivery
+from asyncinfer.tasks.sealing import shown_url
 
 ID_PREFIX = "batch_"
 
@@ -48,7 +49,7 @@ def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
     if batch.schedule:
         out["schedule"] = batch.schedule
     if batch.webhook is not None:
-        out["webhook"] = batch.webhook.model_dump(exclude_none=True)
+        out["webhook"] = batch.webhook.view()
     if results_url:
         out["results_url"] = results_url
     return out
@@ -99,7 +100,7 @@ def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
         "subject": public_id(item.subject)
         if item.event_type.startswith("batch.")
         else async_api.public_id(item.subject),
-        "url": item.url,
+        "url": item.shown or shown_url(item.url),
         "status": item.status.value,
         "attempt_count": item.attempt_count,
         "created_at": async_api.iso(item.created_at),
