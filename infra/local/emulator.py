@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -89,6 +90,66 @@ def serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def transactions_in_place() -> None:
+    """moto's TransactWriteItems deep-copies every table it touches before it starts, and on a failed
+    condition swaps the copies in for the tables: each transaction costs a copy of the whole table (the
+    local stack slows down as the table grows), and whoever holds the table object (the local stream
+    poller) is left reading a table nobody writes any more. Here only the items a transaction names are
+    saved, and a failed one puts them back in place (and takes back the stream records it wrote), as on
+    DynamoDB, where a cancelled transaction changes nothing and streams nothing."""
+    import copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend, DynamoType
+    from moto.dynamodb.models.table import Table
+
+    transact = DynamoDBBackend.transact_write_items
+    if getattr(transact, "in_place", False):
+        return
+
+    class TablesStayPut:
+        """The `copy` moto's backend module sees: a table is its own copy, anything else is copied."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    models.copy = TablesStayPut  # type: ignore[assignment]
+
+    def saved_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+        saved = []
+        for entry in transact_items:
+            for op in entry.values():
+                table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                attrs = (op.get("Item") or op.get("Key") or {}) if table is not None else {}
+                if table is None or table.hash_key_attr not in attrs:
+                    continue
+                hash_key = DynamoType(attrs[table.hash_key_attr])
+                range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr in attrs else None
+                with contextlib.suppress(Exception):  # a malformed key: moto's own validation answers it
+                    saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        return saved
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = saved_items(self, transact_items)
+        streamed = {id(t): (t, len(t.stream_shard.items)) for t, *_ in saved if t.stream_shard is not None}
+        try:
+            transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                place, key = (table.items[hash_key], range_key) if range_key is not None else (table.items, hash_key)
+                if item is None:
+                    place.pop(key, None)
+                else:
+                    place[key] = item
+            for table, count in streamed.values():
+                del table.stream_shard.items[count:]
+            raise
+
+    transact_write_items.in_place = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def cheap_sqs_retention_check() -> None:
     """moto checks each message's retention by building all of its queue's attributes, whose counts walk
     every message: a receive from a queue of n messages costs n², seconds of the one process's CPU for a
@@ -104,6 +165,7 @@ def cheap_sqs_retention_check() -> None:
 
 
 serialize_dynamodb()
+transactions_in_place()
 cheap_sqs_retention_check()
 
 

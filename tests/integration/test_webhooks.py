@@ -9,7 +9,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.handlers import notifier, shared, webhook_sender
+from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, NameClaim
 from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.tasks.model import TaskStatus, now_ms
+from asyncinfer.tasks.service import MESSAGE_ID
 from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY
 from tests.support.webhook_receiver import HostileReceiver, WebhookReceiver
@@ -293,3 +296,31 @@ def test_a_webhook_url_is_sealed_at_rest_shown_by_its_origin_and_still_delivered
     assert status == 200
     [delivery] = listing["data"]
     assert delivery["url"] == f"{origin}/…"
+
+
+def test_webhooks_still_arrive_after_every_kind_of_failed_transaction(aws):
+    """A transaction that fails (a taken message_id's 409, a conditional delete of a task not yet ended,
+    an API key's colliding id) changes nothing, in the emulator as on DynamoDB: the table the stream's
+    reader follows stays the table everyone writes, so later endings are still announced."""
+    with WebhookReceiver() as receiver:
+        submit(aws, receiver.url)
+        finish(aws)  # the stream's reader now holds its place in the table's stream
+        assert len(receiver.wait_for(1)) == 1
+        body = {"messages": [{"role": "user", "content": "hi"}]}
+        call = {"function": "api_privategpt", "query": {"message_id": "msg_taken"}, "body": body}
+        assert aws.api("POST", "/v1/messages/async", **call)[0] == 200
+        status, error = aws.api("POST", "/v1/messages/async", **call)
+        assert status == 409 and error["error"]["code"] == "message_id_conflict"
+        named = aws.store.get_name("acme", MESSAGE_ID, "msg_taken")
+        claim = NameClaim(MESSAGE_ID, "msg_taken", named.fingerprint)
+        aws.store.delete_if("acme", named.task_id, expect=[TaskStatus.COMPLETED], names=[claim])  # still CREATED
+        assert aws.store.get("acme", named.task_id).status == TaskStatus.CREATED
+        key = ApiKeyRecord(key_hash="h1", tenant="acme", created_at=now_ms())
+        aws.store.put_api_key(key)
+        with pytest.raises(AlreadyExists):
+            aws.store.put_api_key(key)
+        later = submit(aws, receiver.url)
+        finish(aws)
+        hits = receiver.wait_for(2)
+    assert len(hits) == 2
+    assert Webhook(secret(aws)).verify(hits[1].body, hits[1].headers)["data"]["id"] == later["id"]
