@@ -57,6 +57,7 @@ destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and bu
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

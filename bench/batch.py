@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.handlers import redelivery, shared, worker
+from asyncinfer.domain.model import TaskStatus
+from asyncinfer.handlers import worker
 from asyncinfer.providers.local import DemoChatProvider
-from asyncinfer.tasks.model import TaskStatus
 from bench.common import EmulatorProcess, Row
 from infra.local.functions import LocalFunctions
 from infra.local.poller import sqs_event
@@ -45,8 +45,7 @@ def run() -> Row:
             POWERTOOLS_LOG_LEVEL="ERROR",
             ASYNCINFER_CONCURRENCY=str(TASKS),
         )
-        for cached in (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url):
-            cached.cache_clear()
+        wiring.reset()
         service = wiring.task_service(ApiSettings())
         body = {"model": "demo-chat", "messages": [{"role": "user", "content": "batch"}]}
         sqs = emulator.client("sqs")
@@ -74,8 +73,7 @@ def run() -> Row:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        for cached in (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url):
-            cached.cache_clear()
+        wiring.reset()
         emulator.stop()
     sequential = TASKS * WAIT_SECONDS
     return Row(

@@ -16,7 +16,8 @@ from moto import mock_aws
 from starlette.testclient import TestClient
 
 from asyncinfer.observability import logger
-from asyncinfer.store.dynamodb import INFLIGHT_ATTRIBUTE, DynamoTaskStore
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.store.schema import INFLIGHT_ATTRIBUTE
 from asyncinfer.tasks.keys import create_key
 from bench.common import SMOKE, CallLog, Row, TaggedFunctions, phase
 from bench.prices import PRICES, PRICES_DATED, READ_UNIT_BYTES, WRITE_UNIT_BYTES
@@ -271,19 +272,9 @@ def run(tasks: int | None = None) -> Row:
 
 
 def _clear_handler_caches() -> None:
-    from asyncinfer.handlers import authorizer, dead_letter, redelivery, shared, stream, sweeper, worker
+    from asyncinfer import wiring
 
-    for cached in (
-        shared.service,
-        authorizer.store,
-        worker.runtime,
-        redelivery.sqs,
-        redelivery.queue_url,
-        dead_letter.store,
-        stream.store,
-        sweeper.sweeper,
-    ):
-        cached.cache_clear()
+    wiring.reset()
 
 
 if __name__ == "__main__":

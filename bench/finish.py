@@ -8,12 +8,14 @@ import json
 import time
 import tracemalloc
 
+from asyncinfer.blobs.base import input_key
 from asyncinfer.blobs.s3 import S3BlobStore
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
+from asyncinfer.domain.records import Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
-from asyncinfer.tasks.batches import BatchTracker, input_key, item_task_id
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
-from asyncinfer.tasks.records import Batch, BatchEndpoint, BatchStatus
+from asyncinfer.tasks.batch_tracker import BatchTracker
 from asyncinfer.tasks.service import read_result
 from bench.common import SMOKE, EmulatorProcess, Row
 

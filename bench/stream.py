@@ -15,12 +15,13 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 
-from asyncinfer.handlers import redelivery, shared, stream, worker
+from asyncinfer import wiring
+from asyncinfer.domain.model import Usage
+from asyncinfer.handlers import worker
 from asyncinfer.ops.sse import sse_events
 from asyncinfer.providers.base import Finished, TextDelta
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
-from asyncinfer.tasks.model import Usage
 from bench.common import SMOKE, CallLog, Row, median, percentile
 from infra.local.devserver import build_app
 from infra.local.emulator import Emulator
@@ -51,7 +52,6 @@ def run() -> Row:
     emulator = Emulator()
     emulator.start()
     saved = dict(os.environ)
-    caches = (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url, stream.store, stream.settings)
     server = poller = None
     try:
         resources = emulator.create_resources("bench-stream")
@@ -59,8 +59,7 @@ def run() -> Row:
         os.environ.update(
             POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR"
         )
-        for cached in caches:
-            cached.cache_clear()
+        wiring.reset()
         log = CallLog()
         log.install()  # before the handlers make their clients
         key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), "bench")
@@ -102,8 +101,7 @@ def run() -> Row:
             server.should_exit = True
         os.environ.clear()
         os.environ.update(saved)
-        for cached in caches:
-            cached.cache_clear()
+        wiring.reset()
         emulator.stop()
     assert sorted(received) == list(range(words)), "every word arrives"
     latencies = [(received[i] - provider.produced[i]) * 1000 for i in range(words)]

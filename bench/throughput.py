@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import httpx
 
-from asyncinfer.tasks.model import new_task_id
+from asyncinfer.domain.model import new_task_id
 from bench.common import SMOKE, Row, median, percentile
 from infra.local.launch import launch
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from asyncinfer import wiring
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import now_ms
 from asyncinfer.schedules import Schedules, now_iso
-from asyncinfer.tasks.errors import InvalidRequest
 from asyncinfer.tasks.keys import create_key, parse_expiry
-from asyncinfer.tasks.model import now_ms
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from asyncinfer.tasks.ssrf import Outbound, OutboundPolicy
+from asyncinfer.domain.ssrf import Outbound, OutboundPolicy
+from asyncinfer.tasks.streaming import MAX_STREAM_SECONDS
 
 
 class DocsSettings(BaseSettings):
@@ -107,7 +108,7 @@ class StreamSettings(_Settings):
     poll_seconds: float = Field(default=0.15, gt=0)
     keepalive_seconds: float = Field(default=15, gt=0)
     # Below the function timeout: the stream closes cleanly and the client resumes with Last-Event-ID.
-    max_stream_seconds: float = Field(default=840, gt=0)
+    max_stream_seconds: float = Field(default=MAX_STREAM_SECONDS, gt=0)
     # Quiet streams poll ever less often, up to this interval.
     max_poll_seconds: float = Field(default=2.0, gt=0)
     # Streams one tenant may hold open at once (each holds a function instance); more is a 429. 0: no cap.

@@ -6,22 +6,20 @@ import base64
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from asyncinfer.observability import logger
-from asyncinfer.tasks.errors import (
+from asyncinfer.domain.errors import (
     Conflict,
     DomainError,
     InvalidRequest,
-    InvalidTransition,
     RateLimited,
     RequestTooLarge,
     ServiceUnavailable,
     TaskNotFound,
 )
+from asyncinfer.observability import logger
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
     TaskNotFound: 404,
-    InvalidTransition: 409,
     Conflict: 409,
     RequestTooLarge: 413,
     ServiceUnavailable: 503,

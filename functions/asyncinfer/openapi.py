@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from asyncinfer.domain.batches import BatchRequest
+from asyncinfer.domain.records import BATCH_EVENTS
+from asyncinfer.domain.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
 from asyncinfer.routes import ROUTES
-from asyncinfer.tasks.batches import BatchRequest
 from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
-from asyncinfer.tasks.records import BATCH_EVENTS
-from asyncinfer.tasks.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
 
 VERSION = "0.1.0"
 ERROR = {"$ref": "#/components/schemas/Error"}

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from asyncinfer.domain.ids import TENANT_PATTERN
+
 EXPRESSION = re.compile(r"^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(\S+\))$")
 # Replaced by EventBridge Scheduler with the time the invocation was scheduled for.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -22,7 +24,7 @@ class Schedule(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     expression: str = Field(description="cron(...), rate(...) or at(...), as EventBridge Scheduler takes them")
     timezone: str = Field(default="UTC", min_length=1, max_length=50)
-    tenant: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    tenant: str = Field(pattern=TENANT_PATTERN)
     enabled: bool = True
     description: str | None = Field(default=None, max_length=512)
     batch: dict[str, Any]
@@ -37,7 +39,7 @@ class Schedule(BaseModel):
     @field_validator("batch")
     @classmethod
     def _batch(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from asyncinfer.tasks.batches import BatchRequest
+        from asyncinfer.domain.batches import BatchRequest
 
         BatchRequest.model_validate(value)  # the shape; the models and bodies are checked when it runs
         return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -18,19 +20,39 @@ from asyncinfer.config import (
     WebhookSenderSettings,
     WorkerSettings,
 )
+from asyncinfer.domain.sealing import Sealer
 from asyncinfer.providers.factory import LocalOptions, Providers
 from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
 from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoBatchStore, DynamoWebhookStore
-from asyncinfer.tasks.batches import Batches, BatchLimits, BatchTracker
+from asyncinfer.tasks.batch_tracker import BatchTracker
+from asyncinfer.tasks.batches import Batches, BatchLimits
 from asyncinfer.tasks.endings import Endings
-from asyncinfer.tasks.sealing import Sealer
-from asyncinfer.tasks.service import SubmitLimits, TaskService, read_result
+from asyncinfer.tasks.outcomes import WorkerConfig
+from asyncinfer.tasks.service import TaskService, read_result
+from asyncinfer.tasks.submission import SubmitLimits
 from asyncinfer.tasks.sweeper import Sweeper
 from asyncinfer.tasks.webhooks import SendPolicy, Webhooks, WebhookSender
-from asyncinfer.tasks.worker import Worker, WorkerConfig
+from asyncinfer.tasks.worker import Worker
 from asyncinfer.vault.kms import KmsDataKeys
+
+F = TypeVar("F", bound=Callable[..., Any])
+_FACTORIES: list[Any] = []
+
+
+def cached(factory: F) -> F:
+    """A handler's factory: its object is made on first use and kept for the function instance's life.
+    reset() forgets them all (tests and benchmarks, between stacks)."""
+    kept = functools.cache(factory)
+    _FACTORIES.append(kept)
+    return kept  # type: ignore[return-value]
+
+
+def reset() -> None:
+    for kept in _FACTORIES:
+        kept.cache_clear()
+
 
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 

@@ -17,6 +17,7 @@ from constructs import Construct
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
+from asyncinfer.tasks.streaming import MAX_STREAM_SECONDS
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_task_rights
 from infra.components.queues import Queues
@@ -26,7 +27,6 @@ from infra.nag import acknowledge
 
 # API Gateway stops a stream after 15 minutes; the function closes it first so the client resumes.
 STREAM_TIMEOUT = Duration.minutes(15)
-STREAM_MAX_SECONDS = 840
 
 # The answers API Gateway gives itself, in the same {"error": {code, message}} shape as the functions.
 # A None status keeps API Gateway's own; the generic ones carry its message for that case.
@@ -150,7 +150,7 @@ class Api(Construct):
                 "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
                 "PORT": "8080",
                 "ASYNCINFER_TABLE_NAME": table.table_name,
-                "ASYNCINFER_MAX_STREAM_SECONDS": str(STREAM_MAX_SECONDS),
+                "ASYNCINFER_MAX_STREAM_SECONDS": str(MAX_STREAM_SECONDS),
             },
             **common,
         ).function

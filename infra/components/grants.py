@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from asyncinfer.store.dynamodb import INFLIGHT_INDEX
+from asyncinfer.store.schema import INFLIGHT_INDEX
 from infra.components.queues import Queues
 from infra.components.storage import BATCH_PREFIXES, EXPIRING_PREFIXES, grant_table
 from infra.config import InfraConfig
@@ -66,7 +66,7 @@ def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
 
 
 def grant_sealing(fn: lambda_.IFunction, key: kms.IKey, *, seal: bool = False, open: tuple[str, ...] = ()) -> None:
-    """The sealing key (asyncinfer.tasks.sealing): new data keys to seal client secrets with, and the opening
+    """The sealing key (asyncinfer.domain.sealing): new data keys to seal client secrets with, and the opening
     of the kinds `open` names (`mcp`, `webhook`), each only under an encryption context of that use."""
     fn.add_environment("ASYNCINFER_SEALING_KEY_ID", key.key_arn)
     if seal:

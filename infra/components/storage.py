@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from asyncinfer.store.dynamodb import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TABLE_STREAM_VIEW, TTL_ATTRIBUTE
+from asyncinfer.store.schema import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TABLE_STREAM_VIEW, TTL_ATTRIBUTE
 from infra.nag import acknowledge
 
 # Prefixes the functions write under (asyncinfer.blobs.base); all expire with the tasks.

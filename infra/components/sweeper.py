@@ -10,7 +10,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from asyncinfer.store.dynamodb import INFLIGHT_INDEX
+from asyncinfer.store.schema import INFLIGHT_INDEX
 from infra.components.function import Function
 from infra.components.queues import Queues
 from infra.components.storage import grant_table

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from asyncinfer.store.dynamodb import (
+from asyncinfer.store.schema import (
     TABLE_ATTRIBUTES,
     TABLE_INDEXES,
     TABLE_KEY_SCHEMA,

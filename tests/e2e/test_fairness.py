@@ -7,9 +7,9 @@ import statistics
 
 import pytest
 
+from asyncinfer.domain.ids import parse_any
+from asyncinfer.domain.model import Task
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects.ids import parse_any
-from asyncinfer.tasks.model import Task
 from tests.e2e.conftest import TABLE, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -10,20 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asyncinfer.handlers import (
-    api_batches,
-    api_webhooks,
-    authorizer,
-    batch,
-    dead_letter,
-    notifier,
-    redelivery,
-    shared,
-    stream,
-    sweeper,
-    webhook_sender,
-    worker,
-)
+from asyncinfer import wiring
 from asyncinfer.routes import ROUTES
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from infra.local.devserver import Router
@@ -48,23 +35,6 @@ ENV = {
     # Webhook receivers in these tests listen on loopback.
     "ASYNCINFER_WEBHOOK_ALLOW_PRIVATE": "true",
 }
-CACHED = (
-    shared.service,
-    authorizer.store,
-    worker.runtime,
-    dead_letter.store,
-    dead_letter.webhook_store,
-    stream.settings,
-    stream.store,
-    sweeper.sweeper,
-    api_batches.batches,
-    api_webhooks.webhooks,
-    batch.batches,
-    notifier.endings,
-    webhook_sender.sender,
-    redelivery.sqs,
-    redelivery.queue_url,
-)
 
 
 @dataclass
@@ -179,8 +149,7 @@ def resource_of(method: str, path: str) -> tuple[str, dict[str, str]]:
 
 
 def _clear_caches() -> None:
-    for cached in CACHED:
-        cached.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from PIL import Image
 
-from asyncinfer.tasks.model import TaskStatus
+from asyncinfer.domain.model import TaskStatus
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from asyncinfer.domain.ids import parse_any
 from asyncinfer.handlers import shared
-from asyncinfer.tasks.dialects.ids import parse_any
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from asyncinfer.tasks.dialects.ids import parse_any
+from asyncinfer.domain.ids import parse_any
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration

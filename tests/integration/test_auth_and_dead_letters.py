@@ -1,11 +1,11 @@
 import pytest
 
 from asyncinfer.cli import main as cli
+from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import authorizer, dead_letter, worker
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.tasks.dialects.async_api import internal_id
 from asyncinfer.tasks.keys import create_key, hash_key
-from asyncinfer.tasks.model import TaskStatus
 from infra.local.functions import LocalContext
 from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY

@@ -7,9 +7,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.blobs.base import result_key
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import notifier
-from asyncinfer.tasks.batches import item_task_id
-from asyncinfer.tasks.model import TaskStatus, now_ms
 from tests.conftest import load_event
 from tests.support.webhook_receiver import WebhookReceiver
 

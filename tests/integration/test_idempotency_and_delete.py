@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
+from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import api_async
 from asyncinfer.tasks.dialects.async_api import internal_id
-from asyncinfer.tasks.model import TaskStatus
 from asyncinfer.tasks.service import ORPHAN_AFTER_MS
 from tests.integration.conftest import REFERENCE_BODY
 

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from asyncinfer.domain.ids import parse_any
+from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import shared, worker
-from asyncinfer.store.dynamodb import task_to_item
-from asyncinfer.tasks.dialects.ids import parse_any
-from asyncinfer.tasks.model import TaskStatus
+from asyncinfer.store.codec import task_to_item
 from infra.local.functions import LocalFunctions
 from tests.support.hostile_mcp import HostileMcpServer
 from tests.support.mcp_server import RunningMcpServer, free_url

@@ -6,12 +6,12 @@ import json
 import pytest
 from PIL import Image
 
+from asyncinfer.domain.ids import parse_any
+from asyncinfer.domain.model import TaskKind
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.handlers import shared, worker
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.openai_provider import OpenAIProvider, client_factory
-from asyncinfer.tasks.dialects.ids import parse_any
-from asyncinfer.tasks.model import TaskKind
-from asyncinfer.tasks.requests import ChatRequest
 from tests.support.openai_server import USAGE, WORDS, OpenAIServer
 
 pytestmark = pytest.mark.integration

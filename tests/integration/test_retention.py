@@ -4,11 +4,11 @@ import time
 
 import pytest
 
+from asyncinfer.domain.ids import as_uuid
+from asyncinfer.domain.model import TaskStatus
 from asyncinfer.store.base import NameClaim
 from asyncinfer.tasks.dialects.async_api import public_id
-from asyncinfer.tasks.dialects.ids import as_uuid
-from asyncinfer.tasks.model import TaskStatus
-from asyncinfer.tasks.service import IDEMPOTENCY, fingerprint
+from asyncinfer.tasks.submission import IDEMPOTENCY, fingerprint
 from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY
 from tests.integration.test_sample_events import through_web_adapter

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from asyncinfer.domain.model import TaskKind, TaskStatus
 from asyncinfer.handlers import stream
 from asyncinfer.routes import HANDLERS
 from asyncinfer.tasks.dialects.async_api import public_id
 from asyncinfer.tasks.keys import create_key
-from asyncinfer.tasks.model import TaskKind, TaskStatus
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_store import make_task
 

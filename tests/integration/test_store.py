@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
+from asyncinfer.domain.model import ALLOWED, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, ConditionFailed, NameClaim, NameRecord, NameTaken
-from asyncinfer.tasks.model import ALLOWED, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 
 pytestmark = pytest.mark.integration
 S = TaskStatus

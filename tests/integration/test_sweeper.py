@@ -3,8 +3,8 @@
 import pytest
 
 from asyncinfer.config import SweeperSettings
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.handlers import sweeper
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.tasks.sweeper import Sweeper
 from asyncinfer.wiring import sweeper as build_sweeper
 from tests.conftest import load_event

@@ -6,14 +6,15 @@ import pytest
 from asyncinfer import wiring
 from asyncinfer.blobs.s3 import S3BlobStore
 from asyncinfer.config import WorkerSettings
+from asyncinfer.domain.model import TaskStatus, Usage, now_ms
 from asyncinfer.handlers import api_async, worker
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.local import DemoChatProvider
 from asyncinfer.providers.registry import ModelRegistry
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.tasks.dialects.async_api import internal_id
-from asyncinfer.tasks.model import TaskStatus, Usage, now_ms
-from asyncinfer.tasks.worker import Outcome, RetryLater, Worker, WorkerConfig
+from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig
+from asyncinfer.tasks.worker import Worker
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration
@@ -208,7 +209,7 @@ def test_a_transient_failure_comes_back_after_a_short_jittered_backoff_not_the_v
 def test_retry_delays_grow_with_full_jitter_and_stop_at_the_cap():
     import random
 
-    from asyncinfer.tasks.backoff import retry_delay
+    from asyncinfer.domain.backoff import retry_delay
 
     rng = random.Random(7)
     delays = {n: [retry_delay(n, base=2, cap=60, rng=rng) for _ in range(500)] for n in (1, 2, 3, 4, 8)}

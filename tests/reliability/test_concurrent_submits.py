@@ -8,7 +8,7 @@ import pytest
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
 from asyncinfer.tasks.dialects.privategpt import chat_body
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.submission import Submission
 
 pytestmark = pytest.mark.integration
 BODY = {"model": "demo-chat", "messages": [{"role": "user", "content": "Exactly once, please."}]}

@@ -24,20 +24,19 @@ from moto import mock_aws
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.handlers import dead_letter, redelivery, shared, stream, worker
+from asyncinfer.domain.errors import ServiceUnavailable
+from asyncinfer.domain.model import TERMINAL, TaskStatus
+from asyncinfer.handlers import worker
 from asyncinfer.observability import logger
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.local import DemoChatProvider, demo_answer
-from asyncinfer.tasks.errors import ServiceUnavailable
-from asyncinfer.tasks.model import TERMINAL, TaskStatus
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.submission import Submission
 from asyncinfer.tasks.sweeper import Sweeper
 from infra.local.emulator import provision
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
 
 pytestmark = pytest.mark.integration
-CACHED = (shared.service, worker.runtime, redelivery.sqs, redelivery.queue_url, dead_letter.store, stream.store)
 
 TASKS = int(os.environ.get("RELIABILITY_TASKS", "200"))
 # About 0.2 s a task here (each one's faults, retries and backoff included): the run must settle well within
@@ -155,11 +154,9 @@ def emulated(monkeypatch):
                 ),
             },
         )
-        for cached in CACHED:
-            cached.cache_clear()
+        wiring.reset()
         yield resources, sqs
-        for cached in CACHED:
-            cached.cache_clear()
+        wiring.reset()
     logger.setLevel(level)
 
 

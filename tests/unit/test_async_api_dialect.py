@@ -2,10 +2,10 @@ import uuid
 
 import pytest
 
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_task_id
 from asyncinfer.store.base import Page
 from asyncinfer.tasks.dialects import async_api
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import Task, TaskError, TaskKind, TaskStatus, new_task_id
 
 T0 = 1775642400000  # 2026-04-08T10:00:00Z
 
@@ -108,8 +108,8 @@ def test_bad_list_params_are_invalid_requests(params):
 
 
 def test_every_surface_spelling_of_an_id_reads_the_same_task():
-    from asyncinfer.tasks.dialects.ids import as_uuid, parse_any
-    from asyncinfer.tasks.model import new_task_id
+    from asyncinfer.domain.ids import as_uuid, parse_any
+    from asyncinfer.domain.model import new_task_id
 
     task_id = new_task_id()
     for spelling in (f"task_{as_uuid(task_id)}", as_uuid(task_id), task_id, f"msg_{task_id}"):

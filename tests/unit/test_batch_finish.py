@@ -5,8 +5,9 @@ import json
 import tracemalloc
 from types import SimpleNamespace
 
-from asyncinfer.tasks.batches import BatchTracker, item_task_id
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id
+from asyncinfer.tasks.batch_tracker import BatchTracker
 
 COUNT, RESULT_BYTES = 2000, 64 * 1024  # 125 MiB of results in all
 

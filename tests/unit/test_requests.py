@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
-from asyncinfer.tasks.requests import parse_chat_request, parse_json_body
+from asyncinfer.domain.errors import InvalidJson, InvalidRequest, RequestTooLarge
+from asyncinfer.domain.requests import parse_chat_request, parse_json_body
 
 GOOD = {"model": "demo-chat", "messages": [{"role": "user", "content": "Hello"}]}
 

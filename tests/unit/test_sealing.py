@@ -5,7 +5,7 @@ import os
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from asyncinfer.tasks.sealing import (
+from asyncinfer.domain.sealing import (
     Sealer,
     SealingFailed,
     _aad,

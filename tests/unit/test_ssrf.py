@@ -2,7 +2,7 @@
 
 import pytest
 
-from asyncinfer.tasks.ssrf import OutboundPolicy, Reach, RefusedUrl, check_literal, check_url, pin
+from asyncinfer.domain.ssrf import OutboundPolicy, Reach, RefusedUrl, check_literal, check_url, pin
 
 STRICT = OutboundPolicy()
 PRIVATE_ALLOWED = OutboundPolicy(allow_private=True)
@@ -152,7 +152,7 @@ def test_a_pinned_url_connects_to_the_checked_address_and_keeps_the_host_name():
     target = pin("https://hooks.example.com:8443/in?x=1", STRICT, resolver("93.184.216.34"))
     assert target.url == "https://93.184.216.34:8443/in?x=1" and target.address == "93.184.216.34"
     assert target.host_header == "hooks.example.com:8443" and target.server_name == "hooks.example.com"
-    plain = pin("http://[2606:4700:4700::1111]/hook", STRICT)
+    plain = pin("http://[2606:4700:4700::1111]/hook", STRICT, resolver())
     assert plain.url == "http://[2606:4700:4700::1111]/hook" and plain.server_name is None
 
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from asyncinfer.tasks.model import (
+from asyncinfer.domain.model import (
     ALLOWED,
     TERMINAL,
     TaskStatus,

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from asyncinfer.store.dynamodb import task_to_item
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, WebhookTarget, is_task_id, new_task_id
+from asyncinfer.store.codec import task_to_item
 from asyncinfer.store.dynamodb_stream import ENDED_FILTERS, ended_task
-from asyncinfer.tasks.batches import item_task_id
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, WebhookTarget, is_task_id, new_task_id
 
 S = TaskStatus
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from asyncinfer.tasks.errors import TaskNotFound
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus, new_task_id
+from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.tasks.streaming import (
     EventFrames,
     EventTail,

@@ -38,3 +38,15 @@ def result_key(tenant: str, task_id: str) -> str:
 
 def output_key(tenant: str, task_id: str, index: int, extension: str) -> str:
     return f"outputs/{tenant}/{task_id}/{index}.{extension}"
+
+
+def input_key(tenant: str, batch_id: str) -> str:
+    return f"batches/{tenant}/{batch_id}/input.jsonl"
+
+
+def results_key(tenant: str, batch_id: str) -> str:
+    return f"batches/{tenant}/{batch_id}/results.jsonl"
+
+
+def upload_key(tenant: str, name: str) -> str:
+    return f"uploads/{tenant}/{name}.jsonl"

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer import wiring
+from asyncinfer.blobs.base import upload_key
 from asyncinfer.config import BatchSettings
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.requests import parse_json_body, parse_limit
 from asyncinfer.handlers.shared import entry_point
 from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.observability import metrics
-from asyncinfer.tasks.batches import Batches, upload_key
+from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.requests import parse_json_body, parse_limit
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.submission import Submission
 
 app = build_resolver()
 
@@ -24,7 +24,7 @@ SETTINGS = BatchSettings  # the infra tests check each deployed environment agai
 UPLOAD_SECONDS = 3600
 
 
-@cache
+@wiring.cached
 def batches() -> Batches:
     return wiring.batches(SETTINGS())
 

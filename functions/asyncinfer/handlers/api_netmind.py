@@ -5,13 +5,14 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.config import ApiSettings
+from asyncinfer.domain import ids
+from asyncinfer.domain.model import MEDIA_KINDS
+from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.handlers.shared import entry_point, service
 from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.observability import metrics
-from asyncinfer.tasks.dialects import ids, netmind
-from asyncinfer.tasks.model import MEDIA_KINDS
-from asyncinfer.tasks.requests import parse_json_body
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.dialects import netmind
+from asyncinfer.tasks.submission import Submission
 
 app = build_resolver()
 

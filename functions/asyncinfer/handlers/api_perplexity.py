@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from asyncinfer.config import ApiSettings
+from asyncinfer.domain import ids
+from asyncinfer.domain.model import CHAT_KINDS
+from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.handlers.shared import entry_point, service
 from asyncinfer.http import build_resolver, raw_body, tenant_of
-from asyncinfer.tasks.dialects import ids, perplexity
-from asyncinfer.tasks.model import CHAT_KINDS
-from asyncinfer.tasks.requests import parse_json_body
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.dialects import perplexity
+from asyncinfer.tasks.submission import Submission
 
 app = build_resolver()
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.config import ApiSettings
+from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.domain.model import CHAT_KINDS, Task
+from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.handlers.shared import entry_point, service
 from asyncinfer.http import build_resolver, raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import privategpt
-from asyncinfer.tasks.errors import TaskNotFound
-from asyncinfer.tasks.model import CHAT_KINDS, Task
-from asyncinfer.tasks.requests import parse_json_body
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.submission import Submission
 
 app = build_resolver()
 

@@ -6,16 +6,15 @@ GET /v1/webhooks/deliveries/{id}, POST /v1/webhooks/deliveries/{id}/redeliver.""
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from asyncinfer import wiring
 from asyncinfer.config import WebhookApiSettings
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.requests import parse_limit
 from asyncinfer.handlers.shared import entry_point
 from asyncinfer.http import build_resolver, tenant_of
 from asyncinfer.tasks.dialects import async_api
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.requests import parse_limit
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 app = build_resolver()
@@ -24,7 +23,7 @@ SETTINGS = WebhookApiSettings  # the infra tests check each deployed environment
 _DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}$")
 
 
-@cache
+@wiring.cached
 def webhooks() -> Webhooks:
     return wiring.webhooks(SETTINGS())
 

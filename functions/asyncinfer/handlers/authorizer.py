@@ -3,8 +3,6 @@ tenant's usage-plan key for API Gateway's per-tenant throttling."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
     APIGatewayAuthorizerResponse,
@@ -19,7 +17,7 @@ from asyncinfer.tasks.keys import authenticate, bearer_token
 SETTINGS = AuthorizerSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def store() -> DynamoTaskStore:
     return wiring.task_store(SETTINGS().table_name)
 

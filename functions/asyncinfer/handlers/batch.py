@@ -4,7 +4,6 @@ POST /v1/batches would); the batch queue brings it jobs (make a batch's tasks, o
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,12 +19,12 @@ from asyncinfer.queue.base import BatchJob, parse_message
 from asyncinfer.schedules import ScheduledInvocation
 from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.service import Submission
+from asyncinfer.tasks.submission import Submission
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def batches() -> Batches:
     return wiring.batches(SETTINGS())
 

@@ -3,8 +3,6 @@ webhook delivery whose message was dead-lettered (it kept failing the sender) is
 
 from __future__ import annotations
 
-from functools import cache
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -15,18 +13,18 @@ from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoWebhookStore
+from asyncinfer.tasks.outcomes import fail_dead_lettered
 from asyncinfer.tasks.webhooks import fail_dead_lettered as fail_dead_lettered_delivery
-from asyncinfer.tasks.worker import fail_dead_lettered
 
 SETTINGS = DeadLetterSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def store() -> DynamoTaskStore:
     return wiring.task_store(SETTINGS().table_name)
 
 
-@cache
+@wiring.cached
 def webhook_store() -> DynamoWebhookStore:
     return wiring.webhook_store(SETTINGS().table_name)
 

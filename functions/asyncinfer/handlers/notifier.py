@@ -3,8 +3,6 @@ batch counts it. Failed records are retried (partial batch responses), then sent
 
 from __future__ import annotations
 
-from functools import cache
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -19,7 +17,7 @@ from asyncinfer.tasks.endings import Endings
 SETTINGS = NotifierSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def endings() -> Endings:
     return wiring.endings(SETTINGS())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -14,7 +13,7 @@ from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.tasks.service import TaskService
 
 
-@cache
+@wiring.cached
 def service() -> TaskService:
     return wiring.task_service(ApiSettings())
 

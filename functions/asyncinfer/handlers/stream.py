@@ -12,7 +12,6 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from functools import cache
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,11 +20,11 @@ from starlette.routing import Route
 
 from asyncinfer import wiring
 from asyncinfer.config import StreamSettings
+from asyncinfer.domain.errors import DomainError, TaskNotFound
+from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects import async_api, privategpt
-from asyncinfer.tasks.errors import DomainError, TaskNotFound
-from asyncinfer.tasks.model import CHAT_KINDS
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
@@ -34,12 +33,12 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_RETRY_SECONDS = 5
 
 
-@cache
+@wiring.cached
 def settings() -> StreamSettings:
     return SETTINGS()
 
 
-@cache
+@wiring.cached
 def store() -> DynamoTaskStore:
     return wiring.task_store(settings().table_name)
 

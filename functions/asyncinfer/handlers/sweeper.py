@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,7 +15,7 @@ from asyncinfer.tasks.sweeper import Sweeper
 SETTINGS = SweeperSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def sweeper() -> Sweeper:
     return wiring.sweeper(SETTINGS())
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -22,12 +21,12 @@ from asyncinfer.tasks.webhooks import RetryDelivery, WebhookSender
 SETTINGS = WebhookSenderSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def sender() -> WebhookSender:
     return wiring.webhook_sender(SETTINGS())
 
 
-@cache
+@wiring.cached
 def attempts() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WEBHOOK_SENDER_BATCH_SIZE)  # a thread for each message of a batch
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -16,12 +15,13 @@ from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import TaskMessage, parse_message
-from asyncinfer.tasks.worker import RetryLater, Worker
+from asyncinfer.tasks.outcomes import RetryLater
+from asyncinfer.tasks.worker import Worker
 
 SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
 
 
-@cache
+@wiring.cached
 def runtime() -> tuple[Worker, ThreadPoolExecutor]:
     settings = SETTINGS()
     # Model calls block on I/O: one thread per task of the batch, so the batch costs one task's wall time.

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from asyncinfer.tasks.model import TaskKind, Usage
-from asyncinfer.tasks.requests import ChatRequest
+from asyncinfer.domain.model import TaskKind, Usage
+from asyncinfer.domain.requests import ChatRequest
 
 
 @dataclass(frozen=True)

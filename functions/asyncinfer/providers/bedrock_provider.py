@@ -10,9 +10,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
+from asyncinfer.domain.model import TaskKind, Usage
+from asyncinfer.domain.requests import ChatRequest, ImageConfig, parse_media_config
 from asyncinfer.providers.base import ChatChunk, Finished, MediaFile, ProviderError, TextDelta
-from asyncinfer.tasks.model import TaskKind, Usage
-from asyncinfer.tasks.requests import ChatRequest, ImageConfig, parse_media_config
 
 RETRYABLE = frozenset(
     {

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncinfer.domain.model import TaskKind
 from asyncinfer.providers.base import ChatProvider, MediaProvider
 from asyncinfer.providers.local import DemoChatProvider
 from asyncinfer.providers.media import DemoMediaProvider
 from asyncinfer.providers.registry import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
 from asyncinfer.providers.secrets import resolve
-from asyncinfer.tasks.model import TaskKind
 
 Provider = ChatProvider | MediaProvider
 

@@ -8,9 +8,9 @@ import re
 import time
 from collections.abc import Iterator
 
+from asyncinfer.domain.model import Usage
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import ChatChunk, Finished, ProviderError, TextDelta
-from asyncinfer.tasks.model import Usage
-from asyncinfer.tasks.requests import ChatRequest
 
 _SENTENCES = (
     "Asynchronous tasks keep running after the client disconnects.",

@@ -14,11 +14,11 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import TaskKind
+from asyncinfer.domain.requests import AudioConfig, ImageConfig, parse_media_config
 from asyncinfer.providers.base import MediaFile, ProviderError
 from asyncinfer.providers.local import FAILING_MODEL, demo_failure
-from asyncinfer.tasks.errors import InvalidRequest
-from asyncinfer.tasks.model import TaskKind
-from asyncinfer.tasks.requests import AudioConfig, ImageConfig, parse_media_config
 
 SAMPLE_RATE = 16_000
 

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from asyncinfer.tasks.errors import UnknownModel
-from asyncinfer.tasks.model import MEDIA_KINDS, Cost, TaskKind, Usage
+from asyncinfer.domain.errors import UnknownModel
+from asyncinfer.domain.model import MEDIA_KINDS, Cost, TaskKind, Usage
 
 
 class Prices(BaseModel):
@@ -146,11 +146,6 @@ class ModelRegistry(BaseModel):
     def secret_arns(self) -> list[str]:
         arns = {c.api_key.secret_arn for c in self.providers.values() if isinstance(c, OpenAIConfig)}
         return sorted(arn for arn in arns if arn)
-
-    def bedrock_models(self) -> list[str]:
-        return sorted(
-            {s.upstream for s in self.models.values() if isinstance(self.providers.get(s.provider), BedrockConfig)}
-        )
 
     def ids(self, kind: TaskKind) -> list[str]:
         return sorted(model_id for model_id, spec in self.models.items() if spec.kind == kind)

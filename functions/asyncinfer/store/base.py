@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from asyncinfer.tasks.model import Task, TaskKind, TaskStatus
-from asyncinfer.tasks.records import Batch, BatchStatus, Delivery
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus
+from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 
 
 class ConditionFailed(Exception):

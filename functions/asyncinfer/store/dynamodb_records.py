@@ -9,17 +9,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from asyncinfer.domain.model import Task
+from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken
-from asyncinfer.store.dynamodb import (
-    TASK_PREFIX,
-    DynamoTaskStore,
-    _encode,
-    item_to_record,
-    record_to_item,
-    task_from_item,
-)
-from asyncinfer.tasks.model import Task
-from asyncinfer.tasks.records import Batch, BatchStatus, Delivery
+from asyncinfer.store.codec import encode, item_to_record, record_to_item, task_from_item
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.store.schema import TASK_PREFIX
 
 BATCH_PREFIX = "batch#"
 DELIVERY_PREFIX = "whd#"
@@ -122,7 +117,7 @@ class DynamoBatchStore(_Table):
         sets = []
         for i, (name, value) in enumerate(changes.items()):
             names[f"#c{i}"] = name
-            values[f":c{i}"] = _encode(name, value, BATCH_JSON)
+            values[f":c{i}"] = encode(name, value, BATCH_JSON)
             sets.append(f"#c{i} = :c{i}")
         expected = sorted(expect)
         for i, status in enumerate(expected):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncinfer.store.dynamodb import NOTIFY_ATTRIBUTE, TASK_PREFIX, task_from_item
-from asyncinfer.tasks.model import TERMINAL, Task, TaskStatus
+from asyncinfer.domain.model import TERMINAL, Task, TaskStatus
+from asyncinfer.store.codec import task_from_item
+from asyncinfer.store.schema import NOTIFY_ATTRIBUTE, TASK_PREFIX
 
 _TERMINAL = sorted(s.value for s in TERMINAL)
 _UNFINISHED = sorted(s.value for s in TaskStatus if s not in TERMINAL)

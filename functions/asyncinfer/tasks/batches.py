@@ -3,102 +3,45 @@
 A batch's items get deterministic task ids (the batch id's time, randomness from the batch id and the
 item's line), so making them is idempotent: the batch function may run again after any crash and
 only makes what is missing. The table stream counts each ending item once; the last one writes the
-results and announces the batch's end.
+results and announces the batch's end (asyncinfer.tasks.batch_tracker).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from asyncinfer.blobs.base import BlobStore
+from asyncinfer.blobs.base import input_key, upload_key
+from asyncinfer.domain.batches import (
+    BatchEnded,
+    BatchNotFound,
+    BatchRequest,
+    DuplicateCustomId,
+    InvalidBatch,
+    Item,
+    item_task_id,
+)
+from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
+from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
+from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
+from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
+from asyncinfer.domain.sealing import open_body, seal_body
 from asyncinfer.queue.base import BatchJob, TaskMessage, TaskQueue
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, NameClaim, NameTaken
-from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.errors import Conflict, IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
-from asyncinfer.tasks.model import Task, TaskError, TaskKind, TaskStatus, id_time_ms, new_task_id, now_ms
-from asyncinfer.tasks.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
-from asyncinfer.tasks.requests import loads_client_json, parse_webhook, validation_message
-from asyncinfer.tasks.sealing import open_body, seal_body
-from asyncinfer.tasks.service import Prepared, Submission, TaskService, check_idempotency_key, fingerprint
-from asyncinfer.tasks.webhooks import Webhooks
+from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
 
 log = logging.getLogger(__name__)
 
 BATCH_IDEMPOTENCY = "bidem"
-MAX_CUSTOM_ID = 64
 MAX_PROBLEMS = 10
 SEND_EVERY = 10
-
-
-class InvalidBatch(InvalidRequest):
-    code = "invalid_batch"
-
-
-class DuplicateCustomId(InvalidBatch):
-    code = "duplicate_custom_id"
-
-
-class BatchNotFound(TaskNotFound):
-    def __init__(self) -> None:
-        super().__init__("No batch with that id")
-
-
-class BatchEnded(Conflict):
-    code = "batch_ended"
-
-
-def input_key(tenant: str, batch_id: str) -> str:
-    return f"batches/{tenant}/{batch_id}/input.jsonl"
-
-
-def results_key(tenant: str, batch_id: str) -> str:
-    return f"batches/{tenant}/{batch_id}/results.jsonl"
-
-
-def upload_key(tenant: str, name: str) -> str:
-    return f"uploads/{tenant}/{name}.jsonl"
-
-
-def item_task_id(batch_id: str, index: int) -> str:
-    rand = int.from_bytes(hashlib.sha256(f"{batch_id}:{index}".encode()).digest()[:10], "big")
-    return new_task_id(id_time_ms(batch_id), rand)
-
-
-class BatchRequest(BaseModel):
-    """POST /v1/batches, and the `batch` of a schedule."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    endpoint: BatchEndpoint = Field(default=BatchEndpoint.ASYNC, strict=False)
-    requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
-    input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
-    webhook: dict[str, Any] | None = None
-    # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
-    metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
-        default_factory=dict, max_length=16
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> BatchRequest:
-        if (self.requests is None) == (self.input_file is None):
-            raise ValueError("give either requests (inline) or input_file (an s3:// JSONL), not both")
-        return self
-
-
-class Item(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")  # OpenAI's lines also carry method and url
-
-    custom_id: str = Field(min_length=1, max_length=MAX_CUSTOM_ID)
-    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -384,91 +327,3 @@ class Batches:
             **fields,
             **state,
         )
-
-
-T = TypeVar("T")
-
-# Finishing a batch: items fetched (one BatchGetItem page) and their results read (threads) at a time.
-FINISH_CHUNK = 100
-FINISH_READERS = 16
-
-
-def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[T]]]:
-    """(index of the first, the chunk) for consecutive chunks of `size` items."""
-    first, chunk = 0, []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield first, chunk
-            first, chunk = first + size, []
-    if chunk:
-        yield first, chunk
-
-
-class BatchTracker:
-    """The table stream's side: counts ending items, and when the last one ends writes the results and
-    announces the batch's end. Every step is safe to repeat."""
-
-    def __init__(
-        self,
-        store: BatchStore,
-        blobs: BlobStore,
-        webhooks: Webhooks,
-        result_of: Callable[[Task], dict[str, Any] | None],
-    ) -> None:
-        self.store = store
-        self.blobs = blobs
-        self.webhooks = webhooks
-        self.result_of = result_of
-
-    def _result_lines(self, batch: Batch) -> Iterator[bytes]:
-        lines = (json.loads(line) for line in self.blobs.lines(batch.input_key) if line.strip())
-        with ThreadPoolExecutor(max_workers=FINISH_READERS) as readers:
-            for first, chunk in enumerate_chunks(lines, FINISH_CHUNK):
-                ids = [item_task_id(batch.id, first + offset) for offset in range(len(chunk))]
-                tasks = self.store.get_tasks(batch.tenant, ids)
-                found = [tasks.get(task_id) for task_id in ids]
-                responses = readers.map(self._response, found)
-                yield b"".join(
-                    json.dumps(view.result_line(line["custom_id"], task, response), separators=(",", ":")).encode()
-                    + b"\n"
-                    for line, task, response in zip(chunk, found, responses, strict=True)
-                )
-
-    def _response(self, task: Task | None) -> dict[str, Any] | None:
-        return self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
-
-    def item_ended(self, task: Task) -> Batch | None:
-        batch = self.store.count_item(task)
-        if batch is None:
-            return None
-        if batch.status not in BATCH_ENDED and batch.ended >= batch.total:
-            batch = self.finish(batch)
-        if batch.status in BATCH_ENDED and batch.webhook is not None:
-            self.webhooks.announce(
-                batch.tenant,
-                batch.webhook,
-                batch.event_type,
-                batch.id,
-                view.render(batch),
-                batch.ended_at or batch.updated_at,
-            )
-        return batch
-
-    def finish(self, batch: Batch) -> Batch:
-        """Write the results file, one line per item in input order, streamed: the input is read line by
-        line, items are fetched FINISH_CHUNK at a time (their results side by side), and the file goes up in
-        parts, so memory stays bounded whatever the batch's size."""
-        key = results_key(batch.tenant, batch.id)
-        self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
-        now = now_ms()
-        status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
-        try:
-            return self.store.update_batch(
-                batch.tenant,
-                batch.id,
-                expect={BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING},
-                changes={"status": status, "ended_at": now, "updated_at": now, "results_key": key},
-            )
-        except BatchChanged as changed:  # finished by a concurrent item's record: same results, same key
-            return changed.current or batch

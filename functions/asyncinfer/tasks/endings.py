@@ -3,9 +3,9 @@ counts it. Both are safe to repeat, as stream records are delivered at least onc
 
 from __future__ import annotations
 
-from asyncinfer.tasks.batches import BatchTracker
+from asyncinfer.domain.model import Task
+from asyncinfer.tasks.batch_tracker import BatchTracker
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.model import Task
 from asyncinfer.tasks.webhooks import Webhooks
 
 

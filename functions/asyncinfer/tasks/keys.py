@@ -10,12 +10,13 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.ids import TENANT_PATTERN
+from asyncinfer.domain.model import now_ms
 from asyncinfer.store.base import ApiKeyRecord, TaskStore
-from asyncinfer.tasks.errors import InvalidRequest
-from asyncinfer.tasks.model import now_ms
 
 KEY_PREFIX = "ai_"
-TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TENANT = re.compile(TENANT_PATTERN)
 
 
 def hash_key(key: str) -> str:
@@ -38,7 +39,7 @@ def create_key(
     """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept.
     With a usage plan, the record also names the tenant's key in it, which the authorizer hands to
     API Gateway so that all of the tenant's keys share one throttle."""
-    if not TENANT_PATTERN.match(tenant):
+    if not TENANT.match(tenant):
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     usage_key = usage_plan.key_for(tenant) if usage_plan else None

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
-from asyncinfer.providers.registry import ModelRegistry
-from asyncinfer.queue.base import TaskMessage, TaskQueue
-from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
-from asyncinfer.tasks.errors import (
+from asyncinfer.domain.errors import (
     IdempotencyConflict,
     InvalidRequest,
     NameConflict,
@@ -24,74 +18,30 @@ from asyncinfer.tasks.errors import (
     TaskNotFound,
     TooManyInFlight,
 )
-from asyncinfer.tasks.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
-from asyncinfer.tasks.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
-from asyncinfer.tasks.sealing import Sealer, mcp_context, seal_mcp_secrets
-from asyncinfer.tasks.ssrf import DEFAULT_OUTBOUND, Outbound
+from asyncinfer.domain.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
+from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
+from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
+from asyncinfer.providers.registry import ModelRegistry
+from asyncinfer.queue.base import TaskMessage, TaskQueue
+from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.tasks.submission import (
+    IDEMPOTENCY,
+    MAX_TASK_FIELDS_BYTES,
+    MESSAGE_ID,
+    Prepared,
+    Submission,
+    SubmitLimits,
+    check_idempotency_key,
+    fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 100
-IDEMPOTENCY = "idem"
 # A task still CREATED this long after its submit has probably lost its queue message.
 ORPHAN_AFTER_MS = 60_000
-MESSAGE_ID = "msg"
 INFLIGHT_RECOUNT_SECONDS = 1.0
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
-
-
-class InvalidIdempotencyKey(InvalidRequest):
-    code = "invalid_idempotency_key"
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is not None and not _KEY.match(key):
-        raise InvalidIdempotencyKey("An idempotency key is 1 to 255 printable ASCII characters without spaces")
-    return key
-
-
-def fingerprint(surface: str, body: dict[str, Any], name: str | None = None) -> str:
-    """What makes two submits "the same request" for an idempotency key: surface, body and name."""
-    canonical = json.dumps({"surface": surface, "body": body, "name": name}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-# What a task record may hold besides its request (which is inline up to 64 KiB, or in S3).
-MAX_TASK_FIELDS_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True)
-class Submission:
-    """Who submits what: the surface it came through, the idempotency key and client-chosen id if any."""
-
-    surface: str = "async"
-    idempotency_key: str | None = None
-    message_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A validated request: what its task will be, and what makes two submits of it the same."""
-
-    kind: TaskKind
-    model: str
-    request: dict[str, Any]
-    fingerprint: str
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SubmitLimits:
-    max_request_bytes: int
-    inline_request_bytes: int
-    retention_days: int
-    download_url_seconds: int = 3600
-    # Per tenant: at most this many new tasks per window (0: no limit).
-    submits_per_window: int = 0
-    window_seconds: int = 60
-    # Per tenant: at most this many tasks not yet ended (0: no limit).
-    max_inflight: int = 0
-    inflight_retry_seconds: int = 5
 
 
 class TaskService:
@@ -280,13 +230,6 @@ class TaskService:
             # did not, the duplicate message is harmless (every transition is a compare-and-set).
             self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
         return task
-
-    def find(self, tenant: str, namespace: str, name: str) -> Task:
-        """The task created under a client-chosen name (e.g. a PrivateGPT message_id)."""
-        record = self.store.get_name(tenant, namespace, name)
-        if record is None:
-            raise TaskNotFound()
-        return self.get(tenant, record.task_id)
 
     def get(
         self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None, *, deleted: bool = False

@@ -14,15 +14,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import TERMINAL, Task
 from asyncinfer.store.base import TaskStore
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import TERMINAL, Task
 
 MAX_EVENT_ID = 10**10 - 1
 
 
 class InvalidLastEventId(InvalidRequest):
     code = "invalid_last_event_id"
+
+
+# API Gateway ends a stream after 15 minutes: a stream closes itself first, and the client resumes.
+MAX_STREAM_SECONDS = 840
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class StreamLimits:
     max_poll_seconds: float = 2.0
     keepalive_seconds: float = 15.0
     # Close before the function's timeout; the client resumes with Last-Event-ID.
-    max_seconds: float = 840.0
+    max_seconds: float = MAX_STREAM_SECONDS
     retry_ms: int = 1000
 
 

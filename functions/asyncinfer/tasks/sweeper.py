@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from asyncinfer.domain.model import TaskStatus, first_id_at, now_ms
 from asyncinfer.queue.base import TaskMessage, TaskQueue
 from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.model import TaskStatus, first_id_at, now_ms
 
 log = logging.getLogger(__name__)
 

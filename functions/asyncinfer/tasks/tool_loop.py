@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncinfer.domain.model import Usage, now_ms
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import Finished, ProviderError
-from asyncinfer.tasks.model import Usage, now_ms
-from asyncinfer.tasks.requests import ChatRequest
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
 STEP_LIMIT = "step_limit"

@@ -19,14 +19,14 @@ from typing import Any
 import httpx2
 from standardwebhooks.webhooks import Webhook
 
+from asyncinfer.domain.errors import Conflict, InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import WebhookTarget, now_ms
+from asyncinfer.domain.records import Attempt, Delivery, DeliveryStatus
+from asyncinfer.domain.sealing import Sealer, SealingFailed, webhook_context
+from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
 from asyncinfer.queue.base import DeliveryMessage, TaskQueue
 from asyncinfer.store.base import WebhookStore
-from asyncinfer.tasks.errors import Conflict, InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import WebhookTarget, now_ms
-from asyncinfer.tasks.records import Attempt, Delivery, DeliveryStatus
-from asyncinfer.tasks.sealing import Sealer, SealingFailed, webhook_context
-from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
-from asyncinfer.tools.guarded_http import GuardedTransport
+from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class Webhooks:
         return again
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -205,18 +205,18 @@ class WebhookSender:
         self.sealer = sealer
         self.post = post
 
-    def attempt(self, message: DeliveryMessage) -> Outcome:
+    def attempt(self, message: DeliveryMessage) -> DeliveryOutcome:
         """One attempt of a pending delivery. Raises RetryDelivery when it failed and may be tried again."""
         delivery = self.store.get_delivery(message.tenant, message.delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return Outcome.SKIPPED
+            return DeliveryOutcome.SKIPPED
         started = time.monotonic()
         status_code: int | None = None
         error: str | None = None
         permanent = False
         try:
             url = self.sealer.open([delivery.url], webhook_context(delivery.tenant))[0]
-            target = pin(url, self.policy.outbound)
+            target = pin(url, self.policy.outbound, system_resolver)
             secret = self.store.get_secret(delivery.tenant)
             if secret is None:
                 raise RuntimeError("the tenant has no webhook secret")
@@ -246,12 +246,12 @@ class WebhookSender:
             changes.update(status=DeliveryStatus.FAILED, failed_at=attempt.at)
         updated = delivery.model_copy(update=changes)
         if not self.store.save_delivery(updated, previous_count=previous):
-            return Outcome.SKIPPED  # another attempt of the same delivery ran meanwhile and was recorded
+            return DeliveryOutcome.SKIPPED  # another attempt of the same delivery ran meanwhile and was recorded
         if updated.status == DeliveryStatus.DELIVERED:
-            return Outcome.DELIVERED
+            return DeliveryOutcome.DELIVERED
         if updated.status == DeliveryStatus.FAILED:
             log.warning("webhook delivery %s failed after %d attempts", delivery.id, count - delivery.round_start)
-            return Outcome.FAILED
+            return DeliveryOutcome.FAILED
         raise RetryDelivery(error or "failed")
 
 

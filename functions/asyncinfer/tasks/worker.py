@@ -6,80 +6,39 @@ import dataclasses
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import BlobStore, output_key, result_key
-from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
-from asyncinfer.providers.registry import ModelRegistry, ModelSpec
-from asyncinfer.queue.base import TaskMessage
-from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.model import (
+from asyncinfer.domain.model import (
     MEDIA_KINDS,
     Output,
     Task,
-    TaskError,
     TaskKind,
     TaskStatus,
     Usage,
     now_ms,
     sources_of,
 )
-from asyncinfer.tasks.requests import ChatRequest, McpServer, validation_message
-from asyncinfer.tasks.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
+from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
+from asyncinfer.domain.results import chat_completion
+from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
+from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
+from asyncinfer.providers.registry import ModelRegistry, ModelSpec
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks.event_log import ClaimLost, EventLog
+from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig, failed_changes
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DROPPED = "dropped"  # nothing to do: missing, ended, or leased by another worker
-    ABANDONED = "abandoned"  # cancelled or re-claimed while running: the result is discarded
-
-
-class RetryLater(Exception):
-    """A transient failure: the queue message must come back after a backoff, and never while our lease
-    could still hold (it would be dropped as "leased by another worker" and the task stranded)."""
-
-    def __init__(self, message: str, *, lease_left_ms: int = 0) -> None:
-        super().__init__(message)
-        self.lease_left_ms = lease_left_ms
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    flush_seconds: float
-    max_attempts: int
-    inline_result_bytes: int
-    deadline_margin_ms: int
-    max_tool_steps: int = 8
-
-
-def failed_changes(code: str, message: str) -> dict[str, Any]:
-    """The fields every transition to FAILED sets."""
-    now = now_ms()
-    return {
-        "status": TaskStatus.FAILED,
-        "failed_at": now,
-        "updated_at": now,
-        "error": TaskError(code=code, message=message),
-    }
-
-
 class _DeadlinePassed(Exception):
     """The per-task deadline passed during a model turn."""
-
-
-class _Lost(Exception):
-    """Our claim is gone (cancelled or re-claimed): stop without writing anything more."""
 
 
 class Worker:
@@ -134,7 +93,7 @@ class Worker:
         deadline = now + lease_ms - self.config.deadline_margin_ms
         try:
             return self._run(task, deadline, remaining_ms)
-        except _Lost:
+        except ClaimLost:
             return Outcome.ABANDONED
         except ProviderError as exc:
             if not exc.retryable:
@@ -155,7 +114,7 @@ class Worker:
             request = ChatRequest.model_validate(self._request(task))
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
-        log_ = _EventLog(self, task, remaining_ms)
+        log_ = self._event_log(task, remaining_ms)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
         provider = self.provider_for(spec)
@@ -193,7 +152,7 @@ class Worker:
         return self._complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
 
     def _stream_once(
-        self, provider: Any, upstream: str, request: ChatRequest, log_: _EventLog, deadline: int
+        self, provider: Any, upstream: str, request: ChatRequest, log_: EventLog, deadline: int
     ) -> tuple[str, Finished]:
         """One model turn: deltas into the event log as they come, flushed on time."""
         parts: list[str] = []
@@ -220,7 +179,7 @@ class Worker:
         config = self._request(task).get("config")
         if not isinstance(config, dict):
             raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
-        log_ = _EventLog(self, task, remaining_ms)
+        log_ = self._event_log(task, remaining_ms)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
         provider = self.provider_for(spec)
@@ -340,6 +299,12 @@ class Worker:
             return Outcome.DROPPED
         return Outcome.FAILED
 
+    def _event_log(self, task: Task, remaining_ms: Callable[[], int]) -> EventLog:
+        def claim(changes: dict[str, Any]) -> None:
+            self._transition_mine(task, TaskStatus.IN_PROGRESS, changes)
+
+        return EventLog(self.store, task, remaining_ms, self.config.flush_seconds, claim)
+
     def _transition_mine(self, task: Task, target: TaskStatus, changes: dict[str, Any]) -> Task:
         return self.store.transition(
             task.tenant,
@@ -358,102 +323,3 @@ class Worker:
             log.warning("could not release lease of task %s", task.id, exc_info=True)
             return False
         return True
-
-
-class _EventLog:
-    """Buffers events and writes them in batches; each heartbeat doubles as the cancellation check."""
-
-    def __init__(self, worker: Worker, task: Task, remaining_ms: Callable[[], int]) -> None:
-        self._worker = worker
-        self._task = task
-        self._remaining_ms = remaining_ms
-        self._pending: list[dict[str, Any]] = []
-        self.seq = task.event_seq
-        self._last_flush = time.monotonic()
-
-    def add(self, event: dict[str, Any]) -> None:
-        last = self._pending[-1] if self._pending else None
-        if (
-            last is not None
-            and event.keys() == last.keys() == {"type", "text"}
-            and event["type"] == "delta" == last["type"]
-        ):
-            # Deltas waiting for the same flush become one: a smaller write, fewer frames, same text.
-            last["text"] += event["text"]
-            return
-        self._pending.append(dict(event))
-
-    def due(self) -> bool:
-        return time.monotonic() - self._last_flush >= self._worker.config.flush_seconds
-
-    def flush_pending(self) -> None:
-        """Before a final transition, which checks our claim itself: a write only if events are left."""
-        if self._pending:
-            self.flush()
-
-    def flush(self) -> None:
-        """Reserve the sequence numbers by compare-and-set first, so a worker that re-claims the task
-        later continues after them, and nothing is written once our claim is gone. The next flush is due
-        flush_seconds after this one ends: a slow store gets fewer, larger writes, not one per delta."""
-        now = now_ms()
-        try:
-            self._worker._transition_mine(
-                self._task,
-                TaskStatus.IN_PROGRESS,
-                {
-                    "lease_expires_at": now + self._remaining_ms(),
-                    "updated_at": now,
-                    "event_seq": self.seq + len(self._pending),
-                },
-            )
-        except ConditionFailed as lost:
-            raise _Lost() from lost
-        if self._pending:
-            store = self._worker.store
-            store.append_events(
-                self._task.tenant,
-                self._task.id,
-                self.seq + 1,
-                self._pending,
-                expires_at=self._task.expires_at,
-            )
-            self.seq += len(self._pending)
-            self._pending = []
-        self._last_flush = time.monotonic()
-
-
-def chat_completion(
-    task: Task,
-    content: str,
-    finish_reason: str,
-    usage: Usage,
-    created_ms: int,
-    tool_calls: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The OpenAI chat.completion object stored as a chat task's result."""
-    message: dict[str, Any] = {"role": "assistant", "content": content if content or not tool_calls else None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    return {
-        "id": f"chatcmpl-{task.id}",
-        "object": "chat.completion",
-        "created": created_ms // 1000,
-        "model": task.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": usage.model_dump(exclude_none=True),
-    }
-
-
-def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:
-    """A message exhausted its receives: its task, unless it already ended, fails for good."""
-    try:
-        store.transition(
-            message.tenant,
-            message.task_id,
-            expect=sources_of(TaskStatus.FAILED),
-            changes=failed_changes("dead_lettered", "The task could not be processed; it was retried and gave up"),
-            remove=["lease_expires_at"],
-        )
-    except ConditionFailed:
-        return False
-    return True

@@ -4,10 +4,16 @@ byte cap: bodies are read as a stream and cut, never held whole first."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 
 import httpcore2
 import httpx2
+
+
+def system_resolver(host: str) -> list[str]:
+    """The addresses the system's resolver gives for a host name: what the outbound rules then judge."""
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
 
 
 class ResponseTooLarge(Exception):

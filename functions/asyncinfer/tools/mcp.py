@@ -15,10 +15,10 @@ from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from asyncinfer.tasks.requests import McpServer, server_name
-from asyncinfer.tasks.ssrf import STRICT, OutboundPolicy, RefusedUrl, checked_addresses
+from asyncinfer.domain.requests import McpServer, server_name
+from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, RefusedUrl, checked_addresses
 from asyncinfer.tools.base import ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
-from asyncinfer.tools.guarded_http import GuardedTransport
+from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 SEPARATOR = "__"
 
@@ -102,7 +102,7 @@ class McpToolHost:
     async def _connect(self, name: str, server: McpServer) -> None:
         policy = self._policy
         # Checked once, then every connection goes to that address: DNS is not asked again.
-        (address, *_) = await asyncio.to_thread(checked_addresses, server.url, policy.outbound)
+        (address, *_) = await asyncio.to_thread(checked_addresses, server.url, policy.outbound, system_resolver)
         transport = GuardedTransport({urlsplit(server.url).hostname or "": address}, policy.max_response_bytes)
 
         def client(

@@ -1,1 +1,1 @@
-"""Key services that wrap the data keys client secrets are sealed with (asyncinfer.tasks.sealing)."""
+"""Key services that wrap the data keys client secrets are sealed with (asyncinfer.domain.sealing)."""

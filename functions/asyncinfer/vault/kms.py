@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from asyncinfer.tasks.sealing import SealingFailed
+from asyncinfer.domain.sealing import SealingFailed
 
 # A wrapped key that is not for this context (or this key) is refused with one of these; anything else
 # (throttling, a network error) is an outage and propagates as one.

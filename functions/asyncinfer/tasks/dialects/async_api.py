@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from asyncinfer.domain import ids
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import Task, TaskStatus
+from asyncinfer.domain.requests import parse_limit
 from asyncinfer.store.base import Page
-from asyncinfer.tasks.dialects import ids
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.requests import parse_limit
 
 ID_PREFIX = "task_"
 _TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncinfer.tasks.dialects import async_api, ids
-from asyncinfer.tasks.errors import TaskNotFound
-from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.records import Batch, Delivery
-from asyncinfer.tasks.sealing import shown_url
+from asyncinfer.domain import ids
+from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.domain.model import Task, TaskStatus
+from asyncinfer.domain.records import Batch, Delivery
+from asyncinfer.domain.sealing import shown_url
+from asyncinfer.tasks.dialects import async_api
 
 ID_PREFIX = "batch_"
 

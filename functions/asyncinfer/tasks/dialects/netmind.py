@@ -7,16 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
 from asyncinfer.store.base import Page
-from asyncinfer.tasks.model import Task, TaskStatus
 
-STATUS = {
-    TaskStatus.CREATED: "pending",
-    TaskStatus.IN_PROGRESS: "processing",
-    TaskStatus.COMPLETED: "completed",
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
-}
+STATUS = LOWERCASE_STATUS
 DELETED = {"message": "Generation deleted"}
 
 

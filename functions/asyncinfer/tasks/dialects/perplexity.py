@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from asyncinfer.domain import ids
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import Task, TaskStatus
+from asyncinfer.domain.requests import validation_message
 from asyncinfer.store.base import Page
-from asyncinfer.tasks.dialects import ids
-from asyncinfer.tasks.errors import InvalidRequest
-from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.requests import validation_message
 
 STATUS = {
     TaskStatus.CREATED: "CREATED",

@@ -9,22 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from asyncinfer.domain import ids
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
+from asyncinfer.domain.requests import MAX_CORRELATION_ID, MAX_MCP_SERVERS, McpServer, Message, validation_message
 from asyncinfer.store.base import TaskStore
-from asyncinfer.tasks.dialects import ids
 from asyncinfer.tasks.dialects.async_api import iso
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import Task, TaskStatus
-from asyncinfer.tasks.requests import MAX_CORRELATION_ID, MAX_MCP_SERVERS, McpServer, Message, validation_message
-from asyncinfer.tasks.service import MESSAGE_ID
 from asyncinfer.tasks.streaming import sse
+from asyncinfer.tasks.submission import MESSAGE_ID
 
-STATUS = {
-    TaskStatus.CREATED: "pending",
-    TaskStatus.IN_PROGRESS: "processing",
-    TaskStatus.COMPLETED: "completed",
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
-}
+STATUS = LOWERCASE_STATUS
 _CUSTOM_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 STREAM_TYPE = "sse"
 

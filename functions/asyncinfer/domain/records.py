@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from asyncinfer.tasks.model import WebhookTarget
+from asyncinfer.domain.model import WebhookTarget
 
 BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from asyncinfer.tasks.sealing import Sealer, shown_url, webhook_context
+from asyncinfer.domain.sealing import Sealer, shown_url, webhook_context
 
 
 class TaskStatus(StrEnum):
@@ -28,6 +28,14 @@ class TaskKind(StrEnum):
     VIDEO = "video"
 
 
+# The statuses as PrivateGPT and NetMind spell them.
+LOWERCASE_STATUS = {
+    TaskStatus.CREATED: "pending",
+    TaskStatus.IN_PROGRESS: "processing",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
 CHAT_KINDS: frozenset[TaskKind] = frozenset({TaskKind.CHAT})
 MEDIA_KINDS: frozenset[TaskKind] = frozenset({TaskKind.IMAGE, TaskKind.AUDIO, TaskKind.VIDEO})
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from asyncinfer.tasks.errors import InvalidRequest, TaskNotFound
-from asyncinfer.tasks.model import is_task_id
-from asyncinfer.tasks.requests import parse_limit
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import is_task_id
+from asyncinfer.domain.requests import parse_limit
+
+# A tenant's name: it is the partition key of the tenant's items and part of its S3 keys.
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _FORMS = re.compile(rf"^(?:(?:task_)?({_UUID})|(?:msg_)?([0-9a-f]{{32}}))$")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
+import socket  # inet_aton only: the resolver's own reading of IPv4 spellings, no I/O
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
 
-from asyncinfer.tasks.errors import InvalidRequest
+from asyncinfer.domain.errors import InvalidRequest
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"})
@@ -135,8 +135,8 @@ def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.
     return networks
 
 
-def _resolve(host: str) -> list[str]:
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+def _no_dns(host: str) -> list[str]:
+    raise RefusedUrl(f"{host} would need DNS here")
 
 
 def _host(url: str) -> str:
@@ -156,8 +156,9 @@ def _is_loopback_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
-def checked_addresses(url: str, policy: OutboundPolicy, resolver: Resolver | None = None) -> list[str]:
-    """Every address `url`'s host stands for, each allowed by `policy`; RefusedUrl otherwise."""
+def checked_addresses(url: str, policy: OutboundPolicy, resolver: Resolver) -> list[str]:
+    """Every address `url`'s host stands for, each allowed by `policy`; RefusedUrl otherwise. Names are
+    resolved by `resolver` (the system's, asyncinfer.tools.guarded_http.system_resolver, when connecting)."""
     host = _host(url)
     if host in {h.lower().rstrip(".") for h in policy.allowed_hosts}:
         policy = OutboundPolicy(allow_private=True)  # trusted by name: still never link-local or metadata
@@ -168,7 +169,7 @@ def checked_addresses(url: str, policy: OutboundPolicy, resolver: Resolver | Non
         addresses = ["127.0.0.1"]
     else:
         try:
-            addresses = list((resolver or _resolve)(host))
+            addresses = list(resolver(host))
         except OSError as exc:
             raise RefusedUrl(f"Cannot resolve {host}: {exc}") from None
     if not addresses:
@@ -178,7 +179,7 @@ def checked_addresses(url: str, policy: OutboundPolicy, resolver: Resolver | Non
     return addresses
 
 
-def check_url(url: str, policy: OutboundPolicy, resolver: Resolver | None = None) -> str:
+def check_url(url: str, policy: OutboundPolicy, resolver: Resolver) -> str:
     """The URL if the service may connect to it now (with DNS); RefusedUrl otherwise."""
     checked_addresses(url, policy, resolver)
     return url
@@ -189,7 +190,7 @@ def check_literal(url: str, policy: OutboundPolicy) -> None:
     (or localhost) must be one `policy` allows. Names are checked again, with DNS, at every connection."""
     host = _host(url)
     if literal_address(host) is not None or _is_loopback_name(host):
-        checked_addresses(url, policy)
+        checked_addresses(url, policy, _no_dns)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ class Pinned:
     original: str = ""  # the URL as the client gave it
 
 
-def pin(url: str, policy: OutboundPolicy, resolver: Resolver | None = None) -> Pinned:
+def pin(url: str, policy: OutboundPolicy, resolver: Resolver) -> Pinned:
     address = checked_addresses(url, policy, resolver)[0]
     parts = urlsplit(url)
     netloc = f"[{address}]" if ":" in address else address

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from asyncinfer.tasks.errors import InvalidJson, InvalidRequest, RequestTooLarge
-from asyncinfer.tasks.model import WebhookTarget
+from asyncinfer.domain.errors import InvalidJson, InvalidRequest, RequestTooLarge
+from asyncinfer.domain.model import WebhookTarget
 
 if TYPE_CHECKING:
-    from asyncinfer.tasks.ssrf import Outbound
+    from asyncinfer.domain.ssrf import Outbound
 
 MAX_MESSAGES = 1000
 
@@ -43,7 +43,7 @@ def _outbound_url(kind: str) -> Callable[[str, ValidationInfo], str]:
         """A URL the service will connect to on a client's behalf, checked at submit without DNS under the
         deployment's policy for `kind` (passed in the validation context). Without one, only what no policy
         allows (link-local, metadata) is refused here; the connection is always checked again, with DNS."""
-        from asyncinfer.tasks.ssrf import OutboundPolicy, RefusedUrl, check_literal
+        from asyncinfer.domain.ssrf import OutboundPolicy, RefusedUrl, check_literal
 
         policy = (info.context or {}).get(kind) or OutboundPolicy(allow_private=True)
         try:

@@ -34,10 +34,6 @@ class TaskNotFound(DomainError):
         super().__init__(message)
 
 
-class InvalidTransition(DomainError):
-    code = "invalid_transition"
-
-
 class ServiceUnavailable(DomainError):
     """A dependency failed before the task was accepted; nothing was stored, the client may retry."""
 

@@ -1,0 +1,65 @@
+"""A batch request (POST /v1/batches, a schedule's `batch`), its lines, its errors, and the ids of its items."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from asyncinfer.domain.errors import Conflict, InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import id_time_ms, new_task_id
+from asyncinfer.domain.records import BatchEndpoint
+
+MAX_CUSTOM_ID = 64
+
+
+class InvalidBatch(InvalidRequest):
+    code = "invalid_batch"
+
+
+class DuplicateCustomId(InvalidBatch):
+    code = "duplicate_custom_id"
+
+
+class BatchNotFound(TaskNotFound):
+    def __init__(self) -> None:
+        super().__init__("No batch with that id")
+
+
+class BatchEnded(Conflict):
+    code = "batch_ended"
+
+
+def item_task_id(batch_id: str, index: int) -> str:
+    """The id of a batch's item: fixed by the batch and the line, so a repeated batch job makes none twice."""
+    rand = int.from_bytes(hashlib.sha256(f"{batch_id}:{index}".encode()).digest()[:10], "big")
+    return new_task_id(id_time_ms(batch_id), rand)
+
+
+class BatchRequest(BaseModel):
+    """POST /v1/batches, and the `batch` of a schedule."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    endpoint: BatchEndpoint = Field(default=BatchEndpoint.ASYNC, strict=False)
+    requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
+    webhook: dict[str, Any] | None = None
+    # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
+    metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=dict, max_length=16
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BatchRequest:
+        if (self.requests is None) == (self.input_file is None):
+            raise ValueError("give either requests (inline) or input_file (an s3:// JSONL), not both")
+        return self
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")  # OpenAI's lines also carry method and url
+
+    custom_id: str = Field(min_length=1, max_length=MAX_CUSTOM_ID)
+    body: dict[str, Any]

@@ -1,0 +1,41 @@
+"""The table's layout: key prefixes, the in-flight index, TTL and stream view. The CDK stack and the
+emulator build the table from these names; the store reads and writes by them."""
+
+from __future__ import annotations
+
+TASK_PREFIX = "task#"
+EVENT_PREFIX = "ev#"
+NAME_PREFIX = "name#"
+# Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
+JSON_FIELDS = frozenset({"request", "result", "error", "usage", "metadata", "outputs", "webhook"})
+# A sparse index of the tasks not yet ended: `inflight` (= tenant) is set at create and removed by
+# the transition to a terminal status. It counts a tenant's tasks in flight and finds orphans.
+INFLIGHT_INDEX = "inflight"
+INFLIGHT_ATTRIBUTE = "inflight"
+# A batch's items are in the index too (the sweeper finds them) but under their own key, so a large batch
+# does not use up the tenant's in-flight quota for interactive submits.
+BATCH_INFLIGHT_SUFFIX = "#batch"
+# Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
+NOTIFY_ATTRIBUTE = "notify"
+# A filtered list reads at most this many pages before answering with a cursor.
+MAX_LIST_PAGES = 10
+
+TABLE_KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+TABLE_ATTRIBUTES = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+    {"AttributeName": INFLIGHT_ATTRIBUTE, "AttributeType": "S"},
+]
+TABLE_INDEXES = [
+    {
+        "IndexName": INFLIGHT_INDEX,
+        "KeySchema": [
+            {"AttributeName": INFLIGHT_ATTRIBUTE, "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
+]
+TTL_ATTRIBUTE = "expires_at"
+# The table stream carries both images: a task's ending is a change of status (asyncinfer.store.dynamodb_stream).
+TABLE_STREAM_VIEW = "NEW_AND_OLD_IMAGES"

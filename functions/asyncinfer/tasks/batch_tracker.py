@@ -1,0 +1,103 @@
+"""The table stream's side of a batch: counting its items as they end, and finishing it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from asyncinfer.blobs.base import BlobStore, results_key
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.model import Task, TaskStatus, now_ms
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus
+from asyncinfer.store.base import BatchChanged, BatchStore
+from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.webhooks import Webhooks
+
+T = TypeVar("T")
+
+# Finishing a batch: items fetched (one BatchGetItem page) and their results read (threads) at a time.
+FINISH_CHUNK = 100
+FINISH_READERS = 16
+
+
+def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[T]]]:
+    """(index of the first, the chunk) for consecutive chunks of `size` items."""
+    first, chunk = 0, []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield first, chunk
+            first, chunk = first + size, []
+    if chunk:
+        yield first, chunk
+
+
+class BatchTracker:
+    """The table stream's side: counts ending items, and when the last one ends writes the results and
+    announces the batch's end. Every step is safe to repeat."""
+
+    def __init__(
+        self,
+        store: BatchStore,
+        blobs: BlobStore,
+        webhooks: Webhooks,
+        result_of: Callable[[Task], dict[str, Any] | None],
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.webhooks = webhooks
+        self.result_of = result_of
+
+    def _result_lines(self, batch: Batch) -> Iterator[bytes]:
+        lines = (json.loads(line) for line in self.blobs.lines(batch.input_key) if line.strip())
+        with ThreadPoolExecutor(max_workers=FINISH_READERS) as readers:
+            for first, chunk in enumerate_chunks(lines, FINISH_CHUNK):
+                ids = [item_task_id(batch.id, first + offset) for offset in range(len(chunk))]
+                tasks = self.store.get_tasks(batch.tenant, ids)
+                found = [tasks.get(task_id) for task_id in ids]
+                responses = readers.map(self._response, found)
+                yield b"".join(
+                    json.dumps(view.result_line(line["custom_id"], task, response), separators=(",", ":")).encode()
+                    + b"\n"
+                    for line, task, response in zip(chunk, found, responses, strict=True)
+                )
+
+    def _response(self, task: Task | None) -> dict[str, Any] | None:
+        return self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
+
+    def item_ended(self, task: Task) -> Batch | None:
+        batch = self.store.count_item(task)
+        if batch is None:
+            return None
+        if batch.status not in BATCH_ENDED and batch.ended >= batch.total:
+            batch = self.finish(batch)
+        if batch.status in BATCH_ENDED and batch.webhook is not None:
+            self.webhooks.announce(
+                batch.tenant,
+                batch.webhook,
+                batch.event_type,
+                batch.id,
+                view.render(batch),
+                batch.ended_at or batch.updated_at,
+            )
+        return batch
+
+    def finish(self, batch: Batch) -> Batch:
+        """Write the results file, one line per item in input order, streamed: the input is read line by
+        line, items are fetched FINISH_CHUNK at a time (their results side by side), and the file goes up in
+        parts, so memory stays bounded whatever the batch's size."""
+        key = results_key(batch.tenant, batch.id)
+        self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
+        now = now_ms()
+        status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
+        try:
+            return self.store.update_batch(
+                batch.tenant,
+                batch.id,
+                expect={BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING},
+                changes={"status": status, "ended_at": now, "updated_at": now, "results_key": key},
+            )
+        except BatchChanged as changed:  # finished by a concurrent item's record: same results, same key
+            return changed.current or batch
