@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.domain.ssrf import Outbound, OutboundPolicy
-from asyncinfer.tasks.streaming import MAX_STREAM_SECONDS
 
 
 class DocsSettings(BaseSettings):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
-from asyncinfer.blobs.s3 import S3BlobStore, object_reader
+from asyncinfer.blobs.s3 import S3BlobStore
 from asyncinfer.config import (
     ApiSettings,
     BatchSettings,
@@ -21,21 +21,22 @@ from asyncinfer.config import (
     WorkerSettings,
 )
 from asyncinfer.domain.sealing import Sealer
-from asyncinfer.providers.factory import LocalOptions, Providers
 from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
 from asyncinfer.queue.sqs import SqsTaskQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.store.dynamodb_records import DynamoBatchStore, DynamoWebhookStore
-from asyncinfer.tasks.batch_tracker import BatchTracker
-from asyncinfer.tasks.batches import Batches, BatchLimits
-from asyncinfer.tasks.endings import Endings
-from asyncinfer.tasks.outcomes import WorkerConfig
 from asyncinfer.tasks.service import TaskService, read_result
 from asyncinfer.tasks.submission import SubmitLimits
-from asyncinfer.tasks.sweeper import Sweeper
-from asyncinfer.tasks.webhooks import SendPolicy, Webhooks, WebhookSender
-from asyncinfer.tasks.worker import Worker
 from asyncinfer.vault.kms import KmsDataKeys
+
+# What only some functions use is imported by the factory that makes it: a function's cold start pays
+# for its own objects only (the authorizer never loads the worker, the MCP SDK or the webhook client).
+if TYPE_CHECKING:
+    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
+    from asyncinfer.tasks.batches import Batches
+    from asyncinfer.tasks.endings import Endings
+    from asyncinfer.tasks.sweeper import Sweeper
+    from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
+    from asyncinfer.tasks.worker import Worker
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FACTORIES: list[Any] = []
@@ -74,6 +75,8 @@ def task_store(table_name: str) -> DynamoTaskStore:
 
 
 def sweeper(settings: SweeperSettings) -> Sweeper:
+    from asyncinfer.tasks.sweeper import Sweeper
+
     return Sweeper(
         task_store(settings.table_name),
         SqsTaskQueue(client("sqs"), settings.queue_url),
@@ -120,6 +123,10 @@ def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
 
 
 def worker(settings: WorkerSettings) -> Worker:
+    from asyncinfer.providers.factory import LocalOptions, Providers
+    from asyncinfer.tasks.outcomes import WorkerConfig
+    from asyncinfer.tasks.worker import Worker
+
     registry = ModelRegistry.load(settings.models_file)
     providers = Providers(
         registry,
@@ -150,6 +157,10 @@ def worker(settings: WorkerSettings) -> Worker:
 
 
 def batches(settings: BatchSettings) -> Batches:
+    from asyncinfer.blobs.s3 import object_reader
+    from asyncinfer.store.dynamodb_records import DynamoBatchStore
+    from asyncinfer.tasks.batches import Batches, BatchLimits
+
     return Batches(
         tasks=task_service(settings),
         store=DynamoBatchStore(client("dynamodb"), settings.table_name),
@@ -168,10 +179,14 @@ def batches(settings: BatchSettings) -> Batches:
 
 
 def webhook_store(table_name: str) -> DynamoWebhookStore:
+    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
+
     return DynamoWebhookStore(client("dynamodb"), table_name)
 
 
 def webhooks(settings: WebhookApiSettings) -> Webhooks:
+    from asyncinfer.tasks.webhooks import Webhooks
+
     return Webhooks(
         webhook_store(settings.table_name),
         SqsTaskQueue(client("sqs"), settings.webhook_queue_url),
@@ -180,6 +195,10 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
 
 
 def endings(settings: NotifierSettings) -> Endings:
+    from asyncinfer.store.dynamodb_records import DynamoBatchStore
+    from asyncinfer.tasks.batch_tracker import BatchTracker
+    from asyncinfer.tasks.endings import Endings
+
     blobs = S3BlobStore(client("s3"), settings.bucket_name)
     hooks = webhooks(settings)
     tracker = BatchTracker(
@@ -189,6 +208,9 @@ def endings(settings: NotifierSettings) -> Endings:
 
 
 def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
+    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
+    from asyncinfer.tasks.webhooks import SendPolicy, WebhookSender
+
     return WebhookSender(
         DynamoWebhookStore(client("dynamodb"), settings.table_name),
         SendPolicy(

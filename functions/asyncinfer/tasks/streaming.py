@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.domain.model import TERMINAL, Task
 from asyncinfer.store.base import TaskStore
 
@@ -23,10 +24,6 @@ MAX_EVENT_ID = 10**10 - 1
 
 class InvalidLastEventId(InvalidRequest):
     code = "invalid_last_event_id"
-
-
-# API Gateway ends a stream after 15 minutes: a stream closes itself first, and the client resumes.
-MAX_STREAM_SECONDS = 840
 
 
 @dataclass(frozen=True)
