@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 
 from asyncinfer.domain.errors import (
     Conflict,
@@ -78,7 +81,18 @@ def build_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def raw_body(app: APIGatewayRestResolver) -> bytes:
+def build_app(
+    *routers: Router, provide: Mapping[Callable[..., Any], Callable[..., Any]] | None = None
+) -> APIGatewayRestResolver:
+    """A function's resolver: its surfaces' routers, and the services their routes depend on."""
+    app = build_resolver()
+    for router in routers:
+        app.include_router(router)
+    app.dependency_overrides.update(provide or {})
+    return app
+
+
+def raw_body(app: BaseRouter) -> bytes:
     """The request body as sent. Bytes, not text: a body that is not UTF-8 is the client's error (a 400
     from the JSON parser), not a decoding crash here."""
     event = app.current_event
@@ -91,7 +105,7 @@ def raw_body(app: APIGatewayRestResolver) -> bytes:
     return body.encode("utf-8", "surrogateescape")
 
 
-def tenant_of(app: APIGatewayRestResolver) -> str:
+def tenant_of(app: BaseRouter) -> str:
     """The tenant the authorizer put in the request context; never anything the client sent."""
     tenant = app.current_event.request_context.authorizer.get_context().get("tenant")
     if not isinstance(tenant, str) or not tenant:

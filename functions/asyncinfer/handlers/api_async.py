@@ -1,60 +1,13 @@
-"""The Async API surface: POST/GET /v1/async, GET/DELETE /v1/async/{id}, POST /v1/async/{id}/cancel."""
+"""The Async API function: the routes of asyncinfer.api.async_api, with this instance's task service."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+from asyncinfer.api import async_api, deps
 from asyncinfer.config import ApiSettings
-from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_resolver, raw_body, tenant_of
-from asyncinfer.observability import logger, metrics
-from asyncinfer.tasks.dialects import async_api
-from asyncinfer.tasks.submission import Submission
-
-app = build_resolver()
+from asyncinfer.http import build_app
 
 SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
 
-
-@app.post("/v1/async")
-def submit() -> dict:
-    svc = service()
-    body = parse_json_body(raw_body(app), svc.limits.max_request_bytes)
-    how = Submission(surface="async", idempotency_key=app.current_event.headers.get("idempotency-key"))
-    task = svc.submit_chat(tenant_of(app), body, how)
-    logger.set_correlation_id(async_api.public_id(task.id))
-    metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
-    return async_api.summary(task)
-
-
-@app.get("/v1/async")
-def list_tasks() -> dict:
-    limit, after, status = async_api.list_params(app.current_event.query_string_parameters or {})
-    return async_api.listing(service().list(tenant_of(app), limit=limit, after=after, status=status, kinds=CHAT_KINDS))
-
-
-@app.get("/v1/async/<task_id>")
-def get_task(task_id: str) -> dict:
-    svc = service()
-    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)
-    return async_api.detail(task, svc.result(task))
-
-
-@app.post("/v1/async/<task_id>/cancel")
-def cancel_task(task_id: str) -> dict:
-    svc = service()
-    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)  # what GET sees, or 404
-    return async_api.summary(svc.cancel(task.tenant, task.id))
-
-
-@app.delete("/v1/async/<task_id>")
-def delete_task(task_id: str) -> dict:
-    svc = service()
-    task = svc.get(tenant_of(app), async_api.internal_id(task_id), CHAT_KINDS)  # what GET sees, or 404
-    svc.delete(task.tenant, task.id)
-    return {"id": async_api.public_id(task.id), "deleted": True}
-
-
+app = build_app(async_api.router, provide={deps.task_service: service})
 lambda_handler = entry_point(app)
