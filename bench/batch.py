@@ -12,7 +12,7 @@ from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import worker
-from asyncinfer.providers.local import DemoChatProvider
+from asyncinfer.providers.demo.chat import DemoChatProvider
 from bench.common import EmulatorProcess, Row
 from infra.local.functions import LocalFunctions
 from infra.local.poller import sqs_event

@@ -16,8 +16,12 @@ from asyncinfer.domain.records import Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.tasks.batch_tracker import BatchTracker
+from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.service import read_result
 from bench.common import SMOKE, EmulatorProcess, Row
+
+PAYLOADS = Payloads(view.task_data, view.render, view.result_line)
 
 ITEMS = 200 if SMOKE else 10_000
 RESULT_CHARS = 12_000  # an answer of about 2,000 words, kept inline in the item (under 16 KiB)
@@ -61,7 +65,9 @@ def run() -> Row:
             input_key=input_key("bench", batch_id),
         )
         batches.create_batch(batch)
-        tracker = BatchTracker(batches, blobs, webhooks=None, result_of=lambda task: read_result(blobs, task))
+        tracker = BatchTracker(
+            batches, blobs, webhooks=None, result_of=lambda task: read_result(blobs, task), payloads=PAYLOADS
+        )
         tracemalloc.start()
         started = time.perf_counter()
         finished = tracker.finish(batch)

@@ -71,12 +71,12 @@ class InfraConfig(BaseModel):
     def _registry_is_valid(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from asyncinfer.providers.registry import ModelRegistry
+        from asyncinfer.providers.registry import load_registry
 
         path = ROOT / value
         if not path.is_file():
             raise ValueError(f"models_file {value!r} does not exist (paths are relative to the project root)")
-        ModelRegistry.load(path)  # a malformed registry fails the synth, not the first request
+        load_registry(path)  # a malformed registry fails the synth, not the first request
         return value
 
     @field_validator("schedules_file")
@@ -113,9 +113,9 @@ class InfraConfig(BaseModel):
 
     def registry(self):
         """The model registry the functions will run with (the configured file, else the packaged one)."""
-        from asyncinfer.providers.registry import ModelRegistry
+        from asyncinfer.providers.registry import load_registry
 
-        return ModelRegistry.load(ROOT / self.models_file if self.models_file else None)
+        return load_registry(ROOT / self.models_file if self.models_file else None)
 
     def outbound_environment(self) -> dict[str, str]:
         """The allow-lists of MCP servers and webhook receivers, for every function that checks such URLs

@@ -190,8 +190,8 @@ def _preflight(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 def deployment_target(project: Path):
     """What the stack in `project` will need: its cdk.json settings (validated as the synth does) and the
     model registry it will bundle."""
+    from asyncinfer.domain.catalog import BedrockConfig
     from asyncinfer.ops.preflight import Target
-    from asyncinfer.providers.registry import BedrockConfig
 
     sys.path.insert(0, str(project))
     from infra.config import InfraConfig

@@ -20,9 +20,10 @@ from asyncinfer.config import (
     WebhookSenderSettings,
     WorkerSettings,
 )
+from asyncinfer.domain.catalog import BedrockConfig
 from asyncinfer.domain.sealing import Sealer
-from asyncinfer.providers.registry import BedrockConfig, ModelRegistry
-from asyncinfer.queue.sqs import SqsTaskQueue
+from asyncinfer.providers.registry import load_registry
+from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.service import TaskService, read_result
 from asyncinfer.tasks.submission import SubmitLimits
@@ -79,7 +80,7 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
 
     return Sweeper(
         task_store(settings.table_name),
-        SqsTaskQueue(client("sqs"), settings.queue_url),
+        SqsQueue(client("sqs"), settings.queue_url),
         after_ms=settings.orphan_after_seconds * 1000,
     )
 
@@ -87,9 +88,9 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
 def task_service(settings: ApiSettings) -> TaskService:
     return TaskService(
         store=task_store(settings.table_name),
-        queue=SqsTaskQueue(client("sqs"), settings.queue_url),
+        queue=SqsQueue(client("sqs"), settings.queue_url),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
-        registry=ModelRegistry.load(settings.models_file),
+        registry=load_registry(settings.models_file),
         limits=SubmitLimits(
             max_request_bytes=settings.max_request_bytes,
             inline_request_bytes=settings.inline_request_bytes,
@@ -127,7 +128,7 @@ def worker(settings: WorkerSettings) -> Worker:
     from asyncinfer.tasks.outcomes import WorkerConfig
     from asyncinfer.tasks.worker import Worker
 
-    registry = ModelRegistry.load(settings.models_file)
+    registry = load_registry(settings.models_file)
     providers = Providers(
         registry,
         LocalOptions(
@@ -164,8 +165,8 @@ def batches(settings: BatchSettings) -> Batches:
     return Batches(
         tasks=task_service(settings),
         store=DynamoBatchStore(client("dynamodb"), settings.table_name),
-        jobs=SqsTaskQueue(client("sqs"), settings.batch_queue_url),
-        items=SqsTaskQueue(client("sqs"), settings.batch_items_queue_url),
+        jobs=SqsQueue(client("sqs"), settings.batch_queue_url),
+        items=SqsQueue(client("sqs"), settings.batch_items_queue_url),
         read_input=object_reader(client("s3")),
         limits=BatchLimits(
             max_items=settings.max_batch_items,
@@ -189,7 +190,7 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
 
     return Webhooks(
         webhook_store(settings.table_name),
-        SqsTaskQueue(client("sqs"), settings.webhook_queue_url),
+        SqsQueue(client("sqs"), settings.webhook_queue_url),
         retention_days=settings.retention_days,
     )
 
@@ -197,14 +198,21 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
 def endings(settings: NotifierSettings) -> Endings:
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.tasks.batch_tracker import BatchTracker
+    from asyncinfer.tasks.dialects import batches as view
     from asyncinfer.tasks.endings import Endings
+    from asyncinfer.tasks.payloads import Payloads
 
     blobs = S3BlobStore(client("s3"), settings.bucket_name)
     hooks = webhooks(settings)
+    payloads = Payloads(view.task_data, view.render, view.result_line)
     tracker = BatchTracker(
-        DynamoBatchStore(client("dynamodb"), settings.table_name), blobs, hooks, lambda task: read_result(blobs, task)
+        DynamoBatchStore(client("dynamodb"), settings.table_name),
+        blobs,
+        hooks,
+        lambda task: read_result(blobs, task),
+        payloads,
     )
-    return Endings(tracker, hooks)
+    return Endings(tracker, hooks, payloads)
 
 
 def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:

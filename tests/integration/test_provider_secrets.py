@@ -5,8 +5,8 @@ import json
 import boto3
 import pytest
 
+from asyncinfer.domain.catalog import SecretRef
 from asyncinfer.providers.base import ProviderError
-from asyncinfer.providers.registry import SecretRef
 from asyncinfer.providers.secrets import resolve
 
 pytestmark = pytest.mark.integration

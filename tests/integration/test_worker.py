@@ -9,8 +9,8 @@ from asyncinfer.config import WorkerSettings
 from asyncinfer.domain.model import TaskStatus, Usage, now_ms
 from asyncinfer.handlers import api_async, worker
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
-from asyncinfer.providers.local import DemoChatProvider
-from asyncinfer.providers.registry import ModelRegistry
+from asyncinfer.providers.demo.chat import DemoChatProvider
+from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.tasks.dialects.async_api import internal_id
 from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig
@@ -38,7 +38,7 @@ def make_worker(aws, provider, **config) -> Worker:
     return Worker(
         aws.store,
         S3BlobStore(aws.s3, aws.resources.bucket_name),
-        ModelRegistry.load(),
+        load_registry(),
         lambda spec: provider,
         WorkerConfig(**settings),
         sealer=wiring.sealer(WorkerSettings()),

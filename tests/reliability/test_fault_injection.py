@@ -29,7 +29,7 @@ from asyncinfer.domain.model import TERMINAL, TaskStatus
 from asyncinfer.handlers import worker
 from asyncinfer.observability import logger
 from asyncinfer.providers.base import ProviderError
-from asyncinfer.providers.local import DemoChatProvider, demo_answer
+from asyncinfer.providers.demo.chat import DemoChatProvider, demo_answer
 from asyncinfer.tasks.submission import Submission
 from asyncinfer.tasks.sweeper import Sweeper
 from infra.local.emulator import provision

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from asyncinfer.providers.media import render_png
+from asyncinfer.providers.demo.media import render_png
 
 WORDS = ["Hello", " from", " a", " real", " server", "."]
 TOOL_CALL = {"name": "get_weather", "arguments": '{"city": "Paris"}'}

@@ -8,6 +8,10 @@ from types import SimpleNamespace
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.tasks.batch_tracker import BatchTracker
+from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.payloads import Payloads
+
+PAYLOADS = Payloads(view.task_data, view.render, view.result_line)
 
 COUNT, RESULT_BYTES = 2000, 64 * 1024  # 125 MiB of results in all
 
@@ -64,7 +68,7 @@ def test_finishing_a_batch_of_2000_items_with_125_mib_of_results_holds_a_few_mib
     def result_of(task):
         return {"choices": [{"message": {"content": "x" * RESULT_BYTES}}]}
 
-    tracker = BatchTracker(Store(batch_id), blobs, webhooks=None, result_of=result_of)
+    tracker = BatchTracker(Store(batch_id), blobs, webhooks=None, result_of=result_of, payloads=PAYLOADS)
     batch = SimpleNamespace(id=batch_id, tenant="acme", input_key="in", status="in_progress", total=COUNT, ended=COUNT)
     tracemalloc.start()
     tracker.finish(batch)

@@ -15,7 +15,7 @@ from asyncinfer.domain.model import TaskKind
 from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.bedrock_provider import BedrockProvider
-from asyncinfer.providers.media import render_png
+from asyncinfer.providers.demo.media import render_png
 from tests.support.bedrock_stubs import BedrockStubber
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -1,6 +1,6 @@
 from asyncinfer.domain.requests import parse_chat_request
 from asyncinfer.providers.base import Finished, TextDelta
-from asyncinfer.providers.local import DemoChatProvider, demo_answer
+from asyncinfer.providers.demo.chat import DemoChatProvider, demo_answer
 
 
 def run(body):

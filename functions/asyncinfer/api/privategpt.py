@@ -22,7 +22,8 @@ router = Router()
 def _task(svc: TaskService, public: str) -> Task:
     tenant = tenant_of(router)
     try:
-        return svc.get(tenant, privategpt.task_id_of(svc.store, tenant, public), CHAT_KINDS)
+        task_id = privategpt.task_id_of(public, lambda name: svc.named(tenant, name))
+        return svc.get(tenant, task_id, CHAT_KINDS)
     except TaskNotFound:
         raise privategpt.not_found() from None
 

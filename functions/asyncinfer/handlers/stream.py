@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects import async_api, privategpt
+from asyncinfer.tasks.service import message_task
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
@@ -119,7 +121,7 @@ async def privategpt_stream(request: Request) -> Response:
     if tenant is None:
         return _error(401, UNAUTHORIZED)
     public = request.path_params["message_id"]
-    task_id = await asyncio.to_thread(privategpt.task_id_of, store(), tenant, public)
+    task_id = await asyncio.to_thread(privategpt.task_id_of, public, partial(message_task, store(), tenant))
     after = _after(request)
     probe = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
     task = await probe.open()

@@ -53,3 +53,9 @@ class MediaProvider(Protocol):
 class ChatProvider(Protocol):
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield TextDelta chunks then exactly one Finished. Closing the iterator aborts the call."""
+
+
+def count_tokens(text: str) -> int:
+    """Whitespace words: a stable stand-in for a tokenizer (the demo models' usage, and a server's that
+    reports none)."""
+    return len(text.split())

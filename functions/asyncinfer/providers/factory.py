@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncinfer.domain.catalog import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
 from asyncinfer.domain.model import TaskKind
 from asyncinfer.providers.base import ChatProvider, MediaProvider
-from asyncinfer.providers.local import DemoChatProvider
-from asyncinfer.providers.media import DemoMediaProvider
-from asyncinfer.providers.registry import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
+from asyncinfer.providers.demo.chat import DemoChatProvider
+from asyncinfer.providers.demo.media import DemoMediaProvider
 from asyncinfer.providers.secrets import resolve
 
 Provider = ChatProvider | MediaProvider

@@ -10,8 +10,7 @@ import openai
 
 from asyncinfer.domain.model import TaskKind, Usage
 from asyncinfer.domain.requests import ChatRequest, parse_media_config
-from asyncinfer.providers.base import ChatChunk, Finished, MediaFile, ProviderError, TextDelta
-from asyncinfer.providers.local import count_tokens
+from asyncinfer.providers.base import ChatChunk, Finished, MediaFile, ProviderError, TextDelta, count_tokens
 
 # Parameters the SDK takes by name; any other field of the request goes to the server as extra body.
 NAMED = frozenset(

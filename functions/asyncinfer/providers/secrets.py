@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 
+from asyncinfer.domain.catalog import SecretRef
 from asyncinfer.providers.base import ProviderError
-from asyncinfer.providers.registry import SecretRef
 
 CACHE_SECONDS = 300
 

@@ -44,7 +44,7 @@ def parse_message(body: str, model: type[M] = TaskMessage) -> M | None:  # type:
         return None
 
 
-class TaskQueue(Protocol):
+class MessageQueue(Protocol):
     def send(self, message: BaseModel) -> None: ...
 
     def send_many(self, messages: Sequence[BaseModel]) -> None: ...

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 
-class SqsTaskQueue:
+class SqsQueue:
     def __init__(self, client: Any, queue_url: str) -> None:
         self._sqs = client
         self._url = queue_url

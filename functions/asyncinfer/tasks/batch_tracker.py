@@ -12,7 +12,7 @@ from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus
 from asyncinfer.store.base import BatchChanged, BatchStore
-from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.webhooks import Webhooks
 
 T = TypeVar("T")
@@ -44,7 +44,9 @@ class BatchTracker:
         blobs: BlobStore,
         webhooks: Webhooks,
         result_of: Callable[[Task], dict[str, Any] | None],
+        payloads: Payloads,
     ) -> None:
+        self.payloads = payloads
         self.store = store
         self.blobs = blobs
         self.webhooks = webhooks
@@ -59,7 +61,9 @@ class BatchTracker:
                 found = [tasks.get(task_id) for task_id in ids]
                 responses = readers.map(self._response, found)
                 yield b"".join(
-                    json.dumps(view.result_line(line["custom_id"], task, response), separators=(",", ":")).encode()
+                    json.dumps(
+                        self.payloads.result_line(line["custom_id"], task, response), separators=(",", ":")
+                    ).encode()
                     + b"\n"
                     for line, task, response in zip(chunk, found, responses, strict=True)
                 )
@@ -79,7 +83,7 @@ class BatchTracker:
                 batch.webhook,
                 batch.event_type,
                 batch.id,
-                view.render(batch),
+                self.payloads.batch_data(batch),
                 batch.ended_at or batch.updated_at,
             )
         return batch

@@ -32,7 +32,7 @@ from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_t
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
 from asyncinfer.domain.sealing import open_body, seal_body
-from asyncinfer.queue.base import BatchJob, TaskMessage, TaskQueue
+from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, NameClaim, NameTaken
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
@@ -73,8 +73,8 @@ class Batches:
         self,
         tasks: TaskService,
         store: BatchStore,
-        jobs: TaskQueue,
-        items: TaskQueue,
+        jobs: MessageQueue,
+        items: MessageQueue,
         read_input: Reader,
         limits: BatchLimits,
     ) -> None:

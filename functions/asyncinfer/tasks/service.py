@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
+from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.errors import (
     IdempotencyConflict,
     InvalidRequest,
@@ -22,8 +23,7 @@ from asyncinfer.domain.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
-from asyncinfer.providers.registry import ModelRegistry
-from asyncinfer.queue.base import TaskMessage, TaskQueue
+from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
 from asyncinfer.tasks.submission import (
     IDEMPOTENCY,
@@ -48,7 +48,7 @@ class TaskService:
     def __init__(
         self,
         store: TaskStore,
-        queue: TaskQueue,
+        queue: MessageQueue,
         blobs: BlobStore,
         registry: ModelRegistry,
         limits: SubmitLimits,
@@ -231,6 +231,9 @@ class TaskService:
             self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
         return task
 
+    def named(self, tenant: str, name: str) -> str | None:
+        return message_task(self.store, tenant, name)
+
     def get(
         self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None, *, deleted: bool = False
     ) -> Task:
@@ -309,3 +312,9 @@ def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:
         body = blobs.get(task.result_key)
         return json.loads(body) if body else None
     return None
+
+
+def message_task(store: TaskStore, tenant: str, name: str) -> str | None:
+    """The id of the task created under a client-chosen message_id (PrivateGPT's), if any."""
+    record = store.get_name(tenant, MESSAGE_ID, name)
+    return record.task_id if record is not None else None

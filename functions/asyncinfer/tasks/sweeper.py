@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from asyncinfer.domain.model import TaskStatus, first_id_at, now_ms
-from asyncinfer.queue.base import TaskMessage, TaskQueue
+from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, store: TaskStore, queue: TaskQueue, after_ms: int, page_size: int = 100) -> None:
+    def __init__(self, store: TaskStore, queue: MessageQueue, after_ms: int, page_size: int = 100) -> None:
         self.store = store
         self.queue = queue
         self.after_ms = after_ms

@@ -24,7 +24,7 @@ from asyncinfer.domain.model import WebhookTarget, now_ms
 from asyncinfer.domain.records import Attempt, Delivery, DeliveryStatus
 from asyncinfer.domain.sealing import Sealer, SealingFailed, webhook_context
 from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
-from asyncinfer.queue.base import DeliveryMessage, TaskQueue
+from asyncinfer.queue.base import DeliveryMessage, MessageQueue
 from asyncinfer.store.base import WebhookStore
 from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
@@ -71,7 +71,7 @@ def sign_headers(secret: str, message_id: str, payload: str, at: datetime) -> di
 class Webhooks:
     """The API side and the announcing side: secrets, deliveries, redeliveries."""
 
-    def __init__(self, store: WebhookStore, queue: TaskQueue, retention_days: int) -> None:
+    def __init__(self, store: WebhookStore, queue: MessageQueue, retention_days: int) -> None:
         self.store = store
         self.queue = queue
         self.retention_days = retention_days

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import BlobStore, output_key, result_key
+from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.model import (
     MEDIA_KINDS,
     Output,
@@ -26,7 +27,6 @@ from asyncinfer.domain.requests import ChatRequest, McpServer, validation_messag
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
-from asyncinfer.providers.registry import ModelRegistry, ModelSpec
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog

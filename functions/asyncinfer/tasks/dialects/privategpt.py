@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -13,10 +14,8 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
 from asyncinfer.domain.requests import MAX_CORRELATION_ID, MAX_MCP_SERVERS, McpServer, Message, validation_message
-from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.streaming import sse
-from asyncinfer.tasks.submission import MESSAGE_ID
 
 STATUS = LOWERCASE_STATUS
 _CUSTOM_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -83,12 +82,12 @@ def message_id(task: Task) -> str:
     return task.public_name or f"msg_{task.id}"
 
 
-def task_id_of(store: TaskStore, tenant: str, public: str) -> str:
-    """A client-chosen message_id first, then any spelling of a task id."""
+def task_id_of(public: str, named: Callable[[str], str | None]) -> str:
+    """A client-chosen message_id first (`named` finds the task it names), then any spelling of a task id."""
     if _CUSTOM_ID.match(public) and not ids.spells_a_task_id(public):
-        record = store.get_name(tenant, MESSAGE_ID, public)
-        if record is not None:
-            return record.task_id
+        task_id = named(public)
+        if task_id is not None:
+            return task_id
     return ids.parse_any(public)
 
 

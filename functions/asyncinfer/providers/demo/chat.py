@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from asyncinfer.domain.model import Usage
 from asyncinfer.domain.requests import ChatRequest
-from asyncinfer.providers.base import ChatChunk, Finished, ProviderError, TextDelta
+from asyncinfer.providers.base import ChatChunk, Finished, ProviderError, TextDelta, count_tokens
 
 _SENTENCES = (
     "Asynchronous tasks keep running after the client disconnects.",
@@ -28,11 +28,6 @@ FAILING_MODEL = "demo-fail"
 
 def demo_failure() -> ProviderError:
     return ProviderError("model_error", "The demo-fail model always fails (on purpose)", retryable=False)
-
-
-def count_tokens(text: str) -> int:
-    """Whitespace words: a stable stand-in for a tokenizer."""
-    return len(text.split())
 
 
 def demo_answer(model: str, prompt: str) -> str:

@@ -18,7 +18,7 @@ from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import TaskKind
 from asyncinfer.domain.requests import AudioConfig, ImageConfig, parse_media_config
 from asyncinfer.providers.base import MediaFile, ProviderError
-from asyncinfer.providers.local import FAILING_MODEL, demo_failure
+from asyncinfer.providers.demo.chat import FAILING_MODEL, demo_failure
 
 SAMPLE_RATE = 16_000
 

@@ -1,0 +1,148 @@
+"""The model catalog: public model id -> provider, upstream model, kind, limits and prices. Read from a
+registry file by asyncinfer.providers.registry.load_registry."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from asyncinfer.domain.errors import UnknownModel
+from asyncinfer.domain.model import MEDIA_KINDS, Cost, TaskKind, Usage
+
+
+class Prices(BaseModel):
+    """US dollars. Token prices are per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_million: float = Field(default=0, ge=0)
+    output_per_million: float = Field(default=0, ge=0)
+    per_request: float = Field(default=0, ge=0)
+    per_image: float = Field(default=0, ge=0)
+    per_second: float = Field(default=0, ge=0)  # of audio or video
+
+    def cost(self, usage: Usage) -> Cost:
+        input_cost = round(usage.prompt_tokens * self.input_per_million / 1_000_000, 8)
+        output_cost = round(usage.completion_tokens * self.output_per_million / 1_000_000, 8)
+        media_cost = round((usage.images or 0) * self.per_image + (usage.seconds or 0) * self.per_second, 8)
+        return Cost(
+            input_tokens_cost=input_cost,
+            output_tokens_cost=output_cost,
+            media_cost=media_cost,
+            request_cost=self.per_request,
+            total_cost=round(input_cost + output_cost + media_cost + self.per_request, 8),
+        )
+
+
+class SecretRef(BaseModel):
+    """Where a provider's credential comes from: an environment variable (locally, or to override), else
+    a Secrets Manager secret on AWS (its whole string, or one key of a JSON secret)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = None
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
+    json_key: str | None = None
+
+
+class OpenAIConfig(BaseModel):
+    """Any server speaking the OpenAI API: OpenAI, vLLM, Ollama, LiteLLM, ..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["openai"]
+    base_url: str | None = None  # None: api.openai.com
+    api_key: SecretRef = SecretRef(env="OPENAI_API_KEY")
+    timeout_seconds: float = Field(default=120, gt=0)
+    # The SDK's own retries (exponential backoff, honouring Retry-After) before the task is retried.
+    max_retries: int = Field(default=2, ge=0, le=10)
+    stream: bool = True  # some servers cannot stream; they are called once and the answer logged whole
+
+
+class BedrockConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["bedrock"]
+    region: str | None = None  # None: the function's own region
+    timeout_seconds: float = Field(default=120, gt=0)
+    stream: bool = True
+
+
+ProviderConfig = Annotated[OpenAIConfig | BedrockConfig, Field(discriminator="type")]
+LOCAL = "local"
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str = Field(min_length=1)  # "local" (the offline demo models) or a key of `providers`
+    upstream: str
+    kind: TaskKind
+    max_output_tokens: int = Field(default=4096, ge=1)
+    prices: Prices = Prices()
+    # Media models: the output formats they can produce (None: whatever is asked).
+    output_formats: list[str] | None = None
+
+
+class ModelRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelSpec]
+    # The chat model for requests that name none (PrivateGPT's `model` is optional).
+    default_chat_model: str | None = None
+
+    @model_validator(mode="after")
+    def _providers_exist(self) -> ModelRegistry:
+        if LOCAL in self.providers:
+            raise ValueError(f"{LOCAL!r} is the built-in demo provider; name yours otherwise")
+        for model_id, spec in self.models.items():
+            if spec.provider != LOCAL and spec.provider not in self.providers:
+                raise ValueError(f"model {model_id!r} names provider {spec.provider!r}, which is not in `providers`")
+        return self
+
+    @model_validator(mode="after")
+    def _default_is_a_chat_model(self) -> ModelRegistry:
+        if self.default_chat_model is not None:
+            spec = self.models.get(self.default_chat_model)
+            if spec is None or spec.kind != TaskKind.CHAT:
+                raise ValueError(f"default_chat_model {self.default_chat_model!r} is not a chat model of this registry")
+        return self
+
+    def default_chat(self) -> str:
+        if self.default_chat_model is not None:
+            return self.default_chat_model
+        chat = self.ids(TaskKind.CHAT)
+        if not chat:
+            raise UnknownModel("No chat model is configured")
+        return chat[0]
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelRegistry:
+        return cls.model_validate(json.loads(text))
+
+    def resolve(self, model_id: str, kind: TaskKind) -> ModelSpec:
+        spec = self.models.get(model_id)
+        if spec is None or spec.kind != kind:
+            raise UnknownModel(f"Unknown {kind.value} model {model_id!r}; available: {', '.join(self.ids(kind))}")
+        return spec
+
+    def resolve_media(self, model_id: str) -> ModelSpec:
+        spec = self.models.get(model_id)
+        if spec is None or spec.kind not in MEDIA_KINDS:
+            available = ", ".join(sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS))
+            raise UnknownModel(f"Unknown generation model {model_id!r}; available: {available}")
+        return spec
+
+    def provider_config(self, spec: ModelSpec) -> OpenAIConfig | BedrockConfig | None:
+        return None if spec.provider == LOCAL else self.providers[spec.provider]
+
+    def secret_arns(self) -> list[str]:
+        arns = {c.api_key.secret_arn for c in self.providers.values() if isinstance(c, OpenAIConfig)}
+        return sorted(arn for arn in arns if arn)
+
+    def ids(self, kind: TaskKind) -> list[str]:
+        return sorted(model_id for model_id, spec in self.models.items() if spec.kind == kind)

@@ -1,0 +1,19 @@
+"""What endings are told with: a task and a batch in webhook events, a batch item in the results file.
+Their shapes are the API's own (asyncinfer.tasks.dialects.batches); the composition root hands them to
+the services that send them, so no service depends on a surface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asyncinfer.domain.model import Task
+from asyncinfer.domain.records import Batch
+
+
+@dataclass(frozen=True)
+class Payloads:
+    task_data: Callable[[Task], dict[str, Any]]
+    batch_data: Callable[[Batch], dict[str, Any]]
+    result_line: Callable[[str, Task | None, dict[str, Any] | None], dict[str, Any]]
