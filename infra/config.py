@@ -127,11 +127,6 @@ class InfraConfig(BaseModel):
             env["ASYNCINFER_WEBHOOK_ALLOWED_HOSTS"] = json.dumps(self.webhook_allowed_hosts)
         return env
 
-    @property
-    def queue_visibility_seconds(self) -> int:
-        # AWS's guidance for Lambda SQS consumers: at least six times the function timeout.
-        return 6 * self.worker_timeout_seconds
-
     @classmethod
     def from_context(cls, context: dict[str, Any] | None) -> InfraConfig:
         return cls.model_validate(context or {})

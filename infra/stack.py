@@ -27,7 +27,7 @@ class AsyncInferStack(Stack):
         self.queues = Queues(
             self,
             "Queues",
-            visibility_seconds=config.queue_visibility_seconds,
+            worker_timeout_seconds=config.worker_timeout_seconds,
             max_receive_count=config.max_receive_count,
             webhook_max_attempts=config.webhook_max_attempts,
         )

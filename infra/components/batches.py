@@ -16,9 +16,10 @@ from constructs import Construct
 
 from infra.components.function import Function
 from infra.components.grants import batch_environment, grant_batch_rights, grant_sealing, grant_task_rights
-from infra.components.queues import BATCH_TIMEOUT_SECONDS, Queues
+from infra.components.queues import Queues
 from infra.config import InfraConfig
 from infra.nag import acknowledge
+from infra.queue_plan import BATCH_TIMEOUT_SECONDS
 
 
 class Batches(Construct):

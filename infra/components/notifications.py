@@ -17,10 +17,11 @@ from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE
 from asyncinfer.store.dynamodb_stream import ENDED_FILTERS
 from infra.components.function import Function
 from infra.components.grants import grant_sealing
-from infra.components.queues import WEBHOOK_SENDER_TIMEOUT_SECONDS, Queues
+from infra.components.queues import Queues
 from infra.components.storage import grant_table
 from infra.config import InfraConfig
 from infra.nag import acknowledge
+from infra.queue_plan import WEBHOOK_SENDER_TIMEOUT_SECONDS
 
 
 class Notifications(Construct):

@@ -9,10 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-
-# The sender and the batch function's timeouts; their queues hide a message six times as long.
-WEBHOOK_SENDER_TIMEOUT_SECONDS = 30
-BATCH_TIMEOUT_SECONDS = 900
+from infra.queue_plan import queue_plan
 
 
 def _queue(scope: Construct, id: str, **kwargs) -> sqs.Queue:
@@ -25,48 +22,43 @@ class Queues(Construct):
         scope: Construct,
         id: str,
         *,
-        visibility_seconds: int,
+        worker_timeout_seconds: int,
         max_receive_count: int,
         webhook_max_attempts: int = 8,
     ) -> None:
         super().__init__(scope, id)
         keep = Duration.days(14)
-        self.dead_letters = _queue(self, "DeadLetters", retention_period=keep)
-        self.tasks = _queue(
-            self,
-            "Tasks",
-            visibility_timeout=Duration.seconds(visibility_seconds),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=max_receive_count),
+        plan = queue_plan(
+            worker_timeout_seconds=worker_timeout_seconds,
+            max_receive_count=max_receive_count,
+            webhook_max_attempts=webhook_max_attempts,
         )
-        # Batch items wait their turn here (a batch has 24 hours); dead letters go where the tasks' go.
-        self.batch_items = _queue(
-            self,
-            "BatchItems",
-            visibility_timeout=Duration.seconds(visibility_seconds),
-            retention_period=keep,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=max_receive_count),
+        dead = {
+            name: _queue(self, _construct_id(name), retention_period=keep)
+            for name in dict.fromkeys(s.dead_letters for s in plan)
+        }
+        made = {
+            spec.name: _queue(
+                self,
+                _construct_id(spec.name),
+                visibility_timeout=Duration.seconds(spec.visibility_seconds),
+                # Tasks keep SQS's default four days; batch items (a batch has 24 hours) and the rest two weeks.
+                retention_period=Duration.days(4) if spec.name == "tasks" else keep,
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    queue=dead[spec.dead_letters], max_receive_count=spec.max_receives
+                ),
+            )
+            for spec in plan
+        }
+        self.tasks, self.batch_items, self.webhooks, self.batches = (
+            made["tasks"],
+            made["batch-items"],
+            made["webhooks"],
+            made["batches"],
         )
-        self.webhook_dead_letters = _queue(self, "WebhookDeadLetters", retention_period=keep)
-        self.webhooks = _queue(
-            self,
-            "Webhooks",
-            visibility_timeout=Duration.seconds(6 * WEBHOOK_SENDER_TIMEOUT_SECONDS),
-            retention_period=keep,
-            # The sender counts attempts and records the failure; the redrive only catches a message that
-            # keeps crashing it.
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.webhook_dead_letters, max_receive_count=webhook_max_attempts + 5
-            ),
-        )
-        self.batch_dead_letters = _queue(self, "BatchDeadLetters", retention_period=keep)
-        self.batches = _queue(
-            self,
-            "Batches",
-            visibility_timeout=Duration.seconds(6 * BATCH_TIMEOUT_SECONDS),
-            retention_period=keep,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.batch_dead_letters, max_receive_count=max_receive_count),
-        )
+        self.dead_letters = dead["tasks-dlq"]
+        self.webhook_dead_letters = dead["webhooks-dlq"]
+        self.batch_dead_letters = dead["batches-dlq"]
         # Stream records the notifier failed on after every retry (their metadata: shard and sequence).
         self.stream_failures = _queue(self, "StreamFailures", retention_period=keep)
         acknowledge(
@@ -74,3 +66,19 @@ class Queues(Construct):
             "SQS3",
             "It is the stream event source's on-failure destination: a dead-letter queue in all but name.",
         )
+
+
+# The constructs' ids of the queues CloudFormation already knows (renaming one would replace the queue).
+_IDS = {
+    "tasks": "Tasks",
+    "tasks-dlq": "DeadLetters",
+    "batch-items": "BatchItems",
+    "webhooks": "Webhooks",
+    "webhooks-dlq": "WebhookDeadLetters",
+    "batches": "Batches",
+    "batches-dlq": "BatchDeadLetters",
+}
+
+
+def _construct_id(name: str) -> str:
+    return _IDS[name]

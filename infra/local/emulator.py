@@ -19,14 +19,14 @@ from asyncinfer.store.schema import (
     TABLE_STREAM_VIEW,
     TTL_ATTRIBUTE,
 )
+from infra.queue_plan import QueueSpec, queue_plan
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Locally the worker "function" times out after this; the queue follows AWS's 6 x timeout guidance.
 WORKER_TIMEOUT_SECONDS = 60
 MAX_RECEIVE_COUNT = 3
-# Webhook attempts are counted by the sender; the queue's redrive only catches a message that crashes it.
-WEBHOOK_MAX_RECEIVE_COUNT = 60
+WEBHOOK_MAX_ATTEMPTS = 8  # the sender's default (ASYNCINFER_WEBHOOK_MAX_ATTEMPTS)
 
 
 @dataclass(frozen=True)
@@ -210,17 +210,18 @@ def provision(clients: Callable[[str], Any], prefix: str, endpoint: str = "") ->
     )
     stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
-    dlq_url, dlq_arn = _queue(sqs, f"{prefix}-tasks-dlq", {})
-    queue_url, queue_arn = _queue(sqs, f"{prefix}-tasks", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS))
-    items_url, items_arn = _queue(
-        sqs, f"{prefix}-batch-items", _redrive(dlq_arn, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS)
+    plan = queue_plan(
+        worker_timeout_seconds=WORKER_TIMEOUT_SECONDS,
+        max_receive_count=MAX_RECEIVE_COUNT,
+        webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS,
     )
-    webhook_dlq_url, webhook_dlq_arn = _queue(sqs, f"{prefix}-webhooks-dlq", {})
-    webhook_url, webhook_arn = _queue(
-        sqs, f"{prefix}-webhooks", _redrive(webhook_dlq_arn, WEBHOOK_MAX_RECEIVE_COUNT, 30)
-    )
-    batch_dlq_arn = _queue(sqs, f"{prefix}-batches-dlq", {})[1]
-    batch_url, batch_arn = _queue(sqs, f"{prefix}-batches", _redrive(batch_dlq_arn, MAX_RECEIVE_COUNT, 300))
+    dead = {name: _queue(sqs, f"{prefix}-{name}", {}) for name in dict.fromkeys(s.dead_letters for s in plan)}
+    made = {
+        spec.name: _queue(sqs, f"{prefix}-{spec.name}", _redrive(dead[spec.dead_letters][1], spec)) for spec in plan
+    }
+    (queue_url, queue_arn), (items_url, items_arn) = made["tasks"], made["batch-items"]
+    (webhook_url, webhook_arn), (batch_url, batch_arn) = made["webhooks"], made["batches"]
+    (dlq_url, dlq_arn), (webhook_dlq_url, webhook_dlq_arn) = dead["tasks-dlq"], dead["webhooks-dlq"]
     bucket = f"{prefix}-outputs"
     s3.create_bucket(Bucket=bucket)
     key = clients("kms").create_key(Description=f"{prefix}: seals client secrets")["KeyMetadata"]["Arn"]
@@ -250,9 +251,8 @@ def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def _redrive(dlq_arn: str, max_receives: int, timeout_seconds: int) -> dict[str, str]:
+def _redrive(dlq_arn: str, spec: QueueSpec) -> dict[str, str]:
     return {
-        # AWS's guidance for Lambda consumers: a visibility timeout of six times the function's timeout.
-        "VisibilityTimeout": str(6 * timeout_seconds),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}),
+        "VisibilityTimeout": str(spec.visibility_seconds),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receives}),
     }
