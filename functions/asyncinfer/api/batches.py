@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.blobs.base import upload_key
-from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.domain.requests import parse_json_body, parse_limit
+from asyncinfer.domain import ids
+from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.batches import Batches
@@ -58,13 +58,7 @@ def upload(svc: BatchesService) -> dict:
 
 @router.get("/v1/batches")
 def list_batches(svc: BatchesService) -> dict:
-    params = router.current_event.query_string_parameters or {}
-    limit = parse_limit(params)
-    cursor = params.get("cursor") or None
-    try:
-        after = view.internal_id(cursor) if cursor else None
-    except TaskNotFound:
-        raise InvalidRequest("cursor is not a value returned as next_cursor") from None
+    limit, after = ids.page(router.current_event.query_string_parameters or {}, "cursor", view.internal_id)
     found, last = svc.list(tenant_of(router), limit=limit, after=after)
     return {
         "data": [view.render(b) for b in found],

@@ -11,6 +11,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.requests import parse_limit
 from asyncinfer.http import tenant_of
@@ -57,9 +58,7 @@ def list_deliveries(svc: WebhooksService) -> dict:
             subject = view.internal_id(params["batch_id"])
     except TaskNotFound:
         raise InvalidRequest("task_id or batch_id is not an id of this API") from None
-    cursor = params.get("cursor") or None
-    if cursor is not None and not _DELIVERY_ID.match(cursor):
-        raise InvalidRequest("cursor is not a value returned as next_cursor")
+    _, cursor = ids.page(params, "cursor", _delivery_id)
     found, last = svc.list(tenant_of(router), limit=limit, after=cursor, subject=subject)
     return {"data": [view.delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
 

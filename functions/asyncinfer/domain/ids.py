@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import is_task_id
@@ -39,12 +40,19 @@ def parse_any(public: str) -> str:
     return value
 
 
+def page(params: dict[str, str], cursor: str, decode: Callable[[str], str]) -> tuple[int, str | None]:
+    """A list's `limit` and its cursor parameter (`cursor`, `next_token`), decoded to where the list goes on
+    from by `decode`, which raises TaskNotFound (or ValueError) for what no list ever returned."""
+    limit = parse_limit(params)
+    raw = params.get(cursor) or None
+    if raw is None:
+        return limit, None
+    try:
+        return limit, decode(raw)
+    except (TaskNotFound, ValueError):
+        raise InvalidRequest(f"{cursor} is not a value returned by a previous list") from None
+
+
 def token_page(params: dict[str, str]) -> tuple[int, str | None]:
     """`limit` and `next_token` query parameters (Perplexity's and NetMind's lists), validated."""
-    limit = parse_limit(params)
-    token = params.get("next_token") or None
-    try:
-        after = parse_any(token) if token else None
-    except TaskNotFound:
-        raise InvalidRequest("next_token is not a value returned by a previous list") from None
-    return limit, after
+    return page(params, "next_token", parse_any)

@@ -133,7 +133,7 @@ class Webhooks:
             raise InvalidRequest("limit must be between 1 and 100")
         prefix = f"msg_{subject}_" if subject else ""
         if after is not None and not after.startswith(prefix):
-            raise InvalidRequest("cursor is not a value returned as next_cursor")
+            raise InvalidRequest("cursor is not a value returned by a previous list")
         return self.store.list_deliveries(tenant, limit=limit, after=after, prefix=prefix)
 
     def redeliver(self, tenant: str, delivery_id: str) -> Delivery:

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asyncinfer.domain import ids
-from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, TaskStatus
-from asyncinfer.domain.requests import parse_limit
 from asyncinfer.store.base import Page
 
 ID_PREFIX = "task_"
@@ -59,14 +58,7 @@ def listing(page: Page) -> dict[str, Any]:
 
 def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
     """`limit`, `cursor` and `status` query parameters, validated."""
-    limit = parse_limit(params)
-    cursor = params.get("cursor") or None
-    after = None
-    if cursor is not None:
-        try:
-            after = internal_id(cursor)
-        except TaskNotFound:
-            raise InvalidRequest("cursor is not a value returned as next_cursor") from None
+    limit, after = ids.page(params, "cursor", internal_id)
     raw_status = params.get("status")
     status = None
     if raw_status:
