@@ -11,6 +11,7 @@ from infra.components.api import Api
 from infra.components.batches import Batches
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
+from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import Storage
 from infra.components.sweeper import Sweeper
@@ -31,29 +32,20 @@ class AsyncInferStack(Stack):
             max_receive_count=config.max_receive_count,
             webhook_max_attempts=config.webhook_max_attempts,
         )
-        # What both function constructs build on: the one code asset, the table, bucket and queues.
-        shared = {
-            "config": config,
-            "code": code,
-            "architecture": architecture,
-            "table": self.storage.table,
-            "bucket": self.storage.bucket,
-            "queues": self.queues,
-            "sealing_key": self.storage.sealing_key,
-        }
-        self.workers = Workers(self, "Workers", **shared)
-        self.api = Api(self, "Api", **shared)
-        self.sweeper = Sweeper(
-            self,
-            "Sweeper",
+        parts = StackParts(
             config=config,
             code=code,
             architecture=architecture,
             table=self.storage.table,
+            bucket=self.storage.bucket,
             queues=self.queues,
+            sealing_key=self.storage.sealing_key,
         )
-        self.notifications = Notifications(self, "Notifications", **shared)
-        self.batches = Batches(self, "Batches", **shared, api_environment=self.api.environment)
+        self.workers = Workers(self, "Workers", parts=parts)
+        self.api = Api(self, "Api", parts=parts)
+        self.sweeper = Sweeper(self, "Sweeper", parts=parts)
+        self.notifications = Notifications(self, "Notifications", parts=parts)
+        self.batches = Batches(self, "Batches", parts=parts, api_environment=self.api.environment)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -20,9 +20,9 @@ from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_task_rights
+from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import grant_table
-from infra.config import InfraConfig
 from infra.nag import acknowledge
 
 # API Gateway stops a stream after 15 minutes; the function closes it first so the client resumes.
@@ -75,18 +75,13 @@ class Api(Construct):
         scope: Construct,
         id: str,
         *,
-        config: InfraConfig,
-        code: lambda_.Code,
-        architecture: lambda_.Architecture,
-        table: dynamodb.ITableV2,
-        bucket: s3.IBucket,
-        queues: Queues,
-        sealing_key: kms.IKey,
+        parts: StackParts,
         routes: tuple[Route, ...] = ROUTES,
     ) -> None:
         super().__init__(scope, id)
+        config, table, bucket, queues, sealing_key = parts.resources()
         stack = Stack.of(self)
-        common = {"code": code, "architecture": architecture}
+        common = parts.common
 
         authorizer_fn = Function(
             self, "Authorizer", handler="authorizer", environment={"ASYNCINFER_TABLE_NAME": table.table_name}, **common

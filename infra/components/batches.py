@@ -4,20 +4,15 @@ invokes it with each configured schedule's batch."""
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack, TimeZone
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
 from infra.components.function import Function
 from infra.components.grants import batch_environment, grant_batch_rights, grant_sealing, grant_task_rights
-from infra.components.queues import Queues
-from infra.config import InfraConfig
+from infra.components.parts import StackParts
 from infra.nag import acknowledge
 from infra.queue_plan import BATCH_TIMEOUT_SECONDS
 
@@ -28,22 +23,16 @@ class Batches(Construct):
         scope: Construct,
         id: str,
         *,
-        config: InfraConfig,
-        code: lambda_.Code,
-        architecture: lambda_.Architecture,
-        table: dynamodb.ITableV2,
-        bucket: s3.IBucket,
-        queues: Queues,
-        sealing_key: kms.IKey,
+        parts: StackParts,
         api_environment: dict[str, str],
     ) -> None:
         super().__init__(scope, id)
+        config, table, bucket, queues, sealing_key = parts.resources()
         self.function = Function(
             self,
             "Batch",
             handler="batch",
-            code=code,
-            architecture=architecture,
+            **parts.common,
             timeout_seconds=BATCH_TIMEOUT_SECONDS,
             memory_size=1024,
             environment={**api_environment, **batch_environment(config, queues)},

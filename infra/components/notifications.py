@@ -5,21 +5,17 @@ webhooks from their queue with retries."""
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE
 from asyncinfer.store.dynamodb_stream import ENDED_FILTERS
 from infra.components.function import Function
 from infra.components.grants import grant_sealing
-from infra.components.queues import Queues
+from infra.components.parts import StackParts
 from infra.components.storage import grant_table
-from infra.config import InfraConfig
 from infra.nag import acknowledge
 from infra.queue_plan import WEBHOOK_SENDER_TIMEOUT_SECONDS
 
@@ -30,16 +26,11 @@ class Notifications(Construct):
         scope: Construct,
         id: str,
         *,
-        config: InfraConfig,
-        code: lambda_.Code,
-        architecture: lambda_.Architecture,
-        table: dynamodb.ITableV2,
-        bucket: s3.IBucket,
-        queues: Queues,
-        sealing_key: kms.IKey,
+        parts: StackParts,
     ) -> None:
         super().__init__(scope, id)
-        common = {"code": code, "architecture": architecture}
+        config, table, bucket, queues, sealing_key = parts.resources()
+        common = parts.common
         self.notifier = Function(
             self,
             "Notifier",

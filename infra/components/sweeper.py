@@ -4,17 +4,14 @@ died between its table write and SendMessage."""
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from asyncinfer.store.schema import INFLIGHT_INDEX
 from infra.components.function import Function
-from infra.components.queues import Queues
+from infra.components.parts import StackParts
 from infra.components.storage import grant_table
-from infra.config import InfraConfig
 
 
 class Sweeper(Construct):
@@ -23,19 +20,15 @@ class Sweeper(Construct):
         scope: Construct,
         id: str,
         *,
-        config: InfraConfig,
-        code: lambda_.Code,
-        architecture: lambda_.Architecture,
-        table: dynamodb.ITableV2,
-        queues: Queues,
+        parts: StackParts,
     ) -> None:
         super().__init__(scope, id)
+        config, table, queues = parts.config, parts.table, parts.queues
         self.function = Function(
             self,
             "Sweeper",
             handler="sweeper",
-            code=code,
-            architecture=architecture,
+            **parts.common,
             timeout_seconds=300,
             environment={
                 "ASYNCINFER_TABLE_NAME": table.table_name,

@@ -5,19 +5,14 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.components.function import Function
 from infra.components.grants import grant_sealing
-from infra.components.queues import Queues
+from infra.components.parts import StackParts
 from infra.components.storage import EXPIRING_PREFIXES, grant_table
-from infra.config import InfraConfig
 from infra.nag import acknowledge
 
 INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
@@ -47,15 +42,10 @@ class Workers(Construct):
         scope: Construct,
         id: str,
         *,
-        config: InfraConfig,
-        code: lambda_.Code,
-        architecture: lambda_.Architecture,
-        table: dynamodb.ITableV2,
-        bucket: s3.IBucket,
-        queues: Queues,
-        sealing_key: kms.IKey,
+        parts: StackParts,
     ) -> None:
         super().__init__(scope, id)
+        config, table, bucket, queues, sealing_key = parts.resources()
         worker_env = {
             "ASYNCINFER_TABLE_NAME": table.table_name,
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
@@ -68,8 +58,7 @@ class Workers(Construct):
             self,
             "Worker",
             handler="worker",
-            code=code,
-            architecture=architecture,
+            **parts.common,
             timeout_seconds=config.worker_timeout_seconds,
             memory_size=1024,
             environment=worker_env,
@@ -137,8 +126,7 @@ class Workers(Construct):
             self,
             "DeadLetter",
             handler="dead_letter",
-            code=code,
-            architecture=architecture,
+            **parts.common,
             environment={"ASYNCINFER_TABLE_NAME": table.table_name},
         ).function
         self.dead_letter.add_event_source(

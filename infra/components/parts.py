@@ -1,0 +1,33 @@
+"""What the function constructs build on, made once by the stack: the configuration, the one code asset
+and its architecture, the table, bucket, queues and sealing key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+
+from infra.components.queues import Queues
+from infra.config import InfraConfig
+
+
+@dataclass(frozen=True)
+class StackParts:
+    config: InfraConfig
+    code: lambda_.Code
+    architecture: lambda_.Architecture
+    table: dynamodb.ITableV2
+    bucket: s3.IBucket
+    queues: Queues
+    sealing_key: kms.IKey
+
+    def resources(self) -> tuple[InfraConfig, dynamodb.ITableV2, s3.IBucket, Queues, kms.IKey]:
+        return self.config, self.table, self.bucket, self.queues, self.sealing_key
+
+    @property
+    def common(self) -> dict:
+        """A Function's code and architecture, as keyword arguments."""
+        return {"code": self.code, "architecture": self.architecture}
