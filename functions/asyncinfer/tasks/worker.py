@@ -1,4 +1,4 @@
-"""The worker protocol of DESIGN.md: claim with a lease, stream in batches, complete by compare-and-set."""
+"""The worker protocol (docs/architecture.md): claim with a lease, stream in batches, complete by compare-and-set."""
 
 from __future__ import annotations
 
