@@ -13,143 +13,31 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from asyncinfer.api.shapes import (
+    BATCH,
+    CURSOR,
+    DELIVERY,
+    DELIVERY_ID,
+    ERROR,
+    GENERATION,
+    ID,
+    IDEMPOTENCY_KEY,
+    LAST_EVENT_ID,
+    LIMIT,
+    PGPT_STATUS,
+    PPLX,
+    SECRET,
+    SSE,
+    TASK,
+    obj,
+)
 from asyncinfer.domain.batches import BatchRequest
-from asyncinfer.domain.records import BATCH_EVENTS
 from asyncinfer.domain.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
 from asyncinfer.routes import ROUTES
 from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
 
 VERSION = "0.1.0"
-ERROR = {"$ref": "#/components/schemas/Error"}
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Same key and body: the first call's task, not a new one. Same key, other body: 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
-LAST_EVENT_ID = {
-    "name": "Last-Event-ID",
-    "in": "header",
-    "required": False,
-    "description": "Resume after this event (its `id:`).",
-    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-}
-LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
-STAMP = {"type": "string", "format": "date-time"}
-NULLABLE_INT = {"type": ["integer", "null"]}
-
-
-def _obj(**properties: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": properties}
-
-
-TASK = _obj(
-    id={"type": "string", "example": "task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
-    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]},
-    created_at=STAMP,
-    started_at=STAMP,
-    completed_at=STAMP,
-    failed_at=STAMP,
-    cancelled_at=STAMP,
-)
-PPLX = _obj(
-    id={"type": "string", "format": "uuid"},
-    model={"type": "string"},
-    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"]},
-    created_at={"type": "integer"},
-    started_at=NULLABLE_INT,
-    completed_at=NULLABLE_INT,
-    failed_at=NULLABLE_INT,
-    response={"type": ["object", "null"], "description": "The chat completion, with usage and cost"},
-    error_message={"type": ["string", "null"]},
-)
-PGPT_STATUS = _obj(
-    message_id={"type": "string"},
-    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "error"]},
-    created_at=STAMP,
-    updated_at=STAMP,
-    completed_at={"type": ["string", "null"], "format": "date-time"},
-    error_message={"type": ["string", "null"]},
-    stream_type={"type": "string", "enum": ["sse"]},
-    metadata={"type": "object"},
-)
-GENERATION = _obj(
-    id={"type": "string", "pattern": "^[0-9a-f]{32}$"},
-    user_id={"type": "string"},
-    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled"]},
-    created_at={"type": "string", "example": "2025-09-18 09:14:20"},
-    updated_at={"type": "string"},
-    deleted_at={"type": ["string", "null"]},
-    is_deleted={"type": "boolean"},
-    result=_obj(
-        data={
-            "type": "array",
-            "items": _obj(
-                url={"type": "string", "format": "uri"},
-                file_id={"type": "string"},
-                file_name={"type": "string"},
-                file_type={"type": "string", "enum": ["image", "audio", "video"]},
-            ),
-        }
-    ),
-)
-COUNTS = _obj(**{name: {"type": "integer"} for name in ("total", "completed", "failed", "cancelled", "pending")})
-BATCH = _obj(
-    id={"type": "string", "example": "batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
-    object={"type": "string", "enum": ["batch"]},
-    endpoint={"type": "string", "enum": ["/v1/async", "/v1/generation"]},
-    status={"type": "string", "enum": ["in_progress", "cancelling", "completed", "cancelled"]},
-    created_at=STAMP,
-    ended_at=STAMP,
-    cancelled_at=STAMP,
-    request_counts=COUNTS,
-    metadata={"type": "object", "additionalProperties": {"type": "string"}},
-    schedule={"type": "string", "description": "The schedule that submitted it"},
-    webhook=_obj(url={"type": "string"}, events={"type": "array", "items": {"type": "string"}}),
-    results_url={
-        "type": "string",
-        "format": "uri",
-        "description": "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
-    },
-)
-ATTEMPT = _obj(at=STAMP, duration_ms={"type": "integer"}, status_code={"type": "integer"}, error={"type": "string"})
-DELIVERY = _obj(
-    id={"type": "string", "description": "The webhook-id header of every attempt"},
-    object={"type": "string", "enum": ["webhook.delivery"]},
-    event_type={"type": "string", "enum": ["task.completed", "task.failed", "task.cancelled", *BATCH_EVENTS]},
-    subject={"type": "string", "description": "The task or batch the event is about"},
-    url={"type": "string"},
-    status={"type": "string", "enum": ["pending", "delivered", "failed"]},
-    attempt_count={"type": "integer"},
-    created_at=STAMP,
-    delivered_at=STAMP,
-    failed_at=STAMP,
-    attempts={"type": "array", "items": ATTEMPT},
-    payload={"type": "string", "description": "The exact body sent (on GET of one delivery)"},
-)
-DELIVERY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^msg_"}}
-SECRET = _obj(secret={"type": "string", "pattern": "^whsec_"})
-CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
-
-
-# One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).
-SSE = {
-    "text/event-stream": {
-        "schema": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {"type": "string", "contentMediaType": "application/json"},
-                "event": {"type": "string", "description": "absent on the OpenAI-chunk streams (`message`)"},
-                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's sequence number"},
-                "retry": {"type": "integer"},
-            },
-        }
-    }
-}
 
 
 @dataclass(frozen=True)
@@ -168,7 +56,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/async"): Op(
         "List tasks, newest first",
         "Async API",
-        response=_obj(tasks={"type": "array", "items": TASK}, has_more={"type": "boolean"}, next_cursor={}),
+        response=obj(tasks={"type": "array", "items": TASK}, has_more={"type": "boolean"}, next_cursor={}),
         params=[
             LIMIT,
             {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -180,7 +68,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/v1/async/{id}"): Op(
         "Delete a task (soft: cancels, hides, purges its files)",
         "Async API",
-        response=_obj(id={"type": "string"}, deleted={"type": "boolean"}),
+        response=obj(id={"type": "string"}, deleted={"type": "boolean"}),
     ),
     ("GET", "/v1/async/{id}/events"): Op(
         "Stream a task's events (Server-Sent Events, resumable)",
@@ -195,7 +83,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/async/chat/completions"): Op(
         "List async chat completions",
         "Perplexity",
-        response=_obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]}),
+        response=obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]}),
         params=[LIMIT, {"name": "next_token", "in": "query", "schema": {"type": "string"}}],
     ),
     ("GET", "/async/chat/completions/{id}"): Op("Get an async chat completion", "Perplexity", response=PPLX),
@@ -203,7 +91,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Initiate an async message",
         "PrivateGPT",
         MessagesRequest,
-        _obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
+        obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
         [
             {"name": "message_id", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 128}},
             IDEMPOTENCY_KEY,
@@ -220,7 +108,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/v1/messages/async/{id}"): Op(
         "Delete a message",
         "PrivateGPT",
-        response=_obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
+        response=obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
     ),
     ("POST", "/v1/generation"): Op(
         "Create a generation (image or audio)",
@@ -233,14 +121,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/generation"): Op(
         "List generations",
         "NetMind",
-        response=_obj(generation_list={"type": "array", "items": GENERATION}, next_token={"type": "string"}),
+        response=obj(generation_list={"type": "array", "items": GENERATION}, next_token={"type": "string"}),
         params=[LIMIT, {"name": "next_token", "in": "query", "schema": {"type": "string"}}],
     ),
     ("GET", "/v1/generation/{id}"): Op("Get a generation, with fresh download URLs", "NetMind", response=GENERATION),
     ("DELETE", "/v1/generation/{id}"): Op(
         "Delete a generation (soft; its files are deleted)",
         "NetMind",
-        response=_obj(message={"type": "string", "example": "Generation deleted"}),
+        response=obj(message={"type": "string", "example": "Generation deleted"}),
     ),
     ("POST", "/v1/batches"): Op(
         "Submit a batch (one task per request)",
@@ -254,13 +142,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/batches"): Op(
         "List batches, newest first",
         "Batches",
-        response=_obj(data={"type": "array", "items": BATCH}, has_more={"type": "boolean"}, next_cursor={}),
+        response=obj(data={"type": "array", "items": BATCH}, has_more={"type": "boolean"}, next_cursor={}),
         params=[LIMIT, CURSOR],
     ),
     ("POST", "/v1/batches/uploads"): Op(
         "Get a presigned POST (URL and form fields) for a batch input file of at most max_bytes",
         "Batches",
-        response=_obj(
+        response=obj(
             input_file={"type": "string"},
             upload_url={"type": "string", "format": "uri"},
             method={"type": "string"},
@@ -278,7 +166,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/webhooks/deliveries"): Op(
         "List webhook deliveries, newest first",
         "Webhooks",
-        response=_obj(data={"type": "array", "items": DELIVERY}, has_more={"type": "boolean"}, next_cursor={}),
+        response=obj(data={"type": "array", "items": DELIVERY}, has_more={"type": "boolean"}, next_cursor={}),
         params=[
             LIMIT,
             CURSOR,
@@ -341,8 +229,8 @@ def _operation(method: str, path: str, authorized: bool) -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {
-        "Error": _obj(
-            error={**_obj(code={"type": "string"}, message={"type": "string"}), "required": ["code", "message"]}
+        "Error": obj(
+            error={**obj(code={"type": "string"}, message={"type": "string"}), "required": ["code", "message"]}
         )
     }
     for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig, BatchRequest):

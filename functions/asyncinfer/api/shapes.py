@@ -1,0 +1,138 @@
+"""The JSON shapes of the API's answers and common parameters, as OpenAPI schemas (asyncinfer.openapi
+puts them together into the document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncinfer.domain.records import BATCH_EVENTS
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same key and body: the first call's task, not a new one. Same key, other body: 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "Resume after this event (its `id:`).",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+STAMP = {"type": "string", "format": "date-time"}
+NULLABLE_INT = {"type": ["integer", "null"]}
+
+
+def obj(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+TASK = obj(
+    id={"type": "string", "example": "task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
+    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]},
+    created_at=STAMP,
+    started_at=STAMP,
+    completed_at=STAMP,
+    failed_at=STAMP,
+    cancelled_at=STAMP,
+)
+PPLX = obj(
+    id={"type": "string", "format": "uuid"},
+    model={"type": "string"},
+    status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"]},
+    created_at={"type": "integer"},
+    started_at=NULLABLE_INT,
+    completed_at=NULLABLE_INT,
+    failed_at=NULLABLE_INT,
+    response={"type": ["object", "null"], "description": "The chat completion, with usage and cost"},
+    error_message={"type": ["string", "null"]},
+)
+PGPT_STATUS = obj(
+    message_id={"type": "string"},
+    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled", "error"]},
+    created_at=STAMP,
+    updated_at=STAMP,
+    completed_at={"type": ["string", "null"], "format": "date-time"},
+    error_message={"type": ["string", "null"]},
+    stream_type={"type": "string", "enum": ["sse"]},
+    metadata={"type": "object"},
+)
+GENERATION = obj(
+    id={"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    user_id={"type": "string"},
+    status={"type": "string", "enum": ["pending", "processing", "completed", "failed", "cancelled"]},
+    created_at={"type": "string", "example": "2025-09-18 09:14:20"},
+    updated_at={"type": "string"},
+    deleted_at={"type": ["string", "null"]},
+    is_deleted={"type": "boolean"},
+    result=obj(
+        data={
+            "type": "array",
+            "items": obj(
+                url={"type": "string", "format": "uri"},
+                file_id={"type": "string"},
+                file_name={"type": "string"},
+                file_type={"type": "string", "enum": ["image", "audio", "video"]},
+            ),
+        }
+    ),
+)
+COUNTS = obj(**{name: {"type": "integer"} for name in ("total", "completed", "failed", "cancelled", "pending")})
+BATCH = obj(
+    id={"type": "string", "example": "batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
+    object={"type": "string", "enum": ["batch"]},
+    endpoint={"type": "string", "enum": ["/v1/async", "/v1/generation"]},
+    status={"type": "string", "enum": ["in_progress", "cancelling", "completed", "cancelled"]},
+    created_at=STAMP,
+    ended_at=STAMP,
+    cancelled_at=STAMP,
+    request_counts=COUNTS,
+    metadata={"type": "object", "additionalProperties": {"type": "string"}},
+    schedule={"type": "string", "description": "The schedule that submitted it"},
+    webhook=obj(url={"type": "string"}, events={"type": "array", "items": {"type": "string"}}),
+    results_url={
+        "type": "string",
+        "format": "uri",
+        "description": "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
+    },
+)
+ATTEMPT = obj(at=STAMP, duration_ms={"type": "integer"}, status_code={"type": "integer"}, error={"type": "string"})
+DELIVERY = obj(
+    id={"type": "string", "description": "The webhook-id header of every attempt"},
+    object={"type": "string", "enum": ["webhook.delivery"]},
+    event_type={"type": "string", "enum": ["task.completed", "task.failed", "task.cancelled", *BATCH_EVENTS]},
+    subject={"type": "string", "description": "The task or batch the event is about"},
+    url={"type": "string"},
+    status={"type": "string", "enum": ["pending", "delivered", "failed"]},
+    attempt_count={"type": "integer"},
+    created_at=STAMP,
+    delivered_at=STAMP,
+    failed_at=STAMP,
+    attempts={"type": "array", "items": ATTEMPT},
+    payload={"type": "string", "description": "The exact body sent (on GET of one delivery)"},
+)
+DELIVERY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^msg_"}}
+SECRET = obj(secret={"type": "string", "pattern": "^whsec_"})
+CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
+
+
+# One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).
+SSE = {
+    "text/event-stream": {
+        "schema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {"type": "string", "contentMediaType": "application/json"},
+                "event": {"type": "string", "description": "absent on the OpenAI-chunk streams (`message`)"},
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's sequence number"},
+                "retry": {"type": "integer"},
+            },
+        }
+    }
+}
