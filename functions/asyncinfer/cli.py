@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,22 +120,6 @@ def _when(ms: int) -> str:
 LOCAL_STACK_FILE = ".asyncinfer/local.json"
 
 
-class _Context:
-    """The parts of a Lambda context the handler reads, for a run outside Lambda."""
-
-    function_name = "asyncinfer-batch"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:asyncinfer-batch"
-    log_group_name = log_stream_name = "local"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
 def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         schedules = Schedules.load(Path(args.file))
@@ -163,9 +146,11 @@ def _invoke_here(parser: argparse.ArgumentParser, stack_file: str, event: dict[s
             os.environ.setdefault(name, value)
     if not os.environ.get("ASYNCINFER_BATCH_QUEUE_URL"):
         parser.error(f"no local stack found ({stack_file}); start `make dev`, or pass --function for AWS")
-    from asyncinfer.handlers import batch
+    from asyncinfer.config import BatchSettings
+    from asyncinfer.domain.batches import ScheduledInvocation
+    from asyncinfer.tasks.dialects import batches as view
 
-    return batch.lambda_handler(event, _Context())
+    return view.render(wiring.batches(BatchSettings()).submit_scheduled(ScheduledInvocation.model_validate(event)))
 
 
 def _preflight(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -72,18 +72,5 @@ class Schedules(BaseModel):
         raise KeyError(name)
 
 
-class ScheduledInvocation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    schedule: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    scheduled_time: str = Field(pattern=r"^[\x21-\x7e]{1,64}$")
-    tenant: str = Field(min_length=1, max_length=64)
-    batch: dict[str, Any]
-
-    def idempotency_key(self) -> str:
-        """Scheduler may deliver one invocation twice; both submit the same batch."""
-        return f"schedule:{self.schedule}:{self.scheduled_time}"
-
-
 def now_iso() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -136,7 +136,7 @@ def test_an_uploaded_jsonl_file_runs_as_a_batch(stack):
     assert done["request_counts"]["completed"] == 5
 
 
-def test_schedule_run_submits_the_schedules_batch_through_the_batch_handler(stack):
+def test_schedule_run_submits_the_schedules_batch_as_the_batch_function_does(stack):
     cli = Path(sys.executable).with_name("asyncinfer")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ASYNCINFER_"))}
     env["ASYNCINFER_STACK_FILE"] = str(stack.stack_file)

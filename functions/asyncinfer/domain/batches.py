@@ -63,3 +63,18 @@ class Item(BaseModel):
 
     custom_id: str = Field(min_length=1, max_length=MAX_CUSTOM_ID)
     body: dict[str, Any]
+
+
+class ScheduledInvocation(BaseModel):
+    """What EventBridge Scheduler sends the batch function for a schedule (and the CLI, locally)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schedule: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    scheduled_time: str = Field(pattern=r"^[\x21-\x7e]{1,64}$")
+    tenant: str = Field(min_length=1, max_length=64)
+    batch: dict[str, Any]
+
+    def idempotency_key(self) -> str:
+        """Scheduler may deliver one invocation twice; both submit the same batch."""
+        return f"schedule:{self.schedule}:{self.scheduled_time}"

@@ -13,13 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
+from asyncinfer.domain.batches import ScheduledInvocation
 from asyncinfer.handlers.event_source import process
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import BatchJob, parse_message
-from asyncinfer.schedules import ScheduledInvocation
 from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.submission import Submission
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 
@@ -46,11 +45,9 @@ def record_handler(record: SQSRecord) -> dict:
 
 
 def scheduled(event: dict[str, Any]) -> dict:
-    """One scheduled invocation: the schedule's batch, submitted once per scheduled time (Scheduler
-    delivers at least once, so the time is the batch's idempotency key)."""
+    """One scheduled invocation: the schedule's batch, submitted once per scheduled time."""
     invocation = ScheduledInvocation.model_validate(event)
-    how = Submission(surface="schedule", idempotency_key=invocation.idempotency_key())
-    batch = batches().create(invocation.tenant, invocation.batch, how, schedule=invocation.schedule)
+    batch = batches().submit_scheduled(invocation)
     logger.info("scheduled batch submitted", extra={"schedule": invocation.schedule, "batch_id": batch.id})
     metrics.add_metric(name="ScheduledBatches", unit=MetricUnit.Count, value=1)
     return view.render(batch)

@@ -25,6 +25,7 @@ from asyncinfer.domain.batches import (
     DuplicateCustomId,
     InvalidBatch,
     Item,
+    ScheduledInvocation,
     item_task_id,
 )
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
@@ -138,6 +139,12 @@ class Batches:
             self.store.withdraw_batch(batch, claim)
             raise ServiceUnavailable("The batch queue is unavailable; nothing was created, retry later") from exc
         return batch
+
+    def submit_scheduled(self, invocation: ScheduledInvocation) -> Batch:
+        """A schedule's batch, submitted once per scheduled time (Scheduler delivers at least once, so the
+        time is the batch's idempotency key)."""
+        how = Submission(surface="schedule", idempotency_key=invocation.idempotency_key())
+        return self.create(invocation.tenant, invocation.batch, how, schedule=invocation.schedule)
 
     def _replay(self, tenant: str, key: str, fp: str) -> Batch | None:
         record = self.tasks.store.get_name(tenant, BATCH_IDEMPOTENCY, key)
