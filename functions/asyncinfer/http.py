@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from asyncinfer.domain.errors import (
     Conflict,
@@ -55,7 +56,14 @@ def status_for(exc: DomainError) -> int:
 
 
 def build_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    # Powertools validates and injects the typed path, query and header parameters the routes declare
+    # (routes that take a body parse it themselves: asyncinfer.api.contract).
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+        return error_response(400, InvalidRequest.code, "; ".join(problems[:10]))
 
     @app.exception_handler(Unauthenticated)
     def _unauthenticated(exc: Unauthenticated) -> Response:

@@ -9,8 +9,11 @@ from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, body, present, route
+from asyncinfer.api.shapes import BATCH, obj
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import ids
+from asyncinfer.domain.batches import BatchRequest
 from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
@@ -19,6 +22,7 @@ from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+TAG = "Batches"
 UPLOAD_SECONDS = 3600
 
 
@@ -29,16 +33,40 @@ def batches() -> Batches:
 BatchesService = Annotated[Batches, Depends(batches)]
 
 
-@router.post("/v1/batches")
-def create(svc: BatchesService) -> dict:
-    body = parse_json_body(raw_body(router), svc.tasks.limits.max_request_bytes)
+@route(
+    router,
+    "POST",
+    "/v1/batches",
+    "Submit a batch (one task per request)",
+    TAG,
+    ok=BATCH,
+    description="Inline `requests`, or an `input_file` (s3:// JSONL of `{custom_id, body}`). Every body is checked "
+    "as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
+    takes_body=True,
+)
+def create(svc: BatchesService, request: body(BatchRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
+    parsed = parse_json_body(raw_body(router), svc.tasks.limits.max_request_bytes)
     how = Submission(surface="batch", idempotency_key=router.current_event.headers.get("idempotency-key"))
-    batch = svc.create(tenant_of(router), body, how)
+    batch = svc.create(tenant_of(router), parsed, how)
     metrics.add_metric(name="BatchesSubmitted", unit=MetricUnit.Count, value=1)
     return view.render(batch)
 
 
-@router.post("/v1/batches/uploads")
+@route(
+    router,
+    "POST",
+    "/v1/batches/uploads",
+    "Get a presigned POST (URL and form fields) for a batch input file of at most max_bytes",
+    TAG,
+    ok=obj(
+        input_file={"type": "string"},
+        upload_url={"type": "string", "format": "uri"},
+        method={"type": "string"},
+        fields={"type": "object", "additionalProperties": {"type": "string"}},
+        max_bytes={"type": "integer"},
+        expires_in={"type": "integer"},
+    ),
+)
 def upload(svc: BatchesService) -> dict:
     """A presigned POST for a JSONL input file of at most the batch input limit, readable only by this
     tenant's batches: send `fields` and then the file as `file` in a multipart/form-data POST."""
@@ -56,10 +84,17 @@ def upload(svc: BatchesService) -> dict:
     }
 
 
-@router.get("/v1/batches")
-def list_batches(svc: BatchesService) -> dict:
-    limit, after = ids.page(router.current_event.query_string_parameters or {}, "cursor", view.internal_id)
-    found, last = svc.list(tenant_of(router), limit=limit, after=after)
+@route(
+    router,
+    "GET",
+    "/v1/batches",
+    "List batches, newest first",
+    TAG,
+    ok=obj(data={"type": "array", "items": BATCH}, has_more={"type": "boolean"}, next_cursor={}),
+)
+def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None) -> dict:
+    limit_, after = ids.page(present(limit=limit, cursor=cursor), "cursor", view.internal_id)
+    found, last = svc.list(tenant_of(router), limit=limit_, after=after)
     return {
         "data": [view.render(b) for b in found],
         "has_more": last is not None,
@@ -67,12 +102,12 @@ def list_batches(svc: BatchesService) -> dict:
     }
 
 
-@router.get("/v1/batches/<batch_id>")
-def get_batch(batch_id: str, svc: BatchesService) -> dict:
-    batch = svc.get(tenant_of(router), view.internal_id(batch_id))
+@route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=BATCH)
+def get_batch(id: Id, svc: BatchesService) -> dict:
+    batch = svc.get(tenant_of(router), view.internal_id(id))
     return view.render(batch, svc.results_url(batch))
 
 
-@router.post("/v1/batches/<batch_id>/cancel")
-def cancel_batch(batch_id: str, svc: BatchesService) -> dict:
-    return view.render(svc.cancel(tenant_of(router), view.internal_id(batch_id)))
+@route(router, "POST", "/v1/batches/{id}/cancel", "Cancel a batch (its unfinished items)", TAG, ok=BATCH)
+def cancel_batch(id: Id, svc: BatchesService) -> dict:
+    return view.render(svc.cancel(tenant_of(router), view.internal_id(id)))

@@ -4,32 +4,43 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, route
 from asyncinfer.api.deps import Tasks
+from asyncinfer.api.shapes import PPLX, obj
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.tasks.dialects import perplexity
+from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+TAG = "Perplexity"
 
 
-@router.post("/async/chat/completions")
-def submit(svc: Tasks) -> dict:
-    body = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    request, key = perplexity.parse_submit(body, router.current_event.headers.get("idempotency-key"))
-    task = svc.submit_chat(tenant_of(router), request, Submission(surface="perplexity", idempotency_key=key))
+@route(router, "POST", "/async/chat/completions", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
+def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: IdempotencyKey = None) -> dict:
+    parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
+    chat, key = perplexity.parse_submit(parsed, router.current_event.headers.get("idempotency-key"))
+    task = svc.submit_chat(tenant_of(router), chat, Submission(surface="perplexity", idempotency_key=key))
     return perplexity.detail(task, svc.result(task))
 
 
-@router.get("/async/chat/completions")
-def list_requests(svc: Tasks) -> dict:
-    limit, after = ids.token_page(router.current_event.query_string_parameters or {})
-    return perplexity.listing(svc.list(tenant_of(router), limit=limit, after=after, status=None, kinds=CHAT_KINDS))
+@route(
+    router,
+    "GET",
+    "/async/chat/completions",
+    "List async chat completions",
+    TAG,
+    ok=obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]}),
+)
+def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
+    limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
+    return perplexity.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
 
 
-@router.get("/async/chat/completions/<request_id>")
-def get_request(request_id: str, svc: Tasks) -> dict:
-    task = svc.get(tenant_of(router), ids.parse_any(request_id), CHAT_KINDS)
+@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX)
+def get_request(id: Id, svc: Tasks) -> dict:
+    task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)
     return perplexity.detail(task, svc.result(task))

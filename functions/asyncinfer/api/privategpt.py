@@ -1,22 +1,30 @@
 """The PrivateGPT surface: POST /v1/messages/async, GET .../{id}/status, POST .../{id}/cancel,
-DELETE .../{id}. Its /stream route is served by the streaming function."""
+DELETE .../{id}. Its /stream route is served by the streaming function (asyncinfer.api.streams)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+from asyncinfer.api.contract import Id, IdempotencyKey, body, route
 from asyncinfer.api.deps import Tasks
+from asyncinfer.api.shapes import PGPT_STATUS, obj
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import privategpt
+from asyncinfer.tasks.dialects.privategpt import MessagesRequest
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+TAG = "PrivateGPT"
+MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
 
 
 def _task(svc: TaskService, public: str) -> Task:
@@ -28,35 +36,55 @@ def _task(svc: TaskService, public: str) -> Task:
         raise privategpt.not_found() from None
 
 
-@router.post("/v1/messages/async")
-def submit(svc: Tasks) -> dict:
+@route(
+    router,
+    "POST",
+    "/v1/messages/async",
+    "Initiate an async message",
+    TAG,
+    ok=obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
+    takes_body=True,
+)
+def submit(
+    svc: Tasks,
+    request: body(MessagesRequest) = None,
+    message_id: MessageId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict:
     query = router.current_event.query_string_parameters or {}
-    message_id = privategpt.check_message_id(query.get("message_id"))
-    body = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    chat = privategpt.chat_body(body, svc.registry.default_chat())
+    name = privategpt.check_message_id(query.get("message_id"))
+    parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
+    chat = privategpt.chat_body(parsed, svc.registry.default_chat())
     how = Submission(
         surface="privategpt",
         idempotency_key=router.current_event.headers.get("idempotency-key"),
-        message_id=message_id,
+        message_id=name,
     )
     task = svc.submit_chat(tenant_of(router), chat, how)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return privategpt.initiated(task)
 
 
-@router.get("/v1/messages/async/<message_id>/status")
-def status(message_id: str, svc: Tasks) -> dict:
-    return privategpt.status(_task(svc, message_id))
+@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=PGPT_STATUS)
+def status(id: Id, svc: Tasks) -> dict:
+    return privategpt.status(_task(svc, id))
 
 
-@router.post("/v1/messages/async/<message_id>/cancel")
-def cancel(message_id: str, svc: Tasks) -> dict:
-    task = _task(svc, message_id)
+@route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)
+def cancel(id: Id, svc: Tasks) -> dict:
+    task = _task(svc, id)
     return privategpt.status(svc.cancel(task.tenant, task.id))
 
 
-@router.delete("/v1/messages/async/<message_id>")
-def delete(message_id: str, svc: Tasks) -> dict:
-    task = _task(svc, message_id)
+@route(
+    router,
+    "DELETE",
+    "/v1/messages/async/{id}",
+    "Delete a message",
+    TAG,
+    ok=obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
+)
+def delete(id: Id, svc: Tasks) -> dict:
+    task = _task(svc, id)
     svc.delete(task.tenant, task.id)
     return {"message_id": privategpt.message_id(task), "deleted": True}

@@ -1,5 +1,5 @@
-"""The JSON shapes of the API's answers and common parameters, as OpenAPI schemas (asyncinfer.openapi
-puts them together into the document)."""
+"""The JSON shapes of the API's answers, as OpenAPI schemas: the routes declare them (asyncinfer.api.contract),
+and they appear in the document Powertools generates."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ from typing import Any
 from asyncinfer.domain.records import BATCH_EVENTS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Same key and body: the first call's task, not a new one. Same key, other body: 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
-LAST_EVENT_ID = {
-    "name": "Last-Event-ID",
-    "in": "header",
-    "required": False,
-    "description": "Resume after this event (its `id:`).",
-    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-}
-LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
 STAMP = {"type": "string", "format": "date-time"}
 NULLABLE_INT = {"type": ["integer", "null"]}
 
@@ -116,9 +100,7 @@ DELIVERY = obj(
     attempts={"type": "array", "items": ATTEMPT},
     payload={"type": "string", "description": "The exact body sent (on GET of one delivery)"},
 )
-DELIVERY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^msg_"}}
 SECRET = obj(secret={"type": "string", "pattern": "^whsec_"})
-CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
 
 
 # One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).

@@ -10,16 +10,19 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from asyncinfer.api.contract import Cursor, DeliveryId, Limit, present, route
+from asyncinfer.api.shapes import DELIVERY, SECRET, obj
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.domain.requests import parse_limit
 from asyncinfer.http import tenant_of
 from asyncinfer.tasks.dialects import async_api
 from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 router = Router()
+TAG = "Webhooks"
 _DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}$")
 
 
@@ -36,39 +39,57 @@ def _delivery_id(value: str) -> str:
     return value
 
 
-@router.get("/v1/webhooks/secret")
+@route(router, "GET", "/v1/webhooks/secret", "The tenant's webhook signing secret (Standard Webhooks)", TAG, ok=SECRET)
 def get_secret(svc: WebhooksService) -> dict:
     return {"secret": svc.secret(tenant_of(router))}
 
 
-@router.post("/v1/webhooks/secret/rotate")
+@route(router, "POST", "/v1/webhooks/secret/rotate", "Replace the signing secret", TAG, ok=SECRET)
 def rotate_secret(svc: WebhooksService) -> dict:
     return {"secret": svc.rotate_secret(tenant_of(router))}
 
 
-@router.get("/v1/webhooks/deliveries")
-def list_deliveries(svc: WebhooksService) -> dict:
-    params = router.current_event.query_string_parameters or {}
-    limit = parse_limit(params)
+@route(
+    router,
+    "GET",
+    "/v1/webhooks/deliveries",
+    "List webhook deliveries, newest first",
+    TAG,
+    ok=obj(data={"type": "array", "items": DELIVERY}, has_more={"type": "boolean"}, next_cursor={}),
+)
+def list_deliveries(
+    svc: WebhooksService,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    task_id: Annotated[str | None, Query()] = None,
+    batch_id: Annotated[str | None, Query()] = None,
+) -> dict:
     subject = None
     try:
-        if params.get("task_id"):
-            subject = async_api.internal_id(params["task_id"])
-        elif params.get("batch_id"):
-            subject = view.internal_id(params["batch_id"])
+        if task_id:
+            subject = async_api.internal_id(task_id)
+        elif batch_id:
+            subject = view.internal_id(batch_id)
     except TaskNotFound:
         raise InvalidRequest("task_id or batch_id is not an id of this API") from None
-    _, cursor = ids.page(params, "cursor", _delivery_id)
-    found, last = svc.list(tenant_of(router), limit=limit, after=cursor, subject=subject)
+    limit_, after = ids.page(present(limit=limit, cursor=cursor), "cursor", _delivery_id)
+    found, last = svc.list(tenant_of(router), limit=limit_, after=after, subject=subject)
     return {"data": [view.delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
 
 
-@router.get("/v1/webhooks/deliveries/<delivery_id>")
-def get_delivery(delivery_id: str, svc: WebhooksService) -> dict:
-    delivery = svc.get(tenant_of(router), _delivery_id(delivery_id))
+@route(router, "GET", "/v1/webhooks/deliveries/{id}", "Get a delivery, with its attempts and payload", TAG, ok=DELIVERY)
+def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
+    delivery = svc.get(tenant_of(router), _delivery_id(id))
     return view.delivery(delivery, with_payload=True)
 
 
-@router.post("/v1/webhooks/deliveries/<delivery_id>/redeliver")
-def redeliver(delivery_id: str, svc: WebhooksService) -> dict:
-    return view.delivery(svc.redeliver(tenant_of(router), _delivery_id(delivery_id)))
+@route(
+    router,
+    "POST",
+    "/v1/webhooks/deliveries/{id}/redeliver",
+    "Deliver the event again (a new round of attempts)",
+    TAG,
+    ok=DELIVERY,
+)
+def redeliver(id: DeliveryId, svc: WebhooksService) -> dict:
+    return view.delivery(svc.redeliver(tenant_of(router), _delivery_id(id)))

@@ -1,0 +1,106 @@
+"""How each route describes itself in the OpenAPI document that Powertools generates from the routers:
+its summary, tag and operation id, its answers (ours: 400/401/404/409/429 with the error body, never
+Powertools' 422), and the parameters several routes share.
+
+A route that takes a request body parses it itself (strict JSON: depth, NaN, lone surrogates, size) and
+validates it with the same pydantic model it declares; Powertools' validation is off for it, so its
+declared parameters document the operation and the route reads the event. Every other route has its
+path, query and header parameters validated and injected by Powertools."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+
+from asyncinfer.api.shapes import ERROR, SSE
+from asyncinfer.domain.model import TaskStatus
+
+_ERROR = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+
+# Parameters more than one route takes. Values arrive as the client sent them (strings); the surfaces'
+# own readers (asyncinfer.domain.ids.page and parse_limit) judge them, as they always did.
+Id = Annotated[str, Path()]
+DeliveryId = Annotated[str, Path(json_schema_extra={"pattern": "^msg_"})]
+Limit = Annotated[str | None, Query(json_schema_extra=LIMIT_SCHEMA)]
+Cursor = Annotated[str | None, Query()]
+NextToken = Annotated[str | None, Query()]
+StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": [s.value for s in TaskStatus]})]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Same key and body: the first call's task, not a new one. Same key, other body: 409.",
+        json_schema_extra={"minLength": 1, "maxLength": 255},
+    ),
+]
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        description="Resume after this event (its `id:`).",
+        json_schema_extra={"pattern": "^[0-9]+$"},
+    ),
+]
+
+
+def body(model: type) -> Any:
+    """A request body parameter: documented with `model`, parsed and validated by the route itself."""
+    return Annotated[model, Body()]
+
+
+def present(**values: str | None) -> dict[str, str]:
+    """The query parameters the client sent, as the lists' readers take them."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _operation_id(method: str, path: str) -> str:
+    return method.lower() + re.sub(r"[{}]", "", path.replace("/", "_")).replace(".", "_")
+
+
+def route(
+    router: Router,
+    method: str,
+    path: str,
+    summary: str,
+    tag: str,
+    *,
+    ok: dict[str, Any] | None = None,
+    description: str | None = None,
+    takes_body: bool = False,
+    streams: bool = False,
+    html: bool = False,
+    public: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The router's decorator for `method path` (path as routes.py writes it), with its description."""
+    if streams:
+        answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
+    elif html:
+        answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    else:
+        answer = {"description": "OK", "content": {"application/json": {"schema": ok or {"type": "object"}}}}
+    responses: dict[int, Any] = {200: answer, 400: _ERROR, 404: _ERROR}
+    if not public:
+        responses[401] = _ERROR
+    if method == "POST":
+        responses[409] = _ERROR
+    if takes_body or streams:
+        responses[429] = {
+            "description": "Over the tenant's stream cap" if streams else "Over the tenant's submit quota",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    return router.route(
+        re.sub(r"\{(\w+)\}", r"<\1>", path),
+        method,
+        summary=summary,
+        description=description,
+        tags=[tag],
+        operation_id=_operation_id(method, path),
+        responses=responses,
+        enable_validation=False if takes_body else None,
+    )
