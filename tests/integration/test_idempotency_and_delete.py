@@ -7,7 +7,7 @@ import pytest
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import api_async
 from asyncinfer.tasks.dialects.async_api import internal_id
-from asyncinfer.tasks.service import ORPHAN_AFTER_MS
+from asyncinfer.tasks.service import REPLAY_RESEND_AFTER_MS
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ def test_a_replay_re_enqueues_a_task_whose_first_submit_died_before_sending(aws)
     _, again = submit(aws, "k3")  # a quick retry: the first submit may still be on its way
     assert aws.queue_depth() == 0
     # Still CREATED a minute later: the retry enqueues it.
-    aged = orphan.created_at - ORPHAN_AFTER_MS - 1
+    aged = orphan.created_at - REPLAY_RESEND_AFTER_MS - 1
     aws.store.transition("acme", orphan.id, expect={TaskStatus.CREATED}, changes={"created_at": aged})
     _, again = submit(aws, "k3")
     assert internal_id(again["id"]) == orphan.id

@@ -39,8 +39,10 @@ from asyncinfer.tasks.submission import (
 log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 100
-# A task still CREATED this long after its submit has probably lost its queue message.
-ORPHAN_AFTER_MS = 60_000
+# A client's retry with the same idempotency key re-sends the message of a task still CREATED this long after
+# its submit (the first submit may have died before sending it). Not the sweeper's threshold
+# (orphan_after_seconds, 10 min): a retry re-sends one task once, so it may act sooner than a sweep of all.
+REPLAY_RESEND_AFTER_MS = 60_000
 INFLIGHT_RECOUNT_SECONDS = 1.0
 
 
@@ -225,7 +227,7 @@ class TaskService:
             return None  # a new task may take the key (the stale name is overwritten)
         if task.deleted_at is not None:
             raise IdempotencyConflict("This idempotency key was used for a task that has since been deleted")
-        if task.status == TaskStatus.CREATED and now_ms() - task.created_at > ORPHAN_AFTER_MS:
+        if task.status == TaskStatus.CREATED and now_ms() - task.created_at > REPLAY_RESEND_AFTER_MS:
             # The first submit probably died before enqueueing: this brings the task to a worker. If it
             # did not, the duplicate message is harmless (every transition is a compare-and-set).
             self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
