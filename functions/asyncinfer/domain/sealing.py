@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -179,23 +179,22 @@ def open_mcp_secrets(sealer: Sealer, request: dict[str, Any], context: Mapping[s
     return _replace(sealer.open, request, context)
 
 
+def _body(change: Callable[..., list[str]], body: dict[str, Any], tenant: str, owner: str) -> dict[str, Any]:
+    changed = _replace(change, body, mcp_context(tenant, owner))
+    webhook = changed.get("webhook")
+    if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
+        url = change([webhook["url"]], webhook_context(tenant))[0]
+        changed = {**changed, "webhook": {**webhook, "url": url}}
+    return changed
+
+
 def seal_body(sealer: Sealer, body: dict[str, Any], tenant: str, owner: str) -> dict[str, Any]:
     """A submit body (a batch line's) with its MCP credentials and its webhook URL sealed."""
-    sealed = seal_mcp_secrets(sealer, body, mcp_context(tenant, owner))
-    webhook = sealed.get("webhook")
-    if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
-        url = sealer.seal([webhook["url"]], webhook_context(tenant))[0]
-        sealed = {**sealed, "webhook": {**webhook, "url": url}}
-    return sealed
+    return _body(sealer.seal, body, tenant, owner)
 
 
 def open_body(sealer: Sealer, body: dict[str, Any], tenant: str, owner: str) -> dict[str, Any]:
-    opened = open_mcp_secrets(sealer, body, mcp_context(tenant, owner))
-    webhook = opened.get("webhook")
-    if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
-        url = sealer.open([webhook["url"]], webhook_context(tenant))[0]
-        opened = {**opened, "webhook": {**webhook, "url": url}}
-    return opened
+    return _body(sealer.open, body, tenant, owner)
 
 
 def shown_url(url: str) -> str:
