@@ -20,6 +20,14 @@ class InfraConfig(BaseModel):
     retention_days: int = Field(default=30, ge=1, le=3650)
     architecture: Literal["arm64", "x86_64"] = "arm64"
     worker_timeout_seconds: int = Field(default=300, ge=30, le=900)
+    # Long tasks run on a Lambda durable function. False in a Region without durable functions: the stack
+    # deploys without the runner and the API refuses long tasks at submit (`asyncinfer preflight` says so).
+    long_tasks: bool = True
+    # The longest one step of a long task (a model turn, a tool call) may take, under the runner's 900 s.
+    runner_step_budget_seconds: int = Field(default=300, ge=10, le=840)
+    # How long one long task may run in all, and how long its execution's history is kept after.
+    runner_execution_days: int = Field(default=7, ge=1, le=366)
+    runner_retention_days: int = Field(default=14, ge=1, le=90)
     worker_batch_size: int = Field(default=10, ge=1, le=10)
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300)
     worker_max_concurrency: int = Field(default=20, ge=2, le=1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -13,6 +15,7 @@ from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
+from infra.components.runner import Runner
 from infra.components.storage import Storage
 from infra.components.sweeper import Sweeper
 from infra.components.workers import Workers
@@ -41,6 +44,9 @@ class AsyncInferStack(Stack):
             queues=self.queues,
             sealing_key=self.storage.sealing_key,
         )
+        self.runner = Runner(self, "Runner", parts=parts) if config.long_tasks else None
+        if self.runner is not None:
+            parts = dataclasses.replace(parts, runner=self.runner.alias)
         self.workers = Workers(self, "Workers", parts=parts)
         self.api = Api(self, "Api", parts=parts)
         self.sweeper = Sweeper(self, "Sweeper", parts=parts)

@@ -47,6 +47,12 @@ class SealingSettings(DocsSettings):
     sealing_key_id: str = Field(min_length=1)
 
 
+class RunnerLinkSettings(DocsSettings):
+    # The long-task runner's qualified ARN (a durable function's version or alias); unset in a Region
+    # without Lambda durable functions, where long tasks are refused at submit.
+    runner_function_arn: str | None = None
+
+
 class AuthorizerSettings(_Settings):
     pass
 
@@ -55,13 +61,13 @@ class DeadLetterSettings(_Settings):
     pass
 
 
-class SweeperSettings(_Settings):
+class SweeperSettings(_Settings, RunnerLinkSettings):
     queue_url: str = Field(min_length=1)
     # A task still CREATED this long after its submit has lost its message; re-sent at most this often.
     orphan_after_seconds: int = Field(default=600, ge=1)
 
 
-class ApiSettings(_Settings, OutboundSettings, SealingSettings):
+class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
@@ -78,7 +84,7 @@ class ApiSettings(_Settings, OutboundSettings, SealingSettings):
     max_inflight_tasks: int = Field(default=1000, ge=0)
 
 
-class WorkerSettings(_Settings, OutboundSettings, SealingSettings):
+class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.3, gt=0)
@@ -92,6 +98,10 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings):
     concurrency: int = Field(default=10, ge=1, le=100)
     demo_chat_seconds: float = Field(default=3.0, ge=0)
     demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
+    # The demo deep-research model: search steps per task, seconds per model turn and per search.
+    demo_research_steps: int = Field(default=8, ge=0, le=100)
+    demo_research_step_seconds: float = Field(default=20, ge=0, le=600)
+    demo_research_tool_seconds: float = Field(default=2, ge=0, le=600)
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
     # MCP tool loops (chat tasks with mcp_servers).
@@ -102,6 +112,15 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings):
     # Dev: an OpenAI-compatible server (Ollama, vLLM, ...) for the local chat models, and its model.
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))
+
+
+class RunnerSettings(WorkerSettings):
+    """The long-task runner (a durable function): the worker's settings, and how it paces its invocations."""
+
+    # The longest one step (a model turn, a tool call) may take: with less left in an invocation, the run
+    # pauses and goes on in a fresh one. Below the runner's timeout.
+    step_budget_seconds: float = Field(default=300, gt=0)
+    max_steps: int = Field(default=50, ge=1, le=500)
 
 
 class StreamSettings(_Settings):

@@ -19,6 +19,8 @@ HANDLERS: dict[str, str] = {
     "batch": "asyncinfer.handlers.batch.lambda_handler",
     "notifier": "asyncinfer.handlers.notifier.lambda_handler",
     "webhook_sender": "asyncinfer.handlers.webhook_sender.lambda_handler",
+    # The long-task runner: a durable function, started by the worker (never by an event source).
+    "runner": "asyncinfer.handlers.runner.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
     "stream": "asyncinfer/handlers/stream.sh",
 }

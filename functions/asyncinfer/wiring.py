@@ -14,13 +14,15 @@ from asyncinfer.config import (
     ApiSettings,
     BatchSettings,
     NotifierSettings,
+    RunnerLinkSettings,
+    RunnerSettings,
     SealingSettings,
     SweeperSettings,
     WebhookApiSettings,
     WebhookSenderSettings,
     WorkerSettings,
 )
-from asyncinfer.domain.catalog import BedrockConfig
+from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
 from asyncinfer.domain.sealing import Sealer
 from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.sqs import SqsQueue
@@ -32,9 +34,11 @@ from asyncinfer.vault.kms import KmsDataKeys
 # What only some functions use is imported by the factory that makes it: a function's cold start pays
 # for its own objects only (the authorizer never loads the worker, the MCP SDK or the webhook client).
 if TYPE_CHECKING:
+    from asyncinfer.executions.base import Executions
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.endings import Endings
+    from asyncinfer.tasks.long_runs import LongTaskRunner
     from asyncinfer.tasks.sweeper import Sweeper
     from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
     from asyncinfer.tasks.worker import Worker
@@ -82,6 +86,7 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
         task_store(settings.table_name),
         SqsQueue(client("sqs"), settings.queue_url),
         after_ms=settings.orphan_after_seconds * 1000,
+        executions=executions(settings),
     )
 
 
@@ -99,10 +104,20 @@ def task_service(settings: ApiSettings) -> TaskService:
             submits_per_window=settings.submits_per_window,
             window_seconds=settings.submit_window_seconds,
             max_inflight=settings.max_inflight_tasks,
+            long_tasks=settings.runner_function_arn is not None,
         ),
         outbound=settings.outbound(),
         sealer=sealer(settings),
+        executions=executions(settings),
     )
+
+
+def executions(settings: RunnerLinkSettings) -> Executions | None:
+    if settings.runner_function_arn is None:
+        return None
+    from asyncinfer.executions.lambda_durable import LambdaDurableExecutions
+
+    return LambdaDurableExecutions(client("lambda"), settings.runner_function_arn)
 
 
 def bedrock_client(config: BedrockConfig) -> Any:
@@ -124,6 +139,7 @@ def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
 
 
 def worker(settings: WorkerSettings) -> Worker:
+    from asyncinfer.providers.demo.research import Pace
     from asyncinfer.providers.factory import LocalOptions, Providers
     from asyncinfer.tasks.outcomes import WorkerConfig
     from asyncinfer.tasks.worker import Worker
@@ -134,6 +150,7 @@ def worker(settings: WorkerSettings) -> Worker:
         LocalOptions(
             demo_chat_seconds=settings.demo_chat_seconds,
             demo_media_seconds=settings.demo_media_seconds,
+            demo_research=Pace(settings.demo_research_steps, settings.demo_research_step_seconds),
             openai_base_url=settings.openai_base_url,
             openai_model=settings.openai_model,
         ),
@@ -147,6 +164,7 @@ def worker(settings: WorkerSettings) -> Worker:
         upstream_for=providers.upstream,
         tool_host=lambda servers: mcp_tool_host(servers, settings),
         sealer=sealer(settings),
+        executions=executions(settings),
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,
@@ -155,6 +173,24 @@ def worker(settings: WorkerSettings) -> Worker:
             max_tool_steps=settings.mcp_max_steps,
         ),
     )
+
+
+def runner(settings: RunnerSettings) -> LongTaskRunner:
+    from asyncinfer.tasks.long_runs import LongTaskRunner, RunnerConfig
+
+    def tools_for(spec: ModelSpec, servers: list) -> Any:
+        if spec.tools == "demo-research":
+            from asyncinfer.tools.demo_research import DemoResearchTools
+
+            return DemoResearchTools(settings.demo_research_tool_seconds)
+        return mcp_tool_host(servers, settings) if servers else None
+
+    config = RunnerConfig(
+        step_budget_ms=int(settings.step_budget_seconds * 1000),
+        deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
+        max_steps=settings.max_steps,
+    )
+    return LongTaskRunner(worker(settings), config, tools_for)
 
 
 def batches(settings: BatchSettings) -> Batches:

@@ -19,7 +19,7 @@ from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from infra.components.function import Function
-from infra.components.grants import grant_batch_rights, grant_task_rights
+from infra.components.grants import grant_batch_rights, grant_executions, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import grant_table
@@ -81,6 +81,7 @@ class Api(Construct):
         super().__init__(scope, id)
         config, table, bucket, queues, sealing_key = parts.resources()
         stack = Stack.of(self)
+        self._runner = parts.runner
         common = parts.common
 
         authorizer_fn = Function(
@@ -284,4 +285,7 @@ class Api(Construct):
             self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
         ).function
         grant_task_rights(fn, name, table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
+        if self._runner is not None:
+            # A cancel stops the task's execution.
+            grant_executions(fn, self._runner, "lambda:StopDurableExecution")
         return fn

@@ -11,7 +11,13 @@ from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
 from infra.components.function import Function
-from infra.components.grants import batch_environment, grant_batch_rights, grant_sealing, grant_task_rights
+from infra.components.grants import (
+    batch_environment,
+    grant_batch_rights,
+    grant_executions,
+    grant_sealing,
+    grant_task_rights,
+)
 from infra.components.parts import StackParts
 from infra.nag import acknowledge
 from infra.queue_plan import BATCH_TIMEOUT_SECONDS
@@ -43,6 +49,8 @@ class Batches(Construct):
         )
         # It submits tasks exactly as the API does, and reads and writes batches as api_batches does.
         grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
+        if parts.runner is not None:
+            grant_executions(self.function, parts.runner, "lambda:StopDurableExecution")
         # It opens the sealed lines of a batch's input to make its items (and seals them again for each).
         grant_sealing(self.function, sealing_key, open=("mcp", "webhook"))
         grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)

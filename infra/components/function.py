@@ -26,6 +26,7 @@ class Function(Construct):
         memory_size: int = 512,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         layers: list[lambda_.ILayerVersion] | None = None,
+        durable_config: lambda_.DurableConfig | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(self, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
@@ -45,6 +46,7 @@ class Function(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             layers=layers,
+            durable_config=durable_config,
             environment={
                 "POWERTOOLS_SERVICE_NAME": "asyncinfer",
                 "POWERTOOLS_METRICS_NAMESPACE": "asyncinfer",

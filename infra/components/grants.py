@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
 from asyncinfer.store.schema import INFLIGHT_INDEX
+from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import BATCH_PREFIXES, EXPIRING_PREFIXES, grant_table
 from infra.config import InfraConfig
@@ -126,3 +127,85 @@ def grant_task_rights(
             f"{name} reads, writes or purges a task's objects under {prefix}<tenant>/<task id>; "
             "the prefix is the narrowest fixed scope.",
         )
+
+
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
+
+
+def bedrock_model_arns(registry, stack: Stack) -> list[str]:
+    """Foundation-model ARNs of the registry's Bedrock models; for a cross-region inference profile,
+    the profile and its model in every region."""
+    arns: set[str] = set()
+    for spec in registry.models.values():
+        provider = registry.provider_config(spec)
+        if provider is None or getattr(provider, "type", None) != "bedrock":
+            continue
+        region = provider.region or stack.region
+        if spec.upstream.startswith(INFERENCE_PROFILE_PREFIXES):
+            model = spec.upstream.split(".", 1)[1]
+            arns.add(f"arn:aws:bedrock:{region}:{stack.account}:inference-profile/{spec.upstream}")
+            arns.add(f"arn:aws:bedrock:*::foundation-model/{model}")
+        else:
+            arns.add(f"arn:aws:bedrock:{region}::foundation-model/{spec.upstream}")
+    return sorted(arns)
+
+
+def grant_model_rights(fn: lambda_.Function, parts: StackParts, *actions: str) -> None:
+    """What running tasks takes (the worker, the long-task runner): the task records, the task objects,
+    the sealed MCP credentials, the providers' secrets and the registry's Bedrock models."""
+    config, table, bucket, _, sealing_key = parts.resources()
+    # It opens a task's sealed MCP credentials to call its servers; nothing else.
+    grant_sealing(fn, sealing_key, open=("mcp",))
+    # Exactly what the worker protocol does: get, compare-and-set updates, event-log puts.
+    grant_table(table, fn, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", *actions)
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in EXPIRING_PREFIXES],
+        )
+    )
+    registry = config.registry()
+    secrets = sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))
+    if secrets:
+        # Only the task runners talk to model providers; they read exactly the configured secrets.
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets))
+    bedrock = bedrock_model_arns(registry, Stack.of(fn))
+    if bedrock:
+        # ... and invokes exactly the Bedrock models of the registry (Converse and ConverseStream too).
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=bedrock
+            )
+        )
+        for arn in bedrock:
+            if "*" in arn:
+                acknowledge(
+                    fn.role,
+                    f"IAM5[Resource::{arn}]",
+                    "A cross-region inference profile routes to its model in any of its regions.",
+                )
+    for prefix in EXPIRING_PREFIXES:
+        acknowledge(
+            fn.role,
+            f"IAM5[Resource::<{Stack.of(fn).get_logical_id(bucket.node.default_child)}.Arn>/{prefix}*]",
+            f"Each task's objects live under {prefix}<tenant>/<task id>; the prefix is the narrowest fixed scope.",
+        )
+
+
+def executions_of(function: lambda_.IFunction) -> str:
+    """Every durable execution of a function: arn:…:function:NAME:QUALIFIER/durable-execution/NAME/ID
+    (https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html)."""
+    return f"{function.function_arn}:*"
+
+
+def grant_executions(fn: lambda_.Function, runner: lambda_.Alias, *actions: str) -> None:
+    """A function that deals with the runner's executions: it is told the runner's ARN (the task surfaces
+    refuse long tasks without one) and may do `actions` on its executions, nothing else."""
+    fn.add_environment("ASYNCINFER_RUNNER_FUNCTION_ARN", runner.function_arn)
+    target = runner.version.lambda_
+    fn.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=[executions_of(target)]))
+    acknowledge(
+        fn.role,
+        f"IAM5[Resource::<{Stack.of(fn).get_logical_id(target.node.default_child)}.Arn>:*]",
+        "The runner's durable executions: their ARNs are the function's, a version and an execution id.",
+    )

@@ -23,6 +23,8 @@ class StackParts:
     bucket: s3.IBucket
     queues: Queues
     sealing_key: kms.IKey
+    # The long-task runner's alias (its qualified ARN), None where the deployment has none.
+    runner: lambda_.IFunction | None = None
 
     def resources(self) -> tuple[InfraConfig, dynamodb.ITableV2, s3.IBucket, Queues, kms.IKey]:
         return self.config, self.table, self.bucket, self.queues, self.sealing_key

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from asyncinfer.store.schema import INFLIGHT_INDEX
 from infra.components.function import Function
+from infra.components.grants import grant_executions
 from infra.components.parts import StackParts
 from infra.components.storage import grant_table
 
@@ -40,6 +41,9 @@ class Sweeper(Construct):
         grant_table(table, self.function, "dynamodb:Scan", index=INFLIGHT_INDEX)
         grant_table(table, self.function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         queues.tasks.grant_send_messages(self.function)
+        if parts.runner is not None:
+            # A long task whose execution ended without ending it is failed: it reads the execution.
+            grant_executions(self.function, parts.runner, "lambda:GetDurableExecution")
         self.rule = events.Rule(
             self,
             "Schedule",

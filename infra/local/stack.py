@@ -15,10 +15,11 @@ import uvicorn
 from asyncinfer.cli import LOCAL_STACK_FILE
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
-from infra.local import defaults
+from infra.local import defaults, durable
 from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
-from infra.local.emulator import WORKER_TIMEOUT_SECONDS, Emulator, Resources
+from infra.local.durable import LocalRunner
+from infra.local.emulator import REGION, WORKER_TIMEOUT_SECONDS, Emulator, Resources
 from infra.local.functions import LocalFunctions
 from infra.local.poller import BATCH_SIZE, Poller
 from infra.local.schedule import Every
@@ -95,13 +96,17 @@ def run(options: StackOptions) -> None:
     emulator.start()
     resources: Resources = emulator.create_resources()
     os.environ.update(resources.env())
+    # Long tasks: the runner (a durable function on AWS) under the testing SDK's local durable service.
+    runner = LocalRunner(durable.invocation_timeout(), REGION)
+    runner.start(dict(os.environ))
+    os.environ.update(runner.env())
 
     key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key)
 
     # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings.
     stack_file = ROOT / os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE)
     stack_file.parent.mkdir(exist_ok=True)
-    stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env()}, indent=2))
+    stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env(), **runner.env()}, indent=2))
 
     # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
     # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
@@ -117,6 +122,7 @@ def run(options: StackOptions) -> None:
     print(f"  docs      {url}/docs   (OpenAPI: {url}/openapi.json)")
     print(f"  API key   {key}   (tenant {DEV_TENANT!r})")
     print(f"  emulator  {resources.endpoint}   (DynamoDB, SQS, S3)")
+    print(f"  durable   {runner.front.url}   (long tasks; {runner.invocation_timeout} s per runner invocation)")
     print(
         f"  more keys AWS_ENDPOINT_URL={resources.endpoint} .venv/bin/asyncinfer keys create "
         f"--table {resources.table_name} --tenant NAME"
@@ -134,6 +140,7 @@ def run(options: StackOptions) -> None:
     finally:
         for poller in pollers:
             poller.stop()
+        runner.stop()
         emulator.stop()
         stack_file.unlink(missing_ok=True)
         print("asyncinfer stopped", flush=True)

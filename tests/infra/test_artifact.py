@@ -29,6 +29,7 @@ from infra.wheels import MACHINES, build_bundle, this_machine
 from tests.infra.conftest import synthesize
 from tests.integration.conftest import ENV, Aws
 from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, through_web_adapter
+from tests.support.durable import DurableRuntime
 
 pytestmark = pytest.mark.infra
 
@@ -233,6 +234,11 @@ def test_each_handler_runs_its_sample_event_from_the_bundle_alone(bundle, emulat
     env = function_env(resources)
     clients = {service: emulator.client(service) for service in ("dynamodb", "sqs", "s3", "dynamodbstreams")}
     store = DynamoTaskStore(clients["dynamodb"], resources.table_name)
+    durable = None
+    if name.startswith("runner"):
+        # The bundle is the runner's instance: the durable service invokes it, it checkpoints to the service.
+        durable = DurableRuntime(lambda event: functions.invoke("runner", event)).__enter__()
+        env = {**env, "AWS_ENDPOINT_URL_LAMBDA": durable.front.url}
     functions = BundledFunctions(bundle, env)
     server = None
     try:
@@ -243,10 +249,12 @@ def test_each_handler_runs_its_sample_event_from_the_bundle_alone(bundle, emulat
             server, url = serve_stream_app(bundle, env, tmp_path)
             check_sample_event(aws, name, lambda event: through_web_adapter(event, base_url=url))
         else:
-            check_sample_event(aws, name, through_web_adapter)
+            check_sample_event(aws, name, through_web_adapter, durable)
         assert not foreign_modules(functions.ask({"modules": True})["modules"], bundle)
     finally:
         functions.close()
+        if durable is not None:
+            durable.__exit__(None, None, None)
         if server is not None:
             server.kill()
             server.wait()

@@ -103,40 +103,46 @@ def test_quotas_and_the_sweep_follow_the_context(staging):
     assert plan["Quota"] == {"Limit": 10000, "Period": "DAY"}
 
 
-def test_provider_secrets_reach_the_worker_and_only_the_worker(staging):
+def test_provider_secrets_reach_the_task_runners_and_only_them(staging):
+    """The worker and the long-task runner call model providers; nothing else reads their secrets."""
     _, resources = staging
-    worker_id, worker = functions_by_handler(resources)[HANDLERS["worker"]]
-    assert json.loads(worker["Environment"]["Variables"]["ASYNCINFER_MCP_ALLOWED_HOSTS"]) == [
-        "tools.internal",
-        "10.20.0.0/16",
-    ]
-    assert json.loads(worker["Environment"]["Variables"]["ASYNCINFER_PROVIDER_SECRET_ARNS"]) == SECRETS
-    reads = [
-        s for s in policy_statements_of(resources, worker_id) if "secretsmanager:GetSecretValue" in actions_of([s])
-    ]
-    assert [s["Resource"] for s in reads] == [sorted([*SECRETS, REGISTRY_SECRET])]
+    runners = {functions_by_handler(resources)[HANDLERS[name]][0] for name in ("worker", "runner")}
+    for name in ("worker", "runner"):
+        logical_id, props = functions_by_handler(resources)[HANDLERS[name]]
+        assert json.loads(props["Environment"]["Variables"]["ASYNCINFER_MCP_ALLOWED_HOSTS"]) == [
+            "tools.internal",
+            "10.20.0.0/16",
+        ]
+        assert json.loads(props["Environment"]["Variables"]["ASYNCINFER_PROVIDER_SECRET_ARNS"]) == SECRETS
+        reads = [
+            s for s in policy_statements_of(resources, logical_id) if "secretsmanager:GetSecretValue" in actions_of([s])
+        ]
+        assert [s["Resource"] for s in reads] == [sorted([*SECRETS, REGISTRY_SECRET])]
     for handler, (logical_id, props) in functions_by_handler(resources).items():
-        if logical_id != worker_id:
+        if logical_id not in runners:
             assert not any(
                 a.startswith("secretsmanager:") for a in actions_of(policy_statements_of(resources, logical_id))
             )
             assert "ASYNCINFER_PROVIDER_SECRET_ARNS" not in props["Environment"]["Variables"], handler
 
 
-def test_the_worker_may_invoke_exactly_the_registrys_bedrock_models(staging):
+def test_the_task_runners_may_invoke_exactly_the_registrys_bedrock_models(staging):
     _, resources = staging
-    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
-    (statement,) = [s for s in policy_statements_of(resources, worker_id) if "bedrock:InvokeModel" in actions_of([s])]
-    assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
-    arns = {json.dumps(r) for r in statement["Resource"]}
-    assert len(arns) == 4
-    text = " ".join(arns)
-    assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
-    assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
-    assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
-    assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
+    runners = {functions_by_handler(resources)[HANDLERS[name]][0] for name in ("worker", "runner")}
+    for logical_id in runners:
+        (statement,) = [
+            s for s in policy_statements_of(resources, logical_id) if "bedrock:InvokeModel" in actions_of([s])
+        ]
+        assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+        arns = {json.dumps(r) for r in statement["Resource"]}
+        assert len(arns) == 4
+        text = " ".join(arns)
+        assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
+        assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
+        assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
+        assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
     for logical_id, _ in functions_by_handler(resources).values():
-        if logical_id != worker_id:
+        if logical_id not in runners:
             assert not any(a.startswith("bedrock:") for a in actions_of(policy_statements_of(resources, logical_id)))
 
 

@@ -250,7 +250,8 @@ def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resource
 
 def test_only_the_functions_that_use_client_secrets_may_open_them(resources):
     """Every function that stores a submit may seal (GenerateDataKey) but not open; the worker opens MCP
-    credentials only, the sender webhook URLs only, the batch function both (to make items of its lines)."""
+    credentials only (and so does the long-task runner), the sender webhook URLs only, the batch function
+    both (to make items of its lines)."""
     (key,) = of_type(resources, "AWS::KMS::Key").keys() - {
         name for name in of_type(resources, "AWS::KMS::Key") if name.startswith("Monitoring")
     }
@@ -268,5 +269,58 @@ def test_only_the_functions_that_use_client_secrets_may_open_them(resources):
             if "kms:Decrypt" in actions:
                 opens[module] = statement["Condition"]["StringEquals"]["kms:EncryptionContext:use"]
             assert actions <= {"kms:GenerateDataKey", "kms:Decrypt"}
-    assert opens == {"worker": ["mcp"], "webhook_sender": ["webhook"], "batch": ["mcp", "webhook"]}
+    assert opens == {"worker": ["mcp"], "runner": ["mcp"], "webhook_sender": ["webhook"], "batch": ["mcp", "webhook"]}
     assert seals == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"}
+
+
+def test_the_long_task_runner_is_a_durable_function_reached_only_through_its_alias(resources):
+    """The runner has a durable config and no event source; the worker may invoke its alias and nothing
+    else; the task surfaces may stop its executions; it checkpoints only its own executions."""
+    runner_id, runner = functions_by_handler(resources)[HANDLERS["runner"]]
+    assert runner["Timeout"] == 900
+    assert runner["DurableConfig"] == {"ExecutionTimeout": 7 * 86400, "RetentionPeriodInDays": 14}
+    assert not [
+        m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["FunctionName"] == {"Ref": runner_id}
+    ]
+    ((alias_id, alias),) = of_type(resources, "AWS::Lambda::Alias").items()
+    assert alias["Name"] == "live"
+    assert alias["FunctionName"] == {"Ref": runner_id}
+
+    worker_id, worker = functions_by_handler(resources)[HANDLERS["worker"]]
+    assert worker["Environment"]["Variables"]["ASYNCINFER_RUNNER_FUNCTION_ARN"] == {"Ref": alias_id}
+    invokes = [s for s in policy_statements_of(resources, worker_id) if "lambda:InvokeFunction" in actions_of([s])]
+    assert [s["Resource"] for s in invokes] == [{"Ref": alias_id}]
+
+    own = f'{{"Fn::Join": ["", [{{"Fn::GetAtt": ["{runner_id}", "Arn"]}}, ":*"]]}}'
+    stoppers = set()
+    for handler, (logical_id, _) in functions_by_handler(resources).items():
+        for statement in policy_statements_of(resources, logical_id):
+            if "lambda:StopDurableExecution" in actions_of([statement]):
+                assert json.dumps(statement["Resource"]) == own
+                stoppers.add(handler.removeprefix("asyncinfer.handlers.").split(".")[0])
+    assert stoppers == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"}
+
+    checkpoints = [
+        s
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        for s in policy["PolicyDocument"]["Statement"]
+        if "lambda:CheckpointDurableExecution" in actions_of([s])
+    ]
+    assert [json.dumps(s["Resource"]) for s in checkpoints] == [own]
+    assert actions_of(checkpoints) == {"lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"}
+
+
+def test_a_region_without_durable_functions_deploys_without_the_runner():
+    """long_tasks false: no runner, no rights on one, and the API is not told of one (it refuses long
+    tasks at submit, tests/integration/test_long_tasks.py)."""
+    from tests.infra.conftest import synthesize
+
+    _, template = synthesize(long_tasks=False)
+    resources = template.to_json()["Resources"]
+    assert HANDLERS["runner"] not in functions_by_handler(resources)
+    assert not of_type(resources, "AWS::Lambda::Alias")
+    for logical_id, props in functions_by_handler(resources).values():
+        assert "ASYNCINFER_RUNNER_FUNCTION_ARN" not in props.get("Environment", {}).get("Variables", {})
+        assert not any(a.startswith("lambda:") for a in actions_of(policy_statements_of(resources, logical_id)))

@@ -1,6 +1,7 @@
 """Every sample event in events/ runs through the handler it is for, against the emulator."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from asyncinfer.tasks.dialects.async_api import public_id
 from asyncinfer.tasks.keys import create_key
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_store import make_task
+from tests.support.durable import DurableRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +54,12 @@ def test_each_sample_event_is_handled(aws, name):
     check_sample_event(aws, name, through_web_adapter)
 
 
-def check_sample_event(aws, name: str, web_adapter: Callable[[dict], httpx.Response]) -> None:
+def check_sample_event(
+    aws, name: str, web_adapter: Callable[[dict], httpx.Response], durable: DurableRuntime | None = None
+) -> None:
     """Runs one sample event through its handler (aws.functions) and checks what it did; the stream's
-    events go through `web_adapter`, as Lambda Web Adapter would send them to the streaming app."""
+    events go through `web_adapter`, as Lambda Web Adapter would send them to the streaming app, and the
+    runner's through a local durable execution service (`durable`, or one made here)."""
     event = load_event(name)
     function = handler_for(name)
     # The stream of a task that already ended replays its log and closes.
@@ -88,6 +93,10 @@ def check_sample_event(aws, name: str, web_adapter: Callable[[dict], httpx.Respo
         check_notification_event(aws, name, event)
         return
 
+    if function == "runner":
+        check_durable_event(aws, task.id, event, durable)
+        return
+
     result = aws.functions.invoke(function, event)
 
     if function == "authorizer":
@@ -96,12 +105,26 @@ def check_sample_event(aws, name: str, web_adapter: Callable[[dict], httpx.Respo
         assert result["statusCode"] == 200, result["body"]
     elif function == "sweeper":
         # The task was just created: the sweep sees nothing old enough to be an orphan.
-        assert result == {"examined": 0, "requeued": 0}
+        assert result == {"examined": 0, "requeued": 0, "failed": 0}
         assert aws.store.get("acme", task.id).requeued_at is None
     else:
         assert result == {"batchItemFailures": []}
         expected = TaskStatus.COMPLETED if function == "worker" else TaskStatus.FAILED
         assert aws.store.get("acme", task.id).status == expected
+
+
+def check_durable_event(aws, task_id: str, event: dict, durable: DurableRuntime | None) -> None:
+    """A durable invocation's event is made by the durable execution service, with its execution's ARN and
+    checkpoint token: the sample's input starts a real execution, whose invocations run the handler."""
+    (execution,) = event["InitialExecutionState"]["Operations"]
+    assert json.loads(execution["ExecutionDetails"]["InputPayload"]).keys() == {"tenant", "task_id"}
+    with contextlib.ExitStack() as stack:
+        if durable is None:
+            durable = stack.enter_context(DurableRuntime(lambda e: aws.functions.invoke("runner", e)))
+        ended = durable.run("acme", task_id)
+    assert ended["Status"] == "SUCCEEDED", ended
+    assert json.loads(ended["Result"]) == {"outcome": "completed"}
+    assert aws.store.get("acme", task_id).status == TaskStatus.COMPLETED
 
 
 def check_notification_event(aws, name: str, event: dict) -> None:

@@ -166,13 +166,13 @@ def test_the_handler_reports_transient_failures_as_batch_item_failures(aws):
             fail = ProviderError("upstream_5xx", "502", retryable=True) if request.metadata_task == flaky else None
             return ScriptedProvider(words=3, fail=fail).stream_chat(upstream, request)
 
-    original = worker.Worker._request
-    worker.Worker._request = lambda self, task: {**original(self, task), "metadata_task": task.id}
+    original = worker.Worker.stored_request
+    worker.Worker.stored_request = lambda self, task: {**original(self, task), "metadata_task": task.id}
     try:
         worker.runtime()[0].provider_for = lambda spec: PerTask()
         aws.run_worker(max_batches=1)
     finally:
-        worker.Worker._request = original
+        worker.Worker.stored_request = original
     assert aws.store.get("acme", ok).status == TaskStatus.COMPLETED
     assert aws.store.get("acme", flaky).status == TaskStatus.IN_PROGRESS
     # The failed message was not deleted: it waits in flight for its backoff.

@@ -36,6 +36,11 @@ def result_key(tenant: str, task_id: str) -> str:
     return f"results/{tenant}/{task_id}/result.json"
 
 
+def turn_key(tenant: str, task_id: str, step: str) -> str:
+    """A long task's model turn too long for its checkpoint (deleted with the task's results)."""
+    return f"results/{tenant}/{task_id}/{step}.txt"
+
+
 def output_key(tenant: str, task_id: str, index: int, extension: str) -> str:
     return f"outputs/{tenant}/{task_id}/{index}.{extension}"
 

@@ -84,6 +84,12 @@ class ModelSpec(BaseModel):
     prices: Prices = Prices()
     # Media models: the output formats they can produce (None: whatever is asked).
     output_formats: list[str] | None = None
+    # Where its tasks run: "worker" (within one worker invocation) or "durable" (the long-task runner:
+    # each model turn and tool call a checkpointed step, so a task may outlast any one invocation).
+    runs: Literal["worker", "durable"] = "worker"
+    # Tools the model is always given, besides a request's MCP servers: the demo deep-research model's
+    # offline research tools.
+    tools: Literal["demo-research"] | None = None
 
 
 class ModelRegistry(BaseModel):

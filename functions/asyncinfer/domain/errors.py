@@ -23,6 +23,13 @@ class UnknownModel(InvalidRequest):
     code = "unknown_model"
 
 
+class LongTasksUnavailable(InvalidRequest):
+    """A model that runs on the long-task runner, in a deployment without one (a Region without durable
+    functions): refused at submit rather than failed later."""
+
+    code = "long_tasks_unavailable"
+
+
 class RequestTooLarge(DomainError):
     code = "request_too_large"
 

@@ -192,6 +192,8 @@ class Task(BaseModel):
     batch_id: str | None = None
     batch_index: int | None = None
     custom_id: str | None = None
+    # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
+    execution_arn: str | None = None
 
     @property
     def event_type(self) -> str:

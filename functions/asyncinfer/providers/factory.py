@@ -4,7 +4,7 @@ in dev an OpenAI-compatible server for the local chat models when OPENAI_BASE_UR
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.domain.catalog import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
@@ -12,6 +12,7 @@ from asyncinfer.domain.model import TaskKind
 from asyncinfer.providers.base import ChatProvider, MediaProvider
 from asyncinfer.providers.demo.chat import DemoChatProvider
 from asyncinfer.providers.demo.media import DemoMediaProvider
+from asyncinfer.providers.demo.research import RESEARCH_MODEL, DemoResearchProvider, Pace
 from asyncinfer.providers.secrets import resolve
 
 Provider = ChatProvider | MediaProvider
@@ -21,6 +22,7 @@ Provider = ChatProvider | MediaProvider
 class LocalOptions:
     demo_chat_seconds: float = 3.0
     demo_media_seconds: float = 1.0
+    demo_research: Pace = field(default_factory=Pace)
     # Dev: serve the local chat models from this OpenAI-compatible server instead of the demo model.
     openai_base_url: str | None = None
     openai_model: str | None = None  # the upstream model there (default: the registry's upstream)
@@ -47,6 +49,8 @@ class Providers:
         key = spec.provider
         if spec.provider == LOCAL:
             key = f"{LOCAL}:{'chat' if spec.kind == TaskKind.CHAT else 'media'}"
+            if spec.upstream == RESEARCH_MODEL:
+                key = f"{LOCAL}:{RESEARCH_MODEL}"
         if key not in self._built:
             self._built[key] = self._build(spec)
         return self._built[key]
@@ -56,6 +60,8 @@ class Providers:
         if config is None:
             if spec.kind != TaskKind.CHAT:
                 return DemoMediaProvider(seconds=self._local.demo_media_seconds)
+            if spec.upstream == RESEARCH_MODEL:
+                return DemoResearchProvider(self._local.demo_research)
             if self._local.openai_base_url:
                 config = OpenAIConfig(type="openai", base_url=self._local.openai_base_url)
             else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from asyncinfer.domain.model import TaskError, TaskStatus, now_ms, sources_of
+from asyncinfer.domain.model import Task, TaskError, TaskStatus, now_ms, sources_of
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 
@@ -17,6 +17,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DROPPED = "dropped"  # nothing to do: missing, ended, or leased by another worker
     ABANDONED = "abandoned"  # cancelled or re-claimed while running: the result is discarded
+    DISPATCHED = "dispatched"  # a long task, handed to the durable runner
 
 
 class RetryLater(Exception):
@@ -46,6 +47,22 @@ def failed_changes(code: str, message: str) -> dict[str, Any]:
         "updated_at": now,
         "error": TaskError(code=code, message=message),
     }
+
+
+def fail_unclaimed(store: TaskStore, task: Task, code: str, message: str) -> Outcome:
+    """Fail a task no worker holds (never claimed, or its runner gone), unless it changed since `task`."""
+    try:
+        store.transition(
+            task.tenant,
+            task.id,
+            expect=sources_of(TaskStatus.FAILED),
+            attempt=task.attempt,
+            changes=failed_changes(code, message),
+            remove=["lease_expires_at"],
+        )
+    except ConditionFailed:
+        return Outcome.DROPPED
+    return Outcome.FAILED
 
 
 def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:

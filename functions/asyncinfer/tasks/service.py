@@ -9,10 +9,11 @@ from collections.abc import Collection
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
-from asyncinfer.domain.catalog import ModelRegistry
+from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.errors import (
     IdempotencyConflict,
     InvalidRequest,
+    LongTasksUnavailable,
     NameConflict,
     RateLimited,
     ServiceUnavailable,
@@ -23,6 +24,7 @@ from asyncinfer.domain.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
+from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
 from asyncinfer.tasks.submission import (
@@ -56,8 +58,10 @@ class TaskService:
         limits: SubmitLimits,
         sealer: Sealer,
         outbound: Outbound = DEFAULT_OUTBOUND,
+        executions: Executions | None = None,
     ) -> None:
         self.sealer = sealer
+        self.executions = executions
         self.store = store
         self.queue = queue
         self.blobs = blobs
@@ -72,6 +76,7 @@ class TaskService:
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_chat_request(body, self.outbound)
         spec = self.registry.resolve(request.model, TaskKind.CHAT)
+        self._check_runner(request.model, spec)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
         correlation = body.get("correlation_id")
@@ -92,6 +97,7 @@ class TaskService:
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_generation(body)
         spec = self.registry.resolve_media(request.model)
+        self._check_runner(request.model, spec)
         config = parse_media_config(spec.kind.value, request.config)
         fmt = getattr(config, "output_format", None)
         if spec.output_formats is not None and fmt not in spec.output_formats:
@@ -101,6 +107,13 @@ class TaskService:
             )
         request_body = {"model": request.model, "config": request.config}
         return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), {"webhook": webhook})
+
+    def _check_runner(self, model: str, spec: ModelSpec) -> None:
+        if spec.runs == "durable" and not self.limits.long_tasks:
+            raise LongTasksUnavailable(
+                f"{model} runs as a long task, and this deployment has no long-task runner "
+                "(Lambda durable functions are not available in its Region)"
+            )
 
     def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
@@ -274,9 +287,20 @@ class TaskService:
             )
         except ConditionFailed as lost:
             task = lost.current
+        else:
+            self._stop_execution(task)
         if task is None or not task.visible():
             raise TaskNotFound()
         return task
+
+    def _stop_execution(self, task: Task) -> None:
+        """A long task's execution stops too: a runner waiting (on an upstream job, between steps) would
+        otherwise only notice at its next step. Best effort: the runner's next write fails on its own."""
+        if task.execution_arn and self.executions is not None:
+            try:
+                self.executions.stop(task.execution_arn)
+            except Exception:
+                log.warning("could not stop the execution of cancelled task %s", task.id, exc_info=True)
 
     def delete(self, tenant: str, task_id: str) -> Task:
         """Soft delete: cancel if still running, hide from every surface, purge its stored objects and its

@@ -69,3 +69,5 @@ class SubmitLimits:
     # Per tenant: at most this many tasks not yet ended (0: no limit).
     max_inflight: int = 0
     inflight_retry_seconds: int = 5
+    # Whether this deployment has the long-task runner (models with `"runs": "durable"`).
+    long_tasks: bool = True

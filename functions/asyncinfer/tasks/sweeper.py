@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from asyncinfer.domain.model import TaskStatus, first_id_at, now_ms
+from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
+from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,20 @@ log = logging.getLogger(__name__)
 class SweepReport:
     examined: int = 0
     requeued: int = 0
+    failed: int = 0  # long tasks whose execution ended without ending them
 
 
 class Sweeper:
-    def __init__(self, store: TaskStore, queue: MessageQueue, after_ms: int, page_size: int = 100) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        queue: MessageQueue,
+        after_ms: int,
+        page_size: int = 100,
+        executions: Executions | None = None,
+    ) -> None:
         self.store = store
+        self.executions = executions
         self.queue = queue
         self.after_ms = after_ms
         self.page_size = page_size
@@ -34,18 +45,32 @@ class Sweeper:
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms
         before = first_id_at(now - self.after_ms)
-        examined = requeued = 0
+        examined = requeued = failed = 0
         cursor = None
         while True:
             found, cursor = self.store.inflight_before(before, self.page_size, cursor)
             for tenant, task_id in found:
                 examined += 1
-                requeued += self._requeue(tenant, task_id, now)
+                task = self.store.get(tenant, task_id)
+                if task is not None and task.status == TaskStatus.IN_PROGRESS:
+                    failed += self._orphaned_long_task(task, now)
+                else:
+                    requeued += self._requeue(task, now)
             if cursor is None:
-                return SweepReport(examined, requeued)
+                return SweepReport(examined, requeued, failed)
 
-    def _requeue(self, tenant: str, task_id: str, now: int) -> int:
-        task = self.store.get(tenant, task_id)
+    def _orphaned_long_task(self, task: Task, now: int) -> int:
+        """A long task is IN_PROGRESS for as long as its execution runs; one whose execution ended without
+        ending it (its runner kept dying, or the execution timed out) fails now."""
+        if self.executions is None or not task.execution_arn or now - task.updated_at < self.after_ms:
+            return 0
+        if self.executions.status(task.execution_arn) not in ENDED:
+            return 0
+        log.warning("failing long task %s: its execution ended", task.id)
+        outcome = fail_unclaimed(self.store, task, RUNNER_FAILED, "The long-task runner stopped without finishing it")
+        return int(outcome == Outcome.FAILED)
+
+    def _requeue(self, task: Task | None, now: int) -> int:
         if task is None or task.status != TaskStatus.CREATED or not task.visible():
             return 0  # running or ended (the index lags), or expired and left to TTL
         if task.batch_id is not None:
@@ -55,9 +80,9 @@ class Sweeper:
         try:
             # Marked first: a sweeper dying before the send leaves the mark, and a run `after_ms` later
             # sends it. Only while still CREATED: a worker may have claimed it since the read.
-            self.store.transition(tenant, task_id, expect={TaskStatus.CREATED}, changes={"requeued_at": now})
+            self.store.transition(task.tenant, task.id, expect={TaskStatus.CREATED}, changes={"requeued_at": now})
         except ConditionFailed:
             return 0
-        self.queue.send(TaskMessage(tenant=tenant, task_id=task_id))
-        log.warning("re-sent the message of an orphaned task %s", task_id)
+        self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id))
+        log.warning("re-sent the message of an orphaned task %s", task.id)
         return 1

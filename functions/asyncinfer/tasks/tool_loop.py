@@ -33,7 +33,7 @@ class LoopResult:
     executed: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _add(total: Usage, more: Usage) -> Usage:
+def add_usage(total: Usage, more: Usage) -> Usage:
     return Usage(
         prompt_tokens=total.prompt_tokens + more.prompt_tokens,
         completion_tokens=total.completion_tokens + more.completion_tokens,
@@ -96,7 +96,7 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
     for step in range(max_steps + 1):
         current = ChatRequest.model_validate({**body, "messages": messages, "tools": tools})
         text, finished = await asyncio.to_thread(turn, current)
-        usage = _add(usage, finished.usage)
+        usage = add_usage(usage, finished.usage)
         calls = finished.tool_calls or []
         ours = [c for c in calls if host.owns(c.get("function", {}).get("name", ""))]
         if not ours or len(ours) < len(calls):

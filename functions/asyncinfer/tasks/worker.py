@@ -26,18 +26,19 @@ from asyncinfer.domain.model import (
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
+from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog
-from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig, failed_changes
+from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig, fail_unclaimed, failed_changes
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
 
 
-class _DeadlinePassed(Exception):
+class DeadlinePassed(Exception):
     """The per-task deadline passed during a model turn."""
 
 
@@ -53,8 +54,10 @@ class Worker:
         tool_host: Callable[[list[McpServer]], ToolHost] | None = None,
         *,
         sealer: Sealer,
+        executions: Executions | None = None,
     ) -> None:
         self.sealer = sealer
+        self.executions = executions
         self.store = store
         self.blobs = blobs
         self.registry = registry
@@ -68,6 +71,9 @@ class Worker:
         now = now_ms()
         if task is None or task.terminal:
             return Outcome.DROPPED
+        spec = self.registry.models.get(task.model)
+        if spec is not None and spec.runs == "durable":
+            return self._dispatch(task)
         if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
             return Outcome.DROPPED
         if task.attempt >= self.config.max_attempts:
@@ -97,21 +103,43 @@ class Worker:
             return Outcome.ABANDONED
         except ProviderError as exc:
             if not exc.retryable:
-                return self._finish_failed(task, exc.code, exc.message)
+                return self.finish_failed(task, exc.code, exc.message)
             if task.attempt >= self.config.max_attempts:
-                return self._finish_failed(task, exc.code, f"{exc.message} (after {task.attempt} attempts)")
+                return self.finish_failed(task, exc.code, f"{exc.message} (after {task.attempt} attempts)")
             released = self._release(task)
             raise RetryLater(exc.message, lease_left_ms=0 if released else remaining_ms()) from exc
         except Exception:
             self._release(task)
             raise
 
+    def _dispatch(self, task: Task) -> Outcome:
+        """A long task goes to the durable runner, as an execution named by the task: starting it again (a
+        duplicate message, a retry) finds the same execution. The runner claims the task itself."""
+        if self.executions is None:
+            return self._fail_unclaimed(task, "long_tasks_unavailable", "This deployment has no long-task runner")
+        if task.execution_arn and self.executions.status(task.execution_arn) in ENDED:
+            # Its execution gave up (a runner that kept dying) without ending the task: it never will.
+            return self._fail_unclaimed(task, RUNNER_FAILED, "The long-task runner stopped without finishing the task")
+        try:
+            arn = self.executions.start(task.tenant, task.id)
+        except Exception as exc:
+            log.warning("could not start the runner for task %s", task.id, exc_info=True)
+            raise RetryLater(f"The long-task runner could not be started: {type(exc).__name__}") from exc
+        if arn and task.execution_arn != arn:
+            try:
+                self.store.transition(
+                    task.tenant, task.id, expect=sources_of(TaskStatus.IN_PROGRESS), changes={"execution_arn": arn}
+                )
+            except ConditionFailed:
+                self.executions.stop(arn)  # cancelled meanwhile: its execution must not wait on
+        return Outcome.DISPATCHED
+
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         spec = self.registry.resolve(task.model, task.kind)
         if task.kind in MEDIA_KINDS:
             return self._run_media(task, spec, deadline, remaining_ms)
         try:
-            request = ChatRequest.model_validate(self._request(task))
+            request = ChatRequest.model_validate(self.stored_request(task))
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
         log_ = self._event_log(task, remaining_ms)
@@ -122,7 +150,7 @@ class Worker:
         upstream = self.upstream_for(spec)
 
         def turn(current: ChatRequest) -> tuple[str, Finished]:
-            return self._stream_once(provider, upstream, current, log_, deadline)
+            return self.stream_turn(provider, upstream, current, log_, deadline)
 
         extra: dict[str, Any] = {}
         try:
@@ -141,17 +169,17 @@ class Worker:
                     extra = {"reasoning_steps": loop.reasoning_steps, "executed_tool_calls": loop.executed}
             else:
                 text, finished = turn(request)
-        except (_DeadlinePassed, ToolLoopDeadline):
+        except (DeadlinePassed, ToolLoopDeadline):
             log_.flush_pending()
-            return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+            return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
         log_.flush_pending()
         usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
         if finished.tool_calls:
             log_.add({"type": "tool_calls", "tool_calls": finished.tool_calls})
             log_.flush_pending()
-        return self._complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
+        return self.complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
 
-    def _stream_once(
+    def stream_turn(
         self, provider: Any, upstream: str, request: ChatRequest, log_: EventLog, deadline: int
     ) -> tuple[str, Finished]:
         """One model turn: deltas into the event log as they come, flushed on time."""
@@ -166,7 +194,7 @@ class Worker:
                 else:
                     finished = chunk
                 if now_ms() > deadline:
-                    raise _DeadlinePassed()
+                    raise DeadlinePassed()
                 if log_.due():
                     log_.flush()
         finally:
@@ -176,7 +204,7 @@ class Worker:
         return "".join(parts), finished
 
     def _run_media(self, task: Task, spec: ModelSpec, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
-        config = self._request(task).get("config")
+        config = self.stored_request(task).get("config")
         if not isinstance(config, dict):
             raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
         log_ = self._event_log(task, remaining_ms)
@@ -206,7 +234,7 @@ class Worker:
                 log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
                 log_.flush()  # a heartbeat per file: a cancelled task stops here
                 if now_ms() > deadline:
-                    return self._finish_failed(task, "timeout", "The task did not finish within its deadline")
+                    return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
         finally:
             close = getattr(files, "close", None)
             if close is not None:
@@ -230,7 +258,7 @@ class Worker:
             return Outcome.ABANDONED
         return Outcome.COMPLETED
 
-    def _request(self, task: Task) -> dict[str, Any]:
+    def stored_request(self, task: Task) -> dict[str, Any]:
         """The stored request, its MCP credentials opened (only here, just before they are used)."""
         if task.request is not None:
             request = task.request
@@ -244,7 +272,7 @@ class Worker:
         except SealingFailed as exc:
             raise ProviderError("secrets_unavailable", str(exc), retryable=False) from None
 
-    def _complete(
+    def complete(
         self, task: Task, content: str, finished: Finished, seq: int, extra: dict[str, Any] | None = None
     ) -> Outcome:
         now = now_ms()
@@ -278,7 +306,7 @@ class Worker:
             return Outcome.ABANDONED
         return Outcome.COMPLETED
 
-    def _finish_failed(self, task: Task, code: str, message: str) -> Outcome:
+    def finish_failed(self, task: Task, code: str, message: str) -> Outcome:
         try:
             self._transition_mine(task, TaskStatus.FAILED, failed_changes(code, message))
         except ConditionFailed:
@@ -286,18 +314,7 @@ class Worker:
         return Outcome.FAILED
 
     def _fail_unclaimed(self, task: Task, code: str, message: str) -> Outcome:
-        try:
-            self.store.transition(
-                task.tenant,
-                task.id,
-                expect=sources_of(TaskStatus.FAILED),
-                attempt=task.attempt,
-                changes=failed_changes(code, message),
-                remove=["lease_expires_at"],
-            )
-        except ConditionFailed:
-            return Outcome.DROPPED
-        return Outcome.FAILED
+        return fail_unclaimed(self.store, task, code, message)
 
     def _event_log(self, task: Task, remaining_ms: Callable[[], int]) -> EventLog:
         def claim(changes: dict[str, Any]) -> None:

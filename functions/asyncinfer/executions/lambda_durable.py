@@ -1,0 +1,66 @@
+"""Lambda durable functions as the long-task runner.
+
+Started by an asynchronous Invoke of the runner's qualified ARN with `DurableExecutionName` = the task id:
+the name is the idempotency key, so a start repeated with the same name and payload returns the existing
+execution (https://docs.aws.amazon.com/lambda/latest/dg/durable-execution-idempotency.html). The runner is
+never behind an event source mapping, whose durable executions are capped at 15 minutes and start again on
+every retry (https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking-esm.html)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+log = logging.getLogger(__name__)
+
+
+def payload(tenant: str, task_id: str) -> bytes:
+    """The same bytes for every start of a task: a repeated start is a replay, not a conflict."""
+    return json.dumps({"tenant": tenant, "task_id": task_id}, separators=(",", ":"), sort_keys=True).encode()
+
+
+class LambdaDurableExecutions:
+    def __init__(self, client: Any, function_arn: str) -> None:
+        self._client = client  # boto3 "lambda"
+        self._function = function_arn  # qualified: a version or an alias
+
+    def start(self, tenant: str, task_id: str) -> str:
+        try:
+            answer = self._client.invoke(
+                FunctionName=self._function,
+                InvocationType="Event",
+                DurableExecutionName=task_id,
+                Payload=payload(tenant, task_id),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "DurableExecutionAlreadyStartedException":
+                raise
+            # Same name, other payload: impossible with payload() above, unless the task was started
+            # by another deployment of the runner. Its execution is the one to follow.
+            return self._by_name(task_id) or ""
+        return answer.get("DurableExecutionArn") or self._by_name(task_id) or ""
+
+    def _by_name(self, name: str) -> str | None:
+        found = self._client.list_durable_executions_by_function(
+            FunctionName=self._function.rsplit(":", 1)[0], DurableExecutionName=name
+        ).get("DurableExecutions", [])
+        return found[0]["DurableExecutionArn"] if found else None
+
+    def stop(self, execution_arn: str) -> None:
+        try:
+            self._client.stop_durable_execution(
+                DurableExecutionArn=execution_arn,
+                Error={"ErrorType": "TaskCancelled", "ErrorMessage": "The task was cancelled"},
+            )
+        except ClientError as exc:
+            # Already ended, or gone with its retention: nothing left to stop.
+            log.info("stop of %s answered %s", execution_arn, exc.response.get("Error", {}).get("Code"))
+
+    def status(self, execution_arn: str) -> str | None:
+        try:
+            return self._client.get_durable_execution(DurableExecutionArn=execution_arn).get("Status")
+        except ClientError:
+            return None

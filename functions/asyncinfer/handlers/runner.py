@@ -1,0 +1,71 @@
+"""The long-task runner: a Lambda durable function (aws-durable-execution-sdk-python). The worker starts
+one execution per long task, named by the task id; this handler runs it as checkpointed steps
+(asyncinfer.tasks.long_runs), and is invoked again, replaying, after every pause or interruption."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration, StepConfig
+from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.retries import RetryDecision
+
+from asyncinfer import wiring
+from asyncinfer.config import RunnerSettings
+from asyncinfer.observability import logger
+from asyncinfer.tasks.long_runs import LongTaskRunner, RetryStep, StepGaveUp
+
+SETTINGS = RunnerSettings  # the infra tests check each deployed environment against it
+T = TypeVar("T")
+STEP_ATTEMPTS = 4
+
+
+@wiring.cached
+def runtime() -> LongTaskRunner:
+    return wiring.runner(SETTINGS())
+
+
+def _retry(error: Exception, attempt: int) -> RetryDecision:
+    """Transient failures (RetryStep) are tried again after 2, 4, 8 s, without compute; nothing else is."""
+    if attempt >= STEP_ATTEMPTS or not isinstance(error, RetryStep):
+        return RetryDecision.no_retry()
+    return RetryDecision.retry(Duration.from_seconds(2**attempt))
+
+
+class DurableSteps:
+    """The SDK's context as the runner's Steps."""
+
+    def __init__(self, context: DurableContext) -> None:
+        self._context = context
+        self._config = StepConfig(retry_strategy=_retry)
+
+    def step(self, name: str, body: Callable[[], T]) -> T:
+        def run(_: StepContext) -> T:
+            return body()
+
+        try:
+            return self._context.step(run, name=name, config=self._config)
+        except StepError as exc:
+            # The step's last error, as checkpointed: RetryStep's "[code] message".
+            found = re.fullmatch(r"\[(\w+)\] (.*)", exc.message or "", re.DOTALL)
+            code, message = found.groups() if found else ("step_failed", exc.message or "A step failed")
+            raise StepGaveUp(code, message) from None
+
+    def pause(self, name: str, seconds: int) -> None:
+        self._context.wait(Duration.from_seconds(seconds), name=name)
+
+    def remaining_ms(self) -> int:
+        lambda_context = self._context.lambda_context
+        return lambda_context.get_remaining_time_in_millis() if lambda_context is not None else 900_000
+
+
+@durable_execution
+def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    tenant, task_id = event["tenant"], event["task_id"]
+    logger.append_keys(correlation_id=task_id, tenant=tenant)
+    outcome = runtime().run(tenant, task_id, DurableSteps(context))
+    logger.info("long task ended", extra={"outcome": outcome})
+    return {"outcome": outcome}

@@ -1,0 +1,380 @@
+"""Long tasks on the durable runner: a task as a sequence of checkpointed steps (docs/architecture.md,
+"Long tasks").
+
+Each model turn and each tool call is one step. A finished step never runs again: after an interruption
+the runtime runs the handler from the top and answers finished steps from their checkpoints, so usage is
+counted once per turn and the conversation is rebuilt exactly. A step interrupted midway runs again; what
+it had already written to the event log is not written twice (event_log.ResumedLog). Checkpoints stay
+small: a long text goes to S3 and its key is checkpointed.
+
+Each invocation claims the task once (attempt + 1, a compare-and-set) before its first live step, so an
+earlier invocation still running (timed out, not yet killed) can write nothing more. When a step ends
+with less time left in the invocation than a step may take, the run pauses for a second: the runtime
+suspends it without compute and goes on in a fresh invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from asyncinfer.blobs.base import BlobStore, turn_key
+from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.model import Task, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
+from asyncinfer.providers.base import Finished, ProviderError
+from asyncinfer.store.base import ConditionFailed
+from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.outcomes import Outcome
+from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage
+from asyncinfer.tasks.worker import DeadlinePassed, Worker
+from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
+
+T = TypeVar("T")
+# A step result holds at most this much text inline; more goes to S3 (checkpoints are limited to 256 KiB).
+INLINE_TEXT_BYTES = 32 * 1024
+
+
+class Steps(Protocol):
+    """The durable runtime as the runner uses it."""
+
+    def step(self, name: str, body: Callable[[], T]) -> T:
+        """Run `body` once and checkpoint its (JSON) result; on replay, the checkpointed result.
+        A body raising RetryStep is run again after a backoff, at most a few times (then StepGaveUp)."""
+
+    def pause(self, name: str, seconds: int) -> None:
+        """Suspend without compute; the run goes on in a later invocation."""
+
+    def remaining_ms(self) -> int:
+        """Time left in this invocation."""
+
+
+class RetryStep(Exception):
+    """A transient failure inside a step: the runtime runs the step again after a backoff."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")  # what the runtime checkpoints of it
+        self.code = code
+
+
+class StepGaveUp(Exception):
+    """A step kept failing transiently; the task fails with its code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Ended(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    # The longest a step may take: with less than this left in an invocation, the next step gets a fresh one.
+    step_budget_ms: int
+    # A step stops streaming this long before its invocation ends (and runs again in the next).
+    deadline_margin_ms: int
+    max_steps: int = 50
+
+
+class _Claim:
+    """This invocation's claim on the task, taken before its first live step and fenced by `attempt`."""
+
+    def __init__(self, worker: Worker, tenant: str, task_id: str, steps: Steps) -> None:
+        self._worker = worker
+        self.tenant = tenant
+        self.task_id = task_id
+        self.steps = steps
+        self._task: Task | None = None
+        self.seq = 0
+
+    def task(self) -> Task:
+        if self._task is None:
+            self._task = self._take()
+            self.seq = self._task.event_seq
+        return self._task
+
+    def _take(self) -> Task:
+        store = self._worker.store
+        current = store.get(self.tenant, self.task_id)
+        if current is None or current.terminal or not current.visible():
+            raise _Ended(Outcome.DROPPED)
+        now = now_ms()
+        try:
+            return store.transition(
+                current.tenant,
+                current.id,
+                expect=sources_of(TaskStatus.IN_PROGRESS),
+                attempt=current.attempt,
+                changes={
+                    "status": TaskStatus.IN_PROGRESS,
+                    "attempt": current.attempt + 1,
+                    "lease_expires_at": now + self.steps.remaining_ms(),
+                    "started_at": current.started_at or now,
+                    "updated_at": now,
+                },
+            )
+        except ConditionFailed:
+            raise _Ended(Outcome.ABANDONED) from None
+
+    def log(self, base_seq: int, step: str) -> EventLog | ResumedLog:
+        """The step's event log; a step that ran before (its events past base_seq) resumes its own."""
+        task = self.task()
+        worker = self._worker
+
+        def claim(changes: dict[str, Any]) -> None:
+            worker.store.transition(
+                task.tenant, task.id, expect={TaskStatus.IN_PROGRESS}, attempt=task.attempt, changes=changes
+            )
+
+        current = task.model_copy(update={"event_seq": self.seq})
+        log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, claim)
+        if self.seq <= base_seq:
+            return log
+        written = worker.store.read_events(task.tenant, task.id, after_seq=base_seq)
+        return ResumedLog(log, [e for e in written if e["seq"] <= self.seq], step)
+
+
+class LongTaskRunner:
+    def __init__(
+        self,
+        worker: Worker,
+        config: RunnerConfig,
+        tools_for: Callable[[ModelSpec, list[McpServer]], ToolHost | None],
+    ) -> None:
+        self.worker = worker
+        self.config = config
+        self._tools_for = tools_for
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.worker.blobs
+
+    def run(self, tenant: str, task_id: str, steps: Steps) -> str:
+        claim = _Claim(self.worker, tenant, task_id, steps)
+        begun = self._step(steps, claim, "begin", lambda: {"seq": claim.task().event_seq})
+        if "end" in begun:
+            return begun["end"]
+        try:
+            return self._chat(claim, steps, begun["seq"])
+        except StepGaveUp as exc:
+            return self._step(steps, claim, "fail", partial(self._fail, claim, exc.code, exc.message))["end"]
+
+    def _step(self, steps: Steps, claim: _Claim, name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return steps.step(name, partial(self._guarded, claim, body))
+
+    def _guarded(self, claim: _Claim, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A step body; the task ending under it (cancelled, deleted) is its checkpointed result."""
+        try:
+            return body()
+        except _Ended as ended:
+            return {"end": ended.outcome.value}
+        except ClaimLost:
+            return {"end": Outcome.ABANDONED.value}
+        except ProviderError as exc:
+            if exc.retryable:
+                raise RetryStep(exc.code, exc.message) from None
+            return {"end": self._fail(claim, exc.code, exc.message)["end"]}
+
+    def _fail(self, claim: _Claim, code: str, message: str) -> dict[str, Any]:
+        return {"end": self.worker.finish_failed(claim.task(), code, message).value}
+
+    def _request(self, claim: _Claim) -> tuple[ModelSpec, ChatRequest]:
+        task = self.worker.store.get(claim.tenant, claim.task_id)
+        if task is None:
+            raise _Ended(Outcome.DROPPED)
+        spec = self.worker.registry.resolve(task.model, task.kind)
+        try:
+            return spec, ChatRequest.model_validate(self.worker.stored_request(task))
+        except ValidationError as exc:
+            raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
+
+    def _chat(self, claim: _Claim, steps: Steps, seq: int) -> str:
+        try:
+            spec, request = self._request(claim)
+        except (_Ended, ProviderError) as exc:
+            return self._step(steps, claim, "fail", partial(_raise, exc))["end"]
+        body = request.model_dump(mode="json", exclude_none=True)
+        messages: list[dict[str, Any]] = body["messages"]
+        tools = list(body.get("tools") or [])
+        offered: list[str] = []
+        if self._tools_for(spec, request.mcp_servers or []) is not None:
+            listed = self._step(steps, claim, "tools", partial(self._offered, spec, request))
+            if "end" in listed:
+                return listed["end"]
+            tools += listed["tools"]
+            offered = [t["function"]["name"] for t in listed["tools"]]
+        usage = Usage()
+        reasoning: list[dict[str, Any]] = []
+        executed: list[dict[str, Any]] = []
+        for n in range(self.config.max_steps + 1):
+            current = {**body, "messages": messages, **({"tools": tools} if tools else {})}
+            turn = self._step(steps, claim, f"turn-{n}", partial(self._turn, claim, spec, current, seq, f"turn-{n}"))
+            if "end" in turn:
+                return turn["end"]
+            seq = turn["seq"]
+            usage = add_usage(usage, Usage.model_validate(turn["usage"]))
+            text = self._text(turn)
+            calls = turn.get("tool_calls") or []
+            ours = [c for c in calls if c.get("function", {}).get("name") in offered]
+            if not ours or len(ours) < len(calls) or n == self.config.max_steps:
+                reason = STEP_LIMIT if ours and len(ours) == len(calls) else turn["finish_reason"]
+                finished = Finished(reason, usage, None if reason == STEP_LIMIT else turn.get("tool_calls"))
+                extra = {"reasoning_steps": reasoning, "executed_tool_calls": executed} if reasoning else None
+                done = partial(self._finish, claim, spec, text, finished, seq, extra)
+                return self._step(steps, claim, "finish", done)["end"]
+            self._pause_if_short(steps, turn, f"turn-{n}")
+            messages = [*messages, {"role": "assistant", "content": text or None, "tool_calls": ours}]
+            for i, call in enumerate(ours):
+                name = f"tool-{n}-{i}"
+                result = self._step(steps, claim, name, partial(self._tool, claim, spec, request, call, seq, name))
+                if "end" in result:
+                    return result["end"]
+                seq = result["seq"]
+                executed.append(call)
+                reasoning.append({"thought": text, "type": "mcp_tool_call", "mcp_tool_call": result["step"]})
+                messages = [
+                    *messages,
+                    {"role": "tool", "tool_call_id": call.get("id") or name, "content": result["content"]},
+                ]
+                self._pause_if_short(steps, result, name)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause_if_short(self, steps: Steps, result: dict[str, Any], after: str) -> None:
+        if result.get("pause"):
+            steps.pause(f"after-{after}", 1)
+
+    def _ends(self, steps: Steps) -> dict[str, Any]:
+        """Bookkeeping every step result carries: whether the next step needs a fresh invocation."""
+        return {"pause": steps.remaining_ms() < self.config.step_budget_ms}
+
+    def _offered(self, spec: ModelSpec, request: ChatRequest) -> dict[str, Any]:
+        host = self._tools_for(spec, request.mcp_servers or [])
+        assert host is not None
+
+        async def listed() -> list[dict[str, Any]]:
+            async with host:
+                return host.offered()
+
+        return {"tools": _run_tools(listed)}
+
+    def _turn(self, claim: _Claim, spec: ModelSpec, body: dict[str, Any], base: int, name: str) -> dict[str, Any]:
+        log = claim.log(base, name)
+        task = claim.task()
+        provider = self.worker.provider_for(spec)
+        deadline = now_ms() + claim.steps.remaining_ms() - self.config.deadline_margin_ms
+        request = ChatRequest.model_validate(body)
+        try:
+            text, finished = self.worker.stream_turn(provider, self.worker.upstream_for(spec), request, log, deadline)
+        except DeadlinePassed:
+            log.flush_pending()
+            raise RetryStep("timeout", "A model turn did not fit in one invocation of the runner") from None
+        log.flush_pending()
+        claim.seq = log.seq
+        result: dict[str, Any] = {
+            "seq": log.seq,
+            "usage": finished.usage.model_dump(exclude_none=True),
+            "finish_reason": finished.finish_reason,
+            "tool_calls": finished.tool_calls,
+            **self._ends(claim.steps),
+        }
+        if len(text.encode()) > INLINE_TEXT_BYTES:
+            key = turn_key(task.tenant, task.id, name)
+            self.blobs.put(key, text.encode(), "text/plain; charset=utf-8")
+            result["text_key"] = key
+        else:
+            result["text"] = text
+        return result
+
+    def _text(self, turn: dict[str, Any]) -> str:
+        if "text_key" not in turn:
+            return turn.get("text", "")
+        body = self.blobs.get(turn["text_key"])
+        if body is None:
+            raise StepGaveUp("result_missing", "A model turn's stored text is missing")
+        return body.decode()
+
+    def _tool(
+        self, claim: _Claim, spec: ModelSpec, request: ChatRequest, call: dict[str, Any], base: int, name: str
+    ) -> dict[str, Any]:
+        log = claim.log(base, name)
+        function = call.get("function", {})
+        tool, arguments = function.get("name", ""), function.get("arguments") or "{}"
+        log.add({"type": "tool_call", "id": call.get("id"), "name": tool, "arguments": arguments})
+        host = self._tools_for(spec, request.mcp_servers or [])
+        assert host is not None
+        seconds = max(0.0, (claim.steps.remaining_ms() - self.config.deadline_margin_ms) / 1000)
+
+        async def called() -> Any:
+            async with host, asyncio.timeout(seconds):
+                return await host.call(tool, arguments)
+
+        try:
+            outcome = _run_tools(called)
+        except TimeoutError:
+            log.flush_pending()
+            raise RetryStep("timeout", "A tool call did not fit in one invocation of the runner") from None
+        log.add(
+            {
+                "type": "tool_result",
+                "id": call.get("id"),
+                "name": tool,
+                "is_error": outcome.is_error,
+                "content": outcome.content,
+            }
+        )
+        log.flush()  # the step's events, and the cancellation check
+        claim.seq = log.seq
+        step = {
+            "server": outcome.server,
+            "tool": outcome.tool,
+            "arguments": json.dumps(outcome.arguments),
+            "result": outcome.content,
+            "is_error": outcome.is_error,
+            "truncated": outcome.truncated,
+        }
+        return {"seq": log.seq, "content": outcome.content, "step": step, **self._ends(claim.steps)}
+
+    def _finish(
+        self,
+        claim: _Claim,
+        spec: ModelSpec,
+        text: str,
+        finished: Finished,
+        seq: int,
+        extra: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        task = claim.task()
+        log = claim.log(seq, "finish")
+        usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
+        if finished.tool_calls:
+            log.add({"type": "tool_calls", "tool_calls": finished.tool_calls})
+        log.flush_pending()
+        outcome = self.worker.complete(
+            task, text, Finished(finished.finish_reason, usage, finished.tool_calls), log.seq, extra
+        )
+        return {"end": outcome.value}
+
+
+def _raise(exc: BaseException) -> dict[str, Any]:
+    raise exc
+
+
+def _run_tools(body: Callable[[], Any]) -> Any:
+    """A tool host's async work, from the runner's synchronous step."""
+    try:
+        return asyncio.run(body())
+    except ToolsUnavailable as exc:
+        raise ProviderError("mcp_unreachable", str(exc), retryable=False) from None
+    except ToolServerMisbehaved as exc:
+        raise ProviderError(exc.code, str(exc), retryable=False) from None

@@ -1,0 +1,73 @@
+"""The long-task runner: a Lambda durable function (DurableConfig), reached only through its alias.
+
+The worker starts one execution per long task with an asynchronous Invoke of the alias, named by the task
+id; durable functions are invoked by a qualified ARN only
+(https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html). No event source is attached: an
+event source mapping caps a durable execution at 15 minutes and starts a new one on every retry
+(https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking-esm.html)."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.components.function import Function
+from infra.components.grants import executions_of, grant_model_rights
+from infra.components.parts import StackParts
+from infra.nag import acknowledge
+
+# Lambda's limit for one invocation; a long task pauses (without compute) between invocations.
+RUNNER_TIMEOUT_SECONDS = 900
+ALIAS = "live"
+
+
+class Runner(Construct):
+    def __init__(self, scope: Construct, id: str, *, parts: StackParts) -> None:
+        super().__init__(scope, id)
+        config, table, bucket, _, _ = parts.resources()
+        environment = {
+            "ASYNCINFER_TABLE_NAME": table.table_name,
+            "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+            "ASYNCINFER_STEP_BUDGET_SECONDS": str(config.runner_step_budget_seconds),
+            **config.outbound_environment(),
+        }
+        if config.provider_secret_arns:
+            environment["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
+        self.function = Function(
+            self,
+            "Runner",
+            handler="runner",
+            **parts.common,
+            timeout_seconds=RUNNER_TIMEOUT_SECONDS,
+            memory_size=1024,
+            environment=environment,
+            durable_config=lambda_.DurableConfig(
+                execution_timeout=Duration.days(config.runner_execution_days),
+                retention_period=Duration.days(config.runner_retention_days),
+            ),
+        ).function
+        self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS, version=self.function.current_version)
+        # Its own checkpoints (the rights of AWSLambdaBasicDurableExecutionRolePolicy, on itself only). A policy
+        # of its own: the function's default policy cannot name the function, which depends on it.
+        checkpoints = iam.Policy(
+            self,
+            "Checkpoints",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
+                    resources=[executions_of(self.function)],
+                )
+            ],
+        )
+        checkpoints.attach_to_role(self.function.role)
+        acknowledge(
+            checkpoints,
+            f"IAM5[Resource::<{Stack.of(self).get_logical_id(self.function.node.default_child)}.Arn>:*]",
+            "Its own durable executions: their ARNs are the function's, a version and an execution id.",
+        )
+        # ... and read_events, when a step resumes after an interruption.
+        grant_model_rights(self.function, parts, "dynamodb:Query")

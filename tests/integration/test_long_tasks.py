@@ -1,0 +1,178 @@
+"""Long tasks on the durable runner, against the emulator: the worker dispatches through boto3's Invoke,
+the testing SDK's local durable execution service runs the execution and invokes the runner's real
+handler, checkpoints and all (tests/support/durable.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from asyncinfer.domain.model import TaskStatus
+from asyncinfer.handlers import runner
+from asyncinfer.providers.base import ProviderError
+from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
+from tests.e2e.conftest import wait_for
+from tests.support.durable import RUNNER_ARN, DurableRuntime
+
+
+@pytest.fixture
+def long_tasks(aws, monkeypatch):
+    monkeypatch.setenv("ASYNCINFER_RUNNER_FUNCTION_ARN", RUNNER_ARN)
+    monkeypatch.setenv("ASYNCINFER_DEMO_RESEARCH_STEP_SECONDS", "0")
+    monkeypatch.setenv("ASYNCINFER_DEMO_RESEARCH_TOOL_SECONDS", "0")
+    with DurableRuntime(lambda event: aws.functions.invoke("runner", event)) as durable:
+        yield aws, durable
+
+
+def submit_research(aws, prompt: str = "Why is the sky blue?", **pace) -> str:
+    body = {
+        "model": "demo-deep-research",
+        "messages": [{"role": "user", "content": prompt}],
+        "demo_research": {"steps": 2, "step_seconds": 0, **pace},
+    }
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    return task["id"]
+
+
+def hex_of(public_id: str) -> str:
+    return public_id.removeprefix("task_").replace("-", "")
+
+
+def events_of(aws, task_id: str) -> list[dict]:
+    return aws.store.read_events("acme", hex_of(task_id))
+
+
+def spoken(events: list[dict]) -> str:
+    return "".join(e["text"] for e in events if e["type"] == "delta")
+
+
+def run(aws, durable, task_id: str) -> dict:
+    aws.run_worker()
+    task = aws.store.get("acme", hex_of(task_id))
+    assert task.execution_arn, "the worker started an execution"
+    durable.wait(task.execution_arn)
+    status, read = aws.api("GET", f"/v1/async/{task_id}")
+    assert status == 200
+    return read
+
+
+def test_a_deep_research_task_runs_as_checkpointed_steps_and_completes(long_tasks):
+    aws, durable = long_tasks
+    task_id = submit_research(aws, steps=3)
+    done = run(aws, durable, task_id)
+    assert done["status"] == "COMPLETED", done
+    message = done["choices"][0]["message"]
+    assert message["content"].startswith("Research report after 3 searches.")
+    assert [s["mcp_tool_call"]["tool"] for s in message["reasoning_steps"]] == ["search"] * 3
+    execution = aws.store.get("acme", hex_of(task_id)).execution_arn
+    history = durable.client().get_durable_execution_history(DurableExecutionArn=execution)["Events"]
+    steps = [e["Name"] for e in history if e["EventType"] == "StepSucceeded"]
+    assert steps == [
+        "begin",
+        "tools",
+        "turn-0",
+        "tool-0-0",
+        "turn-1",
+        "tool-1-0",
+        "turn-2",
+        "tool-2-0",
+        "turn-3",
+        "finish",
+    ]
+    events = events_of(aws, task_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert spoken(events) == "".join(s["thought"] for s in message["reasoning_steps"]) + message["content"]
+
+
+def test_the_worker_starts_one_execution_per_task_however_often_its_message_comes(long_tasks):
+    aws, durable = long_tasks
+    task_id = submit_research(aws)
+    message = aws.sqs.receive_message(QueueUrl=aws.resources.queue_url)["Messages"][0]
+    aws.sqs.send_message(QueueUrl=aws.resources.queue_url, MessageBody=message["Body"])  # a duplicate
+    aws.sqs.change_message_visibility(
+        QueueUrl=aws.resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    done = run(aws, durable, task_id)
+    assert done["status"] == "COMPLETED"
+    found = durable.client().list_durable_executions_by_function(
+        FunctionName="asyncinfer-runner", DurableExecutionName=hex_of(task_id)
+    )["DurableExecutions"]
+    assert len(found) == 1
+    assert aws.queue_depth() == 0
+    aws.run_worker()
+    assert aws.store.get("acme", hex_of(task_id)).status == TaskStatus.COMPLETED
+
+
+def test_a_step_that_fails_midway_runs_again_without_writing_its_events_twice_or_counting_usage_twice(
+    long_tasks, monkeypatch
+):
+    aws, durable = long_tasks
+    calm = run(aws, durable, submit_research(aws, prompt="flaky"))
+    fails = {"left": 1}
+
+    class FailsOnceMidTurn(DemoResearchProvider):
+        def stream_chat(self, upstream, request):
+            for i, chunk in enumerate(super().stream_chat(upstream, request)):
+                if i == 5 and fails["left"] and any(m.role == "tool" for m in request.messages):
+                    fails["left"] -= 1
+                    raise ProviderError("provider_error", "503 midway", retryable=True)
+                yield chunk
+
+    runner.runtime().worker.provider_for = lambda spec: FailsOnceMidTurn(Pace(2, 0))
+    task_id = submit_research(aws, prompt="flaky")
+    flaky = run(aws, durable, task_id)
+    assert fails["left"] == 0, "the fault happened"
+    assert flaky["status"] == "COMPLETED"
+    assert flaky["choices"] == calm["choices"]
+    assert flaky["usage"] == calm["usage"], "the failed turn's usage is not counted"
+    events = events_of(aws, task_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert spoken(events) == spoken(events_of(aws, calm["id"])), "no delta written twice"
+    assert "restart" not in {e["type"] for e in events}
+    history = durable.client().get_durable_execution_history(
+        DurableExecutionArn=aws.store.get("acme", hex_of(task_id)).execution_arn
+    )["Events"]
+    assert [e["EventType"] for e in history].count("StepFailed") == 1, "one attempt failed, then it was retried"
+
+
+def test_cancelling_a_long_task_stops_its_execution(long_tasks):
+    aws, durable = long_tasks
+    task_id = submit_research(aws, steps=50, step_seconds=0.2)
+    aws.run_worker()
+    arn = aws.store.get("acme", hex_of(task_id)).execution_arn
+    status, cancelled = aws.api("POST", f"/v1/async/{task_id}/cancel")
+    assert status == 200 and cancelled["status"] == "CANCELLED"
+    assert durable.wait(arn)["Status"] == "STOPPED"
+    assert aws.store.get("acme", hex_of(task_id)).status == TaskStatus.CANCELLED
+
+
+def test_a_task_whose_execution_ended_without_it_is_failed_not_left_running(long_tasks, monkeypatch):
+    aws, durable = long_tasks
+    monkeypatch.setenv("ASYNCINFER_ORPHAN_AFTER_SECONDS", "1")
+    task_id = submit_research(aws, steps=50, step_seconds=0.2)
+    aws.run_worker()
+    task = aws.store.get("acme", hex_of(task_id))
+    durable.client().stop_durable_execution(DurableExecutionArn=task.execution_arn)  # as if it gave up
+    durable.wait(task.execution_arn)
+    aws.store.transition(
+        "acme", task.id, expect={TaskStatus.CREATED, TaskStatus.IN_PROGRESS}, changes={"status": TaskStatus.IN_PROGRESS}
+    )
+    assert aws.api("GET", f"/v1/async/{task_id}")[1]["status"] == "IN_PROGRESS"
+    # Once it has been quiet for the sweeper's orphan time (a second here), the sweeper fails it.
+    assert wait_for(lambda: aws.functions.invoke("sweeper", {})["failed"], timeout=15) == 1
+    failed = aws.store.get("acme", task.id)
+    assert failed.status == TaskStatus.FAILED and failed.error.code == "runner_failed"
+
+
+def test_a_deployment_without_a_runner_refuses_long_tasks_at_submit_and_stores_nothing(aws):
+    status, answer = aws.api(
+        "POST",
+        "/v1/async",
+        body={"model": "demo-deep-research", "messages": [{"role": "user", "content": "Why?"}]},
+    )
+    assert status == 400
+    assert answer["error"]["code"] == "long_tasks_unavailable"
+    assert "no long-task runner" in answer["error"]["message"]
+    assert aws.queue_depth() == 0
+    status, listed = aws.api("GET", "/v1/async")
+    assert listed["tasks"] == []
