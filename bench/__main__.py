@@ -13,13 +13,15 @@ import time
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small runs: checks the benchmarks work, not figures")
-    parser.add_argument("--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish")
+    parser.add_argument(
+        "--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
-    from bench import batch, coldstart, cost, finish, stream, throughput
+    from bench import batch, coldstart, cost, finish, long, stream, throughput
 
     benches = {
         "cost": cost,
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": batch,
         "stream": stream,
         "finish": finish,
+        "long": long,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     rows = []

@@ -17,6 +17,8 @@ PRICES: dict[str, float] = {
     # https://aws.amazon.com/lambda/pricing/ : requests, and Arm duration (first 7.5 billion GB-s a month).
     "lambda_request": 0.20 / 1e6,
     "lambda_arm_gb_second": 0.0000133334,
+    # https://aws.amazon.com/lambda/pricing/ : durable functions, per durable operation (a step, a wait).
+    "lambda_durable_operation": 8.00 / 1e6,
     # https://aws.amazon.com/dynamodb/pricing/on-demand/ : standard table class.
     "dynamodb_write_request_unit": 0.625 / 1e6,
     "dynamodb_read_request_unit": 0.125 / 1e6,

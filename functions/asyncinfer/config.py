@@ -102,6 +102,8 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSet
     demo_research_steps: int = Field(default=8, ge=0, le=100)
     demo_research_step_seconds: float = Field(default=20, ge=0, le=600)
     demo_research_tool_seconds: float = Field(default=2, ge=0, le=600)
+    # make dev: the offline video job service the demo video model's jobs go to (Bedrock's async API).
+    demo_video_jobs_url: str | None = None
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
     # MCP tool loops (chat tasks with mcp_servers).
@@ -121,6 +123,8 @@ class RunnerSettings(WorkerSettings):
     # pauses and goes on in a fresh one. Below the runner's timeout.
     step_budget_seconds: float = Field(default=300, gt=0)
     max_steps: int = Field(default=50, ge=1, le=500)
+    # Upstream jobs (videos) are polled after waits growing from 5 s up to this, without compute.
+    job_poll_seconds: int = Field(default=30, ge=1, le=3600)
 
 
 class StreamSettings(_Settings):

@@ -185,12 +185,25 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
             return DemoResearchTools(settings.demo_research_tool_seconds)
         return mcp_tool_host(servers, settings) if servers else None
 
+    def jobs_for(spec: ModelSpec) -> Any:
+        from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
+
+        provider = runs.registry.provider_config(spec)
+        if isinstance(provider, BedrockConfig):
+            return BedrockVideoJobs(bedrock_client(provider))
+        # The demo video model: the same calls, to the offline job service of `make dev`.
+        demo = boto3.client("bedrock-runtime", endpoint_url=settings.demo_video_jobs_url, config=CONFIG)
+        return BedrockVideoJobs(demo)
+
     config = RunnerConfig(
         step_budget_ms=int(settings.step_budget_seconds * 1000),
         deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
         max_steps=settings.max_steps,
+        first_poll_seconds=min(5, settings.job_poll_seconds),
+        poll_seconds=settings.job_poll_seconds,
     )
-    return LongTaskRunner(worker(settings), config, tools_for)
+    runs = worker(settings)
+    return LongTaskRunner(runs, config, tools_for, jobs_for)
 
 
 def batches(settings: BatchSettings) -> Batches:

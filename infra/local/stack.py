@@ -24,6 +24,7 @@ from infra.local.functions import LocalFunctions
 from infra.local.poller import BATCH_SIZE, Poller
 from infra.local.schedule import Every
 from infra.local.streams import StreamPoller
+from infra.local.video_jobs import DemoVideoJobs
 
 DEV_TENANT = "dev"
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,10 @@ def run(options: StackOptions) -> None:
     emulator.start()
     resources: Resources = emulator.create_resources()
     os.environ.update(resources.env())
+    # Videos: the demo video model's jobs go to an offline stand-in for Bedrock's async invocations.
+    videos = DemoVideoJobs(emulator.client("s3"), float(os.environ.get("ASYNCINFER_DEMO_VIDEO_SECONDS", "90")))
+    videos.start_serving()
+    os.environ["ASYNCINFER_DEMO_VIDEO_JOBS_URL"] = videos.url
     # Long tasks: the runner (a durable function on AWS) under the testing SDK's local durable service.
     runner = LocalRunner(durable.invocation_timeout(), REGION)
     runner.start(dict(os.environ))
@@ -141,6 +146,7 @@ def run(options: StackOptions) -> None:
         for poller in pollers:
             poller.stop()
         runner.stop()
+        videos.stop()
         emulator.stop()
         stack_file.unlink(missing_ok=True)
         print("asyncinfer stopped", flush=True)

@@ -4,12 +4,16 @@ handler, checkpoints and all (tests/support/durable.py)."""
 
 from __future__ import annotations
 
+import io
+
+import av
 import pytest
 
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import runner
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
+from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
 from tests.support.durable import RUNNER_ARN, DurableRuntime
 
@@ -162,6 +166,41 @@ def test_a_task_whose_execution_ended_without_it_is_failed_not_left_running(long
     assert wait_for(lambda: aws.functions.invoke("sweeper", {})["failed"], timeout=15) == 1
     failed = aws.store.get("acme", task.id)
     assert failed.status == TaskStatus.FAILED and failed.error.code == "runner_failed"
+
+
+@pytest.fixture
+def video_jobs(long_tasks, monkeypatch):
+    aws, durable = long_tasks
+    jobs = DemoVideoJobs(aws.s3, seconds=1)
+    jobs.start_serving()
+    monkeypatch.setenv("ASYNCINFER_DEMO_VIDEO_JOBS_URL", jobs.url)
+    monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
+    yield aws, durable, jobs
+    jobs.stop()
+
+
+def test_a_video_runs_as_an_upstream_job_whose_mp4_lands_in_the_tasks_outputs(video_jobs):
+    aws, durable, _ = video_jobs
+    status, created = aws.api(
+        "POST", "/v1/generation", body={"model": "demo-video", "config": {"prompt": "a cat"}}, function="api_netmind"
+    )
+    assert status == 200, created
+    aws.run_worker()
+    task = aws.store.get("acme", created["id"])
+    assert durable.wait(task.execution_arn)["Status"] == "SUCCEEDED"
+    status, done = aws.api("GET", f"/v1/generation/{created['id']}", function="api_netmind")
+    assert done["status"] == "completed", done
+    (file,) = done["result"]["data"]
+    assert file["file_type"] == "video" and file["url"].startswith("https://")
+    (output,) = aws.store.get("acme", created["id"]).outputs
+    assert output.key.startswith(f"outputs/acme/{created['id']}/") and output.key.endswith("/output.mp4")
+    video = aws.s3.get_object(Bucket=aws.resources.bucket_name, Key=output.key)["Body"].read()
+    with av.open(io.BytesIO(video)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (1280, 720)
+    assert frames == 6 * 24
+    events = aws.store.read_events("acme", created["id"])
+    assert events[0]["type"] == "job_started" and events[-1]["type"] == "output"
 
 
 def test_a_deployment_without_a_runner_refuses_long_tasks_at_submit_and_stores_nothing(aws):

@@ -27,6 +27,12 @@ class BlobStore(Protocol):
 
     def delete(self, keys: list[str]) -> None: ...
 
+    def uri(self, key: str) -> str:
+        """The s3:// URI of a key, for an upstream that writes there itself (Bedrock's async invokes)."""
+
+    def size(self, key: str) -> int | None:
+        """The object's size; None when there is none."""
+
 
 def request_key(tenant: str, task_id: str) -> str:
     return f"requests/{tenant}/{task_id}.json"
@@ -39,6 +45,10 @@ def result_key(tenant: str, task_id: str) -> str:
 def turn_key(tenant: str, task_id: str, step: str) -> str:
     """A long task's model turn too long for its checkpoint (deleted with the task's results)."""
     return f"results/{tenant}/{task_id}/{step}.txt"
+
+
+def output_prefix(tenant: str, task_id: str) -> str:
+    return f"outputs/{tenant}/{task_id}/"
 
 
 def output_key(tenant: str, task_id: str, index: int, extension: str) -> str:

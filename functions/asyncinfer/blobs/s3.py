@@ -83,6 +83,17 @@ class S3BlobStore:
         )
         return post["url"], post["fields"]
 
+    def uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def size(self, key: str) -> int | None:
+        try:
+            return int(self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]

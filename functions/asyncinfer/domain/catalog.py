@@ -111,6 +111,13 @@ class ModelRegistry(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _videos_run_as_long_tasks(self) -> ModelRegistry:
+        for model_id, spec in self.models.items():
+            if spec.kind == TaskKind.VIDEO and spec.runs != "durable":
+                raise ValueError(f'video model {model_id!r} must run as a long task ("runs": "durable")')
+        return self
+
+    @model_validator(mode="after")
     def _default_is_a_chat_model(self) -> ModelRegistry:
         if self.default_chat_model is not None:
             spec = self.models.get(self.default_chat_model)

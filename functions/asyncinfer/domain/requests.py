@@ -242,6 +242,19 @@ class AudioConfig(BaseModel):
     seed: int | None = None
 
 
+class VideoConfig(BaseModel):
+    """A video generation, as Amazon Nova Reel takes it (text 1-512 characters, 24 fps, 1280x720)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    prompt: str = Field(min_length=1, max_length=512)
+    duration: int = Field(default=6, ge=6, le=120, multiple_of=6)  # seconds
+    fps: Literal[24] = 24
+    dimension: Literal["1280x720"] = "1280x720"
+    output_format: Literal["mp4"] = "mp4"
+    seed: int | None = Field(default=None, ge=0, le=2_147_483_646)
+
+
 class GenerationRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -257,8 +270,8 @@ def parse_generation(data: dict[str, Any]) -> GenerationRequest:
         raise InvalidRequest(validation_message(exc)) from None
 
 
-def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | AudioConfig:
-    model = ImageConfig if kind == "image" else AudioConfig
+def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | AudioConfig | VideoConfig:
+    model = {"image": ImageConfig, "audio": AudioConfig, "video": VideoConfig}[kind]
     try:
         return model.model_validate(config)
     except ValidationError as exc:

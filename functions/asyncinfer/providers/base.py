@@ -50,6 +50,31 @@ class MediaProvider(Protocol):
         """Yield the files one at a time; the worker stores each and checks for cancellation in between."""
 
 
+@dataclass(frozen=True)
+class JobState:
+    """How an upstream job stands. Its outputs are object keys in the deployment's bucket, written there
+    by the upstream itself."""
+
+    state: str  # running | completed | failed
+    progress: float | None = None  # percent, where the upstream reports it
+    outputs: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class JobProvider(Protocol):
+    """A model that runs as a job upstream, started once and polled (Bedrock StartAsyncInvoke, OpenAI
+    background responses): the long-task runner waits between polls without compute."""
+
+    def start(self, upstream_model: str, kind: TaskKind, config: dict[str, Any], output_uri: str, token: str) -> dict:
+        """Start the job, writing its outputs under `output_uri` (s3://bucket/prefix/); `token` makes a
+        repeated start the same job. Returns what poll and cancel need (small: it is checkpointed)."""
+
+    def poll(self, job: dict) -> JobState: ...
+
+    def cancel(self, job: dict) -> bool:
+        """Cancel upstream; False when the upstream has no way to (Bedrock's async invokes)."""
+
+
 class ChatProvider(Protocol):
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield TextDelta chunks then exactly one Finished. Closing the iterator aborts the call."""

@@ -24,19 +24,20 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import BlobStore, turn_key
+from asyncinfer.blobs.base import BlobStore, output_prefix, turn_key
 from asyncinfer.domain.catalog import ModelSpec
-from asyncinfer.domain.model import Task, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.domain.model import MEDIA_KINDS, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
-from asyncinfer.providers.base import Finished, ProviderError
+from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
 from asyncinfer.tasks.outcomes import Outcome
 from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage
-from asyncinfer.tasks.worker import DeadlinePassed, Worker
+from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
 T = TypeVar("T")
+MEDIA_TYPES = {"mp4": "video/mp4", "png": "image/png", "jpeg": "image/jpeg", "wav": "audio/wav"}
 # A step result holds at most this much text inline; more goes to S3 (checkpoints are limited to 256 KiB).
 INLINE_TEXT_BYTES = 32 * 1024
 
@@ -85,6 +86,10 @@ class RunnerConfig:
     # A step stops streaming this long before its invocation ends (and runs again in the next).
     deadline_margin_ms: int
     max_steps: int = 50
+    # Upstream jobs are polled after waits growing from the first to the longest (seconds, no compute).
+    first_poll_seconds: int = 5
+    poll_seconds: int = 30
+    max_polls: int = 1000
 
 
 class _Claim:
@@ -151,10 +156,12 @@ class LongTaskRunner:
         worker: Worker,
         config: RunnerConfig,
         tools_for: Callable[[ModelSpec, list[McpServer]], ToolHost | None],
+        jobs_for: Callable[[ModelSpec], JobProvider] | None = None,
     ) -> None:
         self.worker = worker
         self.config = config
         self._tools_for = tools_for
+        self._jobs_for = jobs_for
 
     @property
     def blobs(self) -> BlobStore:
@@ -162,10 +169,14 @@ class LongTaskRunner:
 
     def run(self, tenant: str, task_id: str, steps: Steps) -> str:
         claim = _Claim(self.worker, tenant, task_id, steps)
-        begun = self._step(steps, claim, "begin", lambda: {"seq": claim.task().event_seq})
+        begun = self._step(
+            steps, claim, "begin", lambda: {"seq": claim.task().event_seq, "kind": claim.task().kind.value}
+        )
         if "end" in begun:
             return begun["end"]
         try:
+            if TaskKind(begun["kind"]) in MEDIA_KINDS:
+                return self._job(claim, steps, begun["seq"])
             return self._chat(claim, steps, begun["seq"])
         except StepGaveUp as exc:
             return self._step(steps, claim, "fail", partial(self._fail, claim, exc.code, exc.message))["end"]
@@ -249,6 +260,90 @@ class LongTaskRunner:
                 ]
                 self._pause_if_short(steps, result, name)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _job(self, claim: _Claim, steps: Steps, seq: int) -> str:
+        """A generation that runs as a job upstream: started once, then polled after waits without compute.
+        A cancelled task's job is cancelled upstream at the next poll."""
+        task = self.worker.store.get(claim.tenant, claim.task_id)
+        if task is None:
+            return Outcome.DROPPED.value
+        spec = self.worker.registry.resolve(task.model, task.kind)
+        if self._jobs_for is None:
+            raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs here")
+        jobs = self._jobs_for(spec)
+        started = self._step(steps, claim, "start-job", partial(self._start_job, claim, spec, jobs, seq))
+        if "end" in started:
+            return started["end"]
+        job, seq, progress = started["job"], started["seq"], None
+        wait = self.config.first_poll_seconds
+        for n in range(self.config.max_polls):
+            steps.pause(f"wait-{n}", wait)
+            wait = min(self.config.poll_seconds, max(wait + 1, int(wait * 1.5)))
+            polled = self._step(steps, claim, f"poll-{n}", partial(self._poll_job, claim, jobs, job, seq, progress))
+            if "end" in polled:
+                return polled["end"]
+            seq, progress = polled["seq"], polled.get("progress")
+            if polled["state"] == "completed":
+                done = partial(self._finish_job, claim, spec, polled["outputs"], seq)
+                return self._step(steps, claim, "finish", done)["end"]
+            if polled["state"] == "failed":
+                failed = partial(self._fail, claim, "provider_error", polled.get("error") or "The upstream job failed")
+                return self._step(steps, claim, "fail", failed)["end"]
+        raise StepGaveUp("timeout", f"The upstream job did not finish within {self.config.max_polls} polls")
+
+    def _start_job(self, claim: _Claim, spec: ModelSpec, jobs: JobProvider, base: int) -> dict[str, Any]:
+        log = claim.log(base, "start-job")
+        task = claim.task()
+        config = self.worker.stored_request(task).get("config") or {}
+        prefix = self.blobs.uri(output_prefix(task.tenant, task.id)).rstrip("/")
+        job = jobs.start(self.worker.upstream_for(spec), task.kind, config, prefix, token=task.id)
+        log.add({"type": "job_started"})
+        log.flush()
+        claim.seq = log.seq
+        return {"job": job, "seq": log.seq}
+
+    def _poll_job(
+        self, claim: _Claim, jobs: JobProvider, job: dict, base: int, progress: float | None
+    ) -> dict[str, Any]:
+        try:
+            claim.task()
+        except _Ended:
+            jobs.cancel(job)  # the task was cancelled (or deleted): so is its job, where the upstream can
+            raise
+        state = jobs.poll(job)
+        log = claim.log(base, "poll")
+        if state.progress is not None and state.progress != progress:
+            log.add({"type": "progress", "percent": state.progress})
+        log.flush()  # also the heartbeat: a task cancelled since the claim stops here
+        claim.seq = log.seq
+        return {
+            "state": state.state,
+            "progress": state.progress,
+            "outputs": list(state.outputs),
+            "error": state.error,
+            "seq": log.seq,
+        }
+
+    def _finish_job(self, claim: _Claim, spec: ModelSpec, keys: list[str], seq: int) -> dict[str, Any]:
+        task = claim.task()
+        outputs = []
+        for index, key in enumerate(keys):
+            size = self.blobs.size(key)
+            if size is None:
+                raise ProviderError("provider_error", "The upstream job's output is missing", retryable=False)
+            kind = task.kind.value
+            outputs.append(
+                stored_output(
+                    task, index, key, kind, MEDIA_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream"), size
+                )
+            )
+        log = claim.log(seq, "finish")
+        for index, output in enumerate(outputs):
+            log.add({"type": "output", "index": index, "file_type": output.file_type, "size": output.size})
+        log.flush_pending()
+        config = self.worker.stored_request(task).get("config") or {}
+        seconds = float(config.get("duration") or 0) * len(outputs)
+        return {"end": self.worker.complete_media(task, spec, outputs, seconds, log.seq).value}
 
     def _pause_if_short(self, steps: Steps, result: dict[str, Any], after: str) -> None:
         if result.get("pause"):

@@ -20,7 +20,16 @@ from asyncinfer.domain.errors import (
     TaskNotFound,
     TooManyInFlight,
 )
-from asyncinfer.domain.model import TASK_EVENTS, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
+from asyncinfer.domain.model import (
+    MEDIA_KINDS,
+    TASK_EVENTS,
+    Task,
+    TaskKind,
+    TaskStatus,
+    new_task_id,
+    now_ms,
+    sources_of,
+)
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
@@ -294,8 +303,11 @@ class TaskService:
         return task
 
     def _stop_execution(self, task: Task) -> None:
-        """A long task's execution stops too: a runner waiting (on an upstream job, between steps) would
-        otherwise only notice at its next step. Best effort: the runner's next write fails on its own."""
+        """A long chat task's execution stops too: a runner pausing between steps would otherwise notice only
+        at its next step. Best effort: the runner's next write fails on its own. A generation's execution is
+        left to its next poll (at most the poll interval away), which cancels its job upstream and ends."""
+        if task.kind in MEDIA_KINDS:
+            return
         if task.execution_arn and self.executions is not None:
             try:
                 self.executions.stop(task.execution_arn)

@@ -220,16 +220,7 @@ class Worker:
                 # Deterministic keys: a retried attempt overwrites its own files.
                 key = output_key(task.tenant, task.id, index, file.extension)
                 self.blobs.put(key, file.body, file.content_type)
-                outputs.append(
-                    Output(
-                        key=key,
-                        file_id="file-" + hashlib.sha256(key.encode()).hexdigest()[:24],
-                        file_name=f"{task.id}-{index}.{file.extension}",
-                        file_type=file.file_type,
-                        content_type=file.content_type,
-                        size=len(file.body),
-                    )
-                )
+                outputs.append(stored_output(task, index, key, file.file_type, file.content_type, len(file.body)))
                 seconds += file.seconds or 0
                 log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
                 log_.flush()  # a heartbeat per file: a cancelled task stops here
@@ -241,6 +232,9 @@ class Worker:
                 close()
         if not outputs:
             raise ProviderError("provider_error", "The model produced no output", retryable=True)
+        return self.complete_media(task, spec, outputs, seconds, log_.seq)
+
+    def complete_media(self, task: Task, spec: ModelSpec, outputs: list[Output], seconds: float, seq: int) -> Outcome:
         usage = Usage(images=len(outputs) if task.kind == TaskKind.IMAGE else None, seconds=seconds or None)
         usage = usage.model_copy(update={"cost": spec.prices.cost(usage)})
         now = now_ms()
@@ -250,7 +244,7 @@ class Worker:
             "updated_at": now,
             "usage": usage,
             "outputs": outputs,
-            "event_seq": log_.seq,
+            "event_seq": seq,
         }
         try:
             self._transition_mine(task, TaskStatus.COMPLETED, changes)
@@ -340,3 +334,16 @@ class Worker:
             log.warning("could not release lease of task %s", task.id, exc_info=True)
             return False
         return True
+
+
+def stored_output(task: Task, index: int, key: str, file_type: str, content_type: str, size: int) -> Output:
+    """A generated file of a task, as reads show it (its URL minted on each read)."""
+    extension = key.rsplit(".", 1)[-1]
+    return Output(
+        key=key,
+        file_id="file-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+        file_name=f"{task.id}-{index}.{extension}",
+        file_type=file_type,
+        content_type=content_type,
+        size=size,
+    )
