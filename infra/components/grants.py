@@ -132,11 +132,13 @@ def grant_task_rights(
 INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
 
 
-def bedrock_model_arns(registry, stack: Stack) -> list[str]:
-    """Foundation-model ARNs of the registry's Bedrock models; for a cross-region inference profile,
-    the profile and its model in every region."""
+def bedrock_model_arns(registry, stack: Stack, runs: str) -> list[str]:
+    """Foundation-model ARNs of the registry's Bedrock models that run where `runs` says (the worker, or
+    the long-task runner); for a cross-region inference profile, the profile and its model in every region."""
     arns: set[str] = set()
     for spec in registry.models.values():
+        if spec.runs != runs:
+            continue
         provider = registry.provider_config(spec)
         if provider is None or getattr(provider, "type", None) != "bedrock":
             continue
@@ -150,7 +152,7 @@ def bedrock_model_arns(registry, stack: Stack) -> list[str]:
     return sorted(arns)
 
 
-def grant_model_rights(fn: lambda_.Function, parts: StackParts, *actions: str) -> None:
+def grant_model_rights(fn: lambda_.Function, parts: StackParts, runs: str, *actions: str) -> None:
     """What running tasks takes (the worker, the long-task runner): the task records, the task objects,
     the sealed MCP credentials, the providers' secrets and the registry's Bedrock models."""
     config, table, bucket, _, sealing_key = parts.resources()
@@ -169,7 +171,7 @@ def grant_model_rights(fn: lambda_.Function, parts: StackParts, *actions: str) -
     if secrets:
         # Only the task runners talk to model providers; they read exactly the configured secrets.
         fn.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets))
-    bedrock = bedrock_model_arns(registry, Stack.of(fn))
+    bedrock = bedrock_model_arns(registry, Stack.of(fn), runs)
     if bedrock:
         # ... and invokes exactly the Bedrock models of the registry (Converse and ConverseStream too).
         fn.add_to_role_policy(

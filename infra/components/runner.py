@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from asyncinfer.domain.model import TaskKind
 from infra.components.function import Function
 from infra.components.grants import executions_of, grant_model_rights
 from infra.components.parts import StackParts
@@ -70,4 +71,17 @@ class Runner(Construct):
             "Its own durable executions: their ARNs are the function's, a version and an execution id.",
         )
         # ... and read_events, when a step resumes after an interruption.
-        grant_model_rights(self.function, parts, "dynamodb:Query")
+        grant_model_rights(self.function, parts, "durable", "dynamodb:Query")
+        registry = config.registry()
+        if any(registry.provider_config(s) is not None and s.kind == TaskKind.VIDEO for s in registry.models.values()):
+            # Videos are Bedrock async invocations: it reads how its own jobs stand (their ARNs have no task
+            # in them, so every async invocation of the account), and Bedrock writes the video into outputs/
+            # with the runner's own s3:PutObject, granted above.
+            stack = Stack.of(self)
+            jobs = f"arn:{stack.partition}:bedrock:*:{stack.account}:async-invoke/*"
+            self.function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:GetAsyncInvoke"], resources=[jobs]))
+            acknowledge(
+                self.function.role,
+                "IAM5[Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:async-invoke/*]",
+                "Bedrock names async invocations by a random id; a job's ARN is only known once it is started.",
+            )

@@ -61,7 +61,7 @@ class Workers(Construct):
                 report_batch_item_failures=True,
             )
         )
-        grant_model_rights(self.worker, parts)
+        grant_model_rights(self.worker, parts, "worker")
         if parts.runner is not None:
             # Long tasks: it starts the runner's executions (an Invoke of the runner's alias, nothing else).
             parts.runner.grant_invoke(self.worker)

@@ -36,6 +36,7 @@ REGISTRY = {
         "claude": {"provider": "bedrock", "upstream": "anthropic.claude-3-5-haiku-20241022-v1:0", "kind": "chat"},
         "claude-xr": {"provider": "bedrock", "upstream": "us.anthropic.claude-sonnet-4-v1:0", "kind": "chat"},
         "canvas": {"provider": "bedrock", "upstream": "amazon.nova-canvas-v1:0", "kind": "image"},
+        "reel": {"provider": "bedrock", "upstream": "amazon.nova-reel-v1:0", "kind": "video", "runs": "durable"},
         "house": {"provider": "compat", "upstream": "llama", "kind": "chat"},
     },
 }
@@ -126,23 +127,34 @@ def test_provider_secrets_reach_the_task_runners_and_only_them(staging):
             assert "ASYNCINFER_PROVIDER_SECRET_ARNS" not in props["Environment"]["Variables"], handler
 
 
-def test_the_task_runners_may_invoke_exactly_the_registrys_bedrock_models(staging):
+def test_each_task_runner_may_invoke_exactly_the_registrys_bedrock_models_it_runs(staging):
+    """The worker the models that run on it; the long-task runner the long ones (Nova Reel here), and it
+    reads its async invocations."""
     _, resources = staging
-    runners = {functions_by_handler(resources)[HANDLERS[name]][0] for name in ("worker", "runner")}
-    for logical_id in runners:
+    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
+    runner_id = functions_by_handler(resources)[HANDLERS["runner"]][0]
+
+    def invokes(logical_id):
         (statement,) = [
             s for s in policy_statements_of(resources, logical_id) if "bedrock:InvokeModel" in actions_of([s])
         ]
         assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
-        arns = {json.dumps(r) for r in statement["Resource"]}
-        assert len(arns) == 4
-        text = " ".join(arns)
-        assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
-        assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
-        assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
-        assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
+        arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        return " ".join(json.dumps(r) for r in arns), len(arns)
+
+    text, count = invokes(worker_id)
+    assert count == 4
+    assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
+    assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
+    assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
+    assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
+    assert "nova-reel" not in text
+    text, count = invokes(runner_id)
+    assert (count, "us-west-2::foundation-model/amazon.nova-reel-v1:0" in text) == (1, True)
+    (jobs,) = [s for s in policy_statements_of(resources, runner_id) if "bedrock:GetAsyncInvoke" in actions_of([s])]
+    assert "async-invoke/*" in json.dumps(jobs["Resource"])
     for logical_id, _ in functions_by_handler(resources).values():
-        if logical_id not in runners:
+        if logical_id not in (worker_id, runner_id):
             assert not any(a.startswith("bedrock:") for a in actions_of(policy_statements_of(resources, logical_id)))
 
 
