@@ -20,8 +20,8 @@ dev: $(STAMP)  ## Start the local stack (emulator, dev server, worker, demo mode
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-reliability: $(STAMP)  ## The full fault-injection run (1,000 tasks; make test runs 200)
-	RELIABILITY_TASKS=$${RELIABILITY_TASKS:-1000} $(PY) -m pytest -s -p no:logging tests/reliability/test_fault_injection.py
+reliability: $(STAMP)  ## The full fault-injection runs (1,000 tasks and 100 long tasks; make test runs 200 and 20)
+	RELIABILITY_TASKS=$${RELIABILITY_TASKS:-1000} $(PY) -m pytest -s -p no:logging tests/reliability/test_fault_injection.py tests/reliability/test_durable_faults.py
 
 fuzz: $(STAMP)  ## Schemathesis against /openapi.json on the local stack, over 1,000 requests (make test sends ~270)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m pytest -s tests/e2e/test_fuzz.py

@@ -22,3 +22,7 @@ def emulator(monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+# The emulator in process, as the integration tests have it (tests/reliability/test_durable_faults.py).
+from tests.integration.conftest import aws  # noqa: E402, F401

@@ -35,7 +35,14 @@ class DurableRuntime:
 
             def do_POST(self) -> None:
                 event = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                data = json.dumps(runtime._invoke(event)).encode()
+                try:
+                    answer = runtime._invoke(event)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # the instance died mid-invocation: no answer, the connection drops
+                    self.close_connection = True
+                    return
+                data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration, StepConfig
-from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.exceptions import InvocationError, StepError
 from aws_durable_execution_sdk_python.retries import RetryDecision
 
 from asyncinfer import wiring
@@ -66,6 +66,13 @@ class DurableSteps:
 def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     tenant, task_id = event["tenant"], event["task_id"]
     logger.append_keys(correlation_id=task_id, tenant=tenant)
-    outcome = runtime().run(tenant, task_id, DurableSteps(context))
+    try:
+        outcome = runtime().run(tenant, task_id, DurableSteps(context))
+    except InvocationError:
+        raise
+    except Exception as exc:
+        # Outside any step (reading the stored request on replay, say): a throttled call must not end the
+        # execution. This invocation fails and Lambda invokes again; finished steps replay.
+        raise InvocationError(f"{type(exc).__name__}: {exc}") from exc
     logger.info("long task ended", extra={"outcome": outcome})
     return {"outcome": outcome}

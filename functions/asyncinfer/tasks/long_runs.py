@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +37,7 @@ from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 MEDIA_TYPES = {"mp4": "video/mp4", "png": "image/png", "jpeg": "image/jpeg", "wav": "audio/wav"}
 # A step result holds at most this much text inline; more goes to S3 (checkpoints are limited to 256 KiB).
@@ -196,6 +198,12 @@ class LongTaskRunner:
             if exc.retryable:
                 raise RetryStep(exc.code, exc.message) from None
             return {"end": self._fail(claim, exc.code, exc.message)["end"]}
+        except RetryStep:
+            raise
+        except Exception as exc:
+            # A throttled or failed AWS call, a bug: the step runs again after a backoff, a few times.
+            log.warning("step failed; it will be retried", exc_info=True)
+            raise RetryStep("internal_error", f"{type(exc).__name__}: {exc}") from exc
 
     def _fail(self, claim: _Claim, code: str, message: str) -> dict[str, Any]:
         return {"end": self.worker.finish_failed(claim.task(), code, message).value}
