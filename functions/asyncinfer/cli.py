@@ -197,6 +197,7 @@ def deployment_target(project: Path):
         worker_max_concurrency=config.worker_max_concurrency,
         bedrock_models=tuple(sorted(bedrock, key=str)),
         secret_arns=tuple(sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))),
+        long_tasks=config.long_tasks,
     )
 
 

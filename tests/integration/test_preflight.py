@@ -44,13 +44,15 @@ def stubbed(service: str, responses: list[tuple[str, dict | str, dict]]):
     return client
 
 
-def lambda_answers(layer: dict | str = "ok", concurrency: int = 1000):
+def lambda_answers(layer: dict | str = "ok", concurrency: int = 1000, durable: str = "ResourceNotFoundException"):
     layer_answer = {"LayerVersionArn": LAYER, "Version": 26, "CompatibleArchitectures": ["arm64"]}
     return stubbed(
         "lambda",
         [
             ("get_layer_version_by_arn", layer_answer if layer == "ok" else layer, {"Arn": LAYER}),
             ("get_account_settings", {"AccountLimit": {"ConcurrentExecutions": concurrency}}, {}),
+            # A region with durable functions knows no such function; one without them has no such API.
+            ("list_durable_executions_by_function", durable, {"FunctionName": "asyncinfer-preflight-probe"}),
         ],
     )
 
@@ -121,7 +123,8 @@ def test_a_fresh_account_gets_a_fix_for_every_failing_line(account):
     assert secret_check.result == Result.FAIL and "ResourceNotFoundException" in secret_check.detail
     text = render(checks)
     assert "✗ CDK bootstrap: no CDKToolkit stack in eu-west-1\n    fix: make bootstrap" in text
-    assert text.endswith("not ready: 3 of 10 checks failed")
+    assert found["long tasks (durable functions)"].result == Result.OK
+    assert text.endswith("not ready: 3 of 11 checks failed")
 
 
 def test_a_ready_account_passes_every_check(account):
@@ -280,3 +283,13 @@ def test_make_preflight_and_make_smoke_run_the_cli():
     ).stdout
     assert ".venv/bin/asyncinfer preflight" in dry
     assert ".venv/bin/asyncinfer smoke --url http://127.0.0.1:1 --key k" in dry
+
+
+def test_a_region_without_durable_functions_is_told_to_turn_long_tasks_off(account):
+    clients = clients_with(**{"lambda": lambda_answers(durable="UnknownOperationException")})
+    found = by_name(Preflight(clients, REGION, Target()).run())
+    check = found["long tasks (durable functions)"]
+    assert check.result == Result.FAIL
+    assert '"long_tasks": false' in check.fix
+    off = by_name(Preflight(clients_with(**{"lambda": lambda_answers()}), REGION, Target(long_tasks=False)).run())
+    assert off["long tasks (durable functions)"].result == Result.OK

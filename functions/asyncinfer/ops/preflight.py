@@ -55,6 +55,7 @@ class Target:
     bedrock_models: tuple[tuple[str, str | None], ...] = ()  # (model id, region or None for the stack's)
     secret_arns: tuple[str, ...] = ()
     bootstrap_version: int = MIN_BOOTSTRAP_VERSION
+    long_tasks: bool = True  # the long-task runner, a Lambda durable function
     tools: tuple[str, ...] = field(default=("node", "npm"))
 
 
@@ -86,6 +87,7 @@ class Preflight:
         yield self._api_gateway_logging_role()
         yield self._web_adapter_layer()
         yield self._concurrency()
+        yield self._long_tasks()
         for model, region in self.target.bedrock_models:
             yield self._bedrock_model(model, region)
         for arn in self.target.secret_arns:
@@ -221,6 +223,25 @@ class Preflight:
                 "request a higher 'Concurrent executions' quota in Service Quotas, or lower worker_max_concurrency",
             )
         return Check("Lambda concurrency", Result.OK, f"{limit} concurrent executions in the account")
+
+    def _long_tasks(self) -> Check:
+        """Durable functions answer for a function that does not exist with ResourceNotFoundException; a
+        Region without them has no such API."""
+        name = "long tasks (durable functions)"
+        if not self.target.long_tasks:
+            return Check(name, Result.OK, "off (long_tasks false): long tasks are refused at submit")
+        try:
+            self._clients("lambda").list_durable_executions_by_function(FunctionName="asyncinfer-preflight-probe")
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return Check(name, Result.OK, "Lambda durable functions answer in this region")
+            detail = f"Lambda durable functions do not answer in this region ({_code(exc) or exc})"
+        except BotoCoreError as exc:
+            detail = f"Lambda durable functions do not answer in this region ({type(exc).__name__})"
+        else:
+            return Check(name, Result.OK, "Lambda durable functions answer in this region")
+        fix = 'set "long_tasks": false in cdk.json: the stack deploys without the runner and refuses long tasks'
+        return Check(name, Result.FAIL, detail, fix)
 
     def _bedrock_model(self, model: str, region: str | None) -> Check:
         name = f"Bedrock {model}"
