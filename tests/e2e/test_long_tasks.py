@@ -3,6 +3,7 @@ testing SDK's local durable execution service, in a process of its own that thes
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -10,7 +11,9 @@ import signal
 import time
 from typing import Any
 
+import av
 import boto3
+import httpx
 import pytest
 
 from asyncinfer.ops.sse import sse_events
@@ -109,6 +112,8 @@ def short_runner():
         ASYNCINFER_RUNNER_TIMEOUT_SECONDS="20",
         ASYNCINFER_STEP_BUDGET_SECONDS="19",
         ASYNCINFER_DEADLINE_MARGIN_SECONDS="1",
+        ASYNCINFER_DEMO_VIDEO_SECONDS="15",
+        ASYNCINFER_JOB_POLL_SECONDS="5",
     )
     yield running
     if running.process.poll() is None:
@@ -175,6 +180,51 @@ def test_cancelling_a_long_task_stops_its_execution_and_it_never_completes(short
         assert client.get(f"/v1/async/{task_id}").json()["status"] == "CANCELLED"
 
 
+def test_a_video_job_completes_upstream_and_its_mp4_is_presigned_on_read(short_runner):
+    with short_runner.client() as client:
+        created = client.post("/v1/generation", json={"model": "demo-video", "config": {"prompt": "waves at dusk"}})
+        assert created.status_code == 200, created.text
+        gen_id = created.json()["id"]
+        done = wait_for(
+            lambda: (g := client.get(f"/v1/generation/{gen_id}").json())["status"] in ("completed", "failed") and g,
+            timeout=90,
+            interval=0.5,
+            what="the video",
+        )
+    assert done["status"] == "completed", done
+    (file,) = done["result"]["data"]
+    assert file["file_type"] == "video"
+    video = httpx.get(file["url"], timeout=30)
+    assert video.status_code == 200
+    with av.open(io.BytesIO(video.content)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.codec_context.name) == (1280, 720, "h264")
+        assert sum(1 for _ in container.decode(video=0)) == 6 * 24
+
+
+def test_a_deleted_video_job_ends_its_execution_within_a_poll_and_never_completes(short_runner):
+    lambda_api = durable_client(short_runner)
+    with short_runner.client() as client:
+        created = client.post("/v1/generation", json={"model": "demo-video", "config": {"prompt": "cancel me"}})
+        gen_id = created.json()["id"]
+        arn = execution_of(short_runner, gen_id)
+        wait_for(lambda: "job_started" in stored_types(short_runner, gen_id), timeout=30, what="the job's start")
+        # NetMind's surface cancels by deleting; the task is CANCELLED (and hidden) at once.
+        assert client.delete(f"/v1/generation/{gen_id}").status_code in (200, 204)
+        cancelled_at = time.monotonic()
+        ended = wait_for(
+            lambda: (e := lambda_api.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING" and e,
+            timeout=30,
+            what="the execution's end",
+        )
+        assert time.monotonic() - cancelled_at <= 5 + 2, "within one poll interval (5 s here)"
+        assert json.loads(ended["Result"]) == {"outcome": "dropped"}
+        shown = client.get(f"/v1/generation/{gen_id}").json()  # NetMind shows a deleted generation as such
+        assert (shown["status"], shown["is_deleted"], shown["result"]) == ("cancelled", True, {})
+    task = DynamoTaskStore(short_runner.aws("dynamodb"), TABLE).get("dev", hex_id(gen_id))
+    assert task.status.value == "CANCELLED" and not task.outputs
+
+
 @pytest.mark.timeout(660)
 def test_the_pages_330_second_task_completes_on_the_default_settings(stack, page_example):
     task_id, began = page_example
@@ -184,6 +234,10 @@ def test_the_pages_330_second_task_completes_on_the_default_settings(stack, page
     took = _epoch(done["completed_at"]) - _epoch(done["created_at"])
     assert took >= 330, took
     assert len(done["choices"][0]["message"]["reasoning_steps"]) == PAGE_EXAMPLE["steps"]
+
+
+def stored_types(stack: Stack, task_id: str) -> list[str]:
+    return [e["type"] for e in DynamoTaskStore(stack.aws("dynamodb"), TABLE).read_events("dev", hex_id(task_id))]
 
 
 def stored_text(stack: Stack, task_id: str) -> str:
