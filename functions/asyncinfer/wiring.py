@@ -35,6 +35,7 @@ from asyncinfer.vault.kms import KmsDataKeys
 # for its own objects only (the authorizer never loads the worker, the MCP SDK or the webhook client).
 if TYPE_CHECKING:
     from asyncinfer.executions.base import Executions
+    from asyncinfer.providers.factory import Providers
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.endings import Endings
@@ -138,30 +139,39 @@ def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
     return McpToolHost(servers, policy)
 
 
-def worker(settings: WorkerSettings) -> Worker:
+def providers(settings: WorkerSettings) -> Providers:
     from asyncinfer.providers.demo.research import Pace
     from asyncinfer.providers.factory import LocalOptions, Providers
-    from asyncinfer.tasks.outcomes import WorkerConfig
-    from asyncinfer.tasks.worker import Worker
 
-    registry = load_registry(settings.models_file)
-    providers = Providers(
-        registry,
+    def demo_video_jobs() -> Any:
+        # The demo video model's jobs: Bedrock's calls, to the offline job service of `make dev`.
+        return boto3.client("bedrock-runtime", endpoint_url=settings.demo_video_jobs_url, config=CONFIG)
+
+    return Providers(
+        load_registry(settings.models_file),
         LocalOptions(
             demo_chat_seconds=settings.demo_chat_seconds,
             demo_media_seconds=settings.demo_media_seconds,
             demo_research=Pace(settings.demo_research_steps, settings.demo_research_step_seconds),
+            demo_video_jobs=demo_video_jobs,
             openai_base_url=settings.openai_base_url,
             openai_model=settings.openai_model,
         ),
         bedrock_client=bedrock_client,
     )
+
+
+def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
+    from asyncinfer.tasks.outcomes import WorkerConfig
+    from asyncinfer.tasks.worker import Worker
+
+    models = models or providers(settings)
     return Worker(
         store=task_store(settings.table_name),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
-        registry=registry,
-        provider_for=providers,
-        upstream_for=providers.upstream,
+        registry=models.registry,
+        provider_for=models,
+        upstream_for=models.upstream,
         tool_host=lambda servers: mcp_tool_host(servers, settings),
         sealer=sealer(settings),
         executions=executions(settings),
@@ -185,16 +195,6 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
             return DemoResearchTools(settings.demo_research_tool_seconds)
         return mcp_tool_host(servers, settings) if servers else None
 
-    def jobs_for(spec: ModelSpec) -> Any:
-        from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
-
-        provider = runs.registry.provider_config(spec)
-        if isinstance(provider, BedrockConfig):
-            return BedrockVideoJobs(bedrock_client(provider))
-        # The demo video model: the same calls, to the offline job service of `make dev`.
-        demo = boto3.client("bedrock-runtime", endpoint_url=settings.demo_video_jobs_url, config=CONFIG)
-        return BedrockVideoJobs(demo)
-
     config = RunnerConfig(
         step_budget_ms=int(settings.step_budget_seconds * 1000),
         deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
@@ -202,8 +202,8 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
         first_poll_seconds=min(5, settings.job_poll_seconds),
         poll_seconds=settings.job_poll_seconds,
     )
-    runs = worker(settings)
-    return LongTaskRunner(runs, config, tools_for, jobs_for)
+    models = providers(settings)
+    return LongTaskRunner(worker(settings, models), config, tools_for, models.jobs)
 
 
 def batches(settings: BatchSettings) -> Batches:

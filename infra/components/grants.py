@@ -152,6 +152,19 @@ def bedrock_model_arns(registry, stack: Stack, runs: str) -> list[str]:
     return sorted(arns)
 
 
+def task_runner_environment(parts: StackParts) -> dict[str, str]:
+    """What a function that runs tasks (the worker, the long-task runner) is told."""
+    config, table, bucket, _, _ = parts.resources()
+    env = {
+        "ASYNCINFER_TABLE_NAME": table.table_name,
+        "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+        **config.outbound_environment(),
+    }
+    if config.provider_secret_arns:
+        env["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
+    return env
+
+
 def grant_model_rights(fn: lambda_.Function, parts: StackParts, runs: str, *actions: str) -> None:
     """What running tasks takes (the worker, the long-task runner): the task records, the task objects,
     the sealed MCP credentials, the providers' secrets and the registry's Bedrock models."""

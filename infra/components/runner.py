@@ -8,8 +8,6 @@ event source mapping caps a durable execution at 15 minutes and starts a new one
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,7 +15,7 @@ from constructs import Construct
 
 from asyncinfer.domain.model import TaskKind
 from infra.components.function import Function
-from infra.components.grants import executions_of, grant_model_rights
+from infra.components.grants import executions_of, grant_model_rights, task_runner_environment
 from infra.components.parts import StackParts
 from infra.nag import acknowledge
 
@@ -29,15 +27,11 @@ ALIAS = "live"
 class Runner(Construct):
     def __init__(self, scope: Construct, id: str, *, parts: StackParts) -> None:
         super().__init__(scope, id)
-        config, table, bucket, _, _ = parts.resources()
+        config = parts.config
         environment = {
-            "ASYNCINFER_TABLE_NAME": table.table_name,
-            "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
+            **task_runner_environment(parts),
             "ASYNCINFER_STEP_BUDGET_SECONDS": str(config.runner_step_budget_seconds),
-            **config.outbound_environment(),
         }
-        if config.provider_secret_arns:
-            environment["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
         self.function = Function(
             self,
             "Runner",

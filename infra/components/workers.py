@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from infra.components.function import Function
-from infra.components.grants import grant_executions, grant_model_rights
+from infra.components.grants import grant_executions, grant_model_rights, task_runner_environment
 from infra.components.parts import StackParts
 from infra.components.storage import grant_table
 
@@ -23,15 +21,8 @@ class Workers(Construct):
         parts: StackParts,
     ) -> None:
         super().__init__(scope, id)
-        config, table, bucket, queues, _ = parts.resources()
-        worker_env = {
-            "ASYNCINFER_TABLE_NAME": table.table_name,
-            "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
-            "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size),
-            **config.outbound_environment(),
-        }
-        if config.provider_secret_arns:
-            worker_env["ASYNCINFER_PROVIDER_SECRET_ARNS"] = json.dumps(config.provider_secret_arns)
+        config, table, _, queues, _ = parts.resources()
+        worker_env = {**task_runner_environment(parts), "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size)}
         self.worker = Function(
             self,
             "Worker",

@@ -5,6 +5,7 @@ handler, checkpoints and all (tests/support/durable.py)."""
 from __future__ import annotations
 
 import io
+import json
 
 import av
 import pytest
@@ -16,6 +17,7 @@ from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
 from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
 from tests.support.durable import RUNNER_ARN, DurableRuntime
+from tests.support.openai_server import OpenAIServer
 
 
 @pytest.fixture
@@ -201,6 +203,71 @@ def test_a_video_runs_as_an_upstream_job_whose_mp4_lands_in_the_tasks_outputs(vi
     assert frames == 6 * 24
     events = aws.store.read_events("acme", created["id"])
     assert events[0]["type"] == "job_started" and events[-1]["type"] == "output"
+
+
+@pytest.fixture
+def background(long_tasks, monkeypatch, tmp_path):
+    """A registry whose provider serves its models as background responses, from a real HTTP server."""
+    aws, durable = long_tasks
+    with OpenAIServer() as server:
+        registry = {
+            "version": 1,
+            "providers": {
+                "upstream": {
+                    "type": "openai",
+                    "base_url": server.base_url,
+                    "api_key": {"env": "UPSTREAM_KEY"},
+                    "background": True,
+                }
+            },
+            "models": {
+                "deep-bg": {"provider": "upstream", "upstream": "bg", "kind": "chat", "runs": "durable"},
+                "deep-forever": {"provider": "upstream", "upstream": "bg-forever", "kind": "chat", "runs": "durable"},
+            },
+        }
+        (tmp_path / "models.json").write_text(json.dumps(registry))
+        monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(tmp_path / "models.json"))
+        monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
+        monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
+        yield aws, durable, server
+
+
+def submit_chat(aws, model: str) -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": "Summarize the tides"}]}
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    return task["id"]
+
+
+def test_a_background_response_is_started_once_polled_without_compute_and_its_answer_kept(background):
+    aws, durable, server = background
+    task_id = submit_chat(aws, "deep-bg")
+    done = run(aws, durable, task_id)
+    assert done["status"] == "COMPLETED", done
+    assert done["choices"][0]["message"]["content"] == "Background answer to: Summarize the tides"
+    assert done["usage"]["prompt_tokens"] == 7
+    (created,) = [r for r in server.recorded.requests if r["_path"].endswith("/responses")]
+    assert created["background"] is True and created["model"] == "bg"
+    headers = {name.lower(): value for name, value in created["_headers"].items()}
+    assert headers["idempotency-key"] == hex_of(task_id), "a start repeated after an interruption is the same job"
+    history = durable.client().get_durable_execution_history(
+        DurableExecutionArn=aws.store.get("acme", hex_of(task_id)).execution_arn
+    )["Events"]
+    assert [e["EventType"] for e in history].count("WaitStarted") >= 1, "it waited without compute"
+
+
+def test_cancelling_a_background_response_cancels_it_upstream_at_the_next_poll(background):
+    aws, durable, server = background
+    task_id = submit_chat(aws, "deep-forever")
+    aws.run_worker()
+    arn = aws.store.get("acme", hex_of(task_id)).execution_arn
+    wait_for(lambda: server.recorded.responses, timeout=15, what="the job upstream")
+    status, cancelled = aws.api("POST", f"/v1/async/{task_id}/cancel")
+    assert status == 200 and cancelled["status"] == "CANCELLED"
+    ended = durable.wait(arn, timeout=15)
+    assert json.loads(ended["Result"]) == {"outcome": "dropped"}, "it found the task ended, and ended too"
+    assert server.recorded.cancelled == list(server.recorded.responses)
+    assert aws.store.get("acme", hex_of(task_id)).status == TaskStatus.CANCELLED
 
 
 def test_a_deployment_without_a_runner_refuses_long_tasks_at_submit_and_stores_nothing(aws):

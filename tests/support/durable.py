@@ -5,6 +5,7 @@ start and read executions through boto3's "lambda" client, as on AWS (infra.loca
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from aws_durable_execution_sdk_python.lambda_service import LambdaClient
 from asyncinfer.executions.lambda_durable import LambdaDurableExecutions
 from infra.local.durable import ACCOUNT, RUNNER_NAME, DurableService, LambdaFront
 
+log = logging.getLogger(__name__)
 REGION = "us-east-1"
 RUNNER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{RUNNER_NAME}:live"
 
@@ -40,6 +42,7 @@ class DurableRuntime:
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except BaseException:  # the instance died mid-invocation: no answer, the connection drops
+                    log.info("the runner's invocation died", exc_info=True)
                     self.close_connection = True
                     return
                 data = json.dumps(answer).encode()

@@ -21,6 +21,51 @@ TOOL_CALL = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
 class Recorded:
     requests: list[dict[str, Any]] = field(default_factory=list)
     calls_by_model: dict[str, int] = field(default_factory=dict)
+    # Background responses (the Responses API): id -> the response, and the ids cancelled.
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+
+BACKGROUND_SECONDS = 1.0  # how long the `bg` model's background responses take; `bg-forever` never ends
+
+
+def background_response(recorded: Recorded, body: dict) -> dict:
+    response_id = f"resp_{len(recorded.responses) + 1}"
+    text = "Background answer to: " + " ".join(str(i.get("content")) for i in body.get("input", []))
+    recorded.responses[response_id] = {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": body.get("model"),
+        "status": "queued",
+        "background": True,
+        "_ready_at": time.monotonic() + (1e9 if body.get("model") == "bg-forever" else BACKGROUND_SECONDS),
+        "_text": text,
+    }
+    return shown_response(recorded, response_id)
+
+
+def shown_response(recorded: Recorded, response_id: str) -> dict:
+    response = recorded.responses[response_id]
+    if response["status"] in ("queued", "in_progress"):
+        response["status"] = "completed" if time.monotonic() >= response["_ready_at"] else "in_progress"
+    shown = {k: v for k, v in response.items() if not k.startswith("_")}
+    if response["status"] == "completed":
+        content = [{"type": "output_text", "text": response["_text"], "annotations": []}]
+        shown["output"] = [
+            {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": content}
+        ]
+        words = len(response["_text"].split())
+        shown["usage"] = {
+            "input_tokens": 7,
+            "output_tokens": words,
+            "total_tokens": 7 + words,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        }
+    else:
+        shown["output"] = []
+    return shown
 
 
 def _chunk(model: str, delta: dict, finish: str | None = None, usage: dict | None = None, choices=True) -> dict:
@@ -68,8 +113,24 @@ def make_handler(recorded: Recorded):
             self.wfile.flush()
             self.close_connection = True
 
+        def do_GET(self) -> None:
+            response_id = self.path.rsplit("/", 1)[-1].split("?")[0]
+            if "/responses/" not in self.path or response_id not in recorded.responses:
+                return self._json(404, {"error": {"message": "No such response"}})
+            return self._json(200, shown_response(recorded, response_id))
+
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path.endswith("/cancel") and "/responses/" in self.path:
+                response_id = self.path.split("/")[-2]
+                if response_id not in recorded.responses:
+                    return self._json(404, {"error": {"message": "No such response"}})
+                recorded.cancelled.append(response_id)
+                recorded.responses[response_id]["status"] = "cancelled"
+                return self._json(200, shown_response(recorded, response_id))
+            if self.path.endswith("/responses"):
+                recorded.requests.append({**body, "_path": self.path, "_headers": dict(self.headers)})
+                return self._json(200, background_response(recorded, body))
             body["_path"] = self.path
             body["_auth"] = self.headers.get("Authorization")
             recorded.requests.append(body)

@@ -59,6 +59,9 @@ class OpenAIConfig(BaseModel):
     # The SDK's own retries (exponential backoff, honouring Retry-After) before the task is retried.
     max_retries: int = Field(default=2, ge=0, le=10)
     stream: bool = True  # some servers cannot stream; they are called once and the answer logged whole
+    # Serve this provider's chat models as Responses API background jobs (`background: true`, polled,
+    # cancellable): the long-task runner waits between polls without compute. Its models run as long tasks.
+    background: bool = False
 
 
 class BedrockConfig(BaseModel):
@@ -111,11 +114,16 @@ class ModelRegistry(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _videos_run_as_long_tasks(self) -> ModelRegistry:
+    def _jobs_run_as_long_tasks(self) -> ModelRegistry:
         for model_id, spec in self.models.items():
-            if spec.kind == TaskKind.VIDEO and spec.runs != "durable":
-                raise ValueError(f'video model {model_id!r} must run as a long task ("runs": "durable")')
+            if self.upstream_job(spec) and spec.runs != "durable":
+                raise ValueError(f'model {model_id!r} runs as a job upstream, so as a long task: "runs": "durable"')
         return self
+
+    def upstream_job(self, spec: ModelSpec) -> bool:
+        """Whether the model's tasks are jobs started upstream and polled (videos, background responses)."""
+        provider = self.providers.get(spec.provider)
+        return spec.kind == TaskKind.VIDEO or (isinstance(provider, OpenAIConfig) and provider.background)
 
     @model_validator(mode="after")
     def _default_is_a_chat_model(self) -> ModelRegistry:

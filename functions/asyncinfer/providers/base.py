@@ -59,6 +59,9 @@ class JobState:
     progress: float | None = None  # percent, where the upstream reports it
     outputs: tuple[str, ...] = ()
     error: str | None = None
+    # A chat job's answer, once completed.
+    text: str | None = None
+    usage: Usage | None = None
 
 
 class JobProvider(Protocol):

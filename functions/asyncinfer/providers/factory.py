@@ -9,7 +9,7 @@ from typing import Any
 
 from asyncinfer.domain.catalog import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
 from asyncinfer.domain.model import TaskKind
-from asyncinfer.providers.base import ChatProvider, MediaProvider
+from asyncinfer.providers.base import ChatProvider, JobProvider, MediaProvider
 from asyncinfer.providers.demo.chat import DemoChatProvider
 from asyncinfer.providers.demo.media import DemoMediaProvider
 from asyncinfer.providers.demo.research import RESEARCH_MODEL, DemoResearchProvider, Pace
@@ -23,6 +23,8 @@ class LocalOptions:
     demo_chat_seconds: float = 3.0
     demo_media_seconds: float = 1.0
     demo_research: Pace = field(default_factory=Pace)
+    # The demo video model's jobs: a bedrock-runtime client for the offline job service.
+    demo_video_jobs: Callable[[], Any] | None = None
     # Dev: serve the local chat models from this OpenAI-compatible server instead of the demo model.
     openai_base_url: str | None = None
     openai_model: str | None = None  # the upstream model there (default: the registry's upstream)
@@ -39,6 +41,31 @@ class Providers:
         self._local = local
         self._bedrock_client = bedrock_client
         self._built: dict[str, Provider] = {}
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return self._registry
+
+    def jobs(self, spec: ModelSpec) -> JobProvider | None:
+        """The model's upstream jobs, for a model whose tasks are jobs (ModelRegistry.upstream_job)."""
+        if not self._registry.upstream_job(spec):
+            return None
+        config = self._registry.provider_config(spec)
+        if isinstance(config, OpenAIConfig):
+            from asyncinfer.providers.openai_jobs import OpenAIBackgroundJobs
+            from asyncinfer.providers.openai_provider import client_factory
+
+            key_ref: SecretRef = config.api_key
+            return OpenAIBackgroundJobs(
+                client_factory(config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries)
+            )
+        from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
+
+        if isinstance(config, BedrockConfig):
+            assert self._bedrock_client is not None, "no Bedrock client factory wired"
+            return BedrockVideoJobs(self._bedrock_client(config))
+        assert self._local.demo_video_jobs is not None, "no demo video job service wired"
+        return BedrockVideoJobs(self._local.demo_video_jobs())
 
     def upstream(self, spec: ModelSpec) -> str:
         if spec.provider == LOCAL and spec.kind == TaskKind.CHAT and self._local.openai_base_url:

@@ -16,7 +16,6 @@ suspends it without compute and goes on in a fresh invocation.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
 from asyncinfer.tasks.outcomes import Outcome
-from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage
+from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, tool_call_step
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
@@ -223,6 +222,8 @@ class LongTaskRunner:
             spec, request = self._request(claim)
         except (_Ended, ProviderError) as exc:
             return self._step(steps, claim, "fail", partial(_raise, exc))["end"]
+        if self._jobs_for is not None and self.worker.registry.upstream_job(spec):
+            return self._job(claim, steps, seq)  # a background response upstream
         body = request.model_dump(mode="json", exclude_none=True)
         messages: list[dict[str, Any]] = body["messages"]
         tools = list(body.get("tools") or [])
@@ -261,7 +262,7 @@ class LongTaskRunner:
                     return result["end"]
                 seq = result["seq"]
                 executed.append(call)
-                reasoning.append({"thought": text, "type": "mcp_tool_call", "mcp_tool_call": result["step"]})
+                reasoning.append(reasoning_step(text, result["step"]))
                 messages = [
                     *messages,
                     {"role": "tool", "tool_call_id": call.get("id") or name, "content": result["content"]},
@@ -270,8 +271,8 @@ class LongTaskRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _job(self, claim: _Claim, steps: Steps, seq: int) -> str:
-        """A generation that runs as a job upstream: started once, then polled after waits without compute.
-        A cancelled task's job is cancelled upstream at the next poll."""
+        """A task that runs as a job upstream (a video, a background response): started once, then polled
+        after waits without compute. A cancelled task's job is cancelled upstream at the next poll."""
         task = self.worker.store.get(claim.tenant, claim.task_id)
         if task is None:
             return Outcome.DROPPED.value
@@ -279,6 +280,8 @@ class LongTaskRunner:
         if self._jobs_for is None:
             raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs here")
         jobs = self._jobs_for(spec)
+        if jobs is None:
+            raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs")
         started = self._step(steps, claim, "start-job", partial(self._start_job, claim, spec, jobs, seq))
         if "end" in started:
             return started["end"]
@@ -291,6 +294,9 @@ class LongTaskRunner:
             if "end" in polled:
                 return polled["end"]
             seq, progress = polled["seq"], polled.get("progress")
+            if polled["state"] == "completed" and task.kind == TaskKind.CHAT:
+                done = partial(self._finish_chat_job, claim, spec, jobs, job, seq)
+                return self._step(steps, claim, "finish", done)["end"]
             if polled["state"] == "completed":
                 done = partial(self._finish_job, claim, spec, polled["outputs"], seq)
                 return self._step(steps, claim, "finish", done)["end"]
@@ -302,7 +308,8 @@ class LongTaskRunner:
     def _start_job(self, claim: _Claim, spec: ModelSpec, jobs: JobProvider, base: int) -> dict[str, Any]:
         log = claim.log(base, "start-job")
         task = claim.task()
-        config = self.worker.stored_request(task).get("config") or {}
+        request = self.worker.stored_request(task)
+        config = request if task.kind == TaskKind.CHAT else request.get("config") or {}
         prefix = self.blobs.uri(output_prefix(task.tenant, task.id)).rstrip("/")
         job = jobs.start(self.worker.upstream_for(spec), task.kind, config, prefix, token=task.id)
         log.add({"type": "job_started"})
@@ -331,6 +338,22 @@ class LongTaskRunner:
             "error": state.error,
             "seq": log.seq,
         }
+
+    def _finish_chat_job(
+        self, claim: _Claim, spec: ModelSpec, jobs: JobProvider, job: dict, seq: int
+    ) -> dict[str, Any]:
+        """The answer is read here, not checkpointed by the poll: it may be long."""
+        task = claim.task()
+        state = jobs.poll(job)
+        if state.state != "completed":
+            raise ProviderError("provider_error", "The background response changed after it completed", retryable=True)
+        text, usage = state.text or "", state.usage or Usage()
+        log = claim.log(seq, "finish")
+        if text:
+            log.add({"type": "delta", "text": text})
+        log.flush_pending()
+        finished = Finished("stop", usage.model_copy(update={"cost": spec.prices.cost(usage)}))
+        return {"end": self.worker.complete(task, text, finished, log.seq).value}
 
     def _finish_job(self, claim: _Claim, spec: ModelSpec, keys: list[str], seq: int) -> dict[str, Any]:
         task = claim.task()
@@ -438,14 +461,7 @@ class LongTaskRunner:
         )
         log.flush()  # the step's events, and the cancellation check
         claim.seq = log.seq
-        step = {
-            "server": outcome.server,
-            "tool": outcome.tool,
-            "arguments": json.dumps(outcome.arguments),
-            "result": outcome.content,
-            "is_error": outcome.is_error,
-            "truncated": outcome.truncated,
-        }
+        step = tool_call_step(outcome)
         return {"seq": log.seq, "content": outcome.content, "step": step, **self._ends(claim.steps)}
 
     def _finish(

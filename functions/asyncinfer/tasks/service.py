@@ -21,7 +21,6 @@ from asyncinfer.domain.errors import (
     TooManyInFlight,
 )
 from asyncinfer.domain.model import (
-    MEDIA_KINDS,
     TASK_EVENTS,
     Task,
     TaskKind,
@@ -304,9 +303,11 @@ class TaskService:
 
     def _stop_execution(self, task: Task) -> None:
         """A long chat task's execution stops too: a runner pausing between steps would otherwise notice only
-        at its next step. Best effort: the runner's next write fails on its own. A generation's execution is
-        left to its next poll (at most the poll interval away), which cancels its job upstream and ends."""
-        if task.kind in MEDIA_KINDS:
+        at its next step. Best effort: the runner's next write fails on its own. The execution of a task that
+        runs as a job upstream is left to its next poll (at most the poll interval away), which cancels the
+        job upstream and ends."""
+        spec = self.registry.models.get(task.model)
+        if spec is not None and self.registry.upstream_job(spec):
             return
         if task.execution_arn and self.executions is not None:
             try:

@@ -13,7 +13,7 @@ from typing import Any
 from asyncinfer.domain.model import Usage, now_ms
 from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import Finished, ProviderError
-from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
+from asyncinfer.tools.base import ToolHost, ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
 
 STEP_LIMIT = "step_limit"
 
@@ -31,6 +31,22 @@ class LoopResult:
     finished: Finished
     reasoning_steps: list[dict[str, Any]] = field(default_factory=list)
     executed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tool_call_step(outcome: ToolOutcome) -> dict[str, Any]:
+    """A tool call as a result's reasoning step shows it (reference 002's `mcp_tool_call`)."""
+    return {
+        "server": outcome.server,
+        "tool": outcome.tool,
+        "arguments": json.dumps(outcome.arguments),
+        "result": outcome.content,
+        "is_error": outcome.is_error,
+        "truncated": outcome.truncated,
+    }
+
+
+def reasoning_step(thought: str, call: dict[str, Any]) -> dict[str, Any]:
+    return {"thought": thought, "type": "mcp_tool_call", "mcp_tool_call": call}
 
 
 def add_usage(total: Usage, more: Usage) -> Usage:
@@ -126,20 +142,7 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
                 }
             )
             result.executed.append(call)
-            result.reasoning_steps.append(
-                {
-                    "thought": text,
-                    "type": "mcp_tool_call",
-                    "mcp_tool_call": {
-                        "server": outcome.server,
-                        "tool": outcome.tool,
-                        "arguments": json.dumps(outcome.arguments),
-                        "result": outcome.content,
-                        "is_error": outcome.is_error,
-                        "truncated": outcome.truncated,
-                    },
-                }
-            )
+            result.reasoning_steps.append(reasoning_step(text, tool_call_step(outcome)))
             messages.append({"role": "tool", "tool_call_id": call.get("id") or name, "content": outcome.content})
         await asyncio.to_thread(heartbeat)  # writes the step's events; a cancelled task stops here
     raise AssertionError("unreachable")  # pragma: no cover
