@@ -1,0 +1,43 @@
+"""The model registry says which models run as long tasks, and refuses what could not run."""
+
+import pytest
+from pydantic import ValidationError
+
+from asyncinfer.domain.catalog import ModelRegistry
+from asyncinfer.providers.registry import load_registry
+
+
+def registry(models: dict, providers: dict | None = None) -> ModelRegistry:
+    return ModelRegistry.model_validate({"version": 1, "providers": providers or {}, "models": models})
+
+
+def test_the_packaged_registry_has_the_long_demo_models():
+    packaged = load_registry()
+    assert packaged.models["demo-deep-research"].runs == "durable"
+    assert packaged.models["demo-deep-research"].tools == "demo-research"
+    assert packaged.upstream_job(packaged.models["demo-video"])
+    assert not packaged.upstream_job(packaged.models["demo-deep-research"])
+    assert packaged.models["demo-chat"].runs == "worker"
+
+
+@pytest.mark.parametrize(
+    "models, providers",
+    [
+        ({"reel": {"provider": "local", "upstream": "x", "kind": "video"}}, {}),
+        (
+            {"bg": {"provider": "up", "upstream": "o3", "kind": "chat"}},
+            {"up": {"type": "openai", "background": True}},
+        ),
+    ],
+)
+def test_a_model_that_runs_as_a_job_upstream_must_run_as_a_long_task(models, providers):
+    with pytest.raises(ValidationError, match='"runs": "durable"'):
+        registry(models, providers)
+
+
+def test_a_background_provider_makes_its_models_upstream_jobs():
+    found = registry(
+        {"bg": {"provider": "up", "upstream": "o3-deep-research", "kind": "chat", "runs": "durable"}},
+        {"up": {"type": "openai", "background": True}},
+    )
+    assert found.upstream_job(found.models["bg"])
