@@ -227,3 +227,24 @@ def test_a_message_id_cannot_take_a_task_ids_form_and_shadow_that_task(aws, form
     if form.islower() or form.startswith("{uuid"):
         status, seen = aws.api("GET", f"/v1/messages/async/{spelling}/status", function="api_privategpt")
         assert status == 200 and seen["message_id"] == f"msg_{task_uuid.hex}"  # still the victim
+
+
+def test_reads_of_an_unfinished_task_carry_a_poll_hint_and_ended_ones_none(aws):
+    """OpenAI's `openai-poll-after-ms`, which its SDK's create_and_poll honours, on every surface's read."""
+    status, created = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
+    assert status == 200
+
+    def read_headers() -> dict:
+        event = load_event("api_async_get")
+        path = f"/v1/async/{created['id']}"
+        event.update(path=path, pathParameters={"id": created["id"]}, httpMethod="GET")
+        answer = aws.functions.invoke("api_async", event)
+        headers = {
+            **(answer.get("headers") or {}),
+            **{k: v[0] for k, v in (answer.get("multiValueHeaders") or {}).items()},
+        }
+        return {k.lower(): v for k, v in headers.items()}
+
+    assert read_headers()["openai-poll-after-ms"] == "1000"
+    aws.run_worker()
+    assert "openai-poll-after-ms" not in read_headers()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, StatusFilter, body, present, route
+from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, StatusFilter, body, present, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import TASK, obj
 from asyncinfer.domain.model import CHAT_KINDS
@@ -42,10 +42,10 @@ def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: S
     return async_api.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=status_, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=TASK)
-def get_task(id: Id, svc: Tasks) -> dict:
+@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=TASK, poll_hint=True)
+def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), async_api.internal_id(id), CHAT_KINDS)
-    return async_api.detail(task, svc.result(task))
+    return read(async_api.detail(task, svc.result(task)), svc.poll_after_ms(task))
 
 
 @route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=TASK)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
@@ -62,6 +63,16 @@ def _operation_id(method: str, path: str) -> str:
     return method.lower() + re.sub(r"[{}]", "", path.replace("/", "_")).replace(".", "_")
 
 
+# OpenAI's name for it (the SDK's create_and_poll honours it): how long a client should wait to poll again.
+POLL_HEADER = "openai-poll-after-ms"
+
+
+def read(body: dict[str, Any], poll_after_ms: int | None) -> Response:
+    """A read of a task: with the poll hint while it has not ended."""
+    headers = {} if poll_after_ms is None else {POLL_HEADER: str(poll_after_ms)}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
 def route(
     router: Router,
     method: str,
@@ -75,6 +86,7 @@ def route(
     streams: bool = False,
     html: bool = False,
     public: bool = False,
+    poll_hint: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The router's decorator for `method path` (path as routes.py writes it), with its description."""
     if streams:
@@ -83,6 +95,13 @@ def route(
         answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
     else:
         answer = {"description": "OK", "content": {"application/json": {"schema": ok or {"type": "object"}}}}
+    if poll_hint:
+        answer["headers"] = {
+            POLL_HEADER: {
+                "schema": {"type": "integer"},
+                "description": "On a task not ended yet: milliseconds to wait before reading it again",
+            }
+        }
     responses: dict[int, Any] = {200: answer, 400: _ERROR, 404: _ERROR}
     if not public:
         responses[401] = _ERROR

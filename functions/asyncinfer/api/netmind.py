@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, route
+from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import GENERATION, obj
 from asyncinfer.domain import ids
@@ -52,10 +52,18 @@ def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = No
     return netmind.listing(page, svc.download_url)
 
 
-@route(router, "GET", "/v1/generation/{id}", "Get a generation, with fresh download URLs", TAG, ok=GENERATION)
-def get_generation(id: Id, svc: Tasks) -> dict:
+@route(
+    router,
+    "GET",
+    "/v1/generation/{id}",
+    "Get a generation, with fresh download URLs",
+    TAG,
+    ok=GENERATION,
+    poll_hint=True,
+)
+def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True)
-    return netmind.generation(task, svc.download_url)
+    return read(netmind.generation(task, svc.download_url), svc.poll_after_ms(task))
 
 
 @route(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, route
+from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PPLX, obj
 from asyncinfer.domain import ids
@@ -40,7 +40,7 @@ def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None)
     return perplexity.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX)
-def get_request(id: Id, svc: Tasks) -> dict:
+@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
+def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)
-    return perplexity.detail(task, svc.result(task))
+    return read(perplexity.detail(task, svc.result(task)), svc.poll_after_ms(task))

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Id, IdempotencyKey, body, route
+from asyncinfer.api.contract import Id, IdempotencyKey, body, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PGPT_STATUS, obj
 from asyncinfer.domain.errors import TaskNotFound
@@ -65,9 +65,10 @@ def submit(
     return privategpt.initiated(task)
 
 
-@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=PGPT_STATUS)
-def status(id: Id, svc: Tasks) -> dict:
-    return privategpt.status(_task(svc, id))
+@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=PGPT_STATUS, poll_hint=True)
+def status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
+    task = _task(svc, id)
+    return read(privategpt.status(task), svc.poll_after_ms(task))
 
 
 @route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)

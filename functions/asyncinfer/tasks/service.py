@@ -56,6 +56,10 @@ REPLAY_RESEND_AFTER_MS = 60_000
 INFLIGHT_RECOUNT_SECONDS = 1.0
 
 
+POLL_MS = 1000
+LONG_TASK_POLL_MS = 5000
+
+
 class TaskService:
     def __init__(
         self,
@@ -334,6 +338,14 @@ class TaskService:
                 # The record no longer points at them and the bucket's lifecycle expires them anyway.
                 log.exception("could not purge objects of deleted task %s", task_id)
         return deleted
+
+    def poll_after_ms(self, task: Task) -> int | None:
+        """How long a client should wait before reading a task again; None once it has ended. A long task
+        changes more slowly than a worker's, so it is read less often."""
+        if task.terminal:
+            return None
+        spec = self.registry.models.get(task.model)
+        return LONG_TASK_POLL_MS if spec is not None and spec.runs == "durable" else POLL_MS
 
     def download_url(self, key: str) -> str:
         """Minted on every read: a URL signed with a function's temporary credentials dies with them."""
