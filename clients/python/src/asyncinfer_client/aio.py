@@ -1,0 +1,204 @@
+"""The asyncio client: the same calls as `Client`, awaited. Nothing in it blocks the event loop: HTTP
+through httpx's AsyncClient, waits through asyncio.sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from asyncinfer_client._core import (
+    Kind,
+    OnTimeout,
+    Retry,
+    Routes,
+    answer,
+    chat_body,
+    ended,
+    kind_of,
+    new_idempotency_key,
+    poll_delay,
+    status_of,
+)
+from asyncinfer_client.errors import RateLimited, ServiceUnavailable, TaskFailed, WaitTimeout
+from asyncinfer_client.events import Event, Parser
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._retry = retry or Retry()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, dict[str, str]]:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(method, path, **kwargs)
+                return answer(response.status_code, dict(response.headers), response.content), dict(response.headers)
+            except Exception as exc:
+                retryable = isinstance(exc, httpx.TransportError | RateLimited | ServiceUnavailable)
+                delay = self._retry.delay(attempt, exc) if retryable else None
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def submit(
+        self,
+        model: str,
+        messages: list[dict[str, Any]] | None = None,
+        *,
+        prompt: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> AsyncTask:
+        key = idempotency_key or new_idempotency_key()
+        body, _ = await self.request(
+            "POST", "/v1/async", json=chat_body(model, messages, prompt, fields), headers={"Idempotency-Key": key}
+        )
+        return AsyncTask(self, Routes("chat", body["id"]), body)
+
+    async def generate(self, model: str, config: dict[str, Any], *, idempotency_key: str | None = None) -> AsyncTask:
+        key = idempotency_key or new_idempotency_key()
+        body, _ = await self.request(
+            "POST", "/v1/generation", json={"model": model, "config": config}, headers={"Idempotency-Key": key}
+        )
+        return AsyncTask(self, Routes("generation", body["id"]), body)
+
+    def attach(self, task_id: str, kind: Kind | None = None) -> AsyncTask:
+        return AsyncTask(self, Routes(kind or kind_of(task_id), task_id), {"id": task_id})
+
+    async def run(
+        self,
+        model: str,
+        messages: list[dict[str, Any]] | None = None,
+        *,
+        prompt: str | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        timeout: float = 600.0,
+        on_timeout: OnTimeout = "raise",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        task = await self.submit(model, messages, prompt=prompt, **fields)
+        return await task.run(on_event, timeout, on_timeout)
+
+
+class AsyncTask:
+    def __init__(self, client: AsyncClient, routes: Routes, last: dict[str, Any]) -> None:
+        self._client = client
+        self._routes = routes
+        self.last = last
+        self._hint = 1.0
+
+    @property
+    def id(self) -> str:
+        return self._routes.task_id
+
+    async def get(self) -> dict[str, Any]:
+        body, headers = await self._client.request("GET", self._routes.read)
+        self.last, self._hint = body, poll_delay(headers, 1.0)
+        return body
+
+    async def status(self) -> str:
+        return status_of(await self.get())
+
+    async def wait(self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            task = await self.get()
+            left = deadline - time.monotonic()
+            if ended(task):
+                return task
+            if left <= 0:
+                return await self._timed_out(on_timeout, timeout)
+            await asyncio.sleep(min(left, poll or self._hint))
+
+    async def _timed_out(self, on_timeout: OnTimeout, waited: float) -> dict[str, Any]:
+        if on_timeout == "cancel":
+            return await self.cancel()
+        if on_timeout == "detach":
+            return self.last
+        raise WaitTimeout(self.id, waited)
+
+    async def events(self, starting_after: int = 0, timeout: float = 600.0) -> AsyncIterator[Event]:
+        if self._routes.events is None:
+            raise ValueError("generations have no event stream; use wait()")
+        deadline = time.monotonic() + timeout
+        last, attempt = starting_after, 0
+        while True:
+            if time.monotonic() > deadline:
+                raise WaitTimeout(self.id, timeout)
+            headers = {"Last-Event-ID": str(last)} if last else {}
+            try:
+                async with self._client._http.stream("GET", self._routes.events, headers=headers) as response:
+                    if response.status_code >= 400:
+                        answer(response.status_code, dict(response.headers), await response.aread())
+                    parser = Parser()
+                    async for line in response.aiter_lines():
+                        event = parser.feed(line)
+                        if event is None:
+                            continue
+                        if event.type == "end":
+                            self.last = event.data if isinstance(event.data, dict) else self.last
+                            yield event
+                            return
+                        if event.seq is not None and event.seq <= last:
+                            continue
+                        last = event.seq if event.seq is not None else last
+                        attempt = 0
+                        yield event
+            except httpx.TransportError:
+                await asyncio.sleep(min(2.0, 0.1 * 2**attempt, max(0.0, deadline - time.monotonic())))
+                attempt += 1
+
+    async def run(
+        self, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0, on_timeout: OnTimeout = "raise"
+    ) -> dict[str, Any]:
+        if self._routes.events is None:
+            return await self.wait(timeout, on_timeout)
+        try:
+            async for event in self.events(timeout=timeout):
+                if on_event is not None:
+                    on_event(event)
+        except WaitTimeout:
+            return await self._timed_out(on_timeout, timeout)
+        return await self.get()
+
+    async def result(self, timeout: float = 600.0) -> dict[str, Any]:
+        task = await self.wait(timeout)
+        if status_of(task) != "completed":
+            raise TaskFailed(task)
+        return task
+
+    async def cancel(self) -> dict[str, Any]:
+        method, path = self._routes.cancel
+        await self._client.request(method, path)
+        return await self.get()
+
+    async def delete(self) -> None:
+        await self._client.request("DELETE", self._routes.read)

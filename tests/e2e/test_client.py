@@ -1,0 +1,136 @@
+"""The Python client (clients/python) against the local stack over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+from asyncinfer_client import AsyncClient, Client, WaitTimeout
+
+pytestmark = pytest.mark.e2e
+
+
+class CutEventsOnce(httpx.BaseTransport):
+    """A real transport whose first event stream breaks after `after` chunks, as a dropped connection."""
+
+    def __init__(self, after: int = 3) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._after = after
+        self.cut = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self.cut or not request.url.path.endswith("/events"):
+            return response
+        self.cut = True
+        stream = response.stream
+
+        def broken():
+            for i, chunk in enumerate(stream):
+                if i == self._after:
+                    stream.close()
+                    raise httpx.ReadError("connection reset mid-stream")
+                yield chunk
+
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=httpx.ByteStream(b"") if False else _Iter(broken())
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _Iter(httpx.SyncByteStream):
+    def __init__(self, chunks) -> None:
+        self._chunks = chunks
+
+    def __iter__(self):
+        yield from self._chunks
+
+
+class LoseFirstSubmitAnswer(httpx.BaseTransport):
+    """The first submit reaches the server, but its answer is lost on the way back."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.lost = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method == "POST" and request.url.path == "/v1/async" and not self.lost:
+            response.read()
+            self.lost += 1
+            raise httpx.ReadError("the answer was lost")
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_run_feeds_every_event_once_in_order_and_a_cut_stream_resumes_without_gap(stack):
+    transport = CutEventsOnce(after=3)
+    seen = []
+    with Client(stack.url, stack.key, transport=transport) as client:
+        done = client.run("demo-chat", prompt="Tell me about resumable streams", on_event=seen.append)
+    assert transport.cut, "the stream was cut"
+    assert done["status"] == "COMPLETED"
+    body, end = seen[:-1], seen[-1]
+    assert end.type == "end"
+    assert [e.seq for e in body] == list(range(1, len(body) + 1)), "each event once, in order, none missing"
+    assert "".join(e.text for e in body) == done["choices"][0]["message"]["content"]
+
+
+def test_each_wait_policy_does_what_it_says(stack):
+    with Client(stack.url, stack.key) as client:
+        cancelled = client.submit("demo-chat", prompt="cancel on timeout").wait(timeout=0.2, on_timeout="cancel")
+        assert cancelled["status"] == "CANCELLED"
+
+        detached = client.submit("demo-chat", prompt="detach on timeout")
+        running = detached.wait(timeout=0.2, on_timeout="detach")
+        assert running["status"] in ("CREATED", "IN_PROGRESS")
+        assert client.attach(detached.id).wait(timeout=60)["status"] == "COMPLETED"
+
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout) as raised:
+            client.submit("demo-chat", prompt="raise on timeout").wait(timeout=0.3)
+        assert time.monotonic() - started < 5, "bounded"
+        assert client.attach(raised.value.task_id).wait(timeout=60)["status"] == "COMPLETED"
+
+
+def test_the_async_client_runs_twenty_tasks_at_once_without_blocking_the_loop(stack):
+    async def main() -> tuple[list[dict], float]:
+        lag, done = 0.0, asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal lag
+            while not done.is_set():
+                before = time.monotonic()
+                await asyncio.sleep(0.01)
+                lag = max(lag, time.monotonic() - before - 0.01)
+
+        async with AsyncClient(stack.url, stack.key) as client:
+            watch = asyncio.create_task(ticker())
+            results = await asyncio.gather(
+                *(client.run("demo-chat", prompt=f"concurrent {i}", timeout=120) for i in range(20))
+            )
+            done.set()
+            await watch
+        return results, lag
+
+    results, lag = asyncio.run(main())
+    assert [r["status"] for r in results] == ["COMPLETED"] * 20
+    # A blocking call (time.sleep, a sync HTTP request) would hold the loop for a whole poll or read.
+    assert lag < 0.25, f"the event loop was held for {lag:.3f} s"
+
+
+def test_a_submit_whose_answer_is_lost_is_retried_to_the_same_task(stack):
+    key = stack.new_key("tenant-client-" + uuid.uuid4().hex[:8])
+    transport = LoseFirstSubmitAnswer()
+    with Client(stack.url, key, transport=transport) as client:
+        task = client.submit("demo-chat", prompt="submitted once")
+        listed = client.list(limit=100)["tasks"]
+    assert transport.lost == 1
+    assert [t["id"] for t in listed] == [task.id], "one task, though the submit was sent twice"
