@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
+import wave
+from pathlib import Path
 
 import httpx
 import pytest
@@ -121,6 +126,7 @@ def test_the_async_client_runs_twenty_tasks_at_once_without_blocking_the_loop(st
         return results, lag
 
     results, lag = asyncio.run(main())
+    print(f"\n20 tasks at once; the event loop was held at most {lag * 1000:.1f} ms")
     assert [r["status"] for r in results] == ["COMPLETED"] * 20
     # A blocking call (time.sleep, a sync HTTP request) would hold the loop for a whole poll or read.
     assert lag < 0.25, f"the event loop was held for {lag:.3f} s"
@@ -134,3 +140,33 @@ def test_a_submit_whose_answer_is_lost_is_retried_to_the_same_task(stack):
         listed = client.list(limit=100)["tasks"]
     assert transport.lost == 1
     assert [t["id"] for t in listed] == [task.id], "one task, though the submit was sent twice"
+
+
+def test_the_readmes_client_example_runs(stack):
+    """examples/client_quickstart.py, which the README shows, as a user runs it."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ASYNCINFER_BASE_URL": stack.url, "ASYNCINFER_API_KEY": stack.key}
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "client_quickstart.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Demo answer from demo-chat" in done.stdout
+    assert "\nCOMPLETED: " in done.stdout
+    assert "re-attached: COMPLETED" in done.stdout
+    assert "saved " in done.stdout and ".png" in done.stdout
+
+
+def test_the_async_client_downloads_a_generations_files(stack, tmp_path):
+    async def main() -> list[Path]:
+        async with AsyncClient(stack.url, stack.key) as client:
+            made = await client.generate("demo-audio", {"prompt": "rain", "duration": 1})
+            return await made.download(tmp_path, timeout=60)
+
+    (saved,) = asyncio.run(main())
+    with wave.open(str(saved)) as audio:
+        assert audio.getnframes() == audio.getframerate()  # one second

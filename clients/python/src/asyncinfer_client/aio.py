@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from asyncinfer_client._core import (
     ended,
     kind_of,
     new_idempotency_key,
+    output_files,
     poll_delay,
     status_of,
 )
@@ -89,6 +91,10 @@ class AsyncClient:
             "POST", "/v1/generation", json={"model": model, "config": config}, headers={"Idempotency-Key": key}
         )
         return AsyncTask(self, Routes("generation", body["id"]), body)
+
+    async def list(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        params = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+        return (await self.request("GET", "/v1/async", params=params))[0]
 
     def attach(self, task_id: str, kind: Kind | None = None) -> AsyncTask:
         return AsyncTask(self, Routes(kind or kind_of(task_id), task_id), {"id": task_id})
@@ -202,3 +208,18 @@ class AsyncTask:
 
     async def delete(self) -> None:
         await self._client.request("DELETE", self._routes.read)
+
+    async def download(self, directory: str | Path, timeout: float = 600.0) -> list[Path]:
+        """A completed generation's files, fetched through the URLs its read presigns."""
+        task = await self.result(timeout)
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        saved = []
+        async with httpx.AsyncClient(timeout=self._client._http.timeout) as plain:  # presigned: no API key
+            for name, url in output_files(task):
+                response = await plain.get(url)
+                response.raise_for_status()
+                path = target / name
+                await asyncio.to_thread(path.write_bytes, response.content)
+                saved.append(path)
+        return saved

@@ -1,0 +1,229 @@
+"""`aic`: the asyncinfer client on the command line. The base URL and key come from --base-url/--api-key or
+ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY; --json prints what the API answered, for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from asyncinfer_client.client import Client, Task
+from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
+from asyncinfer_client.events import Event
+
+STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "asyncinfer" / "watch"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    base_url = args.base_url or os.environ.get("ASYNCINFER_BASE_URL")
+    api_key = args.api_key or os.environ.get("ASYNCINFER_API_KEY")
+    if not base_url or not api_key:
+        parser.error("give --base-url and --api-key (or ASYNCINFER_BASE_URL and ASYNCINFER_API_KEY)")
+    out, err = Console(), Console(stderr=True)
+    try:
+        with Client(base_url, api_key, timeout=args.request_timeout) as client:
+            return args.command(client, args, out, err)
+    except APIError as exc:
+        err.print(f"[red]error[/red] {exc.status} {exc.code}: {exc.message}")
+        return 1
+    except (TaskFailed, WaitTimeout) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aic", description=__doc__)
+    parser.add_argument("--base-url")
+    parser.add_argument("--api-key")
+    parser.add_argument("--request-timeout", type=float, default=30.0, help="seconds per request (30)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON, nothing else")
+    commands = parser.add_subparsers(required=True)
+
+    run = commands.add_parser("run", help="submit a chat completion and stream its answer live")
+    run.add_argument("model")
+    run.add_argument("prompt")
+    run.add_argument("--timeout", type=float, default=600.0)
+    run.set_defaults(command=_run)
+
+    submit = commands.add_parser("submit", help="submit a chat completion; prints its id")
+    submit.add_argument("model")
+    submit.add_argument("prompt")
+    submit.set_defaults(command=_submit)
+
+    watch = commands.add_parser("watch", help="follow a task's events (again: from where it left off)")
+    watch.add_argument("id")
+    watch.add_argument("--from-start", action="store_true", help="from its first event, not where it left off")
+    watch.add_argument("--timeout", type=float, default=600.0)
+    watch.set_defaults(command=_watch)
+
+    ls = commands.add_parser("ls", help="your tasks, newest first")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.set_defaults(command=_ls)
+
+    cancel = commands.add_parser("cancel", help="cancel a task")
+    cancel.add_argument("id")
+    cancel.set_defaults(command=_cancel)
+
+    rm = commands.add_parser("rm", help="delete a task (cancelled first if still running)")
+    rm.add_argument("id")
+    rm.set_defaults(command=_rm)
+
+    download = commands.add_parser("download", help="save a generation's files")
+    download.add_argument("id")
+    download.add_argument("dir")
+    download.add_argument("--timeout", type=float, default=600.0)
+    download.set_defaults(command=_download)
+
+    batch = commands.add_parser("batch", help="batches").add_subparsers(required=True)
+    batch_submit = batch.add_parser("submit", help="submit a JSONL file of {custom_id, body} lines")
+    batch_submit.add_argument("file", type=Path)
+    batch_submit.add_argument("--endpoint", default="/v1/async")
+    batch_submit.add_argument("--wait", action="store_true", help="wait, with a progress bar by counts")
+    batch_submit.add_argument("--timeout", type=float, default=3600.0)
+    batch_submit.set_defaults(command=_batch_submit)
+    batch_results = batch.add_parser("results", help="a batch's result lines (JSONL)")
+    batch_results.add_argument("id")
+    batch_results.set_defaults(command=_batch_results)
+    return parser
+
+
+def _json(out: Console, value: Any) -> None:
+    out.print_json(json.dumps(value))
+
+
+def _run(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    task = client.submit(args.model, prompt=args.prompt)
+    return _follow(task, args, out, err, after=0)
+
+
+def _follow(task: Task, args: argparse.Namespace, out: Console, err: Console, after: int) -> int:
+    """Deltas to stdout as they come; tool steps and status to stderr; the last event seen remembered."""
+    events: list[Event] = []
+    with err.status(f"{task.id} running", spinner="dots") as status:
+        for event in task.events(starting_after=after, timeout=args.timeout):
+            events.append(event)
+            if event.seq is not None:
+                _remember(task.id, event.seq)
+            if args.json:
+                continue
+            if event.type == "delta":
+                out.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+            elif event.type == "tool_call":
+                err.print(f"[cyan]→ {event.data.get('name')}[/cyan] {event.data.get('arguments', '')}")
+            elif event.type == "tool_result":
+                err.print(f"[cyan]← {event.data.get('name')}[/cyan]")
+            elif event.type == "restart":
+                err.print(f"[yellow]restart[/yellow] {event.data}")
+            status.update(f"{task.id} running, {len([e for e in events if e.seq])} events")
+    done = task.get()
+    if args.json:
+        _json(out, done)
+    else:
+        out.print()
+        usage = done.get("usage") or {}
+        err.print(f"[bold]{done.get('status')}[/bold] {task.id} · {usage.get('total_tokens', 0)} tokens")
+    return 0 if str(done.get("status")).upper() == "COMPLETED" else 1
+
+
+def _remember(task_id: str, seq: int) -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / task_id).write_text(str(seq))
+
+
+def _submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    task = client.submit(args.model, prompt=args.prompt)
+    if args.json:
+        _json(out, task.last)
+    else:
+        out.print(task.id)
+    return 0
+
+
+def _watch(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    seen = STATE / args.id
+    after = 0 if args.from_start or not seen.exists() else int(seen.read_text() or 0)
+    if after:
+        err.print(f"resuming after event {after}")
+    return _follow(client.attach(args.id), args, out, err, after)
+
+
+def _ls(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    listed = client.list(limit=args.limit)
+    if args.json:
+        _json(out, listed)
+        return 0
+    table = Table("id", "status", "model", "created")
+    for task in listed.get("tasks", []):
+        table.add_row(task["id"], task["status"], task.get("model", ""), task.get("created_at", ""))
+    out.print(table)
+    return 0
+
+
+def _cancel(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    done = client.attach(args.id).cancel()
+    _json(out, done) if args.json else out.print(f"{args.id} {done.get('status')}")
+    return 0
+
+
+def _rm(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    client.attach(args.id).delete()
+    if not args.json:
+        out.print(f"{args.id} deleted")
+    return 0
+
+
+def _download(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    task = client.attach(args.id)
+    with err.status(f"{args.id} waiting for its files", spinner="dots"):
+        saved = task.download(args.dir, timeout=args.timeout)
+    if args.json:
+        _json(out, [str(p) for p in saved])
+    else:
+        for path in saved:
+            out.print(f"{path}  ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    batch = client.batches.create(args.file, endpoint=args.endpoint)
+    if not args.wait:
+        _json(out, batch) if args.json else out.print(batch["id"])
+        return 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task(batch["id"], total=batch["request_counts"]["total"])
+
+        def show(read: dict) -> None:
+            counts = read["request_counts"]
+            ended = counts["completed"] + counts["failed"] + counts["cancelled"]
+            progress.update(bar, completed=ended, description=f"{read['id']} {read['status']}")
+
+        done = client.batches.wait(batch["id"], timeout=args.timeout, on_progress=show)
+    counts = done["request_counts"]
+    if args.json:
+        _json(out, done)
+    else:
+        out.print(
+            f"{done['id']} {done['status']}: {counts['completed']} completed, {counts['failed']} failed, "
+            f"{counts['cancelled']} cancelled of {counts['total']}"
+        )
+    return 0 if done["status"] == "completed" else 1
+
+
+def _batch_results(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    for line in client.batches.results(args.id):
+        sys.stdout.write(json.dumps(line) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
