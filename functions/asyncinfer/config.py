@@ -154,6 +154,8 @@ class BatchSettings(ApiSettings):
 class WebhookApiSettings(_Settings):
     webhook_queue_url: str = Field(min_length=1)
     retention_days: int = Field(default=30, ge=1)
+    # After a rotation the previous signing secret still signs deliveries this long (0: dropped at once).
+    webhook_secret_grace_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
 
 
 class NotifierSettings(WebhookApiSettings):

@@ -241,6 +241,7 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
         webhook_store(settings.table_name),
         SqsQueue(client("sqs"), settings.webhook_queue_url),
         retention_days=settings.retention_days,
+        secret_grace_seconds=settings.webhook_secret_grace_seconds,
     )
 
 

@@ -100,7 +100,14 @@ DELIVERY = obj(
     attempts={"type": "array", "items": ATTEMPT},
     payload={"type": "string", "description": "The exact body sent (on GET of one delivery)"},
 )
-SECRET = obj(secret={"type": "string", "pattern": "^whsec_"})
+SECRET = obj(
+    secret={"type": "string", "pattern": "^whsec_"},
+    previous_secret_expires_at={
+        **STAMP,
+        "type": ["string", "null"],
+        "description": "After a rotation: until when deliveries are also signed with the previous secret",
+    },
+)
 
 
 # One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).

@@ -17,6 +17,7 @@ from asyncinfer.api.shapes import DELIVERY, SECRET, obj
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.http import tenant_of
+from asyncinfer.store.base import WebhookSecrets
 from asyncinfer.tasks.dialects import async_api
 from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
@@ -39,14 +40,27 @@ def _delivery_id(value: str) -> str:
     return value
 
 
+def _secret(svc: Webhooks, secrets: WebhookSecrets) -> dict:
+    """The current secret; the previous one is never shown again, only until when it still signs."""
+    grace = secrets.previous_expires_at if secrets.in_grace(svc.clock()) else None
+    return {"secret": secrets.current, "previous_secret_expires_at": async_api.iso(grace) if grace else None}
+
+
 @route(router, "GET", "/v1/webhooks/secret", "The tenant's webhook signing secret (Standard Webhooks)", TAG, ok=SECRET)
 def get_secret(svc: WebhooksService) -> dict:
-    return {"secret": svc.secret(tenant_of(router))}
+    return _secret(svc, svc.secret(tenant_of(router)))
 
 
-@route(router, "POST", "/v1/webhooks/secret/rotate", "Replace the signing secret", TAG, ok=SECRET)
+@route(
+    router,
+    "POST",
+    "/v1/webhooks/secret/rotate",
+    "Replace the signing secret; the previous one still signs deliveries for a grace period",
+    TAG,
+    ok=SECRET,
+)
 def rotate_secret(svc: WebhooksService) -> dict:
-    return {"secret": svc.rotate_secret(tenant_of(router))}
+    return _secret(svc, svc.rotate_secret(tenant_of(router)))
 
 
 @route(

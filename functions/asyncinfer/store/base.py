@@ -195,11 +195,43 @@ class BatchStore(Protocol):
         """The tasks among `task_ids` that exist, by id."""
 
 
-class WebhookStore(Protocol):
-    def get_secret(self, tenant: str) -> str | None: ...
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """A tenant's signing secret and, after a rotation, the one it replaced, still signed with until
+    `previous_expires_at` (epoch ms)."""
 
-    def put_secret(self, tenant: str, secret: str, *, replace: bool = False) -> str:
-        """Store the tenant's signing secret unless it has one (or `replace`); returns the one in force."""
+    current: str
+    previous: str | None = None
+    previous_expires_at: int | None = None
+
+    def in_grace(self, at_ms: int) -> bool:
+        """Whether the previous secret is still signed with at `at_ms`."""
+        return bool(self.previous) and at_ms < (self.previous_expires_at or 0)
+
+    def signing(self, at_ms: int) -> list[str]:
+        """The secrets a delivery made at `at_ms` is signed with: the current one, then the previous one."""
+        if self.previous and self.in_grace(at_ms):
+            return [self.current, self.previous]
+        return [self.current]
+
+
+class SecretsChanged(Exception):
+    """A rotation's compare-and-set lost; `current` is what the tenant has now (None when nothing)."""
+
+    def __init__(self, current: WebhookSecrets | None) -> None:
+        super().__init__("webhook secret condition failed")
+        self.current = current
+
+
+class WebhookStore(Protocol):
+    def get_secrets(self, tenant: str) -> WebhookSecrets | None: ...
+
+    def put_secret(self, tenant: str, secret: str) -> WebhookSecrets:
+        """Give the tenant its first signing secret unless it has one; returns the secrets in force."""
+
+    def replace_secrets(self, tenant: str, secrets: WebhookSecrets, *, expected: str | None) -> None:
+        """Store `secrets` if the current secret is still `expected` (None: the tenant has none yet);
+        SecretsChanged otherwise."""
 
     def put_delivery(self, delivery: Delivery) -> bool:
         """Insert a delivery unless one with its id exists; False if it did."""

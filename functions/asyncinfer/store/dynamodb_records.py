@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from asyncinfer.domain.model import Task
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
-from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken
+from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsChanged, WebhookSecrets
 from asyncinfer.store.codec import encode, item_to_record, record_to_item, task_from_item
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.schema import TASK_PREFIX
@@ -187,23 +187,53 @@ class DynamoWebhookStore(_Table):
     def _delivery(item: dict[str, Any]) -> Delivery:
         return Delivery.model_validate(item_to_record(item, DELIVERY_JSON))
 
-    def get_secret(self, tenant: str) -> str | None:
+    @staticmethod
+    def _secrets(item: dict[str, Any]) -> WebhookSecrets:
+        expires = item.get("previous_expires_at")
+        return WebhookSecrets(
+            current=item["secret"]["S"],
+            previous=item["previous"]["S"] if "previous" in item else None,
+            previous_expires_at=int(expires["N"]) if expires else None,
+        )
+
+    def get_secrets(self, tenant: str) -> WebhookSecrets | None:
         resp = self._ddb.get_item(
             TableName=self._table, Key={"pk": {"S": tenant}, "sk": {"S": SECRET_KEY}}, ConsistentRead=True
         )
         item = resp.get("Item")
-        return item["secret"]["S"] if item else None
+        return self._secrets(item) if item else None
 
-    def put_secret(self, tenant: str, secret: str, *, replace: bool = False) -> str:
-        item = {"pk": {"S": tenant}, "sk": {"S": SECRET_KEY}, "secret": {"S": secret}}
-        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(pk)"}
+    def put_secret(self, tenant: str, secret: str) -> WebhookSecrets:
         try:
-            self._ddb.put_item(TableName=self._table, Item=item, **condition)
+            self.replace_secrets(tenant, WebhookSecrets(current=secret), expected=None)
+        except SecretsChanged as exc:
+            found = exc.current or self.get_secrets(tenant)
+            if found is None:
+                raise
+            return found
+        return WebhookSecrets(current=secret)
+
+    def replace_secrets(self, tenant: str, secrets: WebhookSecrets, *, expected: str | None) -> None:
+        item: dict[str, Any] = {"pk": {"S": tenant}, "sk": {"S": SECRET_KEY}, "secret": {"S": secrets.current}}
+        if secrets.previous is not None and secrets.previous_expires_at is not None:
+            item["previous"] = {"S": secrets.previous}
+            item["previous_expires_at"] = {"N": str(secrets.previous_expires_at)}
+        if expected is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "secret = :expected",
+                "ExpressionAttributeValues": {":expected": {"S": expected}},
+            }
+        try:
+            self._ddb.put_item(
+                TableName=self._table, Item=item, ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition
+            )
         except ClientError as exc:
             if not _conflict(exc):
                 raise
-            return self.get_secret(tenant) or secret
-        return secret
+            old = exc.response.get("Item")
+            raise SecretsChanged(self._secrets(old) if old else None) from exc
 
     def put_delivery(self, delivery: Delivery) -> bool:
         item = record_to_item(delivery, delivery.tenant, DELIVERY_PREFIX + delivery.id, DELIVERY_JSON)

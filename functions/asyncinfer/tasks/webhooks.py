@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,12 +25,16 @@ from asyncinfer.domain.records import Attempt, Delivery, DeliveryStatus
 from asyncinfer.domain.sealing import Sealer, SealingFailed, webhook_context
 from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
 from asyncinfer.queue.base import DeliveryMessage, MessageQueue
-from asyncinfer.store.base import WebhookStore
+from asyncinfer.store.base import SecretsChanged, WebhookSecrets, WebhookStore
 from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
+# After a rotation the previous secret still signs every delivery for this long (configurable): a day lets
+# a receiver deploy the new secret in its own release cycle, retries already queued included.
+DEFAULT_SECRET_GRACE_SECONDS = 24 * 3600
+ROTATE_TRIES = 3
 MAX_ATTEMPTS_KEPT = 20
 MAX_ERROR_CHARS = 300
 USER_AGENT = "asyncinfer-webhooks/1"
@@ -58,11 +62,13 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def sign_headers(secret: str, message_id: str, payload: str, at: datetime) -> dict[str, str]:
+def sign_headers(secrets: Sequence[str], message_id: str, payload: str, at: datetime) -> dict[str, str]:
+    """Standard Webhooks headers with one signature per secret, space-separated: a receiver verifying with
+    any one of them accepts the delivery (the spec's zero-downtime rotation)."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, payload),
+        "webhook-signature": " ".join(Webhook(secret).sign(message_id, at, payload) for secret in secrets),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -71,16 +77,42 @@ def sign_headers(secret: str, message_id: str, payload: str, at: datetime) -> di
 class Webhooks:
     """The API side and the announcing side: secrets, deliveries, redeliveries."""
 
-    def __init__(self, store: WebhookStore, queue: MessageQueue, retention_days: int) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        queue: MessageQueue,
+        retention_days: int,
+        *,
+        secret_grace_seconds: int = DEFAULT_SECRET_GRACE_SECONDS,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.retention_days = retention_days
+        self.secret_grace_seconds = secret_grace_seconds
+        self.clock = clock
 
-    def secret(self, tenant: str) -> str:
-        return self.store.get_secret(tenant) or self.store.put_secret(tenant, new_secret())
+    def secret(self, tenant: str) -> WebhookSecrets:
+        return self.store.get_secrets(tenant) or self.store.put_secret(tenant, new_secret())
 
-    def rotate_secret(self, tenant: str) -> str:
-        return self.store.put_secret(tenant, new_secret(), replace=True)
+    def rotate_secret(self, tenant: str) -> WebhookSecrets:
+        """A new signing secret. The one it replaces is still signed with for the grace period; one replaced
+        before that is dropped, even inside its own grace period: at most two secrets sign a delivery."""
+        old = self.store.get_secrets(tenant)
+        for _ in range(ROTATE_TRIES):
+            previous = old.current if old is not None and self.secret_grace_seconds > 0 else None
+            fresh = WebhookSecrets(
+                current=new_secret(),
+                previous=previous,
+                previous_expires_at=self.clock() + self.secret_grace_seconds * 1000 if previous else None,
+            )
+            try:
+                self.store.replace_secrets(tenant, fresh, expected=old.current if old else None)
+            except SecretsChanged as changed:  # a rotation at the same moment: this one goes after it
+                old = changed.current
+                continue
+            return fresh
+        raise Conflict("The webhook secret is being rotated by another request; try again")
 
     def announce(
         self,
@@ -199,11 +231,19 @@ async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: f
 
 
 class WebhookSender:
-    def __init__(self, store: WebhookStore, policy: SendPolicy, sealer: Sealer, post: Post = http_post) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        policy: SendPolicy,
+        sealer: Sealer,
+        post: Post = http_post,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.store = store
         self.policy = policy
         self.sealer = sealer
         self.post = post
+        self.clock = clock
 
     def attempt(self, message: DeliveryMessage) -> DeliveryOutcome:
         """One attempt of a pending delivery. Raises RetryDelivery when it failed and may be tried again."""
@@ -217,10 +257,14 @@ class WebhookSender:
         try:
             url = self.sealer.open([delivery.url], webhook_context(delivery.tenant))[0]
             target = pin(url, self.policy.outbound, system_resolver)
-            secret = self.store.get_secret(delivery.tenant)
-            if secret is None:
+            secrets = self.store.get_secrets(delivery.tenant)
+            if secrets is None:
                 raise RuntimeError("the tenant has no webhook secret")
-            headers = sign_headers(secret, delivery.id, delivery.payload, datetime.now(UTC))
+            # Signed when sent, not when queued: a rotation meanwhile is honoured, with its grace period.
+            at = self.clock()
+            headers = sign_headers(
+                secrets.signing(at), delivery.id, delivery.payload, datetime.fromtimestamp(at / 1000, UTC)
+            )
             status_code = self.post(target, delivery.payload.encode(), headers, self.policy.timeout_seconds)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
@@ -231,7 +275,7 @@ class WebhookSender:
         except Exception as exc:  # a timeout, a refused connection, a TLS error: all worth another try
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         attempt = Attempt(
-            at=now_ms(), duration_ms=int((time.monotonic() - started) * 1000), status_code=status_code, error=error
+            at=self.clock(), duration_ms=int((time.monotonic() - started) * 1000), status_code=status_code, error=error
         )
         previous = delivery.attempt_count
         count = previous + 1
