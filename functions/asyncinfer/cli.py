@@ -10,12 +10,17 @@ function's handler (locally, against `make dev`), or by invoking the deployed ba
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from asyncinfer import wiring
 from asyncinfer.domain.errors import InvalidRequest
@@ -26,6 +31,14 @@ from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 
 def main(argv: list[str] | None = None) -> int:
+    _local_endpoint_defaults()
+    try:
+        return _main(argv)
+    except (BotoCoreError, ClientError) as exc:  # AWS (or the emulator) said no: its message, not a traceback
+        _fail(str(exc))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="asyncinfer", description="asyncinfer administration")
     commands = parser.add_subparsers(dest="command", required=True)
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
@@ -118,6 +131,84 @@ def _when(ms: int) -> str:
 
 
 LOCAL_STACK_FILE = ".asyncinfer/local.json"
+# Written by `make dev` into that file beside the functions' settings: the stack's process and its API.
+STACK_PID = "ASYNCINFER_LOCAL_PID"
+STACK_URL = "ASYNCINFER_LOCAL_URL"
+# The local stack's emulator keeps its resources in this region (infra/local/emulator.py).
+LOCAL_REGION = "us-east-1"
+
+
+class NoLocalStack(Exception):
+    """No local stack answers for a settings file: there is none, or the one that wrote it is gone."""
+
+
+def local_stack(stack_file: Path) -> dict[str, str]:
+    """The settings of the local stack that wrote `stack_file`, if it still runs; NoLocalStack says why not."""
+    try:
+        settings = json.loads(stack_file.read_text())
+    except FileNotFoundError:
+        raise NoLocalStack(
+            f"no local stack is running ({stack_file} does not exist): start one with `make dev`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise NoLocalStack(f"cannot read the local stack's settings in {stack_file} ({exc})") from None
+    if not isinstance(settings, dict):
+        raise NoLocalStack(f"{stack_file} is not a local stack's settings file")
+    pid, endpoint = settings.get(STACK_PID), str(settings.get("AWS_ENDPOINT_URL", ""))
+    if (pid is not None and not process_alive(pid)) or not _listening(endpoint):
+        raise NoLocalStack(
+            f"the local stack that wrote {stack_file} is no longer running (pid {pid}, emulator {endpoint or '?'}): "
+            "start it again with `make dev`"
+        )
+    return {str(name): str(value) for name, value in settings.items()}
+
+
+def process_alive(pid: int | str) -> bool:
+    try:
+        if int(pid) <= 0:  # not one process: kill would signal a group
+            return False
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, OverflowError):
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_endpoint_defaults() -> None:
+    """A command aimed at the local stack's emulator (AWS_ENDPOINT_URL on loopback) needs no AWS settings:
+    the emulator takes any credentials, but botocore wants a region and some credentials to sign with."""
+    if not _is_loopback(os.environ.get("AWS_ENDPOINT_URL", "")):
+        return
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    if not os.environ.get("AWS_ACCESS_KEY_ID"):
+        os.environ["AWS_ACCESS_KEY_ID"] = os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def _fail(message: str) -> NoReturn:
+    raise SystemExit(f"asyncinfer: {message}")
 
 
 def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -134,18 +225,20 @@ def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         event = schedules.get(args.name).invocation(scheduled_time=now_iso())
     except KeyError:
         parser.error(f"no schedule named {args.name!r} in {args.file}")
-    result = _invoke_remote(args.function, event) if args.function else _invoke_here(parser, args.stack, event)
+    result = _invoke_remote(args.function, event) if args.function else _invoke_here(args.stack, event)
     print(json.dumps(result, indent=2))
     return 0
 
 
-def _invoke_here(parser: argparse.ArgumentParser, stack_file: str, event: dict[str, Any]) -> Any:
-    path = Path(stack_file)
-    if path.is_file():
-        for name, value in json.loads(path.read_text()).items():
-            os.environ.setdefault(name, value)
-    if not os.environ.get("ASYNCINFER_BATCH_QUEUE_URL"):
-        parser.error(f"no local stack found ({stack_file}); start `make dev`, or pass --function for AWS")
+def _invoke_here(stack_file: str, event: dict[str, Any]) -> Any:
+    try:
+        settings = local_stack(Path(stack_file))
+    except NoLocalStack as exc:
+        if Path(stack_file).exists() or not os.environ.get("ASYNCINFER_BATCH_QUEUE_URL"):
+            _fail(f"{exc}, or pass --function for AWS")
+        settings = {}  # no file, and the environment names a stack's resources itself
+    for name, value in settings.items():
+        os.environ.setdefault(name, value)
     from asyncinfer.config import BatchSettings
     from asyncinfer.domain.batches import ScheduledInvocation
     from asyncinfer.tasks.dialects import batches as view

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Launched:
     key: str
     emulator: str
     output: list[str] = field(default_factory=list)
+    stack_file: Path | None = None
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -42,11 +44,14 @@ class Launched:
 
 def launch(key_prefix: str = "ai_local_", **env_overrides: str) -> Launched:
     key = key_prefix + secrets.token_hex(16)
+    port = free_port()
     env = {
         **os.environ,
-        "ASYNCINFER_PORT": str(free_port()),
+        "ASYNCINFER_PORT": str(port),
         "ASYNCINFER_DEV_KEY": key,
         "PYTHONUNBUFFERED": "1",
+        # Not the repository's .asyncinfer/local.json: that one is the `make dev` someone may be running.
+        "ASYNCINFER_STACK_FILE": str(Path(tempfile.gettempdir()) / f"asyncinfer-local-{port}.json"),
         **env_overrides,
     }
     env.pop("AWS_ENDPOINT_URL", None)
@@ -83,4 +88,5 @@ def launch(key_prefix: str = "ai_local_", **env_overrides: str) -> Launched:
     if not emulator:
         process.kill()
         raise RuntimeError("the stack did not print its emulator endpoint")
-    return Launched(process=process, url=url, key=key, emulator=emulator, output=output)
+    stack_file = ROOT / env["ASYNCINFER_STACK_FILE"]
+    return Launched(process=process, url=url, key=key, emulator=emulator, output=output, stack_file=stack_file)

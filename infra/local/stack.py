@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
+import signal
+import socket
 import sys
 import warnings
 from dataclasses import dataclass
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from asyncinfer.cli import LOCAL_STACK_FILE
+from asyncinfer.cli import LOCAL_STACK_FILE, STACK_PID, STACK_URL, NoLocalStack, local_stack
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
 from infra.local import defaults, durable
@@ -88,40 +92,126 @@ class _Server(uvicorn.Server):
             print(self.ready_message, flush=True)
 
 
-def run(options: StackOptions) -> None:
+class PortTaken(Exception):
+    """The stack's port is in use; the message says by what."""
+
+
+def listen(port: int, stack_file: Path) -> socket.socket:
+    """The API's listening socket, taken before anything else starts: a second stack on a busy port stops
+    here, having written, printed and deleted nothing."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart reuses the port
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise PortTaken(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+        raise PortTaken(_taken_by(port, stack_file)) from exc
+    return sock
+
+
+def _taken_by(port: int, stack_file: Path) -> str:
+    url = f"http://127.0.0.1:{port}"
+    try:
+        running = local_stack(stack_file)
+    except NoLocalStack:
+        running = {}
+    if running.get(STACK_URL) == url:
+        return (
+            f"a local stack is already running at {url} (pid {running.get(STACK_PID)}); "
+            "stop it first (Ctrl-C in its terminal), or start another one with ASYNCINFER_PORT=<port>"
+        )
+    return (
+        f"port {port} on 127.0.0.1 is in use by another program; "
+        "start the stack on another one with ASYNCINFER_PORT=<port>"
+    )
+
+
+def _write_stack_file(path: Path, settings: dict[str, str]) -> None:
+    """Whole or not at all: `asyncinfer` never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(settings, indent=2))
+    partial.replace(path)
+
+
+def _remove_stack_file(path: Path) -> None:
+    """Only this stack's: another stack may have written the file since (with a settings file of its own)."""
+    try:
+        ours = json.loads(path.read_text()).get(STACK_PID) in (None, str(os.getpid()))
+    except (OSError, ValueError, AttributeError):
+        ours = True  # gone or unreadable: nobody else's either
+    if ours:
+        path.unlink(missing_ok=True)
+
+
+def _stop_as_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(options: StackOptions) -> int:
     defaults.apply()
+    # `kill PID` (a process manager, a closed terminal's SIGTERM) stops the stack as Ctrl-C does: everything it
+    # started is stopped and its settings file removed. uvicorn takes the signal while it serves, shuts
+    # down, then raises it again (here, on this handler).
+    signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
+    stack_file = ROOT / os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE)
+    url = f"http://127.0.0.1:{options.port}"
+    try:
+        listener = listen(options.port, stack_file)
+    except PortTaken as exc:
+        print(f"asyncinfer: {exc}", file=sys.stderr, flush=True)
+        return 1
+    with contextlib.ExitStack() as started:
+        started.callback(print, "asyncinfer stopped", flush=True)
+        started.callback(listener.close)
+        # Ctrl-C or SIGTERM, while starting or serving: stopping is the normal way out.
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(options, url, listener, stack_file, started)
+    return 0
+
+
+def serve(
+    options: StackOptions, url: str, listener: socket.socket, stack_file: Path, started: contextlib.ExitStack
+) -> None:
+    """Start every part (each one stopped by `started` when the stack stops), then serve until stopped."""
     # Every "function" shares this process (and its GIL): hand the interpreter over more often, so one
     # busy function (a batch's items) delays the others' short steps by less than the default 5 ms a time.
     sys.setswitchinterval(0.0005)
     emulator = Emulator(options.emulator_port)
     emulator.start()
+    started.callback(emulator.stop)
     resources: Resources = emulator.create_resources()
     os.environ.update(resources.env())
     # Videos: the demo video model's jobs go to an offline stand-in for Bedrock's async invocations.
     videos = DemoVideoJobs(emulator.client("s3"), float(os.environ.get("ASYNCINFER_DEMO_VIDEO_SECONDS", "90")))
     videos.start_serving()
+    started.callback(videos.stop)
     os.environ["ASYNCINFER_DEMO_VIDEO_JOBS_URL"] = videos.url
     # Long tasks: the runner (a durable function on AWS) under the testing SDK's local durable service.
     runner = LocalRunner(durable.invocation_timeout(), REGION)
+    started.callback(runner.stop)
     runner.start(dict(os.environ))
     os.environ.update(runner.env())
 
     key = create_key(DynamoTaskStore(emulator.client("dynamodb"), resources.table_name), DEV_TENANT, options.dev_key)
 
-    # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings.
-    stack_file = ROOT / os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE)
-    stack_file.parent.mkdir(exist_ok=True)
-    stack_file.write_text(json.dumps({**LOCAL_DEFAULTS, **resources.env(), **runner.env()}, indent=2))
+    # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings; the
+    # stack's pid and URL tell it (and a second `make dev`) whether the stack still runs.
+    settings = {**LOCAL_DEFAULTS, **resources.env(), **runner.env(), STACK_PID: str(os.getpid()), STACK_URL: url}
+    _write_stack_file(stack_file, settings)
+    started.callback(_remove_stack_file, stack_file)
 
     # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
     # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
     os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * (options.worker_pollers + BATCH_ITEM_POLLERS)))
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
-    pollers = event_sources(emulator, resources, functions, options.worker_pollers)
-    for poller in pollers:
+    for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()
+        started.callback(poller.stop)
 
-    url = f"http://127.0.0.1:{options.port}"
     print("asyncinfer local stack (no AWS account, no Docker; data lives until you stop it)")
     print(f"  API       {url}")
     print(f"  docs      {url}/docs   (OpenAPI: {url}/openapi.json)")
@@ -138,23 +228,12 @@ def run(options: StackOptions) -> None:
         uvicorn.Config(build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off")
     )
     server.ready_message = f"asyncinfer ready on {url} (Ctrl-C stops everything)"
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the Ctrl-C it already handled; stopping is the normal way out
-    finally:
-        for poller in pollers:
-            poller.stop()
-        runner.stop()
-        videos.stop()
-        emulator.stop()
-        stack_file.unlink(missing_ok=True)
-        print("asyncinfer stopped", flush=True)
+    # uvicorn re-raises the Ctrl-C (or SIGTERM) it already handled: the caller takes it as the way out.
+    server.run(sockets=[listener])
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    run(StackOptions.from_env())
-    return 0
+    return run(StackOptions.from_env())
