@@ -21,7 +21,7 @@ from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.service import read_result
 from bench.common import SMOKE, EmulatorProcess, Row
 
-PAYLOADS = Payloads(view.task_data, view.render, view.result_line)
+PAYLOADS = Payloads(view.task_data, view.render, view.result_line, view.file_line)
 
 ITEMS = 200 if SMOKE else 10_000
 RESULT_CHARS = 12_000  # an answer of about 2,000 words, kept inline in the item (under 16 KiB)

@@ -61,6 +61,8 @@ def reset() -> None:
         kept.cache_clear()
 
 
+# POST /v1/files carries the file in the request: Lambda takes at most 6 MB of request (base64 included).
+FILE_ROUTE_BYTES = 4 * 1024 * 1024
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
 
 
@@ -210,9 +212,11 @@ def batches(settings: BatchSettings) -> Batches:
     from asyncinfer.blobs.s3 import object_reader
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.tasks.batches import Batches, BatchLimits
+    from asyncinfer.tasks.files import Files
 
+    tasks = task_service(settings)
     return Batches(
-        tasks=task_service(settings),
+        tasks=tasks,
         store=DynamoBatchStore(client("dynamodb"), settings.table_name),
         jobs=SqsQueue(client("sqs"), settings.batch_queue_url),
         items=SqsQueue(client("sqs"), settings.batch_items_queue_url),
@@ -224,6 +228,12 @@ def batches(settings: BatchSettings) -> Batches:
             download_url_seconds=settings.download_url_seconds,
             input_buckets=tuple(settings.batch_input_buckets),
             own_bucket=settings.bucket_name,
+        ),
+        files=Files(
+            tasks.blobs,
+            max_bytes=FILE_ROUTE_BYTES,
+            url_seconds=settings.download_url_seconds,
+            retention_days=settings.retention_days,
         ),
     )
 
@@ -254,7 +264,7 @@ def endings(settings: NotifierSettings) -> Endings:
 
     blobs = S3BlobStore(client("s3"), settings.bucket_name)
     hooks = webhooks(settings)
-    payloads = Payloads(view.task_data, view.render, view.result_line)
+    payloads = Payloads(view.task_data, view.render, view.result_line, view.file_line)
     tracker = BatchTracker(
         DynamoBatchStore(client("dynamodb"), settings.table_name),
         blobs,

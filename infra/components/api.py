@@ -19,7 +19,7 @@ from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from infra.components.function import Function
-from infra.components.grants import grant_batch_rights, grant_executions, grant_task_rights
+from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import grant_table
@@ -109,6 +109,7 @@ class Api(Construct):
         }
         if "api_batches" in api_functions:
             grant_batch_rights(api_functions["api_batches"], config, table=table, bucket=bucket, queues=queues)
+            grant_file_rights(api_functions["api_batches"], bucket)
         # Webhook secrets and deliveries: its own records in the table, and the webhook queue.
         api_functions["api_webhooks"] = Function(
             self,
@@ -163,6 +164,8 @@ class Api(Construct):
             rest_api_name=f"asyncinfer-{config.stage}",
             description="asyncinfer: disconnect-safe asynchronous inference",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # POST /v1/files: the upload reaches the function byte for byte (base64), not as UTF-8 text.
+            binary_media_types=["multipart/form-data"],
             # API Gateway writes access logs through one role per account and region (its account settings);
             # without one, creating the stage fails. Kept on stack deletion: other APIs may log through it.
             cloud_watch_role=config.api_gateway_cloudwatch_role,

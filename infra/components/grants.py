@@ -55,6 +55,22 @@ def grant_batch_rights(
             )
 
 
+def grant_file_rights(fn: lambda_.IFunction, bucket: s3.IBucket) -> None:
+    """The Files API: list uploads (only under the batch prefixes), and delete uploads and batch files."""
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in BATCH_PREFIXES]}},
+        )
+    )
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in BATCH_PREFIXES]
+        )
+    )
+
+
 def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
     env = {
         "ASYNCINFER_BATCH_QUEUE_URL": queues.batches.queue_url,

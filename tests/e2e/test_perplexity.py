@@ -69,3 +69,40 @@ def test_unknown_request_is_a_json_404(stack):
         response = client.get(f"/async/chat/completions/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_perplexitys_own_sdk_creates_gets_and_lists_unchanged(stack):
+    """The official `perplexityai` SDK, given only the base URL: create, get until COMPLETED, list."""
+    from perplexity import Perplexity
+
+    client = Perplexity(api_key=stack.key, base_url=stack.url, max_retries=0)
+    messages = [{"role": "user", "content": "What is a disconnect-safe API?"}]
+    created = client.async_.chat.completions.create(
+        request={"model": "sonar-pro", "messages": messages}, idempotency_key=uuid.uuid4().hex
+    )
+    assert created.status == "CREATED" and created.model == "sonar-pro" and isinstance(created.created_at, int)
+    done = wait_for(
+        lambda: (r := client.async_.chat.completions.get(created.id)).status == "COMPLETED" and r, what="COMPLETED"
+    )
+    assert done.response.choices[0].message.content.startswith("Demo answer")
+    assert done.response.usage.total_tokens > 0 and done.completed_at >= done.created_at
+    assert created.id in [r.id for r in client.async_.chat.completions.list().requests]
+
+
+def test_perplexitys_deep_research_model_and_its_v1_async_sonar_paths_serve_the_same_tasks(stack):
+    """sonar-deep-research, Perplexity's async model, runs (on the demo research model, a long task), and
+    Perplexity's current paths /v1/async/sonar read the same tasks as /async/chat/completions."""
+    body = {"request": {"model": "sonar-deep-research", "messages": [{"role": "user", "content": "Survey async APIs"}]}}
+    with stack.client() as client:
+        created = client.post("/v1/async/sonar", json=body)
+        assert created.status_code == 200, created.text
+        request_id = created.json()["id"]
+        assert created.json()["model"] == "sonar-deep-research"
+        wait_for(
+            lambda: client.get(f"/v1/async/sonar/{request_id}").json()["status"] == "IN_PROGRESS", what="IN_PROGRESS"
+        )
+        old = client.get(f"/async/chat/completions/{request_id}").json()
+        assert old["id"] == request_id and old["model"] == "sonar-deep-research"
+        assert request_id in [r["id"] for r in client.get("/v1/async/sonar", params={"limit": 50}).json()["requests"]]
+        # A long task: not left running behind the test.
+        assert client.post(f"/v1/async/task_{request_id}/cancel").status_code == 200

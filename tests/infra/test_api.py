@@ -171,8 +171,13 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
         assert dlq not in json.dumps(statements), f"{name} can reach the dead-letter queue"
         actions = actions_of(statements)
         assert "sqs:ReceiveMessage" not in actions and "sqs:DeleteMessage" not in actions
-        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket", "s3:ListBucket"} & actions
+        assert not {"dynamodb:DeleteTable", "dynamodb:Scan", "s3:DeleteBucket"} & actions
         assert not any(a.startswith("secretsmanager:") for a in actions)
+        # Listing only where the Files API keeps uploads and batch files, and only the batches function.
+        for statement in statements:
+            if "s3:ListBucket" in json.dumps(statement.get("Action")):
+                assert name == "api_batches"
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": ["batches/*", "uploads/*"]}}
 
     for name in ("api_async", "api_perplexity", "api_privategpt", "api_netmind"):
         assert_api_function_rights(policy_statements_of(resources, function_id(resources, name)), tasks)

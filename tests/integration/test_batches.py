@@ -82,7 +82,7 @@ def test_duplicate_custom_ids_are_refused_and_nothing_is_made(aws):
     ("body", "message"),
     [
         ({"requests": []}, "requests"),
-        ({}, "either requests"),
+        ({}, "exactly one of requests"),
         ({"requests": [{"custom_id": "a", "body": chat("x", "no-such-model")}]}, "request 1 (a)"),
         ({"requests": [{"custom_id": "a", "body": {"model": "demo-chat"}}]}, "messages"),
         ({"requests": [{"body": chat("x")}]}, "custom_id"),

@@ -11,7 +11,7 @@ from asyncinfer.tasks.batch_tracker import BatchTracker
 from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.payloads import Payloads
 
-PAYLOADS = Payloads(view.task_data, view.render, view.result_line)
+PAYLOADS = Payloads(view.task_data, view.render, view.result_line, view.file_line)
 
 COUNT, RESULT_BYTES = 2000, 64 * 1024  # 125 MiB of results in all
 
@@ -69,7 +69,9 @@ def test_finishing_a_batch_of_2000_items_with_125_mib_of_results_holds_a_few_mib
         return {"choices": [{"message": {"content": "x" * RESULT_BYTES}}]}
 
     tracker = BatchTracker(Store(batch_id), blobs, webhooks=None, result_of=result_of, payloads=PAYLOADS)
-    batch = SimpleNamespace(id=batch_id, tenant="acme", input_key="in", status="in_progress", total=COUNT, ended=COUNT)
+    batch = SimpleNamespace(
+        id=batch_id, tenant="acme", input_key="in", status="in_progress", total=COUNT, ended=COUNT, endpoint="/v1/async"
+    )
     tracemalloc.start()
     tracker.finish(batch)
     peak = tracemalloc.get_traced_memory()[1]

@@ -40,8 +40,9 @@ BatchesService = Annotated[Batches, Depends(batches)]
     "Submit a batch (one task per request)",
     TAG,
     ok=BATCH,
-    description="Inline `requests`, or an `input_file` (s3:// JSONL of `{custom_id, body}`). Every body is checked "
-    "as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
+    description="Inline `requests`, an `input_file` (s3:// JSONL of `{custom_id, body}`), or OpenAI's "
+    "`input_file_id` (POST /v1/files) with `endpoint: /v1/chat/completions` and `completion_window: 24h`. Every "
+    "body is checked as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
     takes_body=True,
 )
 def create(svc: BatchesService, request: body(BatchRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
@@ -90,13 +91,28 @@ def upload(svc: BatchesService) -> dict:
     "/v1/batches",
     "List batches, newest first",
     TAG,
-    ok=obj(data={"type": "array", "items": BATCH}, has_more={"type": "boolean"}, next_cursor={}),
+    ok=obj(
+        object={"type": "string", "enum": ["list"]},
+        data={"type": "array", "items": BATCH},
+        first_id={"type": ["string", "null"]},
+        last_id={"type": ["string", "null"]},
+        has_more={"type": "boolean"},
+        next_cursor={"type": ["string", "null"], "description": "The same as last_id while has_more"},
+    ),
+    description="Pages go on `after` the last id of the previous one (OpenAI's cursor; `cursor` is the same).",
 )
-def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None) -> dict:
-    limit_, after = ids.page(present(limit=limit, cursor=cursor), "cursor", view.internal_id)
-    found, last = svc.list(tenant_of(router), limit=limit_, after=after)
+def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None, after: Cursor = None) -> dict:
+    name = "after" if after is not None else "cursor"
+    limit_, start = ids.page(
+        present(limit=limit, **{name: after if after is not None else cursor}), name, view.internal_id
+    )
+    found, last = svc.list(tenant_of(router), limit=limit_, after=start)
+    data = [view.render(b) for b in found]
     return {
-        "data": [view.render(b) for b in found],
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
         "has_more": last is not None,
         "next_cursor": view.public_id(last) if last else None,
     }

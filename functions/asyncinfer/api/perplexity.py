@@ -1,4 +1,5 @@
-"""The Perplexity surface: POST/GET /async/chat/completions, GET /async/chat/completions/{id}."""
+"""The Perplexity surface: POST/GET /async/chat/completions, GET /async/chat/completions/{id}; and the same at
+Perplexity's current paths, POST/GET /v1/async/sonar and GET /v1/async/sonar/{id}, on the same tasks."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ router = Router()
 TAG = "Perplexity"
 
 
+@route(router, "POST", "/v1/async/sonar", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
 @route(router, "POST", "/async/chat/completions", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
 def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: IdempotencyKey = None) -> dict:
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
@@ -27,19 +29,17 @@ def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: Idempo
     return perplexity.detail(task, svc.result(task))
 
 
-@route(
-    router,
-    "GET",
-    "/async/chat/completions",
-    "List async chat completions",
-    TAG,
-    ok=obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]}),
-)
+LISTING = obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]})
+
+
+@route(router, "GET", "/v1/async/sonar", "List async chat completions", TAG, ok=LISTING)
+@route(router, "GET", "/async/chat/completions", "List async chat completions", TAG, ok=LISTING)
 def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
     limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
     return perplexity.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
 
 
+@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
 @route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
 def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)

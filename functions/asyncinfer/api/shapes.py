@@ -67,14 +67,27 @@ GENERATION = obj(
     ),
 )
 COUNTS = obj(**{name: {"type": "integer"} for name in ("total", "completed", "failed", "cancelled", "pending")})
+NULLABLE_STR = {"type": ["string", "null"]}
 BATCH = obj(
     id={"type": "string", "example": "batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
     object={"type": "string", "enum": ["batch"]},
-    endpoint={"type": "string", "enum": ["/v1/async", "/v1/generation"]},
+    endpoint={"type": "string", "enum": ["/v1/async", "/v1/generation", "/v1/chat/completions"]},
+    errors={"type": "null"},
+    input_file_id=NULLABLE_STR,
+    completion_window=NULLABLE_STR,
     status={"type": "string", "enum": ["in_progress", "cancelling", "completed", "cancelled"]},
-    created_at=STAMP,
-    ended_at=STAMP,
-    cancelled_at=STAMP,
+    output_file_id={**NULLABLE_STR, "description": "Once ended (endpoint /v1/chat/completions): OpenAI's output file"},
+    error_file_id={**NULLABLE_STR, "description": "Once ended with failed or cancelled items: OpenAI's error file"},
+    created_at={"type": "integer", "description": "Unix seconds, as every time of a batch"},
+    in_progress_at=NULLABLE_INT,
+    expires_at={**NULLABLE_INT, "description": "When the batch record and its files are deleted"},
+    finalizing_at=NULLABLE_INT,
+    completed_at=NULLABLE_INT,
+    failed_at=NULLABLE_INT,
+    expired_at=NULLABLE_INT,
+    cancelling_at=NULLABLE_INT,
+    cancelled_at=NULLABLE_INT,
+    ended_at=NULLABLE_INT,
     request_counts=COUNTS,
     metadata={"type": "object", "additionalProperties": {"type": "string"}},
     schedule={"type": "string", "description": "The schedule that submitted it"},
@@ -84,6 +97,23 @@ BATCH = obj(
         "format": "uri",
         "description": "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
     },
+)
+FILE = obj(
+    id={"type": "string", "example": "file-0190a5d27b3c7d4e8f001a2b3c4d5e6f"},
+    object={"type": "string", "enum": ["file"]},
+    bytes={"type": "integer"},
+    created_at={"type": "integer"},
+    expires_at=NULLABLE_INT,
+    filename={"type": "string"},
+    purpose={"type": "string", "enum": ["batch", "batch_output"]},
+    status={"type": "string", "enum": ["processed"]},
+)
+MODEL = obj(
+    id={"type": "string"},
+    object={"type": "string", "enum": ["model"]},
+    created={"type": "integer"},
+    owned_by={"type": "string"},
+    kind={"type": "string", "enum": ["chat", "image", "audio", "video"]},
 )
 ATTEMPT = obj(at=STAMP, duration_ms={"type": "integer"}, status_code={"type": "integer"}, error={"type": "string"})
 DELIVERY = obj(

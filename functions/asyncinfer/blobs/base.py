@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    modified_ms: int = 0
+
+
 class BlobStore(Protocol):
-    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        """Write an object; `metadata` (ASCII keys and values) is kept beside it (S3 user metadata)."""
+        ...
+
+    def head(self, key: str) -> BlobInfo | None:
+        """The object's size and metadata; None when there is none."""
+        ...
+
+    def keys(self, prefix: str, *, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` keys under `prefix` in key order, from after `after`; and whether there are more."""
+        ...
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -65,3 +84,8 @@ def results_key(tenant: str, batch_id: str) -> str:
 
 def upload_key(tenant: str, name: str) -> str:
     return f"uploads/{tenant}/{name}.jsonl"
+
+
+def batch_file_key(tenant: str, batch_id: str, which: str) -> str:
+    """A batch's OpenAI-style output or error file (`which`: output, errors)."""
+    return f"batches/{tenant}/{batch_id}/{which}.jsonl"

@@ -7,6 +7,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from asyncinfer.blobs.base import BlobInfo
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+# S3 answers a HEAD of a missing key with 403 to a caller that may not list the bucket there (functions list
+# only under some prefixes, if at all): they may read every key they ask for, so 403 means no such key.
+_HEAD_MISSING = _MISSING | {"403", "Forbidden"}
+
 # S3's multipart parts are 5 MiB at least (but the last); an object smaller than one part is a plain put.
 PART_BYTES = 8 * 1024 * 1024
 
@@ -16,8 +23,31 @@ class S3BlobStore:
         self._s3 = client
         self._bucket = bucket
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        extra = {"Metadata": metadata} if metadata else {}
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, **extra)
+
+    def head(self, key: str) -> BlobInfo | None:
+        try:
+            found = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _HEAD_MISSING:
+                return None
+            raise
+        modified = found.get("LastModified")
+        return BlobInfo(
+            key=key,
+            size=int(found["ContentLength"]),
+            metadata=dict(found.get("Metadata") or {}),
+            modified_ms=int(modified.timestamp() * 1000) if modified else 0,
+        )
+
+    def keys(self, prefix: str, *, after: str | None, limit: int) -> tuple[list[str], bool]:
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": limit}
+        if after:
+            kwargs["StartAfter"] = after
+        found = self._s3.list_objects_v2(**kwargs)
+        return [item["Key"] for item in found.get("Contents", [])], bool(found.get("IsTruncated"))
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -87,12 +117,8 @@ class S3BlobStore:
         return f"s3://{self._bucket}/{key}"
 
     def size(self, key: str) -> int | None:
-        try:
-            return int(self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        found = self.head(key)
+        return None if found is None else found.size
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):

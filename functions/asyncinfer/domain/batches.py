@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,6 +45,11 @@ class BatchRequest(BaseModel):
     endpoint: BatchEndpoint = Field(default=BatchEndpoint.ASYNC, strict=False)
     requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
+    # OpenAI's Batch API: a file from POST /v1/files, and its only completion window.
+    input_file_id: str | None = Field(default=None, min_length=1, max_length=128)
+    completion_window: Literal["24h"] | None = None
+    # Taken as OpenAI's SDK sends it; outputs here live as long as the batch (retention_days).
+    output_expires_after: dict[str, Any] | None = None
     webhook: dict[str, Any] | None = None
     # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
@@ -53,8 +58,11 @@ class BatchRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> BatchRequest:
-        if (self.requests is None) == (self.input_file is None):
-            raise ValueError("give either requests (inline) or input_file (an s3:// JSONL), not both")
+        given = [name for name in ("requests", "input_file", "input_file_id") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of requests (inline), input_file (an s3:// JSONL) or input_file_id (POST /v1/files)"
+            )
         return self
 
 

@@ -26,6 +26,8 @@ class BatchEndpoint(StrEnum):
 
     ASYNC = "/v1/async"
     GENERATION = "/v1/generation"
+    # OpenAI's Batch API: the Async API's chat body, and output and error files in OpenAI's line shape.
+    CHAT_COMPLETIONS = "/v1/chat/completions"
 
 
 class Batch(BaseModel):
@@ -47,6 +49,11 @@ class Batch(BaseModel):
     # The normalized input ({custom_id, body} per line) in the bucket; the results once every item ended.
     input_key: str
     results_key: str | None = None
+    # OpenAI's Batch API: the input file, the window (always 24h), and the output and error files' keys.
+    input_file_id: str | None = None
+    completion_window: str | None = None
+    output_key: str | None = None
+    errors_key: str | None = None
     webhook: WebhookTarget | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     # The schedule that submitted it, if any.

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from asyncinfer.blobs.base import BlobStore, results_key
+from asyncinfer.blobs.base import BlobStore, batch_file_key, results_key
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
-from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.base import BatchChanged, BatchStore
 from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.webhooks import Webhooks
@@ -94,6 +94,9 @@ class BatchTracker:
         parts, so memory stays bounded whatever the batch's size."""
         key = results_key(batch.tenant, batch.id)
         self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
+        changes: dict[str, Any] = {"results_key": key}
+        if batch.endpoint == BatchEndpoint.CHAT_COMPLETIONS:
+            changes.update(self._openai_files(batch, key))
         now = now_ms()
         status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
         try:
@@ -101,7 +104,21 @@ class BatchTracker:
                 batch.tenant,
                 batch.id,
                 expect={BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING},
-                changes={"status": status, "ended_at": now, "updated_at": now, "results_key": key},
+                changes={**changes, "status": status, "ended_at": now, "updated_at": now},
             )
         except BatchChanged as changed:  # finished by a concurrent item's record: same results, same key
             return changed.current or batch
+
+    def _openai_files(self, batch: Batch, results: str) -> dict[str, str]:
+        """OpenAI's output file (the completed items) and error file (the others, when there are any),
+        each a pass over the results file just written, in input order."""
+        keys: dict[str, str] = {}
+        for which, field in (("output", "output_key"), ("errors", "errors_key")):
+            if which == "errors" and batch.failed + batch.cancelled == 0:
+                continue
+            key = batch_file_key(batch.tenant, batch.id, which)
+            lines = (self.payloads.file_line(json.loads(raw)) for raw in self.blobs.lines(results) if raw.strip())
+            chosen = (json.dumps(line, separators=(",", ":")).encode() + b"\n" for kind, line in lines if kind == which)
+            self.blobs.put_stream(key, chosen, "application/x-ndjson")
+            keys[field] = key
+        return keys

@@ -35,6 +35,7 @@ from asyncinfer.domain.requests import loads_client_json, parse_webhook, validat
 from asyncinfer.domain.sealing import open_body, seal_body
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, NameClaim, NameTaken
+from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
 
@@ -78,7 +79,9 @@ class Batches:
         items: MessageQueue,
         read_input: Reader,
         limits: BatchLimits,
+        files: Files | None = None,
     ) -> None:
+        self.files = files
         self.tasks = tasks
         self.store = store
         self.jobs = jobs
@@ -101,7 +104,7 @@ class Batches:
         fp = fingerprint("batch", body)
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
-        items = request.requests if request.requests is not None else self._load(tenant, request.input_file or "")
+        items = request.requests if request.requests is not None else self._load(tenant, self._source(tenant, request))
         now = now_ms()
         batch_id = new_task_id(now)
         sealer = self.tasks.sealer
@@ -119,6 +122,8 @@ class Batches:
             input_key=input_key(tenant, batch_id),
             webhook=webhook.sealed(sealer, tenant) if webhook else None,
             metadata=request.metadata,
+            input_file_id=request.input_file_id,
+            completion_window=request.completion_window,
             schedule=schedule,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
         )
@@ -153,6 +158,13 @@ class Batches:
         if record.fingerprint != fp:
             raise IdempotencyConflict("This idempotency key was already used with a different batch")
         return self.store.get_batch(tenant, record.task_id)
+
+    def _source(self, tenant: str, request: BatchRequest) -> str:
+        if request.input_file_id is None:
+            return request.input_file or ""
+        if self.files is None:
+            raise InvalidBatch("input_file_id is not served by this function")
+        return f"s3://{self.limits.own_bucket}/{self.files.input_key(tenant, request.input_file_id)}"
 
     def _load(self, tenant: str, url: str) -> list[Any]:
         bucket, _, key = url.removeprefix("s3://").partition("/")
@@ -201,6 +213,10 @@ class Batches:
                     "each must be unique within the batch"
                 )
             seen[item.custom_id] = number
+            url = (item.model_extra or {}).get("url")
+            if endpoint == BatchEndpoint.CHAT_COMPLETIONS and url is not None and url != endpoint.value:
+                problems.append(f"request {number} ({item.custom_id}): url {url!r} is not the batch's endpoint")
+                continue
             try:
                 self._prepare(endpoint, item.body)
             except InvalidRequest as exc:
@@ -322,7 +338,7 @@ class Batches:
     ) -> Task:
         now = now_ms()
         model = body.get("model") if isinstance(body.get("model"), str) else "unknown"
-        kind = TaskKind.CHAT if batch.endpoint == BatchEndpoint.ASYNC else TaskKind.IMAGE
+        kind = TaskKind.IMAGE if batch.endpoint == BatchEndpoint.GENERATION else TaskKind.CHAT
         return Task(
             id=task_id,
             tenant=batch.tenant,

@@ -17,3 +17,5 @@ class Payloads:
     task_data: Callable[[Task], dict[str, Any]]
     batch_data: Callable[[Batch], dict[str, Any]]
     result_line: Callable[[str, Task | None, dict[str, Any] | None], dict[str, Any]]
+    # A results line as a line of OpenAI's output file ("output") or error file ("errors").
+    file_line: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncinfer.domain import ids
+from asyncinfer.domain import files, ids
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import Task, TaskStatus
-from asyncinfer.domain.records import Batch, Delivery
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus, Delivery
 from asyncinfer.domain.sealing import shown_url
 from asyncinfer.tasks.dialects import async_api
 
@@ -27,13 +27,34 @@ def internal_id(public: str) -> str:
         raise TaskNotFound("No batch with that id") from None
 
 
+def _seconds(ms: int | None) -> int | None:
+    return None if ms is None else ms // 1000
+
+
 def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
+    """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this
+    API's extras beside it: the counts of cancelled and pending items, results_url, schedule, webhook."""
+    ended = batch.status in BATCH_ENDED
     out: dict[str, Any] = {
         "id": public_id(batch.id),
         "object": "batch",
         "endpoint": batch.endpoint.value,
+        "errors": None,
+        "input_file_id": batch.input_file_id,
+        "completion_window": batch.completion_window,
         "status": batch.status.value,
-        "created_at": async_api.iso(batch.created_at),
+        "output_file_id": files.batch_file_id(batch.id, "output") if batch.output_key else None,
+        "error_file_id": files.batch_file_id(batch.id, "errors") if batch.errors_key else None,
+        "created_at": _seconds(batch.created_at),
+        "in_progress_at": _seconds(batch.created_at),
+        "expires_at": batch.expires_at,
+        "finalizing_at": _seconds(batch.ended_at),
+        "completed_at": _seconds(batch.ended_at) if batch.status == BatchStatus.COMPLETED else None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": _seconds(batch.cancelled_at),
+        "cancelled_at": _seconds(batch.ended_at) if batch.status == BatchStatus.CANCELLED else None,
+        "ended_at": _seconds(batch.ended_at) if ended else None,
         "request_counts": {
             "total": batch.total,
             "completed": batch.completed,
@@ -43,10 +64,6 @@ def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
         },
         "metadata": batch.metadata,
     }
-    for name in ("ended_at", "cancelled_at"):
-        value = getattr(batch, name)
-        if value is not None:
-            out[name] = async_api.iso(value)
     if batch.schedule:
         out["schedule"] = batch.schedule
     if batch.webhook is not None:
@@ -54,6 +71,21 @@ def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
     if results_url:
         out["results_url"] = results_url
     return out
+
+
+def file_line(line: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A line of the results file as a line of OpenAI's output file (a completed item: its chat completion
+    as the response body) or of its error file (a failed or cancelled item: its error)."""
+    task = line.get("id")
+    out: dict[str, Any] = {
+        "id": "batch_req_" + (task.removeprefix(async_api.ID_PREFIX).replace("-", "") if task else "missing"),
+        "custom_id": line["custom_id"],
+    }
+    if line["status"] == TaskStatus.COMPLETED.value:
+        response = {"status_code": 200, "request_id": task, "body": line.get("response")}
+        return "output", {**out, "response": response, "error": None}
+    error = line.get("error") or {"code": "missing", "message": "The item has no task"}
+    return "errors", {**out, "response": None, "error": {"code": error.get("code"), "message": error.get("message")}}
 
 
 def task_data(task: Task) -> dict[str, Any]:

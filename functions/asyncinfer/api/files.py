@@ -1,0 +1,113 @@
+"""Files, as OpenAI's Files API: POST/GET /v1/files, GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content.
+Uploads (purpose `batch`) are batch inputs (`input_file_id`); batches write their output and error files."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from asyncinfer.api.batches import BatchesService
+from asyncinfer.api.contract import Id, Limit, present, route
+from asyncinfer.api.shapes import FILE, obj
+from asyncinfer.domain.files import parse_upload
+from asyncinfer.domain.requests import parse_limit
+from asyncinfer.http import raw_body, tenant_of
+from asyncinfer.tasks.files import FileInfo
+
+router = Router()
+TAG = "Files"
+After = Annotated[str | None, Query(description="A file id from a previous page: the list goes on after it")]
+Purpose = Annotated[str | None, Query(json_schema_extra={"enum": ["batch"]})]
+
+
+def render(info: FileInfo, lifetime_ms: int) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "object": "file",
+        "bytes": info.bytes,
+        "created_at": info.created_at // 1000,
+        "expires_at": (info.created_at + lifetime_ms) // 1000,
+        "filename": info.filename,
+        "purpose": info.purpose,
+        "status": "processed",
+        "status_details": None,
+    }
+
+
+@route(
+    router,
+    "POST",
+    "/v1/files",
+    "Upload a file (multipart/form-data: `file`, and `purpose` = batch)",
+    TAG,
+    ok=FILE,
+    description="A batch's input (JSONL of `{custom_id, method, url, body}`), at most 4 MiB through this route; "
+    "larger inputs go through POST /v1/batches/uploads.",
+)
+def create(svc: BatchesService) -> dict:
+    files = svc.files
+    upload = parse_upload(router.current_event.headers.get("content-type", ""), raw_body(router))
+    return render(files.create(tenant_of(router), upload), files.lifetime_ms)
+
+
+@route(
+    router,
+    "GET",
+    "/v1/files",
+    "List your uploaded files, newest first",
+    TAG,
+    ok=obj(
+        object={"type": "string", "enum": ["list"]},
+        data={"type": "array", "items": FILE},
+        first_id={"type": ["string", "null"]},
+        last_id={"type": ["string", "null"]},
+        has_more={"type": "boolean"},
+    ),
+)
+def list_files(svc: BatchesService, limit: Limit = None, after: After = None, purpose: Purpose = None) -> dict:
+    files = svc.files
+    found, more = files.list(
+        tenant_of(router), limit=parse_limit(present(limit=limit)), after=after or None, purpose=purpose
+    )
+    data = [render(info, files.lifetime_ms) for info in found]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": more,
+    }
+
+
+@route(router, "GET", "/v1/files/{id}", "Get a file's details", TAG, ok=FILE)
+def get_file(id: Id, svc: BatchesService) -> dict:
+    return render(svc.files.get(tenant_of(router), id), svc.files.lifetime_ms)
+
+
+@route(
+    router,
+    "DELETE",
+    "/v1/files/{id}",
+    "Delete an uploaded file or a batch's output file",
+    TAG,
+    ok=obj(id={"type": "string"}, object={"type": "string"}, deleted={"type": "boolean"}),
+)
+def delete_file(id: Id, svc: BatchesService) -> dict:
+    svc.files.delete(tenant_of(router), id)
+    return {"id": id, "object": "file", "deleted": True}
+
+
+@route(
+    router,
+    "GET",
+    "/v1/files/{id}/content",
+    "A file's content: a redirect (302) to a presigned URL of its bytes",
+    TAG,
+    description="Clients follow it (OpenAI's SDKs do; with curl, -L).",
+)
+def content(id: Id, svc: BatchesService):  # a Response: a redirect
+    url = svc.files.content_url(tenant_of(router), id)
+    return Response(status_code=302, headers={"Location": url}, body="")

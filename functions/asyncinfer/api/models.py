@@ -1,0 +1,43 @@
+"""Models, as OpenAI's Models API lists them: GET /v1/models and GET /v1/models/{model}, from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from asyncinfer.api.contract import Id, route
+from asyncinfer.api.deps import Tasks
+from asyncinfer.api.shapes import MODEL, obj
+from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.errors import TaskNotFound
+
+router = Router()
+TAG = "Models"
+OWNER = "asyncinfer"
+
+
+def render(model_id: str, spec: ModelSpec) -> dict[str, Any]:
+    # `created` is when the model was made; the registry does not know, and OpenAI's clients need a number.
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": OWNER, "kind": spec.kind.value}
+
+
+@route(
+    router,
+    "GET",
+    "/v1/models",
+    "List the models of this deployment's registry",
+    TAG,
+    ok=obj(object={"type": "string", "enum": ["list"]}, data={"type": "array", "items": MODEL}),
+)
+def list_models(svc: Tasks) -> dict:
+    models = svc.registry.models
+    return {"object": "list", "data": [render(model_id, models[model_id]) for model_id in sorted(models)]}
+
+
+@route(router, "GET", "/v1/models/{id}", "Get a model", TAG, ok=MODEL)
+def get_model(id: Id, svc: Tasks) -> dict:
+    spec = svc.registry.models.get(id)
+    if spec is None:
+        raise TaskNotFound(f"No model {id!r}; GET /v1/models lists them")
+    return render(id, spec)
