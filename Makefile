@@ -1,20 +1,30 @@
-# The two commands: `make dev` and `make test`. Both create .venv and install on first use.
+# The two commands: `make dev` and `make test`. Both create .venv and install on first use: `make dev`
+# only what the local stack runs (the runtime, the emulator, the client: the `local` extra), `make test`
+# and the other targets also the tools (tests, lint, CDK, browser: the `dev` extra), on top of it.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+LOCAL := $(VENV)/.installed-local
+STAMP := $(VENV)/.installed-dev
 
 .PHONY: dev test reliability fuzz bench lint format synth bootstrap deploy destroy preflight smoke clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e clients/python
-	touch $(STAMP)
 
-dev: $(STAMP)  ## Start the local stack (emulator, dev server, worker, demo models)
+$(LOCAL): pyproject.toml clients/python/pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[local]' -e clients/python
+	touch $@
+
+# dev includes local: a venv `make dev` made gets only the remainder; one `make test` made needs no more.
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]' -e clients/python
+	touch $(LOCAL) $@
+
+dev: $(LOCAL)  ## Start the local stack (emulator, dev server, worker, demo models)
 	$(PY) -m infra.local
 
 test: $(STAMP)  ## Run the whole test suite
@@ -45,10 +55,10 @@ APPROVAL ?= $(if $(filter true,$(CI)),never,broadening)
 deploy: $(STAMP) node_modules/.installed  ## Deploy the stack to the account and region of your AWS credentials
 	npx --no-install cdk deploy --require-approval $(APPROVAL)
 
-preflight: $(STAMP)  ## Read-only checks of what a first deploy needs, with your AWS credentials and region
+preflight: $(LOCAL)  ## Read-only checks of what a first deploy needs, with your AWS credentials and region
 	$(VENV)/bin/asyncinfer preflight
 
-smoke: $(STAMP)  ## After a deploy: every surface end to end (URL=... KEY=..., or ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY)
+smoke: $(LOCAL)  ## After a deploy: every surface end to end (URL=... KEY=..., or ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY)
 	$(VENV)/bin/asyncinfer smoke $(if $(URL),--url $(URL)) $(if $(KEY),--key $(KEY)) $(if $(WEBHOOK),--webhook $(WEBHOOK))
 
 destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and buckets are retained; see README)
