@@ -101,3 +101,9 @@ def test_the_openai_sdk_lists_the_registrys_models(client):
     assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")
+
+
+def test_the_openai_sdks_synchronous_chat_completion_is_told_where_its_body_goes(client):
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.code == "not_served" and "POST /v1/async" in refused.value.message

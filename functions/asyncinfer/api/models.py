@@ -1,4 +1,5 @@
-"""Models, as OpenAI's Models API lists them: GET /v1/models and GET /v1/models/{model}, from the registry."""
+"""Models, as OpenAI's Models API lists them: GET /v1/models and GET /v1/models/{model}, from the registry; and
+the answer to OpenAI's synchronous POST /v1/chat/completions, which says where its body goes here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import MODEL, obj
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.errors import TaskNotFound
+
+
+class NotServed(TaskNotFound):
+    code = "not_served"
+
 
 router = Router()
 TAG = "Models"
@@ -41,3 +47,20 @@ def get_model(id: Id, svc: Tasks) -> dict:
     if spec is None:
         raise TaskNotFound(f"No model {id!r}; GET /v1/models lists them")
     return render(id, spec)
+
+
+@route(
+    router,
+    "POST",
+    "/v1/chat/completions",
+    "Not served: a synchronous completion (404 not_served, saying where its body goes)",
+    TAG,
+    description="This API is asynchronous. The same body is a task at POST /v1/async, or a batch item "
+    "(POST /v1/batches with endpoint /v1/chat/completions).",
+)
+def chat_completions() -> dict:
+    raise NotServed(
+        "POST /v1/chat/completions is synchronous and not served here: send the same body to POST /v1/async "
+        "and read the chat completion at GET /v1/async/{id} (or stream it at GET /v1/async/{id}/events), or batch "
+        "it: POST /v1/files, then POST /v1/batches with endpoint /v1/chat/completions"
+    )
