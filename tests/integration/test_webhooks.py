@@ -135,7 +135,7 @@ def test_redeliver_starts_a_new_round_and_keeps_the_history(aws, monkeypatch):
     ("webhook", "message"),
     [
         ({"url": "http://169.254.169.254/latest/meta-data"}, "link-local or metadata"),
-        ({"url": "file:///etc/passwd"}, "Only http and https"),
+        ({"url": "file:///etc/passwd"}, "must start with https:// (or http://)"),
         ({"url": "https://hooks.example.com/x", "events": ["task.exploded"]}, "unknown event"),
         ({"url": "https://hooks.example.com/x", "secret": "mine"}, "webhook.secret"),
     ],

@@ -24,7 +24,18 @@ def test_valid_body_keeps_unknown_fields():
 
 def test_content_parts_are_read_as_text():
     request = parse_chat_request(
-        {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "x"}]}]}
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "a"},
+                        {"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                    ],
+                }
+            ],
+        }
     )
     assert request.last_user_text() == "a"
 
@@ -37,8 +48,8 @@ def test_content_parts_are_read_as_text():
         ({"model": "demo-chat", "messages": []}, "messages"),
         ({"model": 7, "messages": GOOD["messages"]}, "model"),
         ({"model": "demo-chat", "messages": "hi"}, "messages"),
-        ({"model": "demo-chat", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
-        ({"model": "demo-chat", "messages": [{"content": "x"}]}, "messages.0.role"),
+        ({"model": "demo-chat", "messages": [{"role": "robot", "content": "x"}]}, "messages[0]: role is 'robot'"),
+        ({"model": "demo-chat", "messages": [{"content": "x"}]}, "messages[0]: role is missing"),
         ({**GOOD, "max_tokens": "10"}, "max_tokens"),
         ({**GOOD, "max_tokens": 0}, "max_tokens"),
         ({**GOOD, "max_tokens": 1.5}, "max_tokens"),

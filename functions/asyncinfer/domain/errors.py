@@ -23,6 +23,12 @@ class UnknownModel(InvalidRequest):
     code = "unknown_model"
 
 
+class UnknownField(InvalidRequest):
+    """A field no rule allows where it was sent (in a message), or a near miss of a known one (`max_token`)."""
+
+    code = "unknown_field"
+
+
 class LongTasksUnavailable(InvalidRequest):
     """A model that runs on the long-task runner, in a deployment without one (a Region without durable
     functions): refused at submit rather than failed later."""

@@ -6,10 +6,15 @@ import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from asyncinfer.domain import fields
 from asyncinfer.domain.errors import InvalidJson, InvalidRequest, RequestTooLarge
+from asyncinfer.domain.messages import FIELDS as MESSAGE_FIELDS
+from asyncinfer.domain.messages import PART_TYPES, check_messages
 from asyncinfer.domain.model import WebhookTarget
 
 if TYPE_CHECKING:
@@ -18,8 +23,43 @@ if TYPE_CHECKING:
 MAX_MESSAGES = 1000
 
 
+def _message_schema(schema: dict[str, Any]) -> None:
+    """The document shows what a client may send (asyncinfer.domain.messages); the model itself reads stored
+    messages leniently."""
+    text = {"type": "string"}
+    schema["properties"].update(
+        content={
+            "anyOf": [
+                text,
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {"type": {"enum": sorted({t for ts in PART_TYPES.values() for t in ts})}},
+                    },
+                },
+                {"type": "null"},
+            ],
+            "description": "A string or content parts; null only in an assistant message with tool_calls",
+        },
+        name=text,
+        tool_call_id={**text, "description": "Tool messages: the tool call answered (required there)"},
+        tool_calls={"type": "array", "items": {"type": "object"}, "description": "Assistant messages"},
+        **{
+            name: {"description": "Assistant messages"}
+            for name in sorted(MESSAGE_FIELDS["assistant"] - MESSAGE_FIELDS["user"] - {"tool_calls"})
+        },
+    )
+    schema["additionalProperties"] = False
+    schema["description"] = (
+        "A chat message. Each role takes its own fields; any other key is a 400 naming it (unknown_field)."
+    )
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", json_schema_extra=_message_schema)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -38,26 +78,34 @@ ShortText = Annotated[str, Field(max_length=256)]
 HeaderValue = Annotated[str, Field(max_length=4096)]
 
 
-def _outbound_url(kind: str) -> Callable[[str, ValidationInfo], str]:
+def _outbound_url(kind: str, example: str) -> Callable[[str, ValidationInfo], str]:
     def check(value: str, info: ValidationInfo) -> str:
         """A URL the service will connect to on a client's behalf, checked at submit without DNS under the
         deployment's policy for `kind` (passed in the validation context). Without one, only what no policy
         allows (link-local, metadata) is refused here; the connection is always checked again, with DNS."""
         from asyncinfer.domain.ssrf import OutboundPolicy, RefusedUrl, check_literal
 
+        scheme = urlsplit(value).scheme
+        if scheme not in ("http", "https"):
+            other = f"; {scheme}:// URLs are not" if scheme and f"{scheme}://" in value.lower() else ""
+            raise PydanticCustomError(
+                "url_scheme",
+                "must start with https:// (or http://), e.g. {example}{other}",
+                {"example": example, "other": other},
+            )
         policy = (info.context or {}).get(kind) or OutboundPolicy(allow_private=True)
         try:
             check_literal(value, policy)
         except RefusedUrl as exc:
-            raise ValueError(exc.message) from None
+            raise PydanticCustomError("url_refused", "{reason}", {"reason": exc.message}) from None
         return value
 
     return check
 
 
-_URL = Field(min_length=8, max_length=2048)
-McpUrl = Annotated[str, _URL, AfterValidator(_outbound_url("mcp"))]
-WebhookUrl = Annotated[str, _URL, AfterValidator(_outbound_url("webhooks"))]
+_URL = Field(max_length=2048)
+McpUrl = Annotated[str, _URL, AfterValidator(_outbound_url("mcp", "https://example.com/mcp"))]
+WebhookUrl = Annotated[str, _URL, AfterValidator(_outbound_url("webhooks", "https://example.com/hook"))]
 
 
 class McpServer(BaseModel):
@@ -177,10 +225,10 @@ def parse_limit(params: dict[str, str], default: int = 20) -> int:
 
 
 def validation_message(exc: ValidationError, prefix: str = "") -> str:
-    """One readable line per problem, e.g. `messages.0.role: Input should be 'system', ...`."""
+    """One readable line per problem, e.g. `max_tokens: Input should be greater than or equal to 1`."""
     problems = []
     for err in exc.errors(include_url=False)[:10]:
-        where = prefix + ".".join(str(p) for p in err["loc"]) or "body"
+        where = (prefix + ".".join(str(p) for p in err["loc"])).rstrip(".") or "body"
         problems.append(f"{where}: {err['msg']}")
     return "; ".join(problems)
 
@@ -189,7 +237,16 @@ def _context(outbound: Outbound | None) -> dict[str, Any] | None:
     return {"mcp": outbound.mcp, "webhooks": outbound.webhooks} if outbound else None
 
 
+def check_chat_body(data: dict[str, Any]) -> None:
+    """What the model alone does not catch in a chat body a client sent: a field that is a near miss of a
+    known one (other unknown fields are passed along), and messages that break the Chat Completions rules."""
+    fields.check_near_misses(data, fields.CHAT)
+    check_messages(data.get("messages"))
+
+
 def parse_chat_request(data: dict[str, Any], outbound: Outbound | None = None) -> ChatRequest:
+    """A chat body from a client, checked (check_chat_body) and validated."""
+    check_chat_body(data)
     try:
         return ChatRequest.model_validate(data, context=_context(outbound))
     except ValidationError as exc:
@@ -264,6 +321,7 @@ class GenerationRequest(BaseModel):
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:
+    fields.check_known(data, fields.GENERATION)
     try:
         return GenerationRequest.model_validate(data)
     except ValidationError as exc:
@@ -282,6 +340,9 @@ def parse_webhook(value: Any, events: tuple[str, ...], outbound: Outbound | None
     """The `webhook` field (None when absent), its events limited to `events`."""
     if value is None:
         return None
+    if not isinstance(value, dict):
+        sent = {str: "a string", list: "an array", bool: "a boolean"}.get(type(value), "a number")
+        raise InvalidRequest(f'webhook must be an object such as {{"url": "https://example.com/hook"}}, not {sent}')
     try:
         request = WebhookRequest.model_validate(value, context=_context(outbound))
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
 from asyncinfer.store.base import Page
@@ -32,7 +33,14 @@ class SubmitBody(BaseModel):
 
 
 def parse_submit(body: dict[str, Any], header_key: str | None) -> tuple[dict[str, Any], str | None]:
-    """The chat completion body and the idempotency key (body field or Idempotency-Key header)."""
+    """The chat completion body and the idempotency key (body field or Idempotency-Key header). Other fields
+    of the envelope are ignored, unless they are near misses of its own (`idempotency_kye`)."""
+    check_near_misses(body, PERPLEXITY_ENVELOPE)
+    if "request" not in body and "messages" in body:
+        raise InvalidRequest(
+            'The chat completion goes in "request": {"request": {"model": ..., "messages": [...]}, '
+            '"idempotency_key": ...}'
+        )
     try:
         parsed = SubmitBody.model_validate(body)
     except ValidationError as exc:

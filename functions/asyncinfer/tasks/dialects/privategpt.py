@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
-from asyncinfer.domain.requests import MAX_CORRELATION_ID, MAX_MCP_SERVERS, McpServer, Message, validation_message
+from asyncinfer.domain.requests import (
+    MAX_CORRELATION_ID,
+    MAX_MCP_SERVERS,
+    McpServer,
+    Message,
+    check_chat_body,
+    validation_message,
+)
 from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.streaming import sse
 
@@ -57,6 +64,7 @@ class MessagesRequest(BaseModel):
 def chat_body(body: dict[str, Any], default_model: str) -> dict[str, Any]:
     """The stored chat request: the body as sent, with the default model filled in. `stream` only says
     how the client wants to watch it, which the /stream route decides, so it is dropped."""
+    check_chat_body(body)
     try:
         parsed = MessagesRequest.model_validate(body)
     except ValidationError as exc:
