@@ -19,7 +19,9 @@ from asyncinfer.domain.errors import (
     ServiceUnavailable,
     TaskNotFound,
     TooManyInFlight,
+    UnknownModel,
 )
+from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
 from asyncinfer.domain.model import (
     TASK_EVENTS,
     Task,
@@ -58,6 +60,7 @@ INFLIGHT_RECOUNT_SECONDS = 1.0
 
 POLL_MS = 1000
 LONG_TASK_POLL_MS = 5000
+_ARTICLE = {TaskKind.CHAT: "a", TaskKind.IMAGE: "an", TaskKind.AUDIO: "an", TaskKind.VIDEO: "a"}
 
 
 class TaskService:
@@ -87,7 +90,7 @@ class TaskService:
         """A chat body validated against the registry, ready to become a task (submit or batch item)."""
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_chat_request(body, self.outbound)
-        spec = self.registry.resolve(request.model, TaskKind.CHAT)
+        spec = self._chat_model(request.model)
         self._check_runner(request.model, spec)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
@@ -108,8 +111,9 @@ class TaskService:
         """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_generation(body)
-        spec = self.registry.resolve_media(request.model)
+        spec = self._media_model(request.model)
         self._check_runner(request.model, spec)
+        check_near_misses(request.config, MEDIA_CONFIG[spec.kind.value], "config")
         config = parse_media_config(spec.kind.value, request.config)
         fmt = getattr(config, "output_format", None)
         if spec.output_formats is not None and fmt not in spec.output_formats:
@@ -119,6 +123,43 @@ class TaskService:
             )
         request_body = {"model": request.model, "config": request.config}
         return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), {"webhook": webhook})
+
+    def _chat_model(self, model: str) -> ModelSpec:
+        """The chat model `model`; a media model is refused with where it runs instead."""
+        try:
+            return self.registry.resolve(model, TaskKind.CHAT)
+        except UnknownModel:
+            kind = self._kind_of(model)
+            if kind is None:
+                raise
+            chat = ", ".join(self.registry.ids(TaskKind.CHAT))
+            raise UnknownModel(
+                f"{model!r} is {_ARTICLE[kind]} {kind.value} model, not a chat model: create it at POST /v1/generation "
+                f'({{"model": {json.dumps(model)}, "config": {{"prompt": "..."}}}}). Chat models: {chat}'
+            ) from None
+
+    def _media_model(self, model: str) -> ModelSpec:
+        """The image, audio or video model `model`; a chat model is refused with where it runs instead."""
+        try:
+            return self.registry.resolve_media(model)
+        except UnknownModel:
+            if self._kind_of(model) != TaskKind.CHAT:
+                raise
+            raise UnknownModel(
+                f"{model!r} is a chat model; /v1/generation runs image, audio and video models. Submit it with "
+                "messages to POST /v1/async, POST /async/chat/completions or POST /v1/messages/async"
+            ) from None
+
+    def _kind_of(self, model: str) -> TaskKind | None:
+        """What kind of model the registry knows `model` as (through the same lookups submits use), if any."""
+        try:
+            return self.registry.resolve_media(model).kind
+        except UnknownModel:
+            pass
+        try:
+            return self.registry.resolve(model, TaskKind.CHAT).kind
+        except UnknownModel:
+            return None
 
     def _check_runner(self, model: str, spec: ModelSpec) -> None:
         if spec.runs == "durable" and not self.limits.long_tasks:
