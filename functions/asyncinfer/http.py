@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from asyncinfer.api.contract import not_found_hint
 from asyncinfer.domain.errors import (
     Conflict,
     DomainError,
@@ -72,6 +73,13 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RateLimited)
     def _rate_limited(exc: RateLimited) -> Response:
         return error_response(429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(TaskNotFound)
+    def _not_found_task(exc: TaskNotFound) -> Response:
+        # An id of another surface's form is told where it is read (judged by its form, not by a lookup).
+        event = app.current_event
+        hint = not_found_hint(event.http_method, event.resource, (event.path_parameters or {}).get("id"))
+        return error_response(404, exc.code, f"{exc.message}. {hint}" if hint else exc.message)
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 
 from asyncinfer.api.shapes import ERROR, SSE
 from asyncinfer.domain.model import TaskStatus
+from asyncinfer.tasks.dialects import elsewhere
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
@@ -73,6 +74,17 @@ def read(body: dict[str, Any], poll_after_ms: int | None) -> Response:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
+# The surface (tag) of each route, by method and path: a 404 there may say where an id of another's is read.
+_TAG_OF: dict[tuple[str, str], str] = {}
+
+
+def not_found_hint(method: str, path: str, public: str | None) -> str | None:
+    """For a 404 of `method path` (path as routes.py writes it) on id `public`: where that id is read, when its
+    form says it is another surface's (asyncinfer.tasks.dialects.elsewhere)."""
+    tag = _TAG_OF.get((method.upper(), path))
+    return elsewhere.hint(tag, public) if tag else None
+
+
 def route(
     router: Router,
     method: str,
@@ -113,6 +125,7 @@ def route(
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
             "content": {"application/json": {"schema": ERROR}},
         }
+    _TAG_OF[(method, path)] = tag
     return router.route(
         re.sub(r"\{(\w+)\}", r"<\1>", path),
         method,
