@@ -16,6 +16,7 @@ ROWS = (
     "e. stream latency",
     "f. finishing a large batch",
     "g. long task",
+    "h. idempotent submits",
 )
 
 pytestmark = pytest.mark.e2e
