@@ -78,7 +78,7 @@ _CONTENT_OPTIONAL_WITH = ("tool_calls", "function_call", "audio", "refusal")
 
 
 def _a(role: str) -> str:
-    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+    return f"an {role}" if role == "assistant" else f"a {role}"  # the other roles start with a consonant sound
 
 
 def check_messages(messages: Any) -> None:
