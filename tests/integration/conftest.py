@@ -137,7 +137,7 @@ class Aws:
         event["requestContext"].update(resourcePath=resource, httpMethod=method)
         event["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
         result = self.functions.invoke(function, event)
-        return result["statusCode"], json.loads(result["body"])
+        return result["statusCode"], json.loads(result["body"]) if result["body"] else {}
 
 
 def resource_of(method: str, path: str) -> tuple[str, dict[str, str]]:
