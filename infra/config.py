@@ -70,6 +70,8 @@ class InfraConfig(BaseModel):
     schedules_file: str | None = "schedules.json"
     # Webhook deliveries: attempts before a delivery is recorded as failed; private receivers allowed.
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    # After a secret rotation the previous secret still signs this long (both signatures on each delivery).
+    webhook_secret_grace_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     alarm_oldest_message_seconds: int = Field(default=900, ge=60)

@@ -119,6 +119,7 @@ class Api(Construct):
                 "ASYNCINFER_TABLE_NAME": table.table_name,
                 "ASYNCINFER_WEBHOOK_QUEUE_URL": queues.webhooks.queue_url,
                 "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
+                "ASYNCINFER_WEBHOOK_SECRET_GRACE_SECONDS": str(config.webhook_secret_grace_seconds),
             },
             **common,
         ).function
