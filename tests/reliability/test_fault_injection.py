@@ -39,9 +39,10 @@ from infra.local.poller import Poller
 pytestmark = pytest.mark.integration
 
 TASKS = int(os.environ.get("RELIABILITY_TASKS", "200"))
-# About 0.2 s a task here (each one's faults, retries and backoff included): the run must settle well within
-# 0.5 s a task, whatever its size.
-QUIESCENCE_SECONDS = 120 + TASKS // 2
+# About 0.2 s a task on an idle machine and 0.44 s beside other test suites (each one's faults, retries and
+# backoff included; 1,000 tasks in 439 s): the run must settle within 1 s a task, whatever its size. A hang
+# never settles, so the budget only has to be finite and grow with the work.
+QUIESCENCE_SECONDS = 120 + TASKS
 SEED = int(os.environ.get("RELIABILITY_SEED", "20261122"))
 MAX_ATTEMPTS = 4
 LEASE_SECONDS = 1.0  # the worker "function" timeout: a crashed claim expires this soon
