@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -120,8 +121,28 @@ class Aws:
     ) -> tuple[int, dict]:
         """Call an API handler with an API Gateway proxy event built from events/. The route's {id} is
         the path segment that is the one route resource has as a parameter."""
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        result = self.invoke_api(
+            method, path, tenant=tenant, body=text, query=query, headers=headers, function=function
+        )
+        return result["statusCode"], json.loads(result["body"]) if result["body"] else {}
+
+    def invoke_api(
+        self,
+        method: str,
+        path: str,
+        *,
+        tenant: str = "acme",
+        body: str | bytes | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        function: str = "api_async",
+    ) -> dict[str, Any]:
+        """The handler's whole answer to the proxy event; a bytes body goes base64-encoded, as API
+        Gateway sends a binary media type."""
         event = load_event("api_async_get")
         resource, params = resource_of(method, path)
+        binary = isinstance(body, bytes)
         event.update(
             resource=resource,
             path=path,
@@ -129,15 +150,15 @@ class Aws:
             pathParameters=params or None,
             queryStringParameters=query,
             multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
-            body=body if isinstance(body, str) or body is None else json.dumps(body),
+            body=base64.b64encode(body).decode() if binary else body,
+            isBase64Encoded=binary,
         )
         for name, value in (headers or {}).items():
             event["headers"][name] = value
             event["multiValueHeaders"][name] = [value]
         event["requestContext"].update(resourcePath=resource, httpMethod=method)
         event["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
-        result = self.functions.invoke(function, event)
-        return result["statusCode"], json.loads(result["body"]) if result["body"] else {}
+        return self.functions.invoke(function, event)
 
 
 def resource_of(method: str, path: str) -> tuple[str, dict[str, str]]:

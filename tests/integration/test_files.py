@@ -10,8 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import load_event
-from tests.integration.conftest import resource_of
 from tests.integration.test_batches import run_all
 
 pytestmark = pytest.mark.integration
@@ -19,24 +17,8 @@ pytestmark = pytest.mark.integration
 
 def call(aws, method: str, path: str, *, tenant: str = "acme", body: bytes | None = None, headers=None, query=None):
     """The batches function's raw answer (status, headers, body) to an API Gateway proxy event."""
-    event = load_event("api_async_get")
-    resource, params = resource_of(method, path)
-    event.update(
-        resource=resource,
-        path=path,
-        httpMethod=method,
-        pathParameters=params or None,
-        queryStringParameters=query,
-        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
-        body=base64.b64encode(body).decode() if body is not None else None,
-        isBase64Encoded=body is not None,
-    )
-    for name, value in (headers or {}).items():
-        event["headers"][name] = value
-        event["multiValueHeaders"][name] = [value]
-    event["requestContext"].update(resourcePath=resource, httpMethod=method)
-    event["requestContext"]["authorizer"].update(tenant=tenant, principalId=tenant)
-    result = aws.functions.invoke("api_batches", event)
+    how = {"tenant": tenant, "headers": headers, "query": query, "function": "api_batches"}
+    result = aws.invoke_api(method, path, body=body, **how)
     raw = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else (result["body"] or "").encode()
     headers = {
         **{k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()},

@@ -9,7 +9,17 @@ from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, body, present, route
+from asyncinfer.api.contract import (
+    Cursor,
+    Id,
+    IdempotencyKey,
+    Limit,
+    body,
+    openai_list,
+    openai_list_shape,
+    present,
+    route,
+)
 from asyncinfer.api.shapes import BATCH, obj
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import ids
@@ -91,13 +101,8 @@ def upload(svc: BatchesService) -> dict:
     "/v1/batches",
     "List batches, newest first",
     TAG,
-    ok=obj(
-        object={"type": "string", "enum": ["list"]},
-        data={"type": "array", "items": BATCH},
-        first_id={"type": ["string", "null"]},
-        last_id={"type": ["string", "null"]},
-        has_more={"type": "boolean"},
-        next_cursor={"type": ["string", "null"], "description": "The same as last_id while has_more"},
+    ok=openai_list_shape(
+        BATCH, next_cursor={"type": ["string", "null"], "description": "The same as last_id while has_more"}
     ),
     description="Pages go on `after` the last id of the previous one (OpenAI's cursor; `cursor` is the same).",
 )
@@ -108,14 +113,7 @@ def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None
     )
     found, last = svc.list(tenant_of(router), limit=limit_, after=start)
     data = [view.render(b) for b in found]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": last is not None,
-        "next_cursor": view.public_id(last) if last else None,
-    }
+    return openai_list(data, last is not None, next_cursor=view.public_id(last) if last else None)
 
 
 @route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=BATCH)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from asyncinfer.api.shapes import ERROR, SSE
+from asyncinfer.api.shapes import ERROR, SSE, obj
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.tasks.dialects import elsewhere
 
@@ -58,6 +58,29 @@ def body(model: type) -> Any:
 def present(**values: str | None) -> dict[str, str]:
     """The query parameters the client sent, as the lists' readers take them."""
     return {name: value for name, value in values.items() if value is not None}
+
+
+def openai_list(data: list[dict[str, Any]], has_more: bool, **extra: Any) -> dict[str, Any]:
+    """A page as OpenAI's lists have it: the next one starts `after` its `last_id`."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+        **extra,
+    }
+
+
+def openai_list_shape(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return obj(
+        object={"type": "string", "enum": ["list"]},
+        data={"type": "array", "items": item},
+        first_id={"type": ["string", "null"]},
+        last_id={"type": ["string", "null"]},
+        has_more={"type": "boolean"},
+        **extra,
+    )
 
 
 def _operation_id(method: str, path: str) -> str:

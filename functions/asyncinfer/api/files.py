@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from asyncinfer.api.batches import BatchesService
-from asyncinfer.api.contract import Id, Limit, present, route
+from asyncinfer.api.contract import Id, Limit, openai_list, openai_list_shape, present, route
 from asyncinfer.api.shapes import FILE, obj
 from asyncinfer.domain.files import parse_upload
 from asyncinfer.domain.requests import parse_limit
@@ -59,27 +59,14 @@ def create(svc: BatchesService) -> dict:
     "/v1/files",
     "List your uploaded files, newest first",
     TAG,
-    ok=obj(
-        object={"type": "string", "enum": ["list"]},
-        data={"type": "array", "items": FILE},
-        first_id={"type": ["string", "null"]},
-        last_id={"type": ["string", "null"]},
-        has_more={"type": "boolean"},
-    ),
+    ok=openai_list_shape(FILE),
 )
 def list_files(svc: BatchesService, limit: Limit = None, after: After = None, purpose: Purpose = None) -> dict:
     files = svc.files
     found, more = files.list(
         tenant_of(router), limit=parse_limit(present(limit=limit)), after=after or None, purpose=purpose
     )
-    data = [render(info, files.lifetime_ms) for info in found]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": more,
-    }
+    return openai_list([render(info, files.lifetime_ms) for info in found], more)
 
 
 @route(router, "GET", "/v1/files/{id}", "Get a file's details", TAG, ok=FILE)
