@@ -27,6 +27,10 @@ def queue_plan(*, worker_timeout_seconds: int, max_receive_count: int, webhook_m
     worker = 6 * worker_timeout_seconds
     return [
         QueueSpec("tasks", "tasks-dlq", worker, max_receive_count),
+        # The priority and flex classes' lanes (the tasks queue is the default class's), read by the worker
+        # with concurrencies of their own: a class starts first by having its own workers, never by waiting.
+        QueueSpec("tasks-priority", "tasks-dlq", worker, max_receive_count),
+        QueueSpec("tasks-flex", "tasks-dlq", worker, max_receive_count),
         # Batch items wait their turn on a queue of their own; their dead letters go where the tasks' go.
         QueueSpec("batch-items", "tasks-dlq", worker, max_receive_count),
         QueueSpec(

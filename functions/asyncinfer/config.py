@@ -61,13 +61,25 @@ class DeadLetterSettings(_Settings):
     pass
 
 
-class SweeperSettings(_Settings, RunnerLinkSettings):
+class LaneSettings(DocsSettings):
+    """The queues of the priority and flex classes (the tasks queue is the default class's); a class
+    without one waits in the tasks queue."""
+
+    priority_queue_url: str | None = None
+    flex_queue_url: str | None = None
+
+    def lane_urls(self) -> dict[str, str]:
+        urls = {"priority": self.priority_queue_url, "flex": self.flex_queue_url}
+        return {lane: url for lane, url in urls.items() if url}
+
+
+class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings):
     queue_url: str = Field(min_length=1)
     # A task still CREATED this long after its submit has lost its message; re-sent at most this often.
     orphan_after_seconds: int = Field(default=600, ge=1)
 
 
-class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings):
+class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None

@@ -25,6 +25,7 @@ from asyncinfer.config import (
 from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
 from asyncinfer.domain.sealing import Sealer
 from asyncinfer.providers.registry import load_registry
+from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.service import TaskService, read_result
@@ -82,12 +83,18 @@ def task_store(table_name: str) -> DynamoTaskStore:
     return DynamoTaskStore(client("dynamodb"), table_name)
 
 
+def task_queue(default_url: str, lane_urls: dict[str, str]) -> Lanes:
+    """The tasks queue, and the priority and flex classes' queues where the deployment has them."""
+    sqs = client("sqs")
+    return Lanes(SqsQueue(sqs, default_url), {lane: SqsQueue(sqs, url) for lane, url in lane_urls.items()})
+
+
 def sweeper(settings: SweeperSettings) -> Sweeper:
     from asyncinfer.tasks.sweeper import Sweeper
 
     return Sweeper(
         task_store(settings.table_name),
-        SqsQueue(client("sqs"), settings.queue_url),
+        task_queue(settings.queue_url, settings.lane_urls()),
         after_ms=settings.orphan_after_seconds * 1000,
         executions=executions(settings),
     )
@@ -96,7 +103,7 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
 def task_service(settings: ApiSettings) -> TaskService:
     return TaskService(
         store=task_store(settings.table_name),
-        queue=SqsQueue(client("sqs"), settings.queue_url),
+        queue=task_queue(settings.queue_url, settings.lane_urls()),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
         registry=load_registry(settings.models_file),
         limits=SubmitLimits(

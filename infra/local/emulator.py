@@ -48,6 +48,10 @@ class Resources:
     webhook_dlq_url: str = ""
     webhook_dlq_arn: str = ""
     sealing_key_id: str = ""
+    priority_queue_url: str = ""
+    priority_queue_arn: str = ""
+    flex_queue_url: str = ""
+    flex_queue_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
@@ -61,6 +65,8 @@ class Resources:
             "ASYNCINFER_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "ASYNCINFER_BATCH_QUEUE_URL": self.batch_queue_url,
             "ASYNCINFER_BATCH_ITEMS_QUEUE_URL": self.batch_items_queue_url,
+            "ASYNCINFER_PRIORITY_QUEUE_URL": self.priority_queue_url,
+            "ASYNCINFER_FLEX_QUEUE_URL": self.flex_queue_url,
             "ASYNCINFER_SEALING_KEY_ID": self.sealing_key_id,
         }
         if self.endpoint:
@@ -243,6 +249,10 @@ def provision(clients: Callable[[str], Any], prefix: str, endpoint: str = "") ->
         webhook_dlq_arn=webhook_dlq_arn,
         batch_queue_arn=batch_arn,
         sealing_key_id=key,
+        priority_queue_url=made["tasks-priority"][0],
+        priority_queue_arn=made["tasks-priority"][1],
+        flex_queue_url=made["tasks-flex"][0],
+        flex_queue_arn=made["tasks-flex"][1],
     )
 
 

@@ -34,8 +34,10 @@ DEV_TENANT = "dev"
 ROOT = Path(__file__).resolve().parents[2]
 
 SWEEP_SECONDS = 30
-# Batch items have their own poller (their own event source mapping and concurrency on AWS).
+# Batch items have their own poller (their own event source mapping and concurrency on AWS), and so has
+# each class's lane: the priority class as many as the default one, flex one (weighted shares, as on AWS).
 BATCH_ITEM_POLLERS = 1
+FLEX_POLLERS = 1
 LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60, "webhook_sender": 30}
 
 
@@ -46,6 +48,8 @@ def event_sources(
     sqs = emulator.client("sqs")
     return [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
+        Poller(sqs, resources.priority_queue_url, resources.priority_queue_arn, functions, "worker", worker_pollers),
+        Poller(sqs, resources.flex_queue_url, resources.flex_queue_arn, functions, "worker", FLEX_POLLERS),
         # Batch items: the same worker, from their own queue, with a concurrency of their own (as on AWS).
         Poller(
             sqs,
@@ -206,7 +210,8 @@ def serve(
 
     # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
     # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
-    os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * (options.worker_pollers + BATCH_ITEM_POLLERS)))
+    pollers = 2 * options.worker_pollers + FLEX_POLLERS + BATCH_ITEM_POLLERS
+    os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * pollers))
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()

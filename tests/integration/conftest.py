@@ -86,8 +86,11 @@ class Aws:
             "webhook_sender": (r.webhook_queue_url, r.webhook_queue_arn),
             "batch": (r.batch_queue_url, r.batch_queue_arn),
             "batch_items": (r.batch_items_queue_url, r.batch_items_queue_arn),
+            "priority": (r.priority_queue_url, r.priority_queue_arn),
+            "flex": (r.flex_queue_url, r.flex_queue_arn),
         }[function]
-        poller = Poller(self.sqs, url, arn, self.functions, "worker" if function == "batch_items" else function)
+        worker = function in ("batch_items", "priority", "flex")
+        poller = Poller(self.sqs, url, arn, self.functions, "worker" if worker else function)
         received = 0
         for _ in range(max_batches):
             batch = poller.poll_once()
@@ -106,7 +109,8 @@ class Aws:
     def run_worker(self, max_batches: int = 20) -> int:
         """Deliver queued messages (tasks, then batch items) to the worker handler, as the event source
         mappings would."""
-        return self.run_queue("worker", max_batches) + self.run_queue("batch_items", max_batches)
+        lanes = ("worker", "priority", "flex", "batch_items")
+        return sum(self.run_queue(lane, max_batches) for lane in lanes)
 
     def api(
         self,

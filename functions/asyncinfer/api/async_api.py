@@ -12,7 +12,7 @@ from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import ChatRequest, parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import logger, metrics
-from asyncinfer.tasks.dialects import async_api
+from asyncinfer.tasks.dialects import async_api, scheduling
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
@@ -45,7 +45,8 @@ def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: S
 @route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=TASK, poll_hint=True)
 def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), async_api.internal_id(id), CHAT_KINDS)
-    return read(async_api.detail(task, svc.result(task)), svc.poll_after_ms(task))
+    when = scheduling.fields(task, svc.standing(task), async_api.iso)
+    return read({**async_api.detail(task, svc.result(task)), **when}, svc.poll_after_ms(task))
 
 
 @route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=TASK)

@@ -13,7 +13,7 @@ from asyncinfer.domain.model import MEDIA_KINDS
 from asyncinfer.domain.requests import GenerationRequest, parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
-from asyncinfer.tasks.dialects import netmind
+from asyncinfer.tasks.dialects import netmind, scheduling
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
@@ -63,7 +63,8 @@ def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = No
 )
 def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True)
-    return read(netmind.generation(task, svc.download_url), svc.poll_after_ms(task))
+    when = scheduling.fields(task, svc.standing(task), netmind.stamp)
+    return read({**netmind.generation(task, svc.download_url), **when}, svc.poll_after_ms(task))
 
 
 @route(

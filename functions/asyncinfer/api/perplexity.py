@@ -12,7 +12,7 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
-from asyncinfer.tasks.dialects import perplexity
+from asyncinfer.tasks.dialects import perplexity, scheduling
 from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.submission import Submission
 
@@ -43,4 +43,5 @@ def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None)
 @route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
 def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)
-    return read(perplexity.detail(task, svc.result(task)), svc.poll_after_ms(task))
+    when = scheduling.fields(task, svc.standing(task), lambda ms: ms // 1000)
+    return read({**perplexity.detail(task, svc.result(task)), **when}, svc.poll_after_ms(task))

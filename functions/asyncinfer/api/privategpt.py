@@ -17,7 +17,8 @@ from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
-from asyncinfer.tasks.dialects import privategpt
+from asyncinfer.tasks.dialects import privategpt, scheduling
+from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Submission
@@ -68,7 +69,8 @@ def submit(
 @route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=PGPT_STATUS, poll_hint=True)
 def status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = _task(svc, id)
-    return read(privategpt.status(task), svc.poll_after_ms(task))
+    when = scheduling.fields(task, svc.standing(task), iso)
+    return read({**privategpt.status(task), **when}, svc.poll_after_ms(task))
 
 
 @route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)

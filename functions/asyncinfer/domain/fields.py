@@ -81,7 +81,7 @@ PERPLEXITY_ENVELOPE = frozenset({"request", "idempotency_key"})
 
 # NetMind's `{model, config}` and its configs, by kind: our typed fields, the reference page's, and the
 # common options of the image, audio and video models such APIs front.
-GENERATION = frozenset({"model", "config", "webhook"})
+GENERATION = frozenset({"model", "config", "webhook", "service_tier"})
 _MEDIA_COMMON = frozenset({"prompt", "negative_prompt", "seed", "output_format", "sync_mode", "num_outputs"})
 IMAGE_CONFIG = _MEDIA_COMMON | frozenset(
     {

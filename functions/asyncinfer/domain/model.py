@@ -100,6 +100,15 @@ def is_task_id(value: str) -> bool:
 TASK_EVENTS: tuple[str, ...] = ("task.completed", "task.failed", "task.cancelled")
 
 
+class ServiceTier(StrEnum):
+    """A task's class, which decides the queue (the lane) it waits in: each lane has workers of its own,
+    so a higher class starts first under any backlog of a lower one, and no class is ever starved."""
+
+    PRIORITY = "priority"
+    DEFAULT = "default"
+    FLEX = "flex"
+
+
 class WebhookTarget(BaseModel):
     """Where a task's (or a batch's) ending is announced, and which events; None means all of them."""
 
@@ -194,6 +203,7 @@ class Task(BaseModel):
     custom_id: str | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
+    service_tier: ServiceTier = ServiceTier.DEFAULT
 
     @property
     def event_type(self) -> str:

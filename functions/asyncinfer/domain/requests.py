@@ -318,6 +318,8 @@ class GenerationRequest(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     config: dict[str, Any]
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
+    # The task's class (asyncinfer.domain.scheduling), checked there.
+    service_tier: str | None = None
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:

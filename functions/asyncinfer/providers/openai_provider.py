@@ -35,9 +35,20 @@ NAMED = frozenset(
         "user",
     }
 )
-# Ours, or other surfaces' bookkeeping: never sent upstream.
+# Ours, or other surfaces' bookkeeping: never sent upstream (`service_tier` and `priority` choose the lane a
+# task waits in here; an upstream's own tiers are the registry's business, not each request's).
 OURS = frozenset(
-    {"model", "messages", "stream", "stream_options", "correlation_id", "priority", "mcp_servers", "tool_context"}
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "correlation_id",
+        "priority",
+        "service_tier",
+        "mcp_servers",
+        "tool_context",
+    }
 )
 # PrivateGPT options with no OpenAI meaning; dropped rather than rejected by strict servers.
 UNMAPPED = frozenset({"system", "thinking"})

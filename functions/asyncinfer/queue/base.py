@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class _Message(BaseModel):
@@ -19,6 +19,9 @@ class TaskMessage(_Message):
     """The whole SQS message body: the worker loads everything else from the store."""
 
     task_id: str
+    # The lane (queue) it is sent to: the task's class, or "batch" (asyncinfer.domain.scheduling). Not part of
+    # the body: the queue it arrives on says it.
+    lane: str = Field(default="default", exclude=True)
 
 
 class DeliveryMessage(_Message):

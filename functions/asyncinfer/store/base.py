@@ -142,6 +142,16 @@ class TaskStore(Protocol):
     def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
         """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
 
+    def count_queued_before(self, lane: str, task_id: str, limit: int) -> int:
+        """Tasks of every tenant waiting in `lane` that were made before `task_id`, up to `limit`."""
+        ...
+
+    def record_start(self, lane: str, at_ms: int) -> None:
+        """Count a task's start in its lane (the lanes' recent rates estimate start times)."""
+        ...
+
+    def starts_since(self, lane: str, since_ms: int) -> int: ...
+
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's tasks not yet ended, counted up to `limit`; eventually consistent."""
 

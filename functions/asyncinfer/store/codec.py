@@ -10,12 +10,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from asyncinfer.domain.model import TERMINAL, Task
+from asyncinfer.domain.model import TERMINAL, Task, TaskStatus
+from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.store.schema import (
     BATCH_INFLIGHT_SUFFIX,
     INFLIGHT_ATTRIBUTE,
     JSON_FIELDS,
     NOTIFY_ATTRIBUTE,
+    QUEUED_ATTRIBUTE,
     TASK_PREFIX,
 )
 
@@ -67,6 +69,8 @@ def task_to_item(task: Task) -> dict[str, Any]:
         item[name] = encode(name, value)
     if task.status not in TERMINAL:
         item[INFLIGHT_ATTRIBUTE] = {"S": task.tenant + (BATCH_INFLIGHT_SUFFIX if task.batch_id else "")}
+    if task.status == TaskStatus.CREATED:
+        item[QUEUED_ATTRIBUTE] = {"S": lane_of(task)}
     if task.webhook is not None or task.batch_id is not None:
         item[NOTIFY_ATTRIBUTE] = {"S": "1"}
     return item

@@ -19,8 +19,12 @@ from asyncinfer.store.schema import (
     BATCH_INFLIGHT_SUFFIX,
     INFLIGHT_ATTRIBUTE,
     INFLIGHT_INDEX,
+    LANE_BUCKET_MS,
+    LANES_PK,
     MAX_LIST_PAGES,
     NAME_PREFIX,
+    QUEUED_ATTRIBUTE,
+    QUEUED_INDEX,
     TASK_PREFIX,
 )
 
@@ -188,6 +192,8 @@ class DynamoTaskStore(EventLogItems, TenantItems):
         remove = list(remove)
         if changes.get("status") in TERMINAL:
             remove.append(INFLIGHT_ATTRIBUTE)
+        if changes.get("status") not in (None, TaskStatus.CREATED):
+            remove.append(QUEUED_ATTRIBUTE)
         for i, name in enumerate(remove):
             names[f"#r{i}"] = name
             removes.append(f"#r{i}")
@@ -269,6 +275,48 @@ class DynamoTaskStore(EventLogItems, TenantItems):
             old = exc.response.get("Item")
             raise ConditionFailed(task_from_item(old) if old else None) from exc
         return task_from_item(resp["Attributes"])
+
+    def count_queued_before(self, lane: str, task_id: str, limit: int) -> int:
+        """The tasks waiting in `lane` that were made before `task_id` (all tenants), counted up to `limit`."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": QUEUED_INDEX,
+            "KeyConditionExpression": "#queued = :lane AND sk < :mine",
+            "ExpressionAttributeNames": {"#queued": QUEUED_ATTRIBUTE},
+            "ExpressionAttributeValues": {":lane": {"S": lane}, ":mine": {"S": TASK_PREFIX + task_id}},
+            "Select": "COUNT",
+        }
+        count = 0
+        while count < limit:
+            resp = self._ddb.query(**kwargs, Limit=limit - count)
+            count += resp["Count"]
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return count
+
+    def record_start(self, lane: str, at_ms: int) -> None:
+        """One more task started in `lane`, in the bucket of `at_ms` (kept an hour)."""
+        bucket = at_ms // LANE_BUCKET_MS
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": LANES_PK}, "sk": {"S": f"starts#{lane}#{bucket:013d}"}},
+            UpdateExpression="ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(at_ms // 1000 + 3600)}},
+        )
+
+    def starts_since(self, lane: str, since_ms: int) -> int:
+        """Tasks started in `lane` from the bucket of `since_ms` on."""
+        resp = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": {"S": LANES_PK},
+                ":first": {"S": f"starts#{lane}#{since_ms // LANE_BUCKET_MS:013d}"},
+                ":last": {"S": f"starts#{lane}#9"},
+            },
+        )
+        return sum(int(item["n"]["N"]) for item in resp.get("Items", []))
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's unfinished tasks, counted up to `limit` (the index is eventually consistent)."""

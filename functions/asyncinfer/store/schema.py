@@ -15,6 +15,15 @@ INFLIGHT_ATTRIBUTE = "inflight"
 # A batch's items are in the index too (the sweeper finds them) but under their own key, so a large batch
 # does not use up the tenant's in-flight quota for interactive submits.
 BATCH_INFLIGHT_SUFFIX = "#batch"
+# A sparse index of the tasks waiting to start, by lane (asyncinfer.domain.scheduling): `queued` (= the lane)
+# is set at create and removed by the task's first change of status. Ids are time-ordered, so a task's place
+# in line is the count of its lane's entries before it. One partition per lane: about 1,000 queued tasks
+# made or started per second and lane.
+QUEUED_INDEX = "queued"
+QUEUED_ATTRIBUTE = "queued"
+# Not a tenant (tenants match ^[a-z0-9]): the lanes' start counters, in buckets of LANE_BUCKET_MS.
+LANES_PK = "_lanes"
+LANE_BUCKET_MS = 10_000
 # Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
 NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.
@@ -25,6 +34,7 @@ TABLE_ATTRIBUTES = [
     {"AttributeName": "pk", "AttributeType": "S"},
     {"AttributeName": "sk", "AttributeType": "S"},
     {"AttributeName": INFLIGHT_ATTRIBUTE, "AttributeType": "S"},
+    {"AttributeName": QUEUED_ATTRIBUTE, "AttributeType": "S"},
 ]
 TABLE_INDEXES = [
     {
@@ -34,7 +44,15 @@ TABLE_INDEXES = [
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "KEYS_ONLY"},
-    }
+    },
+    {
+        "IndexName": QUEUED_INDEX,
+        "KeySchema": [
+            {"AttributeName": QUEUED_ATTRIBUTE, "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    },
 ]
 TTL_ATTRIBUTE = "expires_at"
 # The table stream carries both images: a task's ending is a change of status (asyncinfer.store.dynamodb_stream).

@@ -32,6 +32,7 @@ from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, Servic
 from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
+from asyncinfer.domain.scheduling import BATCH_LANE
 from asyncinfer.domain.sealing import open_body, seal_body
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, NameClaim, NameTaken
@@ -295,7 +296,7 @@ class Batches:
             if task is None:
                 task = self._make_item(batch, index, ids[index], line, report)
             if task is not None and task.status == TaskStatus.CREATED and batch.status == BatchStatus.IN_PROGRESS:
-                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id))
+                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=BATCH_LANE))
             if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
                 with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
                     self.tasks.cancel(batch.tenant, ids[index])

@@ -32,6 +32,7 @@ from asyncinfer.domain.model import (
     sources_of,
 )
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.domain.scheduling import Standing, estimate_start, lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
@@ -56,6 +57,10 @@ MAX_LIST_LIMIT = 100
 # (orphan_after_seconds, 10 min): a retry re-sends one task once, so it may act sooner than a sweep of all.
 REPLAY_RESEND_AFTER_MS = 60_000
 INFLIGHT_RECOUNT_SECONDS = 1.0
+# A queued task's place in line is counted up to this far; its start is estimated from its lane's starts
+# over the last RATE_WINDOW_MS.
+MAX_POSITION = 100_000
+RATE_WINDOW_MS = 60_000
 
 
 POLL_MS = 1000
@@ -104,6 +109,7 @@ class TaskService:
                 "correlation_id": correlation if isinstance(correlation, str) else None,
                 "public_name": how.message_id,
                 "webhook": webhook,
+                "service_tier": parse_tier(body),
             },
         )
 
@@ -122,7 +128,8 @@ class TaskService:
                 f"it makes {', '.join(spec.output_formats)}"
             )
         request_body = {"model": request.model, "config": request.config}
-        return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), {"webhook": webhook})
+        fields = {"webhook": webhook, "service_tier": parse_tier(body)}
+        return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), fields)
 
     def _chat_model(self, model: str) -> ModelSpec:
         """The chat model `model`; a media model is refused with where it runs instead."""
@@ -274,7 +281,7 @@ class TaskService:
                 raise ServiceUnavailable("A submit with this idempotency key was just withdrawn; retry") from None
             raise NameConflict(f"message_id {taken.claim.value!r} is already in use") from None
         try:
-            self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id))
+            self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id, lane=lane_of(task)))
         except Exception as exc:
             # Without a queue message nothing would ever run it: withdraw the task and let the client retry.
             log.exception("enqueue failed; withdrawing task %s", task.id)
@@ -296,7 +303,7 @@ class TaskService:
         if task.status == TaskStatus.CREATED and now_ms() - task.created_at > REPLAY_RESEND_AFTER_MS:
             # The first submit probably died before enqueueing: this brings the task to a worker. If it
             # did not, the duplicate message is harmless (every transition is a compare-and-set).
-            self.queue.send(TaskMessage(tenant=tenant, task_id=task.id))
+            self.queue.send(TaskMessage(tenant=tenant, task_id=task.id, lane=lane_of(task)))
         return task
 
     def named(self, tenant: str, name: str) -> str | None:
@@ -394,6 +401,16 @@ class TaskService:
 
     def result(self, task: Task) -> dict[str, Any] | None:
         return read_result(self.blobs, task)
+
+    def standing(self, task: Task) -> Standing | None:
+        """A task waiting to start: its place in its lane and when it should start; None once started."""
+        if task.status != TaskStatus.CREATED:
+            return None
+        lane = lane_of(task)
+        position = self.store.count_queued_before(lane, task.id, MAX_POSITION)
+        now = now_ms()
+        starts = self.store.starts_since(lane, now - RATE_WINDOW_MS)
+        return Standing(position, estimate_start(now, position, starts, RATE_WINDOW_MS))
 
 
 def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:

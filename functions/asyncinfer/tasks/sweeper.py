@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
+from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
@@ -83,6 +84,6 @@ class Sweeper:
             self.store.transition(task.tenant, task.id, expect={TaskStatus.CREATED}, changes={"requeued_at": now})
         except ConditionFailed:
             return 0
-        self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id))
+        self.queue.send(TaskMessage(tenant=task.tenant, task_id=task.id, lane=lane_of(task)))
         log.warning("re-sent the message of an orphaned task %s", task.id)
         return 1

@@ -25,6 +25,7 @@ from asyncinfer.domain.model import (
 )
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.domain.results import chat_completion
+from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
@@ -96,6 +97,8 @@ class Worker:
             )
         except ConditionFailed:
             return Outcome.DROPPED
+        if task.attempt == 1:
+            self._count_start(task, now)
         deadline = now + lease_ms - self.config.deadline_margin_ms
         try:
             return self._run(task, deadline, remaining_ms)
@@ -111,6 +114,13 @@ class Worker:
         except Exception:
             self._release(task)
             raise
+
+    def _count_start(self, task: Task, now: int) -> None:
+        """Best effort: the count only estimates other tasks' start times."""
+        try:
+            self.store.record_start(lane_of(task), now)
+        except Exception:
+            log.warning("could not count the start of %s", task.id, exc_info=True)
 
     def _dispatch(self, task: Task) -> Outcome:
         """A long task goes to the durable runner, as an execution named by the task: starting it again (a

@@ -1,0 +1,19 @@
+"""What every surface's read adds about when a task runs: its class, and while it waits its place in its
+lane and estimated start, each time in the surface's own spelling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from asyncinfer.domain.model import Task
+from asyncinfer.domain.scheduling import Standing
+
+
+def fields(task: Task, standing: Standing | None, stamp: Callable[[int], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"service_tier": task.service_tier.value}
+    if standing is not None:
+        out["queue_position"] = standing.queue_position
+        at = standing.estimated_start_at
+        out["estimated_start_at"] = stamp(at) if at is not None else None
+    return out
