@@ -33,6 +33,9 @@ class InfraConfig(BaseModel):
     worker_max_concurrency: int = Field(default=20, ge=2, le=1000)
     # Worker instances for batch items (their own queue): a batch's share, whatever its size.
     batch_worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
+    # The priority and flex classes' lanes (worker_max_concurrency is the default class's).
+    priority_worker_max_concurrency: int = Field(default=10, ge=2, le=1000)
+    flex_worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
     max_receive_count: int = Field(default=3, ge=3, le=5)
     # A model registry (JSON, as functions/asyncinfer/models.json) relative to the project root;
     # bundled in place of the packaged one.

@@ -91,7 +91,7 @@ class Api(Construct):
 
         api_env = {
             "ASYNCINFER_TABLE_NAME": table.table_name,
-            "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
+            **queues.lane_environment(),
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
             "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
             "ASYNCINFER_MAX_INFLIGHT_TASKS": str(config.max_inflight_tasks),

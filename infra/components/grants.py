@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from asyncinfer.store.schema import INFLIGHT_INDEX
+from asyncinfer.store.schema import INFLIGHT_INDEX, QUEUED_INDEX
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
 from infra.components.storage import BATCH_PREFIXES, EXPIRING_PREFIXES, grant_table
@@ -118,7 +118,10 @@ def grant_task_rights(
     )
     # ... and counts the tenant's tasks in flight.
     grant_table(table, fn, "dynamodb:Query", index=INFLIGHT_INDEX)
-    queues.tasks.grant_send_messages(fn)
+    # ... and a queued task's place in its lane.
+    grant_table(table, fn, "dynamodb:Query", index=QUEUED_INDEX)
+    for lane in queues.task_lanes():
+        lane.grant_send_messages(fn)
     # Large request bodies are written; results and outputs read (and presigned); a deleted task's
     # objects purged.
     fn.add_to_role_policy(

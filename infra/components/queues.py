@@ -56,6 +56,9 @@ class Queues(Construct):
             made["webhooks"],
             made["batches"],
         )
+        # The priority and flex classes' lanes; the tasks queue is the default class's.
+        self.priority_tasks, self.flex_tasks = made["tasks-priority"], made["tasks-flex"]
+
         self.dead_letters = dead["tasks-dlq"]
         self.webhook_dead_letters = dead["webhooks-dlq"]
         self.batch_dead_letters = dead["batches-dlq"]
@@ -67,11 +70,24 @@ class Queues(Construct):
             "It is the stream event source's on-failure destination: a dead-letter queue in all but name.",
         )
 
+    def task_lanes(self) -> tuple[sqs.Queue, ...]:
+        return (self.priority_tasks, self.tasks, self.flex_tasks)
+
+    def lane_environment(self) -> dict[str, str]:
+        """Where a submitting (or re-sending) function sends each class's tasks."""
+        return {
+            "ASYNCINFER_QUEUE_URL": self.tasks.queue_url,
+            "ASYNCINFER_PRIORITY_QUEUE_URL": self.priority_tasks.queue_url,
+            "ASYNCINFER_FLEX_QUEUE_URL": self.flex_tasks.queue_url,
+        }
+
 
 # The constructs' ids of the queues CloudFormation already knows (renaming one would replace the queue).
 _IDS = {
     "tasks": "Tasks",
     "tasks-dlq": "DeadLetters",
+    "tasks-priority": "PriorityTasks",
+    "tasks-flex": "FlexTasks",
     "batch-items": "BatchItems",
     "webhooks": "Webhooks",
     "webhooks-dlq": "WebhookDeadLetters",

@@ -9,7 +9,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from asyncinfer.store.schema import INFLIGHT_ATTRIBUTE, INFLIGHT_INDEX, TABLE_STREAM_VIEW, TTL_ATTRIBUTE
+from asyncinfer.store.schema import (
+    INFLIGHT_ATTRIBUTE,
+    INFLIGHT_INDEX,
+    QUEUED_ATTRIBUTE,
+    QUEUED_INDEX,
+    TABLE_STREAM_VIEW,
+    TTL_ATTRIBUTE,
+)
 from infra.nag import acknowledge
 
 # Prefixes the functions write under (asyncinfer.blobs.base); all expire with the tasks.
@@ -40,7 +47,14 @@ class Storage(Construct):
                     partition_key=dynamodb.Attribute(name=INFLIGHT_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
                     sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
                     projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-                )
+                ),
+                # Sparse too: the tasks waiting to start, by lane; a task's place in line is a count on it.
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name=QUEUED_INDEX,
+                    partition_key=dynamodb.Attribute(name=QUEUED_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                ),
             ],
             time_to_live_attribute=TTL_ATTRIBUTE,
             # Its consumer (the notifier) hears when a task someone waits for ends: webhooks, batches.

@@ -33,14 +33,15 @@ class Sweeper(Construct):
             timeout_seconds=300,
             environment={
                 "ASYNCINFER_TABLE_NAME": table.table_name,
-                "ASYNCINFER_QUEUE_URL": queues.tasks.queue_url,
+                **queues.lane_environment(),
                 "ASYNCINFER_ORPHAN_AFTER_SECONDS": str(config.orphan_after_seconds),
             },
         ).function
         # Scans only the sparse in-flight index; reads and marks the tasks it finds, and re-sends.
         grant_table(table, self.function, "dynamodb:Scan", index=INFLIGHT_INDEX)
         grant_table(table, self.function, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        queues.tasks.grant_send_messages(self.function)
+        for lane in queues.task_lanes():
+            lane.grant_send_messages(self.function)
         if parts.runner is not None:
             # A long task whose execution ended without ending it is failed: it reads the execution.
             grant_executions(self.function, parts.runner, "lambda:GetDurableExecution")

@@ -41,6 +41,20 @@ class Workers(Construct):
                 report_batch_item_failures=True,
             )
         )
+        # Each class's lane has workers of its own (weighted shares): a higher class starts first under
+        # any backlog of a lower one, and a lower one keeps its share of the workers.
+        for lane, concurrency in (
+            (queues.priority_tasks, config.priority_worker_max_concurrency),
+            (queues.flex_tasks, config.flex_worker_max_concurrency),
+        ):
+            self.worker.add_event_source(
+                sources.SqsEventSource(
+                    lane,
+                    batch_size=config.worker_batch_size,
+                    max_concurrency=concurrency,
+                    report_batch_item_failures=True,
+                )
+            )
         self.worker.add_event_source(
             sources.SqsEventSource(
                 queues.tasks,

@@ -143,7 +143,7 @@ def test_gateway_responses_answer_json_in_the_same_shape_as_the_functions(resour
         assert set(error) == {"code", "message"} and error["code"]
 
 
-def assert_api_function_rights(api, tasks_queue):
+def assert_api_function_rights(api, lanes):
     assert {a for a in actions_of(api) if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -152,7 +152,7 @@ def assert_api_function_rights(api, tasks_queue):
         "dynamodb:Query",
     }
     sends = [s for s in api if "sqs:SendMessage" in actions_of([s])]
-    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [tasks_queue, "Arn"]}]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [lane, "Arn"]} for lane in lanes]
     s3_grants = {a: json.dumps(s["Resource"]) for s in api for a in actions_of([s]) if a.startswith("s3:")}
     assert set(s3_grants) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
     assert "/requests/*" in s3_grants["s3:PutObject"]
@@ -163,7 +163,7 @@ def assert_api_function_rights(api, tasks_queue):
 
 
 def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letters(resources):
-    dlq, tasks = queue_id(resources, "DeadLetters"), queue_id(resources, "Tasks")
+    dlq = queue_id(resources, "DeadLetters")
     api_functions = sorted({r.function for r in ROUTES if r.function.startswith("api_")} - {"api_docs"})
     assert {"api_async", "api_perplexity", "api_privategpt", "api_netmind"} <= set(api_functions)
     for name in (*api_functions, "api_docs", "authorizer", "stream"):
@@ -180,7 +180,8 @@ def test_api_functions_get_only_what_they_use_and_can_never_read_the_dead_letter
                 assert statement["Condition"] == {"StringLike": {"s3:prefix": ["batches/*", "uploads/*"]}}
 
     for name in ("api_async", "api_perplexity", "api_privategpt", "api_netmind"):
-        assert_api_function_rights(policy_statements_of(resources, function_id(resources, name)), tasks)
+        lanes = [queue_id(resources, q) for q in ("PriorityTasks", "Tasks", "FlexTasks")]
+        assert_api_function_rights(policy_statements_of(resources, function_id(resources, name)), lanes)
 
     docs = actions_of(policy_statements_of(resources, function_id(resources, "api_docs")))
     assert not {a for a in docs if a.split(":")[0] in {"dynamodb", "s3", "sqs"}}, "the public docs touch no data"

@@ -164,19 +164,20 @@ def test_functions_run_python_313_on_the_configured_architecture(resources):
         assert re.match(r"^asyncinfer(\.handlers\.\w+\.lambda_handler|/handlers/\w+\.sh)$", props["Handler"])
 
 
-def test_the_in_flight_index_is_sparse_and_keys_only(template):
+def test_the_in_flight_and_queued_indexes_are_sparse_and_keys_only(template):
     template.has_resource_properties(
         "AWS::DynamoDB::GlobalTable",
         {
             "GlobalSecondaryIndexes": [
                 {
-                    "IndexName": "inflight",
+                    "IndexName": name,
                     "KeySchema": [
-                        {"AttributeName": "inflight", "KeyType": "HASH"},
+                        {"AttributeName": name, "KeyType": "HASH"},
                         {"AttributeName": "sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
                 }
+                for name in ("inflight", "queued")
             ]
         },
     )
@@ -231,7 +232,8 @@ def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resource
         for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
         if m["FunctionName"] == {"Ref": worker_id}
     }
-    assert set(by_queue) == {items, tasks}
+    priority, flex = queue_id(resources, "PriorityTasks"), queue_id(resources, "FlexTasks")
+    assert set(by_queue) == {items, tasks, priority, flex}
     assert by_queue[items]["ScalingConfig"] == {"MaximumConcurrency": CONFIG.batch_worker_max_concurrency}
     assert by_queue[items]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue = of_type(resources, "AWS::SQS::Queue")[items]
@@ -246,6 +248,40 @@ def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resource
         )
     }
     assert senders == {HANDLERS["batch"]}
+
+
+def test_each_class_has_a_lane_with_workers_of_its_own_and_every_submitter_may_send_to_each(resources):
+    """Weighted shares: each class's queue reaches the worker with its own cap on concurrent instances, so
+    a higher class starts first under any backlog of a lower one and the lower one keeps its share."""
+    worker_id = functions_by_handler(resources)[HANDLERS["worker"]][0]
+    by_queue = {
+        m["EventSourceArn"]["Fn::GetAtt"][0]: m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["FunctionName"] == {"Ref": worker_id}
+    }
+    caps = {
+        "PriorityTasks": CONFIG.priority_worker_max_concurrency,
+        "Tasks": CONFIG.worker_max_concurrency,
+        "FlexTasks": CONFIG.flex_worker_max_concurrency,
+    }
+    queues = of_type(resources, "AWS::SQS::Queue")
+    for name, cap in caps.items():
+        lane = queue_id(resources, name)
+        assert by_queue[lane]["ScalingConfig"] == {"MaximumConcurrency": cap}
+        assert by_queue[lane]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert queues[lane]["RedrivePolicy"]["deadLetterTargetArn"] == {
+            "Fn::GetAtt": [queue_id(resources, "DeadLetters"), "Arn"]
+        }
+        senders = {
+            name
+            for name, props in functions_by_handler(resources).items()
+            if any(
+                "sqs:SendMessage" in actions_of([s]) and {"Fn::GetAtt": [lane, "Arn"]} == s["Resource"]
+                for s in policy_statements_of(resources, props[0])
+            )
+        }
+        submitters = ("api_async", "api_perplexity", "api_privategpt", "api_netmind", "sweeper")
+        assert {HANDLERS[f] for f in submitters} <= senders
 
 
 def test_only_the_functions_that_use_client_secrets_may_open_them(resources):
