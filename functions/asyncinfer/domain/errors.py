@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class DomainError(Exception):
     code = "error"
@@ -79,3 +81,15 @@ class TooManyInFlight(RateLimited):
     """The tenant already has its maximum of unfinished tasks."""
 
     code = "too_many_in_flight"
+
+
+class BudgetExceeded(DomainError):
+    """A submit that does not fit in the tenant's spending limit for a period (asyncinfer.domain.budgets)."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, period: str, spent: Decimal, limit: Decimal) -> None:
+        super().__init__(message)
+        self.period = period
+        self.spent = spent
+        self.limit = limit

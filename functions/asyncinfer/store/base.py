@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
+from asyncinfer.domain.budgets import Budget, UsageLine
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 
@@ -107,10 +109,12 @@ class TaskStore(Protocol):
         attempt: int | None = None,
         lease_expired_at: int | None = None,
         remove: Iterable[str] = (),
+        spend: UsageLine | None = None,
     ) -> Task:
         """Apply `changes` only if the status is in `expect` (and the attempt matches, and, when the
         task is IN_PROGRESS, its lease expired before `lease_expired_at`). Returns the new task or
-        raises ConditionFailed carrying the old one."""
+        raises ConditionFailed carrying the old one. With `spend` (a completion), the tenant's usage line
+        of its day and model grows by it in the same transaction: counted once, exactly when the change is."""
 
     def delete_if(
         self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus], names: Sequence[NameClaim] = ()
@@ -255,3 +259,18 @@ class WebhookStore(Protocol):
         self, tenant: str, *, limit: int, after: str | None, prefix: str = ""
     ) -> tuple[list[Delivery], str | None]:
         """Newest first (ids whose start is `prefix`, when given) and the next page's cursor."""
+
+
+class UsageStore(Protocol):
+    """A tenant's budget and its usage lines (one per UTC day and model, grown by completions: TaskStore)."""
+
+    def get_budget(self, tenant: str) -> Budget: ...
+
+    def set_budget(self, tenant: str, budget: Budget, *, at: int) -> Budget:
+        """Set the limits `budget` gives (None leaves one as it is); the budget after it."""
+
+    def clear_budget(self, tenant: str, periods: Iterable[str]) -> Budget:
+        """Remove the limits of `periods` ("daily", "monthly"); the budget after it."""
+
+    def usage_lines(self, tenant: str, first: date, last: date) -> list[UsageLine]:
+        """The tenant's lines of days `first`..`last` (UTC, both included), read consistently."""

@@ -10,11 +10,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from asyncinfer.domain.budgets import UsageLine
 from asyncinfer.domain.model import TERMINAL, Task, TaskKind, TaskStatus
 from asyncinfer.store.base import AlreadyExists, ConditionFailed, NameClaim, NameRecord, NameTaken, Page
 from asyncinfer.store.codec import encode, task_from_item, task_to_item
 from asyncinfer.store.dynamodb_events import EventLogItems
 from asyncinfer.store.dynamodb_tenants import TenantItems
+from asyncinfer.store.dynamodb_usage import UsageItems
 from asyncinfer.store.schema import (
     BATCH_INFLIGHT_SUFFIX,
     INFLIGHT_ATTRIBUTE,
@@ -29,7 +31,7 @@ from asyncinfer.store.schema import (
 )
 
 
-class DynamoTaskStore(EventLogItems, TenantItems):
+class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
@@ -175,6 +177,7 @@ class DynamoTaskStore(EventLogItems, TenantItems):
         attempt: int | None = None,
         lease_expired_at: int | None = None,
         remove: Iterable[str] = (),
+        spend: UsageLine | None = None,
     ) -> Task:
         expected = sorted(expect)
         if not expected:
@@ -211,6 +214,16 @@ class DynamoTaskStore(EventLogItems, TenantItems):
             values[":in_progress"] = {"S": TaskStatus.IN_PROGRESS.value}
             values[":lease_now"] = {"N": str(lease_expired_at)}
             condition += " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
+        if spend is not None:
+            return self._update_counting(
+                tenant,
+                task_id,
+                spend,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
         return self._update(
             tenant,
             task_id,

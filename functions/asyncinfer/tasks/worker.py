@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import BlobStore, output_key, result_key
+from asyncinfer.domain.budgets import spend_of
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.model import (
     MEDIA_KINDS,
@@ -334,6 +335,10 @@ class Worker:
             attempt=task.attempt,
             changes=changes,
             remove=["lease_expires_at"] if target != TaskStatus.IN_PROGRESS else [],
+            # Its cost counts in the tenant's usage in the same write: once, exactly when it completes.
+            spend=spend_of(task.model, changes["usage"], changes["completed_at"])
+            if target == TaskStatus.COMPLETED
+            else None,
         )
 
     def _release(self, task: Task) -> bool:
