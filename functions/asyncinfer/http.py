@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from asyncinfer.api.contract import not_found_hint
 from asyncinfer.domain.errors import (
+    BudgetExceeded,
     Conflict,
     DomainError,
     InvalidRequest,
@@ -24,6 +25,7 @@ from asyncinfer.observability import logger
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
+    BudgetExceeded: 402,
     TaskNotFound: 404,
     Conflict: 409,
     RequestTooLarge: 413,

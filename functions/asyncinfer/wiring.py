@@ -28,6 +28,7 @@ from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.budgets import Budgets
 from asyncinfer.tasks.service import TaskService, read_result
 from asyncinfer.tasks.submission import SubmitLimits
 from asyncinfer.vault.kms import KmsDataKeys
@@ -101,11 +102,12 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
 
 
 def task_service(settings: ApiSettings) -> TaskService:
+    store, registry = task_store(settings.table_name), load_registry(settings.models_file)
     return TaskService(
-        store=task_store(settings.table_name),
+        store=store,
         queue=task_queue(settings.queue_url, settings.lane_urls()),
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
-        registry=load_registry(settings.models_file),
+        registry=registry,
         limits=SubmitLimits(
             max_request_bytes=settings.max_request_bytes,
             inline_request_bytes=settings.inline_request_bytes,
@@ -119,6 +121,7 @@ def task_service(settings: ApiSettings) -> TaskService:
         outbound=settings.outbound(),
         sealer=sealer(settings),
         executions=executions(settings),
+        budgets=Budgets(store, registry),
     )
 
 

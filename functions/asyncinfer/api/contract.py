@@ -1,5 +1,5 @@
 """How each route describes itself in the OpenAPI document that Powertools generates from the routers:
-its summary, tag and operation id, its answers (ours: 400/401/404/409/429 with the error body, never
+its summary, tag and operation id, its answers (ours: 400/401/402/404/409/429 with the error body, never
 Powertools' 422), and the parameters several routes share.
 
 A route that takes a request body parses it itself (strict JSON: depth, NaN, lone surrogates, size) and
@@ -142,6 +142,8 @@ def route(
         responses[401] = _ERROR
     if method == "POST":
         responses[409] = _ERROR
+    if takes_body:
+        responses[402] = {**_ERROR, "description": "Over the tenant's budget (budget_exceeded): GET /v1/usage"}
     if takes_body or streams:
         responses[429] = {
             "description": "Over the tenant's stream cap" if streams else "Over the tenant's submit quota",

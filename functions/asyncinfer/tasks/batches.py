@@ -109,10 +109,14 @@ class Batches:
         now = now_ms()
         batch_id = new_task_id(now)
         sealer = self.tasks.sealer
+        prepared: list[Prepared] = []
         lines = [
             {**line, "body": seal_body(sealer, line["body"], tenant, batch_id)}
-            for line in self._validate(tenant, request.endpoint, items)
+            for line in self._validate(tenant, request.endpoint, items, prepared)
         ]
+        if self.tasks.budgets is not None:
+            # Its items, once made, all run: the batch must fit as a whole (the sum of its known costs).
+            self.tasks.budgets.check(tenant, prepared)
         batch = Batch(
             id=batch_id,
             tenant=tenant,
@@ -193,8 +197,11 @@ class Batches:
                 raise InvalidBatch(f"input_file line {number} is not JSON: {exc}") from None
         return items
 
-    def _validate(self, tenant: str, endpoint: BatchEndpoint, items: list[Any]) -> list[dict[str, Any]]:
-        """Every item, checked as its own submit would be; all problems (up to ten) in one answer."""
+    def _validate(
+        self, tenant: str, endpoint: BatchEndpoint, items: list[Any], prepared: list[Prepared] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item, checked as its own submit would be; all problems (up to ten) in one answer. Each item
+        as it was prepared goes to `prepared`, when given."""
         if not items:
             raise InvalidBatch("The batch has no requests")
         if len(items) > self.limits.max_items:
@@ -219,7 +226,9 @@ class Batches:
                 problems.append(f"request {number} ({item.custom_id}): url {url!r} is not the batch's endpoint")
                 continue
             try:
-                self._prepare(endpoint, item.body)
+                ready = self._prepare(endpoint, item.body)
+                if prepared is not None:
+                    prepared.append(ready)
             except InvalidRequest as exc:
                 problems.append(f"request {number} ({item.custom_id}): {exc.message}")
             lines.append({"custom_id": item.custom_id, "body": item.body})

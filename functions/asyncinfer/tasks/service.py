@@ -38,6 +38,7 @@ from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.tasks.budgets import Budgets
 from asyncinfer.tasks.submission import (
     IDEMPOTENCY,
     MAX_TASK_FIELDS_BYTES,
@@ -79,8 +80,10 @@ class TaskService:
         sealer: Sealer,
         outbound: Outbound = DEFAULT_OUTBOUND,
         executions: Executions | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self.sealer = sealer
+        self.budgets = budgets
         self.executions = executions
         self.store = store
         self.queue = queue
@@ -222,6 +225,8 @@ class TaskService:
         fp = prepared.fingerprint
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
+        if self.budgets is not None:
+            self.budgets.check(tenant, [prepared])
         self._check_inflight(tenant)
         self._check_rate(tenant)
         task = self.new_task(tenant, prepared)
