@@ -1,6 +1,7 @@
 """Administration.
 
 `asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash.
+`asyncinfer budget set|show|clear --tenant NAME`: a tenant's spending limits per UTC day and month.
 `asyncinfer preflight`: read-only checks of what a first deploy needs (README: Deploy to AWS).
 `asyncinfer smoke --url URL --key KEY`: each surface's reference requests end to end after a deploy.
 `asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
@@ -50,7 +51,18 @@ def _main(argv: list[str] | None) -> int:
     revoke = keys.add_parser("revoke", help="stop a key from working (API Gateway may cache it a while: README)")
     revoke.add_argument("key_id", help="the key's id, as `keys list` shows it")
     revoke.add_argument("--tenant", required=True)
-    for sub in (create, listing_keys, revoke):
+    budget = commands.add_parser("budget", help="spending limits (US dollars per UTC day and month)")
+    budgets = budget.add_subparsers(dest="action", required=True)
+    set_budget = budgets.add_parser("set", help="set a tenant's daily or monthly limit, or both")
+    set_budget.add_argument("--daily", help="US dollars per UTC day, e.g. 5.00")
+    set_budget.add_argument("--monthly", help="US dollars per UTC month, e.g. 100")
+    show_budget = budgets.add_parser("show", help="a tenant's limits and what it spent today and this month")
+    clear_budget = budgets.add_parser("clear", help="remove a tenant's limits (both unless --daily or --monthly)")
+    clear_budget.add_argument("--daily", action="store_true", help="only the daily limit")
+    clear_budget.add_argument("--monthly", action="store_true", help="only the monthly limit")
+    for sub in (set_budget, show_budget, clear_budget):
+        sub.add_argument("--tenant", required=True)
+    for sub in (create, listing_keys, revoke, set_budget, show_budget, clear_budget):
         sub.add_argument(
             "--table",
             default=os.environ.get("ASYNCINFER_TABLE_NAME"),
@@ -100,6 +112,8 @@ def _main(argv: list[str] | None) -> int:
     if not args.table:
         parser.error("--table is required (or set ASYNCINFER_TABLE_NAME)")
     store = wiring.task_store(args.table)
+    if args.command == "budget":
+        return _budget(parser, args, store)
     if args.action == "list":
         for info in store.list_api_keys(args.tenant):
             expires = _when(info.expires_at * 1000) if info.expires_at else "never"
@@ -128,6 +142,35 @@ def _main(argv: list[str] | None) -> int:
 
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace, store: Any) -> int:
+    """Set or clear a tenant's limits, then show them with what it spent in the current periods."""
+    from decimal import Decimal
+
+    from asyncinfer.domain.budgets import Period, dollars, parse_limit, period_label
+    from asyncinfer.tasks.budgets import Budgets
+
+    budgets = Budgets(store)
+    try:
+        if args.action == "set":
+            daily = parse_limit(args.daily) if args.daily is not None else None
+            monthly = parse_limit(args.monthly) if args.monthly is not None else None
+            budgets.set_limits(args.tenant, daily=daily, monthly=monthly)
+        elif args.action == "clear":
+            chosen = [p for p, wanted in ((Period.DAILY, args.daily), (Period.MONTHLY, args.monthly)) if wanted]
+            budgets.clear_limits(args.tenant, chosen or list(Period))
+        report = budgets.report(args.tenant)
+    except InvalidRequest as exc:
+        parser.error(exc.message)
+    today = report.spent.today
+    for period in Period:
+        limit, spent = report.budget.limit(period), report.spent.of(period)
+        shown = "no limit"
+        if limit is not None:
+            shown = f"limit {dollars(limit)}\tremaining {dollars(max(limit - spent, Decimal(0)))}"
+        print(f"{period.value}\t{period_label(period, today)}\tspent {dollars(spent)}\t{shown}")
+    return 0
 
 
 LOCAL_STACK_FILE = ".asyncinfer/local.json"

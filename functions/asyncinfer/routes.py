@@ -46,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/async/{id}/events", "stream", streaming=True),
     Route("GET", "/v1/models", "api_async"),
     Route("GET", "/v1/models/{id}", "api_async"),
+    Route("GET", "/v1/usage", "api_async"),
     Route("POST", "/v1/chat/completions", "api_async"),
     Route("POST", "/async/chat/completions", "api_perplexity"),
     Route("GET", "/async/chat/completions", "api_perplexity"),

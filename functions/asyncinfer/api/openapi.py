@@ -107,10 +107,21 @@ def document() -> dict[str, Any]:
     # does not load the services behind them (the webhook client, batches).
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
-    from asyncinfer.api import async_api, batches, files, models, netmind, perplexity, privategpt, streams, webhooks
+    from asyncinfer.api import (
+        async_api,
+        batches,
+        files,
+        models,
+        netmind,
+        perplexity,
+        privategpt,
+        streams,
+        usage,
+        webhooks,
+    )
 
     app = APIGatewayRestResolver(enable_validation=True)
-    for module in (async_api, models, perplexity, privategpt, netmind, batches, files, webhooks, streams):
+    for module in (async_api, models, usage, perplexity, privategpt, netmind, batches, files, webhooks, streams):
         app.include_router(module.router)
     app.include_router(router)
     generated = app.get_openapi_schema(
