@@ -24,8 +24,9 @@ from moto import mock_aws
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
+from asyncinfer.domain.budgets import day_of
 from asyncinfer.domain.errors import ServiceUnavailable
-from asyncinfer.domain.model import TERMINAL, TaskStatus
+from asyncinfer.domain.model import TERMINAL, TaskStatus, now_ms
 from asyncinfer.handlers import worker
 from asyncinfer.observability import logger
 from asyncinfer.providers.base import ProviderError
@@ -225,7 +226,7 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     requeued = 0
 
     submitted = 0
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     deadline = started + QUIESCENCE_SECONDS
     while True:
         assert time.monotonic() < deadline, "no quiescence"
@@ -285,4 +286,14 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     # Every ended task has left the in-flight index: the tenant's in-flight quota is not leaking.
     assert store.count_inflight(tenant, TASKS) == 0
     assert statuses["COMPLETED"] > TASKS // 2, "the faults should not stop most tasks from completing"
+    # Each completed task counted once in the tenant's usage, whatever crashed around its completion.
+    lines = store.usage_lines(tenant, day_of(int(started_wall * 1000)), day_of(now_ms()))
+    completed = [t for t in final.values() if t.status == TaskStatus.COMPLETED]
+    assert sum(line.tasks for line in lines) == len(completed)
+    assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in completed)
+    # Each completed task counted once in the tenant's usage, whatever crashed around its completion.
+    lines = store.usage_lines(tenant, day_of(int(started_wall * 1000)), day_of(now_ms()))
+    completed = [t for t in final.values() if t.status == TaskStatus.COMPLETED]
+    assert sum(line.tasks for line in lines) == len(completed)
+    assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in completed)
     assert sum(chaos.counts.values()) > TASKS // 5, "faults were injected"
