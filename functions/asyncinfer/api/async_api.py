@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, StatusFilter, body, present, read, route
 from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import TASK, obj
+from asyncinfer.api.shapes import TASK, obj, scheduled
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import ChatRequest, parse_json_body
 from asyncinfer.http import raw_body, tenant_of
@@ -16,6 +16,7 @@ from asyncinfer.tasks.dialects import async_api, scheduling
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
 TAG = "Async API"
 
 
@@ -42,7 +43,7 @@ def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: S
     return async_api.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=status_, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=TASK, poll_hint=True)
+@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=READ, poll_hint=True)
 def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), async_api.internal_id(id), CHAT_KINDS)
     when = scheduling.fields(task, svc.standing(task), async_api.iso)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
 from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import GENERATION, obj
+from asyncinfer.api.shapes import GENERATION, obj, scheduled
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import MEDIA_KINDS
 from asyncinfer.domain.requests import GenerationRequest, parse_json_body
@@ -58,7 +58,7 @@ def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = No
     "/v1/generation/{id}",
     "Get a generation, with fresh download URLs",
     TAG,
-    ok=GENERATION,
+    ok=scheduled(GENERATION, {"type": ["string", "null"], "example": "2025-09-18 09:14:20"}),
     poll_hint=True,
 )
 def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
 from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import PPLX, obj
+from asyncinfer.api.shapes import PPLX, obj, scheduled
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import parse_json_body
@@ -17,6 +17,7 @@ from asyncinfer.tasks.dialects.perplexity import SubmitBody
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+READ = scheduled(PPLX, {"type": ["integer", "null"]})
 TAG = "Perplexity"
 
 
@@ -39,8 +40,8 @@ def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None)
     return perplexity.listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
-@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=PPLX, poll_hint=True)
+@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
+@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
 def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)
     when = scheduling.fields(task, svc.standing(task), lambda ms: ms // 1000)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import Id, IdempotencyKey, body, read, route
 from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import PGPT_STATUS, obj
+from asyncinfer.api.shapes import PGPT_STATUS, obj, scheduled
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.domain.requests import parse_json_body
@@ -24,6 +24,7 @@ from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Submission
 
 router = Router()
+READ = scheduled(PGPT_STATUS, {"type": ["string", "null"], "format": "date-time"})
 TAG = "PrivateGPT"
 MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
 
@@ -66,7 +67,7 @@ def submit(
     return privategpt.initiated(task)
 
 
-@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=PGPT_STATUS, poll_hint=True)
+@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=READ, poll_hint=True)
 def status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = _task(svc, id)
     when = scheduling.fields(task, svc.standing(task), iso)

@@ -16,6 +16,26 @@ def obj(**properties: Any) -> dict[str, Any]:
     return {"type": "object", "properties": properties}
 
 
+def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
+    """A read's shape with what every surface adds about when the task runs (times in `stamp`'s type)."""
+    return {
+        **shape,
+        "properties": {
+            **shape["properties"],
+            "service_tier": {"type": "string", "enum": ["priority", "default", "flex"]},
+            "queue_position": {
+                "type": "integer",
+                "description": "While not yet started: how many tasks (of every tenant) start before it in its class",
+            },
+            "estimated_start_at": {
+                **stamp,
+                "description": "While not yet started: when it should start, from its class's starts over the "
+                "last minute (null while the class started nothing lately)",
+            },
+        },
+    }
+
+
 TASK = obj(
     id={"type": "string", "example": "task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"},
     status={"type": "string", "enum": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]},
