@@ -53,9 +53,13 @@ class Standing:
     estimated_start_at: int | None  # epoch ms
 
 
-def estimate_start(now_ms: int, position: int, starts: int, window_ms: int) -> int | None:
-    """At `starts` starts in the last `window_ms`, the lane starts one task every window/starts ms: the
-    task at `position` (0: next) starts after position + 1 of those."""
-    if starts <= 0:
+def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bucket_ms: int) -> int | None:
+    """`starts`: the lane's recent starts, (bucket's first ms, count) in time order. The lane starts tasks
+    at the rate it kept since its first recent start (its busy span, not the whole window: a lane that
+    just got busy is not averaged with the quiet before it); the task at `position` (0: next) starts
+    after position + 1 more of them."""
+    total = sum(count for _, count in starts)
+    if total <= 0:
         return now_ms if position == 0 else None
-    return now_ms + (position + 1) * window_ms // starts
+    span = max(now_ms - starts[0][0], bucket_ms)
+    return now_ms + (position + 1) * span // total

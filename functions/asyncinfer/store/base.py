@@ -154,7 +154,9 @@ class TaskStore(Protocol):
         """Count a task's start in its lane (the lanes' recent rates estimate start times)."""
         ...
 
-    def starts_since(self, lane: str, since_ms: int) -> int: ...
+    def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:
+        """The lane's starts from `since_ms` on: (bucket's first ms, count), in time order."""
+        ...
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's tasks not yet ended, counted up to `limit`; eventually consistent."""

@@ -318,8 +318,8 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(at_ms // 1000 + 3600)}},
         )
 
-    def starts_since(self, lane: str, since_ms: int) -> int:
-        """Tasks started in `lane` from the bucket of `since_ms` on."""
+    def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:
+        """Tasks started in `lane` from the bucket of `since_ms` on: (the bucket's first ms, count), in order."""
         resp = self._ddb.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
@@ -329,7 +329,8 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
                 ":last": {"S": f"starts#{lane}#9"},
             },
         )
-        return sum(int(item["n"]["N"]) for item in resp.get("Items", []))
+        items = resp.get("Items", [])
+        return [(int(item["sk"]["S"].rsplit("#", 1)[1]) * LANE_BUCKET_MS, int(item["n"]["N"])) for item in items]
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's unfinished tasks, counted up to `limit` (the index is eventually consistent)."""

@@ -23,7 +23,7 @@ QUEUED_INDEX = "queued"
 QUEUED_ATTRIBUTE = "queued"
 # Not a tenant (tenants match ^[a-z0-9]): the lanes' start counters, in buckets of LANE_BUCKET_MS.
 LANES_PK = "_lanes"
-LANE_BUCKET_MS = 10_000
+LANE_BUCKET_MS = 1_000
 # Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
 NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.

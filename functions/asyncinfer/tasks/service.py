@@ -38,6 +38,7 @@ from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.store.schema import LANE_BUCKET_MS
 from asyncinfer.tasks.budgets import Budgets
 from asyncinfer.tasks.submission import (
     IDEMPOTENCY,
@@ -415,7 +416,7 @@ class TaskService:
         position = self.store.count_queued_before(lane, task.id, MAX_POSITION)
         now = now_ms()
         starts = self.store.starts_since(lane, now - RATE_WINDOW_MS)
-        return Standing(position, estimate_start(now, position, starts, RATE_WINDOW_MS))
+        return Standing(position, estimate_start(now, position, starts, LANE_BUCKET_MS))
 
 
 def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:
