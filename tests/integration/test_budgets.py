@@ -21,7 +21,9 @@ from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects.async_api import internal_id
 from asyncinfer.tasks.outcomes import Outcome, WorkerConfig
 from asyncinfer.tasks.worker import Worker
+from tests.integration.test_long_tasks import run
 from tests.integration.test_worker import LONG, ScriptedProvider
+from tests.support.durable import RUNNER_ARN, DurableRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +40,15 @@ REGISTRY = {
             "upstream": "demo-chat",
             "kind": "chat",
             "prices": {**TOKENS, "per_request": 0.001},
+        },
+        # A long task, on the durable runner.
+        "priced-research": {
+            "provider": "local",
+            "upstream": "demo-deep-research",
+            "kind": "chat",
+            "runs": "durable",
+            "tools": "demo-research",
+            "prices": TOKENS,
         },
         "priced-image": {
             "provider": "local",
@@ -371,3 +382,30 @@ def test_a_fault_at_the_completion_still_counts_the_cost_once(priced, fault):
     report = usage(aws)
     assert report["total"]["tasks"] == 1
     assert Decimal(str(report["total"]["cost"])) == cost_of(aws, task["id"])
+
+
+@pytest.fixture
+def durable(priced, monkeypatch):
+    """The durable runner's executions, run by the testing SDK's local service (tests/support/durable.py)."""
+    monkeypatch.setenv("ASYNCINFER_RUNNER_FUNCTION_ARN", RUNNER_ARN)
+    monkeypatch.setenv("ASYNCINFER_DEMO_RESEARCH_TOOL_SECONDS", "0")
+    with DurableRuntime(lambda event: priced.functions.invoke("runner", event)) as runtime:
+        yield runtime
+
+
+def test_a_long_task_on_the_durable_runner_counts_once(priced, durable):
+    aws = priced
+    body = {
+        **chat("Why is the sky blue?", "priced-research"),
+        "demo_research": {"steps": 2, "step_seconds": 0},
+    }
+    status, task = submit(aws, body)
+    assert status == 200, task
+    message = TaskMessage(tenant="acme", task_id=internal_id(task["id"])).model_dump_json()
+    aws.sqs.send_message(QueueUrl=aws.resources.queue_url, MessageBody=message)  # a duplicate start
+    done = run(aws, durable, task["id"])
+    assert done["status"] == "COMPLETED", done
+    aws.run_worker()  # the duplicate finds it ended
+    report = usage(aws)
+    assert report["data"][0]["model"] == "priced-research" and report["total"]["tasks"] == 1
+    assert Decimal(str(report["total"]["cost"])) == cost_of(aws, task["id"]) > 0
