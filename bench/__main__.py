@@ -14,14 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small runs: checks the benchmarks work, not figures")
     parser.add_argument(
-        "--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent"
+        "--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent,eta"
     )
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
-    from bench import batch, coldstart, cost, finish, idempotent, long, stream, throughput
+    from bench import batch, coldstart, cost, eta, finish, idempotent, long, stream, throughput
 
     benches = {
         "cost": cost,
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "finish": finish,
         "long": long,
         "idempotent": idempotent,
+        "eta": eta,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     rows = []

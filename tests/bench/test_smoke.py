@@ -17,6 +17,7 @@ ROWS = (
     "f. finishing a large batch",
     "g. long task",
     "h. idempotent submits",
+    "i. start estimates",
 )
 
 pytestmark = pytest.mark.e2e
