@@ -41,6 +41,7 @@ def test_submit_with_generated_id_then_status_until_completed(aws):
         "error_message",
         "stream_type",
         "metadata",
+        "service_tier",  # the class it ran in (see test_scheduling)
     }
     assert done["status"] == "completed" and done["stream_type"] == "sse" and done["error_message"] is None
     assert all(ISO.match(done[k]) for k in ("created_at", "updated_at", "completed_at"))

@@ -350,3 +350,39 @@ def test_a_sealed_credential_copied_into_another_tenants_task_opens_for_nobody(s
         ended = stack.store.get("other", stolen.id)
         assert ended.status == TaskStatus.FAILED and ended.error.code == "secrets_unavailable"
         assert server.headers == []  # the server was never called with anything
+
+
+def test_a_tool_loops_progress_advances_step_by_step_on_the_stream_and_on_the_record(stack, tools):
+    task, events = run(stack, "tool-forever", [{"name": "calc", "url": tools.url}])
+    assert task.status == TaskStatus.COMPLETED
+    progress = [e for e in events if e["type"] == "progress"]
+    assert [e["step"] for e in progress] == [1, 2, 3]
+    assert all(e["message"].startswith("called calc__") for e in progress)
+    # Each step's event comes after that step's tool results, and before the next step's calls.
+    kinds = [e["type"] for e in events if e["type"] in ("tool_call", "tool_result", "progress")]
+    assert kinds == ["tool_call", "tool_result", "progress"] * 3
+    # The record (what every GET reads) said each step in turn, as the table's stream shows ...
+    written = [
+        json.loads(image["progress"]["S"])["step"] for image in stream_images(stack, task.id) if "progress" in image
+    ]
+    assert sorted(set(written)) == [1, 2, 3] and written == sorted(written)
+    # ... and keeps the last one.
+    status, read = stack.api("GET", f"/v1/async/{task.id}")
+    assert status == 200 and read["progress"] == {"step": 3, "message": progress[-1]["message"]}
+
+
+def stream_images(aws, task_id: str) -> list[dict]:
+    """The new images of the task's item in the table's stream, in order."""
+    streams, arn = aws.streams, aws.resources.stream_arn
+    images = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator and (page := streams.get_records(ShardIterator=iterator))["Records"]:
+            for record in page["Records"]:
+                image = record["dynamodb"].get("NewImage") or {}
+                if image.get("sk", {}).get("S") == f"task#{task_id}":
+                    images.append(image)
+            iterator = page.get("NextShardIterator")
+    return images

@@ -27,7 +27,11 @@ def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: Idempo
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     chat, key = perplexity.parse_submit(parsed, router.current_event.headers.get("idempotency-key"))
     task = svc.submit_chat(tenant_of(router), chat, Submission(surface="perplexity", idempotency_key=key))
-    return perplexity.detail(task, svc.result(task))
+    return {**perplexity.detail(task, svc.result(task)), **scheduling.fields(task, svc.standing(task), _seconds)}
+
+
+def _seconds(ms: int) -> int:
+    return ms // 1000
 
 
 LISTING = obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]})
@@ -44,5 +48,5 @@ def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None)
 @route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
 def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     task = svc.get(tenant_of(router), ids.parse_any(id), CHAT_KINDS)
-    when = scheduling.fields(task, svc.standing(task), lambda ms: ms // 1000)
+    when = scheduling.fields(task, svc.standing(task), _seconds)
     return read({**perplexity.detail(task, svc.result(task)), **when}, svc.poll_after_ms(task))

@@ -27,6 +27,12 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
                 "type": "integer",
                 "description": "While not yet started: how many tasks (of every tenant) start before it in its class",
             },
+            "progress": obj(
+                step={"type": "integer", "description": "Steps done (a tool loop's steps of tool calls)"},
+                steps={"type": "integer", "description": "How many there will be, when that is known"},
+                percent={"type": "number"},
+                message={"type": "string"},
+            ),
             "estimated_start_at": {
                 **stamp,
                 "description": "While not yet started: when it should start, from its class's starts over the "

@@ -163,6 +163,16 @@ class Usage(BaseModel):
     cost: Cost | None = None
 
 
+class Progress(BaseModel):
+    """How far a running task is: its step, how many steps it will take when that is known, and the
+    percent done when it can be told."""
+
+    step: int = Field(ge=0)
+    steps: int | None = None
+    percent: float | None = None
+    message: str | None = Field(default=None, max_length=200)
+
+
 class Task(BaseModel):
     """The canonical task. Times are epoch milliseconds; dialects format them."""
 
@@ -204,6 +214,7 @@ class Task(BaseModel):
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
     service_tier: ServiceTier = ServiceTier.DEFAULT
+    progress: Progress | None = None
 
     @property
     def event_type(self) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncinfer.domain.model import Usage, now_ms
+from asyncinfer.domain.model import Progress, Usage, now_ms
 from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.tools.base import ToolHost, ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
@@ -65,10 +65,13 @@ def run_tool_loop(
     heartbeat: Callable[[], None],
     max_steps: int,
     deadline_ms: int,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
 ) -> LoopResult:
     """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not. Nothing a
-    tool server does may hold the task past `deadline_ms` (epoch ms): not connecting, not a tool call."""
-    return asyncio.run(_loop(host, request, _Hooks(turn, emit, heartbeat, max_steps, deadline_ms)))
+    tool server does may hold the task past `deadline_ms` (epoch ms): not connecting, not a tool call.
+    After each step of tool calls, `on_progress` is told the step (a `progress` event is in the stream)."""
+    hooks = _Hooks(turn, emit, heartbeat, max_steps, deadline_ms, on_progress)
+    return asyncio.run(_loop(host, request, hooks))
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class _Hooks:
     heartbeat: Callable[[], None]
     max_steps: int
     deadline_ms: int
+    on_progress: Callable[[Progress], None]
 
     def timeout(self) -> asyncio.Timeout:
         """A timeout at the task's deadline, in this task (the SDK's contexts must not change tasks)."""
@@ -144,5 +148,10 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
             result.executed.append(call)
             result.reasoning_steps.append(reasoning_step(text, tool_call_step(outcome)))
             messages.append({"role": "tool", "tool_call_id": call.get("id") or name, "content": outcome.content})
+        # The number of steps is the model's to decide (at most max_steps): only the step is known.
+        names = ", ".join(dict.fromkeys(c["function"]["name"] for c in ours))
+        progress = Progress(step=step + 1, message=f"called {names}"[:200])
+        emit({"type": "progress", **progress.model_dump(exclude_none=True)})
         await asyncio.to_thread(heartbeat)  # writes the step's events; a cancelled task stops here
+        await asyncio.to_thread(hooks.on_progress, progress)
     raise AssertionError("unreachable")  # pragma: no cover

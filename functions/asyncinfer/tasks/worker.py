@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -17,6 +18,7 @@ from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.model import (
     MEDIA_KINDS,
     Output,
+    Progress,
     Task,
     TaskKind,
     TaskStatus,
@@ -116,6 +118,18 @@ class Worker:
             self._release(task)
             raise
 
+    def _record_progress(self, task: Task, progress: Progress) -> None:
+        """On the record, for reads; a task no longer this claim's (cancelled, re-claimed) is left alone: the
+        next heartbeat stops the loop."""
+        with contextlib.suppress(ConditionFailed):
+            self.store.transition(
+                task.tenant,
+                task.id,
+                expect={TaskStatus.IN_PROGRESS},
+                attempt=task.attempt,
+                changes={"progress": progress, "updated_at": now_ms()},
+            )
+
     def _count_start(self, task: Task, now: int) -> None:
         """Best effort: the count only estimates other tasks' start times."""
         try:
@@ -174,6 +188,7 @@ class Worker:
                     heartbeat=log_.flush,
                     max_steps=self.config.max_tool_steps,
                     deadline_ms=deadline,
+                    on_progress=lambda progress: self._record_progress(task, progress),
                 )
                 text, finished = loop.text, loop.finished
                 if loop.reasoning_steps:
