@@ -25,6 +25,28 @@ from infra.local.launch import free_port
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 
 
+def quiet_stack(**env: str) -> tuple[Any, Any]:
+    """A local stack for a row (logging errors only, no submit quotas in the way of one fast tenant) and a
+    DynamoDB client on its emulator."""
+    from infra.local.launch import launch
+
+    stack = launch(
+        "ai_bench_",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+        ASYNCINFER_SUBMITS_PER_WINDOW="0",
+        ASYNCINFER_MAX_INFLIGHT_TASKS="0",
+        **env,
+    )
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.emulator,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return stack, ddb
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import httpx
 
 from asyncinfer.domain.ids import parse_any
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from bench.common import SMOKE, Row, median
-from infra.local.launch import launch
+from bench.common import SMOKE, Row, median, quiet_stack
 
 WARM = 10 if SMOKE else 40
 BACKLOG = 30 if SMOKE else 300
@@ -50,20 +48,7 @@ def wait_started(store: DynamoTaskStore, tenant: str, ids: list[str], timeout: f
 
 
 def run() -> Row:
-    stack = launch(
-        "ai_bench_",
-        ASYNCINFER_DEMO_CHAT_SECONDS="0.5",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-        ASYNCINFER_SUBMITS_PER_WINDOW="0",
-        ASYNCINFER_MAX_INFLIGHT_TASKS="0",
-    )
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.emulator,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    stack, ddb = quiet_stack(ASYNCINFER_DEMO_CHAT_SECONDS="0.5")
     store = DynamoTaskStore(ddb, TABLE)
     try:
         with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {stack.key}"}, timeout=60) as client:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import time
 import uuid
 
-import boto3
 import httpx
 
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.store.codec import task_to_item
-from bench.common import SMOKE, Row, median
-from infra.local.launch import launch
+from bench.common import SMOKE, Row, median, quiet_stack
 
 SIZES = (10, 100) if SMOKE else (100, 10_000)
 SUBMITS = 5 if SMOKE else 20
@@ -72,21 +70,7 @@ def measure(client: httpx.Client, submits: int) -> tuple[list[float], list[float
 
 
 def run() -> Row:
-    stack = launch(
-        "ai_bench_",
-        ASYNCINFER_DEMO_CHAT_SECONDS="0",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-        # One tenant submitting fast: no quotas in the way.
-        ASYNCINFER_SUBMITS_PER_WINDOW="0",
-        ASYNCINFER_MAX_INFLIGHT_TASKS="0",
-    )
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.emulator,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    stack, ddb = quiet_stack(ASYNCINFER_DEMO_CHAT_SECONDS="0")
     figures: dict[int, tuple[float, float]] = {}
     seeding: dict[int, float] = {}
     try:

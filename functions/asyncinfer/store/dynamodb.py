@@ -289,6 +289,17 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             raise ConditionFailed(task_from_item(old) if old else None) from exc
         return task_from_item(resp["Attributes"])
 
+    def _count(self, query: dict[str, Any], limit: int) -> int:
+        """What a query selects, counted page by page up to `limit`."""
+        count = 0
+        while count < limit:
+            resp = self._ddb.query(**query, Limit=limit - count)
+            count += resp["Count"]
+            if "LastEvaluatedKey" not in resp:
+                break
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return count
+
     def count_queued_before(self, lane: str, task_id: str, limit: int) -> int:
         """The tasks waiting in `lane` that were made before `task_id` (all tenants), counted up to `limit`."""
         kwargs: dict[str, Any] = {
@@ -299,14 +310,7 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             "ExpressionAttributeValues": {":lane": {"S": lane}, ":mine": {"S": TASK_PREFIX + task_id}},
             "Select": "COUNT",
         }
-        count = 0
-        while count < limit:
-            resp = self._ddb.query(**kwargs, Limit=limit - count)
-            count += resp["Count"]
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return count
+        return self._count(kwargs, limit)
 
     def record_start(self, lane: str, at_ms: int) -> None:
         """One more task started in `lane`, in the bucket of `at_ms` (kept an hour)."""
@@ -342,14 +346,7 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             "ExpressionAttributeValues": {":tenant": {"S": tenant}},
             "Select": "COUNT",
         }
-        count = 0
-        while count < limit:
-            resp = self._ddb.query(**kwargs, Limit=limit - count)
-            count += resp["Count"]
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return count
+        return self._count(kwargs, limit)
 
     def inflight_before(
         self, before_id: str, limit: int, after: dict[str, Any] | None = None
