@@ -38,6 +38,11 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
                 "description": "While not yet started: when it should start, from its class's starts over the "
                 "last minute (null while the class started nothing lately)",
             },
+            "estimated_finish_at": {
+                **stamp,
+                "description": "While running, when its progress tells how far it is (a percent, or steps done of "
+                "a known number of steps): when it should finish at the pace it kept since it started",
+            },
         },
     }
 

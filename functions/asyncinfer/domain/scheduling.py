@@ -1,5 +1,6 @@
 """Which lane a task waits in, and where it stands there: its class from the request (OpenAI's and
-Bedrock's `service_tier`, PrivateGPT's `priority`), its place in line, and when it should start."""
+Bedrock's `service_tier`, PrivateGPT's `priority`), its place in line, when it should start, and once it
+runs, when it should finish."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asyncinfer.domain.errors import InvalidRequest
-from asyncinfer.domain.model import ServiceTier, Task
+from asyncinfer.domain.model import ServiceTier, Task, TaskStatus
 
 # OpenAI's names (`auto` and `scale` included, as its SDK sends them) and Bedrock's: three classes here.
 TIER_NAMES: dict[str, ServiceTier] = {
@@ -63,3 +64,19 @@ def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bu
         return now_ms if position == 0 else None
     span = max(now_ms - starts[0][0], bucket_ms)
     return now_ms + (position + 1) * span // total
+
+
+def estimate_finish(task: Task, now_ms: int) -> int | None:
+    """A running task's end at the pace it kept since it started: started + elapsed / (the part done), the
+    part done being its progress's percent (above 0), else step / steps (steps known, step at least 1).
+    None when its progress cannot tell (no progress, the step count unknown, nothing done yet) or the task
+    is not running. Never before now while the part done is below all of it."""
+    progress = task.progress
+    if task.status != TaskStatus.IN_PROGRESS or task.started_at is None or progress is None:
+        return None
+    elapsed = max(now_ms - task.started_at, 0)
+    if progress.percent is not None and progress.percent > 0:
+        return task.started_at + round(elapsed * 100 / min(progress.percent, 100.0))
+    if progress.steps and progress.step >= 1:
+        return task.started_at + elapsed * progress.steps // min(progress.step, progress.steps)
+    return None

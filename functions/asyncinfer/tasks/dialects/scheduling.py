@@ -1,21 +1,36 @@
 """What every surface's read adds about when a task runs: its class; while it waits its place in its lane
-and estimated start, each time in the surface's own spelling; once it reports it, its progress."""
+and estimated start; while it runs, once it reports it, its progress and (when its progress can tell) its
+estimated finish; each time in the surface's own spelling. A stream's status events carry the same."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from asyncinfer.domain.model import Task
-from asyncinfer.domain.scheduling import Standing
+from asyncinfer.domain.model import Task, now_ms
+from asyncinfer.domain.scheduling import Standing, estimate_finish
 
 
-def fields(task: Task, standing: Standing | None, stamp: Callable[[int], Any]) -> dict[str, Any]:
+def fields(
+    task: Task, standing: Standing | None, stamp: Callable[[int], Any], now: int | None = None
+) -> dict[str, Any]:
+    """`now` (epoch ms) for the estimated finish: the time of the read when not given."""
     out: dict[str, Any] = {"service_tier": task.service_tier.value}
     if task.progress is not None:
         out["progress"] = task.progress.model_dump(exclude_none=True)
+        finish = estimate_finish(task, now_ms() if now is None else now)
+        if finish is not None:
+            out["estimated_finish_at"] = stamp(finish)
     if standing is not None:
         out["queue_position"] = standing.queue_position
         at = standing.estimated_start_at
         out["estimated_start_at"] = stamp(at) if at is not None else None
     return out
+
+
+def status_event(
+    task: Task, standing: Standing | None, stamp: Callable[[int], Any], now: int | None = None
+) -> dict[str, Any]:
+    """A stream's `status` event (made by the stream, never stored): the task's status, and what a read adds
+    about when it runs."""
+    return {"type": "status", "status": task.status.value, **fields(task, standing, stamp, now)}
