@@ -10,6 +10,7 @@ from asyncinfer.blobs.base import result_key
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import notifier
+from asyncinfer.tasks.dialects import async_api
 from tests.conftest import load_event
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -291,3 +292,40 @@ def test_finishing_a_large_batch_writes_its_results_in_parts_in_input_order(aws)
     assert [line["custom_id"] for line in lines] == [f"req-{i}" for i in range(count)]
     assert [line["response"]["n"] for line in lines] == list(range(count))
     assert len(body) > count * result_bytes  # several multipart parts (tests/unit measures the memory)
+
+
+def test_a_batchs_reads_show_its_progress(aws):
+    status, batch = create(aws, {"requests": items(3)})
+    assert status == 200, batch
+    assert batch["progress"] == {"step": 0, "steps": 3, "percent": 0.0}
+    aws.run_queue("batch")  # the items exist and are queued, none has run
+    first = item_task_id(batch["id"].removeprefix("batch_").replace("-", ""), 0)
+    assert aws.api("POST", f"/v1/async/{async_api.public_id(first)}/cancel")[0] == 200
+    aws.run_notifier()
+    midway = get(aws, batch["id"])
+    assert midway["status"] == "in_progress" and midway["progress"] == {"step": 1, "steps": 3, "percent": 33.3}
+    run_all(aws)
+    done = get(aws, batch["id"])
+    assert done["progress"] == {"step": 3, "steps": 3, "percent": 100.0}
+    _, listing = aws.api("GET", "/v1/batches", function="api_batches")
+    assert listing["data"][0]["progress"] == done["progress"]
+
+
+def test_an_openai_batch_with_its_progress_is_still_openais_batch_object(aws):
+    from openai.types import Batch as OpenAIBatch
+
+    from tests.integration.test_files import jsonl, line, openai_batch, upload
+
+    _, file = upload(aws, jsonl([line("a"), line("b")]))
+    status, batch = openai_batch(aws, file["id"])
+    assert status == 200, batch
+    OpenAIBatch.model_validate(batch)
+    run_all(aws)
+    done = get(aws, batch["id"])
+    parsed = OpenAIBatch.model_validate(done)  # an extra field, kept as one
+    assert parsed.request_counts is not None and parsed.request_counts.completed == 2
+    assert parsed.model_extra is not None and parsed.model_extra["progress"] == {
+        "step": 2,
+        "steps": 2,
+        "percent": 100.0,
+    }

@@ -120,6 +120,14 @@ BATCH = obj(
     cancelled_at=NULLABLE_INT,
     ended_at=NULLABLE_INT,
     request_counts=COUNTS,
+    progress={
+        **obj(
+            step={"type": "integer", "description": "Items ended (completed, failed or cancelled)"},
+            steps={"type": "integer", "description": "Items in the batch"},
+            percent={"type": "number", "description": "The part ended, in percent to one decimal"},
+        ),
+        "description": "How far the batch is (not in OpenAI's Batch object; its SDK keeps it as an extra field)",
+    },
     metadata={"type": "object", "additionalProperties": {"type": "string"}},
     schedule={"type": "string", "description": "The schedule that submitted it"},
     webhook=obj(url={"type": "string"}, events={"type": "array", "items": {"type": "string"}}),

@@ -6,7 +6,7 @@ from typing import Any
 
 from asyncinfer.domain import files, ids
 from asyncinfer.domain.errors import TaskNotFound
-from asyncinfer.domain.model import Task, TaskStatus
+from asyncinfer.domain.model import Progress, Task, TaskStatus
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus, Delivery
 from asyncinfer.domain.sealing import shown_url
 from asyncinfer.tasks.dialects import async_api
@@ -31,9 +31,18 @@ def _seconds(ms: int | None) -> int | None:
     return None if ms is None else ms // 1000
 
 
+def progress(batch: Batch) -> dict[str, Any]:
+    """How far a batch is, as a task's progress reads: its ended items (completed, failed or cancelled) of
+    all of them, and that part in percent to one decimal."""
+    ended = min(batch.ended, batch.total)
+    percent = round(100 * ended / batch.total, 1) if batch.total else 100.0
+    return Progress(step=ended, steps=batch.total, percent=percent).model_dump(exclude_none=True)
+
+
 def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
     """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this
-    API's extras beside it: the counts of cancelled and pending items, results_url, schedule, webhook."""
+    API's extras beside it: the counts of cancelled and pending items, progress, results_url, schedule,
+    webhook."""
     ended = batch.status in BATCH_ENDED
     out: dict[str, Any] = {
         "id": public_id(batch.id),
@@ -62,6 +71,7 @@ def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
             "cancelled": batch.cancelled,
             "pending": max(batch.total - batch.ended, 0),
         },
+        "progress": progress(batch),
         "metadata": batch.metadata,
     }
     if batch.schedule:
