@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from asyncinfer.api.contract import not_found_hint
+from asyncinfer.domain.deadlines import parse_headers
 from asyncinfer.domain.errors import (
     BudgetExceeded,
     Conflict,
@@ -22,6 +23,7 @@ from asyncinfer.domain.errors import (
     TaskNotFound,
 )
 from asyncinfer.observability import logger
+from asyncinfer.tasks.submission import Submission
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
@@ -129,3 +131,14 @@ def tenant_of(app: BaseRouter) -> str:
     if not isinstance(tenant, str) or not tenant:
         raise Unauthenticated("No authorized tenant")
     return tenant
+
+
+def submission(app: BaseRouter, surface: str, **given: Any) -> Submission:
+    """How a submit came: its surface, and what its headers ask (an idempotency key, deadlines)."""
+    headers = app.current_event.headers
+    return Submission(
+        surface=surface,
+        idempotency_key=headers.get("idempotency-key"),
+        deadlines=parse_headers(headers),
+        **given,
+    )

@@ -1,5 +1,6 @@
 """The sweeper: a scheduled function that re-sends the message of tasks left CREATED by a submit that
-died between its table write and SendMessage."""
+died between its table write and SendMessage, and fails tasks past their deadlines (every minute, the
+shortest period of a schedule: a start deadline is kept to within a minute even behind a backlog)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,11 @@ class Sweeper(Construct):
                 "ASYNCINFER_ORPHAN_AFTER_SECONDS": str(config.orphan_after_seconds),
             },
         ).function
-        # Scans only the sparse in-flight index; reads and marks the tasks it finds, and re-sends.
+        # Scans only the sparse in-flight index; reads and marks the tasks it finds, and re-sends. Queries the
+        # deadlines due (one partition of the table) and deletes the ones it saw to.
         grant_table(table, self.function, "dynamodb:Scan", index=INFLIGHT_INDEX)
-        grant_table(table, self.function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        grant_table(table, self.function, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
+        grant_table(table, self.function, "dynamodb:DeleteItem")
         for lane in queues.task_lanes():
             lane.grant_send_messages(self.function)
         if parts.runner is not None:
@@ -51,4 +54,15 @@ class Sweeper(Construct):
             description="asyncinfer: re-send the messages of orphaned CREATED tasks",
             schedule=events.Schedule.rate(Duration.minutes(config.sweep_every_minutes)),
             targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+        )
+        self.deadline_rule = events.Rule(
+            self,
+            "DeadlineSchedule",
+            description="asyncinfer: fail tasks past their deadlines",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function, retry_attempts=0, event=events.RuleTargetInput.from_object({"deadlines": True})
+                )
+            ],
         )

@@ -34,6 +34,8 @@ DEV_TENANT = "dev"
 ROOT = Path(__file__).resolve().parents[2]
 
 SWEEP_SECONDS = 30
+# Deadlines are looked at more often than orphans (on AWS: every minute, and orphans every few).
+DEADLINE_SWEEP_SECONDS = 5
 # Batch items have their own poller (their own event source mapping and concurrency on AWS), and so has
 # each class's lane: the priority class as many as the default one, flex one (weighted shares, as on AWS).
 BATCH_ITEM_POLLERS = 1
@@ -65,6 +67,7 @@ def event_sources(
         Poller(sqs, resources.batch_queue_url, resources.batch_queue_arn, functions, "batch", 1),
         StreamPoller(emulator.client("dynamodbstreams"), resources.stream_arn, functions, "notifier"),
         Every(SWEEP_SECONDS, functions, "sweeper", "sweeper_schedule.json"),
+        Every(DEADLINE_SWEEP_SECONDS, functions, "sweeper", "sweeper_deadlines.json"),
     ]
 
 

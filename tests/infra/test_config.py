@@ -97,8 +97,13 @@ def test_quotas_and_the_sweep_follow_the_context(staging):
     assert (env["ASYNCINFER_MAX_INFLIGHT_TASKS"], env["ASYNCINFER_SUBMITS_PER_WINDOW"]) == ("25", "0")
     sweeper = functions_by_handler(resources)[HANDLERS["sweeper"]][1]["Environment"]["Variables"]
     assert sweeper["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == "120"
-    (rule,) = of_type(resources, "AWS::Events::Rule").values()
-    assert rule["ScheduleExpression"] == "rate(2 minutes)"
+    rules = {rule["Description"]: rule for rule in of_type(resources, "AWS::Events::Rule").values()}
+    assert rules["asyncinfer: re-send the messages of orphaned CREATED tasks"]["ScheduleExpression"] == "rate(2 minutes)"
+    # Deadlines every minute whatever the orphans' period, with an input that says so.
+    deadlines = rules["asyncinfer: fail tasks past their deadlines"]
+    assert deadlines["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = deadlines["Targets"]
+    assert json.loads(target["Input"]) == {"deadlines": True}
     (plan,) = of_type(resources, "AWS::ApiGateway::UsagePlan").values()
     assert plan["Throttle"] == {"RateLimit": 5, "BurstLimit": 10}
     assert plan["Quota"] == {"Limit": 10000, "Period": "DAY"}

@@ -199,15 +199,19 @@ def index_grants(resources, function: str) -> dict[str, set[str]]:
 def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(resources):
     by_handler = functions_by_handler(resources)
     fn_name, props = by_handler["asyncinfer.handlers.sweeper.lambda_handler"]
-    (rule,) = of_type(resources, "AWS::Events::Rule").values()
-    assert rule["ScheduleExpression"] == f"rate({CONFIG.sweep_every_minutes} minutes)"
-    assert rule["State"] == "ENABLED"
-    (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
+    deadlines, orphans = sorted(of_type(resources, "AWS::Events::Rule").values(), key=lambda r: r["Description"])
+    assert "deadlines" in deadlines["Description"] and "orphaned" in orphans["Description"]
+    assert orphans["ScheduleExpression"] == f"rate({CONFIG.sweep_every_minutes} minutes)"
+    assert deadlines["ScheduleExpression"] == "rate(1 minute)"
+    for rule in (orphans, deadlines):
+        assert rule["State"] == "ENABLED"
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
     assert props["Environment"]["Variables"]["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == str(CONFIG.orphan_after_seconds)
+    # The table's own items: tasks read and marked, the deadlines due queried (one partition) and deleted.
     assert index_grants(resources, fn_name) == {
         "inflight": {"dynamodb:Scan"},
-        "table": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "table": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"},
     }
     assert "sqs:SendMessage" in actions_of(policy_statements_of(resources, fn_name))
     # No function may read every index, and only the functions that submit tasks count in the in-flight index.

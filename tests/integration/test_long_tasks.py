@@ -10,7 +10,7 @@ import json
 import av
 import pytest
 
-from asyncinfer.domain.model import TaskStatus
+from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import runner
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
@@ -282,3 +282,30 @@ def test_a_deployment_without_a_runner_refuses_long_tasks_at_submit_and_stores_n
     assert aws.queue_depth() == 0
     status, listed = aws.api("GET", "/v1/async")
     assert listed["tasks"] == []
+
+
+def test_a_background_response_past_its_deadline_is_cancelled_upstream_and_fails(background):
+    aws, durable, server = background
+    body = {"model": "deep-forever", "messages": [{"role": "user", "content": "Forever"}], "execution_timeout": 2}
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    aws.run_worker()
+    ended = durable.wait(aws.store.get("acme", hex_of(task["id"])).execution_arn, timeout=20)
+    assert json.loads(ended["Result"]) == {"outcome": "failed"}
+    done = aws.store.get("acme", hex_of(task["id"]))
+    assert done.status == TaskStatus.FAILED and done.error.code == "deadline_exceeded", done
+    assert 0 <= done.failed_at - done.finish_by < 2_000, "failed at the first poll after its deadline"
+    assert server.recorded.cancelled == list(server.recorded.responses), "its job upstream was cancelled"
+
+
+def test_a_long_task_whose_start_deadline_passed_is_never_handed_to_the_runner(long_tasks):
+    aws, _ = long_tasks
+    body = {"model": "demo-deep-research", "messages": [{"role": "user", "content": "late"}], "start_timeout": 0.1}
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    start_by = aws.store.get("acme", hex_of(task["id"])).start_by
+    wait_for(lambda: now_ms() > start_by, timeout=5, what="the start deadline to pass")
+    aws.run_worker()
+    done = aws.store.get("acme", hex_of(task["id"]))
+    assert done.status == TaskStatus.FAILED and done.error.code == "start_timeout"
+    assert done.execution_arn is None and done.started_at is None

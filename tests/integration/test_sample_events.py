@@ -103,9 +103,13 @@ def check_sample_event(
         assert result["context"] == {"tenant": "acme"}
     elif function.startswith("api_"):
         assert result["statusCode"] == 200, result["body"]
+    elif function == "sweeper" and event.get("deadlines"):
+        # The task has no deadline: nothing is due.
+        assert result == {"late": 0}
+        assert aws.store.get("acme", task.id).status == TaskStatus.CREATED
     elif function == "sweeper":
         # The task was just created: the sweep sees nothing old enough to be an orphan.
-        assert result == {"examined": 0, "requeued": 0, "failed": 0}
+        assert result == {"examined": 0, "requeued": 0, "failed": 0, "late": 0}
         assert aws.store.get("acme", task.id).requeued_at is None
     else:
         assert result == {"batchItemFailures": []}

@@ -24,6 +24,8 @@ class Recorded:
     # Background responses (the Responses API): id -> the response, and the ids cancelled.
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    # Streams of the `trickle` model whose client hung up before the end, by model.
+    hung_up: list[str] = field(default_factory=list)
 
 
 BACKGROUND_SECONDS = 1.0  # how long the `bg` model's background responses take; `bg-forever` never ends
@@ -113,6 +115,22 @@ def make_handler(recorded: Recorded):
             self.wfile.flush()
             self.close_connection = True
 
+        def _trickle(self, model: str) -> None:
+            """A word every 50 ms for half a minute: long enough for any deadline, and it notes a client
+            hanging up (the next write fails)."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for _ in range(600):
+                    self.wfile.write(f"data: {json.dumps(_chunk(model, {'content': ' word'}))}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                recorded.hung_up.append(model)
+
         def do_GET(self) -> None:
             response_id = self.path.rsplit("/", 1)[-1].split("?")[0]
             if "/responses/" not in self.path or response_id not in recorded.responses:
@@ -155,6 +173,8 @@ def make_handler(recorded: Recorded):
                 time.sleep(3)
             if model.startswith("tool-"):
                 return self._sse(tool_script(model, body))
+            if model == "trickle":
+                return self._trickle(model)
             if not body.get("stream"):
                 message: dict[str, Any] = {"role": "assistant", "content": "".join(WORDS)}
                 finish = "stop"

@@ -10,10 +10,9 @@ from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import TASK, obj, scheduled
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import ChatRequest, parse_json_body
-from asyncinfer.http import raw_body, tenant_of
+from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import logger, metrics
 from asyncinfer.tasks.dialects import async_api, scheduling
-from asyncinfer.tasks.submission import Submission
 
 router = Router()
 READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
@@ -23,8 +22,7 @@ TAG = "Async API"
 @route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True)
 def submit(svc: Tasks, request: body(ChatRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
     body_ = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    how = Submission(surface="async", idempotency_key=router.current_event.headers.get("idempotency-key"))
-    task = svc.submit_chat(tenant_of(router), body_, how)
+    task = svc.submit_chat(tenant_of(router), body_, submission(router, "async"))
     logger.set_correlation_id(async_api.public_id(task.id))
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return async_api.summary(task)

@@ -11,10 +11,9 @@ from asyncinfer.api.shapes import GENERATION, obj, scheduled
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import MEDIA_KINDS
 from asyncinfer.domain.requests import GenerationRequest, parse_json_body
-from asyncinfer.http import raw_body, tenant_of
+from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import netmind, scheduling
-from asyncinfer.tasks.submission import Submission
 
 router = Router()
 TAG = "NetMind"
@@ -32,8 +31,7 @@ TAG = "NetMind"
 )
 def create(svc: Tasks, request: body(GenerationRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    how = Submission(surface="netmind", idempotency_key=router.current_event.headers.get("idempotency-key"))
-    task = svc.submit_generation(tenant_of(router), parsed, how)
+    task = svc.submit_generation(tenant_of(router), parsed, submission(router, "netmind"))
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return netmind.generation(task, svc.download_url)
 

@@ -3,6 +3,8 @@ Perplexity's current paths, POST/GET /v1/async/sonar and GET /v1/async/sonar/{id
 
 from __future__ import annotations
 
+import dataclasses
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
@@ -11,10 +13,9 @@ from asyncinfer.api.shapes import PPLX, obj, scheduled
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import parse_json_body
-from asyncinfer.http import raw_body, tenant_of
+from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.tasks.dialects import perplexity, scheduling
 from asyncinfer.tasks.dialects.perplexity import SubmitBody
-from asyncinfer.tasks.submission import Submission
 
 router = Router()
 READ = scheduled(PPLX, {"type": ["integer", "null"]})
@@ -26,7 +27,8 @@ TAG = "Perplexity"
 def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: IdempotencyKey = None) -> dict:
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     chat, key = perplexity.parse_submit(parsed, router.current_event.headers.get("idempotency-key"))
-    task = svc.submit_chat(tenant_of(router), chat, Submission(surface="perplexity", idempotency_key=key))
+    how = dataclasses.replace(submission(router, "perplexity"), idempotency_key=key)
+    task = svc.submit_chat(tenant_of(router), chat, how)
     return {**perplexity.detail(task, svc.result(task)), **scheduling.fields(task, svc.standing(task), _seconds)}
 
 

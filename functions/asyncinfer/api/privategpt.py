@@ -15,13 +15,12 @@ from asyncinfer.api.shapes import PGPT_STATUS, obj, scheduled
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.domain.requests import parse_json_body
-from asyncinfer.http import raw_body, tenant_of
+from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import privategpt, scheduling
 from asyncinfer.tasks.dialects.async_api import iso
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.submission import Submission
 
 router = Router()
 READ = scheduled(PGPT_STATUS, {"type": ["string", "null"], "format": "date-time"})
@@ -57,12 +56,7 @@ def submit(
     name = privategpt.check_message_id(query.get("message_id"))
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     chat = privategpt.chat_body(parsed, svc.registry.default_chat())
-    how = Submission(
-        surface="privategpt",
-        idempotency_key=router.current_event.headers.get("idempotency-key"),
-        message_id=name,
-    )
-    task = svc.submit_chat(tenant_of(router), chat, how)
+    task = svc.submit_chat(tenant_of(router), chat, submission(router, "privategpt", message_id=name))
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return privategpt.initiated(task)
 

@@ -23,7 +23,10 @@ MIN_LETTERS = 4
 # The chat completion body: our own fields, the OpenAI Chat Completions parameters, Perplexity's, the
 # PrivateGPT page's, and the sampling parameters OpenAI-compatible servers (vLLM, Ollama, OpenRouter, ...)
 # take as extra body.
-OURS = frozenset({"model", "messages", "max_tokens", "mcp_servers", "correlation_id", "webhook"})
+OURS = frozenset(
+    {"model", "messages", "max_tokens", "mcp_servers", "correlation_id", "webhook"}
+    | {"start_timeout", "execution_timeout"}
+)
 OPENAI_CHAT = frozenset(
     {
         "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
@@ -81,7 +84,7 @@ PERPLEXITY_ENVELOPE = frozenset({"request", "idempotency_key"})
 
 # NetMind's `{model, config}` and its configs, by kind: our typed fields, the reference page's, and the
 # common options of the image, audio and video models such APIs front.
-GENERATION = frozenset({"model", "config", "webhook", "service_tier"})
+GENERATION = frozenset({"model", "config", "webhook", "service_tier", "start_timeout", "execution_timeout"})
 _MEDIA_COMMON = frozenset({"prompt", "negative_prompt", "seed", "output_format", "sync_mode", "num_outputs"})
 IMAGE_CONFIG = _MEDIA_COMMON | frozenset(
     {

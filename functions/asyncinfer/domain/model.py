@@ -215,6 +215,11 @@ class Task(BaseModel):
     execution_arn: str | None = None
     service_tier: ServiceTier = ServiceTier.DEFAULT
     progress: Progress | None = None
+    # Deadlines (asyncinfer.domain.deadlines), epoch ms: start by, end by (set at the start when the request
+    # gave an execution timeout, which counts from the start).
+    start_by: int | None = None
+    finish_by: int | None = None
+    execution_timeout_ms: int | None = None
 
     @property
     def event_type(self) -> str:

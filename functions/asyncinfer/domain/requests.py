@@ -148,6 +148,9 @@ class ChatRequest(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=MAX_CORRELATION_ID)
     # Told when the task ends (task.completed, task.failed, task.cancelled); never sent to the model.
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
+    # Deadlines in seconds (asyncinfer.domain.deadlines, which checks them): kept on the task, not in the request.
+    start_timeout: float | None = Field(default=None, exclude=True)
+    execution_timeout: float | None = Field(default=None, exclude=True)
 
     @field_validator("mcp_servers")
     @classmethod
@@ -318,8 +321,10 @@ class GenerationRequest(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     config: dict[str, Any]
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
-    # The task's class (asyncinfer.domain.scheduling), checked there.
+    # The task's class (asyncinfer.domain.scheduling) and deadlines (asyncinfer.domain.deadlines), checked there.
     service_tier: str | None = None
+    start_timeout: float | None = Field(default=None, exclude=True)
+    execution_timeout: float | None = Field(default=None, exclude=True)
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:

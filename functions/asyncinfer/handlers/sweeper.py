@@ -1,4 +1,5 @@
-"""Scheduled: re-sends the message of tasks left CREATED by a submit that died before enqueueing."""
+"""Scheduled: re-sends the message of tasks left CREATED by a submit that died before enqueueing, and fails
+tasks past their deadlines. A second, more frequent schedule sends `{"deadlines": true}`: deadlines only."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def sweeper() -> Sweeper:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if event.get("deadlines") is True:
+        late = sweeper().sweep_deadlines()
+        metrics.add_metric(name="DeadlinesMissed", unit=MetricUnit.Count, value=late)
+        return {"late": late}
     report = sweeper().sweep()
     metrics.add_metric(name="OrphansRequeued", unit=MetricUnit.Count, value=report.requeued)
+    metrics.add_metric(name="DeadlinesMissed", unit=MetricUnit.Count, value=report.late)
     logger.info("sweep done", extra=asdict(report))
     return asdict(report)

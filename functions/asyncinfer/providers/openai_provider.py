@@ -36,7 +36,8 @@ NAMED = frozenset(
     }
 )
 # Ours, or other surfaces' bookkeeping: never sent upstream (`service_tier` and `priority` choose the lane a
-# task waits in here; an upstream's own tiers are the registry's business, not each request's).
+# task waits in here; an upstream's own tiers are the registry's business, not each request's; the deadlines
+# are kept here).
 OURS = frozenset(
     {
         "model",
@@ -46,6 +47,8 @@ OURS = frozenset(
         "correlation_id",
         "priority",
         "service_tier",
+        "start_timeout",
+        "execution_timeout",
         "mcp_servers",
         "tool_context",
     }

@@ -49,6 +49,15 @@ class NameTaken(Exception):
 
 
 @dataclass(frozen=True)
+class Due:
+    """A deadline the sweeper watches: when, and whose task."""
+
+    at_ms: int
+    tenant: str
+    task_id: str
+
+
+@dataclass(frozen=True)
 class Page:
     tasks: list[Task]
     next_cursor: str | None
@@ -160,6 +169,18 @@ class TaskStore(Protocol):
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's tasks not yet ended, counted up to `limit`; eventually consistent."""
+
+    def add_due(self, tenant: str, task_id: str, at_ms: int) -> None:
+        """Have the sweeper look at the task at `at_ms` (a deadline). `create` adds the task's own."""
+        ...
+
+    def due_before(self, at_ms: int, limit: int, after: Due | None = None) -> list[Due]:
+        """Up to `limit` deadlines of every tenant's tasks due by `at_ms`, oldest first (after `after`)."""
+        ...
+
+    def clear_due(self, due: Due) -> None:
+        """The sweeper has seen to it."""
+        ...
 
     def inflight_before(
         self, before_id: str, limit: int, after: dict[str, Any] | None = None

@@ -11,14 +11,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.budgets import UsageLine
+from asyncinfer.domain.deadlines import due_times
 from asyncinfer.domain.model import TERMINAL, Task, TaskKind, TaskStatus
-from asyncinfer.store.base import AlreadyExists, ConditionFailed, NameClaim, NameRecord, NameTaken, Page
+from asyncinfer.store.base import AlreadyExists, ConditionFailed, Due, NameClaim, NameRecord, NameTaken, Page
 from asyncinfer.store.codec import encode, task_from_item, task_to_item
 from asyncinfer.store.dynamodb_events import EventLogItems
 from asyncinfer.store.dynamodb_tenants import TenantItems
 from asyncinfer.store.dynamodb_usage import UsageItems
 from asyncinfer.store.schema import (
     BATCH_INFLIGHT_SUFFIX,
+    DUE_PK,
     INFLIGHT_ATTRIBUTE,
     INFLIGHT_INDEX,
     LANE_BUCKET_MS,
@@ -46,7 +48,9 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
 
     def create(self, task: Task, names: Sequence[NameClaim] = ()) -> None:
         item = task_to_item(task)
-        if not names:
+        # Its deadlines are written with it: a task can never be stored without the sweeper knowing of them.
+        dues = [self._due_item(task.tenant, task.id, at) for at in due_times(task)]
+        if not names and not dues:
             try:
                 self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
@@ -81,6 +85,7 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
                     }
                 ]
                 + [{"Put": {"TableName": self._table, "Item": p, **free}} for p in puts[1:]]
+                + [{"Put": {"TableName": self._table, "Item": due}} for due in dues]
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
@@ -335,6 +340,43 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
         )
         items = resp.get("Items", [])
         return [(int(item["sk"]["S"].rsplit("#", 1)[1]) * LANE_BUCKET_MS, int(item["n"]["N"])) for item in items]
+
+    @staticmethod
+    def _due_key(tenant: str, task_id: str, at_ms: int) -> dict[str, Any]:
+        return {"pk": {"S": DUE_PK}, "sk": {"S": f"{at_ms:013d}#{tenant}#{task_id}"}}
+
+    def _due_item(self, tenant: str, task_id: str, at_ms: int) -> dict[str, Any]:
+        # Kept a day past its time at most: a sweeper that never came is no reason to keep it for ever.
+        return {**self._due_key(tenant, task_id, at_ms), "expires_at": {"N": str(at_ms // 1000 + 86400)}}
+
+    def add_due(self, tenant: str, task_id: str, at_ms: int) -> None:
+        # An update, not a put: the functions that add them may update items and need no more.
+        item = self._due_item(tenant, task_id, at_ms)
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._due_key(tenant, task_id, at_ms),
+            UpdateExpression="SET expires_at = :ttl",
+            ExpressionAttributeValues={":ttl": item["expires_at"]},
+        )
+
+    def due_before(self, at_ms: int, limit: int, after: Due | None = None) -> list[Due]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk <= :last",
+            "ExpressionAttributeValues": {":pk": {"S": DUE_PK}, ":last": {"S": f"{at_ms:013d}#~"}},
+            "Limit": limit,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = self._due_key(after.tenant, after.task_id, after.at_ms)
+        resp = self._ddb.query(**query)
+        found = []
+        for item in resp.get("Items", []):
+            at, tenant, task_id = item["sk"]["S"].split("#", 2)
+            found.append(Due(int(at), tenant, task_id))
+        return found
+
+    def clear_due(self, due: Due) -> None:
+        self._ddb.delete_item(TableName=self._table, Key=self._due_key(due.tenant, due.task_id, due.at_ms))
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's unfinished tasks, counted up to `limit` (the index is eventually consistent)."""

@@ -24,6 +24,9 @@ QUEUED_ATTRIBUTE = "queued"
 # Not a tenant (tenants match ^[a-z0-9]): the lanes' start counters, in buckets of LANE_BUCKET_MS.
 LANES_PK = "_lanes"
 LANE_BUCKET_MS = 1_000
+# Not a tenant either: the deadlines the sweeper watches, one item per (time, task), sk "<ms, 13 digits>#<tenant>#<id>"
+# so that a query finds the ones due. One partition: about 1,000 deadlines set or cleared per second.
+DUE_PK = "_due"
 # Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
 NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.

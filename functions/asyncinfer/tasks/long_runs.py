@@ -26,12 +26,13 @@ from pydantic import ValidationError
 
 from asyncinfer.blobs.base import BlobStore, output_prefix, turn_key
 from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import MEDIA_KINDS, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
-from asyncinfer.tasks.outcomes import Outcome
+from asyncinfer.tasks.outcomes import Outcome, claim_changes, fail_unclaimed, watch_deadline
 from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, tool_call_step
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
@@ -116,22 +117,29 @@ class _Claim:
         if current is None or current.terminal or not current.visible():
             raise _Ended(Outcome.DROPPED)
         now = now_ms()
+        if late := missed(current, now):
+            raise _Ended(fail_unclaimed(store, current, *late))
         try:
-            return store.transition(
+            claimed = store.transition(
                 current.tenant,
                 current.id,
                 expect=sources_of(TaskStatus.IN_PROGRESS),
                 attempt=current.attempt,
-                changes={
-                    "status": TaskStatus.IN_PROGRESS,
-                    "attempt": current.attempt + 1,
-                    "lease_expires_at": now + self.steps.remaining_ms(),
-                    "started_at": current.started_at or now,
-                    "updated_at": now,
-                },
+                changes=claim_changes(current, now, now + self.steps.remaining_ms()),
             )
         except ConditionFailed:
             raise _Ended(Outcome.ABANDONED) from None
+        watch_deadline(store, current, claimed)
+        return claimed
+
+    def check_deadline(self) -> None:
+        """A step of a task past its end deadline does not run: the task fails `deadline_exceeded`."""
+        if late := missed(self.task(), now_ms()):
+            raise ProviderError(*late, retryable=False)
+
+    def until_deadline_ms(self) -> int | None:
+        finish_by = self.task().finish_by
+        return None if finish_by is None else finish_by - now_ms()
 
     def log(self, base_seq: int, step: str) -> EventLog | ResumedLog:
         """The step's event log; a step that ran before (its events past base_seq) resumes its own."""
@@ -287,8 +295,11 @@ class LongTaskRunner:
             return started["end"]
         job, seq, progress = started["job"], started["seq"], None
         wait = self.config.first_poll_seconds
+        finish_by = started.get("finish_by")
         for n in range(self.config.max_polls):
-            steps.pause(f"wait-{n}", wait)
+            # Not past the task's deadline: the poll after it cancels the job.
+            left = wait if finish_by is None else max(1, min(wait, -(-(finish_by - now_ms()) // 1000)))
+            steps.pause(f"wait-{n}", left)
             wait = min(self.config.poll_seconds, max(wait + 1, int(wait * 1.5)))
             polled = self._step(steps, claim, f"poll-{n}", partial(self._poll_job, claim, jobs, job, seq, progress))
             if "end" in polled:
@@ -311,19 +322,22 @@ class LongTaskRunner:
         request = self.worker.stored_request(task)
         config = request if task.kind == TaskKind.CHAT else request.get("config") or {}
         prefix = self.blobs.uri(output_prefix(task.tenant, task.id)).rstrip("/")
+        claim.check_deadline()
         job = jobs.start(self.worker.upstream_for(spec), task.kind, config, prefix, token=task.id)
         log.add({"type": "job_started"})
         log.flush()
         claim.seq = log.seq
-        return {"job": job, "seq": log.seq}
+        return {"job": job, "seq": log.seq, "finish_by": task.finish_by}
 
     def _poll_job(
         self, claim: _Claim, jobs: JobProvider, job: dict, base: int, progress: float | None
     ) -> dict[str, Any]:
         try:
             claim.task()
-        except _Ended:
-            jobs.cancel(job)  # the task was cancelled (or deleted): so is its job, where the upstream can
+            claim.check_deadline()
+        except (_Ended, ProviderError):
+            # The task was cancelled (or deleted), or its deadline passed: so is its job, where the upstream can.
+            jobs.cancel(job)
             raise
         state = jobs.poll(job)
         log = claim.log(base, "poll")
@@ -397,13 +411,16 @@ class LongTaskRunner:
     def _turn(self, claim: _Claim, spec: ModelSpec, body: dict[str, Any], base: int, name: str) -> dict[str, Any]:
         log = claim.log(base, name)
         task = claim.task()
+        claim.check_deadline()
         provider = self.worker.provider_for(spec)
         deadline = now_ms() + claim.steps.remaining_ms() - self.config.deadline_margin_ms
+        deadline = min(deadline, task.finish_by or deadline)
         request = ChatRequest.model_validate(body)
         try:
             text, finished = self.worker.stream_turn(provider, self.worker.upstream_for(spec), request, log, deadline)
         except DeadlinePassed:
             log.flush_pending()
+            claim.check_deadline()
             raise RetryStep("timeout", "A model turn did not fit in one invocation of the runner") from None
         log.flush_pending()
         claim.seq = log.seq
@@ -439,7 +456,11 @@ class LongTaskRunner:
         log.add({"type": "tool_call", "id": call.get("id"), "name": tool, "arguments": arguments})
         host = self._tools_for(spec, request.mcp_servers or [])
         assert host is not None
-        seconds = max(0.0, (claim.steps.remaining_ms() - self.config.deadline_margin_ms) / 1000)
+        claim.check_deadline()
+        left_ms = claim.steps.remaining_ms() - self.config.deadline_margin_ms
+        if (until := claim.until_deadline_ms()) is not None:
+            left_ms = min(left_ms, until)
+        seconds = max(0.0, left_ms / 1000)
 
         async def called() -> Any:
             async with host, asyncio.timeout(seconds):
@@ -449,6 +470,7 @@ class LongTaskRunner:
             outcome = _run_tools(called)
         except TimeoutError:
             log.flush_pending()
+            claim.check_deadline()
             raise RetryStep("timeout", "A tool call did not fit in one invocation of the runner") from None
         log.add(
             {

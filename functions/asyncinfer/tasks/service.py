@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
+from asyncinfer.domain import deadlines
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.errors import (
     IdempotencyConflict,
@@ -114,6 +115,7 @@ class TaskService:
                 "public_name": how.message_id,
                 "webhook": webhook,
                 "service_tier": parse_tier(body),
+                **deadline_fields(body, how),
             },
         )
 
@@ -132,7 +134,7 @@ class TaskService:
                 f"it makes {', '.join(spec.output_formats)}"
             )
         request_body = {"model": request.model, "config": request.config}
-        fields = {"webhook": webhook, "service_tier": parse_tier(body)}
+        fields = {"webhook": webhook, "service_tier": parse_tier(body), **deadline_fields(body, how)}
         return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), fields)
 
     def _chat_model(self, model: str) -> ModelSpec:
@@ -192,6 +194,8 @@ class TaskService:
     def new_task(self, tenant: str, prepared: Prepared, task_id: str | None = None, **fields: Any) -> Task:
         """A CREATED task of a prepared request (not stored yet); its request is kept inline or in S3."""
         now = now_ms()
+        given = {**prepared.fields, **fields}
+        asked = given.pop("deadlines", None)
         task = Task(
             id=task_id or new_task_id(now),
             tenant=tenant,
@@ -200,7 +204,8 @@ class TaskService:
             created_at=now,
             updated_at=now,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
-            **{**prepared.fields, **fields},
+            **given,
+            **(asked.fields(now) if asked is not None else {}),
         )
         if task.webhook is not None:
             task.webhook = task.webhook.sealed(self.sealer, tenant)
@@ -417,6 +422,12 @@ class TaskService:
         now = now_ms()
         starts = self.store.starts_since(lane, now - RATE_WINDOW_MS)
         return Standing(position, estimate_start(now, position, starts, LANE_BUCKET_MS))
+
+
+def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:
+    """The deadlines asked for, as durations: a task's creation makes them times (Deadlines.fields)."""
+    asked = deadlines.parse_body(body).merged(how.deadlines)
+    return {"deadlines": asked} if asked != deadlines.Deadlines() else {}
 
 
 def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:

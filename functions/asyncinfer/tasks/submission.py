@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from asyncinfer.domain.deadlines import Deadlines
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import TaskKind
 
@@ -39,11 +40,14 @@ MAX_TASK_FIELDS_BYTES = 16 * 1024
 
 @dataclass(frozen=True)
 class Submission:
-    """Who submits what: the surface it came through, the idempotency key and client-chosen id if any."""
+    """Who submits what: the surface it came through, the idempotency key and client-chosen id if any, and
+    the deadlines its headers ask for."""
 
     surface: str = "async"
     idempotency_key: str | None = None
     message_id: str | None = None
+    # From the request's headers (fal's X-Fal-Request-Timeout, Replicate's Cancel-After); the body's win.
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,15 @@
-"""Finds tasks still CREATED long after their submit and sends their message again.
+"""Finds tasks still CREATED long after their submit and sends their message again; fails tasks past
+their deadlines.
 
 A submit that dies between writing the task and SendMessage leaves a task no worker will ever see.
 A client retrying with its idempotency key brings it back (TaskService._replay); the sweeper catches
 the rest. A duplicate message is harmless (every transition is a compare-and-set), and each task is
 re-sent at most once per `after_ms`, so a queue backlog is not doubled on every run.
+
+Deadlines (asyncinfer.domain.deadlines) are kept by whoever runs the task, and by the sweeper for the
+tasks nobody runs: one waiting in a backlog past its start deadline ends `start_timeout` here, without
+waiting for a worker to reach it; one whose worker died ends `deadline_exceeded` here. Either ending is a
+compare-and-set fenced by the attempt, so a worker that gets there first wins and nothing ends twice.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
 from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
@@ -26,6 +33,7 @@ class SweepReport:
     examined: int = 0
     requeued: int = 0
     failed: int = 0  # long tasks whose execution ended without ending them
+    late: int = 0  # tasks failed at their deadlines
 
 
 class Sweeper:
@@ -45,6 +53,7 @@ class Sweeper:
 
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms
+        late = self.sweep_deadlines(now)
         before = first_id_at(now - self.after_ms)
         examined = requeued = failed = 0
         cursor = None
@@ -58,7 +67,28 @@ class Sweeper:
                 else:
                     requeued += self._requeue(task, now)
             if cursor is None:
-                return SweepReport(examined, requeued, failed)
+                return SweepReport(examined, requeued, failed, late)
+
+    def sweep_deadlines(self, at_ms: int | None = None) -> int:
+        """Fail the tasks whose deadlines passed by `at_ms`; how many it failed."""
+        now = now_ms() if at_ms is None else at_ms
+        late = 0
+        after = None
+        while True:
+            dues = self.store.due_before(now, self.page_size, after)
+            for due in dues:
+                task = self.store.get(due.tenant, due.task_id)
+                outcome = Outcome.DROPPED
+                if task is not None and (missing := missed(task, now)):
+                    outcome = fail_unclaimed(self.store, task, *missing)
+                    if outcome == Outcome.DROPPED:
+                        continue  # changed under us: looked at again on the next run
+                    log.warning("task %s missed its deadline: %s", task.id, missing[0])
+                late += outcome == Outcome.FAILED
+                self.store.clear_due(due)  # ended, started in time, or failed now: nothing more to watch
+            if len(dues) < self.page_size:
+                return late
+            after = dues[-1]
 
     def _orphaned_long_task(self, task: Task, now: int) -> int:
         """A long task is IN_PROGRESS for as long as its execution runs; one whose execution ended without

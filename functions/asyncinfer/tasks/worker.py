@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, output_key, result_key
 from asyncinfer.domain.budgets import spend_of
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
+from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import (
     MEDIA_KINDS,
     Output,
@@ -35,11 +36,20 @@ from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, Pro
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog
-from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig, fail_unclaimed, failed_changes
+from asyncinfer.tasks.outcomes import (
+    Outcome,
+    RetryLater,
+    WorkerConfig,
+    claim_changes,
+    fail_unclaimed,
+    failed_changes,
+    watch_deadline,
+)
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
+NO_DEADLINE = 2**62
 
 
 class DeadlinePassed(Exception):
@@ -75,6 +85,8 @@ class Worker:
         now = now_ms()
         if task is None or task.terminal:
             return Outcome.DROPPED
+        if late := missed(task, now):
+            return self._fail_unclaimed(task, *late)
         spec = self.registry.models.get(task.model)
         if spec is not None and spec.runs == "durable":
             return self._dispatch(task)
@@ -83,6 +95,7 @@ class Worker:
         if task.attempt >= self.config.max_attempts:
             return self._fail_unclaimed(task, "too_many_attempts", f"Gave up after {task.attempt} attempts")
         lease_ms = remaining_ms()
+        before = task
         try:
             task = self.store.transition(
                 task.tenant,
@@ -90,19 +103,15 @@ class Worker:
                 expect=sources_of(TaskStatus.IN_PROGRESS),
                 attempt=task.attempt,
                 lease_expired_at=now,
-                changes={
-                    "status": TaskStatus.IN_PROGRESS,
-                    "attempt": task.attempt + 1,
-                    "lease_expires_at": now + lease_ms,
-                    "started_at": task.started_at or now,
-                    "updated_at": now,
-                },
+                changes=claim_changes(task, now, now + lease_ms),
             )
         except ConditionFailed:
             return Outcome.DROPPED
+        watch_deadline(self.store, before, task)
         if task.attempt == 1:
             self._count_start(task, now)
-        deadline = now + lease_ms - self.config.deadline_margin_ms
+        # This invocation's end, or the task's own deadline if sooner.
+        deadline = min(now + lease_ms - self.config.deadline_margin_ms, task.finish_by or NO_DEADLINE)
         try:
             return self._run(task, deadline, remaining_ms)
         except ClaimLost:
@@ -197,7 +206,7 @@ class Worker:
                 text, finished = turn(request)
         except (DeadlinePassed, ToolLoopDeadline):
             log_.flush_pending()
-            return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
+            return self.finish_late(task)
         log_.flush_pending()
         usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
         if finished.tool_calls:
@@ -251,7 +260,7 @@ class Worker:
                 log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
                 log_.flush()  # a heartbeat per file: a cancelled task stops here
                 if now_ms() > deadline:
-                    return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
+                    return self.finish_late(task)
         finally:
             close = getattr(files, "close", None)
             if close is not None:
@@ -325,6 +334,12 @@ class Worker:
         except ConditionFailed:
             return Outcome.ABANDONED
         return Outcome.COMPLETED
+
+    def finish_late(self, task: Task) -> Outcome:
+        """Stopped at its deadline: the task's own (`deadline_exceeded`), else this invocation's end."""
+        if late := missed(task, now_ms()):
+            return self.finish_failed(task, *late)
+        return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
 
     def finish_failed(self, task: Task, code: str, message: str) -> Outcome:
         try:

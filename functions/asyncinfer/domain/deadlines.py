@@ -1,0 +1,125 @@
+"""A task's deadlines: by when it must start (else it ends FAILED `start_timeout` and never runs) and by when
+it must end once started (else it is stopped and ends FAILED `deadline_exceeded`).
+
+Asked for per request, in the body or in the headers the anchors use:
+- `start_timeout` (seconds), or fal's `X-Fal-Request-Timeout` header: a time-to-start deadline counted from
+  the submit (queue wait and retries included; once started, the task runs as long as it needs);
+- `execution_timeout` (seconds, RunPod's `executionTimeout` in seconds): the longest it may run, counted
+  from its start;
+- Replicate's `Cancel-After` header (`30s`, `5m`, `1h30m`, or bare seconds): one deadline counted from the
+  submit; missed before the start it is `start_timeout`, after it `deadline_exceeded`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import Task
+
+START_TIMEOUT = "start_timeout"
+DEADLINE_EXCEEDED = "deadline_exceeded"
+BODY_FIELDS = frozenset({"start_timeout", "execution_timeout"})
+START_HEADER = "x-fal-request-timeout"
+CANCEL_AFTER_HEADER = "cancel-after"
+# fal's floor is 0.1 s; a week is past any task's sense (and under the retention of its record).
+MIN_SECONDS = 0.1
+MAX_SECONDS = 7 * 86400
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """What a request asked for, in milliseconds; turned into the task's fields at its creation."""
+
+    start_ms: int | None = None  # from the submit
+    execution_ms: int | None = None  # from the start
+    total_ms: int | None = None  # from the submit (Cancel-After)
+
+    def fields(self, created_at: int) -> dict[str, Any]:
+        """The task's `start_by`, `finish_by` (absolute, epoch ms) and `execution_timeout_ms`."""
+        ends = [created_at + ms for ms in (self.start_ms, self.total_ms) if ms is not None]
+        out: dict[str, Any] = {}
+        if ends:
+            out["start_by"] = min(ends)
+        if self.total_ms is not None:
+            out["finish_by"] = created_at + self.total_ms
+        if self.execution_ms is not None:
+            out["execution_timeout_ms"] = self.execution_ms
+        return out
+
+    def merged(self, other: Deadlines) -> Deadlines:
+        """These, each unset one taken from `other` (the body wins over the headers)."""
+        return Deadlines(
+            self.start_ms if self.start_ms is not None else other.start_ms,
+            self.execution_ms if self.execution_ms is not None else other.execution_ms,
+            self.total_ms if self.total_ms is not None else other.total_ms,
+        )
+
+
+def _milliseconds(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest(f"{where} must be a number of seconds")
+    if not MIN_SECONDS <= value <= MAX_SECONDS:
+        raise InvalidRequest(f"{where} must be between {MIN_SECONDS} and {MAX_SECONDS} seconds; got {value}")
+    return round(value * 1000)
+
+
+def parse_body(body: Mapping[str, Any]) -> Deadlines:
+    start, execution = body.get("start_timeout"), body.get("execution_timeout")
+    return Deadlines(
+        start_ms=None if start is None else _milliseconds(start, "start_timeout"),
+        execution_ms=None if execution is None else _milliseconds(execution, "execution_timeout"),
+    )
+
+
+def parse_duration(text: str, where: str) -> int:
+    """Replicate's duration (`90s`, `5m`, `1h30m`, `1500ms`) or bare seconds, in milliseconds."""
+    text = text.strip()
+    try:
+        return _milliseconds(float(text), where)
+    except ValueError:
+        pass
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise InvalidRequest(f"{where} must be seconds or a duration such as 30s, 5m or 1h30m; got {text[:40]!r}")
+    hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return _milliseconds(hours * 3600 + minutes * 60 + seconds + millis / 1000, where)
+
+
+def parse_headers(headers: Mapping[str, str]) -> Deadlines:
+    """fal's and Replicate's headers (names in lower case, as API Gateway hands them over)."""
+    start, total = headers.get(START_HEADER), headers.get(CANCEL_AFTER_HEADER)
+    return Deadlines(
+        start_ms=None if start is None else parse_duration(start, "X-Fal-Request-Timeout"),
+        total_ms=None if total is None else parse_duration(total, "Cancel-After"),
+    )
+
+
+def finish_by_at_start(task: Task, started_at: int) -> int | None:
+    """The task's end deadline once it has started at `started_at`: its own, or its execution timeout's."""
+    ends = [task.finish_by] if task.finish_by is not None else []
+    if task.execution_timeout_ms is not None:
+        ends.append(started_at + task.execution_timeout_ms)
+    return min(ends) if ends else None
+
+
+def missed(task: Task, now: int) -> tuple[str, str] | None:
+    """The deadline `task` has missed at `now`, as the (code, message) it fails with; None if none."""
+    if task.terminal:
+        return None
+    if task.started_at is None and task.start_by is not None and now >= task.start_by:
+        return START_TIMEOUT, "The task did not start before its start deadline"
+    finish_by = task.finish_by if task.started_at is None else finish_by_at_start(task, task.started_at)
+    if task.started_at is not None and finish_by is not None and now >= finish_by:
+        return DEADLINE_EXCEEDED, "The task did not finish before its deadline; it was stopped"
+    return None
+
+
+def due_times(task: Task) -> list[int]:
+    """When the sweeper must look at `task` (each deadline that may still fall due), in order."""
+    return sorted({t for t in (task.start_by, task.finish_by) if t is not None})
