@@ -98,7 +98,8 @@ def test_quotas_and_the_sweep_follow_the_context(staging):
     sweeper = functions_by_handler(resources)[HANDLERS["sweeper"]][1]["Environment"]["Variables"]
     assert sweeper["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == "120"
     rules = {rule["Description"]: rule for rule in of_type(resources, "AWS::Events::Rule").values()}
-    assert rules["asyncinfer: re-send the messages of orphaned CREATED tasks"]["ScheduleExpression"] == "rate(2 minutes)"
+    orphans = rules["asyncinfer: re-send the messages of orphaned CREATED tasks"]
+    assert orphans["ScheduleExpression"] == "rate(2 minutes)"
     # Deadlines every minute whatever the orphans' period, with an input that says so.
     deadlines = rules["asyncinfer: fail tasks past their deadlines"]
     assert deadlines["ScheduleExpression"] == "rate(1 minute)"

@@ -59,7 +59,7 @@ def test_a_task_whose_start_deadline_passed_in_the_queue_never_runs(aws, extra, 
     wait_for(lambda: now_ms() > start_by, timeout=5, what="the start deadline to pass")
     aws.run_worker()
     assert_never_ran(aws, task_id, "start_timeout")
-    status, read = aws.api("GET", f"/v1/async/{task_id}")
+    _, read = aws.api("GET", f"/v1/async/{task_id}")
     assert read["status"] == "FAILED" and read["error"]["code"] == "start_timeout", read
     assert sweep_deadlines(now_ms()) == 0 and dues(aws) == [], "the sweeper finds it ended and forgets it"
 

@@ -1,9 +1,11 @@
 """Fault injection through the real handlers on the emulator: worker crashes at every step of the worker
 protocol, throttled DynamoDB/S3 calls (before and after they took effect), provider 5xx/429/timeouts,
 duplicate deliveries, lost enqueue answers, submits dying between the task write and SendMessage
-(the sweeper re-sends those), and cancels at random moments. After quiescence every task
-must be in exactly one terminal state, none lost, none COMPLETED after a CANCELLED, every result equal
-to the provider's output, every FAILED with an error, attempts within the limit.
+(the sweeper re-sends those), and cancels at random moments. Some tasks have a start deadline they may
+miss in the backlog, and some answer slowly under an execution deadline they always miss. After quiescence
+every task must be in exactly one terminal state, none lost, none COMPLETED after a CANCELLED, every
+result equal to the provider's output, every FAILED with an error, attempts within the limit, no task
+started after its start deadline nor completed after its end deadline, and every slow one stopped.
 
 `RELIABILITY_TASKS` sets the size (200 here; `make reliability` runs 1,000); `RELIABILITY_SEED` the seed."""
 
@@ -97,13 +99,21 @@ class Wrapped:
         return getattr(self._inner, name)
 
 
+# A prompt with this answers slowly (about 2 s), far past its task's execution deadline.
+SLOW = "[slow]"
+SLOW_DEADLINE_SECONDS = 0.3
+
+
 class FlakyProvider:
     def __init__(self, chaos: Chaos) -> None:
         self._chaos = chaos
         self._demo = DemoChatProvider(seconds=0)
 
     def stream_chat(self, upstream, request):
+        slow = SLOW in request.last_user_text()
         for i, chunk in enumerate(self._demo.stream_chat(upstream, request)):
+            if slow:
+                time.sleep(0.02)
             if i == 3:
                 if self._chaos.roll(0.05, "provider 429"):
                     raise ProviderError("provider_throttled", "429", retryable=True)
@@ -204,9 +214,14 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     cancelled: set[str] = set()
 
     def submit(i: int) -> None:
-        prompt = f"Task {i}: {uuid.UUID(int=rng.getrandbits(128))}"
+        kind = rng.random()
+        prompt = f"Task {i}{SLOW if kind > 0.9 else ''}: {uuid.UUID(int=rng.getrandbits(128))}"
         key = f"k-{i}"
         body = {"model": "demo-chat", "messages": [{"role": "user", "content": prompt}]}
+        if kind < 0.15:  # a start deadline the backlog may or may not let it keep
+            body["start_timeout"] = round(rng.uniform(0.2, 3.0), 2)
+        elif kind > 0.9:
+            body["execution_timeout"] = SLOW_DEADLINE_SECONDS
         for _ in range(20):  # a client retrying with its idempotency key until the service takes it
             try:
                 task = service.submit_chat(tenant, body, Submission(idempotency_key=key))
@@ -256,6 +271,13 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
 
     final = {task_id: store.get(tenant, task_id) for task_id in prompts}
     statuses = Counter(t.status.value for t in final.values())
+    # One more look at the deadlines due: every task has ended, so none fails now, and each is forgotten.
+    assert sweeper.sweep_deadlines() == 0
+    dues = boto3.client("dynamodb").query(
+        TableName=resources.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "_due"}},
+    )["Items"]
     errors = Counter(t.error.code for t in final.values() if t.error)
     print(
         f"\n{TASKS} tasks, seed {SEED}, quiet after {time.monotonic() - started:.0f} s: {dict(statuses)}; "
@@ -276,6 +298,18 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
             assert task.completed_at and not task.error
         if task.status == TaskStatus.FAILED:
             assert task.error is not None and task.error.code
+        # Deadlines: never started after its start deadline, never completed after its end deadline.
+        if task.start_by is not None and task.started_at is not None:
+            assert task.started_at < task.start_by, f"{task_id} started after its start deadline"
+        if task.error is not None and task.error.code == "start_timeout":
+            assert task.start_by is not None and task.started_at is None and task.attempt == 0
+            assert store.read_events(tenant, task_id) == [], f"{task_id} missed its start yet ran"
+        if task.error is not None and task.error.code == "deadline_exceeded":
+            assert task.finish_by is not None and task.failed_at >= task.finish_by
+        if SLOW in prompts[task_id]:
+            assert task.status != TaskStatus.COMPLETED, f"{task_id} ran past its execution deadline"
+        if task.status == TaskStatus.COMPLETED and task.finish_by is not None:
+            assert task.completed_at <= task.finish_by + 1000
     # Nothing else was created: one task per submit, whatever was retried or duplicated.
     listed = store.list(tenant, limit=100, after=None, status=None)
     count = len(listed.tasks)
@@ -291,9 +325,8 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     completed = [t for t in final.values() if t.status == TaskStatus.COMPLETED]
     assert sum(line.tasks for line in lines) == len(completed)
     assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in completed)
-    # Each completed task counted once in the tenant's usage, whatever crashed around its completion.
-    lines = store.usage_lines(tenant, day_of(int(started_wall * 1000)), day_of(now_ms()))
-    completed = [t for t in final.values() if t.status == TaskStatus.COMPLETED]
-    assert sum(line.tasks for line in lines) == len(completed)
-    assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in completed)
+    # Both kinds of deadline were missed in the run, and each one's ending is as above.
+    assert errors["start_timeout"] > 0 and errors["deadline_exceeded"] > 0, errors
+    # The sweeper forgets each deadline once seen to: nothing is left to watch but deadlines not yet due.
+    assert all(int(item["sk"]["S"].split("#")[0]) > now_ms() for item in dues)
     assert sum(chaos.counts.values()) > TASKS // 5, "faults were injected"
