@@ -55,6 +55,8 @@ def read_stream(client, task_id: str, after: int = 0, hang_up_every: int | None 
             for count, event in enumerate(sse_events(response), start=1):
                 if event.get("event") == "end":
                     return [*events, event]
+                if event.get("event") == "status":
+                    continue  # where the task stands, told by the stream: not in the log, no id
                 events.append(event)
                 last = int(event["id"])
                 if hang_up_every and count == hang_up_every:

@@ -21,7 +21,10 @@ def _not_here() -> dict:
     "Stream a task's events (Server-Sent Events, resumable)",
     "Async API",
     streams=True,
-    description="`id:` is the event's sequence number; `event: end` carries the task when it has ended.",
+    description="`id:` is the event's sequence number; `event: end` carries the task when it has ended. "
+    "`event: status` frames, made by the stream and never stored, have no `id:` (resuming is unchanged): the "
+    "task's status, class and, when they change, while it waits its `queue_position` and `estimated_start_at`, "
+    "while it runs its `progress` and `estimated_finish_at`, as its read spells them.",
 )
 def task_events(id: Id, last_event_id: LastEventId = None) -> dict:
     return _not_here()
@@ -34,6 +37,8 @@ def task_events(id: Id, last_event_id: LastEventId = None) -> dict:
     "Stream the message as chat-completion chunks (Server-Sent Events, resumable)",
     "PrivateGPT",
     streams=True,
+    description="Chunks as OpenAI streams them, so no status frames (OpenAI's SDK would read one as a chunk); "
+    "GET /v1/messages/async/{id}/status says where the message stands.",
 )
 def message_stream(id: Id, last_event_id: LastEventId = None) -> dict:
     return _not_here()

@@ -25,9 +25,16 @@ from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects import async_api, privategpt
+from asyncinfer.tasks.dialects import async_api, privategpt, scheduling
 from asyncinfer.tasks.service import message_task
-from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
+from asyncinfer.tasks.streaming import (
+    EventFrames,
+    EventTail,
+    Standings,
+    StreamLimits,
+    lane_standing,
+    parse_last_event_id,
+)
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
@@ -43,6 +50,12 @@ def settings() -> StreamSettings:
 @wiring.cached
 def store() -> DynamoTaskStore:
     return wiring.task_store(settings().table_name)
+
+
+@wiring.cached
+def standings() -> Standings:
+    """A waiting task's place in line and estimated start, as every read shows them (its status frames)."""
+    return lane_standing(store())
 
 
 def limits() -> StreamLimits:
@@ -108,7 +121,9 @@ async def async_events(request: Request) -> Response:
         return _error(401, UNAUTHORIZED)
     task_id = async_api.internal_id(request.path_params["task_id"])
     after = _after(request)
-    tail = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
+    # Status frames (no id) in the surface's spelling: status, place in line, estimated start and finish.
+    frames = EventFrames(async_api.summary, partial(scheduling.status_event, stamp=async_api.iso))
+    tail = EventTail(store(), tenant, task_id, frames=frames, limits=limits(), standing=standings())
     task = await tail.open()
     if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does
         raise TaskNotFound()
@@ -127,6 +142,10 @@ async def privategpt_stream(request: Request) -> Response:
     task = await probe.open()
     if task.kind not in CHAT_KINDS:
         raise privategpt.not_found()
+    # No status frames here (ChunkFrames has no `status`, so nor is the standing read): this stream imitates
+    # OpenAI's chat.completion.chunk stream, and OpenAI's SDK reads every frame but its own `thread.*` events
+    # as a chunk, so a status frame would reach its clients as a chunk without `choices`. PrivateGPT's
+    # /status read says where the message stands.
     tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task), limits=limits())
     return await _stream(tenant, tail, after)
 

@@ -3,23 +3,55 @@
 Each event's SSE id is its sequence number in the log, so a client that reconnects with
 `Last-Event-ID: n` gets exactly the events after n. The worker writes its last batch before the
 final transition, so once a read of the task shows it ended, one more read of the log is complete.
+
+Between the log's events a surface may send `status` frames, made by the stream and never stored: the
+task's status and, while it waits, its place in line and estimated start; while it runs, its progress and
+estimated finish. They carry no `id:` (an SSE client keeps the last id it saw), so resuming is unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
-from asyncinfer.domain.model import TERMINAL, Task
+from asyncinfer.domain.model import TERMINAL, Progress, Task, TaskStatus, now_ms
+from asyncinfer.domain.scheduling import Standing, estimate_start, lane_of
 from asyncinfer.store.base import TaskStore
+from asyncinfer.store.schema import LANE_BUCKET_MS
+from asyncinfer.tasks.service import MAX_POSITION, RATE_WINDOW_MS
+
+log = logging.getLogger(__name__)
 
 MAX_EVENT_ID = 10**10 - 1
+# A waiting task's estimated start is recomputed from its lane's recent rate each time, so it moves a little
+# every time: a status frame is sent for it again once it has moved at least this much (or its place has).
+START_SLACK_MS = 5_000
+
+# A queued task's place in its lane and estimated start (None once it has started).
+Standings = Callable[[Task], Standing | None]
+
+
+def lane_standing(store: TaskStore, now: Callable[[], int] = now_ms) -> Standings:
+    """TaskService.standing over a store alone, for the streaming function, which has only the table: the
+    same reads (a count on the queued index, the lane's recent starts) and the same estimate."""
+
+    def standing(task: Task) -> Standing | None:
+        if task.status != TaskStatus.CREATED:
+            return None
+        lane = lane_of(task)
+        position = store.count_queued_before(lane, task.id, MAX_POSITION)
+        at = now()
+        starts = store.starts_since(lane, at - RATE_WINDOW_MS)
+        return Standing(position, estimate_start(at, position, starts, LANE_BUCKET_MS))
+
+    return standing
 
 
 class InvalidLastEventId(InvalidRequest):
@@ -36,6 +68,8 @@ class StreamLimits:
     # Close before the function's timeout; the client resumes with Last-Event-ID.
     max_seconds: float = MAX_STREAM_SECONDS
     retry_ms: int = 1000
+    # While the task waits, its place in line (two queries) is read at most this often for status frames.
+    standing_seconds: float = 2.0
 
 
 def sse(data: str, *, event: str | None = None, id: int | None = None) -> bytes:
@@ -69,18 +103,63 @@ class Frames(Protocol):
     def end(self, task: Task) -> bytes: ...
 
 
+@runtime_checkable
+class StatusFrames(Frames, Protocol):
+    """A surface whose stream also tells where the task stands: `status` spells a status frame (None to send
+    none), which must carry no `id:` (ids are the log's sequence numbers). Frames without it send none."""
+
+    def status(self, task: Task, standing: Standing | None) -> bytes | None: ...
+
+
 class EventFrames:
     """The native spelling: `event: <type>` with the stored event as JSON, then `event: end` with the
-    task as `render_end` shows it."""
+    task as `render_end` shows it; with `render_status`, `event: status` frames (no id) as it shows them."""
 
-    def __init__(self, render_end: Callable[[Task], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        render_end: Callable[[Task], dict[str, Any]],
+        render_status: Callable[[Task, Standing | None], dict[str, Any]] | None = None,
+    ) -> None:
         self._render_end = render_end
+        self._render_status = render_status
 
     def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
         return sse(json.dumps(event, separators=(",", ":"), ensure_ascii=False), event=event.get("type"), id=seq)
 
+    def status(self, task: Task, standing: Standing | None) -> bytes | None:
+        if self._render_status is None:
+            return None
+        data = json.dumps(self._render_status(task, standing), separators=(",", ":"), ensure_ascii=False)
+        return sse(data, event="status")
+
     def end(self, task: Task) -> bytes:
         return sse(json.dumps(self._render_end(task), separators=(",", ":")), event="end")
+
+
+@dataclass(frozen=True)
+class _Told:
+    """What the last status frame said, to send one only when something changed."""
+
+    status: TaskStatus
+    queue_position: int | None
+    estimated_start_at: int | None
+    progress: Progress | None
+
+    @classmethod
+    def of(cls, task: Task, standing: Standing | None) -> _Told:
+        if standing is None:
+            return cls(task.status, None, None, task.progress)
+        return cls(task.status, standing.queue_position, standing.estimated_start_at, task.progress)
+
+    def differs(self, before: _Told | None) -> bool:
+        if before is None:
+            return True
+        if (self.status, self.queue_position, self.progress) != (before.status, before.queue_position, before.progress):
+            return True
+        at, was = self.estimated_start_at, before.estimated_start_at
+        if at is None or was is None:
+            return (at is None) != (was is None)
+        return abs(at - was) >= START_SLACK_MS
 
 
 class EventTail:
@@ -97,6 +176,7 @@ class EventTail:
         limits: StreamLimits = StreamLimits(),
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        standing: Standings | None = None,
     ) -> None:
         self._store = store
         self._tenant = tenant
@@ -105,6 +185,7 @@ class EventTail:
         self._limits = limits
         self._sleep = sleep
         self._clock = clock
+        self._standing = standing
 
     async def open(self) -> Task:
         task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
@@ -117,11 +198,26 @@ class EventTail:
         scan_from = 0  # the first read may resume inside a stored batch; later ones start after it
         poll = self._limits.poll_seconds
         seen_status = None
+        told: _Told | None = None  # what the last status frame said
+        standing: Standing | None = None
+        standing_read = -float("inf")  # when the task's standing was last read (self._clock)
         yield f"retry: {self._limits.retry_ms}\n\n".encode()
         while True:
             task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
             if task is None or not task.visible():  # deleted (or expired) while streaming
                 return
+            if isinstance(self._frames, StatusFrames) and task.status not in TERMINAL:
+                if task.status != TaskStatus.CREATED:
+                    standing = None
+                elif self._clock() - standing_read >= self._limits.standing_seconds:
+                    standing, standing_read = await self._standing_of(task), self._clock()
+                telling = _Told.of(task, standing)
+                if telling.differs(told):
+                    told = telling
+                    frame = self._frames.status(task, standing)
+                    if frame is not None:
+                        yield frame
+                        last_sent = self._clock()
             events = await asyncio.to_thread(self._store.read_events, self._tenant, self._task_id, after_seq, scan_from)
             for event in events:
                 after_seq = event["seq"]
@@ -143,3 +239,15 @@ class EventTail:
                 yield b": keep-alive\n\n"
                 last_sent = now
             await self._sleep(poll)
+
+    async def _standing_of(self, task: Task) -> Standing | None:
+        """The waiting task's standing; None when there is no way to read it. A failed read is logged and not
+        tried again on this stream: the status frames go on without a place in line."""
+        if self._standing is None:
+            return None
+        try:
+            return await asyncio.to_thread(self._standing, task)
+        except Exception:
+            log.warning("could not read the standing of task %s; its stream goes on without it", task.id, exc_info=True)
+            self._standing = None
+            return None
