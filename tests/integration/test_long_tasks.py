@@ -88,6 +88,10 @@ def test_a_deep_research_task_runs_as_checkpointed_steps_and_completes(long_task
     events = events_of(aws, task_id)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert spoken(events) == "".join(s["thought"] for s in message["reasoning_steps"]) + message["content"]
+    # Its progress, step by step: the model tells its plan (3 searches and the report), so a percent too.
+    progress = [{k: e[k] for k in ("step", "steps", "percent")} for e in events if e["type"] == "progress"]
+    assert progress == [{"step": n, "steps": 4, "percent": round(100 * n / 4, 1)} for n in (1, 2, 3)]
+    assert done["progress"] == {**progress[-1], "message": "called research__search"}
 
 
 def test_the_worker_starts_one_execution_per_task_however_often_its_message_comes(long_tasks):

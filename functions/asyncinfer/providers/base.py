@@ -21,6 +21,8 @@ class Finished:
     usage: Usage
     # OpenAI-shaped: [{"id", "type": "function", "function": {"name", "arguments"}}]
     tool_calls: list[dict[str, Any]] | None = None
+    # How many steps (turns) the whole task takes, when the model tells it (its plan): progress shows a percent.
+    steps: int | None = None
 
 
 ChatChunk = TextDelta | Finished

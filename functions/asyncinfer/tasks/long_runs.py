@@ -27,13 +27,13 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, output_prefix, turn_key
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.deadlines import missed
-from asyncinfer.domain.model import MEDIA_KINDS, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.domain.model import MEDIA_KINDS, Progress, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
 from asyncinfer.tasks.outcomes import Outcome, claim_changes, fail_unclaimed, watch_deadline
-from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, tool_call_step
+from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
@@ -265,7 +265,10 @@ class LongTaskRunner:
             messages = [*messages, {"role": "assistant", "content": text or None, "tool_calls": ours}]
             for i, call in enumerate(ours):
                 name = f"tool-{n}-{i}"
-                result = self._step(steps, claim, name, partial(self._tool, claim, spec, request, call, seq, name))
+                # The turn's last call ends a step of the task: its progress is told with it.
+                progress = step_progress(n + 1, turn.get("steps"), ours) if i == len(ours) - 1 else None
+                tool = partial(self._tool, claim, spec, request, call, seq, name, progress)
+                result = self._step(steps, claim, name, tool)
                 if "end" in result:
                     return result["end"]
                 seq = result["seq"]
@@ -345,6 +348,9 @@ class LongTaskRunner:
             log.add({"type": "progress", "percent": state.progress})
         log.flush()  # also the heartbeat: a task cancelled since the claim stops here
         claim.seq = log.seq
+        if state.progress is not None and state.progress != progress:
+            # The upstream job's own figure (as OpenAI's videos report it), for reads.
+            self.worker.record_progress(claim.task(), Progress(step=0, percent=state.progress))
         return {
             "state": state.state,
             "progress": state.progress,
@@ -429,6 +435,7 @@ class LongTaskRunner:
             "usage": finished.usage.model_dump(exclude_none=True),
             "finish_reason": finished.finish_reason,
             "tool_calls": finished.tool_calls,
+            "steps": finished.steps,
             **self._ends(claim.steps),
         }
         if len(text.encode()) > INLINE_TEXT_BYTES:
@@ -448,7 +455,14 @@ class LongTaskRunner:
         return body.decode()
 
     def _tool(
-        self, claim: _Claim, spec: ModelSpec, request: ChatRequest, call: dict[str, Any], base: int, name: str
+        self,
+        claim: _Claim,
+        spec: ModelSpec,
+        request: ChatRequest,
+        call: dict[str, Any],
+        base: int,
+        name: str,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         log = claim.log(base, name)
         function = call.get("function", {})
@@ -481,8 +495,12 @@ class LongTaskRunner:
                 "content": outcome.content,
             }
         )
+        if progress is not None:
+            log.add({"type": "progress", **progress.model_dump(exclude_none=True)})
         log.flush()  # the step's events, and the cancellation check
         claim.seq = log.seq
+        if progress is not None:
+            self.worker.record_progress(claim.task(), progress)
         step = tool_call_step(outcome)
         return {"seq": log.seq, "content": outcome.content, "step": step, **self._ends(claim.steps)}
 

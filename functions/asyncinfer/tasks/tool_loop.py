@@ -45,6 +45,15 @@ def tool_call_step(outcome: ToolOutcome) -> dict[str, Any]:
     }
 
 
+def step_progress(step: int, steps: int | None, calls: list[dict[str, Any]]) -> Progress:
+    """After `step` steps of tool calls: the number of steps is the model's to decide (at most max_steps),
+    known only when it tells its plan."""
+    names = ", ".join(dict.fromkeys(c["function"]["name"] for c in calls))
+    steps = steps if steps is not None and steps >= step else None
+    percent = None if steps is None else round(100 * step / steps, 1)
+    return Progress(step=step, steps=steps, percent=percent, message=f"called {names}"[:200])
+
+
 def reasoning_step(thought: str, call: dict[str, Any]) -> dict[str, Any]:
     return {"thought": thought, "type": "mcp_tool_call", "mcp_tool_call": call}
 
@@ -148,9 +157,7 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
             result.executed.append(call)
             result.reasoning_steps.append(reasoning_step(text, tool_call_step(outcome)))
             messages.append({"role": "tool", "tool_call_id": call.get("id") or name, "content": outcome.content})
-        # The number of steps is the model's to decide (at most max_steps): only the step is known.
-        names = ", ".join(dict.fromkeys(c["function"]["name"] for c in ours))
-        progress = Progress(step=step + 1, message=f"called {names}"[:200])
+        progress = step_progress(step + 1, finished.steps, ours)
         emit({"type": "progress", **progress.model_dump(exclude_none=True)})
         await asyncio.to_thread(heartbeat)  # writes the step's events; a cancelled task stops here
         await asyncio.to_thread(hooks.on_progress, progress)

@@ -127,7 +127,7 @@ class Worker:
             self._release(task)
             raise
 
-    def _record_progress(self, task: Task, progress: Progress) -> None:
+    def record_progress(self, task: Task, progress: Progress) -> None:
         """On the record, for reads; a task no longer this claim's (cancelled, re-claimed) is left alone: the
         next heartbeat stops the loop."""
         with contextlib.suppress(ConditionFailed):
@@ -197,7 +197,7 @@ class Worker:
                     heartbeat=log_.flush,
                     max_steps=self.config.max_tool_steps,
                     deadline_ms=deadline,
-                    on_progress=lambda progress: self._record_progress(task, progress),
+                    on_progress=lambda progress: self.record_progress(task, progress),
                 )
                 text, finished = loop.text, loop.finished
                 if loop.reasoning_steps:

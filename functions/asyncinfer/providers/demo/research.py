@@ -80,7 +80,7 @@ class DemoResearchProvider:
             call = {"id": f"call_{digest}", "type": "function", "function": function}
             tokens = count_tokens(thought)
             usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens, total_tokens=prompt_tokens + tokens)
-            yield Finished("tool_calls", usage, [call])
+            yield Finished("tool_calls", usage, [call], steps=pace.steps + 1)  # the searches, then the report
             return
         findings = " ".join(f"({i + 1}) {text}" for i, text in enumerate(found))
         answer = f"Research report after {len(found)} searches. {findings} {demo_answer(request.model, prompt)}"
