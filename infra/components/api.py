@@ -18,6 +18,7 @@ from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
+from asyncinfer.store.schema import QUEUED_INDEX
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
@@ -154,6 +155,8 @@ class Api(Construct):
         ).function
         # The task and its event log, read; and the tenant's stream leases (its cap on open streams).
         grant_table(table, stream_fn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        # ... and a queued task's place in line, for the stream's status events (a count on the queued index).
+        grant_table(table, stream_fn, "dynamodb:Query", index=QUEUED_INDEX)
         functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(

@@ -10,7 +10,8 @@ from itertools import pairwise
 from asyncinfer.domain.model import Progress, ServiceTier, Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.domain.scheduling import Standing
 from asyncinfer.tasks.dialects import scheduling
-from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, lane_standing
+from asyncinfer.tasks.standing import lane_standing
+from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits
 
 STARTED = 1_000_000
 NOW = STARTED + 10_000  # the wall clock the status frames are rendered at
@@ -230,19 +231,11 @@ class LaneStore:
         return [(STARTED - 4_000, 10), (STARTED - 3_000, 10)]
 
 
-def test_the_streams_standing_is_the_services():
-    """lane_standing (the streaming function has only the table) reads and estimates as TaskService.standing."""
-    from asyncinfer.tasks import service
-
+def test_a_queued_tasks_standing_is_its_place_in_its_lane_and_its_lanes_pace():
+    """lane_standing, which reads (TaskService.standing) and the stream share: the count before it in its
+    lane, and its start at the lane's recent pace."""
     task = ScriptedStore([]).task.model_copy(update={"service_tier": ServiceTier.FLEX})
-    ours, theirs = LaneStore(), LaneStore()
-    mine = lane_standing(ours, now=lambda: STARTED)(task)
-    original = service.now_ms
-    service.now_ms = lambda: STARTED
-    try:
-        expected = service.TaskService(theirs, None, None, None, None, None).standing(task)  # type: ignore[arg-type]
-    finally:
-        service.now_ms = original
-    assert mine == expected == Standing(4, STARTED + 5 * 4_000 // 20)
-    assert ours.asked == theirs.asked
-    assert lane_standing(ours)(task.model_copy(update={"status": TaskStatus.IN_PROGRESS})) is None
+    store = LaneStore()
+    assert lane_standing(store, now=lambda: STARTED)(task) == Standing(4, STARTED + 5 * 4_000 // 20)
+    assert [asked[:2] for asked in store.asked] == [("count", "flex"), ("starts", "flex")]
+    assert lane_standing(store)(task.model_copy(update={"status": TaskStatus.IN_PROGRESS})) is None

@@ -27,14 +27,8 @@ from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects import async_api, privategpt, scheduling
 from asyncinfer.tasks.service import message_task
-from asyncinfer.tasks.streaming import (
-    EventFrames,
-    EventTail,
-    Standings,
-    StreamLimits,
-    lane_standing,
-    parse_last_event_id,
-)
+from asyncinfer.tasks.standing import Standings, lane_standing
+from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"

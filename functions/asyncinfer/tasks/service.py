@@ -33,14 +33,14 @@ from asyncinfer.domain.model import (
     sources_of,
 )
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
-from asyncinfer.domain.scheduling import Standing, estimate_start, lane_of, parse_tier
+from asyncinfer.domain.scheduling import Standing, lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
-from asyncinfer.store.schema import LANE_BUCKET_MS
 from asyncinfer.tasks.budgets import Budgets
+from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.submission import (
     IDEMPOTENCY,
     MAX_TASK_FIELDS_BYTES,
@@ -60,10 +60,6 @@ MAX_LIST_LIMIT = 100
 # (orphan_after_seconds, 10 min): a retry re-sends one task once, so it may act sooner than a sweep of all.
 REPLAY_RESEND_AFTER_MS = 60_000
 INFLIGHT_RECOUNT_SECONDS = 1.0
-# A queued task's place in line is counted up to this far; its start is estimated from its lane's starts
-# over the last RATE_WINDOW_MS.
-MAX_POSITION = 100_000
-RATE_WINDOW_MS = 60_000
 
 
 POLL_MS = 1000
@@ -415,13 +411,7 @@ class TaskService:
 
     def standing(self, task: Task) -> Standing | None:
         """A task waiting to start: its place in its lane and when it should start; None once started."""
-        if task.status != TaskStatus.CREATED:
-            return None
-        lane = lane_of(task)
-        position = self.store.count_queued_before(lane, task.id, MAX_POSITION)
-        now = now_ms()
-        starts = self.store.starts_since(lane, now - RATE_WINDOW_MS)
-        return Standing(position, estimate_start(now, position, starts, LANE_BUCKET_MS))
+        return lane_standing(self.store)(task)
 
 
 def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:

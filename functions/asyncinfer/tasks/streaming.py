@@ -21,11 +21,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
-from asyncinfer.domain.model import TERMINAL, Progress, Task, TaskStatus, now_ms
-from asyncinfer.domain.scheduling import Standing, estimate_start, lane_of
+from asyncinfer.domain.model import TERMINAL, Progress, Task, TaskStatus
+from asyncinfer.domain.scheduling import Standing
 from asyncinfer.store.base import TaskStore
-from asyncinfer.store.schema import LANE_BUCKET_MS
-from asyncinfer.tasks.service import MAX_POSITION, RATE_WINDOW_MS
+from asyncinfer.tasks.standing import Standings
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +32,6 @@ MAX_EVENT_ID = 10**10 - 1
 # A waiting task's estimated start is recomputed from its lane's recent rate each time, so it moves a little
 # every time: a status frame is sent for it again once it has moved at least this much (or its place has).
 START_SLACK_MS = 5_000
-
-# A queued task's place in its lane and estimated start (None once it has started).
-Standings = Callable[[Task], Standing | None]
-
-
-def lane_standing(store: TaskStore, now: Callable[[], int] = now_ms) -> Standings:
-    """TaskService.standing over a store alone, for the streaming function, which has only the table: the
-    same reads (a count on the queued index, the lane's recent starts) and the same estimate."""
-
-    def standing(task: Task) -> Standing | None:
-        if task.status != TaskStatus.CREATED:
-            return None
-        lane = lane_of(task)
-        position = store.count_queued_before(lane, task.id, MAX_POSITION)
-        at = now()
-        starts = store.starts_since(lane, at - RATE_WINDOW_MS)
-        return Standing(position, estimate_start(at, position, starts, LANE_BUCKET_MS))
-
-    return standing
 
 
 class InvalidLastEventId(InvalidRequest):
