@@ -5,6 +5,7 @@ job cancelled, and ends `deadline_exceeded`. The worker, the long-task runner an
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -170,3 +171,23 @@ def test_every_surface_takes_deadlines_in_its_body(aws):
     ]
     assert all(status == 200 for status, _ in made), made
     assert len(dues(aws)) == 3
+
+
+def test_reads_show_the_deadlines_in_each_surfaces_spelling(aws):
+    task_id = submit(aws, chat(start_timeout=60, execution_timeout=30))
+    task = aws.store.get("acme", task_id)
+    _, waiting = aws.api("GET", f"/v1/async/{task_id}")
+    assert waiting["start_deadline_at"].startswith(iso_of(task.start_by)) and waiting["execution_timeout"] == 30
+    assert "deadline_at" not in waiting, "the end deadline is fixed at the start"
+    _, perplexity = aws.api("GET", f"/async/chat/completions/{task_id}", function="api_perplexity")
+    assert perplexity["start_deadline_at"] == task.start_by // 1000
+    aws.run_worker()
+    started = aws.store.get("acme", task_id)
+    _, done = aws.api("GET", f"/v1/async/{task_id}")
+    assert done["deadline_at"].startswith(iso_of(started.started_at + 30_000))
+    assert "start_deadline_at" not in done and "execution_timeout" not in done
+
+
+def iso_of(ms: int) -> str:
+    """To the second: each surface keeps its own precision below it."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")

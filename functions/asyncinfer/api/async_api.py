@@ -5,7 +5,19 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Cursor, Id, IdempotencyKey, Limit, StatusFilter, body, present, read, route
+from asyncinfer.api.contract import (
+    CancelAfter,
+    Cursor,
+    Id,
+    IdempotencyKey,
+    Limit,
+    StartTimeout,
+    StatusFilter,
+    body,
+    present,
+    read,
+    route,
+)
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import TASK, obj, scheduled
 from asyncinfer.domain.model import CHAT_KINDS
@@ -20,7 +32,13 @@ TAG = "Async API"
 
 
 @route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True)
-def submit(svc: Tasks, request: body(ChatRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
+def submit(
+    svc: Tasks,
+    request: body(ChatRequest) = None,
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
     body_ = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     task = svc.submit_chat(tenant_of(router), body_, submission(router, "async"))
     logger.set_correlation_id(async_api.public_id(task.id))

@@ -40,6 +40,22 @@ IdempotencyKey = Annotated[
         json_schema_extra={"minLength": 1, "maxLength": 255},
     ),
 ]
+StartTimeout = Annotated[
+    str | None,
+    Header(
+        alias="X-Fal-Request-Timeout",
+        description="fal's time-to-start deadline, in seconds from the submit: not started by then, the task ends "
+        "FAILED `start_timeout` and never runs (the body's `start_timeout` wins).",
+    ),
+]
+CancelAfter = Annotated[
+    str | None,
+    Header(
+        alias="Cancel-After",
+        description="Replicate's deadline, from the submit (`30s`, `5m`, `1h30m`, or seconds): missed before the "
+        "start, the task ends FAILED `start_timeout`; while running, it is stopped and ends `deadline_exceeded`.",
+    ),
+]
 LastEventId = Annotated[
     str | None,
     Header(

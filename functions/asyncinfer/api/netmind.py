@@ -5,7 +5,18 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
+from asyncinfer.api.contract import (
+    CancelAfter,
+    Id,
+    IdempotencyKey,
+    Limit,
+    NextToken,
+    StartTimeout,
+    body,
+    present,
+    read,
+    route,
+)
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import GENERATION, obj, scheduled
 from asyncinfer.domain import ids
@@ -29,7 +40,13 @@ TAG = "NetMind"
     description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",
     takes_body=True,
 )
-def create(svc: Tasks, request: body(GenerationRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
+def create(
+    svc: Tasks,
+    request: body(GenerationRequest) = None,
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     task = svc.submit_generation(tenant_of(router), parsed, submission(router, "netmind"))
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)

@@ -53,7 +53,12 @@ def docs():
 PUBLIC = {("GET", "/openapi.json"), ("GET", "/docs")}
 # Header names as clients write them (Powertools lowercases them), and the limit's whole schema (its default
 # is the reader's, not the parameter's).
-HEADER_NAMES = {"idempotency-key": "Idempotency-Key", "last-event-id": "Last-Event-ID"}
+HEADER_NAMES = {
+    "idempotency-key": "Idempotency-Key",
+    "last-event-id": "Last-Event-ID",
+    "x-fal-request-timeout": "X-Fal-Request-Timeout",
+    "cancel-after": "Cancel-After",
+}
 PARAMETER_SCHEMAS = {("query", "limit"): LIMIT_SCHEMA}
 
 

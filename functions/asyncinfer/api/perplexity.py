@@ -7,7 +7,18 @@ import dataclasses
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.api.contract import Id, IdempotencyKey, Limit, NextToken, body, present, read, route
+from asyncinfer.api.contract import (
+    CancelAfter,
+    Id,
+    IdempotencyKey,
+    Limit,
+    NextToken,
+    StartTimeout,
+    body,
+    present,
+    read,
+    route,
+)
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PPLX, obj, scheduled
 from asyncinfer.domain import ids
@@ -24,7 +35,13 @@ TAG = "Perplexity"
 
 @route(router, "POST", "/v1/async/sonar", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
 @route(router, "POST", "/async/chat/completions", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
-def submit(svc: Tasks, request: body(SubmitBody) = None, idempotency_key: IdempotencyKey = None) -> dict:
+def submit(
+    svc: Tasks,
+    request: body(SubmitBody) = None,
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
     parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
     chat, key = perplexity.parse_submit(parsed, router.current_event.headers.get("idempotency-key"))
     how = dataclasses.replace(submission(router, "perplexity"), idempotency_key=key)

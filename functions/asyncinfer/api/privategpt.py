@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncinfer.api.contract import Id, IdempotencyKey, body, read, route
+from asyncinfer.api.contract import CancelAfter, Id, IdempotencyKey, StartTimeout, body, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PGPT_STATUS, obj, scheduled
 from asyncinfer.domain.errors import TaskNotFound
@@ -51,6 +51,8 @@ def submit(
     request: body(MessagesRequest) = None,
     message_id: MessageId = None,
     idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
 ) -> dict:
     query = router.current_event.query_string_parameters or {}
     name = privategpt.check_message_id(query.get("message_id"))

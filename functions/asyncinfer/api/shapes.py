@@ -43,6 +43,20 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
                 "description": "While running, when its progress tells how far it is (a percent, or steps done of "
                 "a known number of steps): when it should finish at the pace it kept since it started",
             },
+            "start_deadline_at": {
+                **stamp,
+                "description": "While not yet started, with a start deadline (start_timeout, X-Fal-Request-Timeout "
+                "or Cancel-After): not started by then, it ends FAILED `start_timeout` and never runs",
+            },
+            "deadline_at": {
+                **stamp,
+                "description": "With an end deadline (Cancel-After, or execution_timeout from its start): still "
+                "running then, it is stopped and ends FAILED `deadline_exceeded`",
+            },
+            "execution_timeout": {
+                "type": "number",
+                "description": "While not yet started: the execution timeout asked for (seconds from its start)",
+            },
         },
     }
 

@@ -1,6 +1,7 @@
 """What every surface's read adds about when a task runs: its class; while it waits its place in its lane
 and estimated start; while it runs, once it reports it, its progress and (when its progress can tell) its
-estimated finish; each time in the surface's own spelling. A stream's status events carry the same."""
+estimated finish; its deadlines; each time in the surface's own spelling. A stream's status events carry
+the same."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def fields(
         out["queue_position"] = standing.queue_position
         at = standing.estimated_start_at
         out["estimated_start_at"] = stamp(at) if at is not None else None
+    # Its deadlines (asyncinfer.domain.deadlines): the start's while it waits; the end's once fixed, or while it
+    # waits, the execution timeout that will fix it at the start.
+    if task.start_by is not None and task.started_at is None:
+        out["start_deadline_at"] = stamp(task.start_by)
+    if task.finish_by is not None:
+        out["deadline_at"] = stamp(task.finish_by)
+    if task.execution_timeout_ms is not None and task.started_at is None:
+        out["execution_timeout"] = task.execution_timeout_ms / 1000
     return out
 
 
