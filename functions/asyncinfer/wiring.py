@@ -170,6 +170,9 @@ def providers(settings: WorkerSettings) -> Providers:
             openai_model=settings.openai_model,
         ),
         bedrock_client=bedrock_client,
+        put_object=lambda key, body, content_type: S3BlobStore(client("s3"), settings.bucket_name).put(
+            key, body, content_type
+        ),
     )
 
 

@@ -313,3 +313,60 @@ def test_a_long_task_whose_start_deadline_passed_is_never_handed_to_the_runner(l
     done = aws.store.get("acme", hex_of(task["id"]))
     assert done.status == TaskStatus.FAILED and done.error.code == "start_timeout"
     assert done.execution_arn is None and done.started_at is None
+
+
+@pytest.fixture
+def openai_videos(long_tasks, monkeypatch, tmp_path):
+    """A video model served in the OpenAI Videos API's shape (as LiteLLM's proxy serves Veo), from a real HTTP
+    server that reports its progress."""
+    aws, durable = long_tasks
+    with OpenAIServer() as server:
+        registry = {
+            "version": 1,
+            "providers": {
+                "upstream": {"type": "openai", "base_url": server.base_url, "api_key": {"env": "UPSTREAM_KEY"}}
+            },
+            "models": {
+                "house-video": {
+                    "provider": "upstream",
+                    "upstream": "gemini/veo-3.0-generate-preview",
+                    "kind": "video",
+                    "runs": "durable",
+                    "output_formats": ["mp4"],
+                }
+            },
+        }
+        (tmp_path / "models.json").write_text(json.dumps(registry))
+        monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(tmp_path / "models.json"))
+        monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
+        monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
+        yield aws, durable, server
+
+
+def test_an_openai_video_reports_its_progress_on_reads_and_its_mp4_lands_in_the_tasks_outputs(openai_videos):
+    aws, durable, server = openai_videos
+    body = {"model": "house-video", "config": {"prompt": "a cat on a boat", "duration": 6}}
+    status, created = aws.api("POST", "/v1/generation", body=body, function="api_netmind")
+    assert status == 200, created
+    aws.run_worker()
+    task = aws.store.get("acme", created["id"])
+
+    def read() -> dict:
+        return aws.api("GET", f"/v1/generation/{created['id']}", function="api_netmind")[1]
+
+    running = wait_for(lambda: (r := read()).get("progress") and r, timeout=20, what="the job's progress on a read")
+    assert running["status"] == "processing" and running["progress"]["percent"] in (25.0, 50.0, 75.0), running
+    assert running["estimated_finish_at"] >= running["created_at"]
+    assert durable.wait(task.execution_arn, timeout=30)["Status"] == "SUCCEEDED"
+    done = read()
+    assert done["status"] == "completed", done
+    (sent,) = [r for r in server.recorded.requests if r["_path"] == "/v1/videos"]
+    expected = ("gemini/veo-3.0-generate-preview", "a cat on a boat", "6", "1280x720")
+    assert (sent["model"], sent["prompt"], sent["seconds"], sent["size"]) == expected
+    (output,) = aws.store.get("acme", created["id"]).outputs
+    assert output.key == f"outputs/acme/{created['id']}/output.mp4"
+    video = aws.s3.get_object(Bucket=aws.resources.bucket_name, Key=output.key)["Body"].read()
+    with av.open(io.BytesIO(video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6 * 24
+    percents = [e["percent"] for e in aws.store.read_events("acme", created["id"]) if e["type"] == "progress"]
+    assert percents == sorted(percents) and set(percents) <= {25.0, 50.0, 75.0, 100.0} and percents, percents

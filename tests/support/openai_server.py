@@ -8,10 +8,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from asyncinfer.providers.demo.media import render_png
+from infra.local.video_jobs import render_mp4
 
 WORDS = ["Hello", " from", " a", " real", " server", "."]
 TOOL_CALL = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
@@ -26,8 +29,12 @@ class Recorded:
     cancelled: list[str] = field(default_factory=list)
     # Streams of the `trickle` model whose client hung up before the end, by model.
     hung_up: list[str] = field(default_factory=list)
+    # Videos (the Videos API): id -> the video object; each read of one still being made advances it.
+    videos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# Each read of a video being made advances it by this many percent: 25, 50, 75, then completed.
+VIDEO_PROGRESS_STEP = 25
 BACKGROUND_SECONDS = 1.0  # how long the `bg` model's background responses take; `bg-forever` never ends
 
 
@@ -131,13 +138,59 @@ def make_handler(recorded: Recorded):
             except (BrokenPipeError, ConnectionResetError):
                 recorded.hung_up.append(model)
 
+        def _form(self) -> dict[str, str]:
+            """A multipart/form-data body's text fields (what the SDK sends to POST /v1/videos)."""
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            message = BytesParser(policy=default).parsebytes(head + raw)
+            return {
+                part.get_param("name", header="content-disposition"): part.get_content()
+                for part in message.iter_parts()
+            }
+
+        def _video(self) -> None:
+            parts = self.path.split("?")[0].rstrip("/").split("/")
+            video = recorded.videos.get(parts[3]) if len(parts) > 3 else None
+            if video is None:
+                return self._json(404, {"error": {"message": "No such video"}})
+            if parts[-1] == "content":
+                body = render_mp4(video["prompt"], int(video["seconds"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+            if video["status"] in ("queued", "in_progress"):
+                video["progress"] = min(100, video["progress"] + VIDEO_PROGRESS_STEP)
+                video["status"] = "completed" if video["progress"] == 100 else "in_progress"
+            return self._json(200, video)
+
         def do_GET(self) -> None:
+            if self.path.startswith("/v1/videos/"):
+                return self._video()
             response_id = self.path.rsplit("/", 1)[-1].split("?")[0]
             if "/responses/" not in self.path or response_id not in recorded.responses:
                 return self._json(404, {"error": {"message": "No such response"}})
             return self._json(200, shown_response(recorded, response_id))
 
         def do_POST(self) -> None:
+            if self.path.rstrip("/") == "/v1/videos":
+                form = self._form()
+                video_id = f"video_{len(recorded.videos) + 1}"
+                recorded.videos[video_id] = {
+                    "id": video_id,
+                    "object": "video",
+                    "created_at": int(time.time()),
+                    "model": form.get("model"),
+                    "prompt": form["prompt"],
+                    "seconds": form.get("seconds", "4"),
+                    "size": form.get("size", "720x1280"),
+                    "status": "queued",
+                    "progress": 0,
+                }
+                recorded.requests.append({**form, "_path": self.path, "_headers": dict(self.headers)})
+                return self._json(200, recorded.videos[video_id])
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if self.path.endswith("/cancel") and "/responses/" in self.path:
                 response_id = self.path.split("/")[-2]

@@ -36,10 +36,13 @@ class Providers:
         registry: ModelRegistry,
         local: LocalOptions = LocalOptions(),
         bedrock_client: Callable[[BedrockConfig], Any] | None = None,
+        put_object: Callable[[str, bytes, str], None] | None = None,
     ) -> None:
         self._registry = registry
         self._local = local
         self._bedrock_client = bedrock_client
+        # Writes a job's output into the deployment's bucket, for upstreams that cannot (OpenAI's videos).
+        self._put_object = put_object
         self._built: dict[str, Provider] = {}
 
     @property
@@ -56,9 +59,15 @@ class Providers:
             from asyncinfer.providers.openai_provider import client_factory
 
             key_ref: SecretRef = config.api_key
-            return OpenAIBackgroundJobs(
-                client_factory(config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries)
+            factory = client_factory(
+                config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries
             )
+            if spec.kind == TaskKind.VIDEO:
+                from asyncinfer.providers.openai_videos import OpenAIVideoJobs
+
+                assert self._put_object is not None, "no bucket wired for the videos' outputs"
+                return OpenAIVideoJobs(factory, self._put_object)
+            return OpenAIBackgroundJobs(factory)
         from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
 
         if isinstance(config, BedrockConfig):
