@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from asyncinfer.domain.model import Task, now_ms
+from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.scheduling import Standing, estimate_finish
 
 
@@ -18,7 +18,11 @@ def fields(
     """`now` (epoch ms) for the estimated finish: the time of the read when not given."""
     out: dict[str, Any] = {"service_tier": task.service_tier.value}
     if task.progress is not None:
-        out["progress"] = task.progress.model_dump(exclude_none=True)
+        progress = task.progress
+        if task.status == TaskStatus.COMPLETED and progress.percent is not None:
+            # Its last report was before its last step: done is all of it.
+            progress = progress.model_copy(update={"percent": 100.0, "step": progress.steps or progress.step})
+        out["progress"] = progress.model_dump(exclude_none=True)
         finish = estimate_finish(task, now_ms() if now is None else now)
         if finish is not None:
             out["estimated_finish_at"] = stamp(finish)
