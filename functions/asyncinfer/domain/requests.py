@@ -135,6 +135,11 @@ class WebhookRequest(BaseModel):
     events: list[str] | None = Field(default=None, min_length=1, max_length=8)
 
 
+TIER_DOC = "The class: priority, default or flex (OpenAI's auto and standard are default, scale is priority)"
+START_DOC = "Seconds from the submit: not started by then, the task ends FAILED start_timeout and never runs"
+EXECUTION_DOC = "Seconds from its start: still running then, it is stopped and ends FAILED deadline_exceeded"
+
+
 class ChatRequest(BaseModel):
     """An OpenAI-style chat completion body. Fields we do not know are kept and passed along."""
 
@@ -148,9 +153,11 @@ class ChatRequest(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=MAX_CORRELATION_ID)
     # Told when the task ends (task.completed, task.failed, task.cancelled); never sent to the model.
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
-    # Deadlines in seconds (asyncinfer.domain.deadlines, which checks them): kept on the task, not in the request.
-    start_timeout: float | None = Field(default=None, exclude=True)
-    execution_timeout: float | None = Field(default=None, exclude=True)
+    # The class and the deadlines (asyncinfer.domain.scheduling and .deadlines check them): the deadlines are
+    # kept on the task, not in the request; neither is sent upstream.
+    service_tier: str | None = Field(default=None, description=TIER_DOC)
+    start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
+    execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)
 
     @field_validator("mcp_servers")
     @classmethod
@@ -322,9 +329,9 @@ class GenerationRequest(BaseModel):
     config: dict[str, Any]
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
     # The task's class (asyncinfer.domain.scheduling) and deadlines (asyncinfer.domain.deadlines), checked there.
-    service_tier: str | None = None
-    start_timeout: float | None = Field(default=None, exclude=True)
-    execution_timeout: float | None = Field(default=None, exclude=True)
+    service_tier: str | None = Field(default=None, description=TIER_DOC)
+    start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
+    execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:
