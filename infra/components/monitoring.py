@@ -70,7 +70,11 @@ class Monitoring(Construct):
             return queue.metric_approximate_number_of_messages_visible(period=one_minute, statistic=cw.Stats.MAXIMUM)
 
         dead_letters = waiting(queues.dead_letters)
-        oldest = queues.tasks.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
+
+        def oldest_in(queue):
+            return queue.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
+
+        oldest = oldest_in(queues.tasks)
         worker_errors = worker.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         dead_letter_errors = dead_letter.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         server_errors = api.metric_server_error(period=Duration.minutes(5), statistic=cw.Stats.SUM)
@@ -103,6 +107,22 @@ class Monitoring(Construct):
                 "Tasks wait in the queue longer than expected: workers are behind or failing.",
                 oldest,
                 config.alarm_oldest_message_seconds,
+                3,
+            ),
+            "OldestPriorityTask": (
+                "OldestPriorityTaskWaiting",
+                "Priority-class tasks wait in their queue longer than expected: their workers are behind or failing.",
+                oldest_in(queues.priority_tasks),
+                config.alarm_oldest_message_seconds,
+                3,
+            ),
+            # Flex tasks wait under load by design (the class with the fewest workers): only a wait four
+            # times as long as the others' says its workers are stuck rather than busy.
+            "OldestFlexTask": (
+                "OldestFlexTaskWaiting",
+                "Flex-class tasks wait far longer than expected: their workers are stuck or failing.",
+                oldest_in(queues.flex_tasks),
+                4 * config.alarm_oldest_message_seconds,
                 3,
             ),
             "WebhookDeadLetters": (
