@@ -1,0 +1,134 @@
+"""What is deployed may do what the code does: every AWS call each function makes while its real handler
+runs (its sample event, and the paths the samples do not take: deadlines, a queued task's stream) is
+allowed by the IAM role the synthesized stack gives that function. A grant the code needs but the stack
+lacks fails here, not in an account (the stream function once could not count on the queued index)."""
+
+from __future__ import annotations
+
+import contextvars
+import fnmatch
+from concurrent.futures import ThreadPoolExecutor
+
+import botocore.client
+import pytest
+
+from asyncinfer.routes import HANDLERS
+from infra.local.functions import LocalFunctions
+from tests.infra.helpers import actions_of, functions_by_handler, policy_statements_of
+from tests.infra.test_stack import index_grants
+from tests.integration.conftest import aws  # noqa: F401  (the emulator fixture)
+from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, handler_for, through_web_adapter
+
+pytestmark = [pytest.mark.infra, pytest.mark.integration]
+
+CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
+# IAM's name for an API call, where it is not the service prefix and the operation's name.
+IAM_ACTION = {
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    # SQS's batch calls are allowed by the single call's action.
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
+}
+# A transaction is allowed item by item (there is no IAM action for it).
+TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """(function, IAM action, index or None) of every AWS call made inside a handler."""
+    made: set[tuple[str, str, str | None]] = set()
+    make_api_call = botocore.client.BaseClient._make_api_call
+    invoke = LocalFunctions.invoke
+    submit = ThreadPoolExecutor.submit
+
+    def recorded(client, operation, params):
+        caller = CALLER.get()
+        service = client.meta.service_model.endpoint_prefix
+        if caller is not None:
+            if operation == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    (kind,) = item
+                    made.add((caller, f"dynamodb:{TRANSACT[kind]}", None))
+            else:
+                action = IAM_ACTION.get((service, operation), f"{client.meta.service_model.signing_name}:{operation}")
+                made.add((caller, action, params.get("IndexName") if service == "dynamodb" else None))
+        return make_api_call(client, operation, params)
+
+    def invoked(self, name, event):
+        token = CALLER.set(name)
+        try:
+            return invoke(self, name, event)
+        finally:
+            CALLER.reset(token)
+
+    def in_context(self, fn, /, *args, **kwargs):  # a worker's tasks run in threads: they call as their function
+        return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recorded)
+    monkeypatch.setattr(LocalFunctions, "invoke", invoked)
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", in_context)
+    return made
+
+
+def as_stream(event: dict, base_url: str | None = None):
+    token = CALLER.set("stream")
+    try:
+        return through_web_adapter(event, base_url)
+    finally:
+        CALLER.reset(token)
+
+
+def allowed(resources, function: str, action: str, index: str | None) -> bool:
+    logical_id, _ = functions_by_handler(resources)[HANDLERS[function]]
+    if action.startswith("dynamodb:"):
+        granted = index_grants(resources, logical_id).get(index or "table", set())
+    else:
+        granted = actions_of(policy_statements_of(resources, logical_id))
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in granted)
+
+
+def assert_granted(calls, resources) -> None:
+    refused = sorted(
+        (function, action, index or "table")
+        for function, action, index in calls
+        if not allowed(resources, function, action, index)
+    )
+    assert refused == [], "calls the deployed roles would refuse"
+
+
+@pytest.mark.parametrize("name", SAMPLE_EVENTS)
+def test_the_calls_of_each_sample_event_are_granted_to_its_function(aws, calls, resources, name):  # noqa: F811
+    check_sample_event(aws, name, as_stream)
+    if handler_for(name) != "api_docs":  # the one function that calls nothing
+        assert handler_for(name) in {function for function, _, _ in calls}, "the handler's calls were recorded"
+    assert_granted(calls, resources)
+
+
+def test_the_calls_of_paths_the_samples_do_not_take_are_granted(aws, calls, resources, monkeypatch):  # noqa: F811
+    """A submit with a deadline (a transaction with its _due item), the deadline sweep, a queued task's
+    stream (its place in line; it closes after a second, as one closes before the function's timeout), the
+    worker's claim that fixes an end deadline."""
+    monkeypatch.setenv("ASYNCINFER_MAX_STREAM_SECONDS", "1")
+    body = {"model": "demo-chat", "messages": [{"role": "user", "content": "hi"}], "start_timeout": 60}
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    body = {**body, "execution_timeout": 60}
+    assert aws.api("POST", "/v1/async", body=body)[0] == 200
+    aws.functions.invoke("sweeper", {"deadlines": True})
+    assert as_stream(aws_event_for_stream(task["id"]), None).status_code == 200
+    aws.run_worker()
+    assert {"api_async", "sweeper", "stream", "worker"} <= {function for function, _, _ in calls}
+    assert_granted(calls, resources)
+
+
+def aws_event_for_stream(task_id: str) -> dict:
+    from tests.conftest import load_event
+
+    event = load_event("stream_async_events")
+    event["path"] = f"/v1/async/{task_id}/events"
+    event["pathParameters"] = {"id": task_id}
+    return event
