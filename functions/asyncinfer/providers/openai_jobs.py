@@ -18,7 +18,10 @@ RUNNING = frozenset({"queued", "in_progress"})
 ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
-class OpenAIBackgroundJobs:
+class OpenAIClientJobs:
+    """Jobs made through the official SDK's client, built on first use (a poll in a fresh invocation
+    builds it there)."""
+
     def __init__(self, client_factory: Callable[[], openai.OpenAI]) -> None:
         self._factory = client_factory
         self._client: openai.OpenAI | None = None
@@ -28,6 +31,8 @@ class OpenAIBackgroundJobs:
             self._client = self._factory()
         return self._client
 
+
+class OpenAIBackgroundJobs(OpenAIClientJobs):
     def start(self, upstream_model: str, kind: TaskKind, config: dict[str, Any], output_uri: str, token: str) -> dict:
         if kind != TaskKind.CHAT:
             raise ProviderError("invalid_request", f"{upstream_model} answers chat requests only", retryable=False)

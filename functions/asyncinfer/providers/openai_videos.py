@@ -17,6 +17,7 @@ import openai
 
 from asyncinfer.domain.model import TaskKind
 from asyncinfer.providers.base import JobState, ProviderError
+from asyncinfer.providers.openai_jobs import OpenAIClientJobs
 from asyncinfer.providers.openai_provider import classify
 
 RUNNING = frozenset({"queued", "in_progress"})
@@ -26,16 +27,10 @@ VIDEO_FILE = "output.mp4"
 PutObject = Callable[[str, bytes, str], None]
 
 
-class OpenAIVideoJobs:
+class OpenAIVideoJobs(OpenAIClientJobs):
     def __init__(self, client_factory: Callable[[], openai.OpenAI], put_object: PutObject) -> None:
-        self._factory = client_factory
-        self._client: openai.OpenAI | None = None
+        super().__init__(client_factory)
         self._put = put_object
-
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
 
     def start(self, upstream_model: str, kind: TaskKind, config: dict[str, Any], output_uri: str, token: str) -> dict:
         if kind != TaskKind.VIDEO:
