@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import inspect
 import json
+import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from asyncinfer.store.schema import (
     TABLE_STREAM_VIEW,
     TTL_ATTRIBUTE,
 )
+from infra.local.child import Child, ready
 from infra.queue_plan import QueueSpec, queue_plan
 
 REGION = "us-east-1"
@@ -89,11 +94,25 @@ def serialize_dynamodb() -> None:
         return
 
     def call_action(self):  # type: ignore[no-untyped-def]
+        if _reads_an_index(self):
+            try:
+                return action(self)
+            except RuntimeError:  # a writer changed what it was walking: read again, alone
+                pass
         with _DYNAMODB:
             return action(self)
 
     call_action.serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+def _reads_an_index(handler: Any) -> bool:
+    """A Query or Scan of a secondary index. DynamoDB's global secondary indexes are eventually
+    consistent (no ConsistentRead) and this table's project keys only, so such a read needs no place in
+    the line: moto answers one by walking, sorting and copying the whole table (60 ms and more for 500
+    tasks), and every write in the stack would otherwise wait behind the in-flight count or the sweep."""
+    target = handler.headers.get("X-Amz-Target", "")
+    return target.endswith((".Query", ".Scan")) and bool(getattr(handler, "params", {}).get("IndexName"))
 
 
 def transactions_in_place() -> None:
@@ -170,9 +189,134 @@ def cheap_sqs_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = valid  # type: ignore[method-assign]
 
 
+def moto_modules_listed_once() -> None:
+    """moto's server finds each request's service under one lock held across every request, listing its
+    package's directory (a stat per service) once or twice a request: requests queue behind the disk. The
+    list never changes while it runs."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "listed_once", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def listed() -> tuple[str, ...]:
+        return modules
+
+    listed.listed_once = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = listed  # type: ignore[assignment]
+
+
+def plain_json_answers() -> None:
+    """moto writes each DynamoDB answer by walking the operation's botocore shape, a third of the
+    emulator's time under load; the answers of item operations are JSON already (in DynamoDB's wire
+    format). Anything json cannot write as it stands (binary values, dates) or any error still takes
+    moto's way."""
+    import secrets
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    serialized = DynamoHandler.serialized
+    if getattr(serialized, "plain", False):
+        return
+
+    def plain(self: Any, action_result: Any) -> Any:  # type: ignore[no-untyped-def]
+        result = action_result.result
+        if isinstance(result, dict):
+            try:
+                body = json.dumps(result)
+            except (TypeError, ValueError):
+                return serialized(self, action_result)
+            headers = {
+                "Content-Type": "application/x-amz-json-1.0",
+                "server": "amazon.com",
+                "x-amzn-requestid": secrets.token_urlsafe(39),
+                **self.response_headers,
+            }
+            return 200, headers, body
+        return serialized(self, action_result)
+
+    plain.plain = True  # type: ignore[attr-defined]
+    DynamoHandler.serialized = plain  # type: ignore[method-assign]
+
+
+_COUNTING = threading.local()
+
+
+def _equal(found: Any, value: Any) -> bool:
+    return found is not None and found == value
+
+
+def counts_by_walking() -> None:
+    """A Query of an index with `Select: COUNT` (the in-flight cap on every submit, a queued task's place
+    in line): moto sorts every item of the table, then sorts, sizes, deep-copies and projects each match
+    only to count them, 60 ms and more for 500 tasks. When the whole count fits within the query's limit
+    (no page to resume from), walking the items and counting the matches gives the same Count."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler_query, table_query = DynamoHandler.query, Table.query
+    if getattr(table_query, "counts", False):
+        return
+    signature = inspect.signature(table_query)
+
+    def query(self: Any) -> Any:  # type: ignore[no-untyped-def]
+        body = getattr(self, "params", {})  # moto sets its body from these once the action runs
+        _COUNTING.on = body.get("Select") == "COUNT" and not (
+            body.get("FilterExpression") or body.get("QueryFilter") or body.get("ExclusiveStartKey")
+        )
+        try:
+            return handler_query(self)
+        finally:
+            _COUNTING.on = False
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+        given = signature.bind(self, *args, **kwargs).arguments
+        index_name, limit = given.get("index_name"), given.get("limit")
+        hash_conditions = given.get("hash_key_conditions") or []
+        range_conditions = given.get("range_key_conditions") or []
+        if not (
+            getattr(_COUNTING, "on", False)
+            and index_name
+            and hash_conditions
+            and len(range_conditions) <= 1
+            and not given.get("exclusive_start_key")
+            and not given.get("filter_kwargs")
+        ):
+            return table_query(self, *args, **kwargs)
+        index = self.get_index(index_name)
+        range_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+        matches = []
+        for partition in list(self.items.values()):
+            for item in list(partition.values()) if self.range_key_attr else [partition]:
+                if not isinstance(item, Item):
+                    continue
+                attrs = item.attrs
+                if not all(_equal(attrs.get(name), value) for name, value in hash_conditions):
+                    continue
+                if not all(attrs.get(name) for name in range_keys):
+                    continue
+                if range_conditions:
+                    name, comparison, values = range_conditions[0]
+                    value = attrs.get(name)
+                    if value is None or not value.compare(comparison, values):
+                        continue
+                matches.append(item)
+                if limit and len(matches) > limit:  # a page to resume from: moto's way finds its key
+                    return table_query(self, *args, **kwargs)
+        return matches, len(matches), None
+
+    counted.counts = True  # type: ignore[attr-defined]
+    DynamoHandler.query = query  # type: ignore[method-assign]
+    Table.query = counted  # type: ignore[method-assign]
+
+
 serialize_dynamodb()
+plain_json_answers()
+counts_by_walking()
 transactions_in_place()
 cheap_sqs_retention_check()
+moto_modules_listed_once()
 
 
 class Emulator:
@@ -266,3 +410,46 @@ def _redrive(dlq_arn: str, spec: QueueSpec) -> dict[str, str]:
         "VisibilityTimeout": str(spec.visibility_seconds),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receives}),
     }
+
+
+class EmulatorProcess(Emulator):
+    """The emulator in a process of its own, as AWS's services are not in the functions' processes: the
+    emulator's work and the functions' work each get a core (and a GIL of their own)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._child = Child("infra.local.emulator", str(port))
+        self.endpoint = ""
+
+    def start(self) -> str:
+        self.endpoint = self._child.start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        self._child.stop(timeout=10)
+
+
+def _keep_survivors(phase: str, info: dict[str, int]) -> None:
+    """The emulator's heap is the tables' items, and it only grows: each full collection walks all of it
+    (tens of milliseconds, every few seconds, the whole emulator stopped meanwhile). What survived one is
+    set aside for the next ones; items deleted later are still freed by their reference counts."""
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+def _serve(port: int) -> None:
+    """`python -m infra.local.emulator [PORT]`: serve until the stack stops it."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    gc.callbacks.append(_keep_survivors)
+    # Each request is a thread: hand the interpreter over more often, so that a short call (a send, a
+    # read) is not held up 5 ms at a time behind each longer one (a transaction, a page of the stream).
+    sys.setswitchinterval(0.0005)
+    emulator = Emulator(port)
+    try:
+        ready(emulator.start())
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
