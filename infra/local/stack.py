@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import logging
 import os
@@ -23,8 +24,9 @@ from infra.local import defaults, durable
 from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
 from infra.local.durable import LocalRunner
-from infra.local.emulator import REGION, WORKER_TIMEOUT_SECONDS, Emulator, Resources
+from infra.local.emulator import REGION, WORKER_TIMEOUT_SECONDS, Emulator, EmulatorProcess, Resources
 from infra.local.functions import LocalFunctions
+from infra.local.lane import Lane
 from infra.local.poller import BATCH_SIZE, Poller
 from infra.local.schedule import Every
 from infra.local.streams import StreamPoller
@@ -45,13 +47,14 @@ LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60
 
 def event_sources(
     emulator: Emulator, resources: Resources, functions: LocalFunctions, worker_pollers: int
-) -> list[Poller | StreamPoller | Every]:
+) -> list[Poller | Lane | StreamPoller | Every]:
     """What invokes the functions on AWS: the queues' and the table stream's event sources, the schedule."""
     sqs = emulator.client("sqs")
     return [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
         Poller(sqs, resources.priority_queue_url, resources.priority_queue_arn, functions, "worker", worker_pollers),
-        Poller(sqs, resources.flex_queue_url, resources.flex_queue_arn, functions, "worker", FLEX_POLLERS),
+        # The flex lane's workers in a process of their own (separate instances, as on AWS).
+        Lane(resources.flex_queue_url, resources.flex_queue_arn, FLEX_POLLERS),
         # Batch items: the same worker, from their own queue, with a concurrency of their own (as on AWS).
         Poller(
             sqs,
@@ -187,7 +190,7 @@ def serve(
     # Every "function" shares this process (and its GIL): hand the interpreter over more often, so one
     # busy function (a batch's items) delays the others' short steps by less than the default 5 ms a time.
     sys.setswitchinterval(0.0005)
-    emulator = Emulator(options.emulator_port)
+    emulator = EmulatorProcess(options.emulator_port)
     emulator.start()
     started.callback(emulator.stop)
     resources: Resources = emulator.create_resources()
@@ -213,7 +216,7 @@ def serve(
 
     # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
     # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
-    pollers = 2 * options.worker_pollers + FLEX_POLLERS + BATCH_ITEM_POLLERS
+    pollers = 2 * options.worker_pollers + BATCH_ITEM_POLLERS
     os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * pollers))
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
@@ -236,6 +239,7 @@ def serve(
         uvicorn.Config(build_app(functions), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off")
     )
     server.ready_message = f"asyncinfer ready on {url} (Ctrl-C stops everything)"
+    gc.freeze()
     # uvicorn re-raises the Ctrl-C (or SIGTERM) it already handled: the caller takes it as the way out.
     server.run(sockets=[listener])
 
