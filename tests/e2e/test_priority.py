@@ -1,11 +1,16 @@
 """Classes under a backlog, on the real local stack: behind 500 flex tasks a priority task starts within
 twice its idle start delay, and while both classes have work the flex class keeps at least a quarter of the
 completions (each lane has workers of its own: weighted shares, so nobody waits for another class's backlog
-and nobody is starved). Queue positions count the tasks ahead in the lane."""
+and nobody is starved). Queue positions count the tasks ahead in the lane.
+
+As on AWS, the flex lane's workers are a process of their own and the emulated services another one, so the
+backlog's work does not run in the process where the API and the priority lane start their tasks."""
 
 from __future__ import annotations
 
+import random
 import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,19 +21,22 @@ from asyncinfer.store.dynamodb import DynamoTaskStore
 from tests.e2e.conftest import TABLE, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e
-SAMPLES = 5
+SAMPLES = 15
 BACKLOG = 500
 BURST = 60
-# As in test_fairness: every function here shares one process, its GIL and the emulator's lock, so the
-# backlog's own work (its flushes, its endings) delays a start by up to a fraction of a second of CPU that
-# separate instances on AWS would not spend; allowed beside twice the idle delay.
-SHARED_PROCESS_MS = 250
+CHAT_SECONDS = 1.0
+# Each sample is submitted once the one before it has ended, and both classes run the same 1 s model: without
+# an offset every sample would fall at the same moment of the flex batches' cycle (their claims and their
+# endings, about 1.3 s apart), measuring that moment only. A random offset within one cycle spreads them.
+CYCLE_SECONDS = CHAT_SECONDS + 0.3
 
 
 @pytest.fixture(scope="module")
 def stack():
     running = start_stack(
-        ASYNCINFER_DEMO_CHAT_SECONDS="1", ASYNCINFER_FLUSH_SECONDS="0.5", ASYNCINFER_SUBMITS_PER_WINDOW="0"
+        ASYNCINFER_DEMO_CHAT_SECONDS=str(CHAT_SECONDS),
+        ASYNCINFER_FLUSH_SECONDS="0.5",
+        ASYNCINFER_SUBMITS_PER_WINDOW="0",
     )
     yield running
     stop_stack(running)
@@ -56,12 +64,18 @@ def test_a_priority_task_starts_within_twice_its_idle_delay_behind_500_flex_task
         wait_for(lambda: store.get("dev", task_id).terminal, timeout=60, what=f"the end of {task_id}")
         return task
 
+    offsets = random.Random(21)
+
+    def started_behind(client, text: str) -> Task:
+        time.sleep(offsets.uniform(0, CYCLE_SECONDS))  # a sampling offset, not a wait for a condition
+        return started(client, text)
+
     with stack.client() as client:
         idle = statistics.median(delay_ms(started(client, f"idle {i}")) for i in range(SAMPLES))
         with ThreadPoolExecutor(8) as pool:
             flex = list(pool.map(lambda i: submit(client, f"flex {i}", "flex"), range(BACKLOG)))
         waiting = client.get(f"/v1/async/{flex[-1]}").json()
-        behind = [started(client, f"behind {i}") for i in range(SAMPLES)]
+        behind = [started_behind(client, f"behind {i}") for i in range(SAMPLES)]
         loaded = statistics.median(delay_ms(t) for t in behind)
         # A burst of the priority class beside the flex backlog: both lanes busy at once.
         burst = [submit(client, f"burst {i}", "priority") for i in range(BURST)]
@@ -72,11 +86,12 @@ def test_a_priority_task_starts_within_twice_its_idle_delay_behind_500_flex_task
     flex_done = sum(1 for t in flex_tasks if t.completed_at and first <= t.completed_at <= last)
     share = flex_done / (flex_done + BURST)
     print(
-        f"priority start delay: idle {idle} ms, behind {BACKLOG} flex tasks {loaded} ms (medians of {SAMPLES}); "
+        f"priority start delay: idle {idle} ms, behind {BACKLOG} flex tasks {loaded} ms (medians of {SAMPLES}: "
+        f"{sorted(delay_ms(t) for t in behind)}); "
         f"while both lanes had work: {flex_done} flex and {BURST} priority completions (flex share {share:.0%}); "
         f"the last flex task's queue_position was {waiting.get('queue_position')}"
     )
     assert sum(1 for t in flex_tasks if not t.terminal) > 0, "the flex backlog was still there at the end"
-    assert loaded <= 2 * idle + SHARED_PROCESS_MS, f"{loaded} ms behind the backlog against {idle} ms idle"
+    assert loaded <= 2 * idle, f"{loaded} ms behind the backlog against {idle} ms idle"
     assert share >= 0.25
     assert waiting["service_tier"] == "flex" and waiting["queue_position"] > 0
