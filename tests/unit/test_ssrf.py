@@ -23,6 +23,9 @@ SPELLINGS = [
     ("http://[2002:7f00:1::]/", Reach.PRIVATE),  # 6to4
     ("http://[64:ff9b::7f00:1]/", Reach.PRIVATE),  # NAT64
     ("http://[64:ff9b:1::a00:1]/", Reach.PRIVATE),  # local-use NAT64
+    ("http://[::ffff:0:7f00:1]/", Reach.PRIVATE),  # IPv4-translated (SIIT, ::ffff:0:0/96)
+    ("http://[::ffff:0:127.0.0.1]/", Reach.PRIVATE),  # IPv4-translated, dotted
+    ("http://[::ffff:0:10.0.0.1]/", Reach.PRIVATE),  # IPv4-translated, private
     ("http://2130706433/", Reach.PRIVATE),  # decimal
     ("http://0177.0.0.1/", Reach.PRIVATE),  # octal
     ("http://0x7f.0.0.1/", Reach.PRIVATE),  # hexadecimal part
@@ -46,6 +49,8 @@ SPELLINGS = [
     ("http://[::169.254.169.254]/", Reach.NEVER),
     ("http://[2002:a9fe:a9fe::]/", Reach.NEVER),  # 6to4 of the metadata address
     ("http://[64:ff9b::a9fe:a9fe]/", Reach.NEVER),  # NAT64 of it
+    ("http://[::ffff:0:169.254.169.254]/", Reach.NEVER),  # IPv4-translated (SIIT) of it
+    ("http://[::ffff:0:a9fe:a9fe]/", Reach.NEVER),
     ("http://2852039166/", Reach.NEVER),  # decimal
     ("http://0xa9fea9fe/", Reach.NEVER),
     ("http://0251.0376.0251.0376/", Reach.NEVER),  # octal
@@ -63,6 +68,7 @@ SPELLINGS = [
     ("http://93.184.216.34/", Reach.PUBLIC),
     ("http://1572395042/", Reach.PUBLIC),  # the same, in decimal
     ("http://[::ffff:93.184.216.34]/", Reach.PUBLIC),
+    ("http://[::ffff:0:93.184.216.34]/", Reach.PUBLIC),  # IPv4-translated: judged by the IPv4 it carries
     ("http://[2606:4700:4700::1111]/", Reach.PUBLIC),
     ("https://mcp.example.com/", Reach.PUBLIC),  # a name: checked with DNS at connect, not at submit
 ]
@@ -86,7 +92,17 @@ def test_there_are_at_least_thirty_spellings():
     assert len(SPELLINGS) >= 30
 
 
-@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::",
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+        "::ffff:0:a00:1",
+    ],
+)
 def test_a_name_resolving_to_an_embedded_private_address_is_refused_at_connect(address):
     with pytest.raises(RefusedUrl):
         check_url("http://rebind.example.com/", STRICT, resolver(address))

@@ -3,10 +3,11 @@ link-local, metadata, unspecified and multicast addresses never; any other addre
 routable (loopback, private, shared, reserved) only where the deployment allows it (the local stack), or
 for hosts and CIDRs it allow-lists.
 
-An address is judged by every IPv4 address it carries: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
-(::a.b.c.d), 6to4 (2002::/16), NAT64 (64:ff9b::/96) and Teredo forms are judged by the IPv4 address the
-packets would reach. A host is a literal address in every spelling a resolver accepts (decimal, octal,
-hexadecimal and short IPv4 forms, zone ids), so a literal cannot pass as a name."""
+An address is judged by every IPv4 address it carries: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated
+(SIIT, ::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), NAT64 (64:ff9b::/96) and Teredo
+forms are judged by the IPv4 address the packets would reach. A host is a literal address in every
+spelling a resolver accepts (decimal, octal, hexadecimal and short IPv4 forms, zone ids), so a literal
+cannot pass as a name."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ METADATA_ADDRESSES = frozenset(
 NEVER = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"), ipaddress.ip_network("0.0.0.0/8"))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated addresses (SIIT, RFC 2765)
 # inet_aton's spellings: dotted parts in decimal, octal (0177) or hexadecimal (0x7f), one to four of them.
 _IPV4_SPELLING = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 
@@ -78,7 +80,7 @@ def carried(ip: Address) -> list[Address]:
         embedded.append(ip.sixtofour)
     if ip.teredo:
         embedded.extend(ip.teredo)
-    if ip in NAT64 or (ip.packed[:12] == bytes(12) and int(ip) > 1):  # NAT64, or IPv4-compatible ::a.b.c.d
+    if ip in NAT64 or ip in SIIT or (ip.packed[:12] == bytes(12) and int(ip) > 1):  # or IPv4-compatible
         embedded.append(ipaddress.IPv4Address(ip.packed[12:]))
     return embedded or [ip]
 
