@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
 
+from asyncinfer.blobs.base import upload_key
 from tests.integration.test_batches import run_all
 
 pytestmark = pytest.mark.integration
@@ -184,3 +185,31 @@ def create_inline(aws, i: int) -> str:
     status, batch = aws.api("POST", "/v1/batches", body=body, function="api_batches")
     assert status == 200, batch
     return batch["id"]
+
+
+S3_USER_METADATA_BYTES = 2048  # S3's limit on an object's user-defined metadata, keys and values in UTF-8
+
+
+def metadata_bytes(metadata: dict[str, str]) -> int:
+    """User metadata as S3 counts it, each key with the x-amz-meta- prefix of the header it is sent in (which
+    can only count more than S3 does)."""
+    return sum(len(f"x-amz-meta-{key}".encode()) + len(value.encode()) for key, value in metadata.items())
+
+
+def test_a_file_name_beyond_s3s_metadata_limit_is_a_400_before_anything_is_stored(aws):
+    bucket = aws.resources.bucket_name
+    _, small = upload(aws, jsonl([line("a")]), name="in.jsonl")
+    sent = aws.s3.head_object(Bucket=bucket, Key=upload_key("acme", small["id"]))["Metadata"]
+    room = S3_USER_METADATA_BYTES - (metadata_bytes(sent) - len(sent["filename"]))
+    at_limit = "😀" * (room // 12) + "a" * (room % 12)  # an emoji travels percent-encoded: 12 bytes
+    status, fits = upload(aws, jsonl([line("a")]), name=at_limit)
+    assert status == 200 and fits["filename"] == at_limit, fits
+    stored = aws.s3.head_object(Bucket=bucket, Key=upload_key("acme", fits["id"]))["Metadata"]
+    assert metadata_bytes(stored) == S3_USER_METADATA_BYTES
+    objects = aws.s3.list_objects_v2(Bucket=bucket)["KeyCount"]
+    for name in (at_limit + "a", "😀" * 255):
+        assert metadata_bytes({**stored, "filename": quote(name, safe="")}) > S3_USER_METADATA_BYTES
+        status, answer = upload(aws, jsonl([line("a")]), name=name)
+        assert status == 400 and answer["error"]["code"] == "filename_too_long", answer
+        assert "2048 bytes" in answer["error"]["message"]
+    assert aws.s3.list_objects_v2(Bucket=bucket)["KeyCount"] == objects

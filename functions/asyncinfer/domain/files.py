@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
+from urllib.parse import quote
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import id_time_ms, is_task_id, new_task_id
@@ -14,10 +15,18 @@ from asyncinfer.domain.model import id_time_ms, is_task_id, new_task_id
 FILE_PREFIX = "file-"
 UPLOAD_PURPOSES = ("batch",)
 MAX_FILENAME = 255
+# S3 refuses an object whose user-defined metadata, keys and values in UTF-8, is over 2 KB; an upload's name is
+# in it. Keys are counted with the x-amz-meta- prefix of the headers they are sent in: never less than S3 counts.
+MAX_METADATA_BYTES = 2048
+_METADATA_HEADER = "x-amz-meta-"
 # Uploads are listed newest first from the store's ascending key order: their ids carry the time inverted.
 _LAST_MS = (1 << 48) - 1
 _BATCH_FILE = re.compile(r"^file-([0-9a-f]{32})-(output|errors)$")
 _UPLOAD = re.compile(r"^file-([0-9a-f]{32})$")
+
+
+class FilenameTooLong(InvalidRequest):
+    code = "filename_too_long"
 
 
 class FileNotFound(TaskNotFound):
@@ -94,3 +103,20 @@ def parse_upload(content_type: str, body: bytes) -> Upload:
     except UnicodeDecodeError:
         raise InvalidRequest("A batch file is JSONL: UTF-8 text, one request per line") from None
     return Upload(filename=filename, purpose=purpose, content=content)
+
+
+def metadata_bytes(metadata: dict[str, str]) -> int:
+    """The size of user-defined object metadata as S3 bounds it (at most: keys with their header prefix)."""
+    return sum(len((_METADATA_HEADER + key).encode()) + len(value.encode()) for key, value in metadata.items())
+
+
+def upload_metadata(upload: Upload, created_ms: int) -> dict[str, str]:
+    """The object metadata an upload is stored with; FilenameTooLong when S3 would refuse it for its size."""
+    metadata = {"filename": quote(upload.filename, safe=""), "purpose": upload.purpose, "created": str(created_ms)}
+    size = metadata_bytes(metadata)
+    if size > MAX_METADATA_BYTES:
+        raise FilenameTooLong(
+            f"The file's name is too long once stored: {size} bytes of object metadata (it is kept percent-encoded, "
+            f"an emoji takes 12 bytes), over S3's limit of {MAX_METADATA_BYTES} bytes; use a shorter name"
+        )
+    return metadata

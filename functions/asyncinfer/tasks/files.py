@@ -7,7 +7,7 @@ every key, so a file id of another tenant names nothing here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from asyncinfer.blobs.base import BlobStore, batch_file_key, upload_key
 from asyncinfer.domain.errors import InvalidRequest, RequestTooLarge
@@ -19,6 +19,7 @@ from asyncinfer.domain.files import (
     new_upload_id,
     parse_file_id,
     upload_created_ms,
+    upload_metadata,
 )
 from asyncinfer.domain.model import now_ms
 
@@ -48,9 +49,9 @@ class Files:
                 "Upload larger batch inputs with POST /v1/batches/uploads"
             )
         now = now_ms()
+        meta = upload_metadata(upload, now)
         file_id = new_upload_id(now)
         key = upload_key(tenant, file_id)
-        meta = {"filename": quote(upload.filename, safe=""), "purpose": upload.purpose, "created": str(now)}
         self.blobs.put(key, upload.content, "application/x-ndjson", meta)
         return FileInfo(file_id, len(upload.content), now, upload.filename, upload.purpose, key)
 
