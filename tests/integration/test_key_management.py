@@ -4,9 +4,11 @@ import re
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from asyncinfer import cli
-from asyncinfer.tasks.keys import hash_key, parse_expiry
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.keys import authenticate, create_key, hash_key, parse_expiry
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration
@@ -71,3 +73,61 @@ def test_expiry_durations(value, seconds):
 def test_expiries_that_are_not_future_durations_or_dates_are_refused(value):
     with pytest.raises(Exception, match="--expires"):
         parse_expiry(value)
+
+
+WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+class KeyItemFails:
+    """The table's client, recording every write; while `failing`, the write that removes a key's item fails:
+    alone, or as its part of a transaction (made to fail in the emulator, which then cancels all of it)."""
+
+    def __init__(self, client) -> None:
+        self._client, self.writes, self.failing = client, [], False
+
+    def __getattr__(self, name):
+        found = getattr(self._client, name)
+        if name not in WRITES:
+            return found
+
+        def write(**kwargs):
+            self.writes.append((name, kwargs))
+            if self.failing and name == "delete_item" and kwargs["Key"]["pk"]["S"].startswith("apikey#"):
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, name)
+            if self.failing and name == "transact_write_items":
+                for item in kwargs["TransactItems"]:
+                    if "Delete" in item and item["Delete"]["Key"]["pk"]["S"].startswith("apikey#"):
+                        item["Delete"]["ConditionExpression"] = "attribute_not_exists(pk)"  # it exists: fails
+            return found(**kwargs)
+
+        return write
+
+
+def listed(store, key: str):
+    [info] = [k for k in store.list_api_keys("acme") if k.key_id == hash_key(key)[:16]]
+    return info
+
+
+def test_a_revoke_is_one_transaction_that_changes_both_items(aws):
+    client = KeyItemFails(aws.ddb)
+    store = DynamoTaskStore(client, aws.resources.table_name)
+    key = create_key(store, "acme")
+    client.writes.clear()
+    assert store.revoke_api_key("acme", hash_key(key)[:16], at=1234)
+    assert [call for call, _ in client.writes] == ["transact_write_items"]
+    assert len(client.writes[0][1]["TransactItems"]) == 2
+    assert authenticate(store, key) is None and listed(store, key).revoked_at == 1234
+
+
+def test_a_revoke_that_fails_on_the_key_item_changes_neither_and_can_be_done_again(aws):
+    client = KeyItemFails(aws.ddb)
+    store = DynamoTaskStore(client, aws.resources.table_name)
+    key = create_key(store, "acme")
+    client.failing = True
+    with pytest.raises(ClientError):
+        store.revoke_api_key("acme", hash_key(key)[:16], at=1234)
+    assert authenticate(store, key) is not None
+    assert listed(store, key).revoked_at is None, "listed as revoked while the key still works"
+    client.failing = False
+    assert store.revoke_api_key("acme", hash_key(key)[:16], at=5678)
+    assert authenticate(store, key) is None and listed(store, key).revoked_at == 5678

@@ -62,23 +62,29 @@ class TenantItems:
         ]
 
     def revoke_api_key(self, tenant: str, key_id: str, at: int) -> bool:
+        """Mark the key revoked in the tenant's list and delete the item it is looked up by, in one
+        transaction: never listed as revoked while it still works. False if there is no such active key."""
         key = _key_list_key(tenant, key_id)
+        listed = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if listed is None or "revoked_at" in listed:
+            return False
+        key_hash = listed["key_hash"]
+        revoke = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": "SET revoked_at = :at",
+            # The same key still unrevoked: a revoke racing this one, or a key removed meanwhile, wins.
+            "ConditionExpression": "key_hash = :hash AND attribute_not_exists(revoked_at)",
+            "ExpressionAttributeValues": {":at": {"N": str(at)}, ":hash": key_hash},
+        }
+        lookup = {"TableName": self._table, "Key": {"pk": {"S": f"apikey#{key_hash['S']}"}, "sk": {"S": "apikey"}}}
         try:
-            listed = self._ddb.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET revoked_at = :at",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked_at)",
-                ExpressionAttributeValues={":at": {"N": str(at)}},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+            self._ddb.transact_write_items(TransactItems=[{"Update": revoke}, {"Delete": lookup}])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
                 return False
             raise
-        self._ddb.delete_item(
-            TableName=self._table, Key={"pk": {"S": f"apikey#{listed['key_hash']['S']}"}, "sk": {"S": "apikey"}}
-        )
         return True
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
