@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -44,13 +45,19 @@ class Unauthenticated(DomainError):
     code = "unauthorized"
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": code, "message": message}},
+        body={"error": {"code": code, "message": message, **details}},
         headers=headers,
     )
+
+
+def _number(value: Decimal) -> float | int:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def status_for(exc: DomainError) -> int:
@@ -73,6 +80,13 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(Unauthenticated)
     def _unauthenticated(exc: Unauthenticated) -> Response:
         return error_response(401, UNAUTHORIZED["error"]["code"], UNAUTHORIZED["error"]["message"])
+
+    @app.exception_handler(BudgetExceeded)
+    def _budget(exc: BudgetExceeded) -> Response:
+        figures = {"spent": exc.spent, "reserved": exc.reserved, "limit": exc.limit}
+        return error_response(
+            402, exc.code, exc.message, period=exc.period, **{k: _number(v) for k, v in figures.items()}
+        )
 
     @app.exception_handler(RateLimited)
     def _rate_limited(exc: RateLimited) -> Response:

@@ -70,8 +70,8 @@ def priced(aws, tmp_path, monkeypatch):
     return aws
 
 
-def chat(text: str, model: str = "metered-chat") -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}]}
+def chat(text: str, model: str = "metered-chat", **more) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], **more}
 
 
 def make_worker(aws, provider, store=None) -> Worker:
@@ -110,7 +110,8 @@ def run_until_refused(aws, limit_tasks: int = 20) -> tuple[list[str], dict]:
     """Submit and run tasks one at a time until a submit is refused: the ids that ran, and the refusal."""
     ran = []
     for i in range(limit_tasks):
-        status, body = submit(aws, chat(f"question {i}"))
+        # max_tokens bounds what each reserves: 19 prompt bytes and 40 tokens, $0.000657 (it costs $0.000606).
+        status, body = submit(aws, chat(f"question {i:02}", max_tokens=40))
         if status != 200:
             assert status == 402, body
             return ran, body
@@ -123,14 +124,21 @@ def test_a_tenant_at_its_limit_gets_402_with_the_figures_and_another_tenant_is_u
     aws = priced
     budget(aws, capsys, "set", "--tenant", "acme", "--daily", "0.003")
     ran, refusal = run_until_refused(aws)
-    assert len(ran) >= 2
+    assert len(ran) == 4  # 4 x $0.000606 spent + $0.000657 reserved would pass $0.003
     spent = sum(cost_of(aws, task_id) for task_id in ran)
-    assert spent >= Decimal("0.003")
+    assert spent == 4 * Decimal("0.000606")
     today = usage(aws)["budgets"]["daily"]["period"]
     assert refusal["error"]["code"] == "budget_exceeded"
     assert refusal["error"]["message"].startswith(
-        f"This tenant's daily budget of $0.003 is spent: {dollars(spent)} so far today ({today}, UTC)."
+        f"This request reserves $0.000657, which does not fit in this tenant's daily budget of $0.003 ({today}, "
+        f"UTC): {dollars(spent)} spent and $0.00 reserved by work still running."
     )
+    assert {k: refusal["error"][k] for k in ("period", "spent", "reserved", "limit")} == {
+        "period": "daily",
+        "spent": float(spent),
+        "reserved": 0,
+        "limit": 0.003,
+    }
 
     # Every surface that submits refuses it too, in its own route.
     refused = [
@@ -152,7 +160,7 @@ def test_a_tenant_at_its_limit_gets_402_with_the_figures_and_another_tenant_is_u
     ]
     for status, body in refused:
         assert (status, body["error"]["code"]) == (402, "budget_exceeded"), body
-        assert "daily budget of $0.003 is spent" in body["error"]["message"]
+        assert "daily budget of $0.003" in body["error"]["message"]
 
     # Another tenant is unaffected: it submits, runs, and its usage is its own.
     status, theirs = submit(aws, chat("question 0"), tenant="globex")
@@ -170,7 +178,8 @@ def test_a_tenant_at_its_limit_gets_402_with_the_figures_and_another_tenant_is_u
         "period": today,
         "limit": 0.003,
         "spent": float(spent),
-        "remaining": 0,
+        "reserved": 0,
+        "remaining": float(Decimal("0.003") - spent),
         "renews_at": mine["budgets"]["daily"]["renews_at"],
     }
     assert mine["budgets"]["monthly"]["limit"] is None
@@ -204,9 +213,9 @@ def test_a_request_whose_fixed_price_cannot_fit_is_refused_and_one_that_fits_is_
 
     status, refusal = generate(3)
     assert status == 402
-    assert refusal["error"]["message"] == (
-        "This request's fixed price of $0.12 does not fit in this tenant's monthly budget of $0.10: "
-        f"$0.00 spent so far this month ({usage(aws)['budgets']['monthly']['period']}, UTC)"
+    assert refusal["error"]["message"].startswith(
+        "This request reserves $0.12, which does not fit in this tenant's monthly budget of $0.10 "
+        f"({usage(aws)['budgets']['monthly']['period']}, UTC): $0.00 spent and $0.00 reserved by work still running."
     )
     assert generate(2)[0] == 200
     aws.run_worker()
@@ -220,13 +229,15 @@ def test_a_request_whose_fixed_price_cannot_fit_is_refused_and_one_that_fits_is_
         "seconds": 0,
     }
     assert generate(1)[0] == 402  # 0.08 + 0.04 > 0.10
-    # A batch fits as a whole, or not at all: per-request prices add up over its items.
+    # A batch fits as a whole, or not at all: its items' reservations add up ($0.001045 each: $0.001 a request,
+    # 10 prompt bytes at $3 and one token at $15 a million).
     budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "0.0825")
-    items = [{"custom_id": f"r{i}", "body": chat(f"q{i}", "priced-chat")} for i in range(3)]
+    items = [{"custom_id": f"r{i}", "body": chat(f"q{i}", "priced-chat", max_tokens=1)} for i in range(3)]
     status, refusal = aws.api("POST", "/v1/batches", body={"requests": items}, function="api_batches")
-    assert status == 402 and "fixed price of $0.003 does not fit" in refusal["error"]["message"]
+    assert status == 402 and "This request reserves $0.003135" in refusal["error"]["message"]
     status, accepted = aws.api("POST", "/v1/batches", body={"requests": items[:2]}, function="api_batches")
     assert status == 200, accepted
+    assert usage(aws)["budgets"]["monthly"]["reserved"] == 0.00209
 
 
 def test_usage_counts_every_cost_exactly_once_under_duplicate_messages_and_a_reclaim(priced):
@@ -268,31 +279,31 @@ def test_usage_counts_every_cost_exactly_once_under_duplicate_messages_and_a_rec
     assert Decimal(str(report["total"]["cost"])) == sum(costs)
     assert report["total"]["tasks"] == len(ids)
     assert report["budgets"]["daily"]["spent"] == report["budgets"]["monthly"]["spent"] == report["total"]["cost"]
+    assert report["budgets"]["daily"]["reserved"] == report["budgets"]["monthly"]["reserved"] == 0
     # Worker B's two words, not worker A's forty: the completion that counted is the one that committed.
     assert costs[-1] == Decimal("0.001") + Decimal(2 * 15 + 3) / 1_000_000
 
 
-def test_a_running_task_finishes_when_the_limit_is_crossed_meanwhile(priced, capsys):
+def test_a_task_holds_its_reservation_while_it_runs_and_gives_back_what_it_did_not_use(priced, capsys):
     aws = priced
-    budget(aws, capsys, "set", "--tenant", "acme", "--daily", "0.001")
-    # Both fit when submitted (nothing spent yet, and the per-request price lands on the limit at most).
-    first, second = (submit(aws, chat(f"task {i}", "priced-chat"))[1]["id"] for i in range(2))
+    # Each reserves $0.001 + 18 prompt bytes x $3 + 50 tokens x $15 a million = $0.001804; it uses 30 words.
+    budget(aws, capsys, "set", "--tenant", "acme", "--daily", "0.0035")
+    status, first = submit(aws, chat("first task", "priced-chat", max_tokens=50))
+    assert status == 200, first
+    figures = usage(aws)["budgets"]["daily"]
+    assert (figures["spent"], figures["reserved"], figures["remaining"]) == (0, 0.001804, 0.001696)
+    status, refusal = submit(aws, chat("second one", "priced-chat", max_tokens=50))
+    assert status == 402 and refusal["error"]["reserved"] == 0.001804, refusal
 
-    def other_completes_meanwhile(i):
-        if i == 5:  # the second task ends while the first runs: the limit is crossed
-            done = make_worker(aws, ScriptedProvider(words=30)).process(
-                TaskMessage(tenant="acme", task_id=internal_id(second)), remaining_ms=lambda: LONG
-            )
-            assert done == Outcome.COMPLETED
-            assert usage(aws)["budgets"]["daily"]["remaining"] == 0
-
-    worker = make_worker(aws, ScriptedProvider(words=30, on_chunk=other_completes_meanwhile))
-    outcome = worker.process(TaskMessage(tenant="acme", task_id=internal_id(first)), remaining_ms=lambda: LONG)
-    assert outcome == Outcome.COMPLETED
-    spent = cost_of(aws, first) + cost_of(aws, second)
-    assert Decimal(str(usage(aws)["total"]["cost"])) == spent > Decimal("0.001")
-    status, refusal = submit(aws, chat("one more"))
-    assert status == 402 and f"{dollars(spent)} so far today" in refusal["error"]["message"]
+    worker = make_worker(aws, ScriptedProvider(words=30))
+    assert (
+        worker.process(TaskMessage(tenant="acme", task_id=internal_id(first["id"])), lambda: LONG) == Outcome.COMPLETED
+    )
+    cost = cost_of(aws, first["id"])
+    assert cost < Decimal("0.001804")
+    figures = usage(aws)["budgets"]["daily"]
+    assert (Decimal(str(figures["spent"])), figures["reserved"]) == (cost, 0)
+    assert submit(aws, chat("second one", "priced-chat", max_tokens=50))[0] == 200  # what it did not use fits
 
 
 def test_usage_reads_a_range_of_days_and_refuses_a_malformed_one(priced):

@@ -12,10 +12,8 @@ from asyncinfer.domain.budgets import (
     Spent,
     UsageLine,
     UsageReport,
-    check_fit,
     day_of,
     dollars,
-    known_cost,
     money,
     parse_limit,
     renewal,
@@ -23,8 +21,9 @@ from asyncinfer.domain.budgets import (
     usage_range,
 )
 from asyncinfer.domain.catalog import ModelSpec, Prices
-from asyncinfer.domain.errors import BudgetExceeded, InvalidRequest
-from asyncinfer.domain.model import Cost, TaskKind, Usage
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import Cost, Task, TaskKind, TaskStatus, Usage
+from asyncinfer.domain.reservations import Hold, Settlement, charge_of, prompt_bound, reservation, to_e8
 
 TODAY = date(2025, 6, 15)
 D = Decimal
@@ -35,45 +34,71 @@ def spent(daily="0", monthly="0") -> Spent:
 
 
 @pytest.mark.parametrize(
-    ("budget", "so_far", "cost", "refused"),
+    ("budget", "amount", "room"),
     [
-        (Budget(), spent("1000", "1000"), D("5"), None),  # no limits: never refused
-        (Budget(daily=D("1.00")), spent("0.99", "0.99"), D(0), None),
-        (Budget(daily=D("1.00")), spent("1.00", "1.00"), D(0), "daily"),  # reached: spend >= limit
-        (Budget(daily=D("1.00")), spent("1.02", "1.02"), D(0), "daily"),
-        (Budget(daily=D("1.00")), spent("0.99", "0.99"), D("0.01"), None),  # lands exactly on the limit: fits
-        (Budget(daily=D("1.00")), spent("0.99", "0.99"), D("0.02"), "daily"),  # known cost would pass it
-        (Budget(monthly=D("10")), spent("0", "9.99999999"), D(0), None),
-        (Budget(monthly=D("10")), spent("0", "10"), D(0), "monthly"),
-        (Budget(daily=D("5"), monthly=D("10")), spent("5", "10"), D(0), "monthly"),  # the lasting one is named
-        (Budget(daily=D("5"), monthly=D("10")), spent("5", "6"), D(0), "daily"),
-        (Budget(daily=D("0")), spent(), D(0), "daily"),  # a zero limit refuses every submit
+        (Budget(), D("5"), {Period.DAILY: None, Period.MONTHLY: None}),  # no limits: never refused
+        (Budget(daily=D("1.00")), D("0.01"), {Period.DAILY: 99_000_000, Period.MONTHLY: None}),
+        (Budget(daily=D("1.00"), monthly=D("10")), D("1.00"), {Period.DAILY: 0, Period.MONTHLY: 900_000_000}),
+        (Budget(daily=D("1.00")), D("1.02"), {Period.DAILY: -2_000_000, Period.MONTHLY: None}),  # never fits
+        (Budget(daily=D("0")), D("0.00000001"), {Period.DAILY: -1, Period.MONTHLY: None}),
     ],
 )
-def test_the_fit_rule(budget, so_far, cost, refused):
-    if refused is None:
-        check_fit(budget, so_far, cost)
-        return
-    with pytest.raises(BudgetExceeded) as raised:
-        check_fit(budget, so_far, cost)
-    assert raised.value.period == refused
-    assert raised.value.code == "budget_exceeded"
-    assert raised.value.limit == budget.limit(raised.value.period)
+def test_a_hold_fits_while_spent_plus_reserved_is_at_most_its_room(budget, amount, room):
+    """The ledger's condition is held_e8 <= room: spent + reserved + amount never passes the limit."""
+    hold = Hold(TODAY, to_e8(amount), budget)
+    assert {period: hold.room_e8(period) for period in Period} == room
 
 
-def test_the_refusal_names_the_period_its_spend_and_its_limit():
-    with pytest.raises(BudgetExceeded) as raised:
-        check_fit(Budget(daily=D("1.00")), spent("1.02", "3"))
-    assert raised.value.message.startswith(
-        "This tenant's daily budget of $1.00 is spent: $1.02 so far today (2025-06-15, UTC)."
+def test_known_prices_reserve_exactly():
+    chat = ModelSpec(provider="local", upstream="x", kind=TaskKind.CHAT, prices=Prices(per_request=0.01))
+    image = ModelSpec(provider="local", upstream="x", kind=TaskKind.IMAGE, prices=Prices(per_image=0.04))
+    audio = ModelSpec(provider="local", upstream="x", kind=TaskKind.AUDIO, prices=Prices(per_second=0.001))
+    assert reservation(chat, TaskKind.CHAT, {"max_tokens": 100000}) == D("0.01")
+    assert reservation(image, TaskKind.IMAGE, {"config": {"prompt": "p", "num_images": 3}}) == D("0.12")
+    assert reservation(image, TaskKind.IMAGE, {"config": {"prompt": "p"}}) == D("0.04")
+    assert reservation(audio, TaskKind.AUDIO, {"config": {"prompt": "p", "duration": 12.5}}) == D("0.0125")
+    assert reservation(audio, TaskKind.AUDIO, {"config": {"prompt": "p"}}) == D("0.01")  # its default 10 s
+
+
+def test_token_prices_reserve_one_turns_upper_bound():
+    """Every prompt token at most a byte (plus 8 a message), every completion token up to max_tokens, or the
+    model's cap without it."""
+    spec = ModelSpec(
+        provider="local",
+        upstream="x",
+        kind=TaskKind.CHAT,
+        max_output_tokens=1000,
+        prices=Prices(input_per_million=3.0, output_per_million=15.0),
     )
-    assert "renews at 2025-06-16T00:00:00Z" in raised.value.message
-    with pytest.raises(BudgetExceeded) as raised:
-        check_fit(Budget(monthly=D("100")), spent("0", "99.5"), D("0.75"))
-    assert raised.value.message == (
-        "This request's fixed price of $0.75 does not fit in this tenant's monthly budget of $100.00: "
-        "$99.50 spent so far this month (2025-06, UTC)"
+    body = {"messages": [{"role": "user", "content": "héllo"}]}  # 6 bytes + 8
+    assert prompt_bound(body) == 14
+    assert reservation(spec, TaskKind.CHAT, body) == money(D(14 * 3 + 1000 * 15) / 1_000_000)
+    assert reservation(spec, TaskKind.CHAT, {**body, "max_tokens": 10}) == money(D(14 * 3 + 10 * 15) / 1_000_000)
+
+
+def test_an_end_charges_what_was_produced_in_the_day_that_reserved_it():
+    task = Task(
+        id="t",
+        tenant="a",
+        kind=TaskKind.CHAT,
+        model="m",
+        created_at=0,
+        updated_at=0,
+        reserved_e8=1_000_000,
+        reserved_day="2025-06-15",
+        produced=Usage(completion_tokens=40, total_tokens=40, cost=Cost(total_cost=0.0006)),
     )
+    after_midnight = 1_750_032_000_000  # 2025-06-16T00:00:00Z
+    cancelled = charge_of(task, TaskStatus.CANCELLED, None, after_midnight)
+    assert cancelled.usage == task.produced
+    assert (cancelled.line.day, cancelled.line.cost, cancelled.line.tasks) == (TODAY, D("0.0006"), 1)
+    assert cancelled.settlement == Settlement(TODAY, 1_000_000, 60_000)
+    completed = charge_of(task, TaskStatus.COMPLETED, Usage(cost=Cost(total_cost=0.002)), after_midnight)
+    assert completed.settlement == Settlement(TODAY, 1_000_000, 200_000)
+    nothing = charge_of(task.model_copy(update={"produced": None}), TaskStatus.FAILED, None, after_midnight)
+    assert (nothing.usage, nothing.line, nothing.settlement) == (None, None, Settlement(TODAY, 1_000_000, 0))
+    free = task.model_copy(update={"produced": None, "reserved_e8": None, "reserved_day": None})
+    assert charge_of(free, TaskStatus.CANCELLED, None, after_midnight).settlement is None
 
 
 @pytest.mark.parametrize(
@@ -90,19 +115,13 @@ def test_costs_sum_exactly_where_floats_do_not():
     assert sum(map(money, costs)) == D("0.30001045")
 
 
-def test_a_completion_spends_its_cost_on_the_utc_day_it_completed():
+def test_a_charge_is_a_line_of_its_day():
     usage = Usage(prompt_tokens=10, completion_tokens=20, total_tokens=30, cost=Cost(total_cost=0.00104))
-    just_before_midnight = 1_750_031_999_999  # 2025-06-15T23:59:59.999Z
-    line = spend_of("demo-chat", usage, just_before_midnight)
-    assert (line.day, line.model, line.cost, line.tasks, line.total_tokens) == (
-        TODAY,
-        "demo-chat",
-        D("0.00104"),
-        1,
-        30,
-    )
-    assert spend_of("demo-chat", usage, just_before_midnight + 1).day == date(2025, 6, 16)
-    assert spend_of("m", Usage(images=2, cost=Cost(total_cost=0.08)), 0).images == 2
+    line = spend_of("demo-chat", usage, TODAY)
+    assert (line.day, line.model, line.cost, line.tasks, line.total_tokens) == (TODAY, "demo-chat", D("0.00104"), 1, 30)
+    assert day_of(1_750_031_999_999) == TODAY  # 2025-06-15T23:59:59.999Z
+    assert day_of(1_750_032_000_000) == date(2025, 6, 16)
+    assert spend_of("m", Usage(images=2, cost=Cost(total_cost=0.08)), TODAY).images == 2
 
 
 def test_spent_sums_the_month_and_today_only():
@@ -113,14 +132,6 @@ def test_spent_sums_the_month_and_today_only():
         UsageLine(day=TODAY, model="b", cost=D("0.5")),
     ]
     assert Spent.from_lines(TODAY, lines) == Spent(TODAY, daily=D("0.75"), monthly=D("2.25"))
-
-
-def test_the_known_cost_is_the_per_request_price_and_the_images_asked_for():
-    chat = ModelSpec(provider="local", upstream="x", kind=TaskKind.CHAT, prices=Prices(per_request=0.01))
-    image = ModelSpec(provider="local", upstream="x", kind=TaskKind.IMAGE, prices=Prices(per_image=0.04))
-    assert known_cost(chat, TaskKind.CHAT, {"max_tokens": 100000}) == D("0.01")
-    assert known_cost(image, TaskKind.IMAGE, {"config": {"prompt": "p", "num_images": 3}}) == D("0.12")
-    assert known_cost(image, TaskKind.IMAGE, {"config": {"prompt": "p"}}) == D("0.04")
 
 
 @pytest.mark.parametrize(

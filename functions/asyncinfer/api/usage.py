@@ -22,7 +22,7 @@ Day = Annotated[str | None, Query(json_schema_extra={"format": "date"})]
 
 _MONEY = {"type": "number", "description": "US dollars, an exact sum of costs of at most eight decimals"}
 _FIGURES = {
-    "tasks": {"type": "integer", "description": "tasks completed"},
+    "tasks": {"type": "integer", "description": "tasks charged: completed, or ended after producing output"},
     "cost": _MONEY,
     "prompt_tokens": {"type": "integer"},
     "completion_tokens": {"type": "integer"},
@@ -34,7 +34,11 @@ _PERIOD = obj(
     period={"type": "string", "description": "the UTC day (2025-06-15) or month (2025-06) it is"},
     limit={**_MONEY, "type": ["number", "null"], "description": "US dollars; null: no limit"},
     spent=_MONEY,
-    remaining={"type": ["number", "null"]},
+    reserved={
+        **_MONEY,
+        "description": "US dollars held by work accepted and not yet ended (settled to its cost when it ends)",
+    },
+    remaining={"type": ["number", "null"], "description": "limit - spent - reserved, at least 0"},
     renews_at={"type": "string", "format": "date-time"},
 )
 USAGE = obj(
@@ -74,11 +78,13 @@ def render(report: UsageReport) -> dict[str, Any]:
     budgets = {}
     for period in Period:
         limit, spent = report.budget.limit(period), report.spent.of(period)
+        reserved = report.reserved.get(period, Decimal(0))
         budgets[period.value] = {
             "period": period_label(period, today),
             "limit": None if limit is None else _number(limit),
             "spent": _number(spent),
-            "remaining": None if limit is None else _number(max(limit - spent, Decimal(0))),
+            "reserved": _number(reserved),
+            "remaining": None if limit is None else _number(max(limit - spent - reserved, Decimal(0))),
             "renews_at": renewal(period, today),
         }
     return {

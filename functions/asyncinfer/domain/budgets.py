@@ -9,9 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from asyncinfer.domain.catalog import ModelSpec
-from asyncinfer.domain.errors import BudgetExceeded, InvalidRequest
-from asyncinfer.domain.model import TaskKind, Usage
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import Usage
 
 CENTS = Decimal("0.01")
 # Prices make costs of at most eight decimals (asyncinfer.domain.catalog.Prices.cost).
@@ -105,11 +104,11 @@ class UsageLine:
         )
 
 
-def spend_of(model: str, usage: Usage, completed_at: int) -> UsageLine:
-    """A completed task's usage, as it is added to its tenant's line of the UTC day it completed."""
+def spend_of(model: str, usage: Usage, day: date) -> UsageLine:
+    """A charged task's usage, as it is added to its tenant's line of `day` (the day that reserved it)."""
     cost = usage.cost.total_cost if usage.cost is not None else 0.0
     return UsageLine(
-        day=day_of(completed_at),
+        day=day,
         model=model,
         cost=money(cost),
         tasks=1,
@@ -141,48 +140,6 @@ class Spent:
             daily=sum((line.cost for line in month if line.day == today), Decimal(0)),
             monthly=sum((line.cost for line in month), Decimal(0)),
         )
-
-
-def known_cost(spec: ModelSpec, kind: TaskKind, request: dict) -> Decimal:
-    """The part of a request's price fixed before it runs: the model's per-request price, and for an image
-    request its per-image price times the images it asks for. Tokens and seconds are known only after."""
-    cost = Decimal(repr(spec.prices.per_request))
-    if kind == TaskKind.IMAGE:
-        config = request.get("config")
-        count = config.get("num_images", 1) if isinstance(config, dict) else 1
-        cost += Decimal(repr(spec.prices.per_image)) * (count if isinstance(count, int) else 1)
-    return money(cost)
-
-
-_SO_FAR = {Period.DAILY: "so far today", Period.MONTHLY: "so far this month"}
-
-
-def check_fit(budget: Budget, spent: Spent, cost: Decimal = Decimal(0)) -> None:
-    """The fit rule. A submit is refused (BudgetExceeded) for a period with a limit when the period's spend
-    has reached it (spend >= limit), or when the request's known cost would take the spend past it
-    (spend + cost > limit). The monthly period is judged first: it is the one that lasts."""
-    for period in (Period.MONTHLY, Period.DAILY):
-        limit = budget.limit(period)
-        if limit is None:
-            continue
-        so_far = spent.of(period)
-        when = f"{_SO_FAR[period]} ({period_label(period, spent.today)}, UTC)"
-        if so_far >= limit:
-            raise BudgetExceeded(
-                f"This tenant's {period.value} budget of {dollars(limit)} is spent: {dollars(so_far)} {when}. "
-                f"GET /v1/usage shows the spend; the period renews at {renewal(period, spent.today)}",
-                period=period.value,
-                spent=so_far,
-                limit=limit,
-            )
-        if so_far + cost > limit:
-            raise BudgetExceeded(
-                f"This request's fixed price of {dollars(cost)} does not fit in this tenant's {period.value} budget "
-                f"of {dollars(limit)}: {dollars(so_far)} spent {when}",
-                period=period.value,
-                spent=so_far,
-                limit=limit,
-            )
 
 
 def renewal(period: Period, today: date) -> str:
@@ -229,12 +186,23 @@ class UsageReport:
     spent: Spent
     by_model: list[UsageLine] = field(default_factory=list)
     total: UsageLine | None = None
+    # Held by work accepted and not yet ended, in the periods containing `spent.today`.
+    reserved: dict[Period, Decimal] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, start: date, end: date, lines: list[UsageLine], budget: Budget, spent: Spent) -> UsageReport:
+    def of(
+        cls,
+        start: date,
+        end: date,
+        lines: list[UsageLine],
+        budget: Budget,
+        spent: Spent,
+        reserved: dict[Period, Decimal] | None = None,
+    ) -> UsageReport:
         lines = sorted(lines, key=lambda line: (line.day, line.model))
         models: dict[str, UsageLine] = {}
         for line in lines:
             models[line.model] = models.get(line.model, UsageLine(day=start, model=line.model)) + line
         total = sum(lines, UsageLine(day=start, model=""))
-        return cls(start, end, lines, budget, spent, sorted(models.values(), key=lambda m: m.model), total)
+        by_model = sorted(models.values(), key=lambda m: m.model)
+        return cls(start, end, lines, budget, spent, by_model, total, reserved or {})

@@ -88,8 +88,11 @@ class BudgetExceeded(DomainError):
 
     code = "budget_exceeded"
 
-    def __init__(self, message: str, *, period: str, spent: Decimal, limit: Decimal) -> None:
+    def __init__(
+        self, message: str, *, period: str, spent: Decimal, limit: Decimal, reserved: Decimal = Decimal(0)
+    ) -> None:
         super().__init__(message)
         self.period = period
         self.spent = spent
         self.limit = limit
+        self.reserved = reserved

@@ -220,6 +220,12 @@ class Task(BaseModel):
     start_by: int | None = None
     finish_by: int | None = None
     execution_timeout_ms: int | None = None
+    # Its tenant's budget held for it since it was accepted (units of $0.00000001) and the UTC day whose
+    # periods hold it (asyncinfer.domain.reservations); its end settles both to its actual cost.
+    reserved_e8: int | None = None
+    reserved_day: str | None = None
+    # What the running attempt has produced so far, priced: what a cancel, a deadline or a failure charges.
+    produced: Usage | None = None
 
     @property
     def event_type(self) -> str:

@@ -59,6 +59,10 @@ class Batch(BaseModel):
     # The schedule that submitted it, if any.
     schedule: str | None = None
     expires_at: int | None = None
+    # Its items' reservations, held as a whole since its submit (asyncinfer.domain.reservations); each item
+    # settles its own share, and the batch gives back the whole if it is withdrawn.
+    reserved_e8: int | None = None
+    reserved_day: str | None = None
 
     @property
     def ended(self) -> int:

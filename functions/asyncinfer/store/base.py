@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from asyncinfer.domain.budgets import Budget, UsageLine
+from asyncinfer.domain.budgets import Budget, Period, UsageLine
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
+from asyncinfer.domain.reservations import Hold, Settlement
 
 
 class ConditionFailed(Exception):
@@ -18,6 +19,28 @@ class ConditionFailed(Exception):
     def __init__(self, current: Task | None) -> None:
         super().__init__("condition failed")
         self.current = current
+
+
+class HoldRefused(Exception):
+    """A reservation did not fit: its period, and that period's ledger as it was (units of $1e-8)."""
+
+    def __init__(self, period: Period, held_e8: int, reserved_e8: int) -> None:
+        super().__init__(f"{period.value} hold refused")
+        self.period = period
+        self.held_e8 = held_e8
+        self.reserved_e8 = reserved_e8
+
+
+@dataclass(frozen=True)
+class LedgerFigures:
+    """One period's ledger (units of $0.00000001): spent + reserved, and reserved."""
+
+    held_e8: int = 0
+    reserved_e8: int = 0
+
+    @property
+    def spent_e8(self) -> int:
+        return self.held_e8 - self.reserved_e8
 
 
 class AlreadyExists(Exception):
@@ -89,9 +112,9 @@ class ApiKeyInfo:
 
 
 class TaskStore(Protocol):
-    def create(self, task: Task, names: Sequence[NameClaim] = ()) -> None:
-        """Insert a new task and claim its names, all or nothing; AlreadyExists if the id is taken,
-        NameTaken if a name is."""
+    def create(self, task: Task, names: Sequence[NameClaim] = (), hold: Hold | None = None) -> None:
+        """Insert a new task, claim its names and write its reservation `hold`, all or nothing; AlreadyExists
+        if the id is taken, NameTaken if a name is, HoldRefused if the reservation does not fit."""
 
     def get_name(self, tenant: str, namespace: str, value: str) -> NameRecord | None: ...
 
@@ -118,15 +141,21 @@ class TaskStore(Protocol):
         attempt: int | None = None,
         lease_expired_at: int | None = None,
         remove: Iterable[str] = (),
-        spend: UsageLine | None = None,
     ) -> Task:
         """Apply `changes` only if the status is in `expect` (and the attempt matches, and, when the
         task is IN_PROGRESS, its lease expired before `lease_expired_at`). Returns the new task or
-        raises ConditionFailed carrying the old one. With `spend` (a completion), the tenant's usage line
-        of its day and model grows by it in the same transaction: counted once, exactly when the change is."""
+        raises ConditionFailed carrying the old one. A change to an end charges the task in the same
+        transaction (asyncinfer.domain.reservations.charge_of): its usage line grows and its reservation is
+        settled, once, exactly when it ends."""
 
     def delete_if(
-        self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus], names: Sequence[NameClaim] = ()
+        self,
+        tenant: str,
+        task_id: str,
+        *,
+        expect: Iterable[TaskStatus],
+        names: Sequence[NameClaim] = (),
+        release: Settlement | None = None,
     ) -> None:
         """Remove a task that never became visible (e.g. its queue message could not be sent), with its names."""
 
@@ -294,6 +323,10 @@ class UsageStore(Protocol):
 
     def clear_budget(self, tenant: str, periods: Iterable[str]) -> Budget:
         """Remove the limits of `periods` ("daily", "monthly"); the budget after it."""
+
+    def ledger(self, tenant: str, day: date) -> dict[Period, LedgerFigures]:
+        """Spent + reserved, and reserved, in the periods containing `day`."""
+        ...
 
     def usage_lines(self, tenant: str, first: date, last: date) -> list[UsageLine]:
         """The tenant's lines of days `first`..`last` (UTC, both included), read consistently."""

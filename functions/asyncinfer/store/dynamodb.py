@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from asyncinfer.domain.budgets import UsageLine
 from asyncinfer.domain.deadlines import due_times
-from asyncinfer.domain.model import TERMINAL, Task, TaskKind, TaskStatus
+from asyncinfer.domain.model import TERMINAL, Task, TaskKind, TaskStatus, now_ms
+from asyncinfer.domain.reservations import Hold, Settlement, charge_of
 from asyncinfer.store.base import AlreadyExists, ConditionFailed, Due, NameClaim, NameRecord, NameTaken, Page
 from asyncinfer.store.codec import encode, task_from_item, task_to_item
 from asyncinfer.store.dynamodb_events import EventLogItems
+from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.dynamodb_tenants import TenantItems
 from asyncinfer.store.dynamodb_usage import UsageItems
 from asyncinfer.store.schema import (
@@ -32,8 +34,78 @@ from asyncinfer.store.schema import (
     TASK_PREFIX,
 )
 
+CHARGE_ATTEMPTS = 8
 
-class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
+
+class _Fence:
+    """A transition's condition: the statuses it may leave, the attempt it must be, an expired lease."""
+
+    def __init__(self, expected: list[TaskStatus], attempt: int | None, lease_expired_at: int | None) -> None:
+        self.expected = expected
+        self.attempt = attempt
+        self.lease_expired_at = lease_expired_at
+
+    def holds(self, task: Task) -> bool:
+        if task.status not in self.expected or (self.attempt is not None and task.attempt != self.attempt):
+            return False
+        if self.lease_expired_at is None or task.status != TaskStatus.IN_PROGRESS:
+            return True
+        return task.lease_expires_at is None or task.lease_expires_at <= self.lease_expired_at
+
+    def update(
+        self, changes: dict[str, Any], remove: Iterable[str], *, produced: dict[str, Any] | bool | None = False
+    ) -> dict[str, Any]:
+        """The UpdateItem arguments; with `produced` (the attribute as read, None: absent), on condition that
+        it is still as read."""
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {}
+        sets = []
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = encode(name, value)
+            sets.append(f"#c{i} = :c{i}")
+        update = "SET " + ", ".join(sets)
+        removes = []
+        remove = list(remove)
+        if changes.get("status") in TERMINAL:
+            remove += [INFLIGHT_ATTRIBUTE, "produced"]
+        if changes.get("status") not in (None, TaskStatus.CREATED):
+            remove.append(QUEUED_ATTRIBUTE)
+        for i, name in enumerate(dict.fromkeys(remove)):
+            names[f"#r{i}"] = name
+            removes.append(f"#r{i}")
+        if removes:
+            update += " REMOVE " + ", ".join(removes)
+        for i, status in enumerate(self.expected):
+            values[f":e{i}"] = {"S": status.value}
+        condition = (
+            "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(self.expected))) + ")"
+        )
+        if self.attempt is not None:
+            names["#attempt"] = "attempt"
+            values[":attempt"] = {"N": str(self.attempt)}
+            condition += " AND #attempt = :attempt"
+        if self.lease_expired_at is not None:
+            names["#lease"] = "lease_expires_at"
+            values[":in_progress"] = {"S": TaskStatus.IN_PROGRESS.value}
+            values[":lease_now"] = {"N": str(self.lease_expired_at)}
+            condition += " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
+        if produced is not False:
+            names["#produced"] = "produced"
+            if produced is None:
+                condition += " AND attribute_not_exists(#produced)"
+            else:
+                values[":produced"] = produced
+                condition += " AND #produced = :produced"
+        return {
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+
+class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems):
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
@@ -46,11 +118,17 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
     def _name_key(tenant: str, namespace: str, value: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": f"{NAME_PREFIX}{namespace}#{value}"}}
 
-    def create(self, task: Task, names: Sequence[NameClaim] = ()) -> None:
+    def create(self, task: Task, names: Sequence[NameClaim] = (), hold: Hold | None = None) -> None:
         item = task_to_item(task)
         # Its deadlines are written with it: a task can never be stored without the sweeper knowing of them.
         dues = [self._due_item(task.tenant, task.id, at) for at in due_times(task)]
-        if not names and not dues:
+        holds = self.hold_items(task.tenant, hold)
+        if task.status in TERMINAL and task.reserved_e8 and task.reserved_day:
+            # Stored already ended (a batch's item that will never run): its share of the batch's
+            # reservation is given back with it.
+            release = Settlement(date.fromisoformat(task.reserved_day), task.reserved_e8, 0)
+            holds = holds + self.settle_items(task.tenant, release)
+        if not names and not dues and not holds:
             try:
                 self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
@@ -73,20 +151,14 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
             "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
         }
+        items = (
+            [{"Put": {"TableName": self._table, "Item": puts[0], "ConditionExpression": "attribute_not_exists(pk)"}}]
+            + [{"Put": {"TableName": self._table, "Item": p, **free}} for p in puts[1:]]
+            + [{"Put": {"TableName": self._table, "Item": due}} for due in dues]
+        )
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": puts[0],
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    }
-                ]
-                + [{"Put": {"TableName": self._table, "Item": p, **free}} for p in puts[1:]]
-                + [{"Put": {"TableName": self._table, "Item": due}} for due in dues]
-            )
+            # A reservation is written with the task it is for: accepted work is always reserved.
+            self.transact(items + holds, holds_from=len(items) if holds else None)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
@@ -182,64 +254,44 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
         attempt: int | None = None,
         lease_expired_at: int | None = None,
         remove: Iterable[str] = (),
-        spend: UsageLine | None = None,
     ) -> Task:
         expected = sorted(expect)
         if not expected:
             # No status may lead here (e.g. back to CREATED): refuse without writing.
             raise ConditionFailed(self.get(tenant, task_id))
-        names: dict[str, str] = {"#status": "status"}
-        values: dict[str, Any] = {}
-        sets = []
-        for i, (name, value) in enumerate(changes.items()):
-            names[f"#c{i}"] = name
-            values[f":c{i}"] = encode(name, value)
-            sets.append(f"#c{i} = :c{i}")
-        update = "SET " + ", ".join(sets)
-        removes = []
-        remove = list(remove)
-        if changes.get("status") in TERMINAL:
-            remove.append(INFLIGHT_ATTRIBUTE)
-        if changes.get("status") not in (None, TaskStatus.CREATED):
-            remove.append(QUEUED_ATTRIBUTE)
-        for i, name in enumerate(remove):
-            names[f"#r{i}"] = name
-            removes.append(f"#r{i}")
-        if removes:
-            update += " REMOVE " + ", ".join(removes)
-        for i, status in enumerate(expected):
-            values[f":e{i}"] = {"S": status.value}
-        condition = "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-        if attempt is not None:
-            names["#attempt"] = "attempt"
-            values[":attempt"] = {"N": str(attempt)}
-            condition += " AND #attempt = :attempt"
-        if lease_expired_at is not None:
-            names["#lease"] = "lease_expires_at"
-            values[":in_progress"] = {"S": TaskStatus.IN_PROGRESS.value}
-            values[":lease_now"] = {"N": str(lease_expired_at)}
-            condition += " AND (#status <> :in_progress OR attribute_not_exists(#lease) OR #lease <= :lease_now)"
-        if spend is not None:
-            return self._update_counting(
-                tenant,
-                task_id,
-                spend,
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        return self._update(
-            tenant,
-            task_id,
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        fence = _Fence(expected, attempt, lease_expired_at)
+        if changes.get("status") not in TERMINAL:
+            return self._update(tenant, task_id, **fence.update(changes, remove))
+        # An end charges the task (what it produced, or its completion's usage) and settles its reservation
+        # in the same write; what it produced is read first and must not change before that write.
+        for _ in range(CHARGE_ATTEMPTS):
+            raw = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
+            item = raw.get("Item")
+            current = task_from_item(item) if item else None
+            if current is None or not fence.holds(current):
+                raise ConditionFailed(current)
+            charge = charge_of(current, changes["status"], changes.get("usage"), changes.get("updated_at") or now_ms())
+            ending = {**changes, "usage": charge.usage} if charge.usage is not None else changes
+            update = fence.update(ending, remove, produced=item.get("produced"))
+            try:
+                if charge.line is None and charge.settlement is None:
+                    return self._update(tenant, task_id, **update)
+                return self._update_counting(
+                    tenant, task_id, charge.line, self.settle_items(tenant, charge.settlement), **update
+                )
+            except ConditionFailed as lost:
+                if lost.current is None or not fence.holds(lost.current):
+                    raise
+        raise ConditionFailed(self.get(tenant, task_id))
 
     def delete_if(
-        self, tenant: str, task_id: str, *, expect: Iterable[TaskStatus], names: Sequence[NameClaim] = ()
+        self,
+        tenant: str,
+        task_id: str,
+        *,
+        expect: Iterable[TaskStatus],
+        names: Sequence[NameClaim] = (),
+        release: Settlement | None = None,
     ) -> None:
         expected = sorted(expect)
         values = {f":e{i}": {"S": s.value} for i, s in enumerate(expected)}
@@ -248,17 +300,19 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems):
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values,
         }
+        released = self.settle_items(tenant, release)
         try:
-            if not names:
+            if not names and not released:
                 self._ddb.delete_item(TableName=self._table, Key=self._key(tenant, task_id), **condition)
                 return
-            self._ddb.transact_write_items(
-                TransactItems=[
+            self.transact(
+                [
                     {"Delete": {"TableName": self._table, "Key": self._key(tenant, task_id), **condition}},
                     *(
                         {"Delete": {"TableName": self._table, "Key": self._name_key(tenant, n.namespace, n.value)}}
                         for n in names
                     ),
+                    *released,
                 ]
             )
         except ClientError as exc:

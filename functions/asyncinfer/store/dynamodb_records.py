@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.model import Task
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
+from asyncinfer.domain.reservations import Hold, Settlement
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsChanged, WebhookSecrets
 from asyncinfer.store.codec import encode, item_to_record, record_to_item, task_from_item
 from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.schema import TASK_PREFIX
 
 BATCH_PREFIX = "batch#"
@@ -49,7 +52,7 @@ class _Table:
         return resp.get("Items", []), last["sk"]["S"] if last else None
 
 
-class DynamoBatchStore(_Table):
+class DynamoBatchStore(_Table, LedgerItems):
     @staticmethod
     def _key(tenant: str, batch_id: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": BATCH_PREFIX + batch_id}}
@@ -60,13 +63,17 @@ class DynamoBatchStore(_Table):
         counts = {status.lower(): len(item.pop(name, {}).get("NS", [])) for status, name in ENDED_SETS.items()}
         return Batch.model_validate({**item_to_record(item, BATCH_JSON), **counts})
 
-    def create_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
+    def create_batch(self, batch: Batch, claim: NameClaim | None = None, hold: Hold | None = None) -> None:
         item = record_to_item(batch, batch.tenant, BATCH_PREFIX + batch.id, BATCH_JSON)
         puts: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         ]
-        if claim is None:
+        holds = self.hold_items(batch.tenant, hold)
+        if claim is None and not holds:
             self._ddb.put_item(**puts[0]["Put"])
+            return
+        if claim is None:
+            self.transact(puts + holds, holds_from=len(puts))
             return
         name = {
             **DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value),
@@ -86,7 +93,7 @@ class DynamoBatchStore(_Table):
             }
         )
         try:
-            self._ddb.transact_write_items(TransactItems=puts)
+            self.transact(puts + holds, holds_from=len(puts) if holds else None)
         except ClientError as exc:
             if _conflict(exc, "TransactionCanceledException"):
                 raise NameTaken(claim) from exc
@@ -94,11 +101,17 @@ class DynamoBatchStore(_Table):
 
     def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
         keys = [self._key(batch.tenant, batch.id)]
-        if claim is None:
+        released = []
+        if batch.reserved_e8 and batch.reserved_day:
+            day = date.fromisoformat(batch.reserved_day)
+            released = self.settle_items(batch.tenant, Settlement(day, batch.reserved_e8, 0))
+        if claim is None and not released:
             self._ddb.delete_item(TableName=self._table, Key=keys[0])
             return
-        keys.append(DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value))
-        self._ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": self._table, "Key": k}} for k in keys])
+        if claim is not None:
+            keys.append(DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value))
+        deletes = [{"Delete": {"TableName": self._table, "Key": k}} for k in keys]
+        self.transact(deletes + released)
 
     def get_batch(self, tenant: str, batch_id: str) -> Batch | None:
         resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, batch_id), ConsistentRead=True)

@@ -6,8 +6,6 @@ emulator, and read back as Decimal, never as a float."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -23,10 +21,6 @@ from asyncinfer.store.schema import TASK_PREFIX
 
 BUDGET_SK = "budget"
 LINE_PREFIX = "day#"
-# One tenant's completions of one model on one day share a line: DynamoDB cancels a transaction that meets
-# another on the same item (TransactionConflict), and it is tried again a few times, jittered.
-CONFLICT_ATTEMPTS = 8
-CONFLICT_BACKOFF_SECONDS = 0.01
 # cost_e8: US dollars times 10^8; seconds_ms: seconds of audio or video times 1000.
 _LINE_FIELDS = ("cost_e8", "tasks", "prompt_tokens", "completion_tokens", "total_tokens", "images", "seconds_ms")
 COST_UNIT = Decimal("0.00000001")
@@ -53,25 +47,16 @@ class UsageItems:
 
     _ddb: Any
     _table: str
+    transact: Any  # LedgerItems.transact: one transaction, tried again on conflicts
 
-    def _update_counting(self, tenant: str, task_id: str, spend: UsageLine, **update: Any) -> Task:
-        """The task's conditional update and its spend, added to the tenant's usage line, as one transaction:
-        both or neither. ConditionFailed (with the task as it was) when the task's condition fails."""
+    def _update_counting(
+        self, tenant: str, task_id: str, spend: UsageLine | None, also: list[dict[str, Any]], **update: Any
+    ) -> Task:
+        """The task's conditional update, its spend added to the tenant's usage line and the writes `also`
+        (its reservation's settlement), as one transaction: all or nothing. ConditionFailed (with the task as
+        it was) when the task's condition fails."""
         key = {"pk": {"S": tenant}, "sk": {"S": TASK_PREFIX + task_id}}
-        names = {f"#u{i}": name for i, name in enumerate((*_LINE_FIELDS, "model", "day"))}
-        values = {
-            ":u0": _number(int(spend.cost / COST_UNIT)),
-            ":u1": _number(spend.tasks),
-            ":u2": _number(spend.prompt_tokens),
-            ":u3": _number(spend.completion_tokens),
-            ":u4": _number(spend.total_tokens),
-            ":u5": _number(spend.images),
-            ":u6": _number(round(spend.seconds * 1000)),
-            ":u7": {"S": spend.model},
-            ":u8": {"S": spend.day.isoformat()},
-        }
-        grow = "ADD " + ", ".join(f"#u{i} :u{i}" for i in range(len(_LINE_FIELDS))) + " SET #u7 = :u7, #u8 = :u8"
-        items = [
+        items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
@@ -79,32 +64,18 @@ class UsageItems:
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     **update,
                 }
-            },
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": line_key(tenant, spend.day, spend.model),
-                    "UpdateExpression": grow,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                }
-            },
+            }
         ]
-        for attempt in range(CONFLICT_ATTEMPTS):
-            try:
-                self._ddb.transact_write_items(TransactItems=items)
-                break
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons") or []
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    old = reasons[0].get("Item")
-                    raise ConditionFailed(task_from_item(old) if old else None) from exc
-                conflict = any(reason.get("Code") == "TransactionConflict" for reason in reasons)
-                if not conflict or attempt == CONFLICT_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2**attempt))
+        if spend is not None:
+            items.append(_line_update(self._table, tenant, spend))
+        try:
+            self.transact(items + also)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                old = reasons[0].get("Item")
+                raise ConditionFailed(task_from_item(old) if old else None) from exc
+            raise
         # A transaction returns no item: the task as it is now.
         return task_from_item(self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"])
 
@@ -170,6 +141,32 @@ class UsageItems:
             if "LastEvaluatedKey" not in resp:
                 return lines
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _line_update(table: str, tenant: str, spend: UsageLine) -> dict[str, Any]:
+    """A usage line grown by one charged task."""
+    names = {f"#u{i}": name for i, name in enumerate((*_LINE_FIELDS, "model", "day"))}
+    values = {
+        ":u0": _number(int(spend.cost / COST_UNIT)),
+        ":u1": _number(spend.tasks),
+        ":u2": _number(spend.prompt_tokens),
+        ":u3": _number(spend.completion_tokens),
+        ":u4": _number(spend.total_tokens),
+        ":u5": _number(spend.images),
+        ":u6": _number(round(spend.seconds * 1000)),
+        ":u7": {"S": spend.model},
+        ":u8": {"S": spend.day.isoformat()},
+    }
+    grow = "ADD " + ", ".join(f"#u{i} :u{i}" for i in range(len(_LINE_FIELDS))) + " SET #u7 = :u7, #u8 = :u8"
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": line_key(tenant, spend.day, spend.model),
+            "UpdateExpression": grow,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
 
 
 def _line(item: dict[str, Any]) -> UsageLine:

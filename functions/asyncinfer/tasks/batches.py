@@ -35,9 +35,9 @@ from asyncinfer.domain.requests import loads_client_json, parse_webhook, validat
 from asyncinfer.domain.scheduling import BATCH_LANE
 from asyncinfer.domain.sealing import open_body, seal_body
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
-from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, NameClaim, NameTaken
+from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
 from asyncinfer.tasks.files import Files
-from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.service import TaskService, reserved_fields
 from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,13 @@ class Batches:
             {**line, "body": seal_body(sealer, line["body"], tenant, batch_id)}
             for line in self._validate(tenant, request.endpoint, items, prepared)
         ]
-        if self.tasks.budgets is not None:
-            # Its items, once made, all run: the batch must fit as a whole (the sum of its known costs).
-            self.tasks.budgets.check(tenant, prepared)
+        budgets = self.tasks.budgets
+        # Its items, once made, all run: the batch reserves for all of them at once, each item its share.
+        hold = budgets.hold(tenant, prepared) if budgets is not None else None
+        if hold is not None and budgets is not None:
+            for line, ready in zip(lines, prepared, strict=True):
+                if share := budgets.reservation_e8(ready):
+                    line["reserved_e8"] = share
         batch = Batch(
             id=batch_id,
             tenant=tenant,
@@ -131,12 +135,16 @@ class Batches:
             completion_window=request.completion_window,
             schedule=schedule,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
+            **reserved_fields(hold),
         )
         encoded = "".join(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n" for line in lines)
         self.tasks.blobs.put(batch.input_key, encoded.encode(), "application/x-ndjson")
         claim = NameClaim(BATCH_IDEMPOTENCY, how.idempotency_key, fp) if how.idempotency_key else None
         try:
-            self.store.create_batch(batch, claim)
+            self.store.create_batch(batch, claim, hold)
+        except HoldRefused as refused:
+            assert budgets is not None and hold is not None
+            raise budgets.refused(hold, refused) from None
         except NameTaken:
             earlier = self._replay(tenant, how.idempotency_key or "", fp)
             if earlier is not None:
@@ -320,7 +328,10 @@ class Batches:
     def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
-        fields = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
+        fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
+        if line.get("reserved_e8") and batch.reserved_day:
+            # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
+            fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)
         body = open_body(self.tasks.sealer, line["body"], batch.tenant, batch.id)
         now = now_ms()
         if batch.status == BatchStatus.CANCELLING:

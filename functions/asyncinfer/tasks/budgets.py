@@ -1,4 +1,4 @@
-"""Budgets: the submit check (asyncinfer.domain.budgets.check_fit), a tenant's usage report, and the
+"""Budgets: what a submit reserves (asyncinfer.domain.reservations), a tenant's usage report, and the
 administrator's limits. What a tenant spent is read from the usage lines its completions grow."""
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ from asyncinfer.domain.budgets import (
     Period,
     Spent,
     UsageReport,
-    check_fit,
     day_of,
-    known_cost,
+    dollars,
     month_start,
+    period_label,
+    renewal,
     usage_range,
 )
 from asyncinfer.domain.catalog import ModelRegistry
-from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.errors import BudgetExceeded, InvalidRequest
 from asyncinfer.domain.ids import TENANT_PATTERN
 from asyncinfer.domain.model import now_ms
-from asyncinfer.store.base import UsageStore
+from asyncinfer.domain.reservations import Hold, from_e8, reservation, to_e8
+from asyncinfer.store.base import HoldRefused, UsageStore
 from asyncinfer.tasks.submission import Prepared
 
 
@@ -43,18 +45,33 @@ class Budgets:
         first = today if budget is not None and budget.monthly is None else month_start(today)
         return Spent.from_lines(today, self.store.usage_lines(tenant, first, today))
 
-    def check(self, tenant: str, requests: Sequence[Prepared]) -> None:
-        """BudgetExceeded when `requests` (one submit, or a batch's items) do not fit in the tenant's budget.
-        A tenant without limits costs one read."""
-        budget = self.store.get_budget(tenant)
-        if budget.empty:
-            return
-        today = self.today()
-        check_fit(budget, self.spent(tenant, today, budget), sum(map(self.known_cost, requests), Decimal(0)))
+    def hold(self, tenant: str, requests: Sequence[Prepared]) -> Hold | None:
+        """What accepting `requests` (one submit, or a batch's items) reserves of the tenant's budget, to be
+        written with them; None when they cost nothing. It costs one read (the tenant's limits)."""
+        amount = sum(map(self.reservation_e8, requests))
+        if amount <= 0:
+            return None
+        return Hold(self.today(), amount, self.store.get_budget(tenant))
 
-    def known_cost(self, prepared: Prepared) -> Decimal:
+    def reservation_e8(self, prepared: Prepared) -> int:
         spec = self.registry.models.get(prepared.model) if self.registry is not None else None
-        return known_cost(spec, prepared.kind, prepared.request) if spec is not None else Decimal(0)
+        return to_e8(reservation(spec, prepared.kind, prepared.request)) if spec is not None else 0
+
+    def refused(self, hold: Hold, refusal: HoldRefused) -> BudgetExceeded:
+        """The 402 of a reservation that did not fit: its period, what is spent and reserved, the limit."""
+        period = refusal.period
+        limit = hold.budget.limit(period) or Decimal(0)
+        spent, reserved = from_e8(refusal.held_e8 - refusal.reserved_e8), from_e8(refusal.reserved_e8)
+        return BudgetExceeded(
+            f"This request reserves {dollars(from_e8(hold.amount_e8))}, which does not fit in this tenant's "
+            f"{period.value} budget of {dollars(limit)} ({period_label(period, hold.day)}, UTC): {dollars(spent)} "
+            f"spent and {dollars(reserved)} reserved by work still running. GET /v1/usage shows both; the period "
+            f"renews at {renewal(period, hold.day)}",
+            period=period.value,
+            spent=spent,
+            limit=limit,
+            reserved=reserved,
+        )
 
     def report(self, tenant: str, start: str | None = None, end: str | None = None) -> UsageReport:
         """Cost and tokens by day and model over `start`..`end` (this month by default), with the budget."""
@@ -66,7 +83,8 @@ class Budgets:
             spent = Spent.from_lines(today, lines)
         else:
             spent = self.spent(tenant, today)
-        return UsageReport.of(first, last, lines, self.store.get_budget(tenant), spent)
+        reserved = {period: from_e8(f.reserved_e8) for period, f in self.store.ledger(tenant, today).items()}
+        return UsageReport.of(first, last, lines, self.store.get_budget(tenant), spent, reserved)
 
     def set_limits(self, tenant: str, *, daily: Decimal | None = None, monthly: Decimal | None = None) -> Budget:
         _check_tenant(tenant)

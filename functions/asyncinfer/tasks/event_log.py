@@ -9,6 +9,7 @@ from typing import Any
 
 from asyncinfer.domain.model import Task, now_ms
 from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks.metering import Meter
 
 
 class ClaimLost(Exception):
@@ -34,6 +35,8 @@ class EventLog:
         self._pending: list[dict[str, Any]] = []
         self.seq = task.event_seq
         self._last_flush = time.monotonic()
+        # What the attempt produced, written with each flush (the task's `produced`), when it is metered.
+        self.meter: Meter | None = None
 
     def add(self, event: dict[str, Any]) -> None:
         last = self._pending[-1] if self._pending else None
@@ -51,8 +54,9 @@ class EventLog:
         return time.monotonic() - self._last_flush >= self._flush_seconds
 
     def flush_pending(self) -> None:
-        """Before a final transition, which checks our claim itself: a write only if events are left."""
-        if self._pending:
+        """Before a final transition, which checks our claim itself: a write only if events are left (or
+        what was produced changed)."""
+        if self._pending or (self.meter is not None and self.meter.changed):
             self.flush()
 
     def flush(self) -> None:
@@ -60,14 +64,16 @@ class EventLog:
         later continues after them, and nothing is written once our claim is gone. The next flush is due
         flush_seconds after this one ends: a slow store gets fewer, larger writes, not one per delta."""
         now = now_ms()
+        changes: dict[str, Any] = {
+            "lease_expires_at": now + self._remaining_ms(),
+            "updated_at": now,
+            "event_seq": self.seq + len(self._pending),
+        }
+        produced = self.meter.take() if self.meter is not None else None
+        if produced is not None:
+            changes["produced"] = produced
         try:
-            self._claim(
-                {
-                    "lease_expires_at": now + self._remaining_ms(),
-                    "updated_at": now,
-                    "event_seq": self.seq + len(self._pending),
-                }
-            )
+            self._claim(changes)
         except ConditionFailed as lost:
             raise ClaimLost() from lost
         if self._pending:
@@ -100,6 +106,10 @@ class ResumedLog:
     @property
     def seq(self) -> int:
         return self._log.seq
+
+    @property
+    def meter(self) -> Meter | None:
+        return self._log.meter
 
     def add(self, event: dict[str, Any]) -> None:
         if not self._matching:

@@ -32,6 +32,7 @@ from asyncinfer.domain.requests import ChatRequest, McpServer, validation_messag
 from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import Outcome, claim_changes, fail_unclaimed, watch_deadline
 from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
@@ -141,8 +142,9 @@ class _Claim:
         finish_by = self.task().finish_by
         return None if finish_by is None else finish_by - now_ms()
 
-    def log(self, base_seq: int, step: str) -> EventLog | ResumedLog:
-        """The step's event log; a step that ran before (its events past base_seq) resumes its own."""
+    def log(self, base_seq: int, step: str, meter: Meter | None = None) -> EventLog | ResumedLog:
+        """The step's event log; a step that ran before (its events past base_seq) resumes its own. With
+        `meter`, each flush writes what the task has produced so far."""
         task = self.task()
         worker = self._worker
 
@@ -153,6 +155,7 @@ class _Claim:
 
         current = task.model_copy(update={"event_seq": self.seq})
         log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, claim)
+        log.meter = meter
         if self.seq <= base_seq:
             return log
         written = worker.store.read_events(task.tenant, task.id, after_seq=base_seq)
@@ -247,7 +250,9 @@ class LongTaskRunner:
         executed: list[dict[str, Any]] = []
         for n in range(self.config.max_steps + 1):
             current = {**body, "messages": messages, **({"tools": tools} if tools else {})}
-            turn = self._step(steps, claim, f"turn-{n}", partial(self._turn, claim, spec, current, seq, f"turn-{n}"))
+            turn = self._step(
+                steps, claim, f"turn-{n}", partial(self._turn, claim, spec, current, seq, f"turn-{n}", usage)
+            )
             if "end" in turn:
                 return turn["end"]
             seq = turn["seq"]
@@ -414,8 +419,11 @@ class LongTaskRunner:
 
         return {"tools": _run_tools(listed)}
 
-    def _turn(self, claim: _Claim, spec: ModelSpec, body: dict[str, Any], base: int, name: str) -> dict[str, Any]:
-        log = claim.log(base, name)
+    def _turn(
+        self, claim: _Claim, spec: ModelSpec, body: dict[str, Any], base: int, name: str, done: Usage
+    ) -> dict[str, Any]:
+        # What the turns before this one used is charged with what this one streams, if the task is stopped.
+        log = claim.log(base, name, Meter(spec, done))
         task = claim.task()
         claim.check_deadline()
         provider = self.worker.provider_for(spec)

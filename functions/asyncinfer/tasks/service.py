@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Collection
+from datetime import date
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
@@ -33,12 +34,13 @@ from asyncinfer.domain.model import (
     sources_of,
 )
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.domain.reservations import Hold, Settlement
 from asyncinfer.domain.scheduling import Standing, lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
-from asyncinfer.store.base import ConditionFailed, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
 from asyncinfer.tasks.budgets import Budgets
 from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.submission import (
@@ -227,17 +229,16 @@ class TaskService:
         fp = prepared.fingerprint
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
-        if self.budgets is not None:
-            self.budgets.check(tenant, [prepared])
+        hold = self.budgets.hold(tenant, [prepared]) if self.budgets is not None else None
         self._check_inflight(tenant)
         self._check_rate(tenant)
-        task = self.new_task(tenant, prepared)
+        task = self.new_task(tenant, prepared, **reserved_fields(hold))
         names = []
         if how.idempotency_key:
             names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))
         if how.message_id:
             names.append(NameClaim(MESSAGE_ID, how.message_id, fp))
-        return self._create_and_enqueue(task, names)
+        return self._create_and_enqueue(task, names, hold)
 
     def _check_rate(self, tenant: str) -> None:
         """Fixed windows per tenant, counted in the table (replays of an idempotency key are free)."""
@@ -276,9 +277,12 @@ class TaskService:
                 retry_after=self.limits.inflight_retry_seconds,
             )
 
-    def _create_and_enqueue(self, task: Task, names: list[NameClaim]) -> Task:
+    def _create_and_enqueue(self, task: Task, names: list[NameClaim], hold: Hold | None = None) -> Task:
         try:
-            self.store.create(task, names)
+            self.store.create(task, names, hold)
+        except HoldRefused as refused:
+            assert self.budgets is not None and hold is not None
+            raise self.budgets.refused(hold, refused) from None
         except NameTaken as taken:
             if taken.claim.namespace == IDEMPOTENCY:
                 # Another submit with this key won the race; answer as it would have.
@@ -292,7 +296,9 @@ class TaskService:
         except Exception as exc:
             # Without a queue message nothing would ever run it: withdraw the task and let the client retry.
             log.exception("enqueue failed; withdrawing task %s", task.id)
-            self.store.delete_if(task.tenant, task.id, expect={TaskStatus.CREATED}, names=names)
+            self.store.delete_if(
+                task.tenant, task.id, expect={TaskStatus.CREATED}, names=names, release=release_of(task)
+            )
             raise ServiceUnavailable("The task queue is unavailable; nothing was created, retry later") from exc
         return task
 
@@ -412,6 +418,18 @@ class TaskService:
     def standing(self, task: Task) -> Standing | None:
         """A task waiting to start: its place in its lane and when it should start; None once started."""
         return lane_standing(self.store)(task)
+
+
+def reserved_fields(hold: Hold | None) -> dict[str, Any]:
+    """The task's record of the reservation written with it."""
+    return {} if hold is None else {"reserved_e8": hold.amount_e8, "reserved_day": hold.day.isoformat()}
+
+
+def release_of(task: Task) -> Settlement | None:
+    """The whole reservation of a task that never ran, given back."""
+    if not task.reserved_e8 or not task.reserved_day:
+        return None
+    return Settlement(date.fromisoformat(task.reserved_day), task.reserved_e8, 0)
 
 
 def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:

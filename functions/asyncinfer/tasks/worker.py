@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import BlobStore, output_key, result_key
-from asyncinfer.domain.budgets import spend_of
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import (
@@ -35,7 +34,8 @@ from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.event_log import ClaimLost, EventLog
+from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import (
     Outcome,
     RetryLater,
@@ -104,6 +104,9 @@ class Worker:
                 attempt=task.attempt,
                 lease_expired_at=now,
                 changes=claim_changes(task, now, now + lease_ms),
+                # A new attempt starts from nothing: what an earlier one produced is not charged (its retry is
+                # ours to pay), and this one's output is counted afresh from its first flush.
+                remove=["produced"],
             )
         except ConditionFailed:
             return Outcome.DROPPED
@@ -177,6 +180,7 @@ class Worker:
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
         log_ = self._event_log(task, remaining_ms)
+        log_.meter = Meter(spec)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
         provider = self.provider_for(spec)
@@ -215,19 +219,26 @@ class Worker:
         return self.complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
 
     def stream_turn(
-        self, provider: Any, upstream: str, request: ChatRequest, log_: EventLog, deadline: int
+        self, provider: Any, upstream: str, request: ChatRequest, log_: EventLog | ResumedLog, deadline: int
     ) -> tuple[str, Finished]:
-        """One model turn: deltas into the event log as they come, flushed on time."""
+        """One model turn: deltas into the event log as they come, flushed on time (and metered)."""
         parts: list[str] = []
         finished: Finished | None = None
+        meter = log_.meter
+        if meter is not None:
+            meter.start_turn(request)
         stream = provider.stream_chat(upstream, request)
         try:
             for chunk in stream:
                 if isinstance(chunk, TextDelta):
                     parts.append(chunk.text)
                     log_.add({"type": "delta", "text": chunk.text})
+                    if meter is not None:
+                        meter.delta(chunk.text)
                 else:
                     finished = chunk
+                    if meter is not None:
+                        meter.end_turn(chunk.usage)
                 if now_ms() > deadline:
                     raise DeadlinePassed()
                 if log_.due():
@@ -243,6 +254,7 @@ class Worker:
         if not isinstance(config, dict):
             raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
         log_ = self._event_log(task, remaining_ms)
+        log_.meter = meter = Meter(spec)
         if task.event_seq:
             log_.add({"type": "restart", "attempt": task.attempt})
         provider = self.provider_for(spec)
@@ -257,6 +269,7 @@ class Worker:
                 self.blobs.put(key, file.body, file.content_type)
                 outputs.append(stored_output(task, index, key, file.file_type, file.content_type, len(file.body)))
                 seconds += file.seconds or 0
+                meter.output(images=1 if task.kind == TaskKind.IMAGE else 0, seconds=file.seconds or 0)
                 log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
                 log_.flush()  # a heartbeat per file: a cancelled task stops here
                 if now_ms() > deadline:
@@ -365,10 +378,6 @@ class Worker:
             attempt=task.attempt,
             changes=changes,
             remove=["lease_expires_at"] if target != TaskStatus.IN_PROGRESS else [],
-            # Its cost counts in the tenant's usage in the same write: once, exactly when it completes.
-            spend=spend_of(task.model, changes["usage"], changes["completed_at"])
-            if target == TaskStatus.COMPLETED
-            else None,
         )
 
     def _release(self, task: Task) -> bool:
