@@ -23,7 +23,7 @@ from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
-from infra.components.storage import grant_table
+from infra.components.storage import deny_operator_items, grant_table
 from infra.nag import acknowledge
 
 # API Gateway stops a stream after 15 minutes; the function closes it first so the client resumes.
@@ -125,6 +125,7 @@ class Api(Construct):
             **common,
         ).function
         grant_table(table, api_functions["api_webhooks"], "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+        deny_operator_items(api_functions["api_webhooks"], table)
         queues.webhooks.grant_send_messages(api_functions["api_webhooks"])
         # The OpenAPI document and Swagger UI: public, and with no access to anything.
         api_functions["api_docs"] = Function(self, "ApiDocs", handler="api_docs", environment={}, **common).function
@@ -157,6 +158,7 @@ class Api(Construct):
         grant_table(table, stream_fn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
         # ... and a queued task's place in line, for the stream's status events (a count on the queued index).
         grant_table(table, stream_fn, "dynamodb:Query", index=QUEUED_INDEX)
+        deny_operator_items(stream_fn, table)
         functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(
@@ -292,6 +294,8 @@ class Api(Construct):
             self, "".join(part.title() for part in name.split("_")), handler=name, environment=environment, **common
         ).function
         grant_task_rights(fn, name, table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
+        # Behind the API: never a key, nor a budget's limits (only `asyncinfer keys` and `asyncinfer budget`).
+        deny_operator_items(fn, table)
         if self._runner is not None:
             # A cancel stops the task's execution.
             grant_executions(fn, self._runner, "lambda:StopDurableExecution")

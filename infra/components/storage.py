@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from asyncinfer.store.dynamodb_tenants import KEY_ITEM_PREFIX, KEY_LIST_PREFIX
+from asyncinfer.store.dynamodb_usage import usage_pk
 from asyncinfer.store.schema import (
     INFLIGHT_ATTRIBUTE,
     INFLIGHT_INDEX,
@@ -23,12 +25,44 @@ from infra.nag import acknowledge
 EXPIRING_PREFIXES = ("requests/", "results/", "outputs/")
 # Batches' inputs and results (asyncinfer.tasks.batches), and uploaded input files: they expire too.
 BATCH_PREFIXES = ("batches/", "uploads/")
+# A budget's item (sk `budget`) shares its partition, usage#<tenant>, with the usage lines and reservations that
+# the functions count in (only ever by updating counters): these are its attributes, which they may not name.
+BUDGET_ATTRIBUTES = ("daily", "monthly", "updated_at")
+_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 
 def grant_table(table: dynamodb.ITableV2, grantee: iam.IGrantable, *actions: str, index: str | None = None) -> None:
     """Exactly these actions on the table, or on one of its indexes: `table.grant` adds index/* to all."""
     resource = f"{table.table_arn}/index/{index}" if index else table.table_arn
     grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[resource]))
+
+
+def deny_operator_items(grantee: iam.IGrantable, table: dynamodb.ITableV2) -> None:
+    """The writes only the operator makes (asyncinfer keys, asyncinfer budget), refused: any to an API key's
+    item or a tenant's key list, by partition key (dynamodb:LeadingKeys); and in the usage partitions, any put
+    or delete, and any update naming a budget's attributes. Denies rather than narrower grants: IAM has no
+    pattern for "a tenant" that leaves the other partitions out, and a deny holds whatever else is granted."""
+    usage = usage_pk("")["S"] + "*"
+    denials = [
+        (_WRITES, {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [KEY_ITEM_PREFIX + "*", KEY_LIST_PREFIX + "*"]}}),
+        (
+            ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+            {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [usage]}},
+        ),
+        (
+            ("dynamodb:UpdateItem",),
+            {
+                "ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [usage]},
+                "ForAnyValue:StringEquals": {"dynamodb:Attributes": list(BUDGET_ATTRIBUTES)},
+            },
+        ),
+    ]
+    for actions, conditions in denials:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY, actions=list(actions), resources=[table.table_arn], conditions=conditions
+            )
+        )
 
 
 class Storage(Construct):

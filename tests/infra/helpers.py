@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import os
@@ -45,12 +46,42 @@ def policy_statements_of(resources, function_logical_id):
     return statements
 
 
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def actions_of(statements):
+    """The actions the statements allow (a Deny's actions are what it takes away, not grants)."""
     found = set()
     for statement in statements:
-        actions = statement["Action"]
-        found |= {actions} if isinstance(actions, str) else set(actions)
+        if statement["Effect"] == "Allow":
+            found |= set(as_list(statement["Action"]))
     return found
+
+
+def denied(statements, action: str, leading_key: str, attributes=()) -> bool:
+    """Whether a Deny among the statements refuses a write of `action` to the table on an item whose partition
+    key is `leading_key`, naming `attributes`: IAM's dynamodb:LeadingKeys and dynamodb:Attributes, evaluated
+    with the operators the stack uses (any other fails the test rather than pass unexamined)."""
+    request = {"dynamodb:LeadingKeys": [leading_key], "dynamodb:Attributes": sorted(attributes)}
+
+    def holds(operator: str, key: str, expected) -> bool:
+        values, patterns = request.get(key, []), as_list(expected)
+        if operator == "ForAnyValue:StringLike":
+            return any(fnmatch.fnmatchcase(value, pattern) for value in values for pattern in patterns)
+        if operator == "ForAnyValue:StringEquals":
+            return any(value in patterns for value in values)
+        raise AssertionError(f"{operator} {key}: not evaluated here")
+
+    for statement in statements:
+        if statement["Effect"] != "Deny":
+            continue
+        if not any(fnmatch.fnmatchcase(action, pattern) for pattern in as_list(statement["Action"])):
+            continue
+        conditions = statement.get("Condition", {})
+        if all(holds(op, key, expected) for op, keys in conditions.items() for key, expected in keys.items()):
+            return True
+    return False
 
 
 def queue_id(resources, name: str) -> str:

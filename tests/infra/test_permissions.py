@@ -1,12 +1,15 @@
 """What is deployed may do what the code does: every AWS call each function makes while its real handler
 runs (its sample event, and the paths the samples do not take: deadlines, a queued task's stream) is
 allowed by the IAM role the synthesized stack gives that function. A grant the code needs but the stack
-lacks fails here, not in an account (the stream function once could not count on the queued index)."""
+lacks fails here, not in an account (the stream function once could not count on the queued index).
+Each write to the table is also held to the role's denials, by the item's partition key and the attributes
+the request names (dynamodb:LeadingKeys, dynamodb:Attributes)."""
 
 from __future__ import annotations
 
 import contextvars
 import fnmatch
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import botocore.client
@@ -14,7 +17,7 @@ import pytest
 
 from asyncinfer.routes import HANDLERS
 from infra.local.functions import LocalFunctions
-from tests.infra.helpers import actions_of, functions_by_handler, policy_statements_of
+from tests.infra.helpers import actions_of, denied, functions_by_handler, policy_statements_of
 from tests.infra.test_stack import index_grants
 from tests.integration.conftest import aws  # noqa: F401  (the emulator fixture)
 from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, handler_for, through_web_adapter
@@ -35,12 +38,37 @@ IAM_ACTION = {
 }
 # A transaction is allowed item by item (there is no IAM action for it).
 TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+# Words of DynamoDB's expressions that are not attribute names.
+_NOT_NAMES = {"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN", "if_not_exists", "list_append"}
+_NOT_NAMES |= {"attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains", "size"}
+
+
+class Calls(set):
+    """(function, IAM action, index or None) of every AWS call; and of every write to the table, (function,
+    IAM action, partition key, attribute names)."""
+
+    writes: set[tuple[str, str, str, frozenset[str]]]
+
+
+def named(request: dict) -> frozenset[str]:
+    """The attributes a write names: its item's, and those of its expressions (more than IAM may count, never
+    fewer), placeholders resolved."""
+    names = set(request.get("Item", {})) | set(request.get("ExpressionAttributeNames", {}).values())
+    for expression in (request.get("UpdateExpression", ""), request.get("ConditionExpression", "")):
+        names |= {w for w in re.findall(r"(?<![:#\w])[A-Za-z_]\w*", expression) if w not in _NOT_NAMES}
+    return frozenset(names)
+
+
+def partition_of(request: dict) -> str:
+    return (request.get("Item") or request["Key"])["pk"]["S"]
 
 
 @pytest.fixture
 def calls(monkeypatch):
     """(function, IAM action, index or None) of every AWS call made inside a handler."""
-    made: set[tuple[str, str, str | None]] = set()
+    made = Calls()
+    made.writes = set()
     make_api_call = botocore.client.BaseClient._make_api_call
     invoke = LocalFunctions.invoke
     submit = ThreadPoolExecutor.submit
@@ -51,9 +79,13 @@ def calls(monkeypatch):
         if caller is not None:
             if operation == "TransactWriteItems":
                 for item in params["TransactItems"]:
-                    (kind,) = item
+                    ((kind, request),) = item.items()
                     made.add((caller, f"dynamodb:{TRANSACT[kind]}", None))
+                    if TRANSACT[kind] in WRITES:
+                        made.writes.add((caller, f"dynamodb:{TRANSACT[kind]}", partition_of(request), named(request)))
             else:
+                if service == "dynamodb" and operation in WRITES:
+                    made.writes.add((caller, f"dynamodb:{operation}", partition_of(params), named(params)))
                 action = IAM_ACTION.get((service, operation), f"{client.meta.service_model.signing_name}:{operation}")
                 made.add((caller, action, params.get("IndexName") if service == "dynamodb" else None))
         return make_api_call(client, operation, params)
@@ -98,6 +130,16 @@ def assert_granted(calls, resources) -> None:
         if not allowed(resources, function, action, index)
     )
     assert refused == [], "calls the deployed roles would refuse"
+    statements = {
+        function: policy_statements_of(resources, functions_by_handler(resources)[HANDLERS[function]][0])
+        for function in {write[0] for write in calls.writes}
+    }
+    denials = sorted(
+        (function, action, partition, sorted(attributes))
+        for function, action, partition, attributes in calls.writes
+        if denied(statements[function], action, partition, attributes)
+    )
+    assert denials == [], "writes the deployed roles would deny"
 
 
 @pytest.mark.parametrize("name", SAMPLE_EVENTS)
@@ -122,6 +164,7 @@ def test_the_calls_of_paths_the_samples_do_not_take_are_granted(aws, calls, reso
     assert as_stream(aws_event_for_stream(task["id"]), None).status_code == 200
     aws.run_worker()
     assert {"api_async", "sweeper", "stream", "worker"} <= {function for function, _, _ in calls}
+    assert {"api_async", "stream", "worker"} <= {function for function, *_ in calls.writes}
     assert_granted(calls, resources)
 
 

@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from asyncinfer import cli
+from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import authenticate, create_key, hash_key, parse_expiry
 from tests.conftest import load_event
@@ -131,3 +132,12 @@ def test_a_revoke_that_fails_on_the_key_item_changes_neither_and_can_be_done_aga
     client.failing = False
     assert store.revoke_api_key("acme", hash_key(key)[:16], at=5678)
     assert authenticate(store, key) is None and listed(store, key).revoked_at == 5678
+
+
+@pytest.mark.parametrize("tenant", ["apikey", "keys", "usage"])
+def test_a_tenant_cannot_be_named_as_a_partition_only_the_operator_writes(aws, tenant):
+    """A tenant's event logs are partitions `<tenant>#<task id>`: under these names they would fall among the
+    API keys or the usage partitions, where the functions behind the API may not write."""
+    with pytest.raises(InvalidRequest, match="reserved"):
+        create_key(aws.store, tenant)
+    assert aws.ddb.scan(TableName=aws.resources.table_name)["Items"] == []

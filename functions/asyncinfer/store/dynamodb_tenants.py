@@ -10,6 +10,11 @@ from botocore.exceptions import ClientError
 from asyncinfer.store.base import AlreadyExists, ApiKeyInfo, ApiKeyRecord
 from asyncinfer.store.schema import TTL_ATTRIBUTE
 
+# Partitions only the operator writes (asyncinfer keys): the item a key is looked up by (the hash of the key),
+# and each tenant's list of its keys. The stack's functions behind the API are refused writes to them.
+KEY_ITEM_PREFIX = "apikey#"
+KEY_LIST_PREFIX = "keys#"
+
 
 class TenantItems:
     """Part of DynamoTaskStore: its table client and name are the store's."""
@@ -20,7 +25,7 @@ class TenantItems:
     def put_api_key(self, record: ApiKeyRecord) -> None:
         """The key's item (looked up by hash) and its line in the tenant's key list, together."""
         item = {
-            "pk": {"S": f"apikey#{record.key_hash}"},
+            "pk": {"S": KEY_ITEM_PREFIX + record.key_hash},
             "sk": {"S": "apikey"},
             "tenant": {"S": record.tenant},
             "created_at": {"N": str(record.created_at)},
@@ -77,7 +82,10 @@ class TenantItems:
             "ConditionExpression": "key_hash = :hash AND attribute_not_exists(revoked_at)",
             "ExpressionAttributeValues": {":at": {"N": str(at)}, ":hash": key_hash},
         }
-        lookup = {"TableName": self._table, "Key": {"pk": {"S": f"apikey#{key_hash['S']}"}, "sk": {"S": "apikey"}}}
+        lookup = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": KEY_ITEM_PREFIX + key_hash["S"]}, "sk": {"S": "apikey"}},
+        }
         try:
             self._ddb.transact_write_items(TransactItems=[{"Update": revoke}, {"Delete": lookup}])
         except ClientError as exc:
@@ -88,7 +96,9 @@ class TenantItems:
         return True
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
-        resp = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"apikey#{key_hash}"}, "sk": {"S": "apikey"}})
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": KEY_ITEM_PREFIX + key_hash}, "sk": {"S": "apikey"}}
+        )
         item = resp.get("Item")
         if not item:
             return None
@@ -122,4 +132,4 @@ class TenantItems:
 
 def _key_list_key(tenant: str, key_id: str) -> dict[str, dict[str, str]]:
     """A tenant's keys listed in a partition of their own (no scan finds them), one item per key."""
-    return {"pk": {"S": f"keys#{tenant}"}, "sk": {"S": f"key#{key_id}"}}
+    return {"pk": {"S": KEY_LIST_PREFIX + tenant}, "sk": {"S": f"key#{key_id}"}}

@@ -14,9 +14,14 @@ from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.ids import TENANT_PATTERN
 from asyncinfer.domain.model import now_ms
 from asyncinfer.store.base import ApiKeyRecord, TaskStore
+from asyncinfer.store.dynamodb_tenants import KEY_ITEM_PREFIX, KEY_LIST_PREFIX
+from asyncinfer.store.dynamodb_usage import usage_pk
 
 KEY_PREFIX = "ai_"
 TENANT = re.compile(TENANT_PATTERN)
+# A tenant's event logs are partitions `<tenant>#<task id>`: under these names they would fall among the
+# partitions only the operator writes (keys, usage), where the functions behind the API may not write.
+RESERVED_TENANTS = frozenset(p.removesuffix("#") for p in (KEY_ITEM_PREFIX, KEY_LIST_PREFIX, usage_pk("")["S"]))
 
 
 def hash_key(key: str) -> str:
@@ -41,6 +46,8 @@ def create_key(
     API Gateway so that all of the tenant's keys share one throttle."""
     if not TENANT.match(tenant):
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
+    if tenant in RESERVED_TENANTS:
+        raise InvalidRequest(f"tenant {tenant!r} is reserved (the table's own partitions); choose another name")
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     usage_key = usage_plan.key_for(tenant) if usage_plan else None
     record = ApiKeyRecord(
