@@ -151,10 +151,12 @@ def grant_task_rights(
 INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
 
 
-def bedrock_model_arns(registry, stack: Stack, runs: str) -> list[str]:
-    """Foundation-model ARNs of the registry's Bedrock models that run where `runs` says (the worker, or
-    the long-task runner); for a cross-region inference profile, the profile and its model in every region."""
-    arns: set[str] = set()
+def bedrock_model_arns(registry, stack: Stack, runs: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The registry's Bedrock models that run where `runs` says (the worker, or the long-task runner): the ARNs
+    invoked directly (foundation models, and cross-region inference profiles), and for each profile the ARNs of
+    its model in every region, which may be invoked only through that profile."""
+    direct: set[str] = set()
+    routed: dict[str, set[str]] = {}
     for spec in registry.models.values():
         if spec.runs != runs:
             continue
@@ -164,11 +166,12 @@ def bedrock_model_arns(registry, stack: Stack, runs: str) -> list[str]:
         region = provider.region or stack.region
         if spec.upstream.startswith(INFERENCE_PROFILE_PREFIXES):
             model = spec.upstream.split(".", 1)[1]
-            arns.add(f"arn:aws:bedrock:{region}:{stack.account}:inference-profile/{spec.upstream}")
-            arns.add(f"arn:aws:bedrock:*::foundation-model/{model}")
+            profile = f"arn:aws:bedrock:{region}:{stack.account}:inference-profile/{spec.upstream}"
+            direct.add(profile)
+            routed.setdefault(profile, set()).add(f"arn:aws:bedrock:*::foundation-model/{model}")
         else:
-            arns.add(f"arn:aws:bedrock:{region}::foundation-model/{spec.upstream}")
-    return sorted(arns)
+            direct.add(f"arn:aws:bedrock:{region}::foundation-model/{spec.upstream}")
+    return sorted(direct), {profile: sorted(arns) for profile, arns in sorted(routed.items())}
 
 
 def task_runner_environment(parts: StackParts) -> dict[str, str]:
@@ -203,21 +206,26 @@ def grant_model_rights(fn: lambda_.Function, parts: StackParts, runs: str, *acti
     if secrets:
         # Only the task runners talk to model providers; they read exactly the configured secrets.
         fn.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets))
-    bedrock = bedrock_model_arns(registry, Stack.of(fn), runs)
-    if bedrock:
+    direct, routed = bedrock_model_arns(registry, Stack.of(fn), runs)
+    invoke = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    if direct:
         # ... and invokes exactly the Bedrock models of the registry (Converse and ConverseStream too).
+        fn.add_to_role_policy(iam.PolicyStatement(actions=invoke, resources=direct))
+    for profile, models in routed.items():
+        # A cross-region inference profile's model, in whichever region the profile routes to: only through it.
         fn.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=bedrock
+                actions=invoke,
+                resources=models,
+                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile}},
             )
         )
-        for arn in bedrock:
-            if "*" in arn:
-                acknowledge(
-                    fn.role,
-                    f"IAM5[Resource::{arn}]",
-                    "A cross-region inference profile routes to its model in any of its regions.",
-                )
+    for arn in sorted({arn for models in routed.values() for arn in models}):
+        acknowledge(
+            fn.role,
+            f"IAM5[Resource::{arn}]",
+            "A cross-region inference profile routes to its model in any of its regions; only through it.",
+        )
     for prefix in EXPIRING_PREFIXES:
         acknowledge(
             fn.role,

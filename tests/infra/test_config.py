@@ -141,22 +141,29 @@ def test_each_task_runner_may_invoke_exactly_the_registrys_bedrock_models_it_run
     runner_id = functions_by_handler(resources)[HANDLERS["runner"]][0]
 
     def invokes(logical_id):
-        (statement,) = [
-            s for s in policy_statements_of(resources, logical_id) if "bedrock:InvokeModel" in actions_of([s])
-        ]
-        assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
-        arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        return " ".join(json.dumps(r) for r in arns), len(arns)
+        """Each of the function's Bedrock grants: its resources (as text) and its condition."""
+        grants = []
+        for statement in policy_statements_of(resources, logical_id):
+            if "bedrock:InvokeModel" in actions_of([statement]):
+                assert actions_of([statement]) == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+                arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                grants.append(([json.dumps(r) for r in arns], statement.get("Condition")))
+        return grants
 
-    text, count = invokes(worker_id)
-    assert count == 4
+    [(direct, unconditioned), (routed, condition)] = sorted(invokes(worker_id), key=lambda g: g[1] is not None)
+    assert unconditioned is None
+    text = " ".join(direct)
+    assert len(direct) == 3
     assert "us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in text
     assert "us-west-2::foundation-model/amazon.nova-canvas-v1:0" in text
-    assert "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in text
-    assert "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0" in text
-    assert "nova-reel" not in text
-    text, count = invokes(runner_id)
-    assert (count, "us-west-2::foundation-model/amazon.nova-reel-v1:0" in text) == (1, True)
+    [profile] = [arn for arn in direct if "inference-profile/us.anthropic.claude-sonnet-4-v1:0" in arn]
+    assert "nova-reel" not in text and "bedrock:*:" not in text
+    # The model in every region of the profile, but only through the profile, never called directly.
+    assert routed == [json.dumps("arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-v1:0")]
+    assert condition == {"StringEquals": {"bedrock:InferenceProfileArn": json.loads(profile)}}
+    [(direct, unconditioned)] = invokes(runner_id)
+    assert unconditioned is None
+    assert (len(direct), "us-west-2::foundation-model/amazon.nova-reel-v1:0" in direct[0]) == (1, True)
     (jobs,) = [s for s in policy_statements_of(resources, runner_id) if "bedrock:GetAsyncInvoke" in actions_of([s])]
     assert "async-invoke/*" in json.dumps(jobs["Resource"])
     for logical_id, _ in functions_by_handler(resources).values():
