@@ -47,6 +47,8 @@ class Monitoring(Construct):
                 principals=[cloudwatch],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                # Only for this account's alarms: CloudWatch acting for another account is refused the key.
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
         self.topic = sns.Topic(

@@ -53,6 +53,8 @@ def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(resources):
     (grant,) = statements_for(key["KeyPolicy"], "cloudwatch.amazonaws.com")
     assert grant["Effect"] == "Allow"
     assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # ... only when CloudWatch acts for this account's alarms (the confused deputy).
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     (policy,) = [p for p in of_type(resources, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Topics"]]
     (publish,) = statements_for(policy["PolicyDocument"], "cloudwatch.amazonaws.com")
     assert publish["Effect"] == "Allow" and publish["Action"] == "sns:Publish"
