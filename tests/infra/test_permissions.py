@@ -11,15 +11,19 @@ import contextvars
 import fnmatch
 import re
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import botocore.client
 import pytest
 
+from asyncinfer.domain.budgets import Budget
+from asyncinfer.domain.model import now_ms
 from asyncinfer.routes import HANDLERS
 from infra.local.functions import LocalFunctions
 from tests.infra.helpers import actions_of, denied, functions_by_handler, policy_statements_of
 from tests.infra.test_stack import index_grants
 from tests.integration.conftest import aws  # noqa: F401  (the emulator fixture)
+from tests.integration.test_budgets import priced  # noqa: F401  (a registry with prices)
 from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, handler_for, through_web_adapter
 
 pytestmark = [pytest.mark.infra, pytest.mark.integration]
@@ -165,6 +169,22 @@ def test_the_calls_of_paths_the_samples_do_not_take_are_granted(aws, calls, reso
     aws.run_worker()
     assert {"api_async", "sweeper", "stream", "worker"} <= {function for function, _, _ in calls}
     assert {"api_async", "stream", "worker"} <= {function for function, *_ in calls.writes}
+    assert_granted(calls, resources)
+
+
+def test_the_writes_of_a_budgeted_tenant_are_granted(priced, calls, resources):  # noqa: F811
+    """With a budget, a submit reserves in the tenant's usage partition, and a cancel and a completion settle
+    there: the API functions' writes beside the budget item, which they may not touch."""
+    emulator = priced
+    emulator.store.set_budget("acme", Budget(daily=Decimal(5), monthly=Decimal(50)), at=now_ms())
+    body = {"model": "priced-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
+    (status, cancelled), (status_2, completed) = (emulator.api("POST", "/v1/async", body=body) for _ in range(2))
+    assert status == status_2 == 200, (cancelled, completed)
+    assert emulator.api("POST", f"/v1/async/{cancelled['id']}/cancel")[0] == 200
+    emulator.run_worker()
+    api_usage = {(f, action) for f, action, partition, _ in calls.writes if partition == "usage#acme"}
+    assert ("api_async", "dynamodb:UpdateItem") in api_usage, "the reservations and the cancel's settlement"
+    assert ("worker", "dynamodb:UpdateItem") in api_usage, "the completion's settlement"
     assert_granted(calls, resources)
 
 
