@@ -166,10 +166,12 @@ def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace, store: An
     today = report.spent.today
     for period in Period:
         limit, spent = report.budget.limit(period), report.spent.of(period)
+        reserved = report.reserved.get(period, Decimal(0))
         shown = "no limit"
         if limit is not None:
-            shown = f"limit {dollars(limit)}\tremaining {dollars(max(limit - spent, Decimal(0)))}"
-        print(f"{period.value}\t{period_label(period, today)}\tspent {dollars(spent)}\t{shown}")
+            shown = f"limit {dollars(limit)}\tremaining {dollars(max(limit - spent - reserved, Decimal(0)))}"
+        figures = f"spent {dollars(spent)}\treserved {dollars(reserved)}\t{shown}"
+        print(f"{period.value}\t{period_label(period, today)}\t{figures}")
     return 0
 
 

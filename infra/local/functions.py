@@ -36,12 +36,15 @@ class LocalContext:
 
 class LocalFunctions:
     """One in-process 'function' per handler. API functions take one event at a time, like a Lambda
-    instance: Powertools resolvers keep the current event on a module-level object."""
+    instance, and one at a time among them all: Powertools keeps the current event on its BaseRouter class
+    (`BaseRouter.current_event = ...`), shared by every resolver of the process. On AWS each function has
+    processes of its own; here two API functions running at once would read each other's requests."""
 
     def __init__(self, timeouts: dict[str, float] | None = None) -> None:
         self._timeouts = timeouts or {}
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
-        self._locks = {name: threading.Lock() for name in HANDLERS if name.startswith("api_")}
+        one = threading.Lock()
+        self._locks = {name: one for name in HANDLERS if name.startswith("api_")}
 
     def handler(self, name: str) -> Callable[[dict, Any], Any]:
         if name not in self._handlers:

@@ -1,50 +1,39 @@
-"""Budgets on the local stack, driven as an operator and two clients would: the limit set with the CLI, a
-tenant refused with 402 and its figures once spent, another tenant unaffected, GET /v1/usage equal to the
-sum of the tenant's tasks' own costs, tasks already accepted running to their end."""
+"""Budgets on the local stack with the priced demo registry the project ships, driven as an operator and
+hostile clients would: concurrent and sequential submits and batches never take spent + reserved past the
+limit; cancelled, timed-out and stopped work is charged what it produced; GET /v1/usage is exactly the sum of
+the tasks' own costs; another tenant is unaffected."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from asyncinfer.domain.budgets import dollars
+from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.tasks.dialects.async_api import internal_id
 from tests.e2e.conftest import TABLE, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
-# The demo models are free: this stack's registry prices them (the README's Budgets section shows how).
-REGISTRY = {
-    "version": 1,
-    "default_chat_model": "metered-chat",
-    "models": {
-        "metered-chat": {
-            "provider": "local",
-            "upstream": "demo-chat",
-            "kind": "chat",
-            "prices": {"input_per_million": 3.0, "output_per_million": 15.0},
-        },
-        "priced-image": {
-            "provider": "local",
-            "upstream": "demo-image",
-            "kind": "image",
-            "output_formats": ["png"],
-            "prices": {"per_image": 0.04},
-        },
-    },
-}
+PRICED = Path(__file__).resolve().parents[2] / "functions" / "asyncinfer" / "models.priced.json"
+ENDED = ("COMPLETED", "FAILED", "CANCELLED")
+D = Decimal
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    models = tmp_path_factory.mktemp("budgets") / "models.json"
-    models.write_text(json.dumps(REGISTRY))
-    running = start_stack(ASYNCINFER_MODELS_FILE=str(models), ASYNCINFER_DEMO_CHAT_SECONDS="0.2")
+def stack():
+    running = start_stack(
+        ASYNCINFER_MODELS_FILE=str(PRICED),
+        ASYNCINFER_DEMO_CHAT_SECONDS="3",
+        ASYNCINFER_DEMO_MEDIA_SECONDS="0.4",
+        ASYNCINFER_DEMO_RESEARCH_STEP_SECONDS="0.5",
+    )
     yield running
     if running.process.poll() is None:
         stop_stack(running)
@@ -61,77 +50,172 @@ def admin(stack, *args: str) -> list[str]:
     return done.stdout.splitlines()
 
 
-def chat(text: str) -> dict:
-    return {"model": "metered-chat", "messages": [{"role": "user", "content": text}]}
+def image(n: int = 1) -> dict:
+    return {"model": "demo-image", "config": {"prompt": "a lighthouse", "num_images": n}}
 
 
-def run(client, text: str) -> tuple[int, dict]:
-    """Submit a chat task; once accepted, wait for it to end and return its read."""
-    submitted = client.post(
-        "/v1/async", json={"model": "metered-chat", "messages": [{"role": "user", "content": text}]}
-    )
-    if submitted.status_code != 200:
-        return submitted.status_code, submitted.json()
-    return 200, run_read(client, submitted.json()["id"])
+def chat(text: str, **more) -> dict:
+    return {"model": "demo-chat", "messages": [{"role": "user", "content": text}], **more}
 
 
-def run_read(client, task_id: str) -> dict:
-    """A task's read once it has ended."""
+def ended(client, path: str) -> dict:
+    def read():
+        body = client.get(path).json()
+        return body if body["status"].upper() in ENDED else None
 
-    def ended():
-        task = client.get(f"/v1/async/{task_id}").json()
-        return task if task["status"] in ("COMPLETED", "FAILED", "CANCELLED") else None
-
-    return wait_for(ended, timeout=60, interval=0.1, what=f"task {task_id} to end")
+    return wait_for(read, timeout=60, interval=0.1, what=f"{path} to end")
 
 
-def cost(task: dict) -> Decimal:
-    assert task["status"] == "COMPLETED", task
-    return Decimal(str(task["usage"]["cost"]["total_cost"]))
+class Watch:
+    """Reads GET /v1/usage over and over while work runs: the largest spent + reserved it saw."""
+
+    def __init__(self, client) -> None:
+        self.client, self.most, self._stop = client, D(0), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            daily = self.client.get("/v1/usage").json()["budgets"]["daily"]
+            self.most = max(self.most, D(str(daily["spent"])) + D(str(daily["reserved"])))
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
-def test_a_tenant_at_its_limit_gets_402_another_is_unaffected_and_usage_is_the_sum_of_its_costs(stack):
-    team_a, team_b = stack.client(stack.new_key("team-a")), stack.client(stack.new_key("team-b"))
-    set_lines = admin(stack, "set", "--tenant", "team-a", "--daily", "0.003")
-    assert set_lines[0].startswith("daily\t") and set_lines[0].endswith("limit $0.003\tremaining $0.003")
+def concurrently(stack, key: str, n: int, path: str, body) -> list:
+    """`n` POSTs at once, each on a connection of its own."""
 
-    costs: list[Decimal] = []
-    for i in range(20):
-        status, answer = run(team_a, f"question {i}")
-        if status != 200:
-            break
-        costs.append(cost(answer))
-    assert status == 402 and len(costs) >= 2, answer
-    spent = sum(costs)
-    usage = team_a.get("/v1/usage").json()
-    today = usage["budgets"]["daily"]["period"]
-    assert answer["error"] == {
-        "code": "budget_exceeded",
-        "message": f"This tenant's daily budget of $0.003 is spent: {dollars(spent)} so far today ({today}, UTC). "
-        f"GET /v1/usage shows the spend; the period renews at {usage['budgets']['daily']['renews_at']}",
+    def post(i: int):
+        with stack.client(key) as client:
+            return client.post(path, json=body(i) if callable(body) else body)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(post, range(n)))
+
+
+def daily(client) -> dict:
+    return client.get("/v1/usage").json()["budgets"]["daily"]
+
+
+def test_concurrent_and_sequential_submits_and_batches_never_take_spent_plus_reserved_past_the_limit(stack):
+    """The hostile tenant of issue 29: $2.00 a day at $0.04 an image is 50 images; here $0.20 is 5."""
+    key = stack.new_key("spender")
+    spender = stack.client(key)
+    admin(stack, "set", "--tenant", "spender", "--daily", "0.20")
+    with Watch(stack.client(key)) as watch:
+        answers = concurrently(stack, key, 12, "/v1/generation", image())
+        accepted = [a.json()["id"] for a in answers if a.status_code == 200]
+        refused = [a.json()["error"] for a in answers if a.status_code != 200]
+        assert len(accepted) == 5 and len(refused) == 7, [a.status_code for a in answers]
+        assert {(e["code"], e.get("period"), e.get("limit")) for e in refused} == {("budget_exceeded", "daily", 0.2)}, (
+            refused
+        )
+        assert all(e["spent"] + e["reserved"] > 0.16 for e in refused)  # no room left for one more image
+        tasks = [ended(spender, f"/v1/generation/{task_id}") for task_id in accepted]
+    assert watch.most <= D("0.20")
+    for _ in range(4):  # and one after another, once it is all spent
+        answer = spender.post("/v1/generation", json=image())
+        assert answer.status_code == 402, answer.text
+        assert (answer.json()["error"]["spent"], answer.json()["error"]["reserved"]) == (0.2, 0)
+    assert [t["status"] for t in tasks] == ["completed"] * 5
+    assert daily(spender) | {"renews_at": None} == {
+        "period": daily(spender)["period"],
+        "limit": 0.2,
+        "spent": 0.2,
+        "reserved": 0,
+        "remaining": 0,
+        "renews_at": None,
     }
-    generation = team_a.post("/v1/generation", json={"model": "priced-image", "config": {"prompt": "a fox"}})
-    assert generation.status_code == 402 and generation.json()["error"]["code"] == "budget_exceeded"
 
-    # Another tenant is unaffected.
-    status, theirs = run(team_b, "question 0")
-    assert status == 200 and theirs["status"] == "COMPLETED"
-    assert team_b.get("/v1/usage").json()["total"]["tasks"] == 1
+    # Five concurrent batches of four images ($0.16 each) under the same limit: one fits.
+    key = stack.new_key("batcher")
+    batcher = stack.client(key)
+    admin(stack, "set", "--tenant", "batcher", "--daily", "0.20")
+    items = [{"custom_id": f"i{i}", "body": image()} for i in range(4)]
+    with Watch(stack.client(key)) as watch:
+        answers = concurrently(stack, key, 5, "/v1/batches", {"endpoint": "/v1/generation", "requests": items})
+        assert sorted(a.status_code for a in answers) == [200, 402, 402, 402, 402], [a.text for a in answers]
+        batch = next(a.json() for a in answers if a.status_code == 200)
+        wait_for(lambda: batcher.get(f"/v1/batches/{batch['id']}").json()["status"] == "completed", timeout=60)
+    assert watch.most <= D("0.20")
+    assert (daily(batcher)["spent"], daily(batcher)["reserved"]) == (0.16, 0)
 
-    # GET /v1/usage matches the sum of the tenant's tasks' costs exactly, and so does the CLI.
-    assert Decimal(str(usage["total"]["cost"])) == spent
-    assert (usage["total"]["tasks"], usage["budgets"]["daily"]["spent"]) == (len(costs), float(spent))
-    assert [(row["date"], row["model"]) for row in usage["data"]] == [(today, "metered-chat")]
-    shown = admin(stack, "show", "--tenant", "team-a")
-    assert shown[0] == f"daily\t{today}\tspent {dollars(spent)}\tlimit $0.003\tremaining $0.00"
 
-    # Under a limit again, tasks accepted together all run to their end, though the first to end crosses it.
-    admin(stack, "set", "--tenant", "team-a", "--daily", str(spent + Decimal("0.00000001")))
-    accepted = [team_a.post("/v1/async", json=chat(f"more {i}")) for i in range(3)]
-    assert [r.status_code for r in accepted] == [200, 200, 200]
-    ended = [run_read(team_a, r.json()["id"]) for r in accepted]
-    spent += sum(cost(task) for task in ended)
-    usage = team_a.get("/v1/usage").json()
-    assert Decimal(str(usage["total"]["cost"])) == spent and usage["total"]["tasks"] == len(costs) + 3
-    status, answer = run(team_a, "one more")
-    assert status == 402 and f"{dollars(spent)} so far today" in answer["error"]["message"]
+def test_token_priced_work_overshoots_by_at_most_its_stated_bound(stack):
+    """A chat reserves one turn's bound: every prompt token a byte (+8 a message), max_tokens completion
+    tokens. The demo model counts words, fewer than that bound, so concurrent chats never pass the limit."""
+    key = stack.new_key("talker")
+    talker = stack.client(key)
+    limit = D("0.01")
+    admin(stack, "set", "--tenant", "talker", "--daily", str(limit))
+    bound = (D(len(b"question 00") + 8) * 3 + 120 * 15) / 1_000_000  # $0.001857 each
+    with Watch(stack.client(key)) as watch:
+        answers = concurrently(stack, key, 12, "/v1/async", lambda i: chat(f"question {i:02}", max_tokens=120))
+        accepted = [a.json()["id"] for a in answers if a.status_code == 200]
+        assert len(accepted) == int(limit / bound) == 5, [a.text for a in answers]
+        tasks = [ended(talker, f"/v1/async/{task_id}") for task_id in accepted]
+    assert watch.most <= limit
+    costs = [D(str(t["usage"]["cost"]["total_cost"])) for t in tasks]
+    assert all(cost <= bound for cost in costs)  # the stated bound held: no overshoot
+    assert D(str(daily(talker)["spent"])) == sum(costs) <= limit
+
+
+def test_stopped_work_is_charged_what_it_produced_and_usage_is_the_sum_of_the_tasks_costs(stack):
+    client = stack.client(stack.new_key("stopper"))
+
+    store = DynamoTaskStore(stack.aws("dynamodb"), TABLE)
+
+    def events(task_id: str) -> list[dict]:
+        return store.read_events("stopper", internal_id(task_id))
+
+    def produced_text(task_id: str) -> str:
+        return "".join(e.get("text", "") for e in events(task_id) if e.get("type") == "delta")
+
+    # A chat cancelled mid-stream: its prompt and the words it streamed.
+    cancelled = client.post("/v1/async", json=chat("tell me about tides")).json()["id"]
+    wait_for(lambda: produced_text(cancelled), timeout=30, what="the first words")
+    client.post(f"/v1/async/{cancelled}/cancel")
+    cancelled_read = ended(client, f"/v1/async/{cancelled}")
+    words = len(produced_text(cancelled).split())
+    assert cancelled_read["status"] == "CANCELLED" and 0 < words < 60
+    assert cancelled_read["usage"]["completion_tokens"] == words
+    assert cancelled_read["usage"]["prompt_tokens"] == 4
+    assert cancelled_read["usage"]["cost"]["total_cost"] == round((4 * 3 + words * 15) / 1e6, 8)
+
+    # A chat past its execution deadline: stopped, and charged the same way.
+    late = client.post("/v1/async", json=chat("tell me about waves", execution_timeout=1.2)).json()["id"]
+    late_read = ended(client, f"/v1/async/{late}")
+    assert late_read["status"] == "FAILED" and late_read["error"]["code"] == "deadline_exceeded"
+    assert late_read["usage"]["completion_tokens"] == len(produced_text(late).split()) > 0
+
+    # Images: three asked for, stopped (NetMind's DELETE cancels) after the first was made: what was made.
+    made = client.post("/v1/generation", json=image(3)).json()["id"]
+    wait_for(lambda: any(e["type"] == "output" for e in events(made)), timeout=30, what="the first image")
+    assert client.delete(f"/v1/generation/{made}").status_code == 200
+    stopped = store.get("stopper", internal_id(made))
+    assert stopped.status == "CANCELLED"
+    made_usage = stopped.usage
+    assert 1 <= made_usage.images < 3  # (the delete purged its event log with the files)
+    assert made_usage.cost.total_cost == round(0.04 * made_usage.images, 8)
+
+    # A long task cancelled after some of its turns: the turns it took.
+    research = client.post("/v1/async", json={**chat("Why is the sea salty?"), "model": "demo-deep-research"}).json()[
+        "id"
+    ]
+    wait_for(lambda: (client.get(f"/v1/async/{research}").json().get("progress") or {}).get("step", 0) >= 2, timeout=60)
+    client.post(f"/v1/async/{research}/cancel")
+    research_read = ended(client, f"/v1/async/{research}")
+    assert research_read["status"] == "CANCELLED"
+    assert research_read["usage"]["cost"]["total_cost"] > 0
+
+    # GET /v1/usage: exactly the sum of every task's own cost.
+    costs = [r["usage"]["cost"]["total_cost"] for r in (cancelled_read, late_read, research_read)]
+    total = sum(D(str(c)) for c in [*costs, made_usage.cost.total_cost])
+    usage = client.get("/v1/usage").json()
+    assert (D(str(usage["total"]["cost"])), usage["total"]["tasks"]) == (total, 4)
+    assert usage["budgets"]["daily"]["reserved"] == 0

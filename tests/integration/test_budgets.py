@@ -339,8 +339,8 @@ def test_the_budget_commands_set_show_and_clear(priced, capsys):
     aws = priced
     lines = budget(aws, capsys, "set", "--tenant", "acme", "--daily", "5", "--monthly", "100.50")
     assert [line.split("\t")[0] for line in lines] == ["daily", "monthly"]
-    assert lines[0].endswith("spent $0.00\tlimit $5.00\tremaining $5.00")
-    assert lines[1].endswith("spent $0.00\tlimit $100.50\tremaining $100.50")
+    assert lines[0].endswith("spent $0.00\treserved $0.00\tlimit $5.00\tremaining $5.00")
+    assert lines[1].endswith("spent $0.00\treserved $0.00\tlimit $100.50\tremaining $100.50")
     assert budget(aws, capsys, "show", "--tenant", "acme") == lines
     cleared = budget(aws, capsys, "clear", "--tenant", "acme", "--daily")
     assert cleared[0].endswith("no limit") and cleared[1] == lines[1]

@@ -41,3 +41,16 @@ def test_a_background_provider_makes_its_models_upstream_jobs():
         {"up": {"type": "openai", "background": True}},
     )
     assert found.upstream_job(found.models["bg"])
+
+
+def test_the_priced_demo_registry_is_the_demo_registry_with_a_price_on_every_model():
+    """`ASYNCINFER_MODELS_FILE=functions/asyncinfer/models.priced.json` tries budgets locally."""
+    from pathlib import Path
+
+    demo = load_registry()
+    priced = load_registry(Path(__file__).resolve().parents[2] / "functions/asyncinfer/models.priced.json")
+    assert priced.default_chat_model == demo.default_chat_model
+    assert priced.models.keys() == demo.models.keys()
+    for model_id, spec in priced.models.items():
+        assert spec.model_copy(update={"prices": demo.models[model_id].prices}) == demo.models[model_id]
+        assert spec.prices != demo.models[model_id].prices, model_id

@@ -45,6 +45,8 @@ def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
     if task.status == TaskStatus.COMPLETED and result is not None:
         for name, value in result.items():
             out.setdefault(name, value)
+    elif task.usage is not None:
+        out["usage"] = task.usage.model_dump(exclude_none=True)  # what a task stopped early was charged
     return out
 
 
