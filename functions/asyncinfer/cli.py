@@ -2,6 +2,7 @@
 
 `asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash.
 `asyncinfer budget set|show|clear --tenant NAME`: a tenant's spending limits per UTC day and month.
+`asyncinfer tenant show|set --tenant NAME`: the service classes it may use and its waiting quotas.
 `asyncinfer preflight`: read-only checks of what a first deploy needs (README: Deploy to AWS).
 `asyncinfer smoke --url URL --key KEY`: each surface's reference requests end to end after a deploy.
 `asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
@@ -26,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from asyncinfer import wiring
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import now_ms
+from asyncinfer.ops import tenants as tenants_cli
 from asyncinfer.schedules import Schedules, now_iso
 from asyncinfer.tasks.keys import create_key, parse_expiry
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
@@ -60,9 +62,17 @@ def _main(argv: list[str] | None) -> int:
     clear_budget = budgets.add_parser("clear", help="remove a tenant's limits (both unless --daily or --monthly)")
     clear_budget.add_argument("--daily", action="store_true", help="only the daily limit")
     clear_budget.add_argument("--monthly", action="store_true", help="only the monthly limit")
-    for sub in (set_budget, show_budget, clear_budget):
+    tenant = commands.add_parser("tenant", help="the service classes a tenant may use, and its waiting quotas")
+    tenants = tenant.add_subparsers(dest="action", required=True)
+    show_tenant = tenants.add_parser("show", help="a tenant's classes and waiting quotas")
+    set_tenant = tenants.add_parser("set", help="set the classes a tenant may use, or a class's waiting quota")
+    set_tenant.add_argument("--classes", help="comma-separated: priority, default, flex; or all (the default)")
+    set_tenant.add_argument(
+        "--waiting", action="append", default=[], help="CLASS=N: at most N of its tasks wait in CLASS (or none)"
+    )
+    for sub in (set_budget, show_budget, clear_budget, show_tenant, set_tenant):
         sub.add_argument("--tenant", required=True)
-    for sub in (create, listing_keys, revoke, set_budget, show_budget, clear_budget):
+    for sub in (create, listing_keys, revoke, set_budget, show_budget, clear_budget, show_tenant, set_tenant):
         sub.add_argument(
             "--table",
             default=os.environ.get("ASYNCINFER_TABLE_NAME"),
@@ -114,6 +124,13 @@ def _main(argv: list[str] | None) -> int:
     store = wiring.task_store(args.table)
     if args.command == "budget":
         return _budget(parser, args, store)
+    if args.command == "tenant":
+        try:
+            given = (args.classes, args.waiting) if args.action == "set" else (None, [])
+            print("\n".join(tenants_cli.lines(tenants_cli.apply(store, args.tenant, *given))))
+        except InvalidRequest as exc:
+            parser.error(exc.message)
+        return 0
     if args.action == "list":
         for info in store.list_api_keys(args.tenant):
             expires = _when(info.expires_at * 1000) if info.expires_at else "never"

@@ -15,6 +15,7 @@ from asyncinfer.api.contract import not_found_hint
 from asyncinfer.domain.deadlines import parse_headers
 from asyncinfer.domain.errors import (
     BudgetExceeded,
+    ClassNotAllowed,
     Conflict,
     DomainError,
     InvalidRequest,
@@ -29,6 +30,7 @@ from asyncinfer.tasks.submission import Submission
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
     BudgetExceeded: 402,
+    ClassNotAllowed: 403,
     TaskNotFound: 404,
     Conflict: 409,
     RequestTooLarge: 413,

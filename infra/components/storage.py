@@ -27,7 +27,7 @@ EXPIRING_PREFIXES = ("requests/", "results/", "outputs/")
 BATCH_PREFIXES = ("batches/", "uploads/")
 # A budget's item (sk `budget`) shares its partition, usage#<tenant>, with the usage lines and reservations that
 # the functions count in (only ever by updating counters): these are its attributes, which they may not name.
-BUDGET_ATTRIBUTES = ("daily", "monthly", "updated_at")
+BUDGET_ATTRIBUTES = ("daily", "monthly", "updated_at", "classes", "waiting_priority", "waiting_default", "waiting_flex")
 _WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 

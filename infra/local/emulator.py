@@ -24,6 +24,7 @@ from asyncinfer.store.schema import (
     TTL_ATTRIBUTE,
 )
 from infra.local.child import Child, ready
+from infra.local.fair_queues import fair_receives
 from infra.queue_plan import QueueSpec, queue_plan
 
 REGION = "us-east-1"
@@ -316,6 +317,7 @@ plain_json_answers()
 counts_by_walking()
 transactions_in_place()
 cheap_sqs_retention_check()
+fair_receives()
 moto_modules_listed_once()
 
 

@@ -219,12 +219,13 @@ def test_a_standing_that_cannot_be_read_is_logged_once_and_the_stream_goes_on(ca
 
 
 class LaneStore:
-    def __init__(self) -> None:
+    def __init__(self, own: int = 4) -> None:
         self.asked: list[tuple] = []
+        self.own = own
 
-    def count_queued_before(self, lane, task_id, limit):
-        self.asked.append(("count", lane, task_id, limit))
-        return 4
+    def count_queued_before(self, lane, task_id, limit, tenant=None):
+        self.asked.append(("count", lane, task_id, limit, tenant))
+        return 4 if tenant is None else self.own
 
     def starts_since(self, lane, since_ms):
         self.asked.append(("starts", lane, since_ms))
@@ -237,5 +238,8 @@ def test_a_queued_tasks_standing_is_its_place_in_its_lane_and_its_lanes_pace():
     task = ScriptedStore([]).task.model_copy(update={"service_tier": ServiceTier.FLEX})
     store = LaneStore()
     assert lane_standing(store, now=lambda: STARTED)(task) == Standing(4, STARTED + 5 * 4_000 // 20)
-    assert [asked[:2] for asked in store.asked] == [("count", "flex"), ("starts", "flex")]
+    assert [asked[:2] for asked in store.asked] == [("count", "flex"), ("count", "flex"), ("starts", "flex")]
+    assert store.asked[1][-1] == task.tenant  # its own tasks ahead: all 4, so the place is exact
     assert lane_standing(store)(task.model_copy(update={"status": TaskStatus.IN_PROGRESS})) is None
+    # Another tenant's task ahead: the fair queue's order among tenants is not known, the place an estimate.
+    assert lane_standing(LaneStore(own=3), now=lambda: STARTED)(task).estimated

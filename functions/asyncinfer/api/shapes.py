@@ -25,7 +25,13 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
             "service_tier": {"type": "string", "enum": ["priority", "default", "flex"]},
             "queue_position": {
                 "type": "integer",
-                "description": "While not yet started: how many tasks (of every tenant) start before it in its class",
+                "description": "While not yet started: how many tasks (of every tenant) wait before it in its class. "
+                "Exact while only its tenant's own tasks are ahead (they start in the order they came)",
+            },
+            "queue_position_estimated": {
+                "type": "boolean",
+                "description": "Present (true) while other tenants' tasks wait ahead of it: each class is a fair "
+                "queue, which starts a quieter tenant's tasks before a busier one's, so the position is an estimate",
             },
             "progress": obj(
                 step={"type": "integer", "description": "Steps done (a tool loop's steps of tool calls)"},

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from asyncinfer.domain.errors import UnknownModel
-from asyncinfer.domain.model import MEDIA_KINDS, Cost, TaskKind, Usage
+from asyncinfer.domain.model import MEDIA_KINDS, Cost, ServiceTier, TaskKind, Usage
 
 
 class Prices(BaseModel):
@@ -103,6 +103,16 @@ class ModelRegistry(BaseModel):
     models: dict[str, ModelSpec]
     # The chat model for requests that name none (PrivateGPT's `model` is optional).
     default_chat_model: str | None = None
+    # What each service class pays, as a multiple of the models' prices (a class not named: 1).
+    class_prices: dict[ServiceTier, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
+
+    def for_tier(self, spec: ModelSpec, tier: ServiceTier) -> ModelSpec:
+        """`spec` with its prices as `tier` pays them."""
+        factor = self.class_prices.get(tier, 1.0)
+        if factor == 1.0:
+            return spec
+        scaled = {name: value * factor for name, value in spec.prices.model_dump().items()}
+        return spec.model_copy(update={"prices": Prices(**scaled)})
 
     @model_validator(mode="after")
     def _providers_exist(self) -> ModelRegistry:

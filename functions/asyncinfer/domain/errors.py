@@ -83,6 +83,22 @@ class TooManyInFlight(RateLimited):
     code = "too_many_in_flight"
 
 
+class ClassNotAllowed(DomainError):
+    """A service class the tenant is not entitled to (asyncinfer.domain.tenants)."""
+
+    code = "class_not_allowed"
+
+    def __init__(self, message: str, *, service_tier: str) -> None:
+        super().__init__(message)
+        self.service_tier = service_tier
+
+
+class TooManyWaiting(RateLimited):
+    """The tenant already has its maximum of tasks waiting in that class."""
+
+    code = "too_many_waiting"
+
+
 class BudgetExceeded(DomainError):
     """A submit that does not fit in the tenant's spending limit for a period (asyncinfer.domain.budgets)."""
 

@@ -52,6 +52,8 @@ class Standing:
 
     queue_position: int
     estimated_start_at: int | None  # epoch ms
+    # Other tenants' tasks wait ahead of it: the order among tenants is the fair queue's, not known here.
+    estimated: bool = False
 
 
 def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bucket_ms: int) -> int | None:

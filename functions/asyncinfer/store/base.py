@@ -11,6 +11,7 @@ from asyncinfer.domain.budgets import Budget, Period, UsageLine
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.domain.reservations import Hold, Settlement
+from asyncinfer.domain.tenants import TenantSettings
 
 
 class ConditionFailed(Exception):
@@ -184,7 +185,15 @@ class TaskStore(Protocol):
     def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
         """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
 
-    def count_queued_before(self, lane: str, task_id: str, limit: int) -> int:
+    def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
+        """The tenant's tasks waiting in `lane`, up to `limit`."""
+        ...
+
+    def get_settings(self, tenant: str) -> TenantSettings:
+        """The tenant's settings (its budget, classes, waiting quotas); the defaults when it has none."""
+        ...
+
+    def count_queued_before(self, lane: str, task_id: str, limit: int, tenant: str | None = None) -> int:
         """Tasks of every tenant waiting in `lane` that were made before `task_id`, up to `limit`."""
         ...
 

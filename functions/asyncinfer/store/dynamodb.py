@@ -359,14 +359,31 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems):
             query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count
 
-    def count_queued_before(self, lane: str, task_id: str, limit: int) -> int:
-        """The tasks waiting in `lane` that were made before `task_id` (all tenants), counted up to `limit`."""
+    def count_queued_before(self, lane: str, task_id: str, limit: int, tenant: str | None = None) -> int:
+        """The tasks waiting in `lane` that were made before `task_id` (all tenants', or `tenant`'s), counted up
+        to `limit`."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": QUEUED_INDEX,
             "KeyConditionExpression": "#queued = :lane AND sk < :mine",
             "ExpressionAttributeNames": {"#queued": QUEUED_ATTRIBUTE},
             "ExpressionAttributeValues": {":lane": {"S": lane}, ":mine": {"S": TASK_PREFIX + task_id}},
+            "Select": "COUNT",
+        }
+        if tenant is not None:
+            kwargs["FilterExpression"] = "pk = :tenant"
+            kwargs["ExpressionAttributeValues"][":tenant"] = {"S": tenant}
+        return self._count(kwargs, limit)
+
+    def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
+        """The tenant's tasks waiting in `lane`, counted up to `limit` (the index is eventually consistent)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": QUEUED_INDEX,
+            "KeyConditionExpression": "#queued = :lane",
+            "FilterExpression": "pk = :tenant",
+            "ExpressionAttributeNames": {"#queued": QUEUED_ATTRIBUTE},
+            "ExpressionAttributeValues": {":lane": {"S": lane}, ":tenant": {"S": tenant}},
             "Select": "COUNT",
         }
         return self._count(kwargs, limit)

@@ -14,7 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.budgets import Budget, UsageLine
-from asyncinfer.domain.model import Task
+from asyncinfer.domain.model import ServiceTier, Task
+from asyncinfer.domain.tenants import TenantSettings
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.store.codec import task_from_item
 from asyncinfer.store.schema import TASK_PREFIX
@@ -80,12 +81,51 @@ class UsageItems:
         return task_from_item(self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"])
 
     def get_budget(self, tenant: str) -> Budget:
+        return self.get_settings(tenant).budget
+
+    def get_settings(self, tenant: str) -> TenantSettings:
+        """The tenant's settings item (its budget's: one read a submit), or the defaults without one."""
         item = self._ddb.get_item(
             TableName=self._table, Key={"pk": usage_pk(tenant), "sk": {"S": BUDGET_SK}}, ConsistentRead=True
         ).get("Item")
         if not item:
-            return Budget()
-        return Budget(daily=_decimal(item, "daily"), monthly=_decimal(item, "monthly"))
+            return TenantSettings()
+        classes = item.get("classes", {}).get("S")
+        return TenantSettings(
+            budget=Budget(daily=_decimal(item, "daily"), monthly=_decimal(item, "monthly")),
+            classes=None if classes is None else frozenset(ServiceTier(c) for c in classes.split(",") if c),
+            waiting={t: int(item[f"waiting_{t.value}"]["N"]) for t in ServiceTier if f"waiting_{t.value}" in item},
+        )
+
+    def set_classes(self, tenant: str, classes: frozenset[ServiceTier] | None, *, at: int) -> TenantSettings:
+        """The classes the tenant may use (None: every class)."""
+        if classes is None:
+            update, values = "SET updated_at = :at REMOVE classes", {":at": _number(at)}
+        else:
+            joined = ",".join(sorted(c.value for c in classes))
+            update, values = "SET updated_at = :at, classes = :c", {":at": _number(at), ":c": {"S": joined}}
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": usage_pk(tenant), "sk": {"S": BUDGET_SK}},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
+        )
+        return self.get_settings(tenant)
+
+    def set_waiting(self, tenant: str, tier: ServiceTier, quota: int | None, *, at: int) -> TenantSettings:
+        """How many of the tenant's tasks may wait in `tier` (None: no quota of the class's own)."""
+        name = f"waiting_{tier.value}"
+        if quota is None:
+            update, values = f"SET updated_at = :at REMOVE {name}", {":at": _number(at)}
+        else:
+            update, values = f"SET updated_at = :at, {name} = :q", {":at": _number(at), ":q": _number(quota)}
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": usage_pk(tenant), "sk": {"S": BUDGET_SK}},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
+        )
+        return self.get_settings(tenant)
 
     def set_budget(self, tenant: str, budget: Budget, *, at: int) -> Budget:
         sets = {"updated_at": _number(at)}

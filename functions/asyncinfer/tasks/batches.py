@@ -29,7 +29,7 @@ from asyncinfer.domain.batches import (
     item_task_id,
 )
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
-from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
+from asyncinfer.domain.model import ServiceTier, Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
 from asyncinfer.domain.scheduling import BATCH_LANE
@@ -114,9 +114,12 @@ class Batches:
             {**line, "body": seal_body(sealer, line["body"], tenant, batch_id)}
             for line in self._validate(tenant, request.endpoint, items, prepared)
         ]
+        settings = self.tasks.store.get_settings(tenant)
+        for ready in prepared:
+            settings.check_class(ready.fields.get("service_tier", ServiceTier.DEFAULT))
         budgets = self.tasks.budgets
         # Its items, once made, all run: the batch reserves for all of them at once, each item its share.
-        hold = budgets.hold(tenant, prepared) if budgets is not None else None
+        hold = budgets.hold(tenant, prepared, settings.budget) if budgets is not None else None
         if hold is not None and budgets is not None:
             for line, ready in zip(lines, prepared, strict=True):
                 if share := budgets.reservation_e8(ready):

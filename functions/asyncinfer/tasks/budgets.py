@@ -23,7 +23,7 @@ from asyncinfer.domain.budgets import (
 from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.errors import BudgetExceeded, InvalidRequest
 from asyncinfer.domain.ids import TENANT_PATTERN
-from asyncinfer.domain.model import now_ms
+from asyncinfer.domain.model import ServiceTier, now_ms
 from asyncinfer.domain.reservations import Hold, from_e8, reservation, to_e8
 from asyncinfer.store.base import HoldRefused, UsageStore
 from asyncinfer.tasks.submission import Prepared
@@ -45,17 +45,20 @@ class Budgets:
         first = today if budget is not None and budget.monthly is None else month_start(today)
         return Spent.from_lines(today, self.store.usage_lines(tenant, first, today))
 
-    def hold(self, tenant: str, requests: Sequence[Prepared]) -> Hold | None:
-        """What accepting `requests` (one submit, or a batch's items) reserves of the tenant's budget, to be
-        written with them; None when they cost nothing. It costs one read (the tenant's limits)."""
+    def hold(self, tenant: str, requests: Sequence[Prepared], budget: Budget | None = None) -> Hold | None:
+        """What accepting `requests` (one submit, or a batch's items) reserves of the tenant's budget (read
+        unless given), to be written with them; None when they cost nothing."""
         amount = sum(map(self.reservation_e8, requests))
         if amount <= 0:
             return None
-        return Hold(self.today(), amount, self.store.get_budget(tenant))
+        return Hold(self.today(), amount, budget if budget is not None else self.store.get_budget(tenant))
 
     def reservation_e8(self, prepared: Prepared) -> int:
         spec = self.registry.models.get(prepared.model) if self.registry is not None else None
-        return to_e8(reservation(spec, prepared.kind, prepared.request)) if spec is not None else 0
+        if spec is None or self.registry is None:
+            return 0
+        spec = self.registry.for_tier(spec, prepared.fields.get("service_tier", ServiceTier.DEFAULT))
+        return to_e8(reservation(spec, prepared.kind, prepared.request))
 
     def refused(self, hold: Hold, refusal: HoldRefused) -> BudgetExceeded:
         """The 402 of a reservation that did not fit: its period, what is spent and reserved, the limit."""
@@ -87,16 +90,16 @@ class Budgets:
         return UsageReport.of(first, last, lines, self.store.get_budget(tenant), spent, reserved)
 
     def set_limits(self, tenant: str, *, daily: Decimal | None = None, monthly: Decimal | None = None) -> Budget:
-        _check_tenant(tenant)
+        check_tenant(tenant)
         if daily is None and monthly is None:
             raise InvalidRequest("Give a daily or a monthly limit (or both)")
         return self.store.set_budget(tenant, Budget(daily=daily, monthly=monthly), at=self.clock())
 
     def clear_limits(self, tenant: str, periods: Iterable[Period] = (Period.DAILY, Period.MONTHLY)) -> Budget:
-        _check_tenant(tenant)
+        check_tenant(tenant)
         return self.store.clear_budget(tenant, [period.value for period in periods])
 
 
-def _check_tenant(tenant: str) -> None:
+def check_tenant(tenant: str) -> None:
     if not re.match(TENANT_PATTERN, tenant):
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")

@@ -222,7 +222,7 @@ class LongTaskRunner:
         task = self.worker.store.get(claim.tenant, claim.task_id)
         if task is None:
             raise _Ended(Outcome.DROPPED)
-        spec = self.worker.registry.resolve(task.model, task.kind)
+        spec = self.worker.registry.for_tier(self.worker.registry.resolve(task.model, task.kind), task.service_tier)
         try:
             return spec, ChatRequest.model_validate(self.worker.stored_request(task))
         except ValidationError as exc:
@@ -292,7 +292,7 @@ class LongTaskRunner:
         task = self.worker.store.get(claim.tenant, claim.task_id)
         if task is None:
             return Outcome.DROPPED.value
-        spec = self.worker.registry.resolve(task.model, task.kind)
+        spec = self.worker.registry.for_tier(self.worker.registry.resolve(task.model, task.kind), task.service_tier)
         if self._jobs_for is None:
             raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs here")
         jobs = self._jobs_for(spec)

@@ -26,6 +26,7 @@ from asyncinfer.domain.errors import (
 from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
 from asyncinfer.domain.model import (
     TASK_EVENTS,
+    ServiceTier,
     Task,
     TaskKind,
     TaskStatus,
@@ -229,7 +230,12 @@ class TaskService:
         fp = prepared.fingerprint
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
-        hold = self.budgets.hold(tenant, [prepared]) if self.budgets is not None else None
+        settings = self.store.get_settings(tenant)
+        tier = prepared.fields.get("service_tier", ServiceTier.DEFAULT)
+        settings.check_class(tier)
+        if (quota := settings.waiting.get(tier)) is not None:
+            settings.check_waiting(tier, self.store.count_waiting(tenant, tier.value, quota))
+        hold = self.budgets.hold(tenant, [prepared], settings.budget) if self.budgets is not None else None
         self._check_inflight(tenant)
         self._check_rate(tenant)
         task = self.new_task(tenant, prepared, **reserved_fields(hold))

@@ -25,8 +25,11 @@ def lane_standing(store: TaskStore, now: Callable[[], int] = now_ms) -> Standing
             return None
         lane = lane_of(task)
         position = store.count_queued_before(lane, task.id, MAX_POSITION)
+        # Only its tenant's own tasks ahead: they start in the order they came. Other tenants' ahead: fair
+        # queues may start a quieter tenant's after it, or its after a quieter one's, so it is an estimate.
+        own = store.count_queued_before(lane, task.id, position, task.tenant) if position else 0
         at = now()
         starts = store.starts_since(lane, at - RATE_WINDOW_MS)
-        return Standing(position, estimate_start(at, position, starts, LANE_BUCKET_MS))
+        return Standing(position, estimate_start(at, position, starts, LANE_BUCKET_MS), estimated=own < position)
 
     return standing

@@ -172,7 +172,7 @@ class Worker:
         return Outcome.DISPATCHED
 
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
-        spec = self.registry.resolve(task.model, task.kind)
+        spec = self.registry.for_tier(self.registry.resolve(task.model, task.kind), task.service_tier)
         if task.kind in MEDIA_KINDS:
             return self._run_media(task, spec, deadline, remaining_ms)
         try:

@@ -28,6 +28,8 @@ def fields(
             out["estimated_finish_at"] = stamp(finish)
     if standing is not None:
         out["queue_position"] = standing.queue_position
+        if standing.estimated:
+            out["queue_position_estimated"] = True
         at = standing.estimated_start_at
         out["estimated_start_at"] = stamp(at) if at is not None else None
     # Its deadlines (asyncinfer.domain.deadlines): the start's while it waits; the end's once fixed, or while it
