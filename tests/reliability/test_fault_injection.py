@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import boto3
 import pytest
@@ -26,7 +27,7 @@ from moto import mock_aws
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.domain.budgets import day_of
+from asyncinfer.domain.budgets import day_of, money
 from asyncinfer.domain.errors import ServiceUnavailable
 from asyncinfer.domain.model import TERMINAL, TaskStatus, now_ms
 from asyncinfer.handlers import worker
@@ -42,6 +43,7 @@ from infra.local.poller import Poller
 pytestmark = pytest.mark.integration
 
 TASKS = int(os.environ.get("RELIABILITY_TASKS", "200"))
+PRICED = Path(__file__).resolve().parents[2] / "functions" / "asyncinfer" / "models.priced.json"
 # About 0.2 s a task on an idle machine and 0.44 s beside other test suites (each one's faults, retries and
 # backoff included; 1,000 tasks in 439 s): the run must settle within 1 s a task, whatever its size. A hang
 # never settles, so the budget only has to be finite and grow with the work.
@@ -147,6 +149,8 @@ def emulated(monkeypatch):
         "ASYNCINFER_CONCURRENCY": "1",
         "ASYNCINFER_SUBMITS_PER_WINDOW": "0",  # the run submits faster than a tenant's default quota
         "ASYNCINFER_MAX_INFLIGHT_TASKS": "0",
+        # Priced: every submit reserves, every end settles, every charge costs something.
+        "ASYNCINFER_MODELS_FILE": str(PRICED),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -320,11 +324,21 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     # Every ended task has left the in-flight index: the tenant's in-flight quota is not leaking.
     assert store.count_inflight(tenant, TASKS) == 0
     assert statuses["COMPLETED"] > TASKS // 2, "the faults should not stop most tasks from completing"
-    # Each completed task counted once in the tenant's usage, whatever crashed around its completion.
-    lines = store.usage_lines(tenant, day_of(int(started_wall * 1000)), day_of(now_ms()))
+    # Each charged task (completed, or stopped after output) counted once in the tenant's usage, whatever
+    # crashed around its end; GET /v1/usage's figures are exactly the sum of the tasks' own costs.
+    first_day, last_day = day_of(int(started_wall * 1000)), day_of(now_ms())
+    lines = store.usage_lines(tenant, first_day, last_day)
+    charged = [t for t in final.values() if t.usage is not None]
     completed = [t for t in final.values() if t.status == TaskStatus.COMPLETED]
-    assert sum(line.tasks for line in lines) == len(completed)
-    assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in completed)
+    assert all(t.usage is not None for t in completed)
+    assert sum(line.tasks for line in lines) == len(charged)
+    assert sum(line.total_tokens for line in lines) == sum(t.usage.total_tokens for t in charged)
+    assert sum(line.cost for line in lines) == sum(money(t.usage.cost.total_cost) for t in charged) > 0
+    # and every reservation was settled or given back: nothing is left reserved once all has ended.
+    for day in {first_day, last_day}:
+        assert [f.reserved_e8 for f in store.ledger(tenant, day).values()] == [0, 0]
+    stopped = [t for t in charged if t.status != TaskStatus.COMPLETED]
+    print(f"charged: {len(completed)} completed, {len(stopped)} stopped after output")
     # Both kinds of deadline were missed in the run, and each one's ending is as above.
     assert errors["start_timeout"] > 0 and errors["deadline_exceeded"] > 0, errors
     # The sweeper forgets each deadline once seen to: nothing is left to watch but deadlines not yet due.
