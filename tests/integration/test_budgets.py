@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from asyncinfer import cli, wiring
 from asyncinfer.blobs.s3 import S3BlobStore
 from asyncinfer.config import WorkerSettings
-from asyncinfer.domain.budgets import dollars
+from asyncinfer.domain.budgets import Budget, dollars
 from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.model import Cost, TaskStatus, Usage, now_ms
 from asyncinfer.providers.base import Finished
@@ -419,4 +419,23 @@ def test_a_long_task_on_the_durable_runner_counts_once(priced, durable):
     aws.run_worker()  # the duplicate finds it ended
     report = usage(aws)
     assert report["data"][0]["model"] == "priced-research" and report["total"]["tasks"] == 1
+    assert report["budgets"]["daily"]["reserved"] == 0  # each turn reserved, all of it settled
     assert Decimal(str(report["total"]["cost"])) == cost_of(aws, task["id"]) > 0
+
+
+def test_a_long_tasks_turns_are_each_reserved_before_they_start(priced, durable):
+    """A long task's turns after its first are reserved as they come: with the limit at its first turn's
+    reservation, its second does not start; it ends budget_exceeded, charged its first turn."""
+    aws = priced
+    body = {**chat("Why is the sky blue?", "priced-research"), "demo_research": {"steps": 2, "step_seconds": 0}}
+    status, task = submit(aws, body)
+    assert status == 200, task
+    first_turn = usage(aws)["budgets"]["daily"]["reserved"]
+    assert first_turn > 0
+    aws.store.set_budget("acme", Budget(daily=Decimal(str(first_turn))), at=0)
+    done = run(aws, durable, task["id"])
+    assert done["status"] == "FAILED" and done["error"]["code"] == "budget_exceeded", done
+    daily = usage(aws)["budgets"]["daily"]
+    charged = Decimal(str(done["usage"]["cost"]["total_cost"]))
+    assert charged > 0 and (Decimal(str(daily["spent"])), daily["reserved"]) == (charged, 0)
+    assert charged <= Decimal(str(first_turn))

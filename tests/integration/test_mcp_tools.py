@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 import tracemalloc
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 
+from asyncinfer.domain.budgets import Budget
 from asyncinfer.domain.ids import parse_any
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import shared, worker
@@ -42,8 +44,11 @@ def stack(aws, model_server, tmp_path, monkeypatch):
         "version": 1,
         "providers": {"compat": {"type": "openai", "base_url": model_server.base_url, "max_retries": 0}},
         "models": {
-            name: {"provider": "compat", "upstream": name, "kind": "chat"}
-            for name in ("tool-loop", "tool-error", "tool-forever")
+            **{
+                name: {"provider": "compat", "upstream": name, "kind": "chat"}
+                for name in ("tool-loop", "tool-error", "tool-forever")
+            },
+            "priced-loop": {"provider": "compat", "upstream": "tool-loop", "kind": "chat", "prices": PRICES},
         },
     }
     path = tmp_path / "models.json"
@@ -54,6 +59,9 @@ def stack(aws, model_server, tmp_path, monkeypatch):
     shared.service.cache_clear()
     worker.runtime.cache_clear()
     return aws
+
+
+PRICES = {"input_per_million": 3.0, "output_per_million": 15.0}
 
 
 def run(aws, model, servers):
@@ -386,3 +394,28 @@ def stream_images(aws, task_id: str) -> list[dict]:
                     images.append(image)
             iterator = page.get("NextShardIterator")
     return images
+
+
+def test_each_further_turn_is_reserved_before_it_starts_and_one_that_does_not_fit_is_not_started(stack, tools):
+    """The submit reserved one turn; before the second, the reservation becomes what the first used plus the
+    second's bound. With the limit at the first reservation, the second does not fit: the task stops,
+    budget_exceeded, charged its first turn, and nothing stays reserved."""
+    body = {
+        "model": "priced-loop",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Add 2 and 3, and the weather?"}],
+        "mcp_servers": [{"name": "calc", "url": tools.url, "authorization": "t0ken"}],
+    }
+    status, created = stack.api("POST", "/v1/async", body=body)
+    assert status == 200, created
+    first_turn = stack.api("GET", "/v1/usage")[1]["budgets"]["daily"]["reserved"]
+    assert first_turn == round(((len(b"Add 2 and 3, and the weather?") + 8) * 3 + 100 * 15) / 1e6, 8)
+    stack.store.set_budget("acme", Budget(daily=Decimal(str(first_turn))), at=0)
+    stack.run_worker()
+    task = stack.store.get("acme", parse_any(created["id"]))
+    assert task.status == TaskStatus.FAILED and task.error.code == "budget_exceeded", task.error
+    assert task.error.message.startswith("The next model turn would reserve")
+    assert task.usage.prompt_tokens > 0 and task.usage.cost.total_cost > 0  # its first turn, charged
+    daily = stack.api("GET", "/v1/usage")[1]["budgets"]["daily"]
+    assert (daily["spent"], daily["reserved"]) == (task.usage.cost.total_cost, 0)
+    assert daily["spent"] <= first_turn

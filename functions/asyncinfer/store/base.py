@@ -185,6 +185,10 @@ class TaskStore(Protocol):
     def count_submit(self, tenant: str, window: int, limit: int, expires_at: int) -> bool:
         """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
 
+    def rehold(self, task: Task, hold: Hold) -> None:
+        """The running `task`'s reservation becomes `hold` (HoldRefused; ConditionFailed once not as read)."""
+        ...
+
     def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
         """The tenant's tasks waiting in `lane`, up to `limit`."""
         ...

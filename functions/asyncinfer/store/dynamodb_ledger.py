@@ -15,9 +15,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.budgets import Period
+from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.reservations import Hold, Settlement
-from asyncinfer.store.base import HoldRefused, LedgerFigures
+from asyncinfer.store.base import ConditionFailed, HoldRefused, LedgerFigures
 from asyncinfer.store.dynamodb_usage import usage_pk
+from asyncinfer.store.schema import TASK_PREFIX
 
 HELD_PREFIX = "held#"
 # Submits and endings of one tenant meet on its ledger items; DynamoDB cancels a transaction that meets
@@ -99,6 +101,45 @@ class LedgerItems:
                 if failed or not conflict or attempt == CONFLICT_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2**attempt))
+
+    def rehold(self, task: Task, hold: Hold) -> None:
+        """A running task's reservation becomes `hold.amount_e8` (what it has used so far and its next model
+        turn's bound): its record and its tenant's ledger move together by the difference, a rise on condition
+        that the limit leaves room for it (HoldRefused), on condition that the task is still this attempt's and
+        its reservation as read in `task` (ConditionFailed)."""
+        before = task.reserved_e8 or 0
+        delta = hold.amount_e8 - before
+        values = {
+            ":amount": {"N": str(hold.amount_e8)},
+            ":running": {"S": TaskStatus.IN_PROGRESS.value},
+            ":attempt": {"N": str(task.attempt)},
+        }
+        same = "attribute_not_exists(reserved_e8)"
+        if task.reserved_e8 is not None:
+            same, values[":before"] = "reserved_e8 = :before", {"N": str(before)}
+        record = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": task.tenant}, "sk": {"S": TASK_PREFIX + task.id}},
+                "UpdateExpression": "SET reserved_e8 = :amount, reserved_day = :day",
+                "ConditionExpression": f"#status = :running AND attempt = :attempt AND {same}",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {**values, ":day": {"S": hold.day.isoformat()}},
+            }
+        }
+        if delta > 0:
+            moves = self.hold_items(task.tenant, Hold(hold.day, delta, hold.budget))
+        else:
+            moves = (
+                [self._ledger_update(task.tenant, period, hold.day, delta, delta) for period in Period] if delta else []
+            )
+        try:
+            self.transact([record, *moves], holds_from=1 if delta > 0 else None)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise ConditionFailed(None) from exc
+            raise
 
     def ledger(self, tenant: str, day: date) -> dict[Period, LedgerFigures]:
         """The tenant's ledger of `day` and of its month, read consistently."""

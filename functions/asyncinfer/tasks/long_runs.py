@@ -35,6 +35,7 @@ from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import Outcome, claim_changes, fail_unclaimed, watch_deadline
 from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step
+from asyncinfer.tasks.topups import reserve_turn
 from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
@@ -426,6 +427,8 @@ class LongTaskRunner:
         log = claim.log(base, name, Meter(spec, done))
         task = claim.task()
         claim.check_deadline()
+        if name != "turn-0":  # the submit reserved the first
+            reserve_turn(self.worker.store, task, spec, body, Meter(spec, done).usage())
         provider = self.worker.provider_for(spec)
         deadline = now_ms() + claim.steps.remaining_ms() - self.config.deadline_margin_ms
         deadline = min(deadline, task.finish_by or deadline)

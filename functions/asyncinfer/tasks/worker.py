@@ -46,6 +46,7 @@ from asyncinfer.tasks.outcomes import (
     watch_deadline,
 )
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
+from asyncinfer.tasks.topups import reserve_turn
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,14 @@ class Worker:
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
         upstream = self.upstream_for(spec)
 
+        turns = 0
+
         def turn(current: ChatRequest) -> tuple[str, Finished]:
+            nonlocal turns
+            if turns:  # the submit reserved the first
+                used = log_.meter.usage() if log_.meter is not None else Usage()
+                reserve_turn(self.store, task, spec, current.model_dump(mode="json", exclude_none=True), used)
+            turns += 1
             return self.stream_turn(provider, upstream, current, log_, deadline)
 
         extra: dict[str, Any] = {}
