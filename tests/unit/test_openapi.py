@@ -49,3 +49,18 @@ def test_the_docs_page_inlines_swagger_ui_and_the_document():
     page = openapi.swagger_page()
     assert "SwaggerUIBundle" in page and "/v1/generation/{id}" in page
     assert "cdn" not in page.split("<script>")[0].lower()
+
+
+def test_the_document_carries_the_403_and_the_usage_reserved_figures():
+    paths = openapi.document()["paths"]
+    for path in ("/v1/async", "/async/chat/completions", "/v1/messages/async", "/v1/generation", "/v1/batches"):
+        responses = paths[path]["post"]["responses"]
+        assert {"402", "403", "429"} <= set(responses), path
+        assert "class_not_allowed" in responses["403"]["description"]
+    usage = paths["/v1/usage"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    period = usage["properties"]["budgets"]["properties"]["daily"]["properties"]
+    assert {"spent", "reserved", "remaining", "limit"} <= set(period)
+    read = paths["/v1/async/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "queue_position_estimated" in json.dumps(read) or "queue_position_estimated" in json.dumps(
+        openapi.document()["components"]
+    )

@@ -1,5 +1,5 @@
 """How each route describes itself in the OpenAPI document that Powertools generates from the routers:
-its summary, tag and operation id, its answers (ours: 400/401/402/404/409/429 with the error body, never
+its summary, tag and operation id, its answers (ours: 400/401/402/403/404/409/429 with the error body, never
 Powertools' 422), and the parameters several routes share.
 
 A route that takes a request body parses it itself (strict JSON: depth, NaN, lone surrogates, size) and
@@ -159,10 +159,20 @@ def route(
     if method == "POST":
         responses[409] = _ERROR
     if takes_body:
-        responses[402] = {**_ERROR, "description": "Over the tenant's budget (budget_exceeded): GET /v1/usage"}
+        responses[402] = {
+            **_ERROR,
+            "description": "What it reserves would take the tenant's spent + reserved past a limit (budget_exceeded; "
+            "the error names the period, spent, reserved and limit): GET /v1/usage",
+        }
+        responses[403] = {
+            **_ERROR,
+            "description": "A service class the tenant may not use (class_not_allowed, naming it)",
+        }
     if takes_body or streams:
         responses[429] = {
-            "description": "Over the tenant's stream cap" if streams else "Over the tenant's submit quota",
+            "description": "Over the tenant's stream cap"
+            if streams
+            else "Over the tenant's submit quota, in-flight cap or its class's waiting quota",
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
             "content": {"application/json": {"schema": ERROR}},
         }
