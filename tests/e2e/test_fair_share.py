@@ -54,6 +54,7 @@ def body(text: str, tier: str = "priority") -> dict:
     return {"model": "demo-chat", "messages": [{"role": "user", "content": text}], "service_tier": tier}
 
 
+@pytest.mark.timeout(360)
 def test_a_tenants_priority_backlog_does_not_hold_back_anothers_priority_task(stack):
     store = DynamoTaskStore(stack.aws("dynamodb"), TABLE)
     key_a, key_b = stack.new_key("noisy"), stack.new_key("quiet")
