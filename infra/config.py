@@ -28,6 +28,9 @@ class InfraConfig(BaseModel):
     # How long one long task may run in all, and how long its execution's history is kept after.
     runner_execution_days: int = Field(default=7, ge=1, le=366)
     runner_retention_days: int = Field(default=14, ge=1, le=90)
+    # Long tasks of one tenant running on the runner at once, its batches' items included (0: no cap); one
+    # more waits for a slot instead of failing (README: Long tasks).
+    max_long_tasks_per_tenant: int = Field(default=10, ge=0, le=10_000)
     worker_batch_size: int = Field(default=10, ge=1, le=10)
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300)
     worker_max_concurrency: int = Field(default=20, ge=2, le=1000)

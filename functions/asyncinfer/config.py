@@ -108,6 +108,11 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSet
     deadline_margin_seconds: float = Field(default=10, ge=0)
     # Tasks of one SQS batch run side by side in this many threads.
     concurrency: int = Field(default=10, ge=1, le=100)
+    # Long tasks (models that run on the durable runner) of one tenant running at once, its batches' items
+    # included (0: no cap). One more waits, not failed: its message comes back after about
+    # long_task_wait_seconds (SQS delays a message 900 s at most) and it starts once a slot is free.
+    max_long_tasks_per_tenant: int = Field(default=10, ge=0, le=10_000)
+    long_task_wait_seconds: float = Field(default=30, ge=1, le=900)
     demo_chat_seconds: float = Field(default=3.0, ge=0)
     demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
     # The demo deep-research model: search steps per task, seconds per model turn and per search.

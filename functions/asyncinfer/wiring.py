@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.long_runs import LongTaskRunner
+    from asyncinfer.tasks.long_slots import LongSlots
     from asyncinfer.tasks.sweeper import Sweeper
     from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
     from asyncinfer.tasks.worker import Worker
@@ -181,8 +182,9 @@ def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
     from asyncinfer.tasks.worker import Worker
 
     models = models or providers(settings)
+    store = task_store(settings.table_name)
     return Worker(
-        store=task_store(settings.table_name),
+        store=store,
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
         registry=models.registry,
         provider_for=models,
@@ -190,6 +192,7 @@ def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
         tool_host=lambda servers: mcp_tool_host(servers, settings),
         sealer=sealer(settings),
         executions=executions(settings),
+        long_slots=long_slots(settings, store),
         config=WorkerConfig(
             flush_seconds=settings.flush_seconds,
             max_attempts=settings.max_attempts,
@@ -197,6 +200,18 @@ def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
             deadline_margin_ms=int(settings.deadline_margin_seconds * 1000),
             max_tool_steps=settings.mcp_max_steps,
         ),
+    )
+
+
+def long_slots(settings: WorkerSettings, store: DynamoTaskStore) -> LongSlots:
+    from asyncinfer.store.dynamodb_slots import DynamoLongSlots
+    from asyncinfer.tasks.long_slots import LongSlots
+
+    return LongSlots(
+        DynamoLongSlots(client("dynamodb"), settings.table_name),
+        store,
+        cap=settings.max_long_tasks_per_tenant,
+        wait_seconds=settings.long_task_wait_seconds,
     )
 
 

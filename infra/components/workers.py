@@ -72,6 +72,11 @@ class Workers(Construct):
             parts.runner.grant_invoke(self.worker)
             # ... and reads one whose task it finds unfinished (an execution that gave up fails its task).
             grant_executions(self.worker, parts.runner, "lambda:GetDurableExecution")
+            # A long task over its tenant's cap waits: its message is sent again, delayed, to the queue it
+            # came from (asyncinfer.tasks.long_slots).
+            self.worker.add_environment("ASYNCINFER_MAX_LONG_TASKS_PER_TENANT", str(config.max_long_tasks_per_tenant))
+            for queue in (*queues.task_lanes(), queues.batch_items):
+                queue.grant_send_messages(self.worker)
 
         self.dead_letter = Function(
             self,

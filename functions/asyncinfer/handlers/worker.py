@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
 from asyncinfer.handlers.event_source import partial_batch_entry_point
-from asyncinfer.handlers.redelivery import back_off
+from asyncinfer.handlers.redelivery import back_off, send_again
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import TaskMessage, parse_message
+from asyncinfer.tasks.long_slots import WaitForSlot
 from asyncinfer.tasks.outcomes import RetryLater
 from asyncinfer.tasks.worker import Worker
 
@@ -38,6 +39,9 @@ def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> st
     except RetryLater as exc:
         logger.info("task will be retried", extra={"reason": str(exc)})
         raise
+    except WaitForSlot as wait:
+        logger.info("long task waits for a slot", extra={"reason": str(wait), "delay_seconds": wait.delay_seconds})
+        raise
     finally:
         logger.thread_safe_clear_keys()
 
@@ -55,8 +59,23 @@ async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> st
         metrics.add_metric(name="TasksRetried", unit=MetricUnit.Count, value=1)
         await asyncio.to_thread(_back_off, record, retry.lease_left_ms)
         raise
+    except WaitForSlot as wait:
+        metrics.add_metric(name="TasksWaiting", unit=MetricUnit.Count, value=1)
+        await asyncio.to_thread(_wait, record, wait.delay_seconds)
+        return "waiting"
     metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome
+
+
+def _wait(record: SQSRecord, delay_seconds: int) -> None:
+    """A long task over its tenant's cap comes back as a new message, and this one is done with. Should the
+    send fail, this one fails instead: it comes back all the same, counting one receive."""
+    try:
+        send_again(record, delay_seconds)
+    except Exception as exc:
+        logger.warning("could not send the waiting task's message again", exc_info=True)
+        back_off(record, base=delay_seconds, cap=delay_seconds, at_least=delay_seconds)
+        raise RetryLater("its message could not be sent again") from exc
 
 
 def _back_off(record: SQSRecord, lease_left_ms: int) -> None:

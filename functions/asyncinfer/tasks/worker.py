@@ -35,6 +35,7 @@ from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, Pro
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.long_slots import LongSlots
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import (
     Outcome,
@@ -70,9 +71,11 @@ class Worker:
         *,
         sealer: Sealer,
         executions: Executions | None = None,
+        long_slots: LongSlots | None = None,
     ) -> None:
         self.sealer = sealer
         self.executions = executions
+        self.long_slots = long_slots
         self.store = store
         self.blobs = blobs
         self.registry = registry
@@ -158,6 +161,8 @@ class Worker:
         if task.execution_arn and self.executions.status(task.execution_arn) in ENDED:
             # Its execution gave up (a runner that kept dying) without ending the task: it never will.
             return self._fail_unclaimed(task, RUNNER_FAILED, "The long-task runner stopped without finishing the task")
+        if self.long_slots is not None and task.status == TaskStatus.CREATED and not task.execution_arn:
+            self.long_slots.acquire(task)  # not yet started: a slot first (WaitForSlot when none is free)
         try:
             arn = self.executions.start(task.tenant, task.id)
         except Exception as exc:
