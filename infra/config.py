@@ -31,6 +31,10 @@ class InfraConfig(BaseModel):
     # Long tasks of one tenant running on the runner at once, its batches' items included (0: no cap); one
     # more waits for a slot instead of failing (README: Long tasks).
     max_long_tasks_per_tenant: int = Field(default=10, ge=0, le=10_000)
+    # The runner's reserved concurrency: at most this many of its invocations at once (an execution waiting
+    # without compute holds none), and as many kept for it. null: none reserved, which any account can deploy;
+    # Lambda keeps at least 100 of an account's concurrency unreserved (`asyncinfer preflight` checks).
+    runner_reserved_concurrency: int | None = Field(default=None, ge=1, le=10_000)
     worker_batch_size: int = Field(default=10, ge=1, le=10)
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300)
     worker_max_concurrency: int = Field(default=20, ge=2, le=1000)

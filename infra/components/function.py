@@ -27,6 +27,7 @@ class Function(Construct):
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         layers: list[lambda_.ILayerVersion] | None = None,
         durable_config: lambda_.DurableConfig | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(self, "Logs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
@@ -47,6 +48,7 @@ class Function(Construct):
             log_group=self.log_group,
             layers=layers,
             durable_config=durable_config,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": "asyncinfer",
                 "POWERTOOLS_METRICS_NAMESPACE": "asyncinfer",

@@ -44,6 +44,9 @@ class Runner(Construct):
                 execution_timeout=Duration.days(config.runner_execution_days),
                 retention_period=Duration.days(config.runner_retention_days),
             ),
+            # Its own bound (README: Long tasks): invocations beyond it are throttled, and Lambda keeps an
+            # asynchronous invocation's event and tries again (invocation-async-error-handling).
+            reserved_concurrency=config.runner_reserved_concurrency,
         ).function
         self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS, version=self.function.current_version)
         # Its own checkpoints (the rights of AWSLambdaBasicDurableExecutionRolePolicy, on itself only). A policy

@@ -1,5 +1,6 @@
 """Long-task limits in the synthesized stack (issue 29): the worker is told each tenant's cap of long tasks and
-may send a waiting task's message back to the queues it reads."""
+may send a waiting task's message back to the queues it reads; the runner's reserved concurrency is a setting,
+none by default (any account can deploy it)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,35 @@ def test_the_calls_of_a_long_task_waiting_for_a_slot_are_granted(aws, calls, res
     assert_granted(calls, resources)
 
 
-def test_the_configuration_refuses_a_negative_cap():
+def test_by_default_no_function_reserves_concurrency(resources):
+    assert not [
+        name for name, p in of_type(resources, "AWS::Lambda::Function").items() if "ReservedConcurrentExecutions" in p
+    ]
+
+
+def test_the_runners_reserved_concurrency_and_the_cap_come_from_the_configuration():
+    from tests.infra.conftest import synthesize
+
+    _, template = synthesize(runner_reserved_concurrency=25, max_long_tasks_per_tenant=4)
+    resources = template.to_json()["Resources"]
+    runner_id, runner = functions_by_handler(resources)[HANDLERS["runner"]]
+    assert runner["ReservedConcurrentExecutions"] == 25
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert {name for name, p in functions.items() if "ReservedConcurrentExecutions" in p} == {runner_id}
+    _, worker = functions_by_handler(resources)[HANDLERS["worker"]]
+    assert worker["Environment"]["Variables"]["ASYNCINFER_MAX_LONG_TASKS_PER_TENANT"] == "4"
+
+
+@pytest.mark.parametrize("bad", [{"runner_reserved_concurrency": 0}, {"max_long_tasks_per_tenant": -1}])
+def test_the_configuration_refuses_a_reservation_of_nothing_and_a_negative_cap(bad):
     with pytest.raises(ValidationError):
-        InfraConfig.from_context({"max_long_tasks_per_tenant": -1})
+        InfraConfig.from_context(bad)
+
+
+def test_preflight_finds_the_deployed_runner_by_its_logical_id(resources):
+    """`asyncinfer preflight` reads what the deployed runner reserves (an update) by this id's prefix."""
+    from asyncinfer.ops.preflight import RUNNER_LOGICAL_ID
+
+    runner_id, _ = functions_by_handler(resources)[HANDLERS["runner"]]
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert [name for name in functions if name.startswith(RUNNER_LOGICAL_ID)] == [runner_id]

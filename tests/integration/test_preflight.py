@@ -124,7 +124,7 @@ def test_a_fresh_account_gets_a_fix_for_every_failing_line(account):
     text = render(checks)
     assert "✗ CDK bootstrap: no CDKToolkit stack in eu-west-1\n    fix: make bootstrap" in text
     assert found["long tasks (durable functions)"].result == Result.OK
-    assert text.endswith("not ready: 3 of 11 checks failed")
+    assert text.endswith("not ready: 3 of 12 checks failed")
 
 
 def test_a_ready_account_passes_every_check(account):

@@ -26,6 +26,8 @@ Clients = Callable[..., Any]  # clients(service, region=None) -> a boto3 client
 # A cross-region inference profile (us.amazon.nova-lite-v1:0) names its model after a geography prefix.
 _PROFILE_PREFIX = re.compile(r"^(us|eu|apac|us-gov|ca|jp|au|global)\.")
 _HEALTHY_STACK = re.compile(r"^(CREATE|UPDATE|IMPORT)_COMPLETE$|^UPDATE_ROLLBACK_COMPLETE$")
+# The logical id CDK gives the long-task runner's function (infra/components/runner.py; tests/infra checks it).
+RUNNER_LOGICAL_ID = "RunnerFunction"
 
 
 class Result(StrEnum):
@@ -56,6 +58,7 @@ class Target:
     secret_arns: tuple[str, ...] = ()
     bootstrap_version: int = MIN_BOOTSTRAP_VERSION
     long_tasks: bool = True  # the long-task runner, a Lambda durable function
+    runner_reserved_concurrency: int | None = None  # None: the runner reserves none
     tools: tuple[str, ...] = field(default=("node", "npm"))
 
 
@@ -69,6 +72,7 @@ class Preflight:
         self.region = region
         self.target = target
         self._which = which
+        self._account: dict[str, Any] | None = None
 
     def run(self) -> list[Check]:
         checks: list[Check] = []
@@ -87,6 +91,7 @@ class Preflight:
         yield self._api_gateway_logging_role()
         yield self._web_adapter_layer()
         yield self._concurrency()
+        yield self._runner_concurrency()
         yield self._long_tasks()
         for model, region in self.target.bedrock_models:
             yield self._bedrock_model(model, region)
@@ -211,8 +216,13 @@ class Preflight:
             return Check("Web Adapter layer", Result.FAIL, f"{arn} is for {runtimes}, not {t.architecture}", "")
         return Check("Web Adapter layer", Result.OK, arn)
 
+    def _account_limit(self) -> dict[str, Any]:
+        if self._account is None:
+            self._account = self._clients("lambda").get_account_settings()["AccountLimit"]
+        return self._account
+
     def _concurrency(self) -> Check:
-        limit = self._clients("lambda").get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
+        limit = self._account_limit()["ConcurrentExecutions"]
         wanted = self.target.worker_max_concurrency + 10
         if limit < wanted:
             return Check(
@@ -223,6 +233,52 @@ class Preflight:
                 "request a higher 'Concurrent executions' quota in Service Quotas, or lower worker_max_concurrency",
             )
         return Check("Lambda concurrency", Result.OK, f"{limit} concurrent executions in the account")
+
+    def _runner_concurrency(self) -> Check:
+        """Reserved concurrency is taken from the account's unreserved pool, of which Lambda keeps at least 100
+        (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); new accounts start
+        with a low quota (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+        name = "runner concurrency"
+        reserve = self.target.runner_reserved_concurrency
+        if not self.target.long_tasks or reserve is None:
+            return Check(
+                name,
+                Result.OK,
+                "none reserved (runner_reserved_concurrency null): the runner, if any, shares the unreserved pool, "
+                "and each tenant's long tasks are capped (max_long_tasks_per_tenant)",
+            )
+        account = self._account_limit()
+        # On an update, what the deployed runner reserves now is out of the pool and comes back to it.
+        unreserved = account.get("UnreservedConcurrentExecutions", account["ConcurrentExecutions"])
+        unreserved += self._runner_reserved_now()
+        left = unreserved - reserve
+        if left < 100:
+            return Check(
+                name,
+                Result.FAIL,
+                f"reserving {reserve} for the runner would leave {left} of the account's {unreserved} unreserved "
+                "concurrent executions; Lambda keeps at least 100 unreserved (the deploy would fail)",
+                f"request a 'Concurrent executions' quota of at least {account['ConcurrentExecutions'] - left + 100} "
+                "in Service Quotas, or lower runner_reserved_concurrency in cdk.json (null: none reserved)",
+            )
+        return Check(name, Result.OK, f"{reserve} reserved for the runner, {left} of {unreserved} left unreserved")
+
+    def _runner_reserved_now(self) -> int:
+        try:
+            resources = self._clients("cloudformation").describe_stack_resources(
+                StackName=f"asyncinfer-{self.target.stage}"
+            )["StackResources"]
+        except ClientError as exc:
+            if _code(exc) == "ValidationError":
+                return 0  # a first deploy
+            raise
+        runner = [
+            r["PhysicalResourceId"]
+            for r in resources
+            if r["ResourceType"] == "AWS::Lambda::Function" and r["LogicalResourceId"].startswith(RUNNER_LOGICAL_ID)
+        ]
+        found = self._clients("lambda").get_function_concurrency(FunctionName=runner[0]) if runner else {}
+        return int(found.get("ReservedConcurrentExecutions") or 0)
 
     def _long_tasks(self) -> Check:
         """Durable functions answer for a function that does not exist with ResourceNotFoundException; a
