@@ -353,6 +353,7 @@ def deployment_target(project: Path):
         bedrock_models=tuple(sorted(bedrock, key=str)),
         secret_arns=tuple(sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))),
         long_tasks=config.long_tasks,
+        runner_reserved_concurrency=config.runner_reserved_concurrency,
     )
 
 

@@ -240,6 +240,7 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
     (tmp_path / "cdk.json").write_text(json.dumps(cdk))
     target = cli.deployment_target(tmp_path)
     assert (target.stage, target.architecture) == ("team", "x86_64")
+    assert target.runner_reserved_concurrency is None  # cdk.json reserves none for the runner by default
     assert target.bedrock_models == ((NOVA, "us-east-1"),)
     assert target.secret_arns == (registry["providers"]["oa"]["api_key"]["secret_arn"],)
 

@@ -99,26 +99,20 @@ class UsageItems:
 
     def set_classes(self, tenant: str, classes: frozenset[ServiceTier] | None, *, at: int) -> TenantSettings:
         """The classes the tenant may use (None: every class)."""
-        if classes is None:
-            update, values = "SET updated_at = :at REMOVE classes", {":at": _number(at)}
-        else:
-            joined = ",".join(sorted(c.value for c in classes))
-            update, values = "SET updated_at = :at, classes = :c", {":at": _number(at), ":c": {"S": joined}}
-        self._ddb.update_item(
-            TableName=self._table,
-            Key={"pk": usage_pk(tenant), "sk": {"S": BUDGET_SK}},
-            UpdateExpression=update,
-            ExpressionAttributeValues=values,
-        )
-        return self.get_settings(tenant)
+        joined = None if classes is None else {"S": ",".join(sorted(c.value for c in classes))}
+        return self._set_setting(tenant, "classes", joined, at)
 
     def set_waiting(self, tenant: str, tier: ServiceTier, quota: int | None, *, at: int) -> TenantSettings:
         """How many of the tenant's tasks may wait in `tier` (None: no quota of the class's own)."""
-        name = f"waiting_{tier.value}"
-        if quota is None:
-            update, values = f"SET updated_at = :at REMOVE {name}", {":at": _number(at)}
+        return self._set_setting(tenant, f"waiting_{tier.value}", None if quota is None else _number(quota), at)
+
+    def _set_setting(self, tenant: str, name: str, value: dict[str, str] | None, at: int) -> TenantSettings:
+        """One attribute of the tenant's settings item set (or removed, given None); the settings after it."""
+        values = {":at": _number(at)}
+        if value is None:
+            update = f"SET updated_at = :at REMOVE {name}"
         else:
-            update, values = f"SET updated_at = :at, {name} = :q", {":at": _number(at), ":q": _number(quota)}
+            update, values[":v"] = f"SET updated_at = :at, {name} = :v", value
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": usage_pk(tenant), "sk": {"S": BUDGET_SK}},
