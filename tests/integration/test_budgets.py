@@ -15,11 +15,11 @@ from asyncinfer.config import WorkerSettings
 from asyncinfer.domain.budgets import Budget, dollars
 from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.model import Cost, TaskStatus, Usage, now_ms
-from asyncinfer.providers.base import Finished
+from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.dialects.async_api import internal_id
-from asyncinfer.tasks.outcomes import Outcome, WorkerConfig
+from asyncinfer.tasks.outcomes import Outcome, WorkerConfig, fail_dead_lettered
 from asyncinfer.tasks.worker import Worker
 from tests.integration.test_long_tasks import run
 from tests.integration.test_worker import LONG, ScriptedProvider
@@ -439,3 +439,24 @@ def test_a_long_tasks_turns_are_each_reserved_before_they_start(priced, durable)
     charged = Decimal(str(done["usage"]["cost"]["total_cost"]))
     assert charged > 0 and (Decimal(str(daily["spent"])), daily["reserved"]) == (charged, 0)
     assert charged <= Decimal(str(first_turn))
+
+
+def test_a_failure_after_output_is_charged_what_it_produced_and_lost_work_gives_its_reservation_back(priced):
+    aws = priced
+    status, task = submit(aws, chat("fails midway", "priced-chat", max_tokens=50))
+    assert status == 200, task
+    failing = ScriptedProvider(words=10, pause=0.02, fail=ProviderError("model_error", "boom", retryable=False))
+    message = TaskMessage(tenant="acme", task_id=internal_id(task["id"]))
+    assert make_worker(aws, failing).process(message, remaining_ms=lambda: LONG) == Outcome.FAILED
+    status, read = aws.api("GET", f"/v1/async/{task['id']}")
+    assert read["status"] == "FAILED" and read["usage"]["completion_tokens"] == 2  # "w0 w1 ", then the failure
+    assert Decimal(str(read["usage"]["cost"]["total_cost"])) == Decimal("0.001") + Decimal(2 * 3 + 2 * 15) / 10**6
+    daily = usage(aws)["budgets"]["daily"]
+    assert (daily["spent"], daily["reserved"]) == (read["usage"]["cost"]["total_cost"], 0)
+
+    # Work lost before it ran (its message dead-lettered): its end gives the whole reservation back.
+    status, lost = submit(aws, chat("never runs", "priced-chat", max_tokens=50))
+    assert usage(aws)["budgets"]["daily"]["reserved"] > 0
+    assert fail_dead_lettered(aws.store, TaskMessage(tenant="acme", task_id=internal_id(lost["id"])))
+    assert usage(aws)["budgets"]["daily"]["reserved"] == 0
+    assert aws.store.get("acme", internal_id(lost["id"])).usage is None
