@@ -136,3 +136,15 @@ def charge_of(task: Task, status: TaskStatus, usage: Usage | None, at_ms: int) -
     cost = to_e8(line.cost) if line is not None else 0
     settlement = Settlement(day, reserved, cost) if reserved or cost else None
     return Charge(usage, line, settlement)
+
+
+def reserved_fields(hold: Hold | None) -> dict[str, Any]:
+    """The task's record of the reservation written with it."""
+    return {} if hold is None else {"reserved_e8": hold.amount_e8, "reserved_day": hold.day.isoformat()}
+
+
+def release_of(task: Task) -> Settlement | None:
+    """The whole reservation of a task that never ran, given back."""
+    if not task.reserved_e8 or not task.reserved_day:
+        return None
+    return Settlement(date.fromisoformat(task.reserved_day), task.reserved_e8, 0)

@@ -32,12 +32,13 @@ from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, Servic
 from asyncinfer.domain.model import ServiceTier, Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
+from asyncinfer.domain.reservations import reserved_fields
 from asyncinfer.domain.scheduling import BATCH_LANE
 from asyncinfer.domain.sealing import open_body, seal_body
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
 from asyncinfer.tasks.files import Files
-from asyncinfer.tasks.service import TaskService, reserved_fields
+from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
 
 log = logging.getLogger(__name__)

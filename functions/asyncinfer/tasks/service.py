@@ -6,7 +6,6 @@ import json
 import logging
 import time
 from collections.abc import Collection
-from datetime import date
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
@@ -35,7 +34,7 @@ from asyncinfer.domain.model import (
     sources_of,
 )
 from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
-from asyncinfer.domain.reservations import Hold, Settlement
+from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
 from asyncinfer.domain.scheduling import Standing, lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
@@ -424,18 +423,6 @@ class TaskService:
     def standing(self, task: Task) -> Standing | None:
         """A task waiting to start: its place in its lane and when it should start; None once started."""
         return lane_standing(self.store)(task)
-
-
-def reserved_fields(hold: Hold | None) -> dict[str, Any]:
-    """The task's record of the reservation written with it."""
-    return {} if hold is None else {"reserved_e8": hold.amount_e8, "reserved_day": hold.day.isoformat()}
-
-
-def release_of(task: Task) -> Settlement | None:
-    """The whole reservation of a task that never ran, given back."""
-    if not task.reserved_e8 or not task.reserved_day:
-        return None
-    return Settlement(date.fromisoformat(task.reserved_day), task.reserved_e8, 0)
 
 
 def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:
