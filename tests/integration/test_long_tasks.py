@@ -371,3 +371,34 @@ def test_an_openai_video_reports_its_progress_on_reads_and_its_mp4_lands_in_the_
         assert sum(1 for _ in container.decode(video=0)) == 6 * 24
     percents = [e["percent"] for e in aws.store.read_events("acme", created["id"]) if e["type"] == "progress"]
     assert percents == sorted(percents) and set(percents) <= {25.0, 50.0, 75.0, 100.0} and percents, percents
+
+
+def test_a_task_purged_between_invocations_ends_its_execution_cleanly(long_tasks, monkeypatch):
+    """Everything a replay depends on is read inside steps: the task's item removed (its retention passed)
+    while a step waits to run again, the replay follows its checkpoints and the next live step finds the
+    task gone, which ends the execution (dropped), instead of another path (NonDeterministicExecutionError)."""
+    aws, durable = long_tasks
+    task_id = submit_research(aws, prompt="purged")
+    purged = {"done": False, "arn": None}
+
+    class PurgedMidway(DemoResearchProvider):
+        def stream_chat(self, upstream, request):
+            if any(m.role == "tool" for m in request.messages) and not purged["done"]:
+                purged["done"] = True
+                purged["arn"] = aws.store.get("acme", hex_of(task_id)).execution_arn
+                aws.ddb.delete_item(
+                    TableName=aws.resources.table_name,
+                    Key={"pk": {"S": "acme"}, "sk": {"S": "task#" + hex_of(task_id)}},
+                )
+                raise ProviderError("provider_error", "503, and meanwhile the task is purged", retryable=True)
+            yield from super().stream_chat(upstream, request)
+
+    runner.runtime().worker.provider_for = lambda spec: PurgedMidway(Pace(2, 0))
+    aws.run_worker()
+    wait_for(lambda: purged["done"], what="the purge")
+    arn = purged["arn"]
+    ended = durable.wait(arn)
+    assert ended["Status"] == "SUCCEEDED", ended
+    assert json.loads(ended["Result"]) == {"outcome": "dropped"}
+    history = durable.client().get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    assert "ExecutionFailed" not in {e["EventType"] for e in history}

@@ -27,7 +27,17 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, output_prefix, turn_key
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.deadlines import missed
-from asyncinfer.domain.model import MEDIA_KINDS, Progress, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
+from asyncinfer.domain.model import (
+    MEDIA_KINDS,
+    Progress,
+    ServiceTier,
+    Task,
+    TaskKind,
+    TaskStatus,
+    Usage,
+    now_ms,
+    sources_of,
+)
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
@@ -182,17 +192,33 @@ class LongTaskRunner:
 
     def run(self, tenant: str, task_id: str, steps: Steps) -> str:
         claim = _Claim(self.worker, tenant, task_id, steps)
-        begun = self._step(
-            steps, claim, "begin", lambda: {"seq": claim.task().event_seq, "kind": claim.task().kind.value}
-        )
+        # Everything a replay's path depends on comes from checkpoints: read outside a step, a task purged
+        # between two invocations would send the replay down another path than its checkpoints.
+        begun = self._step(steps, claim, "begin", partial(self._begin, claim))
         if "end" in begun:
             return begun["end"]
         try:
-            if TaskKind(begun["kind"]) in MEDIA_KINDS:
-                return self._job(claim, steps, begun["seq"])
-            return self._chat(claim, steps, begun["seq"])
+            if TaskKind(begun["kind"]) in MEDIA_KINDS or begun.get("job"):
+                return self._job(claim, steps, begun)
+            return self._chat(claim, steps, begun)
         except StepGaveUp as exc:
             return self._step(steps, claim, "fail", partial(self._fail, claim, exc.code, exc.message))["end"]
+
+    def _begin(self, claim: _Claim) -> dict[str, Any]:
+        """The claim, and the plan a replay follows: the task's kind, model and class; for a chat, whether it
+        runs as a job upstream and whether it has tools."""
+        task = claim.task()
+        plan: dict[str, Any] = {
+            "seq": task.event_seq,
+            "kind": task.kind.value,
+            "model": task.model,
+            "tier": task.service_tier.value,
+        }
+        if task.kind not in MEDIA_KINDS:
+            spec, request = self._request(claim)
+            plan["job"] = self._jobs_for is not None and self.worker.registry.upstream_job(spec)
+            plan["tools"] = self._tools_for(spec, request.mcp_servers or []) is not None
+        return plan
 
     def _step(self, steps: Steps, claim: _Claim, name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return steps.step(name, partial(self._guarded, claim, body))
@@ -229,19 +255,16 @@ class LongTaskRunner:
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
 
-    def _chat(self, claim: _Claim, steps: Steps, seq: int) -> str:
-        try:
-            spec, request = self._request(claim)
-        except (_Ended, ProviderError) as exc:
-            return self._step(steps, claim, "fail", partial(_raise, exc))["end"]
-        if self._jobs_for is not None and self.worker.registry.upstream_job(spec):
-            return self._job(claim, steps, seq)  # a background response upstream
-        body = request.model_dump(mode="json", exclude_none=True)
-        messages: list[dict[str, Any]] = body["messages"]
+    def _chat(self, claim: _Claim, steps: Steps, plan: dict[str, Any]) -> str:
+        registry = self.worker.registry
+        spec = registry.for_tier(registry.resolve(plan["model"], TaskKind(plan["kind"])), ServiceTier(plan["tier"]))
+        seq = plan["seq"]
+        body = self._body(claim)
+        messages: list[dict[str, Any]] = body.get("messages", [])
         tools = list(body.get("tools") or [])
         offered: list[str] = []
-        if self._tools_for(spec, request.mcp_servers or []) is not None:
-            listed = self._step(steps, claim, "tools", partial(self._offered, spec, request))
+        if plan.get("tools"):
+            listed = self._step(steps, claim, "tools", partial(self._offered, claim, spec))
             if "end" in listed:
                 return listed["end"]
             tools += listed["tools"]
@@ -273,7 +296,7 @@ class LongTaskRunner:
                 name = f"tool-{n}-{i}"
                 # The turn's last call ends a step of the task: its progress is told with it.
                 progress = step_progress(n + 1, turn.get("steps"), ours) if i == len(ours) - 1 else None
-                tool = partial(self._tool, claim, spec, request, call, seq, name, progress)
+                tool = partial(self._tool, claim, spec, call, seq, name, progress)
                 result = self._step(steps, claim, name, tool)
                 if "end" in result:
                     return result["end"]
@@ -287,18 +310,17 @@ class LongTaskRunner:
                 self._pause_if_short(steps, result, name)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _job(self, claim: _Claim, steps: Steps, seq: int) -> str:
+    def _job(self, claim: _Claim, steps: Steps, plan: dict[str, Any]) -> str:
         """A task that runs as a job upstream (a video, a background response): started once, then polled
         after waits without compute. A cancelled task's job is cancelled upstream at the next poll."""
-        task = self.worker.store.get(claim.tenant, claim.task_id)
-        if task is None:
-            return Outcome.DROPPED.value
-        spec = self.worker.registry.for_tier(self.worker.registry.resolve(task.model, task.kind), task.service_tier)
+        seq, model = plan["seq"], plan["model"]
+        registry = self.worker.registry
+        spec = registry.for_tier(registry.resolve(model, TaskKind(plan["kind"])), ServiceTier(plan["tier"]))
         if self._jobs_for is None:
-            raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs here")
+            raise StepGaveUp("invalid_request", f"{model} runs no upstream jobs here")
         jobs = self._jobs_for(spec)
         if jobs is None:
-            raise StepGaveUp("invalid_request", f"{task.model} runs no upstream jobs")
+            raise StepGaveUp("invalid_request", f"{model} runs no upstream jobs")
         started = self._step(steps, claim, "start-job", partial(self._start_job, claim, spec, jobs, seq))
         if "end" in started:
             return started["end"]
@@ -314,7 +336,7 @@ class LongTaskRunner:
             if "end" in polled:
                 return polled["end"]
             seq, progress = polled["seq"], polled.get("progress")
-            if polled["state"] == "completed" and task.kind == TaskKind.CHAT:
+            if polled["state"] == "completed" and TaskKind(plan["kind"]) == TaskKind.CHAT:
                 done = partial(self._finish_chat_job, claim, spec, jobs, job, seq)
                 return self._step(steps, claim, "finish", done)["end"]
             if polled["state"] == "completed":
@@ -410,7 +432,16 @@ class LongTaskRunner:
         """Bookkeeping every step result carries: whether the next step needs a fresh invocation."""
         return {"pause": steps.remaining_ms() < self.config.step_budget_ms}
 
-    def _offered(self, spec: ModelSpec, request: ChatRequest) -> dict[str, Any]:
+    def _body(self, claim: _Claim) -> dict[str, Any]:
+        """The request's body, from which live turns are made; {} once the task is gone (a replay then follows
+        its checkpoints, and the next live step finds the task gone and ends)."""
+        task = self.worker.store.get(claim.tenant, claim.task_id)
+        if task is None or task.terminal or not task.visible():
+            return {}
+        return self._request(claim)[1].model_dump(mode="json", exclude_none=True)
+
+    def _offered(self, claim: _Claim, spec: ModelSpec) -> dict[str, Any]:
+        _, request = self._request(claim)
         host = self._tools_for(spec, request.mcp_servers or [])
         assert host is not None
 
@@ -469,13 +500,13 @@ class LongTaskRunner:
         self,
         claim: _Claim,
         spec: ModelSpec,
-        request: ChatRequest,
         call: dict[str, Any],
         base: int,
         name: str,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
         log = claim.log(base, name)
+        _, request = self._request(claim)
         function = call.get("function", {})
         tool, arguments = function.get("name", ""), function.get("arguments") or "{}"
         log.add({"type": "tool_call", "id": call.get("id"), "name": tool, "arguments": arguments})
