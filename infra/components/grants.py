@@ -251,3 +251,15 @@ def grant_executions(fn: lambda_.Function, runner: lambda_.Alias, *actions: str)
         f"IAM5[Resource::<{Stack.of(fn).get_logical_id(target.node.default_child)}.Arn>:*]",
         "The runner's durable executions: their ARNs are the function's, a version and an execution id.",
     )
+
+
+def grant_start(fn: lambda_.Function, runner: lambda_.Alias) -> None:
+    """A function that starts the runner's executions: an Invoke of the runner's alias, and, when the name is
+    already started with another payload (DurableExecutionAlreadyStartedException), the listing of the runner's
+    executions by that name (asyncinfer.executions.lambda_durable), on the runner function alone."""
+    runner.grant_invoke(fn)
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["lambda:ListDurableExecutionsByFunction"], resources=[runner.version.lambda_.function_arn]
+        )
+    )

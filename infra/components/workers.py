@@ -7,7 +7,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from infra.components.function import Function
-from infra.components.grants import grant_executions, grant_model_rights, task_runner_environment
+from infra.components.grants import grant_executions, grant_model_rights, grant_start, task_runner_environment
 from infra.components.parts import StackParts
 from infra.components.storage import grant_table
 
@@ -68,8 +68,9 @@ class Workers(Construct):
         )
         grant_model_rights(self.worker, parts, "worker")
         if parts.runner is not None:
-            # Long tasks: it starts the runner's executions (an Invoke of the runner's alias, nothing else).
-            parts.runner.grant_invoke(self.worker)
+            # Long tasks: it starts the runner's executions (an Invoke of the runner's alias), and finds one by
+            # name when another deployment started it with another payload.
+            grant_start(self.worker, parts.runner)
             # ... and reads one whose task it finds unfinished (an execution that gave up fails its task).
             grant_executions(self.worker, parts.runner, "lambda:GetDurableExecution")
             # A long task over its tenant's cap waits: its message is sent again, delayed, to the queue it

@@ -5,7 +5,9 @@ whenever it dies, with the same per-invocation timeout a Lambda function has.
 
 The worker and the API reach it as they reach Lambda, through boto3's "lambda" client: a small front
 (LambdaFront) answers the asynchronous Invoke with a durable execution name, the way Lambda does (one
-execution per name), and passes the durable-execution API (get, stop, list) through to the service.
+execution per name: the same payload again is answered with that execution, another payload with
+DurableExecutionAlreadyStartedException), and passes the durable-execution API (get, stop, list) through to
+the service.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -39,6 +42,7 @@ RUNNER_NAME = "asyncinfer-runner"
 # How long one execution may run in all (the deployed runner's durable config says the same).
 EXECUTION_TIMEOUT_SECONDS = 7 * 86400
 INVOKE_PATH = "/2015-03-31/functions/"
+LIST_PATH = re.compile(r"/2025-12-01/functions/([^/]+)/durable-executions")
 
 
 class DurableService:
@@ -132,7 +136,7 @@ class LambdaFront:
         self.url = f"http://127.0.0.1:{self.port}"
         self._service = service_url
         self._region = region
-        self._started: dict[str, str] = {}
+        self._started: dict[str, tuple[str, bytes]] = {}  # by execution name: its ARN and its payload
         self._lock = threading.Lock()
         front = self
 
@@ -185,7 +189,16 @@ class LambdaFront:
         function = unquote(request.path[len(INVOKE_PATH) :].split("/", 1)[0])
         bare, _, qualifier = function.rpartition(":function:")[2].partition(":")
         with self._lock:  # Lambda keeps one execution per name; the local service does not, so this does
-            arn = self._started.get(name)
+            arn, started_with = self._started.get(name, (None, b""))
+            if arn is not None and started_with != body:
+                # Lambda's answer to a name already started with another payload.
+                _reply(
+                    request,
+                    409,
+                    {"Type": "User", "message": f"A durable execution named {name} was started with another payload"},
+                    error="DurableExecutionAlreadyStartedException",
+                )
+                return
             if arn is None:
                 answer = self._post(
                     "/start-durable-execution",
@@ -199,7 +212,8 @@ class LambdaFront:
                         "Input": body.decode() or "{}",
                     },
                 )
-                arn = self._started[name] = answer["ExecutionArn"]
+                arn = answer["ExecutionArn"]
+                self._started[name] = (arn, body)
         request.send_response(202)
         request.send_header("X-Amz-Durable-Execution-Arn", arn)
         request.send_header("Content-Length", "0")
@@ -216,7 +230,9 @@ class LambdaFront:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        call = urllib.request.Request(self._service + request.path, data=body, headers=headers, method=request.command)
+        call = urllib.request.Request(
+            self._service + _by_bare_name(request.path), data=body, headers=headers, method=request.command
+        )
         try:
             with urllib.request.urlopen(call, timeout=60) as answer:
                 status, payload, kind = answer.status, answer.read(), answer.headers.get("Content-Type")
@@ -229,10 +245,23 @@ class LambdaFront:
         request.wfile.write(payload)
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+def _by_bare_name(path: str) -> str:
+    """Lambda takes a function's name or its ARN where the local service, which started the execution under the
+    bare name, matches the name only (listing a function's executions)."""
+    match = LIST_PATH.fullmatch(path.partition("?")[0])
+    if match is None:
+        return path
+    bare = unquote(match.group(1)).rpartition(":function:")[2].partition(":")[0]
+    return path.replace(match.group(1), bare, 1)
+
+
+def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any], error: str | None = None) -> None:
+    """A JSON answer; an error's code goes in X-Amzn-ErrorType, where botocore reads it."""
     data = json.dumps(body).encode()
     request.send_response(status)
     request.send_header("Content-Type", "application/json")
+    if error is not None:
+        request.send_header("X-Amzn-ErrorType", error)
     request.send_header("Content-Length", str(len(data)))
     request.end_headers()
     request.wfile.write(data)

@@ -1,7 +1,10 @@
 """What is deployed may do what the code does: every AWS call each function makes while its real handler
 runs (its sample event, and the paths the samples do not take: deadlines, a queued task's stream) is
-allowed by the IAM role the synthesized stack gives that function. A grant the code needs but the stack
-lacks fails here, not in an account (the stream function once could not count on the queued index).
+allowed by the IAM role the synthesized stack gives that function; a call to Lambda (the long-task runner's
+starts, executions and checkpoints) also on its resource, the ARN it names, against the statements' resources.
+A grant the code needs but the stack lacks fails here, not in an account (the stream function once could not
+count on the queued index; the worker could not resolve a start conflict). Long tasks run under the local
+durable front, a start conflict included (a name already started with another payload).
 Each write to the table is also held to the role's denials, by the item's partition key and the attributes
 the request names (dynamodb:LeadingKeys, dynamodb:Attributes)."""
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -19,12 +23,14 @@ import pytest
 from asyncinfer.domain.budgets import Budget
 from asyncinfer.domain.model import now_ms
 from asyncinfer.routes import HANDLERS
+from infra.local.durable import ACCOUNT, RUNNER_NAME
 from infra.local.functions import LocalFunctions
-from tests.infra.helpers import actions_of, denied, functions_by_handler, policy_statements_of
+from tests.infra.helpers import actions_of, as_list, denied, functions_by_handler, policy_statements_of
 from tests.infra.test_stack import index_grants
 from tests.integration.conftest import aws  # noqa: F401  (the emulator fixture)
 from tests.integration.test_budgets import priced  # noqa: F401  (a registry with prices)
 from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, handler_for, through_web_adapter
+from tests.integration.test_start_conflict import durable_runner, start_elsewhere, submit_slow_research  # noqa: F401
 
 pytestmark = [pytest.mark.infra, pytest.mark.integration]
 
@@ -40,6 +46,10 @@ IAM_ACTION = {
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
 }
+REGION = "us-east-1"
+PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+# The local durable service names an execution by its ids alone; on AWS its ARN extends the runner version's.
+LOCAL_EXECUTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{RUNNER_NAME}:1/durable-execution/"
 # A transaction is allowed item by item (there is no IAM action for it).
 TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -53,6 +63,20 @@ class Calls(set):
     IAM action, partition key, attribute names)."""
 
     writes: set[tuple[str, str, str, frozenset[str]]]
+    targets: set[tuple[str, str, str]]  # (function, IAM action, the ARN it names) of each call to Lambda
+
+
+def function_arn(name: str) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def lambda_resource(params: dict) -> str:
+    """The ARN a call to Lambda is authorized on: the execution's, or the function's (with its qualifier)."""
+    if "DurableExecutionArn" in params:
+        arn = params["DurableExecutionArn"]
+        return arn if arn.startswith("arn:") else LOCAL_EXECUTION + arn
+    arn = function_arn(params["FunctionName"])
+    return f"{arn}:{params['Qualifier']}" if params.get("Qualifier") else arn
 
 
 def named(request: dict) -> frozenset[str]:
@@ -73,6 +97,7 @@ def calls(monkeypatch):
     """(function, IAM action, index or None) of every AWS call made inside a handler."""
     made = Calls()
     made.writes = set()
+    made.targets = set()
     make_api_call = botocore.client.BaseClient._make_api_call
     invoke = LocalFunctions.invoke
     submit = ThreadPoolExecutor.submit
@@ -92,6 +117,8 @@ def calls(monkeypatch):
                     made.writes.add((caller, f"dynamodb:{operation}", partition_of(params), named(params)))
                 action = IAM_ACTION.get((service, operation), f"{client.meta.service_model.signing_name}:{operation}")
                 made.add((caller, action, params.get("IndexName") if service == "dynamodb" else None))
+                if service == "lambda":
+                    made.targets.add((caller, action, lambda_resource(params)))
         return make_api_call(client, operation, params)
 
     def invoked(self, name, event):
@@ -127,13 +154,47 @@ def allowed(resources, function: str, action: str, index: str | None) -> bool:
     return any(fnmatch.fnmatchcase(action, pattern) for pattern in granted)
 
 
+def resolved(value, resources) -> str:
+    """A statement's resource as the local stack names it (its functions are asyncinfer-<name>, as LocalFunctions
+    and the local runner name them); what is not resolved here matches nothing."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(resolved(part, resources) for part in parts)
+    if "Ref" in value and value["Ref"] in PSEUDO:
+        return PSEUDO[value["Ref"]]
+    if "Ref" in value or "Fn::GetAtt" in value:
+        ref, attribute = (value["Ref"], "Ref") if "Ref" in value else value["Fn::GetAtt"]
+        kind, properties = resources[ref]["Type"], resources[ref]["Properties"]
+        if kind == "AWS::Lambda::Function" and attribute in ("Ref", "Arn"):
+            name = {handler: function for function, handler in HANDLERS.items()}[properties["Handler"]]
+            return f"asyncinfer-{name}" if attribute == "Ref" else function_arn(f"asyncinfer-{name}")
+        if kind == "AWS::Lambda::Alias" and attribute == "Ref":
+            return f"{function_arn(resolved(properties['FunctionName'], resources))}:{properties['Name']}"
+    return f"<unresolved {json.dumps(value)}>"
+
+
+def allowed_on(resources, function: str, action: str, arn: str) -> bool:
+    statements = policy_statements_of(resources, functions_by_handler(resources)[HANDLERS[function]][0])
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, pattern) for pattern in as_list(statement["Action"]))
+        and any(fnmatch.fnmatchcase(arn, resolved(r, resources)) for r in as_list(statement["Resource"]))
+        for statement in statements
+    )
+
+
 def assert_granted(calls, resources) -> None:
+    made, targets = set(calls), set(calls.targets)  # a runner's invocation may still be recording
     refused = sorted(
-        (function, action, index or "table")
-        for function, action, index in calls
+        (function, action, index or "table") if action.startswith("dynamodb:") else (function, action)
+        for function, action, index in made
         if not allowed(resources, function, action, index)
     )
     assert refused == [], "calls the deployed roles would refuse"
+    elsewhere = sorted(target for target in targets if not allowed_on(resources, *target))
+    assert elsewhere == [], "calls to Lambda the deployed roles would refuse on the resource they name"
     statements = {
         function: policy_statements_of(resources, functions_by_handler(resources)[HANDLERS[function]][0])
         for function in {write[0] for write in calls.writes}
@@ -185,6 +246,30 @@ def test_the_writes_of_a_budgeted_tenant_are_granted(priced, calls, resources): 
     api_usage = {(f, action) for f, action, partition, _ in calls.writes if partition == "usage#acme"}
     assert ("api_async", "dynamodb:UpdateItem") in api_usage, "the reservations and the cancel's settlement"
     assert ("worker", "dynamodb:UpdateItem") in api_usage, "the completion's settlement"
+    assert_granted(calls, resources)
+
+
+def test_the_calls_of_long_tasks_are_granted_a_start_conflict_and_a_cancel_included(
+    durable_runner,  # noqa: F811
+    calls,
+    resources,
+):
+    """The worker starts the runner (Invoke of its alias); a start conflict makes it look the execution up by
+    name; the runner checkpoints; a cancel stops the execution."""
+    emulator, durable = durable_runner
+    public_id, task_id = submit_slow_research(emulator)
+    first = start_elsewhere(durable, task_id)
+    emulator.run_worker()
+    assert emulator.store.get("acme", task_id).execution_arn == first
+    assert emulator.api("POST", f"/v1/async/{public_id}/cancel")[0] == 200
+    assert durable.wait(first)["Status"] == "STOPPED"
+    made = {(function, action) for function, action, _ in set(calls)}
+    assert {
+        ("worker", "lambda:InvokeFunction"),
+        ("worker", "lambda:ListDurableExecutionsByFunction"),
+        ("runner", "lambda:CheckpointDurableExecution"),
+        ("api_async", "lambda:StopDurableExecution"),
+    } <= made
     assert_granted(calls, resources)
 
 
