@@ -14,6 +14,7 @@ from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import runner
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
+from asyncinfer.tasks.event_log import EventLog
 from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
 from tests.support.durable import RUNNER_ARN, DurableRuntime
@@ -402,3 +403,25 @@ def test_a_task_purged_between_invocations_ends_its_execution_cleanly(long_tasks
     assert json.loads(ended["Result"]) == {"outcome": "dropped"}
     history = durable.client().get_durable_execution_history(DurableExecutionArn=arn)["Events"]
     assert "ExecutionFailed" not in {e["EventType"] for e in history}
+
+
+def test_a_start_step_run_again_after_the_create_answered_makes_no_second_job(background, monkeypatch):
+    """OpenAI's Responses API documents no Idempotency-Key: a start step that runs again must find the job
+    its first run created. The first run dies after the create answered and before its checkpoint."""
+    aws, durable, server = background
+    crashed = {"left": 1}
+    real_add = EventLog.add
+
+    def dies_after_the_create(self, event):
+        if event.get("type") == "job_started" and crashed["left"]:
+            crashed["left"] -= 1
+            raise RuntimeError("the invocation dies here")
+        return real_add(self, event)
+
+    monkeypatch.setattr(EventLog, "add", dies_after_the_create)
+    task_id = submit_chat(aws, "deep-bg")
+    done = run(aws, durable, task_id)
+    assert crashed["left"] == 0, "the crash happened"
+    assert done["status"] == "COMPLETED", done
+    created = [r for r in server.recorded.requests if r["_path"].endswith("/responses")]
+    assert len(created) == 1, "one background response, however often the start ran"

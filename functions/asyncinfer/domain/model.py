@@ -226,6 +226,9 @@ class Task(BaseModel):
     reserved_day: str | None = None
     # What the running attempt has produced so far, priced: what a cancel, a deadline or a failure charges.
     produced: Usage | None = None
+    # A job started upstream for it (a background response, a video), kept the moment its create answered:
+    # a start run again finds it instead of creating (and paying for) a second one.
+    upstream_job: dict[str, Any] | None = None
 
     @property
     def event_type(self) -> str:

@@ -8,7 +8,7 @@ EVENT_PREFIX = "ev#"
 NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
 JSON_FIELDS = frozenset(
-    {"request", "result", "error", "usage", "metadata", "outputs", "webhook", "progress", "produced"}
+    {"request", "result", "error", "usage", "metadata", "outputs", "webhook", "progress", "produced", "upstream_job"}
 )
 # A sparse index of the tasks not yet ended: `inflight` (= tenant) is set at create and removed by
 # the transition to a terminal status. It counts a tenant's tasks in flight and finds orphans.

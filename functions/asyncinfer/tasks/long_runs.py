@@ -354,11 +354,31 @@ class LongTaskRunner:
         config = request if task.kind == TaskKind.CHAT else request.get("config") or {}
         prefix = self.blobs.uri(output_prefix(task.tenant, task.id)).rstrip("/")
         claim.check_deadline()
-        job = jobs.start(self.worker.upstream_for(spec), task.kind, config, prefix, token=task.id)
+        known = self.worker.store.get(task.tenant, task.id)
+        if known is not None and known.upstream_job is not None:
+            job = known.upstream_job  # this step ran before, and its job was created then
+        else:
+            job = jobs.start(self.worker.upstream_for(spec), task.kind, config, prefix, token=task.id)
+            self._keep_job(task, jobs, job)
         log.add({"type": "job_started"})
         log.flush()
         claim.seq = log.seq
         return {"job": job, "seq": log.seq, "finish_by": task.finish_by}
+
+    def _keep_job(self, task: Task, jobs: JobProvider, job: dict[str, Any]) -> None:
+        """The job on the task's record before anything else: the create is the one call that, interrupted
+        right after it answered, could be made twice (the upstream may offer no idempotency key)."""
+        try:
+            self.worker.store.transition(
+                task.tenant,
+                task.id,
+                expect={TaskStatus.IN_PROGRESS},
+                attempt=task.attempt,
+                changes={"upstream_job": job},
+            )
+        except ConditionFailed:
+            jobs.cancel(job)  # no longer ours (cancelled, re-claimed): nobody would poll it
+            raise ClaimLost() from None
 
     def _poll_job(
         self, claim: _Claim, jobs: JobProvider, job: dict, base: int, progress: float | None
