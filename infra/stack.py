@@ -14,6 +14,7 @@ from infra.components.batches import Batches
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
 from infra.components.parts import StackParts
+from infra.components.pruner import Pruner
 from infra.components.queues import Queues
 from infra.components.runner import Runner
 from infra.components.storage import Storage
@@ -47,6 +48,7 @@ class AsyncInferStack(Stack):
         self.runner = Runner(self, "Runner", parts=parts) if config.long_tasks else None
         if self.runner is not None:
             parts = dataclasses.replace(parts, runner=self.runner.alias)
+            self.pruner = Pruner(self, "Pruner", parts=parts, runner=self.runner.function)
         self.workers = Workers(self, "Workers", parts=parts)
         self.api = Api(self, "Api", parts=parts)
         self.sweeper = Sweeper(self, "Sweeper", parts=parts)
@@ -77,5 +79,12 @@ class AsyncInferStack(Stack):
             value=self.batches.function.function_name,
             description="For `asyncinfer schedule run NAME --function`",
         )
+        if self.runner is not None:
+            CfnOutput(
+                self,
+                "RunnerFunctionName",
+                value=self.runner.function.function_name,
+                description="For `asyncinfer runner prune --function`",
+            )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

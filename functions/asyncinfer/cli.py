@@ -112,7 +112,16 @@ def _main(argv: list[str] | None) -> int:
     smoke.add_argument("--key", default=os.environ.get("ASYNCINFER_API_KEY"), help="an API key")
     smoke.add_argument("--webhook", help="a receiver URL: a task's completion must be delivered to it")
     smoke.add_argument("--timeout", type=float, default=180, help="seconds each task may take (default 180)")
+    runner = commands.add_parser("runner", help="the long-task runner's versions").add_subparsers(
+        dest="action", required=True
+    )
+    prune = runner.add_parser("prune", help="delete the runner's versions that no unfinished long task runs on")
+    prune.add_argument("--function", default=os.environ.get("ASYNCINFER_RUNNER_FUNCTION_NAME"), help="the runner")
+    prune.add_argument("--keep", type=int, default=2, help="the newest versions kept whatever runs (default 2)")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
     args = parser.parse_args(argv)
+    if args.command == "runner":
+        return _prune(parser, args)
     if args.command == "schedule":
         return _schedule(parser, args)
     if args.command == "preflight":
@@ -368,6 +377,17 @@ def _smoke(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     failed = [line for line in lines if not line.ok]
     print(f"smoke: {len(failed)} of {len(lines)} checks failed" if failed else f"smoke: all {len(lines)} checks passed")
     return 1 if failed else 0
+
+
+def _prune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from asyncinfer.ops.prune import prune_versions, render
+
+    if not args.function or args.keep < 0:
+        parser.error("--function is required (the RunnerFunctionName output) and --keep is 0 or more")
+    print(
+        "\n".join(render(prune_versions(wiring.client("lambda"), args.function, keep=args.keep, dry_run=args.dry_run)))
+    )
+    return 0
 
 
 def _invoke_remote(function: str, event: dict[str, Any]) -> Any:

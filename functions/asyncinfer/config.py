@@ -53,6 +53,14 @@ class RunnerLinkSettings(DocsSettings):
     runner_function_arn: str | None = None
 
 
+class PrunerSettings(DocsSettings):
+    """The daily prune of the long-task runner's old versions (asyncinfer.ops.prune)."""
+
+    runner_function_name: str = Field(min_length=1)
+    # The newest versions kept whatever runs on them: the current one and the one a rollback returns to.
+    prune_keep: int = Field(ge=0)
+
+
 class AuthorizerSettings(_Settings):
     pass
 

@@ -21,6 +21,8 @@ HANDLERS: dict[str, str] = {
     "webhook_sender": "asyncinfer.handlers.webhook_sender.lambda_handler",
     # The long-task runner: a durable function, started by the worker (never by an event source).
     "runner": "asyncinfer.handlers.runner.lambda_handler",
+    # Daily: deletes the runner's old versions that no unfinished long task is pinned to.
+    "pruner": "asyncinfer.handlers.pruner.lambda_handler",
     # Not a Python handler: Lambda Web Adapter runs this script, which serves STREAM_APP.
     "stream": "asyncinfer/handlers/stream.sh",
 }

@@ -8,7 +8,7 @@ event source mapping caps a durable execution at 15 minutes and starts a new one
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -48,7 +48,12 @@ class Runner(Construct):
             # asynchronous invocation's event and tries again (invocation-async-error-handling).
             reserved_concurrency=config.runner_reserved_concurrency,
         ).function
-        self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS, version=self.function.current_version)
+        # A long task stays on the version that started it (up to runner_execution_days): a deploy retains the
+        # version it replaces (DeletionPolicy and UpdateReplacePolicy Retain), and the pruner (infra/components/
+        # pruner.py) deletes the versions nothing runs on any more.
+        version = self.function.current_version
+        version.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS, version=version)
         # Its own checkpoints (the rights of AWSLambdaBasicDurableExecutionRolePolicy, on itself only). A policy
         # of its own: the function's default policy cannot name the function, which depends on it.
         checkpoints = iam.Policy(

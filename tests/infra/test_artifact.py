@@ -28,8 +28,9 @@ from infra.local.emulator import Emulator
 from infra.wheels import MACHINES, build_bundle, this_machine
 from tests.infra.conftest import synthesize
 from tests.integration.conftest import ENV, Aws
-from tests.integration.test_sample_events import SAMPLE_EVENTS, check_sample_event, through_web_adapter
+from tests.integration.test_sample_events import PRUNER_ENV, SAMPLE_EVENTS, check_sample_event, through_web_adapter
 from tests.support.durable import DurableRuntime
+from tests.support.lambda_versions import LambdaVersions
 
 pytestmark = pytest.mark.infra
 
@@ -239,6 +240,8 @@ def test_each_handler_runs_its_sample_event_from_the_bundle_alone(bundle, emulat
         # The bundle is the runner's instance: the durable service invokes it, it checkpoints to the service.
         durable = DurableRuntime(lambda event: functions.invoke("runner", event)).__enter__()
         env = {**env, "AWS_ENDPOINT_URL_LAMBDA": durable.front.url}
+    if name.startswith("pruner"):
+        env = {**env, **PRUNER_ENV, "AWS_ENDPOINT_URL_LAMBDA": LambdaVersions.shared().url}
     functions = BundledFunctions(bundle, env)
     server = None
     try:

@@ -199,7 +199,12 @@ def index_grants(resources, function: str) -> dict[str, set[str]]:
 def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(resources):
     by_handler = functions_by_handler(resources)
     fn_name, props = by_handler["asyncinfer.handlers.sweeper.lambda_handler"]
-    deadlines, orphans = sorted(of_type(resources, "AWS::Events::Rule").values(), key=lambda r: r["Description"])
+    sweeps = [
+        rule
+        for rule in of_type(resources, "AWS::Events::Rule").values()
+        if any(target["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]} for target in rule["Targets"])
+    ]
+    deadlines, orphans = sorted(sweeps, key=lambda r: r["Description"])
     assert "deadlines" in deadlines["Description"] and "orphaned" in orphans["Description"]
     assert orphans["ScheduleExpression"] == f"rate({CONFIG.sweep_every_minutes} minutes)"
     assert deadlines["ScheduleExpression"] == "rate(1 minute)"

@@ -3,20 +3,27 @@
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Callable
+from unittest import mock
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from asyncinfer.domain.model import TaskKind, TaskStatus
-from asyncinfer.handlers import stream
+from asyncinfer.handlers import pruner, stream
 from asyncinfer.routes import HANDLERS
 from asyncinfer.tasks.dialects.async_api import public_id
 from asyncinfer.tasks.keys import create_key
+from infra.local.durable import RUNNER_NAME
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_store import make_task
 from tests.support.durable import DurableRuntime
+from tests.support.lambda_versions import LambdaVersions
+
+# The pruner's settings in these samples (the stack sets them from the runner and pruner constructs).
+PRUNER_ENV = {"ASYNCINFER_RUNNER_FUNCTION_NAME": RUNNER_NAME, "ASYNCINFER_PRUNE_KEEP": "0"}
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +104,10 @@ def check_sample_event(
         check_durable_event(aws, task.id, event, durable)
         return
 
+    if function == "pruner":
+        check_prune_event(aws, event)
+        return
+
     result = aws.functions.invoke(function, event)
 
     if function == "authorizer":
@@ -129,6 +140,23 @@ def check_durable_event(aws, task_id: str, event: dict, durable: DurableRuntime 
     assert ended["Status"] == "SUCCEEDED", ended
     assert json.loads(ended["Result"]) == {"outcome": "completed"}
     assert aws.store.get("acme", task_id).status == TaskStatus.COMPLETED
+
+
+def check_prune_event(aws, event: dict) -> None:
+    """The daily prune, against a stand-in for Lambda's versions API (AWS_ENDPOINT_URL_LAMBDA, which
+    test_artifact also gives the bundle): of versions 1..4, live on 4 and a long task still on 2, it deletes
+    3 and 1."""
+    fake = LambdaVersions.shared()
+    fake.reset(RUNNER_NAME, versions=4, live="4", running={"2"})
+    with mock.patch.dict(os.environ, PRUNER_ENV | {"AWS_ENDPOINT_URL_LAMBDA": fake.url}):
+        pruner.lambda_client.cache_clear()
+        try:
+            result = aws.functions.invoke("pruner", event)
+        finally:
+            pruner.lambda_client.cache_clear()
+    assert result == {"deleted": ["3", "1"], "kept": {"4": "alias live", "2": "running"}}
+    assert fake.deleted == ["3", "1"]
+    assert {qualifier for qualifier, _ in fake.listed} == {"3", "2", "1"}
 
 
 def check_notification_event(aws, name: str, event: dict) -> None:

@@ -1,0 +1,32 @@
+"""Scheduled daily: deletes the long-task runner's versions that nothing runs on (README: Upgrades)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncinfer import wiring
+from asyncinfer.config import PrunerSettings
+from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.ops.prune import prune_versions
+
+SETTINGS = PrunerSettings  # the infra tests check each deployed environment against it
+
+
+@wiring.cached
+def lambda_client() -> Any:
+    return wiring.client("lambda")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = SETTINGS()
+    report = prune_versions(lambda_client(), settings.runner_function_name, keep=settings.prune_keep)
+    metrics.add_metric(name="RunnerVersionsDeleted", unit=MetricUnit.Count, value=len(report.deleted))
+    logger.info("prune done", extra=asdict(report))
+    return {"deleted": list(report.deleted), "kept": report.kept}
