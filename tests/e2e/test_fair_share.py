@@ -101,9 +101,15 @@ def test_a_tenants_priority_backlog_does_not_hold_back_anothers_priority_task(st
     idle_ms, loaded_ms = statistics.median(map(delay, idle)), statistics.median(map(delay, behind))
     a_starts = sorted(t.started_at for t in a_tasks if t.started_at)
     overtaking = [sum(1 for at in a_starts if t.created_at < at < t.started_at) for t in behind]
-    print(f"\nB idle {idle_ms} ms, behind A's backlog {loaded_ms} ms; A's starts before B's: {overtaking}")
+    # One demo task's duration as this run's machine gives it (paced at CHAT_SECONDS, plus its claim, flushes
+    # and completion): a worker instance takes new messages when its batch ends, so B may wait that long.
+    task_ms = statistics.median(t.completed_at - t.started_at for t in a_tasks if t.completed_at and t.started_at)
+    print(
+        f"\nB idle {idle_ms} ms, behind A's backlog {loaded_ms} ms (a demo task {task_ms} ms); "
+        f"A's starts before B's: {overtaking}"
+    )
     assert max(overtaking) <= LANE_CONCURRENCY + BATCH_SIZE
-    assert loaded_ms <= 2 * idle_ms + CHAT_SECONDS * 1000
+    assert loaded_ms <= 2 * idle_ms + task_ms
 
 
 def test_priority_is_an_entitlement_and_a_waiting_quota_is_a_429(stack):

@@ -85,6 +85,7 @@ def make_worker(aws, provider, store=None) -> Worker:
 
 def budget(aws, capsys, *args: str) -> list[str]:
     """The admin CLI, as an operator runs it (against moto here)."""
+    capsys.readouterr()  # what the handlers printed before (their metrics, flushed when the buffer fills)
     assert cli.main(["budget", *args, "--table", aws.resources.table_name]) == 0
     return capsys.readouterr().out.splitlines()
 

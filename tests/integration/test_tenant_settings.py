@@ -39,6 +39,7 @@ def priced(aws, tmp_path, monkeypatch):
 
 
 def tenant(aws, capsys, *args: str) -> list[str]:
+    capsys.readouterr()  # what the handlers printed before (their metrics, flushed when the buffer fills)
     assert cli.main(["tenant", *args, "--table", aws.resources.table_name]) == 0
     return capsys.readouterr().out.splitlines()
 
