@@ -358,7 +358,7 @@ def deployment_target(project: Path):
         web_adapter_layer_version=config.web_adapter_layer_version,
         web_adapter_layer_arn=config.web_adapter_layer_arn,
         api_gateway_cloudwatch_role=config.api_gateway_cloudwatch_role,
-        worker_max_concurrency=config.worker_max_concurrency,
+        project=project,
         bedrock_models=tuple(sorted(bedrock, key=str)),
         secret_arns=tuple(sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))),
         long_tasks=config.long_tasks,

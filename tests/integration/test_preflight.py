@@ -4,6 +4,7 @@ account settings, Bedrock's model availability)."""
 
 import json
 import subprocess
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import boto3
@@ -14,7 +15,7 @@ from moto import mock_aws
 
 from asyncinfer import cli
 from asyncinfer.ops.deployment import BOOTSTRAP_VERSION_PARAMETER
-from asyncinfer.ops.preflight import Preflight, Result, Target, render
+from asyncinfer.ops.preflight import Demand, Host, Preflight, Result, Target, render
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +23,18 @@ REGION = "eu-west-1"
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = "arn:aws:lambda:eu-west-1:753240598075:layer:LambdaAdapterLayerArm64:26"
 NOVA = "amazon.nova-lite-v1:0"
+# This machine, as the checks see it: both tools on PATH, a supported Node.js, a fixed day.
+TODAY = date(2026, 12, 6)
+HOST = Host(which=lambda _: "/usr/bin/x", node_version=lambda: "v22.12.0", today=lambda: TODAY)
+# What the default stack demands (tests/infra/test_preflight_demand.py reads it from the synthesized template).
+DEMAND = Demand({"worker": 40, "batch": 5, "webhook_sender": 5}, ("api_async", "authorizer", "stream"))
+ACTIVE = {
+    "modelDetails": {
+        "modelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-lite-v1:0",
+        "modelId": "amazon.nova-lite-v1:0",
+        "modelLifecycle": {"status": "ACTIVE", "startOfLifeTime": datetime(2024, 12, 3, tzinfo=UTC)},
+    }
+}
 AVAILABLE = {
     "modelId": NOVA,
     "agreementAvailability": {"status": "AVAILABLE"},
@@ -96,15 +109,16 @@ def test_a_fresh_account_gets_a_fix_for_every_failing_line(account):
                 "get_foundation_model_availability",
                 {**AVAILABLE, "authorizationStatus": "NOT_AUTHORIZED"},
                 {"modelId": NOVA},
-            )
+            ),
+            ("get_foundation_model", ACTIVE, {"modelIdentifier": NOVA}),
         ],
     )
-    target = Target(bedrock_models=((f"us.{NOVA}", None),), secret_arns=(secret,))
+    target = Target(bedrock_models=((f"us.{NOVA}", None),), secret_arns=(secret,), demand=DEMAND)
     checks = Preflight(
         clients_with(bedrock=bedrock, **{"lambda": lambda_answers(concurrency=10)}),
         REGION,
         target,
-        which=lambda _: "/usr/bin/x",
+        HOST,
     ).run()
     found = by_name(checks)
     assert found["region"].result == found["credentials"].result == Result.OK
@@ -124,7 +138,7 @@ def test_a_fresh_account_gets_a_fix_for_every_failing_line(account):
     text = render(checks)
     assert "✗ CDK bootstrap: no CDKToolkit stack in eu-west-1\n    fix: make bootstrap" in text
     assert found["long tasks (durable functions)"].result == Result.OK
-    assert text.endswith("not ready: 3 of 12 checks failed")
+    assert text.endswith("not ready: 3 of 14 checks failed")
 
 
 def test_a_ready_account_passes_every_check(account):
@@ -137,9 +151,17 @@ def test_a_ready_account_passes_every_check(account):
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="asyncinfer/openai", SecretString="k"
     )
-    bedrock = stubbed("bedrock", [("get_foundation_model_availability", AVAILABLE, {"modelId": NOVA})])
-    target = Target(api_gateway_cloudwatch_role=False, bedrock_models=((NOVA, None),), secret_arns=(secret["ARN"],))
-    checks = Preflight(clients_with(bedrock=bedrock, **{"lambda": lambda_answers()}), REGION, target).run()
+    bedrock = stubbed(
+        "bedrock",
+        [
+            ("get_foundation_model_availability", AVAILABLE, {"modelId": NOVA}),
+            ("get_foundation_model", ACTIVE, {"modelIdentifier": NOVA}),
+        ],
+    )
+    target = Target(
+        api_gateway_cloudwatch_role=False, bedrock_models=((NOVA, None),), secret_arns=(secret["ARN"],), demand=DEMAND
+    )
+    checks = Preflight(clients_with(bedrock=bedrock, **{"lambda": lambda_answers()}), REGION, target, HOST).run()
     assert [c for c in checks if c.result != Result.OK] == []
     assert by_name(checks)["API Gateway logging role"].detail == role
     assert render(checks).endswith("ready to deploy")
@@ -153,19 +175,19 @@ def test_the_logging_role_the_account_names_must_exist_when_the_stack_leaves_it_
         ]
     )
     clients = clients_with(**{"lambda": lambda_answers()})
-    alone = by_name(Preflight(clients, REGION, Target(api_gateway_cloudwatch_role=False)).run())
+    alone = by_name(Preflight(clients, REGION, Target(api_gateway_cloudwatch_role=False), HOST).run())
     assert alone["API Gateway logging role"].result == Result.FAIL
     assert "no longer exists" in alone["API Gateway logging role"].detail
     # When the stack sets the role itself, an existing setting is only a warning: it will be replaced.
     clients = clients_with(**{"lambda": lambda_answers()})
-    replacing = by_name(Preflight(clients, REGION, Target()).run())["API Gateway logging role"]
+    replacing = by_name(Preflight(clients, REGION, Target(), HOST).run())["API Gateway logging role"]
     assert replacing.result == Result.WARN and "api_gateway_cloudwatch_role to false" in replacing.fix
 
 
 def test_a_layer_missing_from_the_region_and_an_old_bootstrap_fail_with_their_fixes(account):
     bootstrap(version="5")
     clients = clients_with(**{"lambda": lambda_answers(layer="AccessDeniedException")})
-    found = by_name(Preflight(clients, REGION, Target()).run())
+    found = by_name(Preflight(clients, REGION, Target(), HOST).run())
     assert (
         found["Web Adapter layer"].result == Result.FAIL and "web_adapter_layer_arn" in found["Web Adapter layer"].fix
     )
@@ -201,7 +223,9 @@ def test_a_failed_first_deploy_must_be_deleted_before_the_next(account):
         ],
     )
     boto3.client("ssm", region_name=REGION).put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="28", Type="String")
-    found = by_name(Preflight(clients_with(cloudformation=cfn, **{"lambda": lambda_answers()}), REGION, Target()).run())
+    found = by_name(
+        Preflight(clients_with(cloudformation=cfn, **{"lambda": lambda_answers()}), REGION, Target(), HOST).run()
+    )
     assert found["stack"].result == Result.FAIL
     assert "delete-stack --stack-name asyncinfer-prod" in found["stack"].fix
 
@@ -236,7 +260,9 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
     }
     (tmp_path / "models.json").write_text(json.dumps(registry))
     cdk = json.loads((ROOT / "cdk.json").read_text())
-    cdk["context"]["asyncinfer"].update(models_file=str(tmp_path / "models.json"), stage="team", architecture="x86_64")
+    cdk["context"]["asyncinfer"].update(
+        models_file=str(tmp_path / "models.json"), stage="team", architecture="x86_64", worker_max_concurrency=30
+    )
     (tmp_path / "cdk.json").write_text(json.dumps(cdk))
     target = cli.deployment_target(tmp_path)
     assert (target.stage, target.architecture) == ("team", "x86_64")
@@ -259,7 +285,13 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
                 ("get_account_settings", {"AccountLimit": {"ConcurrentExecutions": 1000}}, {}),
             ],
         ),
-        "bedrock": stubbed("bedrock", [("get_foundation_model_availability", AVAILABLE, {"modelId": NOVA})]),
+        "bedrock": stubbed(
+            "bedrock",
+            [
+                ("get_foundation_model_availability", AVAILABLE, {"modelId": NOVA}),
+                ("get_foundation_model", ACTIVE, {"modelIdentifier": NOVA}),
+            ],
+        ),
     }
     monkeypatch.setattr(
         boto3.session.Session,
@@ -270,6 +302,13 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
     out = capsys.readouterr().out
     assert "✓ Web Adapter layer: " + x86_layer in out
     assert f"✓ Bedrock {NOVA}: available in us-east-1" in out
+    assert f"✓ Bedrock {NOVA} lifecycle: ACTIVE" in out
+    # The stack synthesized from that cdk.json: the worker's four event sources (30 + 10 + 5 + 5), the batch
+    # function's and the webhook sender's (5 each).
+    assert (
+        "✓ Lambda concurrency: 1000 concurrent executions in the account; the stack's event sources and "
+        "reservations take at most 60 (worker 50, batch 5, webhook_sender 5), leaving 940 to " in out
+    )
     assert "✗ secret oa-AbCdEf:" in out and "✗ CDK bootstrap" in out
     assert "asyncinfer-team does not exist yet" in out
 
@@ -288,9 +327,9 @@ def test_make_preflight_and_make_smoke_run_the_cli():
 
 def test_a_region_without_durable_functions_is_told_to_turn_long_tasks_off(account):
     clients = clients_with(**{"lambda": lambda_answers(durable="UnknownOperationException")})
-    found = by_name(Preflight(clients, REGION, Target()).run())
+    found = by_name(Preflight(clients, REGION, Target(), HOST).run())
     check = found["long tasks (durable functions)"]
     assert check.result == Result.FAIL
     assert '"long_tasks": false' in check.fix
-    off = by_name(Preflight(clients_with(**{"lambda": lambda_answers()}), REGION, Target(long_tasks=False)).run())
+    off = by_name(Preflight(clients_with(**{"lambda": lambda_answers()}), REGION, Target(long_tasks=False), HOST).run())
     assert off["long tasks (durable functions)"].result == Result.OK

@@ -1,0 +1,136 @@
+"""The account and region a deploy goes to: credentials, the CDK bootstrap, a stack already there, API
+Gateway's logging role, the Web Adapter layer, and the secrets the registry names."""
+
+from __future__ import annotations
+
+import re
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from asyncinfer.ops.deployment import BOOTSTRAP_STACK, BOOTSTRAP_VERSION_PARAMETER, web_adapter_layer_arn
+from asyncinfer.ops.preflight.base import Check, Context, Result, error_code
+
+_HEALTHY_STACK = re.compile(r"^(CREATE|UPDATE|IMPORT)_COMPLETE$|^UPDATE_ROLLBACK_COMPLETE$")
+
+
+def region(ctx: Context) -> Check:
+    if not ctx.region:
+        return Check("region", Result.FAIL, "no region is set", "export AWS_REGION=<region> (or AWS_DEFAULT_REGION)")
+    return Check("region", Result.OK, ctx.region)
+
+
+def credentials(ctx: Context) -> Check:
+    try:
+        who = ctx.clients("sts").get_caller_identity()
+    except (NoCredentialsError, NoRegionError, ClientError, BotoCoreError) as exc:
+        return Check(
+            "credentials",
+            Result.FAIL,
+            f"no usable AWS credentials: {exc}",
+            "configure credentials (aws configure sso, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+        )
+    return Check("credentials", Result.OK, f"account {who['Account']} as {who['Arn']}")
+
+
+def bootstrap(ctx: Context) -> Check:
+    fix = "make bootstrap (npx cdk bootstrap) once in this account and region"
+    try:
+        (stack,) = ctx.clients("cloudformation").describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError":
+            return Check("CDK bootstrap", Result.FAIL, f"no {BOOTSTRAP_STACK} stack in {ctx.region}", fix)
+        raise
+    if not _HEALTHY_STACK.match(stack["StackStatus"]):
+        return Check("CDK bootstrap", Result.FAIL, f"{BOOTSTRAP_STACK} is {stack['StackStatus']}", fix)
+    try:
+        value = ctx.clients("ssm").get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)["Parameter"]["Value"]
+    except ClientError as exc:
+        if error_code(exc) != "ParameterNotFound":
+            raise
+        value = "0"
+    if int(value) < ctx.target.bootstrap_version:
+        return Check(
+            "CDK bootstrap",
+            Result.FAIL,
+            f"bootstrap version {value}, the stack needs {ctx.target.bootstrap_version} or newer",
+            "make bootstrap (upgrades the bootstrap stack in place)",
+        )
+    return Check("CDK bootstrap", Result.OK, f"{BOOTSTRAP_STACK} version {value}")
+
+
+def existing_stack(ctx: Context) -> Check:
+    name = f"asyncinfer-{ctx.target.stage}"
+    try:
+        (stack,) = ctx.clients("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError":
+            return Check("stack", Result.OK, f"{name} does not exist yet: a first deploy")
+        raise
+    status = stack["StackStatus"]
+    if status == "ROLLBACK_COMPLETE" or status.endswith("_FAILED"):
+        return Check(
+            "stack",
+            Result.FAIL,
+            f"{name} is {status}: a failed first deploy, which CloudFormation cannot update",
+            f"aws cloudformation delete-stack --stack-name {name} (see README: a failed first deploy)",
+        )
+    if status.endswith("_IN_PROGRESS"):
+        return Check("stack", Result.FAIL, f"{name} is {status}", "wait for it to finish, then deploy")
+    return Check("stack", Result.OK, f"{name} exists ({status}): the deploy updates it")
+
+
+def api_gateway_logging_role(ctx: Context) -> Check:
+    name = "API Gateway logging role"
+    arn = ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
+    if ctx.target.api_gateway_cloudwatch_role:
+        if arn:
+            return Check(
+                name,
+                Result.WARN,
+                f"the account already logs through {arn}; the stack will set its own role instead (kept "
+                "when the stack is deleted)",
+                "to keep yours, set api_gateway_cloudwatch_role to false in cdk.json",
+            )
+        return Check(name, Result.OK, "none set yet; the stack creates it (kept when the stack is deleted)")
+    fix = "set api_gateway_cloudwatch_role to true in cdk.json, or set the role in API Gateway's settings"
+    if not arn:
+        return Check(name, Result.FAIL, "none set, and cdk.json says the stack must not set it", fix)
+    try:
+        ctx.clients("iam").get_role(RoleName=arn.rpartition("/")[2])
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return Check(name, Result.FAIL, f"{arn} is set but the role no longer exists", fix)
+    return Check(name, Result.OK, f"{arn}")
+
+
+def web_adapter_layer(ctx: Context) -> Check:
+    t = ctx.target
+    arn = web_adapter_layer_arn(ctx.region or "", t.architecture, t.web_adapter_layer_version, t.web_adapter_layer_arn)
+    try:
+        layer = ctx.clients("lambda").get_layer_version_by_arn(Arn=arn)
+    except ClientError as exc:
+        return Check(
+            "Web Adapter layer",
+            Result.FAIL,
+            f"{arn} cannot be read here ({error_code(exc)})",
+            "set web_adapter_layer_arn in cdk.json to a Lambda Web Adapter layer published in this region",
+        )
+    runtimes = layer.get("CompatibleArchitectures") or [t.architecture]
+    if t.architecture not in runtimes:
+        return Check("Web Adapter layer", Result.FAIL, f"{arn} is for {runtimes}, not {t.architecture}", "")
+    return Check("Web Adapter layer", Result.OK, arn)
+
+
+def secret(ctx: Context, arn: str) -> Check:
+    region = arn.split(":")[3]
+    try:
+        ctx.clients("secretsmanager", region).describe_secret(SecretId=arn)
+    except ClientError as exc:
+        return Check(
+            f"secret {arn.rpartition(':')[2]}",
+            Result.FAIL,
+            f"{arn}: {error_code(exc)}",
+            "create it (aws secretsmanager create-secret ...) or fix the ARN in cdk.json or the registry",
+        )
+    return Check(f"secret {arn.rpartition(':')[2]}", Result.OK, "present")
