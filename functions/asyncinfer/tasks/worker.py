@@ -30,11 +30,12 @@ from asyncinfer.domain.requests import ChatRequest, McpServer, validation_messag
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
-from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
+from asyncinfer.executions.base import Executions
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.handover import dispatch, hand_over, on_runner
 from asyncinfer.tasks.long_slots import LongSlots
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import (
@@ -91,8 +92,7 @@ class Worker:
             return Outcome.DROPPED
         if late := missed(task, now):
             return self._fail_unclaimed(task, *late)
-        spec = self.registry.models.get(task.model)
-        if spec is not None and spec.runs == "durable":
+        if on_runner(self.store, task, self.registry.models.get(task.model)):
             return self._dispatch(task)
         if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
             return Outcome.DROPPED
@@ -154,28 +154,7 @@ class Worker:
             log.warning("could not count the start of %s", task.id, exc_info=True)
 
     def _dispatch(self, task: Task) -> Outcome:
-        """A long task goes to the durable runner, as an execution named by the task: starting it again (a
-        duplicate message, a retry) finds the same execution. The runner claims the task itself."""
-        if self.executions is None:
-            return self._fail_unclaimed(task, "long_tasks_unavailable", "This deployment has no long-task runner")
-        if task.execution_arn and self.executions.status(task.execution_arn) in ENDED:
-            # Its execution gave up (a runner that kept dying) without ending the task: it never will.
-            return self._fail_unclaimed(task, RUNNER_FAILED, "The long-task runner stopped without finishing the task")
-        if self.long_slots is not None and task.status == TaskStatus.CREATED and not task.execution_arn:
-            self.long_slots.acquire(task)  # not yet started: a slot first (WaitForSlot when none is free)
-        try:
-            arn = self.executions.start(task.tenant, task.id)
-        except Exception as exc:
-            log.warning("could not start the runner for task %s", task.id, exc_info=True)
-            raise RetryLater(f"The long-task runner could not be started: {type(exc).__name__}") from exc
-        if arn and task.execution_arn != arn:
-            try:
-                self.store.transition(
-                    task.tenant, task.id, expect=sources_of(TaskStatus.IN_PROGRESS), changes={"execution_arn": arn}
-                )
-            except ConditionFailed:
-                self.executions.stop(arn)  # cancelled meanwhile: its execution must not wait on
-        return Outcome.DISPATCHED
+        return dispatch(self.store, self.executions, self.long_slots, task)
 
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         spec = self.registry.for_tier(self.registry.resolve(task.model, task.kind), task.service_tier)
@@ -223,7 +202,9 @@ class Worker:
                 text, finished = turn(request)
         except (DeadlinePassed, ToolLoopDeadline):
             log_.flush_pending()
-            return self.finish_late(task)
+            # Out of this invocation, not of the task's own time: the runner runs it (tasks.handover).
+            moved = hand_over(self.store, self.executions, self.long_slots, task, log_.seq)
+            return moved or self.finish_late(task)
         log_.flush_pending()
         usage = finished.usage.model_copy(update={"cost": spec.prices.cost(finished.usage)})
         if finished.tool_calls:

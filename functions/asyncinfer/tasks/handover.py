@@ -1,0 +1,101 @@
+"""Tasks on the long-task runner: those whose model runs there, and chat tasks that outgrow the worker.
+
+A chat turn that has not ended when the worker's invocation is about to (its deadline margin before the
+end) is not failed `timeout`: the worker hands the task over to the durable runner, as it dispatches long
+tasks. A streaming turn cannot be resumed midway, so the runner runs the turn again from its start; the
+worker's partial output stays in the event log, followed by a `restart` event (reason `handed_over`) that
+tells readers to drop it, and it is not charged (the task's `produced` is cleared with that event: like a
+retried attempt, the turn run again is ours to pay; the completion charges the runner's answer). One
+turn may then take the runner's invocation (15 minutes, less its deadline margin); a turn longer than
+that fails `timeout` on the runner, and only an upstream background job (providers/openai_jobs.py) serves it.
+
+The handover takes one of the tenant's long-task slots when one is free; a task already running is never
+made to wait for one, so it may run over the cap. It stays IN_PROGRESS throughout (its tenant's in-flight
+quota counts it once). A message of a handed-over task that comes again (a duplicate, a retried start)
+finds it handed over (its execution on the record, or the handover's `restart` the last event of its log)
+and dispatches it again, which starts nothing new: the execution is named by the task. Neither the worker
+nor the runner ever hands a task back, so nothing loops.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.deadlines import missed
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, now_ms, sources_of
+from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
+from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
+from asyncinfer.tasks.outcomes import Outcome, RetryLater, fail_unclaimed
+
+log = logging.getLogger(__name__)
+HANDED_OVER = "handed_over"
+
+
+def on_runner(store: TaskStore, task: Task, spec: ModelSpec | None) -> bool:
+    """Whether the worker dispatches `task` instead of running it: its model runs on the runner, or the task
+    was handed over already."""
+    return (spec is not None and spec.runs == "durable") or task.execution_arn is not None or _marked(store, task)
+
+
+def _marked(store: TaskStore, task: Task) -> bool:
+    """The handover's `restart` is the last event of the log: its start did not happen (or was not recorded)."""
+    if task.status != TaskStatus.IN_PROGRESS or task.event_seq == 0:
+        return False
+    last = store.read_events(task.tenant, task.id, after_seq=task.event_seq - 1, scan_from=task.event_seq)
+    return bool(last) and last[-1].get("type") == "restart" and last[-1].get("reason") == HANDED_OVER
+
+
+def hand_over(
+    store: TaskStore, executions: Executions | None, slots: LongSlots | None, task: Task, seq: int
+) -> Outcome | None:
+    """Move the claimed chat `task`, whose log ends at `seq`, to the runner; None when it cannot go (no
+    runner here, not a chat, or its own deadline passed): the caller ends it as before."""
+    if executions is None or task.kind != TaskKind.CHAT or missed(task, now_ms()):
+        return None
+    try:
+        store.transition(
+            task.tenant,
+            task.id,
+            expect={TaskStatus.IN_PROGRESS},
+            attempt=task.attempt,
+            changes={"event_seq": seq + 1, "updated_at": now_ms()},
+            remove=["produced"],
+        )
+    except ConditionFailed:
+        return Outcome.ABANDONED  # cancelled (or re-claimed) meanwhile: nothing to hand over
+    restart = {"type": "restart", "attempt": task.attempt + 1, "reason": HANDED_OVER}
+    store.append_events(task.tenant, task.id, seq + 1, [restart], expires_at=task.expires_at)
+    if slots is not None:
+        try:
+            slots.acquire(task)
+        except WaitForSlot as full:
+            log.info("task %s handed over beyond its tenant's long-task cap: %s", task.id, full)
+    log.info("task %s outgrew the worker's invocation: handed over to the long-task runner", task.id)
+    return dispatch(store, executions, slots, task)
+
+
+def dispatch(store: TaskStore, executions: Executions | None, slots: LongSlots | None, task: Task) -> Outcome:
+    """A long task goes to the durable runner, as an execution named by the task: starting it again (a
+    duplicate message, a retry) finds the same execution. The runner claims the task itself."""
+    if executions is None:
+        return fail_unclaimed(store, task, "long_tasks_unavailable", "This deployment has no long-task runner")
+    if task.execution_arn and executions.status(task.execution_arn) in ENDED:
+        # Its execution gave up (a runner that kept dying) without ending the task: it never will.
+        return fail_unclaimed(store, task, RUNNER_FAILED, "The long-task runner stopped without finishing the task")
+    if slots is not None and task.status == TaskStatus.CREATED and not task.execution_arn:
+        slots.acquire(task)  # not yet started: a slot first (WaitForSlot when none is free)
+    try:
+        arn = executions.start(task.tenant, task.id)
+    except Exception as exc:
+        log.warning("could not start the runner for task %s", task.id, exc_info=True)
+        raise RetryLater(f"The long-task runner could not be started: {type(exc).__name__}") from exc
+    if arn and task.execution_arn != arn:
+        try:
+            store.transition(
+                task.tenant, task.id, expect=sources_of(TaskStatus.IN_PROGRESS), changes={"execution_arn": arn}
+            )
+        except ConditionFailed:
+            executions.stop(arn)  # cancelled meanwhile: its execution must not wait on
+    return Outcome.DISPATCHED
