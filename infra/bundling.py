@@ -1,4 +1,4 @@
-"""Docker-free Lambda bundling: pip downloads Linux wheels for the target, the package is copied in."""
+"""Docker-free Lambda bundling: pip installs the lock's Linux wheels for the target, the package is copied in."""
 
 from __future__ import annotations
 

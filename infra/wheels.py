@@ -1,5 +1,5 @@
-"""The function bundle without CDK (so the benchmarks and the artifact tests can build it too): Linux wheels
-of the runtime dependencies from pip, then a copy of the package."""
+"""The function bundle without CDK (so the benchmarks and the artifact tests can build it too): the Linux
+wheels pinned in requirements/lambda.lock, checked against its hashes, then a copy of the package."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import platform
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+from infra.lock import LOCK, lock_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "functions" / "asyncinfer"
@@ -34,15 +35,14 @@ def this_machine() -> tuple[str, str]:
     return architecture, f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def runtime_requirements() -> list[str]:
-    """pyproject's [project] dependencies. boto3 is bundled too although the runtime has one: the X-Ray
-    SDK pulls in a botocore, and boto3, botocore and s3transfer must come as one matching set."""
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-
-
 def build_bundle(
     output_dir: Path, architecture: str, models_file: Path | None = None, python_version: str = PYTHON_VERSION
 ) -> None:
+    """The code asset: exactly the lock's files (pip refuses any whose sha256 the lock does not list, and
+    resolves nothing itself), the same bytes on every machine and every day, then the package."""
+    problems = lock_problems(ROOT)
+    if problems:
+        raise RuntimeError("the bundle is built from the lock, which is not usable: " + "; ".join(problems))
     subprocess.run(
         [
             sys.executable,
@@ -51,6 +51,9 @@ def build_bundle(
             "install",
             "--quiet",
             "--no-compile",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
             "--target",
             str(output_dir),
             *(arg for tag in platforms(architecture) for arg in ("--platform", tag)),
@@ -58,13 +61,26 @@ def build_bundle(
             "cp",
             "--python-version",
             python_version,
-            "--only-binary=:all:",
-            *runtime_requirements(),
+            "-r",
+            str(ROOT / LOCK),
         ],
         check=True,
     )
+    drop_console_scripts(output_dir)
     shutil.copytree(
         PACKAGE, output_dir / "asyncinfer", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
     if models_file is not None:
         shutil.copyfile(models_file, output_dir / "asyncinfer" / "models.json")
+
+
+def drop_console_scripts(output_dir: Path) -> None:
+    """pip writes each console script into bin/ with the build interpreter's absolute path as its shebang,
+    and that script's hash into RECORD: the one part of the install that depends on the machine and the
+    checkout. Lambda runs none of them (the streaming start script runs `python3 -m uvicorn`)."""
+    shutil.rmtree(output_dir / "bin", ignore_errors=True)
+    for record in output_dir.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept))
