@@ -10,17 +10,19 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook
 
+from tests.e2e.test_long_tasks import execution_of
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
 CLI = str(Path(sys.executable).with_name("asyncinfer"))
-LINE = re.compile(r"^([✓✗]) (.{40}) +(\d+\.\d\d) s  (.*)$")
+LINE = re.compile(r"^([✓✗-]) (.{40}) +(\d+\.\d\d) s  (.*)$")
 CHECKS = [
     "docs",
     "async: submit, poll, list",
     "async: cancel",
     "async: SSE stream, resumed",
+    "long task: two steps on the runner",
     "perplexity: submit, poll, list",
     "privategpt: submit, SSE stream, status",
     "netmind: image, PNG decoded",
@@ -50,6 +52,16 @@ def test_smoke_passes_against_the_local_stack_with_a_signed_webhook(stack):
     assert re.search(r"\d+x\d+ PNG", details["netmind: image, PNG decoded"])
     assert "1.00 s WAV, deleted" in details["netmind: audio, WAV decoded, delete"]
     assert re.search(r"resumed after \d+", details["async: SSE stream, resumed"])
+    # A long task of two steps on the runner (the local durable service), its steps and times from the API.
+    long_task = re.fullmatch(
+        r"(task_[0-9a-f-]+) COMPLETED, step 2 of 2, ran (\d+) s \(started (\d+) s after its submit\)",
+        details["long task: two steps on the runner"],
+    )
+    assert long_task, details["long task: two steps on the runner"]
+    with stack.client() as client:
+        task = client.get(f"/v1/async/{long_task[1]}").json()
+    assert task["model"] == "demo-deep-research" and task["progress"]["step"] == task["progress"]["steps"] == 2
+    assert execution_of(stack, long_task[1])  # it ran on the runner (an execution of its own), not the worker
     assert done.stdout.rstrip().endswith(f"smoke: all {len(CHECKS) + 1} checks passed")
     (hit,) = receiver.received
     payload = Webhook(secret).verify(hit.body, hit.headers)
