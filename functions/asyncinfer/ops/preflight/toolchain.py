@@ -89,9 +89,11 @@ def lock(ctx: Context) -> Iterator[Check]:
         yield Check(name, Result.WARN, f"not checked: {exc}", "update the project (infra/lock.py checks its lock)")
         return
     for problem in problems:
-        yield Check(name, Result.FAIL, problem, "regenerate the lock as the README says (Reproducible builds)")
+        yield Check(
+            name, Result.FAIL, problem, "make lock (resolves requirements/lambda.lock again from pyproject.toml)"
+        )
     if not problems:
-        yield Check(name, Result.OK, "the lock resolves every dependency the bundle needs")
+        yield Check(name, Result.OK, "the lock matches pyproject.toml (every dependency pinned, every pin hashed)")
 
 
 def project_lock_problems(project: Path) -> list[str]:
