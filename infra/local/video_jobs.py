@@ -42,9 +42,11 @@ def render_mp4(prompt: str, seconds: int, seed: int | None = None) -> bytes:
 
 
 class DemoVideoJobs:
-    def __init__(self, s3: Any, seconds: float, region: str = "us-east-1") -> None:
+    def __init__(self, s3: Any, seconds: float, region: str = "us-east-1", output_lag: float = 0.0) -> None:
         self._s3 = s3
         self._seconds = seconds
+        # Seconds between reading Completed and output.mp4 being in the bucket (a late output, for tests).
+        self._output_lag = output_lag
         self._region = region
         self._jobs: dict[str, dict[str, Any]] = {}
         self._tokens: dict[str, str] = {}
@@ -116,12 +118,19 @@ class DemoVideoJobs:
         try:
             bucket, _, prefix = job["folder"].removeprefix("s3://").partition("/")
             video = render_mp4(text, seconds, seed)
+            if self._output_lag:
+                job.update(status="Completed", ended=time.time())
+                time.sleep(self._output_lag)  # this thread plays Bedrock's late write
             self._s3.put_object(Bucket=bucket, Key=f"{prefix}/output.mp4", Body=video, ContentType="video/mp4")
-            job["status"] = "Completed"
+            job.update(status="Completed", written=True)
         except Exception as exc:  # a failed generation, as Bedrock reports one
             log.warning("demo video job %s failed", arn, exc_info=True)
             job.update(status="Failed", failure=str(exc))
-        job["ended"] = time.time()
+        job.setdefault("ended", time.time())
+
+    def early_reads(self) -> int:
+        """How many GetAsyncInvoke answers said Completed before the job's output.mp4 was written."""
+        return sum(job.get("early_reads", 0) for job in self._jobs.values())
 
     def describe(self, arn: str) -> dict[str, Any] | None:
         job = self._jobs.get(arn)
@@ -138,6 +147,8 @@ class DemoVideoJobs:
             found["clientRequestToken"] = job["token"]
         if "ended" in job:
             found["endTime"] = _iso(job["ended"])
+        if job["status"] == "Completed" and not job.get("written"):
+            job["early_reads"] = job.get("early_reads", 0) + 1
         if "failure" in job:
             found["failureMessage"] = job["failure"]
         return found

@@ -3,10 +3,15 @@ straight into the task's output prefix (https://docs.aws.amazon.com/nova/latest/
 
 StartAsyncInvoke takes a client request token, so a start repeated after an interruption is the same job;
 GetAsyncInvoke says InProgress, Completed or Failed. Bedrock has no call that stops an async invocation:
-a cancelled task's job runs to its end upstream, and its output expires with the bucket's lifecycle."""
+a cancelled task's job runs to its end upstream, and its output expires with the bucket's lifecycle.
+Bedrock's page does not say that output.mp4 is in the bucket when GetAsyncInvoke first says Completed: a job
+whose file is not there yet reads as still running, up to LATE_OUTPUT_SECONDS after its endTime."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,11 +22,19 @@ from asyncinfer.providers.base import JobState, ProviderError
 RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException"}
 # The folder Bedrock writes per invocation holds the video as output.mp4.
 VIDEO_FILE = "output.mp4"
+LATE_OUTPUT_SECONDS = 300.0
 
 
 class BedrockVideoJobs:
-    def __init__(self, client: Any) -> None:
+    def __init__(
+        self,
+        client: Any,
+        output_exists: Callable[[str], bool] | None = None,
+        late_output_seconds: float = LATE_OUTPUT_SECONDS,
+    ) -> None:
         self._client = client  # boto3 "bedrock-runtime"
+        self._output_exists = output_exists
+        self._late_output_seconds = late_output_seconds
 
     def start(self, upstream_model: str, kind: TaskKind, config: dict[str, Any], output_uri: str, token: str) -> dict:
         if kind != TaskKind.VIDEO:
@@ -58,14 +71,34 @@ class BedrockVideoJobs:
         status = found["status"]
         if status == "Completed":
             folder = found["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"].rstrip("/")
-            key = folder.removeprefix("s3://").partition("/")[2]
-            return JobState("completed", 100.0, (f"{key}/{VIDEO_FILE}",))
+            key = f"{folder.removeprefix('s3://').partition('/')[2]}/{VIDEO_FILE}"
+            if self._output_exists is None or self._output_exists(key):
+                return JobState("completed", 100.0, (key,))
+            return self._late(found)
         if status == "Failed":
             return JobState("failed", error=found.get("failureMessage") or "The video generation failed")
         return JobState("running")
 
     def cancel(self, job: dict) -> bool:
         return False
+
+    def _late(self, found: dict) -> JobState:
+        ended = found.get("endTime")
+        waited = time.time() - _epoch(ended) if ended is not None else 0.0
+        if waited <= self._late_output_seconds:
+            return JobState("running", 100.0)
+        return JobState(
+            "failed",
+            error=f"Bedrock reported the video complete but its {VIDEO_FILE} did not appear within "
+            f"{self._late_output_seconds:.0f} s",
+        )
+
+
+def _epoch(value: datetime | str) -> float:
+    """botocore parses GetAsyncInvoke's timestamps into datetimes; a raw ISO string is taken too."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.timestamp()
 
 
 def _error(exc: ClientError) -> ProviderError:

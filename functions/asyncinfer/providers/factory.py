@@ -37,12 +37,15 @@ class Providers:
         local: LocalOptions = LocalOptions(),
         bedrock_client: Callable[[BedrockConfig], Any] | None = None,
         put_object: Callable[[str, bytes, str], None] | None = None,
+        object_exists: Callable[[str], bool] | None = None,
     ) -> None:
         self._registry = registry
         self._local = local
         self._bedrock_client = bedrock_client
         # Writes a job's output into the deployment's bucket, for upstreams that cannot (OpenAI's videos).
         self._put_object = put_object
+        # Whether a job's output is in the bucket yet (Bedrock's may land after the job reads Completed).
+        self._object_exists = object_exists
         self._built: dict[str, Provider] = {}
 
     @property
@@ -72,9 +75,9 @@ class Providers:
 
         if isinstance(config, BedrockConfig):
             assert self._bedrock_client is not None, "no Bedrock client factory wired"
-            return BedrockVideoJobs(self._bedrock_client(config))
+            return BedrockVideoJobs(self._bedrock_client(config), self._object_exists)
         assert self._local.demo_video_jobs is not None, "no demo video job service wired"
-        return BedrockVideoJobs(self._local.demo_video_jobs())
+        return BedrockVideoJobs(self._local.demo_video_jobs(), self._object_exists)
 
     def upstream(self, spec: ModelSpec) -> str:
         if spec.provider == LOCAL and spec.kind == TaskKind.CHAT and self._local.openai_base_url:
