@@ -53,6 +53,12 @@ class RunnerLinkSettings(DocsSettings):
     runner_function_arn: str | None = None
 
 
+class StandInSettings(DocsSettings):
+    # make dev: the offline video job service the demo video model's jobs go to (Bedrock's async API).
+    # Unset in a deployment, where the models that need it are refused at submit.
+    demo_video_jobs_url: str | None = None
+
+
 class PrunerSettings(DocsSettings):
     """The daily prune of the long-task runner's old versions (asyncinfer.ops.prune)."""
 
@@ -87,7 +93,7 @@ class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings):
     orphan_after_seconds: int = Field(default=600, ge=1)
 
 
-class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings):
+class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings, StandInSettings):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
@@ -104,7 +110,7 @@ class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettin
     max_inflight_tasks: int = Field(default=1000, ge=0)
 
 
-class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings):
+class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, StandInSettings):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.3, gt=0)
@@ -127,8 +133,6 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSet
     demo_research_steps: int = Field(default=8, ge=0, le=100)
     demo_research_step_seconds: float = Field(default=20, ge=0, le=600)
     demo_research_tool_seconds: float = Field(default=2, ge=0, le=600)
-    # make dev: the offline video job service the demo video model's jobs go to (Bedrock's async API).
-    demo_video_jobs_url: str | None = None
     # Secrets Manager ARNs holding provider credentials (JSON list); locally, providers read env vars.
     provider_secret_arns: list[str] = Field(default_factory=list)
     # MCP tool loops (chat tasks with mcp_servers).

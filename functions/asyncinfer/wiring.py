@@ -118,6 +118,7 @@ def task_service(settings: ApiSettings) -> TaskService:
             window_seconds=settings.submit_window_seconds,
             max_inflight=settings.max_inflight_tasks,
             long_tasks=settings.runner_function_arn is not None,
+            local_jobs=settings.demo_video_jobs_url is not None,
         ),
         outbound=settings.outbound(),
         sealer=sealer(settings),
@@ -174,6 +175,7 @@ def providers(settings: WorkerSettings) -> Providers:
         put_object=lambda key, body, content_type: S3BlobStore(client("s3"), settings.bucket_name).put(
             key, body, content_type
         ),
+        object_exists=lambda key: S3BlobStore(client("s3"), settings.bucket_name).size(key) is not None,
     )
 
 

@@ -38,6 +38,13 @@ class LongTasksUnavailable(InvalidRequest):
     code = "long_tasks_unavailable"
 
 
+class LocalOnlyModel(InvalidRequest):
+    """A demo model whose jobs go to a stand-in only the local stack runs (the offline video job service),
+    in a deployment: refused at submit rather than failed by the upstream's AccessDenied later."""
+
+    code = "local_only_model"
+
+
 class RequestTooLarge(DomainError):
     code = "request_too_large"
 

@@ -14,7 +14,6 @@ from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.errors import (
     IdempotencyConflict,
     InvalidRequest,
-    LongTasksUnavailable,
     NameConflict,
     RateLimited,
     ServiceUnavailable,
@@ -51,6 +50,7 @@ from asyncinfer.tasks.submission import (
     Submission,
     SubmitLimits,
     check_idempotency_key,
+    check_servable,
     fingerprint,
 )
 
@@ -99,7 +99,7 @@ class TaskService:
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_chat_request(body, self.outbound)
         spec = self._chat_model(request.model)
-        self._check_runner(request.model, spec)
+        check_servable(request.model, spec, self.registry, self.limits)
         if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
             raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
         correlation = body.get("correlation_id")
@@ -122,7 +122,7 @@ class TaskService:
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_generation(body)
         spec = self._media_model(request.model)
-        self._check_runner(request.model, spec)
+        check_servable(request.model, spec, self.registry, self.limits)
         check_near_misses(request.config, MEDIA_CONFIG[spec.kind.value], "config")
         config = parse_media_config(spec.kind.value, request.config)
         fmt = getattr(config, "output_format", None)
@@ -171,13 +171,6 @@ class TaskService:
             return self.registry.resolve(model, TaskKind.CHAT).kind
         except UnknownModel:
             return None
-
-    def _check_runner(self, model: str, spec: ModelSpec) -> None:
-        if spec.runs == "durable" and not self.limits.long_tasks:
-            raise LongTasksUnavailable(
-                f"{model} runs as a long task, and this deployment has no long-task runner "
-                "(Lambda durable functions are not available in its Region)"
-            )
 
     def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.

@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncinfer.domain.catalog import LOCAL, ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import Deadlines
-from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.errors import InvalidRequest, LocalOnlyModel, LongTasksUnavailable
 from asyncinfer.domain.model import TaskKind
 
 IDEMPOTENCY = "idem"
@@ -75,3 +76,20 @@ class SubmitLimits:
     inflight_retry_seconds: int = 5
     # Whether this deployment has the long-task runner (models with `"runs": "durable"`).
     long_tasks: bool = True
+    # Whether the local stack's stand-ins for upstream job services run here (make dev, not a deployment).
+    local_jobs: bool = True
+
+
+def check_servable(model: str, spec: ModelSpec, registry: ModelRegistry, limits: SubmitLimits) -> None:
+    """Refuse at submit what this deployment cannot run, rather than fail the task later."""
+    if spec.runs == "durable" and not limits.long_tasks:
+        raise LongTasksUnavailable(
+            f"{model} runs as a long task, and this deployment has no long-task runner "
+            "(Lambda durable functions are not available in its Region)"
+        )
+    if spec.provider == LOCAL and registry.upstream_job(spec) and not limits.local_jobs:
+        raise LocalOnlyModel(
+            f"{model} exists only in the local stack (make dev): its jobs go to an offline stand-in for "
+            f"{spec.upstream}'s upstream API that a deployment does not run. Add a model served by Bedrock or an "
+            "OpenAI-compatible provider to the registry instead"
+        )
