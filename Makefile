@@ -48,6 +48,16 @@ node_modules/.installed: package.json package-lock.json
 synth: $(STAMP) node_modules/.installed  ## Synthesize the CloudFormation template (offline, Docker-free) into cdk.out/
 	npx --no-install cdk synth --quiet
 
+.PHONY: lock reproducible
+
+# The Lambda bundle installs requirements/lambda.lock with pip (--require-hashes); only regenerating it needs uv.
+lock: $(STAMP)  ## Re-resolve pyproject's runtime dependencies into requirements/lambda.lock (pins and hashes)
+	$(PY) -m pip install --quiet 'uv>=0.9'
+	$(PY) -m infra.lock
+
+reproducible: $(STAMP) node_modules/.installed  ## Two synths of HEAD per architecture from empty caches: same asset hashes
+	$(PY) -m infra.reproducible
+
 bootstrap: $(STAMP) node_modules/.installed  ## Once per account and region: CDK's staging bucket and roles
 	npx --no-install cdk bootstrap
 
