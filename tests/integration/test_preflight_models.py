@@ -9,6 +9,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
 from asyncinfer.ops.preflight import Host, Preflight, Result, Target
@@ -96,7 +97,7 @@ def test_the_stubbed_answers_have_botocores_shape():
     stubber = Stubber(stubbed("bedrock", []))
     bad = details(REEL, "LEGACY")
     bad["modelDetails"]["modelLifecycle"]["endOfLife"] = "2026-09-30"
-    with pytest.raises(Exception, match="endOfLife"):
+    with pytest.raises(ParamValidationError, match="endOfLife"):
         stubber.add_response("get_foundation_model", bad, {"modelIdentifier": REEL})
 
 
