@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
+# Every AWS call the functions make in this run, checked against the synthesized roles at its end.
+pytest_plugins = ["tests.support.aws_calls_plugin"]
+
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import importlib
 import threading
 import time
@@ -11,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.routes import HANDLERS
+
+# The function whose handler runs in this context (None outside any): what a test holds each AWS call to.
+RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar("running_function", default=None)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class LocalFunctions:
     def handler(self, name: str) -> Callable[[dict, Any], Any]:
         if name not in self._handlers:
             module_name, _, attr = HANDLERS[name].rpartition(".")
-            self._handlers[name] = getattr(importlib.import_module(module_name), attr)
+            self._handlers[name] = _running_as(name, getattr(importlib.import_module(module_name), attr))
         return self._handlers[name]
 
     def invoke(self, name: str, event: dict) -> Any:
@@ -60,3 +65,15 @@ class LocalFunctions:
             return handler(event, context)
         with lock:
             return handler(event, context)
+
+
+def _running_as(name: str, handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
+    @functools.wraps(handler)
+    def run(event: dict, context: Any) -> Any:
+        token = RUNNING.set(name)
+        try:
+            return handler(event, context)
+        finally:
+            RUNNING.reset(token)
+
+    return run
