@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
+
 from asyncinfer_client.errors import APIError, RateLimited, ServiceUnavailable, error_of
 
 ENDED = frozenset({"completed", "failed", "cancelled"})
@@ -35,6 +37,19 @@ class Routes:
     def cancel(self) -> tuple[str, str]:
         # NetMind's surface has no cancel: its DELETE cancels a generation still running.
         return ("POST", f"{self.read}/cancel") if self.kind == "chat" else ("DELETE", self.read)
+
+
+def bounded(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """A stream's timeouts cut to what is left of the caller's: a read waiting on a quiet stream ends at
+    the caller's deadline, not at the client's per-request timeout or never."""
+    cap = max(0.01, left)
+
+    def cut(value: float | None) -> float:
+        return cap if value is None else min(value, cap)
+
+    return httpx.Timeout(
+        connect=cut(timeout.connect), read=cut(timeout.read), write=cut(timeout.write), pool=cut(timeout.pool)
+    )
 
 
 def status_of(task: dict[str, Any]) -> str:

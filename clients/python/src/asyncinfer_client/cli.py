@@ -18,6 +18,8 @@ from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event
 
+# timeout(1)'s exit status when its command ran out of time.
+TIMED_OUT = 124
 STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "asyncinfer" / "watch"
 
 
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="submit a chat completion and stream its answer live")
     run.add_argument("model")
     run.add_argument("prompt")
-    run.add_argument("--timeout", type=float, default=600.0)
+    _timeout_options(run)
     run.set_defaults(command=_run)
 
     submit = commands.add_parser("submit", help="submit a chat completion; prints its id")
@@ -62,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="follow a task's events (again: from where it left off)")
     watch.add_argument("id")
     watch.add_argument("--from-start", action="store_true", help="from its first event, not where it left off")
-    watch.add_argument("--timeout", type=float, default=600.0)
+    _timeout_options(watch)
     watch.set_defaults(command=_watch)
 
     ls = commands.add_parser("ls", help="your tasks, newest first")
@@ -96,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _timeout_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--timeout", type=float, default=600.0, help="seconds to follow the task (600)")
+    command.add_argument(
+        "--on-timeout",
+        choices=("detach", "cancel"),
+        default="detach",
+        help="when --timeout passes: leave the task running and exit 124 (detach), or cancel it",
+    )
+
+
 def _json(out: Console, value: Any) -> None:
     out.print_json(json.dumps(value))
 
@@ -107,6 +119,25 @@ def _run(client: Client, args: argparse.Namespace, out: Console, err: Console) -
 
 def _follow(task: Task, args: argparse.Namespace, out: Console, err: Console, after: int) -> int:
     """Deltas to stdout as they come; tool steps and status to stderr; the last event seen remembered."""
+    try:
+        _stream(task, args, out, err, after)
+    except WaitTimeout:
+        if args.on_timeout == "cancel":
+            err.print(f"\n{task.id} {task.cancel().get('status')} after {args.timeout:g} s")
+            return 1
+        err.print(f"\n{task.id} still running after {args.timeout:g} s; follow it with: aic watch {task.id}")
+        return TIMED_OUT
+    done = task.get()
+    if args.json:
+        _json(out, done)
+    else:
+        out.print()
+        usage = done.get("usage") or {}
+        err.print(f"[bold]{done.get('status')}[/bold] {task.id} · {usage.get('total_tokens', 0)} tokens")
+    return 0 if str(done.get("status")).upper() == "COMPLETED" else 1
+
+
+def _stream(task: Task, args: argparse.Namespace, out: Console, err: Console, after: int) -> None:
     events: list[Event] = []
     with err.status(f"{task.id} running", spinner="dots") as status:
         for event in task.events(starting_after=after, timeout=args.timeout):
@@ -124,14 +155,6 @@ def _follow(task: Task, args: argparse.Namespace, out: Console, err: Console, af
             elif event.type == "restart":
                 err.print(f"[yellow]restart[/yellow] {event.data}")
             status.update(f"{task.id} running, {len([e for e in events if e.seq])} events")
-    done = task.get()
-    if args.json:
-        _json(out, done)
-    else:
-        out.print()
-        usage = done.get("usage") or {}
-        err.print(f"[bold]{done.get('status')}[/bold] {task.id} · {usage.get('total_tokens', 0)} tokens")
-    return 0 if str(done.get("status")).upper() == "COMPLETED" else 1
 
 
 def _remember(task_id: str, seq: int) -> None:

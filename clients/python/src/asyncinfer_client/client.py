@@ -17,6 +17,7 @@ from asyncinfer_client._core import (
     Retry,
     Routes,
     answer,
+    bounded,
     chat_body,
     ended,
     kind_of,
@@ -222,7 +223,7 @@ class Task:
         if on_timeout == "cancel":
             return self.cancel()
         if on_timeout == "detach":
-            return self.last
+            return self.get()  # as it stands now: a stream's events do not update `last`
         raise WaitTimeout(self.id, waited)
 
     def events(self, starting_after: int = 0, timeout: float = 600.0) -> Iterator[Event]:
@@ -233,15 +234,19 @@ class Task:
         deadline = time.monotonic() + timeout
         last, attempt = starting_after, 0
         while True:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise WaitTimeout(self.id, timeout)
             headers = {"Last-Event-ID": str(last)} if last else {}
+            bound = bounded(self._client._http.timeout, left)
             try:
-                with self._client._http.stream("GET", self._routes.events, headers=headers) as response:
+                with self._client._http.stream("GET", self._routes.events, headers=headers, timeout=bound) as response:
                     if response.status_code >= 400:
                         answer(response.status_code, dict(response.headers), response.read())
                     parser = Parser()
                     for line in response.iter_lines():
+                        if time.monotonic() > deadline:  # checked on every line, keep-alives included
+                            raise WaitTimeout(self.id, timeout)
                         event = parser.feed(line)
                         if event is None:
                             continue
