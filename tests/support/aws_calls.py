@@ -101,6 +101,11 @@ class Recorder:
             with open(self._sink, "a") as out:  # one write of whole lines: appends from processes do not mix
                 out.write(lines)
 
+    def snapshot(self) -> tuple[set[Call], set[Write]]:
+        """The calls and writes so far (a runner's invocation may still be recording)."""
+        with self._lock:
+            return set(self.calls), set(self.writes)
+
     def load(self, path: str) -> None:
         """Add what other processes appended to `path`."""
         if not os.path.exists(path):
