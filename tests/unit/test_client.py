@@ -59,3 +59,63 @@ def test_retries_are_bounded_and_only_for_what_may_be_sent_again():
 def test_the_poll_hint_is_read_in_milliseconds():
     assert poll_delay({"OpenAI-Poll-After-Ms": "5000"}, 1.0) == 5.0
     assert poll_delay({}, 1.0) == 1.0
+
+
+def test_402_403_and_413_are_typed_errors_and_a_402_says_where_the_budget_stands():
+    import httpx
+    from asyncinfer_client import Client, Forbidden, OverBudget, TooLarge
+
+    budget = {"code": "budget_exceeded", "message": "over", "period": "day", "spent": 0.5, "reserved": 0.4, "limit": 1}
+    answers = {
+        "/v1/async": (402, {"error": budget}),
+        "/v1/async/task_a": (403, {"error": {"code": "class_not_allowed", "message": "no"}}),
+        "/v1/async/task_b": (413, {"error": {"code": "request_too_large", "message": "big"}}),
+    }
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        status, body = answers[request.url.path]
+        return httpx.Response(status, json=body)
+
+    with Client("http://127.0.0.1:9", "k", transport=httpx.MockTransport(reply)) as client:
+        with pytest.raises(OverBudget) as over:
+            client.submit("demo-chat", prompt="hi")
+        assert (over.value.period, over.value.spent, over.value.reserved, over.value.limit) == ("day", 0.5, 0.4, 1)
+        with pytest.raises(Forbidden):
+            client.attach("task_a").get()
+        with pytest.raises(TooLarge):
+            client.attach("task_b").get()
+
+
+def test_the_client_reads_its_endpoint_from_the_environment_as_the_cli_does(monkeypatch):
+    from asyncinfer_client import AsyncClient, Client
+
+    monkeypatch.delenv("ASYNCINFER_BASE_URL", raising=False)
+    monkeypatch.delenv("ASYNCINFER_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="ASYNCINFER_BASE_URL"):
+        Client()
+    monkeypatch.setenv("ASYNCINFER_BASE_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("ASYNCINFER_API_KEY", "sk-env")
+    with Client() as client:
+        assert str(client._http.base_url) == "http://127.0.0.1:9"
+        assert client._http.headers["Authorization"] == "Bearer sk-env"
+    assert AsyncClient()._http.headers["Authorization"] == "Bearer sk-env"
+
+
+def test_tasks_iterates_every_page_lazily():
+    import httpx
+    from asyncinfer_client import Client
+
+    pages = {None: (["t1", "t2"], "c1"), "c1": (["t3", "t4"], "c2"), "c2": (["t5"], None)}
+    asked: list[str | None] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        asked.append(cursor)
+        ids, following = pages[cursor]
+        body = {"tasks": [{"id": i} for i in ids], "has_more": following is not None, "next_cursor": following}
+        return httpx.Response(200, json=body)
+
+    with Client("http://127.0.0.1:9", "k", transport=httpx.MockTransport(reply)) as client:
+        listing = client.tasks(page_size=2)
+        assert [next(listing)["id"] for _ in range(2)] == ["t1", "t2"] and asked == [None]
+        assert [t["id"] for t in listing] == ["t3", "t4", "t5"] and asked == [None, "c1", "c2"]

@@ -3,6 +3,7 @@ hint, how an answer becomes a value or a typed error."""
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ class Routes:
     def cancel(self) -> tuple[str, str]:
         # NetMind's surface has no cancel: its DELETE cancels a generation still running.
         return ("POST", f"{self.read}/cancel") if self.kind == "chat" else ("DELETE", self.read)
+
+
+def endpoint(base_url: str | None, api_key: str | None) -> tuple[str, str]:
+    """The base URL and key given, else ASYNCINFER_BASE_URL and ASYNCINFER_API_KEY (as the CLI reads them)."""
+    base_url = base_url or os.environ.get("ASYNCINFER_BASE_URL")
+    api_key = api_key or os.environ.get("ASYNCINFER_API_KEY")
+    if not base_url or not api_key:
+        raise ValueError("give base_url and api_key, or set ASYNCINFER_BASE_URL and ASYNCINFER_API_KEY")
+    return base_url.rstrip("/"), api_key
+
+
+def list_params(limit: int, cursor: str | None, status: str | None) -> dict[str, str]:
+    return {"limit": str(limit), **({"cursor": cursor} if cursor else {}), **({"status": status} if status else {})}
 
 
 def bounded(timeout: httpx.Timeout, left: float) -> httpx.Timeout:

@@ -20,7 +20,9 @@ from asyncinfer_client._core import (
     bounded,
     chat_body,
     ended,
+    endpoint,
     kind_of,
+    list_params,
     new_idempotency_key,
     output_files,
     poll_delay,
@@ -33,15 +35,16 @@ from asyncinfer_client.events import Event, Parser
 class AsyncClient:
     def __init__(
         self,
-        base_url: str,
-        api_key: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
         *,
         timeout: float = 30.0,
         retry: Retry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        base_url, api_key = endpoint(base_url, api_key)
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=timeout,
             transport=transport,
@@ -93,9 +96,19 @@ class AsyncClient:
         )
         return AsyncTask(self, Routes("generation", body["id"]), body)
 
-    async def list(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
-        params = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
-        return (await self.request("GET", "/v1/async", params=params))[0]
+    async def list(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> dict[str, Any]:
+        return (await self.request("GET", "/v1/async", params=list_params(limit, cursor, status)))[0]
+
+    async def tasks(self, status: str | None = None, page_size: int = 50) -> AsyncIterator[dict[str, Any]]:
+        """Every task, newest first, page after page as the iteration goes."""
+        cursor = None
+        while True:
+            page = await self.list(page_size, cursor, status)
+            for task in page.get("tasks", []):
+                yield task
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return
 
     def attach(self, task_id: str, kind: Kind | None = None) -> AsyncTask:
         return AsyncTask(self, Routes(kind or kind_of(task_id), task_id), {"id": task_id})

@@ -20,7 +20,9 @@ from asyncinfer_client._core import (
     bounded,
     chat_body,
     ended,
+    endpoint,
     kind_of,
+    list_params,
     new_idempotency_key,
     output_files,
     poll_delay,
@@ -33,15 +35,16 @@ from asyncinfer_client.events import Event, Parser
 class Client:
     def __init__(
         self,
-        base_url: str,
-        api_key: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
         *,
         timeout: float = 30.0,
         retry: Retry | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        base_url, api_key = endpoint(base_url, api_key)
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=timeout,
             transport=transport,
@@ -115,9 +118,19 @@ class Client:
         """Submit and wait, feeding `on_event` every event of the task's stream once, in order."""
         return self.submit(model, messages, prompt=prompt, **fields).run(on_event, timeout, on_timeout)
 
-    def list(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
-        params = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
-        return self.request("GET", "/v1/async", params=params)[0]
+    def list(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> dict[str, Any]:
+        """One page of the Async API's tasks, newest first (`next_cursor` reads the next)."""
+        return self.request("GET", "/v1/async", params=list_params(limit, cursor, status))[0]
+
+    def tasks(self, status: str | None = None, page_size: int = 50) -> Iterator[dict[str, Any]]:
+        """Every task, newest first, page after page as the iteration goes."""
+        cursor = None
+        while True:
+            page = self.list(page_size, cursor, status)
+            yield from page.get("tasks", [])
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return
 
     @property
     def batches(self) -> Batches:

@@ -24,12 +24,34 @@ class Unauthorized(APIError):
     """401: a missing or wrong API key."""
 
 
+class OverBudget(APIError):
+    """402: the tenant's daily or monthly budget has no room for this request. `period` (day or month),
+    `spent`, `reserved` and `limit` (in the registry's currency) say where it stands."""
+
+    def _field(self, name: str) -> Any:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return error.get(name) if isinstance(error, dict) else None
+
+    period = property(lambda self: self._field("period"))
+    spent = property(lambda self: self._field("spent"))
+    reserved = property(lambda self: self._field("reserved"))
+    limit = property(lambda self: self._field("limit"))
+
+
+class Forbidden(APIError):
+    """403: the key may not do this (a priority class the tenant is not allowed, an admin route)."""
+
+
 class NotFound(APIError):
     """404: no such task for this key (another tenant's tasks are not found either)."""
 
 
 class Conflict(APIError):
     """409: an idempotency key or a message id already used for another request."""
+
+
+class TooLarge(APIError):
+    """413: the request is larger than the API accepts."""
 
 
 class RateLimited(APIError):
@@ -62,7 +84,15 @@ class WaitTimeout(Exception):
         self.task_id = task_id
 
 
-BY_STATUS: dict[int, type[APIError]] = {400: InvalidRequest, 401: Unauthorized, 404: NotFound, 409: Conflict}
+BY_STATUS: dict[int, type[APIError]] = {
+    400: InvalidRequest,
+    401: Unauthorized,
+    402: OverBudget,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+}
 
 
 def error_of(status: int, body: Any, headers: dict[str, str]) -> APIError:
