@@ -256,10 +256,12 @@ def grant_executions(fn: lambda_.Function, runner: lambda_.Alias, *actions: str)
 def grant_start(fn: lambda_.Function, runner: lambda_.Alias) -> None:
     """A function that starts the runner's executions: an Invoke of the runner's alias, and, when the name is
     already started with another payload (DurableExecutionAlreadyStartedException), the listing of the runner's
-    executions by that name (asyncinfer.executions.lambda_durable), on the runner function alone."""
+    executions by that name (asyncinfer.executions.lambda_durable): on the function (every version), then on
+    the alias it is started on, nothing else."""
     runner.grant_invoke(fn)
     fn.add_to_role_policy(
         iam.PolicyStatement(
-            actions=["lambda:ListDurableExecutionsByFunction"], resources=[runner.version.lambda_.function_arn]
+            actions=["lambda:ListDurableExecutionsByFunction"],
+            resources=[runner.version.lambda_.function_arn, runner.function_arn],
         )
     )

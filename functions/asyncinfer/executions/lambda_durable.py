@@ -44,10 +44,25 @@ class LambdaDurableExecutions:
         return answer.get("DurableExecutionArn") or self._by_name(task_id) or ""
 
     def _by_name(self, name: str) -> str | None:
-        found = self._client.list_durable_executions_by_function(
-            FunctionName=self._function.rsplit(":", 1)[0], DurableExecutionName=name
-        ).get("DurableExecutions", [])
-        return found[0]["DurableExecutionArn"] if found else None
+        """The execution named `name`, whichever version runs it. Without a qualifier the listing covers every
+        version of the function (botocore 1.44's model of ListDurableExecutionsByFunction; older references said
+        $LATEST only), so the qualifier the runner is started on is asked next. The name filter may match
+        more than the name (older references: "contain"): only the exact name counts."""
+        function, _, qualifier = unqualified(self._function)
+        for scope in [{}, {"Qualifier": qualifier}] if qualifier else [{}]:
+            if found := self._listed(name, FunctionName=function, DurableExecutionName=name, **scope):
+                return found
+        return None
+
+    def _listed(self, name: str, **params: str) -> str | None:
+        while True:
+            page = self._client.list_durable_executions_by_function(**params)
+            for execution in page.get("DurableExecutions", []):
+                if execution.get("DurableExecutionName") == name:
+                    return execution["DurableExecutionArn"]
+            if not page.get("NextMarker"):
+                return None
+            params["Marker"] = page["NextMarker"]
 
     def stop(self, execution_arn: str) -> None:
         try:
@@ -64,3 +79,11 @@ class LambdaDurableExecutions:
             return self._client.get_durable_execution(DurableExecutionArn=execution_arn).get("Status")
         except ClientError:
             return None
+
+
+def unqualified(function_arn: str) -> tuple[str, str, str]:
+    """(function ARN, ":", qualifier) of arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]."""
+    parts = function_arn.split(":")
+    if len(parts) == 8:
+        return ":".join(parts[:7]), ":", parts[7]
+    return function_arn, "", ""
