@@ -11,10 +11,12 @@ that fails `timeout` on the runner, and only an upstream background job (provide
 
 The handover takes one of the tenant's long-task slots when one is free; a task already running is never
 made to wait for one, so it may run over the cap. It stays IN_PROGRESS throughout (its tenant's in-flight
-quota counts it once). A message of a handed-over task that comes again (a duplicate, a retried start)
-finds it handed over (its execution on the record, or the handover's `restart` the last event of its log)
-and dispatches it again, which starts nothing new: the execution is named by the task. Neither the worker
-nor the runner ever hands a task back, so nothing loops.
+quota counts it once). The runner never hands a task back. A message of a handed-over task that comes
+again (a duplicate) finds its execution on the record and dispatches it again, which starts nothing new:
+the execution is named by the task. A start that fails (after boto3's retries) sends the message back
+like any transient failure: the next attempt runs the turn again and hands over again, so a runner that
+cannot be started costs one worker run per receive of the message, until its receives run out and the
+task fails (`dead_lettered`, or `too_many_attempts`).
 """
 
 from __future__ import annotations
@@ -33,18 +35,10 @@ log = logging.getLogger(__name__)
 HANDED_OVER = "handed_over"
 
 
-def on_runner(store: TaskStore, task: Task, spec: ModelSpec | None) -> bool:
+def on_runner(task: Task, spec: ModelSpec | None) -> bool:
     """Whether the worker dispatches `task` instead of running it: its model runs on the runner, or the task
-    was handed over already."""
-    return (spec is not None and spec.runs == "durable") or task.execution_arn is not None or _marked(store, task)
-
-
-def _marked(store: TaskStore, task: Task) -> bool:
-    """The handover's `restart` is the last event of the log: its start did not happen (or was not recorded)."""
-    if task.status != TaskStatus.IN_PROGRESS or task.event_seq == 0:
-        return False
-    last = store.read_events(task.tenant, task.id, after_seq=task.event_seq - 1, scan_from=task.event_seq)
-    return bool(last) and last[-1].get("type") == "restart" and last[-1].get("reason") == HANDED_OVER
+    was handed over (its execution is on the record)."""
+    return (spec is not None and spec.runs == "durable") or task.execution_arn is not None
 
 
 def hand_over(
