@@ -89,10 +89,15 @@ class AsyncClient:
         )
         return AsyncTask(self, Routes("chat", body["id"]), body)
 
-    async def generate(self, model: str, config: dict[str, Any], *, idempotency_key: str | None = None) -> AsyncTask:
+    async def generate(
+        self, model: str, config: dict[str, Any], *, idempotency_key: str | None = None, **fields: Any
+    ) -> AsyncTask:
         key = idempotency_key or new_idempotency_key()
         body, _ = await self.request(
-            "POST", "/v1/generation", json={"model": model, "config": config}, headers={"Idempotency-Key": key}
+            "POST",
+            "/v1/generation",
+            json={"model": model, "config": config, **fields},
+            headers={"Idempotency-Key": key},
         )
         return AsyncTask(self, Routes("generation", body["id"]), body)
 
@@ -232,11 +237,14 @@ class AsyncTask:
     async def download(self, directory: str | Path, timeout: float = 600.0) -> list[Path]:
         """A completed generation's files, fetched through the URLs its read presigns."""
         task = await self.result(timeout)
+        files = output_files(task)
+        if not files:
+            return []  # a chat task, or a generation without files: nothing to make a directory for
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
         saved = []
         async with httpx.AsyncClient(timeout=self._client._http.timeout) as plain:  # presigned: no API key
-            for name, url in output_files(task):
+            for name, url in files:
                 response = await plain.get(url)
                 response.raise_for_status()
                 path = target / name

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,8 +19,9 @@ from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event
 
-# timeout(1)'s exit status when its command ran out of time.
+# timeout(1)'s exit status when its command ran out of time; a shell's for a command stopped by Ctrl-C.
 TIMED_OUT = 124
+INTERRUPTED = 130
 STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "asyncinfer" / "watch"
 
 
@@ -35,11 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         with Client(base_url, api_key, timeout=args.request_timeout) as client:
             return args.command(client, args, out, err)
     except APIError as exc:
-        err.print(f"[red]error[/red] {exc.status} {exc.code}: {exc.message}")
+        err.print(f"[red]error[/red] {exc.status} {exc.code}: {exc.message}", markup=True, highlight=False)
         return 1
     except (TaskFailed, WaitTimeout) as exc:
         err.print(f"[red]{exc}[/red]")
         return 1
+    except httpx.TransportError as exc:
+        err.print(f"[red]error[/red] cannot reach {base_url}: {type(exc).__name__}: {exc}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("\ninterrupted")
+        return INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,13 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="submit a chat completion and stream its answer live")
     run.add_argument("model")
     run.add_argument("prompt")
+    _tier_option(run)
     _timeout_options(run)
     run.set_defaults(command=_run)
 
     submit = commands.add_parser("submit", help="submit a chat completion; prints its id")
     submit.add_argument("model")
     submit.add_argument("prompt")
+    _tier_option(submit)
     submit.set_defaults(command=_submit)
+
+    generate = commands.add_parser("generate", help="an image, audio or video generation; prints its id")
+    generate.add_argument("model")
+    generate.add_argument("prompt")
+    generate.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config field (JSON values: duration=6)"
+    )
+    generate.add_argument("--wait", action="store_true", help="wait until it ends; print its status")
+    generate.add_argument("--download", metavar="DIR", help="wait, then save its files into DIR")
+    generate.add_argument("--timeout", type=float, default=600.0)
+    _tier_option(generate)
+    generate.set_defaults(command=_generate)
 
     watch = commands.add_parser("watch", help="follow a task's events (again: from where it left off)")
     watch.add_argument("id")
@@ -98,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tier_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--service-tier", choices=("priority", "default", "flex"), help="the task's class")
+
+
+def _tier(args: argparse.Namespace) -> dict[str, str]:
+    return {"service_tier": args.service_tier} if args.service_tier else {}
+
+
 def _timeout_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--timeout", type=float, default=600.0, help="seconds to follow the task (600)")
     command.add_argument(
@@ -113,7 +143,7 @@ def _json(out: Console, value: Any) -> None:
 
 
 def _run(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
-    task = client.submit(args.model, prompt=args.prompt)
+    task = client.submit(args.model, prompt=args.prompt, **_tier(args))
     return _follow(task, args, out, err, after=0)
 
 
@@ -121,6 +151,10 @@ def _follow(task: Task, args: argparse.Namespace, out: Console, err: Console, af
     """Deltas to stdout as they come; tool steps and status to stderr; the last event seen remembered."""
     try:
         _stream(task, args, out, err, after)
+    except KeyboardInterrupt:
+        out.file.flush()
+        err.print(f"\nstopped following {task.id}; it keeps running: aic watch {task.id}")
+        return INTERRUPTED
     except WaitTimeout:
         if args.on_timeout == "cancel":
             err.print(f"\n{task.id} {task.cancel().get('status')} after {args.timeout:g} s")
@@ -132,6 +166,7 @@ def _follow(task: Task, args: argparse.Namespace, out: Console, err: Console, af
         _json(out, done)
     else:
         out.print()
+        out.file.flush()  # the answer ends before the status line starts, piped or not
         usage = done.get("usage") or {}
         err.print(f"[bold]{done.get('status')}[/bold] {task.id} · {usage.get('total_tokens', 0)} tokens")
     return 0 if str(done.get("status")).upper() == "COMPLETED" else 1
@@ -163,12 +198,36 @@ def _remember(task_id: str, seq: int) -> None:
 
 
 def _submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
-    task = client.submit(args.model, prompt=args.prompt)
+    task = client.submit(args.model, prompt=args.prompt, **_tier(args))
     if args.json:
         _json(out, task.last)
     else:
         out.print(task.id)
     return 0
+
+
+def _generate(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    config: dict[str, Any] = {"prompt": args.prompt}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            err.print(f"--set takes KEY=VALUE, not {pair!r}")
+            return 2
+        try:
+            config[key] = json.loads(value)
+        except ValueError:
+            config[key] = value
+    task = client.generate(args.model, config, **_tier(args))
+    if not (args.wait or args.download):
+        _json(out, task.last) if args.json else out.print(task.id)
+        return 0
+    with err.status(f"{task.id} running", spinner="dots"):
+        done = task.wait(timeout=args.timeout)
+    if args.download and str(done.get("status")).lower() == "completed":
+        args.id, args.dir = task.id, args.download
+        return _download(client, args, out, err)
+    _json(out, done) if args.json else out.print(f"{task.id} {done.get('status')}")
+    return 0 if str(done.get("status")).lower() == "completed" else 1
 
 
 def _watch(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -208,6 +267,9 @@ def _download(client: Client, args: argparse.Namespace, out: Console, err: Conso
     task = client.attach(args.id)
     with err.status(f"{args.id} waiting for its files", spinner="dots"):
         saved = task.download(args.dir, timeout=args.timeout)
+    if not saved:
+        err.print(f"{args.id} has no files to download (only generations have files)")
+        return 1
     if args.json:
         _json(out, [str(p) for p in saved])
     else:

@@ -92,11 +92,16 @@ class Client:
         )
         return Task(self, Routes("chat", body["id"]), body)
 
-    def generate(self, model: str, config: dict[str, Any], *, idempotency_key: str | None = None) -> Task:
+    def generate(
+        self, model: str, config: dict[str, Any], *, idempotency_key: str | None = None, **fields: Any
+    ) -> Task:
         """An image, audio or video generation (the NetMind surface)."""
         key = idempotency_key or new_idempotency_key()
         body, _ = self.request(
-            "POST", "/v1/generation", json={"model": model, "config": config}, headers={"Idempotency-Key": key}
+            "POST",
+            "/v1/generation",
+            json={"model": model, "config": config, **fields},
+            headers={"Idempotency-Key": key},
         )
         return Task(self, Routes("generation", body["id"]), body)
 
@@ -308,11 +313,14 @@ class Task:
     def download(self, directory: str | Path, timeout: float = 600.0) -> list[Path]:
         """A completed generation's files, fetched through the URLs its read presigns."""
         task = self.result(timeout)
+        files = output_files(task)
+        if not files:
+            return []  # a chat task, or a generation without files: nothing to make a directory for
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
         saved = []
         with httpx.Client(timeout=self._client._http.timeout) as plain:  # presigned: no API key on these
-            for name, url in output_files(task):
+            for name, url in files:
                 response = plain.get(url)
                 response.raise_for_status()
                 path = target / name
