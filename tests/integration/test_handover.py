@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.executions.lambda_durable import LambdaDurableExecutions
+from asyncinfer.store.dynamodb_slots import SLOTS_PK_PREFIX, SLOTS_SK
 from asyncinfer.tasks import worker as worker_module
 from asyncinfer.tasks.handover import HANDED_OVER
 from infra.local.functions import LocalFunctions
@@ -30,6 +31,14 @@ REGISTRY = {
             "upstream": "demo-chat",
             "kind": "chat",
             "prices": {"input_per_million": 3.0, "output_per_million": 15.0},
+        },
+        # A long task, holding a long-task slot while it runs.
+        "slow-research": {
+            "provider": "local",
+            "upstream": "demo-deep-research",
+            "kind": "chat",
+            "runs": "durable",
+            "tools": "demo-research",
         },
     },
 }
@@ -235,3 +244,30 @@ def test_a_duplicate_message_after_the_handover_starts_nothing_new(handover):
     assert done["status"] == "COMPLETED", done
     assert len(executions_of(durable, public_id)) == 1
     assert kinds(aws, public_id).count("restart") == 1
+
+
+def holders(aws) -> set[str]:
+    key = {"pk": {"S": SLOTS_PK_PREFIX + "acme"}, "sk": {"S": SLOTS_SK}}
+    item = aws.ddb.get_item(TableName=aws.resources.table_name, Key=key, ConsistentRead=True).get("Item", {})
+    return set(item.get("holders", {}).get("SS", []))
+
+
+def test_a_handover_runs_over_a_full_long_task_cap_rather_than_wait_and_takes_a_free_slot(handover, monkeypatch):
+    aws, durable = handover
+    monkeypatch.setenv("ASYNCINFER_MAX_LONG_TASKS_PER_TENANT", "1")
+    monkeypatch.setenv("ASYNCINFER_DEMO_RESEARCH_TOOL_SECONDS", "0.2")
+    body = {"model": "slow-research", "messages": [{"role": "user", "content": "Research"}]}
+    status, research = aws.api("POST", "/v1/async", body={**body, "demo_research": {"steps": 40, "step_seconds": 0.2}})
+    assert status == 200, research
+    aws.run_worker()
+    assert holders(aws) == {internal(research["id"])}
+    chat = submit(aws)
+    aws.run_worker()
+    assert ended(aws, durable, chat)["status"] == "COMPLETED"
+    assert not aws.store.get("acme", internal(research["id"])).terminal, "the cap was full all along"
+    assert holders(aws) == {internal(research["id"])}
+    assert aws.api("POST", f"/v1/async/{research['id']}/cancel")[0] == 200
+    another = submit(aws)
+    aws.run_worker()
+    assert holders(aws) == {internal(another)}, "the ended holder's slot, taken by the handover"
+    assert ended(aws, durable, another)["status"] == "COMPLETED"
