@@ -18,12 +18,12 @@ $(PY):
 # --no-compile: Python compiles each module when it is first imported, only those used (half of the
 # install time of the local set was pip compiling every module of it).
 $(LOCAL): pyproject.toml clients/python/pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --no-compile -e '.[local]' -e clients/python
+	$(PY) -m pip install --quiet --no-compile -e '.[local]' -e 'clients/python[cli]'
 	touch $@
 
 # dev includes local: a venv `make dev` made gets only the remainder; one `make test` made needs no more.
 $(STAMP): pyproject.toml clients/python/pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --no-compile -e '.[dev]' -e clients/python
+	$(PY) -m pip install --quiet --no-compile -e '.[dev]' -e 'clients/python[cli]'
 	touch $(LOCAL) $@
 
 dev: $(LOCAL)  ## Start the local stack (emulator, dev server, worker, demo models)

@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+
+try:  # the `cli` extra: the library itself needs none of it
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+except ImportError:
+    Console = None
 
 from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
@@ -26,6 +30,9 @@ STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
 
 
 def main(argv: list[str] | None = None) -> int:
+    if Console is None:
+        print("aic needs the client's cli extra: pip install 'asyncinfer-client[cli]'", file=sys.stderr)
+        return 1
     parser = _parser()
     args = parser.parse_args(argv)
     base_url = args.base_url or os.environ.get("ASYNCINFER_BASE_URL")
