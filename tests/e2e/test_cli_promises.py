@@ -87,3 +87,11 @@ def test_run_prints_its_status_on_a_line_of_its_own_when_piped(stack, env):  # n
     answer, status = lines(done.stdout)[-2:]
     assert 'to: "Piped?".' in answer and answer.endswith("has one."), done.stdout
     assert status.startswith("COMPLETED task_"), done.stdout
+
+
+def test_ls_shows_whole_ids_and_the_model_at_80_columns(stack, env):  # noqa: F811
+    task_id = aic(env, "submit", "demo-chat", "List me").stdout.strip()
+    done = aic({**env, "COLUMNS": "80"}, "ls", "--limit", "3")
+    assert done.returncode == 0, done.stderr
+    (row,) = [line for line in done.stdout.splitlines() if task_id in line]
+    assert "demo-chat" in row, done.stdout

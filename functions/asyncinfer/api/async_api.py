@@ -26,6 +26,9 @@ from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import logger, metrics
 from asyncinfer.tasks.dialects import async_api, scheduling
 
+# A list item: the submit's answer, and the model (so that a listing says what each task runs).
+LISTED = {**TASK, "properties": {**TASK["properties"], "model": {"type": "string", "example": "demo-chat"}}}
+
 router = Router()
 READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
 TAG = "Async API"
@@ -52,7 +55,7 @@ def submit(
     "/v1/async",
     "List tasks, newest first",
     TAG,
-    ok=obj(tasks={"type": "array", "items": TASK}, has_more={"type": "boolean"}, next_cursor={}),
+    ok=obj(tasks={"type": "array", "items": LISTED}, has_more={"type": "boolean"}, next_cursor={}),
 )
 def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: StatusFilter = None) -> dict:
     limit_, after, status_ = async_api.list_params(present(limit=limit, cursor=cursor, status=status))

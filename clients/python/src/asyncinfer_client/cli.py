@@ -250,8 +250,13 @@ def _ls(client: Client, args: argparse.Namespace, out: Console, err: Console) ->
     if args.json:
         _json(out, listed)
         return 0
-    table = Table("id", "status", "model", "created")
-    for task in listed.get("tasks", []):
+    tasks = listed.get("tasks", [])
+    table = Table()
+    # Whole ids whatever the terminal's width, so that one can be copied into aic cancel or watch.
+    table.add_column("id", no_wrap=True, min_width=max((len(t["id"]) for t in tasks), default=2))
+    for name in ("status", "model", "created"):
+        table.add_column(name)
+    for task in tasks:
         table.add_row(task["id"], task["status"], task.get("model", ""), task.get("created_at", ""))
     out.print(table)
     return 0

@@ -52,7 +52,7 @@ def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
 
 def listing(page: Page) -> dict[str, Any]:
     return {
-        "tasks": [summary(task) for task in page.tasks],
+        "tasks": [{**summary(task), "model": task.model} for task in page.tasks],
         "has_more": page.next_cursor is not None,
         "next_cursor": public_id(page.next_cursor) if page.next_cursor else None,
     }
