@@ -353,3 +353,14 @@ def test_the_hint_is_the_same_for_another_tenants_generation_and_a_missing_one(a
         == missing
         == (404, {"error": {"code": "not_found", "message": f"No task with that id. {NETMIND_HINT}"}})
     )
+
+
+def test_a_model_typo_is_answered_with_the_id_it_was_probably_meant_to_be(aws):
+    error = refused(aws, "async", {**CHAT, "model": "gpt4o"})
+    assert error["code"] == "unknown_model"
+    assert error["message"].startswith("Unknown chat model 'gpt4o' (did you mean 'gpt-4o'?); available: ")
+    status, answer = aws.api(
+        "POST", "/v1/generation", body={**IMAGE, "model": "qwen/qwen-imag"}, function="api_netmind"
+    )
+    assert status == 400 and "(did you mean 'Qwen/Qwen-Image'?)" in answer["error"]["message"]
+    assert "did you mean" not in refused(aws, "async", {**CHAT, "model": "zzz"})["message"]

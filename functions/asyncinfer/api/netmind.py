@@ -34,7 +34,7 @@ TAG = "NetMind"
     router,
     "POST",
     "/v1/generation",
-    "Create a generation (image or audio)",
+    "Create a generation (image, audio or video)",
     TAG,
     ok=GENERATION,
     description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",

@@ -3,7 +3,9 @@ registry file by asyncinfer.providers.registry.load_registry."""
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -158,14 +160,19 @@ class ModelRegistry(BaseModel):
     def resolve(self, model_id: str, kind: TaskKind) -> ModelSpec:
         spec = self.models.get(model_id)
         if spec is None or spec.kind != kind:
-            raise UnknownModel(f"Unknown {kind.value} model {model_id!r}; available: {', '.join(self.ids(kind))}")
+            ids = self.ids(kind)
+            raise UnknownModel(
+                f"Unknown {kind.value} model {model_id!r}{_near(model_id, ids)}; available: {', '.join(ids)}"
+            )
         return spec
 
     def resolve_media(self, model_id: str) -> ModelSpec:
         spec = self.models.get(model_id)
         if spec is None or spec.kind not in MEDIA_KINDS:
-            available = ", ".join(sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS))
-            raise UnknownModel(f"Unknown generation model {model_id!r}; available: {available}")
+            media = sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS)
+            raise UnknownModel(
+                f"Unknown generation model {model_id!r}{_near(model_id, media)}; available: {', '.join(media)}"
+            )
         return spec
 
     def provider_config(self, spec: ModelSpec) -> OpenAIConfig | BedrockConfig | None:
@@ -177,3 +184,11 @@ class ModelRegistry(BaseModel):
 
     def ids(self, kind: TaskKind) -> list[str]:
         return sorted(model_id for model_id, spec in self.models.items() if spec.kind == kind)
+
+
+def _near(model_id: str, ids: list[str]) -> str:
+    """ "; did you mean 'gpt-4o'?" for a typo of a known id (case and punctuation aside), else ""."""
+    folded = {re.sub(r"[^a-z0-9]", "", known.lower()): known for known in ids}
+    typed = re.sub(r"[^a-z0-9]", "", model_id.lower())
+    close = difflib.get_close_matches(typed, list(folded), n=1, cutoff=0.75)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
