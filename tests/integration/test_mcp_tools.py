@@ -129,10 +129,13 @@ def test_a_tool_error_is_recorded_and_shown_to_the_model(stack, tools):
 
 
 def test_a_server_down_at_start_fails_the_task_clearly(stack):
-    task, _ = run(stack, "tool-loop", [{"name": "gone", "url": free_url()}])
+    url = free_url()
+    task, _ = run(stack, "tool-loop", [{"name": "gone", "url": url + "?token=secret"}])
     assert task.status == TaskStatus.FAILED
     assert task.error.code == "mcp_unreachable"
-    assert "'gone'" in task.error.message
+    # The server, its URL (without the query, which may hold a credential) and the connect error: it used to
+    # read "CancelledError: Cancelled via cancel scope 7f3e…".
+    assert task.error.message == f"MCP server 'gone': {url}: ConnectError: All connection attempts failed"
     assert stack.queue_depth() == 0  # failed for good, not retried
 
 

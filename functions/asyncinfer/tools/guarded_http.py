@@ -76,9 +76,16 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
         self.max_response_bytes = max_response_bytes
         self.exceeded = False  # a response went over the cap: the server misbehaved
+        # The last request that failed to reach the server: an SDK that cancels its own scope on it (the MCP
+        # streamable HTTP client) leaves only a CancelledError to its caller.
+        self.failure: Exception | None = None
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await super().handle_async_request(request)
+        try:
+            response = await super().handle_async_request(request)
+        except httpx2.TransportError as exc:
+            self.failure = exc
+            raise
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_response_bytes:
             await response.aclose()

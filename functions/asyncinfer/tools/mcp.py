@@ -79,13 +79,15 @@ class McpToolHost:
                 except RefusedUrl as exc:
                     raise ToolsUnavailable(name, exc.message) from None
                 except TimeoutError:
-                    raise ToolsUnavailable(name, f"no answer within {self._policy.connect_seconds:g} s") from None
+                    raise ToolsUnavailable(
+                        name, f"{_shown(server.url)}: no answer within {self._policy.connect_seconds:g} s"
+                    ) from None
                 except (ToolsUnavailable, ToolServerMisbehaved):
                     raise
                 except BaseException as exc:  # the SDK wraps transport failures in exception groups
                     if _cancelled(exc):
                         raise
-                    raise ToolsUnavailable(name, _reason(exc)) from None
+                    raise ToolsUnavailable(name, f"{_shown(server.url)}: {_reason(exc)}") from None
         except BaseException:
             await self._close()
             raise
@@ -130,9 +132,11 @@ class McpToolHost:
         try:
             await session.initialize()
             listed = await session.list_tools()
-        except BaseException:
+        except BaseException as exc:
             if transport.exceeded:
                 raise self._too_large(name) from None
+            if transport.failure is not None and not _cancelled(exc):
+                raise ToolsUnavailable(name, f"{_shown(server.url)}: {_reason(transport.failure)}") from None
             raise
         allowed = set(server.allowed_tools) if server.allowed_tools is not None else None
         tools = {t.name: t for t in listed.tools if allowed is None or t.name in allowed}
@@ -204,3 +208,9 @@ def _reason(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _shown(url: str) -> str:
+    """The server's URL for a message, without what may hold a credential (user info, query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
