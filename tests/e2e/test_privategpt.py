@@ -60,6 +60,14 @@ def test_reference_submit_then_stream_resumes_exactly_after_last_event_id(stack)
     ids = [int(e["id"]) for e in first + rest if "id" in e]
     assert ids == list(range(1, len(ids) + 1))
     assert chunk_text(first + rest) == content
+    # The closing chunk (finish_reason and usage) is numbered too: a client that resumes after it gets [DONE]
+    # alone, not the closing chunk a second time.
+    assert rest[-2]["id"] == str(ids[-1])
+    with stack.client() as client:
+        headers = {"Last-Event-ID": rest[-2]["id"]}
+        with client.stream("GET", f"/v1/messages/async/{message_id}/stream", headers=headers, timeout=30) as r:
+            after_close = list(sse_events(r))
+    assert [e["data"] for e in after_close] == ["[DONE]"]
 
 
 def test_status_cancel_and_delete_over_http(stack):

@@ -140,7 +140,7 @@ async def privategpt_stream(request: Request) -> Response:
     # OpenAI's chat.completion.chunk stream, and OpenAI's SDK reads every frame but its own `thread.*` events
     # as a chunk, so a status frame would reach its clients as a chunk without `choices`. PrivateGPT's
     # /status read says where the message stands.
-    tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task), limits=limits())
+    tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task, after), limits=limits())
     return await _stream(tenant, tail, after)
 
 

@@ -123,10 +123,14 @@ def status(task: Task) -> dict[str, Any]:
 class ChunkFrames:
     """The task's event log as OpenAI `chat.completion.chunk`s, each with the event's id."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, resumed_after: int = 0) -> None:
         self._id = f"chatcmpl-{task.id}"
         self._created = task.created_at // 1000
         self._model = task.model
+        # The closing chunk is numbered one past the last event, so that a client may resume after it too; one
+        # that does (its Last-Event-ID past every event) gets only [DONE], not the closing chunk again.
+        self._resumed_after = resumed_after
+        self._last = 0
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None, **extra: Any) -> str:
         return json.dumps(
@@ -143,6 +147,7 @@ class ChunkFrames:
         )
 
     def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
+        self._last = max(self._last, seq)
         if event.get("type") == "delta":
             return sse(self._chunk({"role": "assistant", "content": event["text"]}, None), id=seq)
         if event.get("type") == "restart":
@@ -151,12 +156,16 @@ class ChunkFrames:
         return None
 
     def end(self, task: Task) -> bytes:
+        last = max(self._last, task.event_seq)
+        if self._resumed_after > last:
+            return sse("[DONE]")  # the client has the closing frame (numbered last + 1) already
+        closing = last + 1
         if task.status == TaskStatus.FAILED:
             error = task.error.model_dump() if task.error else {"code": "failed", "message": "The message failed"}
-            return sse(json.dumps({"error": error}), event="error") + sse("[DONE]")
+            return sse(json.dumps({"error": error}), event="error", id=closing) + sse("[DONE]")
         reason = "stop" if task.status == TaskStatus.COMPLETED else "cancelled"
         extra = {"usage": task.usage.model_dump(exclude_none=True)} if task.usage else {}
-        return sse(self._chunk({}, reason, **extra)) + sse("[DONE]")
+        return sse(self._chunk({}, reason, **extra), id=closing) + sse("[DONE]")
 
 
 def not_found() -> TaskNotFound:
