@@ -1,6 +1,6 @@
 """`make reproducible`: for each architecture, two real `cdk synth` runs, each in its own export of the committed
-tree (HEAD, as a fresh clone has it, at another path) with an empty pip cache, a fresh HOME (CDK's fingerprint
-cache lives there) and a fresh cloud assembly; the asset hashes they wrote must match.
+tree (HEAD when it starts, as a fresh clone has it, at another path) with an empty pip cache, a fresh HOME
+(CDK's fingerprint cache lives there) and a fresh cloud assembly; the asset hashes they wrote must match.
 
 `python -m infra.reproducible --app ARCH` is the app those synths run: cdk.json's app with the architecture
 set in the context the CDK CLI hands it (the CLI's -c passes strings only, and `asyncinfer` is an object)."""
@@ -39,19 +39,19 @@ def run_app(architecture: str) -> None:
     runpy.run_path(sys.argv[0], run_name="__main__")
 
 
-def export_head(checkout: Path) -> None:
-    """The committed tree as a fresh clone has it, with this checkout's virtualenv and CDK CLI linked in."""
+def export(commit: str, checkout: Path) -> None:
+    """The commit's tree as a fresh clone has it, with this checkout's virtualenv and CDK CLI linked in."""
     checkout.mkdir(parents=True)
-    tree = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, check=True, capture_output=True)
+    tree = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(checkout)], input=tree.stdout, check=True)
     for tool in (".venv", "node_modules"):
         (checkout / tool).symlink_to(ROOT / tool)
 
 
-def synth(architecture: str, workdir: Path) -> Synth:
+def synth(architecture: str, commit: str, workdir: Path) -> Synth:
     checkout, home, cache = workdir / "checkout", workdir / "home", workdir / "pip-cache"
     out = checkout / "cdk.out"
-    export_head(checkout)
+    export(commit, checkout)
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "PIP_CACHE_DIR": str(cache), "NPM_CONFIG_UPDATE_NOTIFIER": "false"}
     app = f"{sys.executable} -m infra.reproducible --app {architecture}"
@@ -93,11 +93,15 @@ def main() -> int:
         run_app(args.app)
         return 0
     failures = 0
+    # One commit for all four synths: HEAD may move while they run.
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
+    commit = commit.stdout.strip()
+    print(f"synthesizing {commit} twice per architecture")
     with tempfile.TemporaryDirectory(prefix="asyncinfer-reproducible-") as tmp:
         if args.keep:
             tmp = args.keep
         for architecture in sorted(MACHINES):
-            runs = [synth(architecture, Path(tmp) / f"{architecture}-{run}") for run in (1, 2)]
+            runs = [synth(architecture, commit, Path(tmp) / f"{architecture}-{run}") for run in (1, 2)]
             for number, run in enumerate(runs, 1):
                 print(
                     f"{architecture:7} synth {number}: {run.seconds:5.1f} s, code asset {run.code} "
