@@ -12,15 +12,12 @@ function's handler (locally, against `make dev`), or by invoking the deployed ba
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
-import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,13 +25,21 @@ from asyncinfer import wiring
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import now_ms
 from asyncinfer.ops import tenants as tenants_cli
+from asyncinfer.ops.local_stack import (
+    LOCAL_STACK_FILE,
+    NoLocalStack,
+    adopt_local_stack,
+    local_endpoint_defaults,
+    local_stack,
+)
 from asyncinfer.schedules import Schedules, now_iso
 from asyncinfer.tasks.keys import create_key, parse_expiry
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 
 def main(argv: list[str] | None = None) -> int:
-    _local_endpoint_defaults()
+    adopt_local_stack(sys.argv[1:] if argv is None else argv)
+    local_endpoint_defaults()
     try:
         return _main(argv)
     except (BotoCoreError, ClientError) as exc:  # AWS (or the emulator) said no: its message, not a traceback
@@ -199,83 +204,6 @@ def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace, store: An
         figures = f"spent {dollars(spent)}\treserved {dollars(reserved)}\t{shown}"
         print(f"{period.value}\t{period_label(period, today)}\t{figures}")
     return 0
-
-
-LOCAL_STACK_FILE = ".asyncinfer/local.json"
-# Written by `make dev` into that file beside the functions' settings: the stack's process and its API.
-STACK_PID = "ASYNCINFER_LOCAL_PID"
-STACK_URL = "ASYNCINFER_LOCAL_URL"
-# The local stack's emulator keeps its resources in this region (infra/local/emulator.py).
-LOCAL_REGION = "us-east-1"
-
-
-class NoLocalStack(Exception):
-    """No local stack answers for a settings file: there is none, or the one that wrote it is gone."""
-
-
-def local_stack(stack_file: Path) -> dict[str, str]:
-    """The settings of the local stack that wrote `stack_file`, if it still runs; NoLocalStack says why not."""
-    try:
-        settings = json.loads(stack_file.read_text())
-    except FileNotFoundError:
-        raise NoLocalStack(
-            f"no local stack is running ({stack_file} does not exist): start one with `make dev`"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise NoLocalStack(f"cannot read the local stack's settings in {stack_file} ({exc})") from None
-    if not isinstance(settings, dict):
-        raise NoLocalStack(f"{stack_file} is not a local stack's settings file")
-    pid, endpoint = settings.get(STACK_PID), str(settings.get("AWS_ENDPOINT_URL", ""))
-    if (pid is not None and not process_alive(pid)) or not _listening(endpoint):
-        raise NoLocalStack(
-            f"the local stack that wrote {stack_file} is no longer running (pid {pid}, emulator {endpoint or '?'}): "
-            "start it again with `make dev`"
-        )
-    return {str(name): str(value) for name, value in settings.items()}
-
-
-def process_alive(pid: int | str) -> bool:
-    try:
-        if int(pid) <= 0:  # not one process: kill would signal a group
-            return False
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, OverflowError):
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _listening(url: str) -> bool:
-    parts = urlsplit(url)
-    if not parts.hostname or not parts.port:
-        return False
-    try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _local_endpoint_defaults() -> None:
-    """A command aimed at the local stack's emulator (AWS_ENDPOINT_URL on loopback) needs no AWS settings:
-    the emulator takes any credentials, but botocore wants a region and some credentials to sign with."""
-    if not _is_loopback(os.environ.get("AWS_ENDPOINT_URL", "")):
-        return
-    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-        os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
-    if not os.environ.get("AWS_ACCESS_KEY_ID"):
-        os.environ["AWS_ACCESS_KEY_ID"] = os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
 
 
 def _fail(message: str) -> NoReturn:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from asyncinfer.cli import LOCAL_STACK_FILE, STACK_PID, STACK_URL, NoLocalStack, local_stack
+from asyncinfer.ops.local_stack import LOCAL_STACK_FILE, STACK_PID, STACK_URL, NoLocalStack, local_stack
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
 from infra.local import defaults, durable
@@ -229,10 +229,7 @@ def serve(
     print(f"  API key   {key}   (tenant {DEV_TENANT!r})")
     print(f"  emulator  {resources.endpoint}   (DynamoDB, SQS, S3)")
     print(f"  durable   {runner.front.url}   (long tasks; {runner.invocation_timeout} s per runner invocation)")
-    print(
-        f"  more keys AWS_ENDPOINT_URL={resources.endpoint} .venv/bin/asyncinfer keys create "
-        f"--table {resources.table_name} --tenant NAME"
-    )
+    print("  more keys .venv/bin/asyncinfer keys create --tenant NAME")
     print("  schedules .venv/bin/asyncinfer schedule run nightly-summaries   (schedules.json)")
     print(f"  try it    curl -s {url}/v1/async -H 'Authorization: Bearer {key}'", flush=True)
     server = _Server(

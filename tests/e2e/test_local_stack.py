@@ -158,8 +158,16 @@ def test_schedule_run_without_a_running_stack_is_one_clear_line(stopped_by_sigte
 def test_the_more_keys_command_works_as_printed_in_a_shell_without_aws_settings(stack, tmp_path):
     printed = next(line for line in stack.output if "more keys" in line).split("more keys", 1)[1].strip()
     command = printed.replace("--tenant NAME", "--tenant team-b")
+    assert "--table" not in command and "AWS_" not in command, "nothing to type: the command finds the stack"
     done = subprocess.run(
-        command, shell=True, cwd=ROOT, env=shell_env(tmp_path), capture_output=True, text=True, timeout=60
+        command,
+        shell=True,
+        cwd=ROOT,
+        # Where this stack wrote its settings; `make dev`'s is .asyncinfer/local.json, the default.
+        env=shell_env(tmp_path, ASYNCINFER_STACK_FILE=str(stack.stack_file)),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip()
