@@ -132,6 +132,14 @@ class ModelRegistry(BaseModel):
                 raise ValueError(f'model {model_id!r} runs as a job upstream, so as a long task: "runs": "durable"')
         return self
 
+    def runner_only(self, spec: ModelSpec) -> bool:
+        """Whether the model's tasks can run on the long-task runner alone: its research tools, its upstream
+        jobs or its media need the runner's steps. Any other model marked durable (a deep-research model
+        behind a plain chat API) runs on the worker where a deployment has no runner."""
+        return spec.runs == "durable" and (
+            spec.kind != TaskKind.CHAT or spec.tools is not None or self.upstream_job(spec)
+        )
+
     def upstream_job(self, spec: ModelSpec) -> bool:
         """Whether the model's tasks are jobs started upstream and polled (videos, background responses)."""
         provider = self.providers.get(spec.provider)

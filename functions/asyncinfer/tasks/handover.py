@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus, now_ms, sources_of
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 HANDED_OVER = "handed_over"
 
 
-def on_runner(task: Task, spec: ModelSpec | None) -> bool:
-    """Whether the worker dispatches `task` instead of running it: its model runs on the runner, or the task
-    was handed over (its execution is on the record)."""
-    return (spec is not None and spec.runs == "durable") or task.execution_arn is not None
+def on_runner(task: Task, spec: ModelSpec | None, registry: ModelRegistry, has_runner: bool) -> bool:
+    """Whether the worker dispatches `task` instead of running it: its model runs on the runner (where there
+    is one, or it can run nowhere else), or the task was handed over (its execution is on the record)."""
+    if task.execution_arn is not None:
+        return True
+    return spec is not None and spec.runs == "durable" and (has_runner or registry.runner_only(spec))
 
 
 def hand_over(

@@ -404,7 +404,8 @@ class TaskService:
         if task.terminal:
             return None
         spec = self.registry.models.get(task.model)
-        return LONG_TASK_POLL_MS if spec is not None and spec.runs == "durable" else POLL_MS
+        on_runner = spec is not None and spec.runs == "durable" and (self.limits.long_tasks or task.execution_arn)
+        return LONG_TASK_POLL_MS if on_runner else POLL_MS
 
     def download_url(self, key: str) -> str:
         """Minted on every read: a URL signed with a function's temporary credentials dies with them."""

@@ -82,7 +82,7 @@ class SubmitLimits:
 
 def check_servable(model: str, spec: ModelSpec, registry: ModelRegistry, limits: SubmitLimits) -> None:
     """Refuse at submit what this deployment cannot run, rather than fail the task later."""
-    if spec.runs == "durable" and not limits.long_tasks:
+    if registry.runner_only(spec) and not limits.long_tasks:
         raise LongTasksUnavailable(
             f"{model} runs as a long task, and this deployment has no long-task runner "
             "(Lambda durable functions are not available in its Region)"

@@ -92,7 +92,7 @@ class Worker:
             return Outcome.DROPPED
         if late := missed(task, now):
             return self._fail_unclaimed(task, *late)
-        if on_runner(task, self.registry.models.get(task.model)):
+        if on_runner(task, self.registry.models.get(task.model), self.registry, self.executions is not None):
             return self._dispatch(task)
         if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
             return Outcome.DROPPED
