@@ -386,7 +386,10 @@ def test_a_task_purged_between_invocations_ends_its_execution_cleanly(long_tasks
         def stream_chat(self, upstream, request):
             if any(m.role == "tool" for m in request.messages) and not purged["done"]:
                 purged["done"] = True
-                purged["arn"] = aws.store.get("acme", hex_of(task_id)).execution_arn
+                # The worker records the execution once its Invoke answers, which may be after this turn began.
+                purged["arn"] = wait_for(
+                    lambda: aws.store.get("acme", hex_of(task_id)).execution_arn, what="the execution on the record"
+                )
                 aws.ddb.delete_item(
                     TableName=aws.resources.table_name,
                     Key={"pk": {"S": "acme"}, "sk": {"S": "task#" + hex_of(task_id)}},
