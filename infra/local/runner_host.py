@@ -15,6 +15,7 @@ from typing import Any
 
 from asyncinfer.routes import HANDLERS
 from infra.local.functions import LocalContext, LocalFunctions
+from infra.local.quiet import quiet_runner_console
 
 REPORTS = os.environ.get("ASYNCINFER_RUNNER_REPORTS") == "1"
 
@@ -58,4 +59,5 @@ def serve(port: int, timeout_seconds: float) -> None:
 
 if __name__ == "__main__":
     assert "runner" in HANDLERS
+    quiet_runner_console()
     serve(int(sys.argv[1]), float(sys.argv[2]))
