@@ -86,7 +86,7 @@ class BedrockVideoJobs:
         ended = found.get("endTime")
         waited = time.time() - _epoch(ended) if ended is not None else 0.0
         if waited <= self._late_output_seconds:
-            return JobState("running", 100.0)
+            return JobState("running")  # done upstream, its file not yet here: no figure to claim
         return JobState(
             "failed",
             error=f"Bedrock reported the video complete but its {VIDEO_FILE} did not appear within "
