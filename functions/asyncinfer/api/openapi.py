@@ -61,6 +61,34 @@ HEADER_NAMES = {
 }
 PARAMETER_SCHEMAS = {("query", "limit"): LIMIT_SCHEMA}
 
+# Each submit's request example: the provider's reference request, with model ids the packaged registry serves
+# (quick ones, backed by the demo chat and image models). Without one, Swagger UI's "Try it out" builds a body
+# from the schema, which our validation refuses (a system message with a tool_call_id).
+_CHAT = [{"role": "user", "content": "What is the capital of France?"}]
+REQUEST_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/async"): {
+        "model": "mirothinker-1-7-deepresearch-mini",
+        "messages": [{"role": "user", "content": "Write a short research note on quantum computing advances."}],
+    },
+    ("POST", "/v1/messages/async"): {
+        "messages": [{"role": "user", "content": "Summarize our Q3 report in three bullet points."}],
+        "temperature": 0.2,
+        "max_tokens": 512,
+    },
+    ("POST", "/async/chat/completions"): {"request": {"model": "sonar", "messages": _CHAT}},
+    ("POST", "/v1/async/sonar"): {"request": {"model": "sonar", "messages": _CHAT}},
+    ("POST", "/v1/batches"): {"requests": [{"custom_id": "q1", "body": {"model": "demo-chat", "messages": _CHAT}}]},
+    ("POST", "/v1/generation"): {
+        "model": "Qwen/Qwen-Image",
+        "config": {
+            "prompt": "Generate a cup of coffee",
+            "image_size": "square",
+            "num_images": 1,
+            "output_format": "png",
+        },
+    },
+}
+
 
 def _plain(schema: dict[str, Any]) -> dict[str, Any]:
     """A parameter's schema without Powertools' `anyOf: [T, null]` and title: a query or header value is
@@ -85,6 +113,9 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
                     parameter["schema"].pop("description", None)
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
+                example = REQUEST_EXAMPLES.get((method.upper(), path))
+                if example is not None:
+                    operation["requestBody"]["content"]["application/json"]["example"] = example
             if (method.upper(), path) in PUBLIC:
                 operation["security"] = []
     schemas = generated["components"]["schemas"]
