@@ -67,6 +67,13 @@ def _in_a_handler() -> bool:
     return False
 
 
+def _caller_local(function: str, name: str) -> Any:
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name != function:
+        frame = frame.f_back
+    return frame.f_locals.get(name, "*") if frame is not None else "*"
+
+
 _ENTRIES = {("run", "infra.local.functions"), ("as_stream", __name__)}
 
 
@@ -103,6 +110,9 @@ class Recorder:
         if function is None or not _in_a_handler() or _issued_by_tests():
             return
         service, operation = model.service_model, model.name
+        if context.get("is_presign_request") and (service.endpoint_prefix, operation) == ("s3", "CreateBucket"):
+            # botocore presigns a POST with CreateBucket's model: the form uploads the object under Key.
+            operation, params = "PutObject", {**params, "Key": _caller_local("generate_presigned_post", "Key")}
         region = context.get("client_region") or REGION
         needs = authorizations(service.endpoint_prefix, service.signing_name, operation, params, region)
         calls = [Call(function, action, resource) for action, resource in needs]
