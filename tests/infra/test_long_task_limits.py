@@ -13,7 +13,7 @@ from asyncinfer.domain.model import TaskStatus
 from asyncinfer.routes import HANDLERS
 from infra.config import InfraConfig
 from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
-from tests.infra.test_permissions import assert_granted, calls  # noqa: F401  (records each handler's calls)
+from tests.infra.test_permissions import assert_granted
 from tests.integration.conftest import aws  # noqa: F401  (the emulator fixture)
 from tests.integration.test_long_task_limits import capped
 from tests.integration.test_long_tasks import hex_of, submit_research
@@ -42,7 +42,7 @@ def test_the_worker_knows_the_cap_and_may_send_messages_again_to_exactly_the_que
 
 
 @pytest.mark.integration
-def test_the_calls_of_a_long_task_waiting_for_a_slot_are_granted(aws, calls, resources, monkeypatch):  # noqa: F811
+def test_the_calls_of_a_long_task_waiting_for_a_slot_are_granted(aws, aws_calls, resources, monkeypatch):  # noqa: F811
     """The worker's slot item updates, its holders' reads, the waiting task's mark and its message sent again."""
     with capped(aws, monkeypatch, cap=1):
         holder = submit_research(aws, "slow", steps=2, step_seconds=30)
@@ -52,9 +52,10 @@ def test_the_calls_of_a_long_task_waiting_for_a_slot_are_granted(aws, calls, res
         task = aws.store.get("acme", hex_of(waiter))
         assert (task.status, task.execution_arn) == (TaskStatus.CREATED, None) and task.requeued_at
         assert aws.api("POST", f"/v1/async/{holder}/cancel")[0] == 200
-    assert ("worker", "sqs:SendMessage", None) in calls
-    assert ("worker", "dynamodb:UpdateItem", "_long#acme") in {(f, a, p) for f, a, p, _ in calls.writes}
-    assert_granted(calls, resources)
+    calls, writes = aws_calls.snapshot()
+    assert ("worker", "sqs:SendMessage") in {(call.function, call.action) for call in calls}
+    assert ("worker", "dynamodb:UpdateItem", "_long#acme") in {(w.function, w.action, w.partition) for w in writes}
+    assert_granted(aws_calls, resources)
 
 
 def test_by_default_no_function_reserves_concurrency(resources):
