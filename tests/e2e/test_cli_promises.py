@@ -25,12 +25,22 @@ def lines(text: str) -> list[str]:
 def test_ctrl_c_on_watch_exits_130_with_one_line_saying_how_to_resume(stack, env):  # noqa: F811
     task_id = aic(env, "submit", "demo-deep-research", "Watch then stop").stdout.strip()
     watching = subprocess.Popen(
-        [AIC, "watch", task_id], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [AIC, "watch", task_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As a terminal's foreground process has it: a shell without job control (CI's, run in the background)
+        # starts its children with SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     state = Path(env["XDG_STATE_HOME"]) / "asyncinfer" / "watch" / task_id
     wait_for(lambda: state.exists(), timeout=60, what="the first event")
     watching.send_signal(signal.SIGINT)
-    _, stderr = watching.communicate(timeout=15)
+    try:
+        _, stderr = watching.communicate(timeout=15)
+    finally:
+        watching.kill()  # never left streaming into the next tests
     assert watching.returncode == 130, stderr
     assert len(lines(stderr)) <= 3, stderr
     assert f"aic watch {task_id}" in stderr and "Traceback" not in stderr

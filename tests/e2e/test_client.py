@@ -106,6 +106,8 @@ def test_each_wait_policy_does_what_it_says(stack):
 
 
 def test_the_async_client_runs_twenty_tasks_at_once_without_blocking_the_loop(stack):
+    key = stack.new_key(f"twenty-{uuid.uuid4().hex[:8]}")
+
     async def main() -> tuple[list[dict], float]:
         lag, done = 0.0, asyncio.Event()
 
@@ -116,7 +118,9 @@ def test_the_async_client_runs_twenty_tasks_at_once_without_blocking_the_loop(st
                 await asyncio.sleep(0.01)
                 lag = max(lag, time.monotonic() - before - 0.01)
 
-        async with AsyncClient(stack.url, stack.key) as client:
+        # A tenant of its own: its 20 streams are exactly the per-tenant cap, which another test's stream
+        # still open (or not yet noticed as closed by the server) would push over.
+        async with AsyncClient(stack.url, key) as client:
             watch = asyncio.create_task(ticker())
             results = await asyncio.gather(
                 *(client.run("demo-chat", prompt=f"concurrent {i}", timeout=120) for i in range(20))
