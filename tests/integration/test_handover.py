@@ -190,25 +190,23 @@ def handovers(aws, public_id: str) -> int:
     return sum(e.get("reason") == HANDED_OVER for e in aws.store.read_events("acme", internal(public_id)))
 
 
-def test_a_task_handed_over_twice_after_a_failed_start_completes_once(handover, monkeypatch):
+def test_a_failed_start_is_tried_again_without_running_the_turn_again(handover, monkeypatch):
     aws, durable = handover
     starts = failing_starts(monkeypatch, failures=1)
     public_id = submit(aws)
     aws.run_worker()
     first = aws.store.get("acme", internal(public_id))
     assert (first.status, first.execution_arn, first.attempt) == (TaskStatus.IN_PROGRESS, None, 1)
-    # The message comes back after its backoff: the worker runs the turn again and hands it over again.
+    assert first.handed_over_at is not None
+    # The message comes back after its backoff: the worker starts the runner again, and runs no turn.
     wait_for(lambda: aws.run_worker(), timeout=30, interval=0.2, what="the message's return")
     done = ended(aws, durable, public_id)
     assert done["status"] == "COMPLETED", done
     assert len(starts) == 2 and len(executions_of(durable, public_id)) == 1
-    assert handovers(aws, public_id) == 2
+    assert handovers(aws, public_id) == 1
     events = aws.store.read_events("acme", internal(public_id))
-    last = max(i for i, e in enumerate(events) if e["type"] == "restart")
-    assert (
-        "".join(e["text"] for e in events[last + 1 :] if e["type"] == "delta")
-        == done["choices"][0]["message"]["content"]
-    )
+    at = [e["type"] for e in events].index("restart")
+    assert "".join(e["text"] for e in events[at + 1 :] if e["type"] == "delta") == done["choices"][0]["message"]["content"]
     assert done["usage"]["completion_tokens"] == len(done["choices"][0]["message"]["content"].split(" "))
 
 
@@ -222,7 +220,8 @@ def test_a_runner_that_cannot_be_started_ends_the_task_after_its_receives_not_in
         return aws.queue_depth(aws.resources.dlq_url)
 
     wait_for(dead_lettered, timeout=60, interval=0.2, what="the message in the dead-letter queue")
-    assert len(starts) == handovers(aws, public_id) == 3, "one handover per receive of its message (3)"
+    assert len(starts) == 3, "one start per receive of its message (3)"
+    assert handovers(aws, public_id) == 1, "its turn ran once on the worker"
     Poller(aws.sqs, aws.resources.dlq_url, aws.resources.dlq_arn, aws.functions, "dead_letter").poll_once()
     done = aws.api("GET", f"/v1/async/{public_id}")[1]
     assert (done["status"], done["error"]["code"]) == ("FAILED", "dead_lettered"), done
@@ -252,9 +251,10 @@ def holders(aws) -> set[str]:
     return set(item.get("holders", {}).get("SS", []))
 
 
-def test_a_handover_runs_over_a_full_long_task_cap_rather_than_wait_and_takes_a_free_slot(handover, monkeypatch):
+def test_a_handover_waits_for_a_slot_when_the_long_task_cap_is_full_and_runs_its_turn_once(handover, monkeypatch):
     aws, durable = handover
     monkeypatch.setenv("ASYNCINFER_MAX_LONG_TASKS_PER_TENANT", "1")
+    monkeypatch.setenv("ASYNCINFER_LONG_TASK_WAIT_SECONDS", "1")
     monkeypatch.setenv("ASYNCINFER_DEMO_RESEARCH_TOOL_SECONDS", "0.2")
     body = {"model": "slow-research", "messages": [{"role": "user", "content": "Research"}]}
     status, research = aws.api("POST", "/v1/async", body={**body, "demo_research": {"steps": 40, "step_seconds": 0.2}})
@@ -262,12 +262,24 @@ def test_a_handover_runs_over_a_full_long_task_cap_rather_than_wait_and_takes_a_
     aws.run_worker()
     assert holders(aws) == {internal(research["id"])}
     chat = submit(aws)
-    aws.run_worker()
-    assert ended(aws, durable, chat)["status"] == "COMPLETED"
-    assert not aws.store.get("acme", internal(research["id"])).terminal, "the cap was full all along"
-    assert holders(aws) == {internal(research["id"])}
+    aws.run_worker()  # its turn outgrows the worker; the cap is full: it waits, its message sent again
+    waiting = aws.store.get("acme", internal(chat))
+    assert (waiting.status, waiting.execution_arn) == (TaskStatus.IN_PROGRESS, None)
+    assert waiting.handed_over_at is not None and executions_of(durable, chat) == []
+    assert holders(aws) == {internal(research["id"])}, "the cap holds for a handed-over task"
+    # While the research runs, the chat's message keeps coming back and keeps waiting.
+    wait_for(lambda: aws.run_worker() > 0, timeout=10, interval=0.2, what="the chat's message, back after its wait")
+    assert executions_of(durable, chat) == [] and handovers(aws, chat) == 1
+    assert not aws.store.get("acme", internal(research["id"])).terminal
     assert aws.api("POST", f"/v1/async/{research['id']}/cancel")[0] == 200
-    another = submit(aws)
-    aws.run_worker()
-    assert holders(aws) == {internal(another)}, "the ended holder's slot, taken by the handover"
-    assert ended(aws, durable, another)["status"] == "COMPLETED"
+
+    def started() -> bool:
+        aws.run_worker()
+        return bool(executions_of(durable, chat))
+
+    wait_for(started, timeout=30, interval=0.2, what="the chat's start once the slot freed")
+    assert holders(aws) == {internal(chat)}, "the ended holder's slot, taken by the handed-over task"
+    done = ended(aws, durable, chat)
+    assert done["status"] == "COMPLETED", done
+    assert handovers(aws, chat) == 1, "its turn ran once on the worker, then once on the runner"
+    assert len(executions_of(durable, chat)) == 1

@@ -213,6 +213,9 @@ class Task(BaseModel):
     custom_id: str | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
+    # A chat task the worker handed over to the runner (asyncinfer.tasks.handover), epoch ms: from then on
+    # its messages dispatch it (after a long-task slot) and never run its turn on the worker again.
+    handed_over_at: int | None = None
     service_tier: ServiceTier = ServiceTier.DEFAULT
     progress: Progress | None = None
     # Deadlines (asyncinfer.domain.deadlines), epoch ms: start by, end by (set at the start when the request

@@ -9,14 +9,15 @@ retried attempt, the turn run again is ours to pay; the completion charges the r
 turn may then take the runner's invocation (15 minutes, less its deadline margin); a turn longer than
 that fails `timeout` on the runner, and only an upstream background job (providers/openai_jobs.py) serves it.
 
-The handover takes one of the tenant's long-task slots when one is free; a task already running is never
-made to wait for one, so it may run over the cap. It stays IN_PROGRESS throughout (its tenant's in-flight
-quota counts it once). The runner never hands a task back. A message of a handed-over task that comes
-again (a duplicate) finds its execution on the record and dispatches it again, which starts nothing new:
-the execution is named by the task. A start that fails (after boto3's retries) sends the message back
-like any transient failure: the next attempt runs the turn again and hands over again, so a runner that
-cannot be started costs one worker run per receive of the message, until its receives run out and the
-task fails (`dead_lettered`, or `too_many_attempts`).
+The handover is marked on the task (`handed_over_at`), and from then on the task is a long task like any
+other: it takes one of its tenant's long-task slots before its execution starts, and when they are all
+held it waits for one (its message comes back, delayed: `WaitForSlot`) without running its turn on the
+worker again, so the tenant's cap holds for handed-over tasks too. It stays IN_PROGRESS throughout (its
+tenant's in-flight quota counts it once). The runner never hands a task back. A message of a handed-over
+task that comes again (a duplicate, a wait, a retry) dispatches it, which starts nothing new: the execution
+is named by the task. A start that fails (after boto3's retries) sends the message back like any transient
+failure, and the next receive tries the start again, until its receives run out and the task fails
+(`dead_lettered`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus, now_ms, sources_of
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
+from asyncinfer.tasks.long_slots import LongSlots
 from asyncinfer.tasks.outcomes import Outcome, RetryLater, fail_unclaimed
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ HANDED_OVER = "handed_over"
 def on_runner(task: Task, spec: ModelSpec | None, registry: ModelRegistry, has_runner: bool) -> bool:
     """Whether the worker dispatches `task` instead of running it: its model runs on the runner (where there
     is one, or it can run nowhere else), or the task was handed over (its execution is on the record)."""
-    if task.execution_arn is not None:
+    if task.execution_arn is not None or task.handed_over_at is not None:
         return True
     return spec is not None and spec.runs == "durable" and (has_runner or registry.runner_only(spec))
 
@@ -51,25 +52,20 @@ def hand_over(
     if executions is None or task.kind != TaskKind.CHAT or missed(task, now_ms()):
         return None
     try:
-        store.transition(
+        moved = store.transition(
             task.tenant,
             task.id,
             expect={TaskStatus.IN_PROGRESS},
             attempt=task.attempt,
-            changes={"event_seq": seq + 1, "updated_at": now_ms()},
+            changes={"event_seq": seq + 1, "updated_at": now_ms(), "handed_over_at": now_ms()},
             remove=["produced"],
         )
     except ConditionFailed:
         return Outcome.ABANDONED  # cancelled (or re-claimed) meanwhile: nothing to hand over
     restart = {"type": "restart", "attempt": task.attempt + 1, "reason": HANDED_OVER}
     store.append_events(task.tenant, task.id, seq + 1, [restart], expires_at=task.expires_at)
-    if slots is not None:
-        try:
-            slots.acquire(task)
-        except WaitForSlot as full:
-            log.info("task %s handed over beyond its tenant's long-task cap: %s", task.id, full)
     log.info("task %s outgrew the worker's invocation: handed over to the long-task runner", task.id)
-    return dispatch(store, executions, slots, task)
+    return dispatch(store, executions, slots, moved)
 
 
 def dispatch(store: TaskStore, executions: Executions | None, slots: LongSlots | None, task: Task) -> Outcome:
@@ -80,7 +76,7 @@ def dispatch(store: TaskStore, executions: Executions | None, slots: LongSlots |
     if task.execution_arn and executions.status(task.execution_arn) in ENDED:
         # Its execution gave up (a runner that kept dying) without ending the task: it never will.
         return fail_unclaimed(store, task, RUNNER_FAILED, "The long-task runner stopped without finishing the task")
-    if slots is not None and task.status == TaskStatus.CREATED and not task.execution_arn:
+    if slots is not None and not task.execution_arn and (task.status == TaskStatus.CREATED or task.handed_over_at):
         slots.acquire(task)  # not yet started: a slot first (WaitForSlot when none is free)
     try:
         arn = executions.start(task.tenant, task.id)

@@ -36,7 +36,7 @@ from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
 from asyncinfer.tasks.handover import dispatch, hand_over, on_runner
-from asyncinfer.tasks.long_slots import LongSlots
+from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import (
     Outcome,
@@ -123,6 +123,8 @@ class Worker:
             return self._run(task, deadline, remaining_ms)
         except ClaimLost:
             return Outcome.ABANDONED
+        except WaitForSlot:
+            raise  # handed over, waiting for a long-task slot: the claim stays, its lease lapses by itself
         except ProviderError as exc:
             if not exc.retryable:
                 return self.finish_failed(task, exc.code, exc.message)
