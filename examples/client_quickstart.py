@@ -14,12 +14,13 @@ with Client(os.environ["ASYNCINFER_BASE_URL"], os.environ["ASYNCINFER_API_KEY"])
         on_event=lambda event: print(event.text, end="", flush=True),
         timeout=120,
     )
-    print(f"\n{done['status']}: {done['usage']['total_tokens']} tokens")
+    # A TaskView: typed (status in one vocabulary, text, usage, files), and still the API's answer (a dict).
+    print(f"\n{done['status']}: {done.usage['total_tokens']} tokens, {len(done.text)} characters")
 
     # Submit now, come back later: the id is all it takes to re-attach, from here or another process.
     task = client.submit("demo-chat", prompt="Summarize the last answer")
     running = task.wait(timeout=0.1, on_timeout="detach")
-    print("detached while", running["status"])
+    print("detached while", running.status)
     print("re-attached:", client.attach(task.id).result(timeout=120)["status"])
 
     # A generation, its files downloaded through the URLs a read presigns.

@@ -174,3 +174,20 @@ def test_the_async_client_downloads_a_generations_files(stack, tmp_path):
     (saved,) = asyncio.run(main())
     with wave.open(str(saved)) as audio:
         assert audio.getnframes() == audio.getframerate()  # one second
+
+
+def test_results_are_typed_views_with_one_status_vocabulary_and_dict_access_kept(stack):
+    with Client(stack.url, stack.key) as client:
+        chat = client.submit("demo-chat", prompt="typed")
+        generation = client.generate("demo-image", {"prompt": "a lighthouse", "size": "64x64"})
+        assert chat.last.status == generation.last.status == "created"
+        assert (chat.last["status"], generation.last["status"]) == ("CREATED", "pending"), "each surface's own"
+        done = chat.result(timeout=60)
+        made = generation.result(timeout=60)
+        listed = next(iter(client.tasks()))
+    assert done.status == made.status == "completed" and done.done and made.done
+    assert done["status"] == "COMPLETED" and made["status"] == "completed"
+    assert done.text == done["choices"][0]["message"]["content"] and "Demo answer" in done.text
+    assert done.model == "demo-chat" and done.usage["total_tokens"] > 0
+    assert [f.type for f in made.files] == ["image"] and made.files[0].url.startswith("http://127.0.0.1")
+    assert listed.id == chat.id and listed.status == "completed"

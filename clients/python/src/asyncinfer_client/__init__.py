@@ -17,6 +17,7 @@ from asyncinfer_client.errors import (
     WaitTimeout,
 )
 from asyncinfer_client.events import Event
+from asyncinfer_client.views import OutputFile, Status, TaskView
 from asyncinfer_client.webhooks import unwrap
 
 __all__ = [
@@ -29,11 +30,14 @@ __all__ = [
     "Forbidden",
     "InvalidRequest",
     "NotFound",
+    "OutputFile",
     "OverBudget",
     "RateLimited",
     "ServiceUnavailable",
+    "Status",
     "Task",
     "TaskFailed",
+    "TaskView",
     "TooLarge",
     "Unauthorized",
     "WaitTimeout",

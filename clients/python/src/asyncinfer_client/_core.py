@@ -12,8 +12,8 @@ from typing import Any, Literal
 import httpx
 
 from asyncinfer_client.errors import APIError, RateLimited, ServiceUnavailable, error_of
+from asyncinfer_client.views import ENDED, OutputFile, TaskView, status_of
 
-ENDED = frozenset({"completed", "failed", "cancelled"})
 POLL_HEADER = "openai-poll-after-ms"
 OnTimeout = Literal["raise", "cancel", "detach"]
 Kind = Literal["chat", "generation"]
@@ -64,10 +64,6 @@ def bounded(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
     return httpx.Timeout(
         connect=cut(timeout.connect), read=cut(timeout.read), write=cut(timeout.write), pool=cut(timeout.pool)
     )
-
-
-def status_of(task: dict[str, Any]) -> str:
-    return str(task.get("status", "")).lower()
 
 
 def ended(task: dict[str, Any]) -> bool:
@@ -133,7 +129,6 @@ def kind_of(task_id: str) -> Kind:
     return "chat" if task_id.startswith("task_") else "generation"
 
 
-def output_files(task: dict[str, Any]) -> list[tuple[str, str]]:
-    """(file name, presigned URL) of a completed generation's files."""
-    files = (task.get("result") or {}).get("data") or []
-    return [(f.get("file_name") or f"{task.get('id')}-{i}", f["url"]) for i, f in enumerate(files)]
+def output_files(task: dict[str, Any]) -> list[OutputFile]:
+    """A completed generation's files."""
+    return TaskView(task).files

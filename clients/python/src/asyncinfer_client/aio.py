@@ -26,10 +26,10 @@ from asyncinfer_client._core import (
     new_idempotency_key,
     output_files,
     poll_delay,
-    status_of,
 )
 from asyncinfer_client.errors import RateLimited, ServiceUnavailable, TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event, Parser
+from asyncinfer_client.views import Status, TaskView
 
 
 class AsyncClient:
@@ -104,13 +104,13 @@ class AsyncClient:
     async def list(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> dict[str, Any]:
         return (await self.request("GET", "/v1/async", params=list_params(limit, cursor, status)))[0]
 
-    async def tasks(self, status: str | None = None, page_size: int = 50) -> AsyncIterator[dict[str, Any]]:
+    async def tasks(self, status: str | None = None, page_size: int = 50) -> AsyncIterator[TaskView]:
         """Every task, newest first, page after page as the iteration goes."""
         cursor = None
         while True:
             page = await self.list(page_size, cursor, status)
             for task in page.get("tasks", []):
-                yield task
+                yield TaskView(task)
             cursor = page.get("next_cursor")
             if not page.get("has_more") or not cursor:
                 return
@@ -128,7 +128,7 @@ class AsyncClient:
         timeout: float = 600.0,
         on_timeout: OnTimeout = "raise",
         **fields: Any,
-    ) -> dict[str, Any]:
+    ) -> TaskView:
         task = await self.submit(model, messages, prompt=prompt, **fields)
         return await task.run(on_event, timeout, on_timeout)
 
@@ -137,22 +137,24 @@ class AsyncTask:
     def __init__(self, client: AsyncClient, routes: Routes, last: dict[str, Any]) -> None:
         self._client = client
         self._routes = routes
-        self.last = last
+        self.last = TaskView(last)
         self._hint = 1.0
 
     @property
     def id(self) -> str:
         return self._routes.task_id
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> TaskView:
         body, headers = await self._client.request("GET", self._routes.read)
-        self.last, self._hint = body, poll_delay(headers, 1.0)
-        return body
+        self.last, self._hint = TaskView(body), poll_delay(headers, 1.0)
+        return self.last
 
-    async def status(self) -> str:
-        return status_of(await self.get())
+    async def status(self) -> Status:
+        return (await self.get()).status
 
-    async def wait(self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None) -> dict:
+    async def wait(
+        self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None
+    ) -> TaskView:
         deadline = time.monotonic() + timeout
         while True:
             task = await self.get()
@@ -163,7 +165,7 @@ class AsyncTask:
                 return await self._timed_out(on_timeout, timeout)
             await asyncio.sleep(min(left, poll or self._hint))
 
-    async def _timed_out(self, on_timeout: OnTimeout, waited: float) -> dict[str, Any]:
+    async def _timed_out(self, on_timeout: OnTimeout, waited: float) -> TaskView:
         if on_timeout == "cancel":
             return await self.cancel()
         if on_timeout == "detach":
@@ -195,7 +197,7 @@ class AsyncTask:
                         if event is None:
                             continue
                         if event.type == "end":
-                            self.last = event.data if isinstance(event.data, dict) else self.last
+                            self.last = TaskView(event.data) if isinstance(event.data, dict) else self.last
                             yield event
                             return
                         if event.seq is not None and event.seq <= last:
@@ -209,7 +211,7 @@ class AsyncTask:
 
     async def run(
         self, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0, on_timeout: OnTimeout = "raise"
-    ) -> dict[str, Any]:
+    ) -> TaskView:
         if self._routes.events is None:
             return await self.wait(timeout, on_timeout)
         try:
@@ -220,13 +222,13 @@ class AsyncTask:
             return await self._timed_out(on_timeout, timeout)
         return await self.get()
 
-    async def result(self, timeout: float = 600.0) -> dict[str, Any]:
+    async def result(self, timeout: float = 600.0) -> TaskView:
         task = await self.wait(timeout)
-        if status_of(task) != "completed":
+        if task.status != "completed":
             raise TaskFailed(task)
         return task
 
-    async def cancel(self) -> dict[str, Any]:
+    async def cancel(self) -> TaskView:
         method, path = self._routes.cancel
         await self._client.request(method, path)
         return await self.get()
@@ -244,10 +246,10 @@ class AsyncTask:
         target.mkdir(parents=True, exist_ok=True)
         saved = []
         async with httpx.AsyncClient(timeout=self._client._http.timeout) as plain:  # presigned: no API key
-            for name, url in files:
-                response = await plain.get(url)
+            for file in files:
+                response = await plain.get(file.url)
                 response.raise_for_status()
-                path = target / name
+                path = target / file.name
                 await asyncio.to_thread(path.write_bytes, response.content)
                 saved.append(path)
         return saved

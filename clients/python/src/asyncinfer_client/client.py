@@ -26,10 +26,10 @@ from asyncinfer_client._core import (
     new_idempotency_key,
     output_files,
     poll_delay,
-    status_of,
 )
 from asyncinfer_client.errors import TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event, Parser
+from asyncinfer_client.views import Status, TaskView
 
 
 class Client:
@@ -119,7 +119,7 @@ class Client:
         timeout: float = 600.0,
         on_timeout: OnTimeout = "raise",
         **fields: Any,
-    ) -> dict[str, Any]:
+    ) -> TaskView:
         """Submit and wait, feeding `on_event` every event of the task's stream once, in order."""
         return self.submit(model, messages, prompt=prompt, **fields).run(on_event, timeout, on_timeout)
 
@@ -127,12 +127,12 @@ class Client:
         """One page of the Async API's tasks, newest first (`next_cursor` reads the next)."""
         return self.request("GET", "/v1/async", params=list_params(limit, cursor, status))[0]
 
-    def tasks(self, status: str | None = None, page_size: int = 50) -> Iterator[dict[str, Any]]:
+    def tasks(self, status: str | None = None, page_size: int = 50) -> Iterator[TaskView]:
         """Every task, newest first, page after page as the iteration goes."""
         cursor = None
         while True:
             page = self.list(page_size, cursor, status)
-            yield from page.get("tasks", [])
+            yield from (TaskView(task) for task in page.get("tasks", []))
             cursor = page.get("next_cursor")
             if not page.get("has_more") or not cursor:
                 return
@@ -205,7 +205,7 @@ class Task:
     def __init__(self, client: Client, routes: Routes, last: dict[str, Any]) -> None:
         self._client = client
         self._routes = routes
-        self.last = last
+        self.last = TaskView(last)
         self._hint = 1.0
 
     @property
@@ -216,15 +216,15 @@ class Task:
     def kind(self) -> Kind:
         return self._routes.kind
 
-    def get(self) -> dict[str, Any]:
+    def get(self) -> TaskView:
         body, headers = self._client.request("GET", self._routes.read)
-        self.last, self._hint = body, poll_delay(headers, 1.0)
-        return body
+        self.last, self._hint = TaskView(body), poll_delay(headers, 1.0)
+        return self.last
 
-    def status(self) -> str:
-        return status_of(self.get())
+    def status(self) -> Status:
+        return self.get().status
 
-    def wait(self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None) -> dict:
+    def wait(self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None) -> TaskView:
         """Read until the task ends, as often as the server's poll hint says (or every `poll` seconds).
         After `timeout`: raise WaitTimeout, cancel the task ("cancel"), or return it running ("detach")."""
         deadline = time.monotonic() + timeout
@@ -237,7 +237,7 @@ class Task:
                 return self._timed_out(on_timeout, timeout)
             time.sleep(min(left, poll or self._hint))
 
-    def _timed_out(self, on_timeout: OnTimeout, waited: float) -> dict[str, Any]:
+    def _timed_out(self, on_timeout: OnTimeout, waited: float) -> TaskView:
         if on_timeout == "cancel":
             return self.cancel()
         if on_timeout == "detach":
@@ -269,7 +269,7 @@ class Task:
                         if event is None:
                             continue
                         if event.type == "end":
-                            self.last = event.data if isinstance(event.data, dict) else self.last
+                            self.last = TaskView(event.data) if isinstance(event.data, dict) else self.last
                             yield event
                             return
                         if event.seq is not None and event.seq <= last:
@@ -283,7 +283,7 @@ class Task:
 
     def run(
         self, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0, on_timeout: OnTimeout = "raise"
-    ) -> dict[str, Any]:
+    ) -> TaskView:
         """Follow the task's stream to its end, feeding `on_event`; then the task as a read shows it."""
         if self._routes.events is None:
             return self.wait(timeout, on_timeout)
@@ -295,14 +295,14 @@ class Task:
             return self._timed_out(on_timeout, timeout)
         return self.get()
 
-    def result(self, timeout: float = 600.0) -> dict[str, Any]:
+    def result(self, timeout: float = 600.0) -> TaskView:
         """The completed task; TaskFailed if it ended otherwise."""
         task = self.wait(timeout)
-        if status_of(task) != "completed":
+        if task.status != "completed":
             raise TaskFailed(task)
         return task
 
-    def cancel(self) -> dict[str, Any]:
+    def cancel(self) -> TaskView:
         method, path = self._routes.cancel
         self._client.request(method, path)
         return self.get()
@@ -320,10 +320,10 @@ class Task:
         target.mkdir(parents=True, exist_ok=True)
         saved = []
         with httpx.Client(timeout=self._client._http.timeout) as plain:  # presigned: no API key on these
-            for name, url in files:
-                response = plain.get(url)
+            for file in files:
+                response = plain.get(file.url)
                 response.raise_for_status()
-                path = target / name
+                path = target / file.name
                 path.write_bytes(response.content)
                 saved.append(path)
         return saved
