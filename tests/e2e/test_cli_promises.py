@@ -105,3 +105,11 @@ def test_ls_shows_whole_ids_and_the_model_at_80_columns(stack, env):  # noqa: F8
     assert done.returncode == 0, done.stderr
     (row,) = [line for line in done.stdout.splitlines() if task_id in line]
     assert "demo-chat" in row, done.stdout
+
+
+def test_an_api_error_is_one_line_with_its_code_and_a_suggestion(stack, env):  # noqa: F811
+    done = aic(env, "run", "demo-chatt", "hello")
+    assert done.returncode == 1, done.stderr
+    assert len(lines(done.stderr)) <= 3, done.stderr
+    assert "400" in done.stderr and "demo-chat" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
