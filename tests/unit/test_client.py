@@ -1,11 +1,13 @@
 """The client's pure parts: webhook verification, the SSE parser, the retry policy, the poll hint."""
 
+import asyncio
 import base64
 import json
 import time
 
+import httpx
 import pytest
-from asyncinfer_client import InvalidRequest, RateLimited, ServiceUnavailable, unwrap
+from asyncinfer_client import AsyncClient, Client, InvalidRequest, RateLimited, ServiceUnavailable, WaitTimeout, unwrap
 from asyncinfer_client._core import Retry, poll_delay
 from asyncinfer_client.events import Parser
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -119,3 +121,33 @@ def test_tasks_iterates_every_page_lazily():
         listing = client.tasks(page_size=2)
         assert [next(listing)["id"] for _ in range(2)] == ["t1", "t2"] and asked == [None]
         assert [t["id"] for t in listing] == ["t3", "t4", "t5"] and asked == [None, "c1", "c2"]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_stream_that_keeps_closing_without_its_end_is_not_called_in_a_tight_loop(asynchronous):
+    calls = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, text="", headers={"content-type": "text/event-stream"})
+
+    transport = httpx.MockTransport(reply)
+    if asynchronous:
+
+        async def follow() -> None:
+            async with AsyncClient("http://127.0.0.1:9", "k", transport=transport) as client:
+                async for _ in client.attach("task_x").events(timeout=1.0):
+                    pass
+
+        with pytest.raises(WaitTimeout) as timed_out:
+            asyncio.run(follow())
+    else:
+        with Client("http://127.0.0.1:9", "k", transport=transport) as client, pytest.raises(WaitTimeout) as timed_out:
+            list(client.attach("task_x").events(timeout=1.0))
+    # Pauses of 0.1, 0.2, 0.4 s … between reconnects: a handful in a second, not thousands.
+    assert 3 <= len(calls) <= 6, len(calls)
+    assert "after 1 s" in str(timed_out.value)
+
+
+def test_a_wait_under_a_second_says_how_long_it_waited():
+    assert "after 0.5 s" in str(WaitTimeout("task_x", 0.5))

@@ -1,5 +1,6 @@
 """A client for asyncinfer's Async API and generation surface (`Client`, `AsyncClient`)."""
 
+from asyncinfer_client._core import Retry
 from asyncinfer_client.aio import AsyncClient, AsyncTask
 from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import (
@@ -33,6 +34,7 @@ __all__ = [
     "OutputFile",
     "OverBudget",
     "RateLimited",
+    "Retry",
     "ServiceUnavailable",
     "Status",
     "Task",

@@ -206,8 +206,11 @@ class AsyncTask:
                         attempt = 0
                         yield event
             except httpx.TransportError:
-                await asyncio.sleep(min(2.0, 0.1 * 2**attempt, max(0.0, deadline - time.monotonic())))
-                attempt += 1
+                pass
+            # Dropped, or closed without its `end` event: reconnect after a pause that grows while nothing new
+            # comes, so a server that keeps closing the stream is not called in a tight loop.
+            await asyncio.sleep(min(2.0, 0.1 * 2**attempt, max(0.0, deadline - time.monotonic())))
+            attempt += 1
 
     async def run(
         self, on_event: Callable[[Event], None] | None = None, timeout: float = 600.0, on_timeout: OnTimeout = "raise"

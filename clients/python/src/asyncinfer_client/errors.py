@@ -80,7 +80,7 @@ class WaitTimeout(Exception):
     """A wait ran out of time (on_timeout="raise"); the task goes on, and `task_id` re-attaches to it."""
 
     def __init__(self, task_id: str, waited: float) -> None:
-        super().__init__(f"task {task_id} had not ended after {waited:.0f} s")
+        super().__init__(f"task {task_id} had not ended after {waited:g} s")
         self.task_id = task_id
 
 
