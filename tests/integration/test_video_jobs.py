@@ -11,7 +11,9 @@ import pytest
 from botocore.stub import Stubber
 
 from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
+from asyncinfer.tasks.dialects.netmind import stamp
 from infra.local.video_jobs import DemoVideoJobs
+from tests.e2e.conftest import wait_for
 from tests.integration.test_long_tasks import long_tasks  # noqa: F401  (the durable runtime fixture)
 
 pytestmark = pytest.mark.integration
@@ -35,6 +37,43 @@ def test_a_video_whose_mp4_lands_after_completed_still_completes(long_tasks, mon
         assert done["status"] == "completed", done
         (output,) = aws.store.get("acme", created["id"]).outputs
         assert output.key.endswith("/output.mp4") and output.size > 0
+    finally:
+        jobs.stop()
+
+
+def test_a_video_whose_job_reports_no_progress_shows_its_time_so_far_and_its_models_usual_time(long_tasks, monkeypatch):  # noqa: F811
+    """Bedrock's GetAsyncInvoke (and its stand-in) reports no percent: while the job runs, reads and the event
+    log carry how long it has run and the registry's 90 s for Nova Reel, never a made-up step or percent."""
+    aws, durable = long_tasks
+    jobs = DemoVideoJobs(aws.s3, seconds=4)
+    jobs.start_serving()
+    monkeypatch.setenv("ASYNCINFER_DEMO_VIDEO_JOBS_URL", jobs.url)
+    monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
+    try:
+        body = {"model": "demo-video", "config": {"prompt": "a slow cat"}}
+        status, created = aws.api("POST", "/v1/generation", body=body, function="api_netmind")
+        assert status == 200, created
+
+        def read() -> dict:
+            return aws.api("GET", f"/v1/generation/{created['id']}", function="api_netmind")[1]
+
+        def timed(found: dict) -> bool:
+            return (found.get("progress") or {}).get("elapsed_seconds", 0) > 0
+
+        aws.run_worker()
+        running = wait_for(lambda: timed(r := read()) and r, timeout=30, interval=0.2, what="the time run on a read")
+        assert running["status"] == "processing", running
+        assert set(running["progress"]) == {"elapsed_seconds", "estimated_seconds"}, running["progress"]
+        assert running["progress"]["estimated_seconds"] == 90
+        task = aws.store.get("acme", created["id"])
+        assert running["estimated_finish_at"] == stamp(task.started_at + 90_000), "its start plus the usual 90 s"
+        assert durable.wait(task.execution_arn, timeout=60)["Status"] == "SUCCEEDED"
+        assert read()["status"] == "completed"
+        told = [e for e in aws.store.read_events("acme", created["id"]) if e["type"] == "progress"]
+        *timed_events, last = [{k: v for k, v in e.items() if k not in ("seq", "type")} for e in told]
+        assert timed_events and all(set(e) == {"elapsed_seconds", "estimated_seconds"} for e in timed_events), told
+        assert timed_events[0]["elapsed_seconds"] >= 1 and {e["estimated_seconds"] for e in timed_events} == {90}
+        assert last == {"percent": 100.0}, "done at Completed, never before, and no step"
     finally:
         jobs.stop()
 

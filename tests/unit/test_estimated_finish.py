@@ -33,6 +33,9 @@ def running(progress: Progress | None, status: TaskStatus = TaskStatus.IN_PROGRE
         (Progress(step=0, percent=25.0), STARTED + 40_000),  # a percent needs no steps
         (Progress(step=1, steps=10, percent=50.0), STARTED + 20_000),  # the percent, finer, wins
         (Progress(step=0, percent=150.0), STARTED + 10_000),
+        (Progress(percent=25.0), STARTED + 40_000),  # an upstream job's percent: no step at all
+        # An upstream job that reports no percent: its start plus its model's usual time, while that is ahead.
+        (Progress(elapsed_seconds=10, estimated_seconds=90), STARTED + 90_000),
     ],
 )
 def test_the_finish_is_the_start_plus_the_elapsed_time_over_the_part_done(progress, finish):
@@ -49,6 +52,7 @@ def test_the_finish_is_the_start_plus_the_elapsed_time_over_the_part_done(progre
         running(Progress(step=1, steps=4), status=TaskStatus.CREATED),
         running(Progress(step=4, steps=4), status=TaskStatus.COMPLETED),
         running(Progress(step=1, steps=4), started=None),
+        running(Progress(elapsed_seconds=10)),  # no usual time to go by
     ],
 )
 def test_no_estimate_when_progress_cannot_tell_or_the_task_is_not_running(task):
@@ -85,3 +89,16 @@ def test_a_streams_status_event_carries_the_status_and_what_a_read_adds():
     }
     event = status_event(running(Progress(step=1, steps=2)), None, str, now=STARTED + 1_000)
     assert event["status"] == "IN_PROGRESS" and event["estimated_finish_at"] == str(STARTED + 2_000)
+
+
+def test_a_job_past_its_usual_time_has_no_estimated_finish_and_is_not_shown_done():
+    late = running(Progress(elapsed_seconds=120, estimated_seconds=90))
+    assert estimate_finish(late, STARTED + 89_999) == STARTED + 90_000
+    assert estimate_finish(late, STARTED + 120_000) is None
+    shown = fields(late, None, str, now=STARTED + 120_000)
+    assert shown["progress"] == {"elapsed_seconds": 120, "estimated_seconds": 90}
+    assert "estimated_finish_at" not in shown
+    done = fields(running(late.progress, status=TaskStatus.COMPLETED), None, str, now=STARTED + 130_000)
+    assert done["progress"] == {"elapsed_seconds": 120, "estimated_seconds": 90}, "no percent it never told"
+    percent = fields(running(Progress(percent=40.0), status=TaskStatus.COMPLETED), None, str)
+    assert percent["progress"] == {"percent": 100.0}, "a job's percent, done, is all of it and has no step"

@@ -54,3 +54,14 @@ def test_the_priced_demo_registry_is_the_demo_registry_with_a_price_on_every_mod
     for model_id, spec in priced.models.items():
         assert spec.model_copy(update={"prices": demo.models[model_id].prices}) == demo.models[model_id]
         assert spec.prices != demo.models[model_id].prices, model_id
+
+
+def test_a_job_model_may_give_its_usual_time_which_the_shipped_nova_reel_stand_in_does():
+    assert load_registry().models["demo-video"].expected_seconds == 90  # AWS: about 90 s for a 6 s video
+    reel = {"provider": "local", "upstream": "x", "kind": "video", "runs": "durable"}
+    assert registry({"reel": {**reel, "expected_seconds": 120}}).models["reel"].expected_seconds == 120
+    for wrong in (0, -5, 8 * 24 * 3600):
+        with pytest.raises(ValidationError, match="expected_seconds"):
+            registry({"reel": {**reel, "expected_seconds": wrong}})
+    with pytest.raises(ValidationError, match="only a job run upstream uses"):
+        registry({"chat": {"provider": "local", "upstream": "demo-chat", "kind": "chat", "expected_seconds": 9}})

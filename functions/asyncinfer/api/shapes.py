@@ -34,10 +34,23 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
                 "queue, which starts a quieter tenant's tasks before a busier one's, so the position is an estimate",
             },
             "progress": obj(
-                step={"type": "integer", "description": "Steps done (a tool loop's steps of tool calls)"},
+                step={
+                    "type": "integer",
+                    "description": "Steps done (a tool loop's steps of tool calls); absent for an upstream job",
+                },
                 steps={"type": "integer", "description": "How many there will be, when that is known"},
-                percent={"type": "number"},
+                percent={"type": "number", "description": "The part done, when it can be told (an upstream job's own)"},
                 message={"type": "string"},
+                elapsed_seconds={
+                    "type": "integer",
+                    "description": "An upstream job that reports no percent (a Nova Reel video): how long it had "
+                    "run at its last poll (polls are seconds apart)",
+                },
+                estimated_seconds={
+                    "type": "integer",
+                    "description": "With elapsed_seconds, when the model's registry gives it: how long its jobs "
+                    "usually take. A job past it is late; it is never reported done before it is",
+                },
             ),
             "estimated_start_at": {
                 **stamp,
@@ -47,7 +60,8 @@ def scheduled(shape: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
             "estimated_finish_at": {
                 **stamp,
                 "description": "While running, when its progress tells how far it is (a percent, or steps done of "
-                "a known number of steps): when it should finish at the pace it kept since it started",
+                "a known number of steps): when it should finish at the pace it kept since it started. An upstream "
+                "job with only estimated_seconds: its start plus that, until that time has passed",
             },
             "start_deadline_at": {
                 **stamp,

@@ -164,13 +164,19 @@ class Usage(BaseModel):
 
 
 class Progress(BaseModel):
-    """How far a running task is: its step, how many steps it will take when that is known, and the
-    percent done when it can be told."""
+    """How far a running task is. A task of steps (a tool loop, a batch): its step, how many steps it will
+    take when that is known, and the percent done when it can be told. An upstream job (a video, a
+    background response): the percent it reports, or, when it reports none, the seconds it has run (at its
+    last poll) and the seconds its model's jobs usually take (the registry's `expected_seconds`; absent when
+    unknown). Past that estimate the elapsed time simply exceeds it: nothing claims it done
+    (asyncinfer.domain.job_progress)."""
 
-    step: int = Field(ge=0)
+    step: int | None = Field(default=None, ge=0)  # None: not a task of steps (an upstream job)
     steps: int | None = None
     percent: float | None = None
     message: str | None = Field(default=None, max_length=200)
+    elapsed_seconds: int | None = Field(default=None, ge=0)
+    estimated_seconds: int | None = Field(default=None, ge=1)
 
 
 class Task(BaseModel):

@@ -71,14 +71,19 @@ def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bu
 def estimate_finish(task: Task, now_ms: int) -> int | None:
     """A running task's end at the pace it kept since it started: started + elapsed / (the part done), the
     part done being its progress's percent (above 0), else step / steps (steps known, step at least 1).
-    None when its progress cannot tell (no progress, the step count unknown, nothing done yet) or the task
-    is not running. Never before now while the part done is below all of it."""
+    An upstream job that tells no part done but its model's usual time (`estimated_seconds`): started +
+    that time, while it is still ahead (past it, the job is late and its end unknown). None when its
+    progress cannot tell (no progress, the step count unknown, nothing done yet) or the task is not
+    running. Never before now while the part done is below all of it."""
     progress = task.progress
     if task.status != TaskStatus.IN_PROGRESS or task.started_at is None or progress is None:
         return None
     elapsed = max(now_ms - task.started_at, 0)
     if progress.percent is not None and progress.percent > 0:
         return task.started_at + round(elapsed * 100 / min(progress.percent, 100.0))
-    if progress.steps and progress.step >= 1:
+    if progress.steps and progress.step:
         return task.started_at + elapsed * progress.steps // min(progress.step, progress.steps)
+    if progress.percent is None and progress.estimated_seconds is not None:
+        usual = task.started_at + progress.estimated_seconds * 1000
+        return usual if usual > now_ms else None
     return None

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, output_prefix, turn_key
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.deadlines import missed
+from asyncinfer.domain.job_progress import poll_report
 from asyncinfer.domain.model import (
     MEDIA_KINDS,
     Progress,
@@ -324,7 +325,7 @@ class LongTaskRunner:
         started = self._step(steps, claim, "start-job", partial(self._start_job, claim, spec, jobs, seq))
         if "end" in started:
             return started["end"]
-        job, seq, progress = started["job"], started["seq"], None
+        job, seq, told = started["job"], started["seq"], None
         wait = self.config.first_poll_seconds
         finish_by = started.get("finish_by")
         for n in range(self.config.max_polls):
@@ -332,10 +333,10 @@ class LongTaskRunner:
             left = wait if finish_by is None else max(1, min(wait, -(-(finish_by - now_ms()) // 1000)))
             steps.pause(f"wait-{n}", left)
             wait = min(self.config.poll_seconds, max(wait + 1, int(wait * 1.5)))
-            polled = self._step(steps, claim, f"poll-{n}", partial(self._poll_job, claim, jobs, job, seq, progress))
+            polled = self._step(steps, claim, f"poll-{n}", partial(self._poll_job, claim, jobs, job, seq, told, spec))
             if "end" in polled:
                 return polled["end"]
-            seq, progress = polled["seq"], polled.get("progress")
+            seq, told = polled["seq"], polled.get("told")
             if polled["state"] == "completed" and TaskKind(plan["kind"]) == TaskKind.CHAT:
                 done = partial(self._finish_chat_job, claim, spec, jobs, job, seq)
                 return self._step(steps, claim, "finish", done)["end"]
@@ -381,7 +382,7 @@ class LongTaskRunner:
             raise ClaimLost() from None
 
     def _poll_job(
-        self, claim: _Claim, jobs: JobProvider, job: dict, base: int, progress: float | None
+        self, claim: _Claim, jobs: JobProvider, job: dict, base: int, told: dict | None, spec: ModelSpec
     ) -> dict[str, Any]:
         try:
             claim.task()
@@ -392,16 +393,16 @@ class LongTaskRunner:
             raise
         state = jobs.poll(job)
         log = claim.log(base, "poll")
-        if state.progress is not None and state.progress != progress:
-            log.add({"type": "progress", "percent": state.progress})
+        record, tell = poll_report(state.progress, state.state, claim.task().started_at, spec.expected_seconds, told)
+        if tell is not None:
+            log.add({"type": "progress", **tell.model_dump(exclude_none=True)})
         log.flush()  # also the heartbeat: a task cancelled since the claim stops here
         claim.seq = log.seq
-        if state.progress is not None and state.progress != progress:
-            # The upstream job's own figure (as OpenAI's videos report it), for reads.
-            self.worker.record_progress(claim.task(), Progress(step=0, percent=state.progress))
+        if record is not None:
+            self.worker.record_progress(claim.task(), record)
         return {
             "state": state.state,
-            "progress": state.progress,
+            "told": told if tell is None else tell.model_dump(exclude_none=True),
             "outputs": list(state.outputs),
             "error": state.error,
             "seq": log.seq,

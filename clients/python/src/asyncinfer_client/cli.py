@@ -196,7 +196,22 @@ def _stream(task: Task, args: argparse.Namespace, out: Console, err: Console, af
                 err.print(f"[cyan]← {event.data.get('name')}[/cyan]")
             elif event.type == "restart":
                 err.print(f"[yellow]restart[/yellow] {event.data}")
+            elif event.type == "progress" and (line := progress_line(event.data)):
+                err.print(f"[cyan]{line}[/cyan]", highlight=False)
             status.update(f"{task.id} running, {len([e for e in events if e.seq])} events")
+
+
+def progress_line(data: Any) -> str | None:
+    """An upstream job's progress event as one line: its time so far and its model's usual time, or its
+    percent. None for a tool loop's steps (their tool calls have lines of their own)."""
+    if not isinstance(data, dict) or data.get("step") is not None:
+        return None
+    elapsed, usual = data.get("elapsed_seconds"), data.get("estimated_seconds")
+    if elapsed is None:
+        return None if data.get("percent") is None else f"{data['percent']:g}% done"
+    if usual is None:
+        return f"running {elapsed} s"
+    return f"running {elapsed} s " + (f"of about {usual} s" if elapsed <= usual else f"(past the usual {usual} s)")
 
 
 def _remember(task_id: str, seq: int) -> None:
