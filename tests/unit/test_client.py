@@ -151,3 +151,17 @@ def test_a_stream_that_keeps_closing_without_its_end_is_not_called_in_a_tight_lo
 
 def test_a_wait_under_a_second_says_how_long_it_waited():
     assert "after 0.5 s" in str(WaitTimeout("task_x", 0.5))
+
+
+def test_wait_calls_on_read_with_each_read():
+    reads = iter(["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"])
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        status = next(reads)
+        progress = {"elapsed_seconds": 1} if status == "IN_PROGRESS" else None
+        return httpx.Response(200, json={"id": "task_x", "status": status, "progress": progress})
+
+    seen = []
+    with Client("http://127.0.0.1:9", "k", transport=httpx.MockTransport(reply)) as client:
+        done = client.attach("task_x").wait(timeout=10, poll=0.01, on_read=lambda view: seen.append(view.status))
+    assert seen == ["in_progress", "in_progress", "completed"] and done.status == "completed"

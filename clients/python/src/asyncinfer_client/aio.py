@@ -153,11 +153,17 @@ class AsyncTask:
         return (await self.get()).status
 
     async def wait(
-        self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None
+        self,
+        timeout: float = 600.0,
+        on_timeout: OnTimeout = "raise",
+        poll: float | None = None,
+        on_read: Callable[[TaskView], None] | None = None,
     ) -> TaskView:
         deadline = time.monotonic() + timeout
         while True:
             task = await self.get()
+            if on_read is not None:
+                on_read(task)
             left = deadline - time.monotonic()
             if ended(task):
                 return task

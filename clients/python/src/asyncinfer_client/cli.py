@@ -22,6 +22,7 @@ except ImportError:
 from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event
+from asyncinfer_client.views import TaskView
 
 # timeout(1)'s exit status when its command ran out of time; a shell's for a command stopped by Ctrl-C.
 TIMED_OUT = 124
@@ -243,13 +244,18 @@ def _generate(client: Client, args: argparse.Namespace, out: Console, err: Conso
     if not (args.wait or args.download):
         _json(out, task.last) if args.json else out.print(task.id)
         return 0
-    with err.status(f"{task.id} running", spinner="dots"):
-        done = task.wait(timeout=args.timeout)
-    if args.download and str(done.get("status")).lower() == "completed":
+    with err.status(f"{task.id} running", spinner="dots") as spinner:
+
+        def show(read: TaskView) -> None:
+            line = progress_line(read.progress)
+            spinner.update(f"{task.id} {read.status}" + (f", {line}" if line else ""))
+
+        done = task.wait(timeout=args.timeout, on_read=show)
+    if args.download and done.status == "completed":
         args.id, args.dir = task.id, args.download
         return _download(client, args, out, err)
     _json(out, done) if args.json else out.print(f"{task.id} {done.get('status')}")
-    return 0 if str(done.get("status")).lower() == "completed" else 1
+    return 0 if done.status == "completed" else 1
 
 
 def _watch(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:

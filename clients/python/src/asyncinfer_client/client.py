@@ -224,12 +224,21 @@ class Task:
     def status(self) -> Status:
         return self.get().status
 
-    def wait(self, timeout: float = 600.0, on_timeout: OnTimeout = "raise", poll: float | None = None) -> TaskView:
+    def wait(
+        self,
+        timeout: float = 600.0,
+        on_timeout: OnTimeout = "raise",
+        poll: float | None = None,
+        on_read: Callable[[TaskView], None] | None = None,
+    ) -> TaskView:
         """Read until the task ends, as often as the server's poll hint says (or every `poll` seconds).
-        After `timeout`: raise WaitTimeout, cancel the task ("cancel"), or return it running ("detach")."""
+        After `timeout`: raise WaitTimeout, cancel the task ("cancel"), or return it running ("detach").
+        `on_read` is called with each read (its status, its progress)."""
         deadline = time.monotonic() + timeout
         while True:
             task = self.get()
+            if on_read is not None:
+                on_read(task)
             left = deadline - time.monotonic()
             if ended(task):
                 return task
