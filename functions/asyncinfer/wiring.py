@@ -241,7 +241,8 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
 def batches(settings: BatchSettings) -> Batches:
     from asyncinfer.blobs.s3 import object_reader
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
-    from asyncinfer.tasks.batches import Batches, BatchLimits
+    from asyncinfer.tasks.batch_input import BatchLimits
+    from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.files import Files
 
     tasks = task_service(settings)

@@ -6,8 +6,9 @@ import pytest
 
 from asyncinfer.api import openapi
 from asyncinfer.domain.batches import BatchRequest
+from asyncinfer.domain.generation import parse_generation, parse_media_config
 from asyncinfer.domain.model import TaskKind
-from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config
+from asyncinfer.domain.requests import parse_chat_request
 from asyncinfer.providers.registry import load_registry
 from asyncinfer.tasks.dialects import perplexity, privategpt
 

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.errors import InvalidJson, InvalidRequest, RequestTooLarge
-from asyncinfer.domain.requests import parse_chat_request, parse_json_body
+from asyncinfer.domain.requests import parse_chat_request
 
 GOOD = {"model": "demo-chat", "messages": [{"role": "user", "content": "Hello"}]}
 

@@ -20,8 +20,9 @@ from asyncinfer.api.contract import (
 )
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import TASK, obj, scheduled
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.domain.requests import ChatRequest, parse_json_body
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import logger, metrics
 from asyncinfer.tasks.dialects import async_api, scheduling

@@ -24,7 +24,7 @@ from asyncinfer.api.shapes import BATCH, obj
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import ids
 from asyncinfer.domain.batches import BatchRequest
-from asyncinfer.domain.requests import parse_json_body
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.http import raw_body, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.batches import Batches

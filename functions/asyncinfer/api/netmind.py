@@ -20,8 +20,9 @@ from asyncinfer.api.contract import (
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import GENERATION, obj, scheduled
 from asyncinfer.domain import ids
+from asyncinfer.domain.client_json import parse_json_body
+from asyncinfer.domain.generation import GenerationRequest
 from asyncinfer.domain.model import MEDIA_KINDS
-from asyncinfer.domain.requests import GenerationRequest, parse_json_body
 from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import netmind, scheduling

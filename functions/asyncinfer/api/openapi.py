@@ -126,7 +126,8 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
     )
     # The bodies as pydantic writes them (the generated copies lose their `default: null`).
     from asyncinfer.domain.batches import BatchRequest
-    from asyncinfer.domain.requests import AudioConfig, ChatRequest, GenerationRequest, ImageConfig
+    from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
+    from asyncinfer.domain.requests import ChatRequest
     from asyncinfer.tasks.dialects.perplexity import SubmitBody
     from asyncinfer.tasks.dialects.privategpt import MessagesRequest
 

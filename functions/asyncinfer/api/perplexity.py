@@ -22,8 +22,8 @@ from asyncinfer.api.contract import (
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PPLX, obj, scheduled
 from asyncinfer.domain import ids
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.tasks.dialects import perplexity, scheduling
 from asyncinfer.tasks.dialects.perplexity import SubmitBody

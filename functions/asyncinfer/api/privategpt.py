@@ -12,9 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from asyncinfer.api.contract import CancelAfter, Id, IdempotencyKey, StartTimeout, body, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PGPT_STATUS, obj, scheduled
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
-from asyncinfer.domain.requests import parse_json_body
 from asyncinfer.http import raw_body, submission, tenant_of
 from asyncinfer.observability import metrics
 from asyncinfer.tasks.dialects import privategpt, scheduling

@@ -1,8 +1,9 @@
-"""Request bodies, validated strictly at the boundary: wrong types are rejected, never coerced."""
+"""Request bodies, validated strictly at the boundary: wrong types are rejected, never coerced. Chat bodies
+and webhooks are here; the JSON they are read from in asyncinfer.domain.client_json, generation bodies in
+asyncinfer.domain.generation."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -12,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from asyncinfer.domain import fields
-from asyncinfer.domain.errors import InvalidJson, InvalidRequest, RequestTooLarge
+from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.messages import FIELDS as MESSAGE_FIELDS
 from asyncinfer.domain.messages import PART_TYPES, check_messages
 from asyncinfer.domain.model import WebhookTarget
@@ -178,52 +179,7 @@ def server_name(server: McpServer, index: int) -> str:
     return server.name or f"mcp{index + 1}"
 
 
-MAX_JSON_DEPTH = 64
 _ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def loads_client_json(raw: str | bytes) -> Any:
-    """JSON from a client, strictly: no NaN or Infinity, nothing nested deeper than MAX_JSON_DEPTH, no
-    string that cannot be stored as UTF-8 (a lone surrogate such as \\ud800). ValueError says why not."""
-    try:
-        data = json.loads(raw, parse_constant=_not_json)
-    except RecursionError:
-        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
-    pending: list[tuple[Any, int]] = [(data, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            pending += [(k, depth) for k in value] + [(v, depth + 1) for v in value.values()]
-        elif isinstance(value, list):
-            pending += [(v, depth + 1) for v in value]
-        elif isinstance(value, str):
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                raise ValueError("a string holds a lone surrogate, which is not Unicode text") from None
-    return data
-
-
-def parse_json_body(body: str | bytes | None, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object, or a typed error saying why not."""
-    raw = body.encode(errors="surrogatepass") if isinstance(body, str) else (body or b"")
-    if len(raw) > max_bytes:
-        raise RequestTooLarge(f"Request body is {len(raw)} bytes; the limit is {max_bytes}")
-    if not raw.strip():
-        raise InvalidJson("Request body is empty; send a JSON object")
-    try:
-        data = loads_client_json(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidJson(f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidJson("Request body must be a JSON object")
-    return data
 
 
 def parse_limit(params: dict[str, str], default: int = 20) -> int:
@@ -261,93 +217,6 @@ def parse_chat_request(data: dict[str, Any], outbound: Outbound | None = None) -
         return ChatRequest.model_validate(data, context=_context(outbound))
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from None
-
-
-# Generation (NetMind's `{model, config}`). Named sizes as the reference's image models take them.
-IMAGE_SIZES: dict[str, tuple[int, int]] = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
-
-
-class ImageSize(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    width: int = Field(ge=64, le=2048)
-    height: int = Field(ge=64, le=2048)
-
-
-class ImageConfig(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-    prompt: str = Field(min_length=1, max_length=4000)
-    image_size: Literal[tuple(IMAGE_SIZES)] | ImageSize = "landscape_4_3"  # type: ignore[valid-type]
-    num_inference_steps: int = Field(default=30, ge=1, le=100)
-    guidance_scale: float = Field(default=2.5, ge=0, le=30)
-    num_images: int = Field(default=1, ge=1, le=4)
-    enable_safety_checker: bool = True
-    output_format: Literal["png", "jpeg", "webp"] = "png"
-    acceleration: str = "none"
-    seed: int | None = None
-
-    def size(self) -> tuple[int, int]:
-        if isinstance(self.image_size, ImageSize):
-            return self.image_size.width, self.image_size.height
-        return IMAGE_SIZES[self.image_size]
-
-
-class AudioConfig(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-    prompt: str = Field(min_length=1, max_length=4000)
-    duration: float = Field(default=10, gt=0, le=300)  # seconds
-    output_format: Literal["wav", "mp3", "flac"] = "wav"
-    seed: int | None = None
-
-
-class VideoConfig(BaseModel):
-    """A video generation, as Amazon Nova Reel takes it (text 1-512 characters, 24 fps, 1280x720)."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
-
-    prompt: str = Field(min_length=1, max_length=512)
-    duration: int = Field(default=6, ge=6, le=120, multiple_of=6)  # seconds
-    fps: Literal[24] = 24
-    dimension: Literal["1280x720"] = "1280x720"
-    output_format: Literal["mp4"] = "mp4"
-    seed: int | None = Field(default=None, ge=0, le=2_147_483_646)
-
-
-class GenerationRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    model: str = Field(min_length=1, max_length=256)
-    config: dict[str, Any]
-    webhook: WebhookRequest | None = Field(default=None, exclude=True)
-    # The task's class (asyncinfer.domain.scheduling) and deadlines (asyncinfer.domain.deadlines), checked there.
-    service_tier: str | None = Field(default=None, description=TIER_DOC)
-    start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
-    execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)
-
-
-def parse_generation(data: dict[str, Any]) -> GenerationRequest:
-    fields.check_known(data, fields.GENERATION)
-    try:
-        return GenerationRequest.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidRequest(validation_message(exc)) from None
-
-
-def parse_media_config(kind: str, config: dict[str, Any]) -> ImageConfig | AudioConfig | VideoConfig:
-    model = {"image": ImageConfig, "audio": AudioConfig, "video": VideoConfig}[kind]
-    try:
-        return model.model_validate(config)
-    except ValidationError as exc:
-        raise InvalidRequest(validation_message(exc, prefix="config.")) from None
 
 
 def parse_webhook(value: Any, events: tuple[str, ...], outbound: Outbound | None = None) -> WebhookTarget | None:

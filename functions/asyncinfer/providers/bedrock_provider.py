@@ -10,8 +10,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
+from asyncinfer.domain.generation import ImageConfig, parse_media_config
 from asyncinfer.domain.model import TaskKind, Usage
-from asyncinfer.domain.requests import ChatRequest, ImageConfig, parse_media_config
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import ChatChunk, Finished, MediaFile, ProviderError, TextDelta
 
 RETRYABLE = frozenset(

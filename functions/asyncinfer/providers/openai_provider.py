@@ -8,8 +8,9 @@ from typing import Any
 
 import openai
 
+from asyncinfer.domain.generation import parse_media_config
 from asyncinfer.domain.model import TaskKind, Usage
-from asyncinfer.domain.requests import ChatRequest, parse_media_config
+from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import ChatChunk, Finished, MediaFile, ProviderError, TextDelta, count_tokens
 
 # Parameters the SDK takes by name; any other field of the request goes to the server as extra body.

@@ -1,6 +1,7 @@
 """DynamoDB implementation of the task store: one table, pk = tenant, sk = task#<time-ordered id>
-(asyncinfer.store.schema); tasks by compare-and-set, their names, the in-flight index. The event log and
-the tenant's other items are written by the parts it is made of (dynamodb_events, dynamodb_tenants)."""
+(asyncinfer.store.schema); tasks by compare-and-set, their names. The event log, the tenant's other items,
+the lanes and what is kept of unfinished tasks (deadlines, the in-flight index) are written by the parts it
+is made of (dynamodb_events, dynamodb_tenants, dynamodb_lanes, dynamodb_inflight)."""
 
 from __future__ import annotations
 
@@ -14,31 +15,21 @@ from botocore.exceptions import ClientError
 from asyncinfer.domain.deadlines import due_times
 from asyncinfer.domain.model import TERMINAL, Task, TaskKind, TaskStatus, now_ms
 from asyncinfer.domain.reservations import Hold, Settlement, charge_of
-from asyncinfer.store.base import AlreadyExists, ConditionFailed, Due, NameClaim, NameRecord, NameTaken, Page
+from asyncinfer.store.base import AlreadyExists, ConditionFailed, NameClaim, NameRecord, NameTaken, Page
 from asyncinfer.store.codec import task_from_item, task_to_item
 from asyncinfer.store.dynamodb_events import EventLogItems
+from asyncinfer.store.dynamodb_inflight import InflightItems
+from asyncinfer.store.dynamodb_lanes import LaneItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.dynamodb_tenants import TenantItems
 from asyncinfer.store.dynamodb_usage import UsageItems
 from asyncinfer.store.fence import Fence
-from asyncinfer.store.schema import (
-    BATCH_INFLIGHT_SUFFIX,
-    DUE_PK,
-    INFLIGHT_ATTRIBUTE,
-    INFLIGHT_INDEX,
-    LANE_BUCKET_MS,
-    LANES_PK,
-    MAX_LIST_PAGES,
-    NAME_PREFIX,
-    QUEUED_ATTRIBUTE,
-    QUEUED_INDEX,
-    TASK_PREFIX,
-)
+from asyncinfer.store.schema import MAX_LIST_PAGES, NAME_PREFIX, TASK_PREFIX
 
 CHARGE_ATTEMPTS = 8
 
 
-class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems):
+class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneItems, InflightItems):
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
@@ -280,137 +271,3 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems):
             old = exc.response.get("Item")
             raise ConditionFailed(task_from_item(old) if old else None) from exc
         return task_from_item(resp["Attributes"])
-
-    def _count(self, query: dict[str, Any], limit: int) -> int:
-        """What a query selects, counted page by page up to `limit`."""
-        count = 0
-        while count < limit:
-            resp = self._ddb.query(**query, Limit=limit - count)
-            count += resp["Count"]
-            if "LastEvaluatedKey" not in resp:
-                break
-            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return count
-
-    def count_queued_before(self, lane: str, task_id: str, limit: int, tenant: str | None = None) -> int:
-        """The tasks waiting in `lane` that were made before `task_id` (all tenants', or `tenant`'s), counted up
-        to `limit`."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": QUEUED_INDEX,
-            "KeyConditionExpression": "#queued = :lane AND sk < :mine",
-            "ExpressionAttributeNames": {"#queued": QUEUED_ATTRIBUTE},
-            "ExpressionAttributeValues": {":lane": {"S": lane}, ":mine": {"S": TASK_PREFIX + task_id}},
-            "Select": "COUNT",
-        }
-        if tenant is not None:
-            kwargs["FilterExpression"] = "pk = :tenant"
-            kwargs["ExpressionAttributeValues"][":tenant"] = {"S": tenant}
-        return self._count(kwargs, limit)
-
-    def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
-        """The tenant's tasks waiting in `lane`, counted up to `limit` (the index is eventually consistent)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": QUEUED_INDEX,
-            "KeyConditionExpression": "#queued = :lane",
-            "FilterExpression": "pk = :tenant",
-            "ExpressionAttributeNames": {"#queued": QUEUED_ATTRIBUTE},
-            "ExpressionAttributeValues": {":lane": {"S": lane}, ":tenant": {"S": tenant}},
-            "Select": "COUNT",
-        }
-        return self._count(kwargs, limit)
-
-    def record_start(self, lane: str, at_ms: int) -> None:
-        """One more task started in `lane`, in the bucket of `at_ms` (kept an hour)."""
-        bucket = at_ms // LANE_BUCKET_MS
-        self._ddb.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": LANES_PK}, "sk": {"S": f"starts#{lane}#{bucket:013d}"}},
-            UpdateExpression="ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(at_ms // 1000 + 3600)}},
-        )
-
-    def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:
-        """Tasks started in `lane` from the bucket of `since_ms` on: (the bucket's first ms, count), in order."""
-        resp = self._ddb.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-            ExpressionAttributeValues={
-                ":pk": {"S": LANES_PK},
-                ":first": {"S": f"starts#{lane}#{since_ms // LANE_BUCKET_MS:013d}"},
-                ":last": {"S": f"starts#{lane}#9"},
-            },
-        )
-        items = resp.get("Items", [])
-        return [(int(item["sk"]["S"].rsplit("#", 1)[1]) * LANE_BUCKET_MS, int(item["n"]["N"])) for item in items]
-
-    @staticmethod
-    def _due_key(tenant: str, task_id: str, at_ms: int) -> dict[str, Any]:
-        return {"pk": {"S": DUE_PK}, "sk": {"S": f"{at_ms:013d}#{tenant}#{task_id}"}}
-
-    def _due_item(self, tenant: str, task_id: str, at_ms: int) -> dict[str, Any]:
-        # Kept a day past its time at most: a sweeper that never came is no reason to keep it for ever.
-        return {**self._due_key(tenant, task_id, at_ms), "expires_at": {"N": str(at_ms // 1000 + 86400)}}
-
-    def add_due(self, tenant: str, task_id: str, at_ms: int) -> None:
-        # An update, not a put: the functions that add them may update items and need no more.
-        item = self._due_item(tenant, task_id, at_ms)
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=self._due_key(tenant, task_id, at_ms),
-            UpdateExpression="SET expires_at = :ttl",
-            ExpressionAttributeValues={":ttl": item["expires_at"]},
-        )
-
-    def due_before(self, at_ms: int, limit: int, after: Due | None = None) -> list[Due]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk <= :last",
-            "ExpressionAttributeValues": {":pk": {"S": DUE_PK}, ":last": {"S": f"{at_ms:013d}#~"}},
-            "Limit": limit,
-        }
-        if after is not None:
-            query["ExclusiveStartKey"] = self._due_key(after.tenant, after.task_id, after.at_ms)
-        resp = self._ddb.query(**query)
-        found = []
-        for item in resp.get("Items", []):
-            at, tenant, task_id = item["sk"]["S"].split("#", 2)
-            found.append(Due(int(at), tenant, task_id))
-        return found
-
-    def clear_due(self, due: Due) -> None:
-        self._ddb.delete_item(TableName=self._table, Key=self._due_key(due.tenant, due.task_id, due.at_ms))
-
-    def count_inflight(self, tenant: str, limit: int) -> int:
-        """The tenant's unfinished tasks, counted up to `limit` (the index is eventually consistent)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": INFLIGHT_INDEX,
-            "KeyConditionExpression": "#inflight = :tenant",
-            "ExpressionAttributeNames": {"#inflight": INFLIGHT_ATTRIBUTE},
-            "ExpressionAttributeValues": {":tenant": {"S": tenant}},
-            "Select": "COUNT",
-        }
-        return self._count(kwargs, limit)
-
-    def inflight_before(
-        self, before_id: str, limit: int, after: dict[str, Any] | None = None
-    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": INFLIGHT_INDEX,
-            # Not a batch's items: their batch job queues them (again on every run), the sweeper never does.
-            "FilterExpression": "sk < :before AND NOT contains(#inflight, :batch)",
-            "ExpressionAttributeNames": {"#inflight": INFLIGHT_ATTRIBUTE},
-            "ExpressionAttributeValues": {
-                ":before": {"S": TASK_PREFIX + before_id},
-                ":batch": {"S": BATCH_INFLIGHT_SUFFIX},
-            },
-            "Limit": limit,
-        }
-        if after:
-            kwargs["ExclusiveStartKey"] = after
-        resp = self._ddb.scan(**kwargs)
-        found = [(item["pk"]["S"], item["sk"]["S"].removeprefix(TASK_PREFIX)) for item in resp.get("Items", [])]
-        return found, resp.get("LastEvaluatedKey")

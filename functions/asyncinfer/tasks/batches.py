@@ -4,39 +4,31 @@ A batch's items get deterministic task ids (the batch id's time, randomness from
 item's line), so making them is idempotent: the batch function may run again after any crash and
 only makes what is missing. The table stream counts each ending item once; the last one writes the
 results and announces the batch's end (asyncinfer.tasks.batch_tracker).
+
+Batches is made of parts: its input is read and checked in asyncinfer.tasks.batch_input, its items made by
+the batch function in asyncinfer.tasks.batch_items.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import input_key, upload_key
-from asyncinfer.domain.batches import (
-    BatchEnded,
-    BatchNotFound,
-    BatchRequest,
-    DuplicateCustomId,
-    InvalidBatch,
-    Item,
-    ScheduledInvocation,
-    item_task_id,
-)
-from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable, TaskNotFound
-from asyncinfer.domain.model import ServiceTier, Task, TaskError, TaskKind, TaskStatus, new_task_id, now_ms
-from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
-from asyncinfer.domain.requests import loads_client_json, parse_webhook, validation_message
+from asyncinfer.blobs.base import input_key
+from asyncinfer.domain.batches import BatchEnded, BatchNotFound, BatchRequest, ScheduledInvocation
+from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
+from asyncinfer.domain.model import ServiceTier, new_task_id, now_ms
+from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchStatus
+from asyncinfer.domain.requests import parse_webhook, validation_message
 from asyncinfer.domain.reservations import reserved_fields
-from asyncinfer.domain.scheduling import BATCH_LANE
-from asyncinfer.domain.sealing import open_body, seal_body
-from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
-from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
+from asyncinfer.domain.sealing import seal_body
+from asyncinfer.queue.base import BatchJob, MessageQueue
+from asyncinfer.store.base import BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
+from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
+from asyncinfer.tasks.batch_items import BatchItems
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
@@ -44,33 +36,9 @@ from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_
 log = logging.getLogger(__name__)
 
 BATCH_IDEMPOTENCY = "bidem"
-MAX_PROBLEMS = 10
-SEND_EVERY = 10
 
 
-@dataclass(frozen=True)
-class BatchLimits:
-    max_items: int = 10_000
-    max_input_bytes: int = 100 * 1024 * 1024
-    retention_days: int = 30
-    download_url_seconds: int = 3600
-    # Buckets, besides the deployment's own uploads/<tenant>/, that input files may be read from.
-    input_buckets: tuple[str, ...] = ()
-    own_bucket: str = ""
-
-
-Reader = Callable[[str, str, int], bytes]  # bucket, key, max bytes -> the object's bytes
-
-
-@dataclass
-class Report:
-    created: int = 0
-    cancelled: int = 0
-    skipped: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
-class Batches:
+class Batches(BatchInput, BatchItems):
     """Submit, read, list and cancel batches (the API and the batch function)."""
 
     def __init__(
@@ -176,85 +144,6 @@ class Batches:
             raise IdempotencyConflict("This idempotency key was already used with a different batch")
         return self.store.get_batch(tenant, record.task_id)
 
-    def _source(self, tenant: str, request: BatchRequest) -> str:
-        if request.input_file_id is None:
-            return request.input_file or ""
-        if self.files is None:
-            raise InvalidBatch("input_file_id is not served by this function")
-        return f"s3://{self.limits.own_bucket}/{self.files.input_key(tenant, request.input_file_id)}"
-
-    def _load(self, tenant: str, url: str) -> list[Any]:
-        bucket, _, key = url.removeprefix("s3://").partition("/")
-        own = bucket == self.limits.own_bucket and key.startswith(upload_key(tenant, "")[: -len(".jsonl")])
-        if not own and bucket not in self.limits.input_buckets:
-            raise InvalidBatch(
-                f"input_file must be an upload of yours (POST /v1/batches/uploads) or in a bucket the deployment "
-                f"allows; {bucket!r} is not"
-            )
-        try:
-            raw = self.read_input(bucket, key, self.limits.max_input_bytes)
-        except FileNotFoundError:
-            raise InvalidBatch(f"input_file {url} does not exist") from None
-        if len(raw) > self.limits.max_input_bytes:
-            raise InvalidBatch(f"input_file is larger than {self.limits.max_input_bytes} bytes")
-        items: list[Any] = []
-        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(loads_client_json(line))
-            except json.JSONDecodeError as exc:
-                raise InvalidBatch(f"input_file line {number} is not JSON: {exc.msg}") from None
-            except ValueError as exc:
-                raise InvalidBatch(f"input_file line {number} is not JSON: {exc}") from None
-        return items
-
-    def _validate(
-        self, tenant: str, endpoint: BatchEndpoint, items: list[Any], prepared: list[Prepared] | None = None
-    ) -> list[dict[str, Any]]:
-        """Every item, checked as its own submit would be; all problems (up to ten) in one answer. Each item
-        as it was prepared goes to `prepared`, when given."""
-        if not items:
-            raise InvalidBatch("The batch has no requests")
-        if len(items) > self.limits.max_items:
-            raise InvalidBatch(f"The batch has {len(items)} requests; the limit is {self.limits.max_items}")
-        seen: dict[str, int] = {}
-        problems: list[str] = []
-        lines: list[dict[str, Any]] = []
-        for number, raw in enumerate(items, start=1):
-            try:
-                item = Item.model_validate(raw)
-            except ValidationError as exc:
-                problems.append(f"request {number}: {validation_message(exc)}")
-                continue
-            if item.custom_id in seen:
-                raise DuplicateCustomId(
-                    f"custom_id {item.custom_id!r} appears in requests {seen[item.custom_id]} and {number}; "
-                    "each must be unique within the batch"
-                )
-            seen[item.custom_id] = number
-            url = (item.model_extra or {}).get("url")
-            if endpoint == BatchEndpoint.CHAT_COMPLETIONS and url is not None and url != endpoint.value:
-                problems.append(f"request {number} ({item.custom_id}): url {url!r} is not the batch's endpoint")
-                continue
-            try:
-                ready = self._prepare(endpoint, item.body)
-                if prepared is not None:
-                    prepared.append(ready)
-            except InvalidRequest as exc:
-                problems.append(f"request {number} ({item.custom_id}): {exc.message}")
-            lines.append({"custom_id": item.custom_id, "body": item.body})
-        if problems:
-            more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
-            raise InvalidBatch("; ".join(problems[:MAX_PROBLEMS]) + more)
-        return lines
-
-    def _prepare(self, endpoint: BatchEndpoint, body: dict[str, Any]) -> Prepared:
-        how = Submission(surface="batch")
-        if endpoint == BatchEndpoint.GENERATION:
-            return self.tasks.prepare_generation(body, how)
-        return self.tasks.prepare_chat(body, how)
-
     # -- read, list, cancel ------------------------------------------------------------------------
 
     def get(self, tenant: str, batch_id: str) -> Batch:
@@ -291,87 +180,3 @@ class Batches:
             return changed.current  # already cancelling
         self.jobs.send(BatchJob(tenant=tenant, batch_id=batch_id))
         return batch
-
-    # -- the batch function ------------------------------------------------------------------------
-
-    def run(self, job: BatchJob) -> Report:
-        """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
-        CANCELLED when the batch is being cancelled) and cancel the unfinished ones of a cancelled batch.
-        Every item still CREATED is queued (again, after a run that died midway: a duplicate is harmless), so
-        a batch item never depends on the sweeper, and the sweeper never re-sends one waiting its turn."""
-        report = Report()
-        batch = self.store.get_batch(job.tenant, job.batch_id)
-        if batch is None or batch.status in BATCH_ENDED:
-            return report
-        raw = self.tasks.blobs.get(batch.input_key)
-        if raw is None:
-            raise RuntimeError(f"batch {batch.id} has lost its input {batch.input_key}")
-        lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-        ids = [item_task_id(batch.id, index) for index in range(len(lines))]
-        existing = self.store.get_tasks(batch.tenant, ids)
-        pending: list[TaskMessage] = []
-        for index, line in enumerate(lines):
-            if index % 100 == 0 and index and batch.status == BatchStatus.IN_PROGRESS:
-                batch = self.store.get_batch(batch.tenant, batch.id) or batch  # a cancel stops the fan-out
-            task = existing.get(ids[index])
-            if task is None:
-                task = self._make_item(batch, index, ids[index], line, report)
-            if task is not None and task.status == TaskStatus.CREATED and batch.status == BatchStatus.IN_PROGRESS:
-                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=BATCH_LANE))
-            if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
-                with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
-                    self.tasks.cancel(batch.tenant, ids[index])
-                report.cancelled += 1
-            if len(pending) >= SEND_EVERY:
-                self.items.send_many(pending)
-                pending = []
-        if pending:
-            self.items.send_many(pending)
-        return report
-
-    def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:
-        """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
-        it must). A request that no longer passes (the registry changed since the submit) fails alone."""
-        fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
-        if line.get("reserved_e8") and batch.reserved_day:
-            # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
-            fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)
-        body = open_body(self.tasks.sealer, line["body"], batch.tenant, batch.id)
-        now = now_ms()
-        if batch.status == BatchStatus.CANCELLING:
-            task = self._bare_task(batch, task_id, body, fields, status=TaskStatus.CANCELLED, cancelled_at=now)
-            report.cancelled += 1
-        else:
-            try:
-                task = self.tasks.new_task(batch.tenant, self._prepare(batch.endpoint, body), task_id, **fields)
-            except InvalidRequest as exc:
-                error = TaskError(code=exc.code, message=exc.message)
-                task = self._bare_task(
-                    batch, task_id, body, fields, status=TaskStatus.FAILED, failed_at=now, error=error
-                )
-                report.failed.append(line["custom_id"])
-        try:
-            self.tasks.store.create(task)
-        except AlreadyExists:
-            report.skipped += 1
-            return None
-        report.created += 1
-        return task
-
-    def _bare_task(
-        self, batch: Batch, task_id: str, body: dict[str, Any], fields: dict[str, Any], **state: Any
-    ) -> Task:
-        now = now_ms()
-        model = body.get("model") if isinstance(body.get("model"), str) else "unknown"
-        kind = TaskKind.IMAGE if batch.endpoint == BatchEndpoint.GENERATION else TaskKind.CHAT
-        return Task(
-            id=task_id,
-            tenant=batch.tenant,
-            kind=kind,
-            model=str(model)[:256],
-            created_at=now,
-            updated_at=now,
-            expires_at=batch.expires_at,
-            **fields,
-            **state,
-        )

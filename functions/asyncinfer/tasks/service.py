@@ -22,6 +22,7 @@ from asyncinfer.domain.errors import (
     UnknownModel,
 )
 from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
+from asyncinfer.domain.generation import parse_generation, parse_media_config
 from asyncinfer.domain.model import (
     TASK_EVENTS,
     ServiceTier,
@@ -32,7 +33,7 @@ from asyncinfer.domain.model import (
     now_ms,
     sources_of,
 )
-from asyncinfer.domain.requests import parse_chat_request, parse_generation, parse_media_config, parse_webhook
+from asyncinfer.domain.requests import parse_chat_request, parse_webhook
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
 from asyncinfer.domain.scheduling import Standing, lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.generation import AudioConfig, ImageConfig, parse_media_config
 from asyncinfer.domain.model import TaskKind
-from asyncinfer.domain.requests import AudioConfig, ImageConfig, parse_media_config
 from asyncinfer.providers.base import MediaFile, ProviderError
 from asyncinfer.providers.demo.chat import FAILING_MODEL, demo_failure
 

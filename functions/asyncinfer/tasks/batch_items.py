@@ -1,0 +1,123 @@
+"""The batch function's side of a batch: its items made (each with its deterministic id, so a run after a
+crash makes only what is missing), the ones waiting queued in the batch lane, and the unfinished ones
+cancelled when the batch is."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, now_ms
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
+from asyncinfer.domain.scheduling import BATCH_LANE
+from asyncinfer.domain.sealing import open_body
+from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
+from asyncinfer.store.base import AlreadyExists, BatchStore
+from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.submission import Prepared
+
+SEND_EVERY = 10
+
+
+@dataclass
+class Report:
+    created: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+class BatchItems:
+    """Part of Batches: its task service, store and items queue are the batches'."""
+
+    tasks: TaskService
+    store: BatchStore
+    items: MessageQueue
+    _prepare: Callable[[BatchEndpoint, dict[str, Any]], Prepared]  # BatchInput._prepare: an item as its submit
+
+    def run(self, job: BatchJob) -> Report:
+        """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
+        CANCELLED when the batch is being cancelled) and cancel the unfinished ones of a cancelled batch.
+        Every item still CREATED is queued (again, after a run that died midway: a duplicate is harmless), so
+        a batch item never depends on the sweeper, and the sweeper never re-sends one waiting its turn."""
+        report = Report()
+        batch = self.store.get_batch(job.tenant, job.batch_id)
+        if batch is None or batch.status in BATCH_ENDED:
+            return report
+        raw = self.tasks.blobs.get(batch.input_key)
+        if raw is None:
+            raise RuntimeError(f"batch {batch.id} has lost its input {batch.input_key}")
+        lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+        ids = [item_task_id(batch.id, index) for index in range(len(lines))]
+        existing = self.store.get_tasks(batch.tenant, ids)
+        pending: list[TaskMessage] = []
+        for index, line in enumerate(lines):
+            if index % 100 == 0 and index and batch.status == BatchStatus.IN_PROGRESS:
+                batch = self.store.get_batch(batch.tenant, batch.id) or batch  # a cancel stops the fan-out
+            task = existing.get(ids[index])
+            if task is None:
+                task = self._make_item(batch, index, ids[index], line, report)
+            if task is not None and task.status == TaskStatus.CREATED and batch.status == BatchStatus.IN_PROGRESS:
+                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=BATCH_LANE))
+            if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
+                with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
+                    self.tasks.cancel(batch.tenant, ids[index])
+                report.cancelled += 1
+            if len(pending) >= SEND_EVERY:
+                self.items.send_many(pending)
+                pending = []
+        if pending:
+            self.items.send_many(pending)
+        return report
+
+    def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:
+        """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
+        it must). A request that no longer passes (the registry changed since the submit) fails alone."""
+        fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
+        if line.get("reserved_e8") and batch.reserved_day:
+            # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
+            fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)
+        body = open_body(self.tasks.sealer, line["body"], batch.tenant, batch.id)
+        now = now_ms()
+        if batch.status == BatchStatus.CANCELLING:
+            task = self._bare_task(batch, task_id, body, fields, status=TaskStatus.CANCELLED, cancelled_at=now)
+            report.cancelled += 1
+        else:
+            try:
+                task = self.tasks.new_task(batch.tenant, self._prepare(batch.endpoint, body), task_id, **fields)
+            except InvalidRequest as exc:
+                error = TaskError(code=exc.code, message=exc.message)
+                task = self._bare_task(
+                    batch, task_id, body, fields, status=TaskStatus.FAILED, failed_at=now, error=error
+                )
+                report.failed.append(line["custom_id"])
+        try:
+            self.tasks.store.create(task)
+        except AlreadyExists:
+            report.skipped += 1
+            return None
+        report.created += 1
+        return task
+
+    def _bare_task(
+        self, batch: Batch, task_id: str, body: dict[str, Any], fields: dict[str, Any], **state: Any
+    ) -> Task:
+        now = now_ms()
+        model = body.get("model") if isinstance(body.get("model"), str) else "unknown"
+        kind = TaskKind.IMAGE if batch.endpoint == BatchEndpoint.GENERATION else TaskKind.CHAT
+        return Task(
+            id=task_id,
+            tenant=batch.tenant,
+            kind=kind,
+            model=str(model)[:256],
+            created_at=now,
+            updated_at=now,
+            expires_at=batch.expires_at,
+            **fields,
+            **state,
+        )
