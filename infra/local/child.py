@@ -8,7 +8,8 @@ import gc
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,9 @@ class Child:
         if not line:
             self._process.kill()
             raise RuntimeError(f"{' '.join(self._command[1:])} did not start (exit {self._process.wait()})")
+        echo = threading.Thread(target=_echo, args=(self._process.stdout,), name=f"{self._command[2]} stdout")
+        echo.daemon = True
+        echo.start()
         return line
 
     def stop(self, timeout: float = 30) -> None:
@@ -41,6 +45,14 @@ class Child:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _echo(lines: Iterable[str]) -> None:
+    """What a child prints after its ready line is the stack's console's: a pipe nobody read would keep it
+    from the console, then, once full (64 KiB), stop the child at its next print."""
+    for line in lines:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def ready(line: str) -> None:

@@ -98,7 +98,11 @@ def serialize_dynamodb() -> None:
         if _reads_an_index(self):
             try:
                 return action(self)
-            except RuntimeError:  # a writer changed what it was walking: read again, alone
+            except (RuntimeError, KeyError):
+                # A writer changed what it was walking: read again, alone. RuntimeError: a dict changed
+                # size during iteration; KeyError: an item matched the index, then lost its key attribute
+                # before moto sorted the matches (a task leaving the queued index as it starts), once a
+                # 500 with a 60-line traceback on the console. An error of moto's own shows again here.
                 pass
         with _DYNAMODB:
             return action(self)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.routes import HANDLERS
+from infra.local.quiet import forget_unpublished_metrics
 
 # The function whose handler runs in this context (None outside any): what a test holds each AWS call to.
 RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar("running_function", default=None)
@@ -75,5 +76,6 @@ def _running_as(name: str, handler: Callable[[dict, Any], Any]) -> Callable[[dic
             return handler(event, context)
         finally:
             RUNNING.reset(token)
+            forget_unpublished_metrics()
 
     return run

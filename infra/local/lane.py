@@ -5,10 +5,8 @@ with, which no deployment shares."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import warnings
 
 from infra.local import defaults
 
@@ -20,6 +18,7 @@ from infra.local.child import Child, ready  # noqa: E402
 from infra.local.emulator import WORKER_TIMEOUT_SECONDS  # noqa: E402
 from infra.local.functions import LocalFunctions  # noqa: E402
 from infra.local.poller import BATCH_SIZE, Poller  # noqa: E402
+from infra.local.quiet import console_logging  # noqa: E402
 
 
 class Lane:
@@ -41,8 +40,7 @@ class Lane:
 
 
 def main(queue_url: str, queue_arn: str, pollers: str) -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    console_logging()
     functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT_SECONDS})
     poller = Poller(boto3.client("sqs"), queue_url, queue_arn, functions, "worker", int(pollers))
     poller.start()

@@ -6,16 +6,17 @@ import contextlib
 import errno
 import gc
 import json
-import logging
 import os
 import signal
 import socket
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+import botocore.session
 import uvicorn
+from botocore.config import Config
 
 from asyncinfer.ops.local_stack import LOCAL_STACK_FILE, STACK_PID, STACK_URL, NoLocalStack, local_stack
 from asyncinfer.store.dynamodb import DynamoTaskStore
@@ -28,6 +29,7 @@ from infra.local.emulator import REGION, WORKER_TIMEOUT_SECONDS, Emulator, Emula
 from infra.local.functions import LocalFunctions
 from infra.local.lane import Lane
 from infra.local.poller import BATCH_SIZE, Poller
+from infra.local.quiet import console_logging
 from infra.local.schedule import Every
 from infra.local.streams import StreamPoller
 from infra.local.video_jobs import DemoVideoJobs
@@ -161,6 +163,24 @@ def _stop_as_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def worker_threads(options: StackOptions) -> int:
+    """The worker's threads in this process: on AWS each worker instance runs its batch in threads of its
+    own; here the instances (pollers) share one process, so the pool holds a batch for each of them, and a
+    batch of items never waits on another."""
+    return BATCH_SIZE * (2 * options.worker_pollers + BATCH_ITEM_POLLERS)
+
+
+def pool_connections(threads: int) -> None:
+    """A connection for each thread that may call an AWS client at once, as on AWS: a worker instance runs
+    `concurrency` (10) threads, and botocore's pool keeps 10 connections. The clients here are shared by
+    the worker's threads of every instance (50); with the default pool each call past the tenth discarded
+    its connection, with a warning ("Connection pool is full": 49 to 62 lines for 40 chat tasks). The default
+    session's client config: every client of this process (boto3.client) is made with it."""
+    session = botocore.session.get_session()
+    session.set_default_client_config(Config(max_pool_connections=max(threads, 10)))
+    boto3.setup_default_session(botocore_session=session)
+
+
 def run(options: StackOptions) -> int:
     defaults.apply()
     # `kill PID` (a process manager, a closed terminal's SIGTERM) stops the stack as Ctrl-C does: everything it
@@ -190,6 +210,8 @@ def serve(
     # Every "function" shares this process (and its GIL): hand the interpreter over more often, so one
     # busy function (a batch's items) delays the others' short steps by less than the default 5 ms a time.
     sys.setswitchinterval(0.0005)
+    threads = int(os.environ.get("ASYNCINFER_CONCURRENCY") or worker_threads(options))
+    pool_connections(threads)
     emulator = EmulatorProcess(options.emulator_port)
     emulator.start()
     started.callback(emulator.stop)
@@ -214,10 +236,7 @@ def serve(
     _write_stack_file(stack_file, settings)
     started.callback(_remove_stack_file, stack_file)
 
-    # On AWS each worker instance runs its batch in threads of its own; here the instances (pollers) share
-    # one process, so the pool holds a batch for each of them, and a batch of items never waits on another.
-    pollers = 2 * options.worker_pollers + BATCH_ITEM_POLLERS
-    os.environ.setdefault("ASYNCINFER_CONCURRENCY", str(BATCH_SIZE * pollers))
+    os.environ["ASYNCINFER_CONCURRENCY"] = str(threads)
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()
@@ -242,7 +261,5 @@ def serve(
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    console_logging()
     return run(StackOptions.from_env())
