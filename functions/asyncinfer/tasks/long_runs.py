@@ -37,17 +37,19 @@ from asyncinfer.domain.model import (
     TaskStatus,
     Usage,
     now_ms,
-    sources_of,
 )
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.providers.base import Finished, JobProvider, ProviderError
 from asyncinfer.store.base import ConditionFailed
+from asyncinfer.tasks.claims import NotClaimed, claim
 from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.media import stored_output
 from asyncinfer.tasks.metering import Meter
-from asyncinfer.tasks.outcomes import Outcome, claim_changes, fail_unclaimed, watch_deadline
+from asyncinfer.tasks.outcomes import Outcome
 from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step
 from asyncinfer.tasks.topups import reserve_turn
-from asyncinfer.tasks.worker import DeadlinePassed, Worker, stored_output
+from asyncinfer.tasks.turns import DeadlinePassed, stream_turn
+from asyncinfer.tasks.worker import Worker
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
 
 log = logging.getLogger(__name__)
@@ -130,20 +132,10 @@ class _Claim:
         if current is None or current.terminal or not current.visible():
             raise _Ended(Outcome.DROPPED)
         now = now_ms()
-        if late := missed(current, now):
-            raise _Ended(fail_unclaimed(store, current, *late))
         try:
-            claimed = store.transition(
-                current.tenant,
-                current.id,
-                expect=sources_of(TaskStatus.IN_PROGRESS),
-                attempt=current.attempt,
-                changes=claim_changes(current, now, now + self.steps.remaining_ms()),
-            )
-        except ConditionFailed:
-            raise _Ended(Outcome.ABANDONED) from None
-        watch_deadline(store, current, claimed)
-        return claimed
+            return claim(store, current, now, now + self.steps.remaining_ms(), lost=Outcome.ABANDONED)
+        except NotClaimed as not_claimed:
+            raise _Ended(not_claimed.outcome) from None
 
     def check_deadline(self) -> None:
         """A step of a task past its end deadline does not run: the task fails `deadline_exceeded`."""
@@ -486,7 +478,7 @@ class LongTaskRunner:
         deadline = min(deadline, task.finish_by or deadline)
         request = ChatRequest.model_validate(body)
         try:
-            text, finished = self.worker.stream_turn(provider, self.worker.upstream_for(spec), request, log, deadline)
+            text, finished = stream_turn(provider, self.worker.upstream_for(spec), request, log, deadline)
         except DeadlinePassed:
             log.flush_pending()
             claim.check_deadline()

@@ -3,17 +3,13 @@ message was dead-lettered, by the dead-letter function)."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from asyncinfer.domain.deadlines import finish_by_at_start
 from asyncinfer.domain.model import Task, TaskError, TaskStatus, now_ms, sources_of
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
-
-log = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -51,34 +47,6 @@ def failed_changes(code: str, message: str) -> dict[str, Any]:
         "updated_at": now,
         "error": TaskError(code=code, message=message),
     }
-
-
-def claim_changes(task: Task, now: int, lease_expires_at: int) -> dict[str, Any]:
-    """A worker's or the runner's claim of `task` at `now`: the next attempt, its lease, and on the first
-    start the start time and the end deadline it fixes (an execution timeout counts from the start)."""
-    started = task.started_at or now
-    changes: dict[str, Any] = {
-        "status": TaskStatus.IN_PROGRESS,
-        "attempt": task.attempt + 1,
-        "lease_expires_at": lease_expires_at,
-        "started_at": started,
-        "updated_at": now,
-    }
-    finish_by = finish_by_at_start(task, started)
-    if finish_by is not None:
-        changes["finish_by"] = finish_by
-    return changes
-
-
-def watch_deadline(store: TaskStore, before: Task, claimed: Task) -> None:
-    """An end deadline fixed by this claim is watched by the sweeper too (one the task had was watched
-    since its creation). Best effort: the worker and the runner keep it themselves while they run."""
-    if claimed.finish_by is None or claimed.finish_by == before.finish_by:
-        return
-    try:
-        store.add_due(claimed.tenant, claimed.id, claimed.finish_by)
-    except Exception:
-        log.warning("could not have the sweeper watch the deadline of %s", claimed.id, exc_info=True)
 
 
 def fail_unclaimed(store: TaskStore, task: Task, code: str, message: str) -> Outcome:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -12,51 +11,32 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import BlobStore, output_key, result_key
+from asyncinfer.blobs.base import BlobStore, result_key
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import missed
-from asyncinfer.domain.model import (
-    MEDIA_KINDS,
-    Output,
-    Progress,
-    Task,
-    TaskKind,
-    TaskStatus,
-    Usage,
-    now_ms,
-    sources_of,
-)
+from asyncinfer.domain.model import MEDIA_KINDS, Output, Progress, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.executions.base import Executions
-from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError, TextDelta
+from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
-from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.claims import NotClaimed, claim
+from asyncinfer.tasks.event_log import ClaimLost, EventLog
 from asyncinfer.tasks.handover import dispatch, hand_over, on_runner
 from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
+from asyncinfer.tasks.media import store_files
 from asyncinfer.tasks.metering import Meter
-from asyncinfer.tasks.outcomes import (
-    Outcome,
-    RetryLater,
-    WorkerConfig,
-    claim_changes,
-    fail_unclaimed,
-    failed_changes,
-    watch_deadline,
-)
+from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig, fail_unclaimed, failed_changes
 from asyncinfer.tasks.tool_loop import ToolLoopDeadline, run_tool_loop
 from asyncinfer.tasks.topups import reserve_turn
+from asyncinfer.tasks.turns import DeadlinePassed, stream_turn
 from asyncinfer.tools.base import ToolHost
 
 log = logging.getLogger(__name__)
 NO_DEADLINE = 2**62
-
-
-class DeadlinePassed(Exception):
-    """The per-task deadline passed during a model turn."""
 
 
 class Worker:
@@ -90,31 +70,11 @@ class Worker:
         now = now_ms()
         if task is None or task.terminal:
             return Outcome.DROPPED
-        if late := missed(task, now):
-            return self._fail_unclaimed(task, *late)
-        if on_runner(task, self.registry.models.get(task.model), self.registry, self.executions is not None):
-            return self._dispatch(task)
-        if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
-            return Outcome.DROPPED
-        if task.attempt >= self.config.max_attempts:
-            return self._fail_unclaimed(task, "too_many_attempts", f"Gave up after {task.attempt} attempts")
         lease_ms = remaining_ms()
-        before = task
         try:
-            task = self.store.transition(
-                task.tenant,
-                task.id,
-                expect=sources_of(TaskStatus.IN_PROGRESS),
-                attempt=task.attempt,
-                lease_expired_at=now,
-                changes=claim_changes(task, now, now + lease_ms),
-                # A new attempt starts from nothing: what an earlier one produced is not charged (its retry is
-                # ours to pay), and this one's output is counted afresh from its first flush.
-                remove=["produced"],
-            )
-        except ConditionFailed:
-            return Outcome.DROPPED
-        watch_deadline(self.store, before, task)
+            task = claim(self.store, task, now, now + lease_ms, admit=lambda read: self._admit(read, now), fresh=True)
+        except NotClaimed as not_claimed:
+            return not_claimed.outcome
         if task.attempt == 1:
             self._count_start(task, now)
         # This invocation's end, or the task's own deadline if sooner.
@@ -148,15 +108,23 @@ class Worker:
                 changes={"progress": progress, "updated_at": now_ms()},
             )
 
+    def _admit(self, task: Task, now: int) -> Outcome | None:
+        """The worker's own rules for a claim: a long task goes to the runner, a task another worker leases
+        stays with it, and one out of attempts fails."""
+        if on_runner(task, self.registry.models.get(task.model), self.registry, self.executions is not None):
+            return dispatch(self.store, self.executions, self.long_slots, task)
+        if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
+            return Outcome.DROPPED
+        if task.attempt >= self.config.max_attempts:
+            return fail_unclaimed(self.store, task, "too_many_attempts", f"Gave up after {task.attempt} attempts")
+        return None
+
     def _count_start(self, task: Task, now: int) -> None:
         """Best effort: the count only estimates other tasks' start times."""
         try:
             self.store.record_start(lane_of(task), now)
         except Exception:
             log.warning("could not count the start of %s", task.id, exc_info=True)
-
-    def _dispatch(self, task: Task) -> Outcome:
-        return dispatch(self.store, self.executions, self.long_slots, task)
 
     def _run(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         spec = self.registry.for_tier(self.registry.resolve(task.model, task.kind), task.service_tier)
@@ -166,10 +134,7 @@ class Worker:
             request = ChatRequest.model_validate(self.stored_request(task))
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
-        log_ = self._event_log(task, remaining_ms)
-        log_.meter = Meter(spec)
-        if task.event_seq:
-            log_.add({"type": "restart", "attempt": task.attempt})
+        log_ = self._event_log(task, remaining_ms, Meter(spec))
         provider = self.provider_for(spec)
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
         upstream = self.upstream_for(spec)
@@ -182,7 +147,7 @@ class Worker:
                 used = log_.meter.usage() if log_.meter is not None else Usage()
                 reserve_turn(self.store, task, spec, current.model_dump(mode="json", exclude_none=True), used)
             turns += 1
-            return self.stream_turn(provider, upstream, current, log_, deadline)
+            return stream_turn(provider, upstream, current, log_, deadline)
 
         extra: dict[str, Any] = {}
         try:
@@ -214,66 +179,23 @@ class Worker:
             log_.flush_pending()
         return self.complete(task, text, dataclasses.replace(finished, usage=usage), log_.seq, extra)
 
-    def stream_turn(
-        self, provider: Any, upstream: str, request: ChatRequest, log_: EventLog | ResumedLog, deadline: int
-    ) -> tuple[str, Finished]:
-        """One model turn: deltas into the event log as they come, flushed on time (and metered)."""
-        parts: list[str] = []
-        finished: Finished | None = None
-        meter = log_.meter
-        if meter is not None:
-            meter.start_turn(request)
-        stream = provider.stream_chat(upstream, request)
-        try:
-            for chunk in stream:
-                if isinstance(chunk, TextDelta):
-                    parts.append(chunk.text)
-                    log_.add({"type": "delta", "text": chunk.text})
-                    if meter is not None:
-                        meter.delta(chunk.text)
-                else:
-                    finished = chunk
-                    if meter is not None:
-                        meter.end_turn(chunk.usage)
-                if now_ms() > deadline:
-                    raise DeadlinePassed()
-                if log_.due():
-                    log_.flush()
-        finally:
-            stream.close()  # aborts the upstream call when we stop early
-        if finished is None:
-            raise ProviderError("provider_error", "The model stream ended without a final chunk", retryable=True)
-        return "".join(parts), finished
-
     def _run_media(self, task: Task, spec: ModelSpec, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
         config = self.stored_request(task).get("config")
         if not isinstance(config, dict):
             raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
-        log_ = self._event_log(task, remaining_ms)
-        log_.meter = meter = Meter(spec)
-        if task.event_seq:
-            log_.add({"type": "restart", "attempt": task.attempt})
+        log_ = self._event_log(task, remaining_ms, meter := Meter(spec))
         provider = self.provider_for(spec)
         assert hasattr(provider, "generate"), f"{spec.provider} serves no {task.kind.value}"
-        outputs: list[Output] = []
-        seconds = 0.0
         files = provider.generate(self.upstream_for(spec), task.kind, config)
         try:
-            for index, file in enumerate(files):
-                # Deterministic keys: a retried attempt overwrites its own files.
-                key = output_key(task.tenant, task.id, index, file.extension)
-                self.blobs.put(key, file.body, file.content_type)
-                outputs.append(stored_output(task, index, key, file.file_type, file.content_type, len(file.body)))
-                seconds += file.seconds or 0
-                meter.output(images=1 if task.kind == TaskKind.IMAGE else 0, seconds=file.seconds or 0)
-                log_.add({"type": "output", "index": index, "file_type": file.file_type, "size": len(file.body)})
-                log_.flush()  # a heartbeat per file: a cancelled task stops here
-                if now_ms() > deadline:
-                    return self.finish_late(task)
+            stored = store_files(files, task, self.blobs, meter, log_, deadline)
+            if stored is None:
+                return self.finish_late(task)
         finally:
             close = getattr(files, "close", None)
             if close is not None:
                 close()
+        outputs, seconds = stored
         if not outputs:
             raise ProviderError("provider_error", "The model produced no output", retryable=True)
         return self.complete_media(task, spec, outputs, seconds, log_.seq)
@@ -357,14 +279,17 @@ class Worker:
             return Outcome.ABANDONED
         return Outcome.FAILED
 
-    def _fail_unclaimed(self, task: Task, code: str, message: str) -> Outcome:
-        return fail_unclaimed(self.store, task, code, message)
+    def _event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog:
+        """The attempt's event log, metered; it first tells readers to drop what an earlier attempt wrote."""
 
-    def _event_log(self, task: Task, remaining_ms: Callable[[], int]) -> EventLog:
-        def claim(changes: dict[str, Any]) -> None:
+        def mine(changes: dict[str, Any]) -> None:
             self._transition_mine(task, TaskStatus.IN_PROGRESS, changes)
 
-        return EventLog(self.store, task, remaining_ms, self.config.flush_seconds, claim)
+        log_ = EventLog(self.store, task, remaining_ms, self.config.flush_seconds, mine)
+        log_.meter = meter
+        if task.event_seq:
+            log_.add({"type": "restart", "attempt": task.attempt})
+        return log_
 
     def _transition_mine(self, task: Task, target: TaskStatus, changes: dict[str, Any]) -> Task:
         return self.store.transition(
@@ -384,16 +309,3 @@ class Worker:
             log.warning("could not release lease of task %s", task.id, exc_info=True)
             return False
         return True
-
-
-def stored_output(task: Task, index: int, key: str, file_type: str, content_type: str, size: int) -> Output:
-    """A generated file of a task, as reads show it (its URL minted on each read)."""
-    extension = key.rsplit(".", 1)[-1]
-    return Output(
-        key=key,
-        file_id="file-" + hashlib.sha256(key.encode()).hexdigest()[:24],
-        file_name=f"{task.id}-{index}.{extension}",
-        file_type=file_type,
-        content_type=content_type,
-        size=size,
-    )
