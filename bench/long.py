@@ -78,7 +78,7 @@ def run() -> Row:
 
 
 def polls_in(seconds: float, first: int = 5, longest: int = 30) -> int:
-    """How many polls the runner makes over `seconds` (long_runs.LongTaskRunner._job's wait schedule)."""
+    """How many polls the runner makes over `seconds` (runner/jobs.JobSteps.run's wait schedule)."""
     waited, wait, polls = 0.0, first, 0
     while waited < seconds:
         waited += wait

@@ -38,10 +38,10 @@ from asyncinfer.vault.kms import KmsDataKeys
 if TYPE_CHECKING:
     from asyncinfer.executions.base import Executions
     from asyncinfer.providers.factory import Providers
+    from asyncinfer.runner.long_task import LongTaskRunner
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.endings import Endings
-    from asyncinfer.tasks.long_runs import LongTaskRunner
     from asyncinfer.tasks.long_slots import LongSlots
     from asyncinfer.tasks.sweeper import Sweeper
     from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
@@ -218,7 +218,8 @@ def long_slots(settings: WorkerSettings, store: DynamoTaskStore) -> LongSlots:
 
 
 def runner(settings: RunnerSettings) -> LongTaskRunner:
-    from asyncinfer.tasks.long_runs import LongTaskRunner, RunnerConfig
+    from asyncinfer.runner.long_task import LongTaskRunner
+    from asyncinfer.runner.steps import RunnerConfig
 
     def tools_for(spec: ModelSpec, servers: list) -> Any:
         if spec.tools == "demo-research":

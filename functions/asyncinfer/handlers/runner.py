@@ -1,6 +1,6 @@
 """The long-task runner: a Lambda durable function (aws-durable-execution-sdk-python). The worker starts
 one execution per long task, named by the task id; this handler runs it as checkpointed steps
-(asyncinfer.tasks.long_runs), and is invoked again, replaying, after every pause or interruption."""
+(asyncinfer.runner.long_task), and is invoked again, replaying, after every pause or interruption."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from aws_durable_execution_sdk_python.retries import RetryDecision
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings
 from asyncinfer.observability import logger
-from asyncinfer.tasks.long_runs import LongTaskRunner, RetryStep, StepGaveUp
+from asyncinfer.runner.long_task import LongTaskRunner
+from asyncinfer.runner.steps import RetryStep, StepGaveUp
 
 SETTINGS = RunnerSettings  # the infra tests check each deployed environment against it
 T = TypeVar("T")
