@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import not_found_hint
-from asyncinfer.domain.deadlines import parse_headers
+from asyncinfer.domain.deadlines import CANCEL_AFTER_HEADER, START_HEADER, parse_headers
 from asyncinfer.domain.errors import (
     BudgetExceeded,
     ClassNotAllowed,
@@ -24,7 +24,7 @@ from asyncinfer.domain.errors import (
     ServiceUnavailable,
     TaskNotFound,
 )
-from asyncinfer.observability import logger
+from asyncinfer.observability import logger, metrics
 from asyncinfer.tasks.submission import Submission
 
 STATUS_OF: dict[type[DomainError], int] = {
@@ -41,6 +41,9 @@ STATUS_OF: dict[type[DomainError], int] = {
 # The bodies API Gateway itself answers with (gateway responses); the dev server uses the same ones.
 UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "Missing or invalid API key"}}
 ROUTE_NOT_FOUND = {"error": {"code": "route_not_found", "message": "No such route"}}
+
+
+Made = TypeVar("Made")  # what a submit makes: a task, a batch
 
 
 class Unauthenticated(DomainError):
@@ -71,7 +74,7 @@ def status_for(exc: DomainError) -> int:
 
 def build_resolver() -> APIGatewayRestResolver:
     # Powertools validates and injects the typed path, query and header parameters the routes declare
-    # (routes that take a body parse it themselves: asyncinfer.api.contract).
+    # (and a route that takes a body gets it from asyncinfer.api.contract's route, read strictly).
     app = APIGatewayRestResolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
@@ -128,19 +131,6 @@ def build_app(
     return app
 
 
-def raw_body(app: BaseRouter) -> bytes:
-    """The request body as sent. Bytes, not text: a body that is not UTF-8 is the client's error (a 400
-    from the JSON parser), not a decoding crash here."""
-    event = app.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            return base64.b64decode(body)
-        except ValueError:
-            return b""
-    return body.encode("utf-8", "surrogateescape")
-
-
 def tenant_of(app: BaseRouter) -> str:
     """The tenant the authorizer put in the request context; never anything the client sent."""
     tenant = app.current_event.request_context.authorizer.get_context().get("tenant")
@@ -149,12 +139,29 @@ def tenant_of(app: BaseRouter) -> str:
     return tenant
 
 
-def submission(app: BaseRouter, surface: str, **given: Any) -> Submission:
-    """How a submit came: its surface, and what its headers ask (an idempotency key, deadlines)."""
-    headers = app.current_event.headers
-    return Submission(
-        surface=surface,
-        idempotency_key=headers.get("idempotency-key"),
-        deadlines=parse_headers(headers),
-        **given,
-    )
+def submission(
+    surface: str,
+    idempotency_key: str | None = None,
+    start_timeout: str | None = None,
+    cancel_after: str | None = None,
+    **given: Any,
+) -> Submission:
+    """How a submit came: its surface, and what its declared headers ask (an idempotency key, deadlines)."""
+    asked = {START_HEADER: start_timeout, CANCEL_AFTER_HEADER: cancel_after}
+    deadlines = parse_headers({name: value for name, value in asked.items() if value is not None})
+    return Submission(surface=surface, idempotency_key=idempotency_key, deadlines=deadlines, **given)
+
+
+def submit(
+    app: BaseRouter,
+    to: Callable[[str, Any, Submission], Made],
+    body: Any,
+    how: Submission,
+    counted: str = "TasksSubmitted",
+) -> Made:
+    """Every submit's one way in: the authorized tenant's body, as it came (`how`), to a service's submit (`to`);
+    counted, and what it made is the correlation id of the request's log lines after it."""
+    made = to(tenant_of(app), body, how)
+    logger.set_correlation_id(made.id)
+    metrics.add_metric(name=counted, unit=MetricUnit.Count, value=1)
+    return made

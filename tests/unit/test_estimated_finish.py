@@ -4,7 +4,8 @@ import pytest
 
 from asyncinfer.domain.model import Progress, Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.domain.scheduling import Standing, estimate_finish
-from asyncinfer.tasks.dialects.scheduling import fields, status_event
+from asyncinfer.tasks.reads import status_event
+from asyncinfer.tasks.reads import timing as fields
 
 STARTED = 1_000_000
 

@@ -9,7 +9,7 @@ from itertools import pairwise
 
 from asyncinfer.domain.model import Progress, ServiceTier, Task, TaskKind, TaskStatus, new_task_id
 from asyncinfer.domain.scheduling import Standing
-from asyncinfer.tasks.dialects import scheduling
+from asyncinfer.tasks import reads as scheduling
 from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits
 

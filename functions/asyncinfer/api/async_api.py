@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import (
     CancelAfter,
@@ -20,12 +19,10 @@ from asyncinfer.api.contract import (
 )
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import TASK, obj, scheduled
-from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.domain.requests import ChatRequest
-from asyncinfer.http import raw_body, submission, tenant_of
-from asyncinfer.observability import logger, metrics
-from asyncinfer.tasks.dialects import async_api, scheduling
+from asyncinfer.http import submission, submit, tenant_of
+from asyncinfer.tasks.dialects import async_api
 
 # A list item: the submit's answer, and the model (so that a listing says what each task runs).
 LISTED = {**TASK, "properties": {**TASK["properties"], "model": {"type": "string", "example": "demo-chat"}}}
@@ -36,18 +33,15 @@ TAG = "Async API"
 
 
 @route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True)
-def submit(
+def submit_task(
     svc: Tasks,
-    request: body(ChatRequest) = None,
+    request: body(ChatRequest),
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
 ) -> dict:
-    body_ = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    task = svc.submit_chat(tenant_of(router), body_, submission(router, "async"))
-    logger.set_correlation_id(async_api.public_id(task.id))
-    metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
-    return async_api.summary(task)
+    how = submission("async", idempotency_key, start_timeout, cancel_after)
+    return async_api.summary(submit(router, svc.submit_chat, request, how))
 
 
 @route(
@@ -65,9 +59,7 @@ def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: S
 
 @route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=READ, poll_hint=True)
 def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
-    task = svc.get(tenant_of(router), async_api.internal_id(id), CHAT_KINDS)
-    when = scheduling.fields(task, svc.standing(task), async_api.iso)
-    return read({**async_api.detail(task, svc.result(task)), **when}, svc.poll_after_ms(task))
+    return read(svc.read(tenant_of(router), async_api.internal_id(id), CHAT_KINDS), async_api.read)
 
 
 @route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=TASK)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import (
     Cursor,
@@ -24,12 +23,9 @@ from asyncinfer.api.shapes import BATCH, obj
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import ids
 from asyncinfer.domain.batches import BatchRequest
-from asyncinfer.domain.client_json import parse_json_body
-from asyncinfer.http import raw_body, tenant_of
-from asyncinfer.observability import metrics
+from asyncinfer.http import submission, submit, tenant_of
 from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.dialects import batches as view
-from asyncinfer.tasks.submission import Submission
 
 router = Router()
 TAG = "Batches"
@@ -55,12 +51,9 @@ BatchesService = Annotated[Batches, Depends(batches)]
     "body is checked as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
     takes_body=True,
 )
-def create(svc: BatchesService, request: body(BatchRequest) = None, idempotency_key: IdempotencyKey = None) -> dict:
-    parsed = parse_json_body(raw_body(router), svc.tasks.limits.max_request_bytes)
-    how = Submission(surface="batch", idempotency_key=router.current_event.headers.get("idempotency-key"))
-    batch = svc.create(tenant_of(router), parsed, how)
-    metrics.add_metric(name="BatchesSubmitted", unit=MetricUnit.Count, value=1)
-    return view.render(batch)
+def create(svc: BatchesService, request: body(BatchRequest), idempotency_key: IdempotencyKey = None) -> dict:
+    how = submission("batch", idempotency_key)
+    return view.render(submit(router, svc.create, request, how, counted="BatchesSubmitted"))
 
 
 @route(

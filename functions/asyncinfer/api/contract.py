@@ -2,24 +2,30 @@
 its summary, tag and operation id, its answers (ours: 400/401/402/403/404/409/429 with the error body, never
 Powertools' 422), and the parameters several routes share.
 
-A route that takes a request body parses it itself (strict JSON: depth, NaN, lone surrogates, size) and
-validates it with the same pydantic model it declares; Powertools' validation is off for it, so its
-declared parameters document the operation and the route reads the event. Every other route has its
-path, query and header parameters validated and injected by Powertools."""
+Declared parameters are the ones the route gets. A route that takes a request body has Powertools'
+validation off: `route` reads the body with the strict JSON reader (size first: 413 before parsing; then
+depth, NaN, lone surrogates) and hands it to the route as parsed, for the service to validate with the model
+it declares; its declared headers and query parameters are read from the request as declared. Every other
+route has its path, query and header parameters validated and injected by Powertools."""
 
 from __future__ import annotations
 
+import base64
+import functools
+import inspect
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from asyncinfer.api.shapes import ERROR, SSE, obj
+from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.tasks.dialects import elsewhere
+from asyncinfer.tasks.reads import TaskRead
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
@@ -67,7 +73,8 @@ LastEventId = Annotated[
 
 
 def body(model: type) -> Any:
-    """A request body parameter: documented with `model`, parsed and validated by the route itself."""
+    """A request body parameter, documented with `model`. The route gets the body as the strict JSON reader
+    parsed it (a dict); the service validates it with `model`, its one validation."""
     return Annotated[model, Body()]
 
 
@@ -107,10 +114,10 @@ def _operation_id(method: str, path: str) -> str:
 POLL_HEADER = "openai-poll-after-ms"
 
 
-def read(body: dict[str, Any], poll_after_ms: int | None) -> Response:
-    """A read of a task: with the poll hint while it has not ended."""
-    headers = {} if poll_after_ms is None else {POLL_HEADER: str(poll_after_ms)}
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+def read(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) -> Response:
+    """A read of a task as a surface renders it: with the poll hint while it has not ended."""
+    headers = {} if view.poll_after_ms is None else {POLL_HEADER: str(view.poll_after_ms)}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=render(view), headers=headers)
 
 
 # The surface (tag) of each route, by method and path: a 404 there may say where an id of another's is read.
@@ -177,7 +184,7 @@ def route(
             "content": {"application/json": {"schema": ERROR}},
         }
     _TAG_OF[(method, path)] = tag
-    return router.route(
+    declare = router.route(
         re.sub(r"\{(\w+)\}", r"<\1>", path),
         method,
         summary=summary,
@@ -187,3 +194,58 @@ def route(
         responses=responses,
         enable_validation=False if takes_body else None,
     )
+    return (lambda func: declare(_with_its_request(router, func))) if takes_body else declare
+
+
+def request_limit(service: Any) -> int:
+    """The largest request body a route's service takes: a task service's, or (batches) its task service's."""
+    return getattr(service, "tasks", service).limits.max_request_bytes
+
+
+def _with_its_request(router: Router, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` given its declared body, headers and query parameters from the request (Powertools, its validation
+    off, gives it only its path parameters and dependencies). The body is read with the limit of the route's
+    service (`svc`)."""
+    if hasattr(func, "__wrapped__"):
+        return func  # declared already (a route at two paths)
+    hints = get_type_hints(func, include_extras=True)
+    declared = {
+        name: param
+        for name, hint in hints.items()
+        if get_origin(hint) is Annotated
+        for param in get_args(hint)[1:]
+        if isinstance(param, Body | Header | Query)
+    }
+
+    @functools.wraps(func)
+    def route_with_its_request(**given: Any) -> Any:
+        event = router.current_event
+        for name, param in declared.items():
+            if isinstance(param, Body):
+                given[name] = parse_json_body(raw_body(router), request_limit(given["svc"]))
+            elif isinstance(param, Header):
+                given[name] = event.headers.get((param.alias or name).lower())
+            else:
+                given[name] = (event.query_string_parameters or {}).get(param.alias or name)
+        return func(**given)
+
+    # Powertools reads the signature for the document: the annotations resolved here, where the route's are known.
+    signature = inspect.signature(func)
+    route_with_its_request.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
+    )
+    route_with_its_request.__annotations__ = hints
+    return route_with_its_request
+
+
+def raw_body(router: Router) -> bytes:
+    """The request body as sent. Bytes, not text: a body that is not UTF-8 is the client's error (a 400
+    from the JSON parser), not a decoding crash here."""
+    event = router.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body)
+        except ValueError:
+            return b""
+    return body.encode("utf-8", "surrogateescape")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import (
     CancelAfter,
@@ -20,12 +19,10 @@ from asyncinfer.api.contract import (
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import GENERATION, obj, scheduled
 from asyncinfer.domain import ids
-from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.generation import GenerationRequest
 from asyncinfer.domain.model import MEDIA_KINDS
-from asyncinfer.http import raw_body, submission, tenant_of
-from asyncinfer.observability import metrics
-from asyncinfer.tasks.dialects import netmind, scheduling
+from asyncinfer.http import submission, submit, tenant_of
+from asyncinfer.tasks.dialects import netmind
 
 router = Router()
 TAG = "NetMind"
@@ -43,15 +40,13 @@ TAG = "NetMind"
 )
 def create(
     svc: Tasks,
-    request: body(GenerationRequest) = None,
+    request: body(GenerationRequest),
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
 ) -> dict:
-    parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    task = svc.submit_generation(tenant_of(router), parsed, submission(router, "netmind"))
-    metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
-    return netmind.generation(task, svc.download_url)
+    how = submission("netmind", idempotency_key, start_timeout, cancel_after)
+    return netmind.generation(submit(router, svc.submit_generation, request, how), svc.download_url)
 
 
 @route(
@@ -78,9 +73,7 @@ def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = No
     poll_hint=True,
 )
 def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header
-    task = svc.get(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True)
-    when = scheduling.fields(task, svc.standing(task), netmind.stamp)
-    return read({**netmind.generation(task, svc.download_url), **when}, svc.poll_after_ms(task))
+    return read(svc.read(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True), netmind.read)
 
 
 @route(

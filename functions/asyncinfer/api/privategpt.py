@@ -7,19 +7,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.api.contract import CancelAfter, Id, IdempotencyKey, StartTimeout, body, read, route
 from asyncinfer.api.deps import Tasks
 from asyncinfer.api.shapes import PGPT_STATUS, obj, scheduled
-from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.errors import TaskNotFound
-from asyncinfer.domain.model import CHAT_KINDS, Task
-from asyncinfer.http import raw_body, submission, tenant_of
-from asyncinfer.observability import metrics
-from asyncinfer.tasks.dialects import privategpt, scheduling
-from asyncinfer.tasks.dialects.async_api import iso
+from asyncinfer.domain.model import CHAT_KINDS
+from asyncinfer.http import submission, submit, tenant_of
+from asyncinfer.tasks.dialects import privategpt
 from asyncinfer.tasks.dialects.privategpt import MessagesRequest
+from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 
 router = Router()
@@ -28,11 +25,11 @@ TAG = "PrivateGPT"
 MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
 
 
-def _task(svc: TaskService, public: str) -> Task:
+def _read(svc: TaskService, public: str) -> TaskRead:
     tenant = tenant_of(router)
     try:
         task_id = privategpt.task_id_of(public, lambda name: svc.named(tenant, name))
-        return svc.get(tenant, task_id, CHAT_KINDS)
+        return svc.read(tenant, task_id, CHAT_KINDS)
     except TaskNotFound:
         raise privategpt.not_found() from None
 
@@ -46,33 +43,28 @@ def _task(svc: TaskService, public: str) -> Task:
     ok=obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
     takes_body=True,
 )
-def submit(
+def submit_message(
     svc: Tasks,
-    request: body(MessagesRequest) = None,
+    request: body(MessagesRequest),
     message_id: MessageId = None,
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
 ) -> dict:
-    query = router.current_event.query_string_parameters or {}
-    name = privategpt.check_message_id(query.get("message_id"))
-    parsed = parse_json_body(raw_body(router), svc.limits.max_request_bytes)
-    chat = privategpt.chat_body(parsed, svc.registry.default_chat())
-    task = svc.submit_chat(tenant_of(router), chat, submission(router, "privategpt", message_id=name))
-    metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
-    return privategpt.initiated(task)
+    name = privategpt.check_message_id(message_id)
+    chat = privategpt.chat_body(request, svc.registry.default_chat())
+    how = submission("privategpt", idempotency_key, start_timeout, cancel_after, message_id=name)
+    return privategpt.initiated(submit(router, svc.submit_chat, chat, how))
 
 
 @route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=READ, poll_hint=True)
 def status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
-    task = _task(svc, id)
-    when = scheduling.fields(task, svc.standing(task), iso)
-    return read({**privategpt.status(task), **when}, svc.poll_after_ms(task))
+    return read(_read(svc, id), privategpt.read)
 
 
 @route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)
 def cancel(id: Id, svc: Tasks) -> dict:
-    task = _task(svc, id)
+    task = _read(svc, id).task
     return privategpt.status(svc.cancel(task.tenant, task.id))
 
 
@@ -85,6 +77,6 @@ def cancel(id: Id, svc: Tasks) -> dict:
     ok=obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
 )
 def delete(id: Id, svc: Tasks) -> dict:
-    task = _task(svc, id)
+    task = _read(svc, id).task
     svc.delete(task.tenant, task.id)
     return {"message_id": privategpt.message_id(task), "deleted": True}

@@ -25,7 +25,8 @@ from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS
 from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects import async_api, privategpt, scheduling
+from asyncinfer.tasks.dialects import async_api, privategpt
+from asyncinfer.tasks.reads import status_event
 from asyncinfer.tasks.service import message_task
 from asyncinfer.tasks.standing import Standings, lane_standing
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
@@ -116,7 +117,7 @@ async def async_events(request: Request) -> Response:
     task_id = async_api.internal_id(request.path_params["task_id"])
     after = _after(request)
     # Status frames (no id) in the surface's spelling: status, place in line, estimated start and finish.
-    frames = EventFrames(async_api.summary, partial(scheduling.status_event, stamp=async_api.iso))
+    frames = EventFrames(async_api.summary, partial(status_event, stamp=async_api.iso))
     tail = EventTail(store(), tenant, task_id, frames=frames, limits=limits(), standing=standings())
     task = await tail.open()
     if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does

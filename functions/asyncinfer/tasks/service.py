@@ -35,13 +35,14 @@ from asyncinfer.domain.model import (
 )
 from asyncinfer.domain.requests import parse_chat_request, parse_webhook
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
-from asyncinfer.domain.scheduling import Standing, lane_of, parse_tier
+from asyncinfer.domain.scheduling import lane_of, parse_tier
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
 from asyncinfer.tasks.budgets import Budgets
+from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.submission import (
     IDEMPOTENCY,
@@ -415,9 +416,16 @@ class TaskService:
     def result(self, task: Task) -> dict[str, Any] | None:
         return read_result(self.blobs, task)
 
-    def standing(self, task: Task) -> Standing | None:
-        """A task waiting to start: its place in its lane and when it should start; None once started."""
-        return lane_standing(self.store)(task)
+    def read(
+        self, tenant: str, task_id: str, kinds: Collection[TaskKind] | None = None, *, deleted: bool = False
+    ) -> TaskRead:
+        """What a surface shows of a task of this tenant (see get)."""
+        return self.view(self.get(tenant, task_id, kinds, deleted=deleted))
+
+    def view(self, task: Task) -> TaskRead:
+        """What a surface shows of `task`: its result, its standing while it waits (its place in its lane and
+        when it should start), the poll hint, its outputs' download URLs."""
+        return TaskRead(task, self.poll_after_ms(task), self.download_url, self.result, lane_standing(self.store))
 
 
 def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:

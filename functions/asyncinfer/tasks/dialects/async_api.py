@@ -9,6 +9,7 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.store.base import Page
+from asyncinfer.tasks.reads import TaskRead
 
 ID_PREFIX = "task_"
 _TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
@@ -48,6 +49,10 @@ def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
     elif task.usage is not None:
         out["usage"] = task.usage.model_dump(exclude_none=True)  # what a task stopped early was charged
     return out
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**detail(view.task, view.result), **view.timing(iso)}
 
 
 def listing(page: Page) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
 from asyncinfer.store.base import Page
+from asyncinfer.tasks.reads import TaskRead
 
 STATUS = LOWERCASE_STATUS
 DELETED = {"message": "Generation deleted"}
@@ -42,6 +43,10 @@ def generation(task: Task, url_for: Callable[[str], str]) -> dict[str, Any]:
     if task.error is not None:
         out["error"] = task.error.model_dump()
     return out
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**generation(view.task, view.url_for), **view.timing(stamp)}
 
 
 def listing(page: Page, url_for: Callable[[str], str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
 from asyncinfer.store.base import Page
+from asyncinfer.tasks.reads import TaskRead
 
 STATUS = {
     TaskStatus.CREATED: "CREATED",
@@ -83,6 +84,10 @@ def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
     elif task.status == TaskStatus.CANCELLED:
         error_message = "The request was cancelled"
     return {**out, "response": response, "error_message": error_message}
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**detail(view.task, view.result), **view.timing(_seconds)}
 
 
 def listing(page: Page) -> dict[str, Any]:

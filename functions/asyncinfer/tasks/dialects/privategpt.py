@@ -22,6 +22,7 @@ from asyncinfer.domain.requests import (
     validation_message,
 )
 from asyncinfer.tasks.dialects.async_api import iso
+from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.streaming import sse
 
 STATUS = LOWERCASE_STATUS
@@ -118,6 +119,10 @@ def status(task: Task) -> dict[str, Any]:
         "stream_type": STREAM_TYPE,
         "metadata": metadata,
     }
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**status(view.task), **view.timing(iso)}
 
 
 class ChunkFrames:
