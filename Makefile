@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 LOCAL := $(VENV)/.installed-local
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: dev test reliability fuzz bench lint format synth bootstrap deploy destroy preflight smoke clean
+.PHONY: dev test reliability fuzz bench lint format docs synth bootstrap deploy destroy preflight smoke clean
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -73,7 +73,7 @@ preflight: $(LOCAL)  ## Read-only checks of what a first deploy needs, with your
 smoke: $(LOCAL)  ## After a deploy: every surface end to end (URL=... KEY=..., or ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY)
 	$(VENV)/bin/asyncinfer smoke $(if $(URL),--url $(URL)) $(if $(KEY),--key $(KEY)) $(if $(WEBHOOK),--webhook $(WEBHOOK))
 
-destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and buckets are retained; see README)
+destroy: $(STAMP) node_modules/.installed  ## Remove the stack (the table and buckets are retained; see docs/operate/deploy.md)
 	npx --no-install cdk destroy
 
 lint: $(STAMP)
@@ -81,9 +81,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# The docs site (mkdocs.yml): docs/ with the API and configuration references generated from the code, into site/.
+# --strict: a warning (a broken link or anchor, a page missing from the nav) fails the build.
+docs: $(STAMP)  ## Build the docs site into site/ (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules cdk.out
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules cdk.out site

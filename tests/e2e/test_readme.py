@@ -1,6 +1,7 @@
-"""The README's copy-paste snippets, run as written against the local stack: each fenced block after a
-`<!-- readme-test: NAME expect="..." -->` marker runs (Python with this venv, bash with `set -eu`) in an
-empty directory, with URL/KEY and ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY set, and must print `expect`."""
+"""The copy-paste snippets of the README and of the docs (docs/**/*.md), run as written against the local
+stack: each fenced block after a `<!-- readme-test: NAME expect="..." -->` marker runs (Python with this venv,
+bash with `set -eu`) in an empty directory, with URL/KEY and ASYNCINFER_BASE_URL/ASYNCINFER_API_KEY set, and
+must print `expect`. Each is named by its page and its NAME (`guide/sdks.md::openai-batches`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 MARKED = re.compile(
     r'<!-- readme-test: (?P<name>[\w-]+) expect="(?P<expect>(?:[^"\\]|\\.)*)" -->\n'
     r"```(?P<lang>\w+)\n(?P<code>.*?)\n```",
@@ -22,22 +25,34 @@ MARKED = re.compile(
 )
 
 
+def page_name(page: Path) -> str:
+    return page.relative_to(DOCS).as_posix() if page.is_relative_to(DOCS) else page.name
+
+
 def snippets() -> list[tuple[str, str, str, str]]:
     found = [
-        (m["name"], m["lang"], m["code"], m["expect"].replace('\\"', '"')) for m in MARKED.finditer(README.read_text())
+        (f"{page_name(page)}::{m['name']}", m["lang"], m["code"], m["expect"].replace('\\"', '"'))
+        for page in PAGES
+        for m in MARKED.finditer(page.read_text())
     ]
-    assert found, "the README has no tested snippets"
+    assert found, "neither the README nor the docs have tested snippets"
     return found
 
 
-def test_the_readme_marks_the_snippets_it_promises():
+def test_the_pages_mark_the_snippets_they_promise():
     names = {name for name, *_ in snippets()}
-    assert {"openai-batches", "perplexity-sdk", "curl-batches"} <= names
-    assert {"privategpt-walkthrough", "perplexity-walkthrough", "netmind-walkthrough"} <= names
+    assert len(names) == len(snippets()), "two snippets of one page share a name"
+    assert {"README.md::submit-and-read"} <= names
+    assert {"guide/sdks.md::openai-batches", "guide/sdks.md::perplexity-sdk", "guide/sdks.md::curl-batches"} <= names
+    assert {
+        "guide/privategpt.md::privategpt-walkthrough",
+        "guide/perplexity.md::perplexity-walkthrough",
+        "guide/netmind.md::netmind-walkthrough",
+    } <= names
 
 
 @pytest.mark.parametrize(("name", "lang", "code", "expect"), snippets(), ids=[s[0] for s in snippets()])
-def test_a_readme_snippet_runs_as_written(stack, tmp_path, name, lang, code, expect):
+def test_a_documented_snippet_runs_as_written(stack, tmp_path, name, lang, code, expect):
     env = {
         **os.environ,
         "URL": stack.url,
