@@ -3,7 +3,7 @@
     .venv/bin/python examples/mcp_server.py            # http://127.0.0.1:8765/mcp
 
 then submit a chat task with "mcp_servers": [{"name": "demo", "url": "http://127.0.0.1:8765/mcp"}]
-(README, "Tool use with MCP"). Built on the official MCP SDK's MCPServer (FastMCP in SDK 1.x).
+(docs/guide/mcp.md). Built on the official MCP SDK's MCPServer (FastMCP in SDK 1.x).
 """
 
 from __future__ import annotations

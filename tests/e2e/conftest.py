@@ -55,7 +55,7 @@ class Stack:
         )
 
     def new_key(self, tenant: str) -> str:
-        """Create a key with the real CLI, as the README shows."""
+        """Create a key with the real CLI, as docs/guide/try-it.md shows."""
         cli = Path(sys.executable).with_name("asyncinfer")
         env = {
             **os.environ,

@@ -1,6 +1,6 @@
 """The admin commands find the running local stack by themselves (issue 31, criterion 4): `keys create`,
 `budget set|show` with no endpoint, region or table, from a shell that has none of them; and with the priced
-demo registry a 402 is three commands away, as the README shows."""
+demo registry a 402 is three commands away, as docs/guide/budgets.md shows."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def test_a_submit_whose_answer_is_lost_is_retried_to_the_same_task(stack):
 
 
 def test_the_readmes_client_example_runs(stack):
-    """examples/client_quickstart.py, which the README shows, as a user runs it."""
+    """examples/client_quickstart.py, which docs/guide/client.md shows, as a user runs it."""
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "ASYNCINFER_BASE_URL": stack.url, "ASYNCINFER_API_KEY": stack.key}
     done = subprocess.run(

@@ -1,4 +1,4 @@
-"""`make dev` shows a tool loop end to end: the demo chat model calls a tool of the README's example MCP
+"""`make dev` shows a tool loop end to end: the demo chat model calls a tool of the docs' example MCP
 server, the worker runs it, and the stream shows the call and its result."""
 
 import json

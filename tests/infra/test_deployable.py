@@ -72,7 +72,7 @@ def layer_of(resources) -> str:
 
 def test_the_web_adapter_layer_is_the_public_one_of_each_architecture_or_the_configured_arn(resources):
     version = CONFIG.web_adapter_layer_version
-    assert version >= 26  # the newest published as of the README's Deploy section
+    assert version >= 26  # the newest published as of docs/operate/deploy.md
     assert layer_of(resources) == f"arn:aws:lambda:<region>:753240598075:layer:LambdaAdapterLayerArm64:{version}"
     _, x86 = synthesize(architecture="x86_64")
     assert layer_of(x86.to_json()["Resources"]).endswith(f":753240598075:layer:LambdaAdapterLayerX86:{version}")

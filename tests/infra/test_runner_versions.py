@@ -1,5 +1,5 @@
 """The runner's versions outlive a deploy: a long task is pinned to the version that started it (up to
-runner_execution_days), so a new version must not delete the old one (README: Upgrades)."""
+runner_execution_days), so a new version must not delete the old one (docs/operate/upgrades.md)."""
 
 from __future__ import annotations
 

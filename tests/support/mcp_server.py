@@ -1,4 +1,4 @@
-"""The README's example MCP server (the official SDK's MCPServer, formerly FastMCP), run for real over
+"""The example MCP server of docs/guide/mcp.md (the official SDK's MCPServer, formerly FastMCP), run for real over
 streamable HTTP on 127.0.0.1 by uvicorn in a thread."""
 
 from __future__ import annotations
