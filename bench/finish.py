@@ -15,13 +15,14 @@ from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id, now
 from asyncinfer.domain.records import Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
+from asyncinfer.surfaces import openai_batches as view
+from asyncinfer.surfaces import webhooks
 from asyncinfer.tasks.batch_tracker import BatchTracker
-from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.service import read_result
 from bench.common import SMOKE, EmulatorProcess, Row
 
-PAYLOADS = Payloads(view.task_data, view.render, view.result_line, view.file_line)
+PAYLOADS = Payloads(webhooks.task_data, view.render, view.result_line, view.file_line)
 
 ITEMS = 200 if SMOKE else 10_000
 RESULT_CHARS = 12_000  # an answer of about 2,000 words, kept inline in the item (under 16 KiB)

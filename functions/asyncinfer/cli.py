@@ -240,7 +240,7 @@ def _invoke_here(stack_file: str, event: dict[str, Any]) -> Any:
         os.environ.setdefault(name, value)
     from asyncinfer.config import BatchSettings
     from asyncinfer.domain.batches import ScheduledInvocation
-    from asyncinfer.tasks.dialects import batches as view
+    from asyncinfer.surfaces import openai_batches as view
 
     return view.render(wiring.batches(BatchSettings()).submit_scheduled(ScheduledInvocation.model_validate(event)))
 

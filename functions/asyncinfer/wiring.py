@@ -289,14 +289,17 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
 
 def endings(settings: NotifierSettings) -> Endings:
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
+    from asyncinfer.surfaces import openai_batches
+    from asyncinfer.surfaces import webhooks as webhook_surface
     from asyncinfer.tasks.batch_tracker import BatchTracker
-    from asyncinfer.tasks.dialects import batches as view
     from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.payloads import Payloads
 
     blobs = S3BlobStore(client("s3"), settings.bucket_name)
     hooks = webhooks(settings)
-    payloads = Payloads(view.task_data, view.render, view.result_line, view.file_line)
+    payloads = Payloads(
+        webhook_surface.task_data, openai_batches.render, openai_batches.result_line, openai_batches.file_line
+    )
     tracker = BatchTracker(
         DynamoBatchStore(client("dynamodb"), settings.table_name),
         blobs,

@@ -15,10 +15,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
-from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from asyncinfer.store.schema import QUEUED_INDEX
+from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts

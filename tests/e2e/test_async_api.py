@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import pytest
 
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from tests.e2e.conftest import TABLE, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e

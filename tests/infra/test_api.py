@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import HANDLERS, ROUTES
+from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
 
 pytestmark = pytest.mark.infra

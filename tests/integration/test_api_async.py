@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from asyncinfer.handlers import api_async
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY
 from tests.integration.test_sample_events import through_web_adapter

@@ -4,7 +4,7 @@ from asyncinfer.cli import main as cli
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import authorizer, dead_letter, worker
 from asyncinfer.queue.base import TaskMessage
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from asyncinfer.tasks.keys import create_key, hash_key
 from infra.local.functions import LocalContext
 from infra.local.poller import Poller

@@ -10,7 +10,7 @@ from asyncinfer.blobs.base import result_key
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import notifier
-from asyncinfer.tasks.dialects import async_api
+from asyncinfer.surfaces import async_api
 from tests.conftest import load_event
 from tests.support.webhook_receiver import WebhookReceiver
 

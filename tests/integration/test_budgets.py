@@ -18,7 +18,7 @@ from asyncinfer.domain.model import Cost, TaskStatus, Usage, now_ms
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from asyncinfer.tasks.outcomes import Outcome, WorkerConfig, fail_dead_lettered
 from asyncinfer.tasks.worker import Worker
 from tests.integration.test_long_tasks import run

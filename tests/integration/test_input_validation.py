@@ -5,7 +5,7 @@ id of another surface that says where such ids are read."""
 
 import pytest
 
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 
 pytestmark = pytest.mark.integration
 

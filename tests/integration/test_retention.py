@@ -7,7 +7,7 @@ import pytest
 from asyncinfer.domain.ids import as_uuid
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.store.base import NameClaim
-from asyncinfer.tasks.dialects.async_api import public_id
+from asyncinfer.surfaces.async_api import public_id
 from asyncinfer.tasks.submission import IDEMPOTENCY, fingerprint
 from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY

@@ -14,7 +14,7 @@ import pytest
 from asyncinfer.domain.model import TaskKind, TaskStatus
 from asyncinfer.handlers import pruner, stream
 from asyncinfer.routes import HANDLERS
-from asyncinfer.tasks.dialects.async_api import public_id
+from asyncinfer.surfaces.async_api import public_id
 from asyncinfer.tasks.keys import create_key
 from infra.local.durable import RUNNER_NAME
 from tests.conftest import EVENTS, load_event

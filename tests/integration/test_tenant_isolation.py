@@ -8,8 +8,8 @@ import pytest
 
 from asyncinfer.domain.model import TaskKind, TaskStatus, WebhookTarget, new_task_id
 from asyncinfer.routes import ROUTES
-from asyncinfer.tasks.dialects import batches as batches_view
-from asyncinfer.tasks.dialects.async_api import public_id
+from asyncinfer.surfaces import openai_batches as batches_view
+from asyncinfer.surfaces.async_api import public_id
 from asyncinfer.tasks.webhooks import delivery_id
 from tests.conftest import load_event
 from tests.integration.test_sample_events import through_web_adapter

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from asyncinfer.providers.bedrock_jobs import BedrockVideoJobs
-from asyncinfer.tasks.dialects.netmind import stamp
+from asyncinfer.surfaces.netmind import stamp
 from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
 from tests.integration.test_long_tasks import long_tasks  # noqa: F401  (the durable runtime fixture)

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import notifier, shared, webhook_sender
 from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, NameClaim
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from asyncinfer.tasks.submission import MESSAGE_ID
 from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY

@@ -12,7 +12,7 @@ from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.demo.chat import DemoChatProvider
 from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.base import TaskMessage
-from asyncinfer.tasks.dialects.async_api import internal_id
+from asyncinfer.surfaces.async_api import internal_id
 from asyncinfer.tasks.outcomes import Outcome, RetryLater, WorkerConfig
 from asyncinfer.tasks.worker import Worker
 from tests.integration.conftest import REFERENCE_BODY

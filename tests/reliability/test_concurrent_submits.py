@@ -7,7 +7,7 @@ import pytest
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.tasks.dialects.privategpt import chat_body
+from asyncinfer.surfaces.privategpt import chat_body
 from asyncinfer.tasks.submission import Submission
 
 pytestmark = pytest.mark.integration

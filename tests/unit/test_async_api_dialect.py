@@ -5,7 +5,7 @@ import pytest
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, new_task_id
 from asyncinfer.store.base import Page
-from asyncinfer.tasks.dialects import async_api
+from asyncinfer.surfaces import async_api
 
 T0 = 1775642400000  # 2026-04-08T10:00:00Z
 

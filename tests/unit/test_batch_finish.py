@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id
+from asyncinfer.surfaces import openai_batches as view
+from asyncinfer.surfaces import webhooks
 from asyncinfer.tasks.batch_tracker import BatchTracker
-from asyncinfer.tasks.dialects import batches as view
 from asyncinfer.tasks.payloads import Payloads
 
-PAYLOADS = Payloads(view.task_data, view.render, view.result_line, view.file_line)
+PAYLOADS = Payloads(webhooks.task_data, view.render, view.result_line, view.file_line)
 
 COUNT, RESULT_BYTES = 2000, 64 * 1024  # 125 MiB of results in all
 

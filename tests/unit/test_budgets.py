@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from asyncinfer.api import openapi
 from asyncinfer.domain.budgets import (
     Budget,
     Period,
@@ -24,6 +23,7 @@ from asyncinfer.domain.catalog import ModelSpec, Prices
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Cost, Task, TaskKind, TaskStatus, Usage
 from asyncinfer.domain.reservations import Hold, Settlement, charge_of, prompt_bound, reservation, to_e8
+from asyncinfer.surfaces import docs
 
 TODAY = date(2025, 6, 15)
 D = Decimal
@@ -190,7 +190,7 @@ SUBMITS = [
 
 
 def test_the_openapi_document_has_get_v1_usage_and_the_402_of_every_submit():
-    paths = openapi.document()["paths"]
+    paths = docs.document()["paths"]
     usage = paths["/v1/usage"]["get"]
     assert [(p["name"], p["in"], p["schema"]) for p in usage["parameters"]] == [
         ("start", "query", {"type": "string", "format": "date"}),

@@ -3,7 +3,7 @@
 import pytest
 
 from asyncinfer.domain.fields import CHAT, MEDIA_CONFIG, PERPLEXITY_ENVELOPE, near_miss
-from asyncinfer.tasks.dialects import elsewhere
+from asyncinfer.surfaces.contract import where_read
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_known_names_and_names_far_from_them_are_not(name):
     ],
 )
 def test_an_id_of_another_surfaces_form_gets_a_hint(here, public, hint):
-    assert hint in elsewhere.hint(here, public)
+    assert hint in where_read(here, public)
 
 
 @pytest.mark.parametrize(
@@ -69,4 +69,4 @@ def test_an_id_of_another_surfaces_form_gets_a_hint(here, public, hint):
     ],
 )
 def test_ids_of_a_surfaces_own_family_or_of_no_known_form_get_none(here, public):
-    assert elsewhere.hint(here, public) is None
+    assert where_read(here, public) is None

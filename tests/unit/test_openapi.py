@@ -2,37 +2,37 @@ import json
 
 from openapi_spec_validator import validate
 
-from asyncinfer.api import openapi
 from asyncinfer.routes import ROUTES
+from asyncinfer.surfaces import docs
 
 
 def test_the_document_is_valid_openapi_3_1():
-    document = openapi.document()
+    document = docs.document()
     assert document["openapi"] == "3.1.0"
     validate(json.loads(json.dumps(document)))
 
 
 def test_the_generated_document_has_exactly_the_routes_of_the_route_table():
     """Powertools generates the document from the routers; routes.py deploys them: the same set."""
-    paths = openapi.document()["paths"]
+    paths = docs.document()["paths"]
     documented = {(method.upper(), path) for path, item in paths.items() for method in item}
     assert documented == {(r.method, r.path) for r in ROUTES}
 
 
 def test_public_routes_say_so_and_request_bodies_come_from_the_validating_models():
-    paths = openapi.document()["paths"]
+    paths = docs.document()["paths"]
     for route in ROUTES:
         operation = paths[route.path][route.method.lower()]
         assert (operation.get("security") == []) == (not route.authorized)
     body = paths["/v1/generation"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/GenerationRequest"}
-    schemas = openapi.document()["components"]["schemas"]
+    schemas = docs.document()["components"]["schemas"]
     assert set(schemas["ChatRequest"]["required"]) == {"model", "messages"}
     assert "image_size" in schemas["ImageConfig"]["properties"]
 
 
 def test_our_validation_answers_are_documented_not_powertools_422():
-    document = openapi.document()
+    document = docs.document()
     for item in document["paths"].values():
         for operation in item.values():
             assert "422" not in operation["responses"]
@@ -46,13 +46,13 @@ def test_our_validation_answers_are_documented_not_powertools_422():
 
 
 def test_the_docs_page_inlines_swagger_ui_and_the_document():
-    page = openapi.swagger_page()
+    page = docs.swagger_page()
     assert "SwaggerUIBundle" in page and "/v1/generation/{id}" in page
     assert "cdn" not in page.split("<script>")[0].lower()
 
 
 def test_the_document_carries_the_403_and_the_usage_reserved_figures():
-    paths = openapi.document()["paths"]
+    paths = docs.document()["paths"]
     for path in ("/v1/async", "/async/chat/completions", "/v1/messages/async", "/v1/generation", "/v1/batches"):
         responses = paths[path]["post"]["responses"]
         assert {"402", "403", "429"} <= set(responses), path
@@ -62,5 +62,5 @@ def test_the_document_carries_the_403_and_the_usage_reserved_figures():
     assert {"spent", "reserved", "remaining", "limit"} <= set(period)
     read = paths["/v1/async/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert "queue_position_estimated" in json.dumps(read) or "queue_position_estimated" in json.dumps(
-        openapi.document()["components"]
+        docs.document()["components"]
     )

@@ -4,13 +4,12 @@ with a model the packaged registry serves without the long-task runner's tools (
 
 import pytest
 
-from asyncinfer.api import openapi
 from asyncinfer.domain.batches import BatchRequest
 from asyncinfer.domain.generation import parse_generation, parse_media_config
 from asyncinfer.domain.model import TaskKind
 from asyncinfer.domain.requests import parse_chat_request
 from asyncinfer.providers.registry import load_registry
-from asyncinfer.tasks.dialects import perplexity, privategpt
+from asyncinfer.surfaces import docs, perplexity, privategpt
 
 SUBMITS = [
     ("POST", "/v1/async"),
@@ -24,11 +23,11 @@ REGISTRY = load_registry()
 
 
 def example(method: str, path: str) -> dict:
-    return openapi.document()["paths"][path][method.lower()]["requestBody"]["content"]["application/json"]["example"]
+    return docs.document()["paths"][path][method.lower()]["requestBody"]["content"]["application/json"]["example"]
 
 
 def test_every_request_body_in_the_document_has_an_example():
-    paths = openapi.document()["paths"]
+    paths = docs.document()["paths"]
     with_body = {(m.upper(), p) for p, item in paths.items() for m, op in item.items() if "requestBody" in op}
     assert with_body == set(SUBMITS)
     for method, path in SUBMITS:

@@ -1,4 +1,4 @@
-"""Typed domain errors. Each has a stable `code`; HTTP statuses are mapped once, in asyncinfer.http."""
+"""Typed domain errors. Each has a stable `code`; HTTP statuses are mapped once, in asyncinfer.surfaces.edge."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
-"""The batches function: the routes of asyncinfer.api.batches and asyncinfer.api.files, with this
+"""The batches function: the routes of asyncinfer.surfaces.openai_batches and .openai_files, with this
 instance's batches service."""
 
 from __future__ import annotations
 
 from asyncinfer import wiring
-from asyncinfer.api import batches as batches_api
-from asyncinfer.api import files as files_api
 from asyncinfer.config import BatchSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.http import build_app
+from asyncinfer.surfaces import openai_batches, openai_files
+from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.batches import Batches
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
@@ -19,5 +18,5 @@ def batches() -> Batches:
     return wiring.batches(SETTINGS())
 
 
-app = build_app(batches_api.router, files_api.router, provide={batches_api.batches: batches})
+app = build_app(openai_batches.router, openai_files.router, provide={openai_batches.batches: batches})
 lambda_handler = entry_point(app)

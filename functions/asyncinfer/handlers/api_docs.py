@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from asyncinfer.api import openapi
 from asyncinfer.config import DocsSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.http import build_app
+from asyncinfer.surfaces import docs
+from asyncinfer.surfaces.edge import build_app
 
 SETTINGS = DocsSettings  # the infra tests check each deployed environment against it
 
-app = build_app(openapi.router)
+app = build_app(docs.router)
 lambda_handler = entry_point(app)

@@ -1,13 +1,13 @@
-"""The NetMind function: the routes of asyncinfer.api.netmind, with this instance's task service."""
+"""The NetMind function: the routes of asyncinfer.surfaces.netmind, with this instance's task service."""
 
 from __future__ import annotations
 
-from asyncinfer.api import deps, netmind
 from asyncinfer.config import ApiSettings
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_app
+from asyncinfer.surfaces import contract, netmind
+from asyncinfer.surfaces.edge import build_app
 
 SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
 
-app = build_app(netmind.router, provide={deps.task_service: service})
+app = build_app(netmind.router, provide={contract.task_service: service})
 lambda_handler = entry_point(app)

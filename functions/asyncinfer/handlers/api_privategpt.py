@@ -1,13 +1,13 @@
-"""The PrivateGPT function: the routes of asyncinfer.api.privategpt, with this instance's task service."""
+"""The PrivateGPT function: the routes of asyncinfer.surfaces.privategpt, with this instance's task service."""
 
 from __future__ import annotations
 
-from asyncinfer.api import deps, privategpt
 from asyncinfer.config import ApiSettings
 from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.http import build_app
+from asyncinfer.surfaces import contract, privategpt
+from asyncinfer.surfaces.edge import build_app
 
 SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
 
-app = build_app(privategpt.router, provide={deps.task_service: service})
+app = build_app(privategpt.router, provide={contract.task_service: service})
 lambda_handler = entry_point(app)

@@ -1,12 +1,12 @@
-"""The webhooks function: the routes of asyncinfer.api.webhooks, with this instance's webhooks service."""
+"""The webhooks function: the routes of asyncinfer.surfaces.webhooks, with this instance's webhooks service."""
 
 from __future__ import annotations
 
 from asyncinfer import wiring
-from asyncinfer.api import webhooks as webhooks_api
 from asyncinfer.config import WebhookApiSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.http import build_app
+from asyncinfer.surfaces import webhooks as webhooks_surface
+from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.webhooks import Webhooks
 
 SETTINGS = WebhookApiSettings  # the infra tests check each deployed environment against it
@@ -17,5 +17,5 @@ def webhooks() -> Webhooks:
     return wiring.webhooks(SETTINGS())
 
 
-app = build_app(webhooks_api.router, provide={webhooks_api.webhooks: webhooks})
+app = build_app(webhooks_surface.router, provide={webhooks_surface.webhooks: webhooks})
 lambda_handler = entry_point(app)

@@ -17,8 +17,8 @@ from asyncinfer.domain.batches import ScheduledInvocation
 from asyncinfer.handlers.event_source import process
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.queue.base import BatchJob, parse_message
+from asyncinfer.surfaces import openai_batches as view
 from asyncinfer.tasks.batches import Batches
-from asyncinfer.tasks.dialects import batches as view
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 

@@ -23,9 +23,9 @@ from asyncinfer import wiring
 from asyncinfer.config import StreamSettings
 from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.dialects import async_api, privategpt
+from asyncinfer.surfaces import async_api, privategpt
+from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.tasks.reads import status_event
 from asyncinfer.tasks.service import message_task
 from asyncinfer.tasks.standing import Standings, lane_standing

@@ -1,5 +1,5 @@
 """What endings are told with: a task and a batch in webhook events, a batch item in the results file.
-Their shapes are the API's own (asyncinfer.tasks.dialects.batches); the composition root hands them to
+Their shapes are the API's own (asyncinfer.surfaces.openai_batches and .webhooks); the composition root hands them to
 the services that send them, so no service depends on a surface."""
 
 from __future__ import annotations

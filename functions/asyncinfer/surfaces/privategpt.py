@@ -1,18 +1,21 @@
-"""The PrivateGPT async messages surface (reference 001): client-chosen or generated `message_id`s,
-lower-case statuses, and a stream of OpenAI chat-completion chunks."""
+"""The PrivateGPT async messages surface (reference 001): POST /v1/messages/async, GET .../{id}/status, POST
+.../{id}/cancel, DELETE .../{id}; client-chosen or generated `message_id`s, lower-case statuses, and a stream of
+OpenAI chat-completion chunks (GET .../{id}/stream, served by the streaming function: asyncinfer.surfaces.streams)."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.domain.model import LOWERCASE_STATUS, Task, TaskStatus
+from asyncinfer.domain.model import CHAT_KINDS, LOWERCASE_STATUS, Task, TaskStatus
 from asyncinfer.domain.requests import (
     MAX_CORRELATION_ID,
     MAX_MCP_SERVERS,
@@ -21,8 +24,25 @@ from asyncinfer.domain.requests import (
     check_chat_body,
     validation_message,
 )
-from asyncinfer.tasks.dialects.async_api import iso
+from asyncinfer.surfaces.async_api import iso
+from asyncinfer.surfaces.contract import (
+    CancelAfter,
+    Id,
+    IdempotencyKey,
+    StartTimeout,
+    Tasks,
+    body,
+    read_response,
+    route,
+)
+from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.shapes import (
+    PGPT_STATUS,
+    obj,
+    scheduled,
+)
 from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.streaming import sse
 
 STATUS = LOWERCASE_STATUS
@@ -175,3 +195,66 @@ class ChunkFrames:
 
 def not_found() -> TaskNotFound:
     return TaskNotFound("No message with that id")
+
+
+router = Router()
+READ = scheduled(PGPT_STATUS, {"type": ["string", "null"], "format": "date-time"})
+TAG = "PrivateGPT"
+MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
+
+
+def _read(svc: TaskService, public: str) -> TaskRead:
+    tenant = tenant_of(router)
+    try:
+        task_id = task_id_of(public, lambda name: svc.named(tenant, name))
+        return svc.read(tenant, task_id, CHAT_KINDS)
+    except TaskNotFound:
+        raise not_found() from None
+
+
+@route(
+    router,
+    "POST",
+    "/v1/messages/async",
+    "Initiate an async message",
+    TAG,
+    ok=obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
+    takes_body=True,
+)
+def submit_message(
+    svc: Tasks,
+    request: body(MessagesRequest),
+    message_id: MessageId = None,
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
+    name = check_message_id(message_id)
+    chat = chat_body(request, svc.registry.default_chat())
+    how = submission("privategpt", idempotency_key, start_timeout, cancel_after, message_id=name)
+    return initiated(submit(router, svc.submit_chat, chat, how))
+
+
+@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=READ, poll_hint=True)
+def get_status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
+    return read_response(_read(svc, id), read)
+
+
+@route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)
+def cancel(id: Id, svc: Tasks) -> dict:
+    task = _read(svc, id).task
+    return status(svc.cancel(task.tenant, task.id))
+
+
+@route(
+    router,
+    "DELETE",
+    "/v1/messages/async/{id}",
+    "Delete a message",
+    TAG,
+    ok=obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
+)
+def delete(id: Id, svc: Tasks) -> dict:
+    task = _read(svc, id).task
+    svc.delete(task.tenant, task.id)
+    return {"message_id": message_id(task), "deleted": True}

@@ -1,18 +1,40 @@
-"""The Perplexity async chat completions surface (reference 002): uuid ids, integer epoch seconds,
-four statuses (a cancelled task reads as FAILED), `{requests, next_token}` lists."""
+"""The Perplexity async chat completions surface (reference 002): POST/GET /async/chat/completions, GET
+/async/chat/completions/{id}; and the same at Perplexity's current paths, POST/GET /v1/async/sonar and GET
+/v1/async/sonar/{id}, on the same tasks. Uuid ids, integer epoch seconds, four statuses (a cancelled task reads as
+FAILED), `{requests, next_token}` lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
-from asyncinfer.domain.model import Task, TaskStatus
+from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
 from asyncinfer.store.base import Page
+from asyncinfer.surfaces.contract import (
+    CancelAfter,
+    Id,
+    IdempotencyKey,
+    Limit,
+    NextToken,
+    StartTimeout,
+    Tasks,
+    body,
+    present,
+    read_response,
+    route,
+)
+from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.shapes import (
+    PPLX,
+    obj,
+    scheduled,
+)
 from asyncinfer.tasks.reads import TaskRead
 
 STATUS = {
@@ -95,3 +117,38 @@ def listing(page: Page) -> dict[str, Any]:
         "requests": [summary(task) for task in page.tasks],
         "next_token": ids.as_uuid(page.next_cursor) if page.next_cursor else None,
     }
+
+
+router = Router()
+READ = scheduled(PPLX, {"type": ["integer", "null"]})
+TAG = "Perplexity"
+
+
+@route(router, "POST", "/v1/async/sonar", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
+@route(router, "POST", "/async/chat/completions", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
+def submit_request(
+    svc: Tasks,
+    request: body(SubmitBody),
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
+    chat, key = parse_submit(request, idempotency_key)
+    how = submission("perplexity", key, start_timeout, cancel_after)
+    return read(svc.view(submit(router, svc.submit_chat, chat, how)))
+
+
+LISTING = obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]})
+
+
+@route(router, "GET", "/v1/async/sonar", "List async chat completions", TAG, ok=LISTING)
+@route(router, "GET", "/async/chat/completions", "List async chat completions", TAG, ok=LISTING)
+def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
+    limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
+    return listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
+
+
+@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
+@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
+def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
+    return read_response(svc.read(tenant_of(router), ids.parse_any(id), CHAT_KINDS), read)

@@ -7,11 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.api.contract import Id, route
-from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import MODEL, obj
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.surfaces.contract import Id, Tasks, route
+from asyncinfer.surfaces.shapes import MODEL, obj
 
 
 class NotServed(TaskNotFound):

@@ -9,12 +9,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from asyncinfer.api.batches import BatchesService
-from asyncinfer.api.contract import Id, Limit, openai_list, openai_list_shape, present, raw_body, route
-from asyncinfer.api.shapes import FILE, obj
 from asyncinfer.domain.files import parse_upload
 from asyncinfer.domain.requests import parse_limit
-from asyncinfer.http import tenant_of
+from asyncinfer.surfaces.contract import Id, Limit, openai_list, openai_list_shape, present, raw_body, route
+from asyncinfer.surfaces.edge import tenant_of
+from asyncinfer.surfaces.openai_batches import BatchesService
+from asyncinfer.surfaces.shapes import FILE, obj
 from asyncinfer.tasks.files import FileInfo
 
 router = Router()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.api.contract import Id, LastEventId, route
+from asyncinfer.surfaces.contract import Id, LastEventId, route
 
 router = Router()
 

@@ -17,15 +17,25 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from asyncinfer.api.shapes import ERROR, SSE, obj
 from asyncinfer.domain.client_json import parse_json_body
+from asyncinfer.domain.ids import spells_a_task_id
 from asyncinfer.domain.model import TaskStatus
-from asyncinfer.tasks.dialects import elsewhere
+from asyncinfer.surfaces.shapes import ERROR, SSE, obj
 from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.tasks.service import TaskService
+
+
+def task_service() -> TaskService:
+    """The task service routes depend on. Each function's entry point provides its own (one per function
+    instance) through the resolver's dependency overrides; a function that does not fails loudly."""
+    raise NotImplementedError("this function provides no task service")
+
+
+Tasks = Annotated[TaskService, Depends(task_service)]
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
@@ -114,7 +124,7 @@ def _operation_id(method: str, path: str) -> str:
 POLL_HEADER = "openai-poll-after-ms"
 
 
-def read(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) -> Response:
+def read_response(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) -> Response:
     """A read of a task as a surface renders it: with the poll hint while it has not ended."""
     headers = {} if view.poll_after_ms is None else {POLL_HEADER: str(view.poll_after_ms)}
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=render(view), headers=headers)
@@ -123,12 +133,46 @@ def read(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) -> Respon
 # The surface (tag) of each route, by method and path: a 404 there may say where an id of another's is read.
 _TAG_OF: dict[tuple[str, str], str] = {}
 
+# Where an id that was not found here is read, when its form says it is another surface's: a NetMind generation
+# id sent to /v1/async, an Async API task id sent to /v1/generation, a batch id sent to a task route. Judged by
+# the id's form alone, never by a lookup, so the hint tells nothing about any task: the answer is the same 404
+# with or without one. Chat ids in any chat surface's spelling are read on every chat surface
+# (asyncinfer.domain.ids), so among chat surfaces only a PrivateGPT message_id a client chose gets a hint.
+ASYNC_API, PERPLEXITY, PRIVATEGPT, NETMIND, BATCHES = "Async API", "Perplexity", "PrivateGPT", "NetMind", "Batches"
+FAMILY = {ASYNC_API: "chat", PERPLEXITY: "chat", PRIVATEGPT: "chat", NETMIND: "media", BATCHES: "batches"}
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# An id's form, the surface that shows ids of that form, and how the hint names it and where it is read.
+FORMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (re.compile(r"^batch_"), BATCHES, "a batch id", "GET /v1/batches/{id}"),
+    (re.compile(rf"^task_{_UUID}$"), ASYNC_API, "an Async API task id", "GET /v1/async/{id}"),
+    (re.compile(rf"^{_UUID}$"), PERPLEXITY, "a Perplexity request id", "GET /async/chat/completions/{id}"),
+    (re.compile(r"^msg_"), PRIVATEGPT, "a PrivateGPT message id", "GET /v1/messages/async/{id}/status"),
+    (re.compile(r"^[0-9a-f]{32}$"), NETMIND, "a NetMind generation id", "GET /v1/generation/{id}"),
+)
+
+
+def where_read(here: str, public: str | None) -> str | None:
+    """`This looks like a NetMind generation id; read it at GET /v1/generation/{id}`, for an id of another
+    surface's form that surface `here` could not have found; None otherwise."""
+    if here not in FAMILY or not public:
+        return None
+    for form, owner, what, where in FORMS:
+        if not form.match(public.lower()):
+            continue
+        if owner == here or (FAMILY[owner] == FAMILY[here] and spells_a_task_id(public)):
+            return None  # its own, or another chat surface's spelling of a task id, which is read here too
+        if owner == ASYNC_API and here == BATCHES:
+            # Batch results and webhooks spell generations' ids this way too.
+            where = f"{where} (a chat task) or GET /v1/generation/{{id}} (a generation)"
+        return f"This looks like {what}; read it at {where}"
+    return None
+
 
 def not_found_hint(method: str, path: str, public: str | None) -> str | None:
-    """For a 404 of `method path` (path as routes.py writes it) on id `public`: where that id is read, when its
-    form says it is another surface's (asyncinfer.tasks.dialects.elsewhere)."""
+    """For a 404 of `method path` (path as the route table writes it) on id `public`: where that id is read,
+    when its form says it is another surface's."""
     tag = _TAG_OF.get((method.upper(), path))
-    return elsewhere.hint(tag, public) if tag else None
+    return where_read(tag, public) if tag else None
 
 
 def route(

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from asyncinfer.api.contract import route
-from asyncinfer.api.deps import Tasks
-from asyncinfer.api.shapes import obj
 from asyncinfer.domain.budgets import Period, UsageLine, UsageReport, period_label, renewal
 from asyncinfer.domain.errors import ServiceUnavailable
-from asyncinfer.http import tenant_of
+from asyncinfer.surfaces.contract import Tasks, route
+from asyncinfer.surfaces.edge import tenant_of
+from asyncinfer.surfaces.shapes import obj
 
 router = Router()
 TAG = "Usage"

@@ -1,4 +1,4 @@
-"""Webhooks: the tenant's signing secret, and every delivery with its attempts.
+"""Webhooks: the tenant's signing secret, every delivery with its attempts, and a task as webhook events carry it.
 
 GET /v1/webhooks/secret, POST /v1/webhooks/secret/rotate, GET /v1/webhooks/deliveries,
 GET /v1/webhooks/deliveries/{id}, POST /v1/webhooks/deliveries/{id}/redeliver."""
@@ -6,21 +6,63 @@ GET /v1/webhooks/deliveries/{id}, POST /v1/webhooks/deliveries/{id}/redeliver.""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from asyncinfer.api.contract import Cursor, DeliveryId, Limit, present, route
-from asyncinfer.api.shapes import DELIVERY, SECRET, obj
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.http import tenant_of
+from asyncinfer.domain.model import Task
+from asyncinfer.domain.records import Delivery
+from asyncinfer.domain.sealing import shown_url
 from asyncinfer.store.base import WebhookSecrets
-from asyncinfer.tasks.dialects import async_api
-from asyncinfer.tasks.dialects import batches as view
+from asyncinfer.surfaces import async_api, openai_batches
+from asyncinfer.surfaces.contract import Cursor, DeliveryId, Limit, present, route
+from asyncinfer.surfaces.edge import tenant_of
+from asyncinfer.surfaces.shapes import DELIVERY, SECRET, obj
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    """A task in webhook events: its summary, what it ran, how it ended."""
+    out = {**async_api.summary(task), "object": "task", "kind": task.kind.value, "model": task.model}
+    if task.error is not None:
+        out["error"] = task.error.model_dump()
+    if task.batch_id is not None:
+        out["batch_id"] = openai_batches.public_id(task.batch_id)
+        out["custom_id"] = task.custom_id
+    if task.metadata:
+        out["metadata"] = task.metadata
+    return out
+
+
+def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "object": "webhook.delivery",
+        "event_type": item.event_type,
+        "subject": openai_batches.public_id(item.subject)
+        if item.event_type.startswith("batch.")
+        else async_api.public_id(item.subject),
+        "url": item.shown or shown_url(item.url),
+        "status": item.status.value,
+        "attempt_count": item.attempt_count,
+        "created_at": async_api.iso(item.created_at),
+        "attempts": [
+            {k: v for k, v in {**a.model_dump(), "at": async_api.iso(a.at)}.items() if v is not None}
+            for a in item.attempts
+        ],
+    }
+    for name in ("delivered_at", "failed_at"):
+        value = getattr(item, name)
+        if value is not None:
+            out[name] = async_api.iso(value)
+    if with_payload:
+        out["payload"] = item.payload
+    return out
+
 
 router = Router()
 TAG = "Webhooks"
@@ -83,18 +125,18 @@ def list_deliveries(
         if task_id:
             subject = async_api.internal_id(task_id)
         elif batch_id:
-            subject = view.internal_id(batch_id)
+            subject = openai_batches.internal_id(batch_id)
     except TaskNotFound:
         raise InvalidRequest("task_id or batch_id is not an id of this API") from None
     limit_, after = ids.page(present(limit=limit, cursor=cursor), "cursor", _delivery_id)
     found, last = svc.list(tenant_of(router), limit=limit_, after=after, subject=subject)
-    return {"data": [view.delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
+    return {"data": [delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
 
 
 @route(router, "GET", "/v1/webhooks/deliveries/{id}", "Get a delivery, with its attempts and payload", TAG, ok=DELIVERY)
 def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
     delivery = svc.get(tenant_of(router), _delivery_id(id))
-    return view.delivery(delivery, with_payload=True)
+    return delivery(delivery, with_payload=True)
 
 
 @route(
@@ -106,4 +148,4 @@ def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
     ok=DELIVERY,
 )
 def redeliver(id: DeliveryId, svc: WebhooksService) -> dict:
-    return view.delivery(svc.redeliver(tenant_of(router), _delivery_id(id)))
+    return delivery(svc.redeliver(tenant_of(router), _delivery_id(id)))

@@ -16,8 +16,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.api.contract import LIMIT_SCHEMA, route
-from asyncinfer.api.shapes import obj
+from asyncinfer.surfaces.contract import LIMIT_SCHEMA, route
+from asyncinfer.surfaces.shapes import obj
 
 VERSION = "0.1.0"
 DESCRIPTION = (
@@ -128,8 +128,8 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
     from asyncinfer.domain.batches import BatchRequest
     from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
     from asyncinfer.domain.requests import ChatRequest
-    from asyncinfer.tasks.dialects.perplexity import SubmitBody
-    from asyncinfer.tasks.dialects.privategpt import MessagesRequest
+    from asyncinfer.surfaces.perplexity import SubmitBody
+    from asyncinfer.surfaces.privategpt import MessagesRequest
 
     for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig, BatchRequest):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -144,12 +144,12 @@ def document() -> dict[str, Any]:
     # does not load the services behind them (the webhook client, batches).
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
-    from asyncinfer.api import (
+    from asyncinfer.surfaces import (
         async_api,
-        batches,
-        files,
-        models,
         netmind,
+        openai_batches,
+        openai_files,
+        openai_models,
         perplexity,
         privategpt,
         streams,
@@ -158,7 +158,18 @@ def document() -> dict[str, Any]:
     )
 
     app = APIGatewayRestResolver(enable_validation=True)
-    for module in (async_api, models, usage, perplexity, privategpt, netmind, batches, files, webhooks, streams):
+    for module in (
+        async_api,
+        openai_models,
+        usage,
+        perplexity,
+        privategpt,
+        netmind,
+        openai_batches,
+        openai_files,
+        webhooks,
+        streams,
+    ):
         app.include_router(module.router)
     app.include_router(router)
     generated = app.get_openapi_schema(

@@ -1,4 +1,4 @@
-"""The JSON shapes of the API's answers, as OpenAPI schemas: the routes declare them (asyncinfer.api.contract),
+"""The JSON shapes of the API's answers, as OpenAPI schemas: the routes declare them (asyncinfer.surfaces.contract),
 and they appear in the document Powertools generates."""
 
 from __future__ import annotations

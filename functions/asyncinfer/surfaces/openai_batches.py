@@ -1,15 +1,39 @@
-"""How batches, batch result lines and webhook events look: `batch_<uuid>` and `task_<uuid>` ids, ISO times."""
+"""Batches, as OpenAI's Batch API has them: POST/GET /v1/batches, GET /v1/batches/{id}, POST
+/v1/batches/{id}/cancel, POST /v1/batches/uploads; `batch_<uuid>` ids, integer epoch seconds; and a batch's
+results file, line by line."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Depends
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import files, ids
+from asyncinfer.domain.batches import BatchRequest
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import Progress, Task, TaskStatus
-from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus, Delivery
-from asyncinfer.domain.sealing import shown_url
-from asyncinfer.tasks.dialects import async_api
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus
+from asyncinfer.surfaces import async_api
+from asyncinfer.surfaces.contract import (
+    Cursor,
+    Id,
+    IdempotencyKey,
+    Limit,
+    body,
+    openai_list,
+    openai_list_shape,
+    present,
+    route,
+)
+from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.shapes import (
+    BATCH,
+    obj,
+)
+from asyncinfer.tasks.batches import Batches
 
 ID_PREFIX = "batch_"
 
@@ -98,19 +122,6 @@ def file_line(line: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "errors", {**out, "response": None, "error": {"code": error.get("code"), "message": error.get("message")}}
 
 
-def task_data(task: Task) -> dict[str, Any]:
-    """A task in webhook events: its summary, what it ran, how it ended."""
-    out = {**async_api.summary(task), "object": "task", "kind": task.kind.value, "model": task.model}
-    if task.error is not None:
-        out["error"] = task.error.model_dump()
-    if task.batch_id is not None:
-        out["batch_id"] = public_id(task.batch_id)
-        out["custom_id"] = task.custom_id
-    if task.metadata:
-        out["metadata"] = task.metadata
-    return out
-
-
 def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | None) -> dict[str, Any]:
     """One line of a batch's results: the item's task, its outcome, and the response when it completed."""
     if task is None:  # cannot happen once every item ended; said plainly rather than dropped
@@ -135,27 +146,92 @@ def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | No
     return line
 
 
-def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": item.id,
-        "object": "webhook.delivery",
-        "event_type": item.event_type,
-        "subject": public_id(item.subject)
-        if item.event_type.startswith("batch.")
-        else async_api.public_id(item.subject),
-        "url": item.shown or shown_url(item.url),
-        "status": item.status.value,
-        "attempt_count": item.attempt_count,
-        "created_at": async_api.iso(item.created_at),
-        "attempts": [
-            {k: v for k, v in {**a.model_dump(), "at": async_api.iso(a.at)}.items() if v is not None}
-            for a in item.attempts
-        ],
+router = Router()
+TAG = "Batches"
+UPLOAD_SECONDS = 3600
+
+
+def batches() -> Batches:
+    raise NotImplementedError("this function provides no batches")
+
+
+BatchesService = Annotated[Batches, Depends(batches)]
+
+
+@route(
+    router,
+    "POST",
+    "/v1/batches",
+    "Submit a batch (one task per request)",
+    TAG,
+    ok=BATCH,
+    description="Inline `requests`, an `input_file` (s3:// JSONL of `{custom_id, body}`), or OpenAI's "
+    "`input_file_id` (POST /v1/files) with `endpoint: /v1/chat/completions` and `completion_window: 24h`. Every "
+    "body is checked as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
+    takes_body=True,
+)
+def create(svc: BatchesService, request: body(BatchRequest), idempotency_key: IdempotencyKey = None) -> dict:
+    how = submission("batch", idempotency_key)
+    return render(submit(router, svc.create, request, how, counted="BatchesSubmitted"))
+
+
+@route(
+    router,
+    "POST",
+    "/v1/batches/uploads",
+    "Get a presigned POST (URL and form fields) for a batch input file of at most max_bytes",
+    TAG,
+    ok=obj(
+        input_file={"type": "string"},
+        upload_url={"type": "string", "format": "uri"},
+        method={"type": "string"},
+        fields={"type": "object", "additionalProperties": {"type": "string"}},
+        max_bytes={"type": "integer"},
+        expires_in={"type": "integer"},
+    ),
+)
+def upload(svc: BatchesService) -> dict:
+    """A presigned POST for a JSONL input file of at most the batch input limit, readable only by this
+    tenant's batches: send `fields` and then the file as `file` in a multipart/form-data POST."""
+    key = upload_key(tenant_of(router), uuid.uuid4().hex)
+    url, fields = svc.tasks.blobs.presigned_upload(
+        key, UPLOAD_SECONDS, "application/x-ndjson", svc.limits.max_input_bytes
+    )
+    return {
+        "input_file": f"s3://{svc.limits.own_bucket}/{key}",
+        "upload_url": url,
+        "method": "POST",
+        "fields": fields,
+        "max_bytes": svc.limits.max_input_bytes,
+        "expires_in": UPLOAD_SECONDS,
     }
-    for name in ("delivered_at", "failed_at"):
-        value = getattr(item, name)
-        if value is not None:
-            out[name] = async_api.iso(value)
-    if with_payload:
-        out["payload"] = item.payload
-    return out
+
+
+@route(
+    router,
+    "GET",
+    "/v1/batches",
+    "List batches, newest first",
+    TAG,
+    ok=openai_list_shape(
+        BATCH, next_cursor={"type": ["string", "null"], "description": "The same as last_id while has_more"}
+    ),
+    description="Pages go on `after` the last id of the previous one (OpenAI's cursor; `cursor` is the same).",
+)
+def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None, after: Cursor = None) -> dict:
+    name = "after" if after is not None else "cursor"
+    limit_, start = ids.page(present(limit=limit, **{name: after if after is not None else cursor}), name, internal_id)
+    found, last = svc.list(tenant_of(router), limit=limit_, after=start)
+    data = [render(b) for b in found]
+    return openai_list(data, last is not None, next_cursor=public_id(last) if last else None)
+
+
+@route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=BATCH)
+def get_batch(id: Id, svc: BatchesService) -> dict:
+    batch = svc.get(tenant_of(router), internal_id(id))
+    return render(batch, svc.results_url(batch))
+
+
+@route(router, "POST", "/v1/batches/{id}/cancel", "Cancel a batch (its unfinished items)", TAG, ok=BATCH)
+def cancel_batch(id: Id, svc: BatchesService) -> dict:
+    return render(svc.cancel(tenant_of(router), internal_id(id)))

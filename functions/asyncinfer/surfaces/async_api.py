@@ -1,0 +1,159 @@
+"""The Async API surface (reference 000): POST/GET /v1/async, GET/DELETE /v1/async/{id}, POST
+/v1/async/{id}/cancel; `task_<uuid>` ids, ISO-8601 UTC times, canonical statuses. Its event stream is served by
+the streaming function (asyncinfer.surfaces.streams)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from asyncinfer.domain import ids
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
+from asyncinfer.domain.requests import ChatRequest
+from asyncinfer.store.base import Page
+from asyncinfer.surfaces.contract import (
+    CancelAfter,
+    Cursor,
+    Id,
+    IdempotencyKey,
+    Limit,
+    StartTimeout,
+    StatusFilter,
+    Tasks,
+    body,
+    present,
+    read_response,
+    route,
+)
+from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.shapes import (
+    TASK,
+    obj,
+    scheduled,
+)
+from asyncinfer.tasks.reads import TaskRead
+
+ID_PREFIX = "task_"
+_TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
+
+
+def public_id(task_id: str) -> str:
+    return ID_PREFIX + ids.as_uuid(task_id)
+
+
+def internal_id(public: str) -> str:
+    """The store id behind a public id (any surface's spelling); anything malformed is simply not found."""
+    return ids.parse_any(public)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary(task: Task) -> dict[str, Any]:
+    """The fields of the submit, cancel and list answers."""
+    out: dict[str, Any] = {"id": public_id(task.id), "status": task.status.value}
+    for name in _TIMES:
+        value = getattr(task, name)
+        if value is not None:
+            out[name] = iso(value)
+    return out
+
+
+def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
+    """GET /v1/async/{id}: the summary, and once COMPLETED the whole chat completion alongside it."""
+    out = {**summary(task), "model": task.model}
+    if task.error is not None:
+        out["error"] = task.error.model_dump()
+    if task.status == TaskStatus.COMPLETED and result is not None:
+        for name, value in result.items():
+            out.setdefault(name, value)
+    elif task.usage is not None:
+        out["usage"] = task.usage.model_dump(exclude_none=True)  # what a task stopped early was charged
+    return out
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**detail(view.task, view.result), **view.timing(iso)}
+
+
+def listing(page: Page) -> dict[str, Any]:
+    return {
+        "tasks": [{**summary(task), "model": task.model} for task in page.tasks],
+        "has_more": page.next_cursor is not None,
+        "next_cursor": public_id(page.next_cursor) if page.next_cursor else None,
+    }
+
+
+def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
+    """`limit`, `cursor` and `status` query parameters, validated."""
+    limit, after = ids.page(params, "cursor", internal_id)
+    raw_status = params.get("status")
+    status = None
+    if raw_status:
+        try:
+            status = TaskStatus(raw_status.upper())
+        except ValueError:
+            raise InvalidRequest(f"status must be one of {', '.join(s.value for s in TaskStatus)}") from None
+    return limit, after, status
+
+
+# A list item: the submit's answer, and the model (so that a listing says what each task runs).
+LISTED = {**TASK, "properties": {**TASK["properties"], "model": {"type": "string", "example": "demo-chat"}}}
+
+router = Router()
+READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
+TAG = "Async API"
+
+
+@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True)
+def submit_task(
+    svc: Tasks,
+    request: body(ChatRequest),
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
+    how = submission("async", idempotency_key, start_timeout, cancel_after)
+    return summary(submit(router, svc.submit_chat, request, how))
+
+
+@route(
+    router,
+    "GET",
+    "/v1/async",
+    "List tasks, newest first",
+    TAG,
+    ok=obj(tasks={"type": "array", "items": LISTED}, has_more={"type": "boolean"}, next_cursor={}),
+)
+def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: StatusFilter = None) -> dict:
+    limit_, after, status_ = list_params(present(limit=limit, cursor=cursor, status=status))
+    return listing(svc.list(tenant_of(router), limit=limit_, after=after, status=status_, kinds=CHAT_KINDS))
+
+
+@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=READ, poll_hint=True)
+def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
+    return read_response(svc.read(tenant_of(router), internal_id(id), CHAT_KINDS), read)
+
+
+@route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=TASK)
+def cancel_task(id: Id, svc: Tasks) -> dict:
+    task = svc.get(tenant_of(router), internal_id(id), CHAT_KINDS)  # what GET sees, or 404
+    return summary(svc.cancel(task.tenant, task.id))
+
+
+@route(
+    router,
+    "DELETE",
+    "/v1/async/{id}",
+    "Delete a task (soft: cancels, hides, purges its files)",
+    TAG,
+    ok=obj(id={"type": "string"}, deleted={"type": "boolean"}),
+)
+def delete_task(id: Id, svc: Tasks) -> dict:
+    task = svc.get(tenant_of(router), internal_id(id), CHAT_KINDS)  # what GET sees, or 404
+    svc.delete(task.tenant, task.id)
+    return {"id": public_id(task.id), "deleted": True}

@@ -1,0 +1,146 @@
+"""The NetMind generation surface (reference 003): POST/GET /v1/generation, GET/DELETE /v1/generation/{id};
+32-hex ids, `YYYY-MM-DD HH:MM:SS` times, soft delete shown as `is_deleted`/`deleted_at`, outputs as
+`result.data[]` with a URL minted on every read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from asyncinfer.domain import ids
+from asyncinfer.domain.generation import GenerationRequest
+from asyncinfer.domain.model import LOWERCASE_STATUS, MEDIA_KINDS, Task, TaskStatus
+from asyncinfer.store.base import Page
+from asyncinfer.surfaces.contract import (
+    CancelAfter,
+    Id,
+    IdempotencyKey,
+    Limit,
+    NextToken,
+    StartTimeout,
+    Tasks,
+    body,
+    present,
+    read_response,
+    route,
+)
+from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.shapes import (
+    GENERATION,
+    obj,
+    scheduled,
+)
+from asyncinfer.tasks.reads import TaskRead
+
+STATUS = LOWERCASE_STATUS
+DELETED = {"message": "Generation deleted"}
+
+
+def stamp(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def generation(task: Task, url_for: Callable[[str], str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if task.status == TaskStatus.COMPLETED and task.deleted_at is None:
+        result = {
+            "data": [
+                {"url": url_for(o.key), "file_id": o.file_id, "file_name": o.file_name, "file_type": o.file_type}
+                for o in task.outputs
+            ]
+        }
+    out: dict[str, Any] = {
+        "id": task.id,
+        "user_id": task.tenant,
+        "status": STATUS[task.status],
+        "created_at": stamp(task.created_at),
+        "updated_at": stamp(task.updated_at),
+        "deleted_at": stamp(task.deleted_at),
+        "is_deleted": task.deleted_at is not None,
+        "result": result,
+    }
+    if task.error is not None:
+        out["error"] = task.error.model_dump()
+    return out
+
+
+def read(view: TaskRead) -> dict[str, Any]:
+    return {**generation(view.task, view.url_for), **view.timing(stamp)}
+
+
+def listing(page: Page, url_for: Callable[[str], str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"generation_list": [generation(task, url_for) for task in page.tasks]}
+    if page.next_cursor:
+        out["next_token"] = page.next_cursor
+    return out
+
+
+router = Router()
+TAG = "NetMind"
+
+
+@route(
+    router,
+    "POST",
+    "/v1/generation",
+    "Create a generation (image, audio or video)",
+    TAG,
+    ok=GENERATION,
+    description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",
+    takes_body=True,
+)
+def create(
+    svc: Tasks,
+    request: body(GenerationRequest),
+    idempotency_key: IdempotencyKey = None,
+    start_timeout: StartTimeout = None,
+    cancel_after: CancelAfter = None,
+) -> dict:
+    how = submission("netmind", idempotency_key, start_timeout, cancel_after)
+    return generation(submit(router, svc.submit_generation, request, how), svc.download_url)
+
+
+@route(
+    router,
+    "GET",
+    "/v1/generation",
+    "List generations",
+    TAG,
+    ok=obj(generation_list={"type": "array", "items": GENERATION}, next_token={"type": "string"}),
+)
+def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
+    limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
+    page = svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=MEDIA_KINDS)
+    return listing(page, svc.download_url)
+
+
+@route(
+    router,
+    "GET",
+    "/v1/generation/{id}",
+    "Get a generation, with fresh download URLs",
+    TAG,
+    ok=scheduled(GENERATION, {"type": ["string", "null"], "example": "2025-09-18 09:14:20"}),
+    poll_hint=True,
+)
+def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header
+    return read_response(svc.read(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True), read)
+
+
+@route(
+    router,
+    "DELETE",
+    "/v1/generation/{id}",
+    "Delete a generation (soft; its files are deleted)",
+    TAG,
+    ok=obj(message={"type": "string", "example": "Generation deleted"}),
+)
+def delete_generation(id: Id, svc: Tasks) -> dict:
+    task = svc.get(tenant_of(router), ids.parse_any(id), MEDIA_KINDS)
+    svc.delete(task.tenant, task.id)
+    return DELETED
