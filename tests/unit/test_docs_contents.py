@@ -2,16 +2,19 @@
 (and the README links it), every nav entry exists, every internal link names a page and heading that exist,
 and the Configuration page names only variables the settings models read."""
 
+import importlib.util
 import re
 from pathlib import Path
 
 import yaml
 from markdown.extensions.toc import slugify
 
-from docs.hooks.generated import settings_variables
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+# The site's hook that generates the configuration reference, loaded from its file (docs/ is not a package).
+_spec = importlib.util.spec_from_file_location("docs_hooks_generated", DOCS / "hooks" / "generated.py")
+generated = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generated)
 README = ROOT / "README.md"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "hooks" not in p.relative_to(DOCS).parts)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -99,5 +102,5 @@ def test_the_configuration_page_names_only_settings_the_models_read():
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     named = {v for row in rows for v in re.findall(r"`((?:ASYNCINFER|OPENAI)_[A-Z0-9_]+)`", row.split("|")[1])}
     assert named, "the Configuration page has no table of variables"
-    unknown = named - set(settings_variables())
+    unknown = named - set(generated.settings_variables())
     assert not unknown, f"the Configuration page names variables no settings model reads: {sorted(unknown)}"
