@@ -1,8 +1,13 @@
-"""Every function and every API route, in one place: the dev server and the CDK stack both read it."""
+"""Every function and every API route, in one place: the dev server and the CDK stack both read it. The routes
+are the ones the surfaces' routers declare (asyncinfer.surfaces.contract.route), each served by the function
+that serves its surface (SURFACES)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
 HANDLERS: dict[str, str] = {
     "authorizer": "asyncinfer.handlers.authorizer.lambda_handler",
@@ -29,6 +34,20 @@ HANDLERS: dict[str, str] = {
 STREAM_APP = "asyncinfer.handlers.stream:app"
 
 
+# The surfaces each function serves: modules of asyncinfer.surfaces (or, in tests, any module with a `router`).
+SURFACES: dict[str, tuple[str, ...]] = {
+    "api_async": ("async_api", "openai_models", "usage"),
+    "api_perplexity": ("perplexity",),
+    "api_privategpt": ("privategpt",),
+    "api_netmind": ("netmind",),
+    "api_batches": ("openai_batches", "openai_files"),
+    "api_webhooks": ("webhooks",),
+    # The SSE routes' declarations: the streaming function serves them (an ASGI app, not a resolver).
+    "stream": ("streams",),
+    "api_docs": ("docs",),
+}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -39,47 +58,26 @@ class Route:
     streaming: bool = False
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/async", "api_async"),
-    Route("GET", "/v1/async", "api_async"),
-    Route("GET", "/v1/async/{id}", "api_async"),
-    Route("POST", "/v1/async/{id}/cancel", "api_async"),
-    Route("DELETE", "/v1/async/{id}", "api_async"),
-    Route("GET", "/v1/async/{id}/events", "stream", streaming=True),
-    Route("GET", "/v1/models", "api_async"),
-    Route("GET", "/v1/models/{id}", "api_async"),
-    Route("GET", "/v1/usage", "api_async"),
-    Route("POST", "/v1/chat/completions", "api_async"),
-    Route("POST", "/async/chat/completions", "api_perplexity"),
-    Route("GET", "/async/chat/completions", "api_perplexity"),
-    Route("GET", "/async/chat/completions/{id}", "api_perplexity"),
-    Route("POST", "/v1/async/sonar", "api_perplexity"),
-    Route("GET", "/v1/async/sonar", "api_perplexity"),
-    Route("GET", "/v1/async/sonar/{id}", "api_perplexity"),
-    Route("POST", "/v1/messages/async", "api_privategpt"),
-    Route("GET", "/v1/messages/async/{id}/status", "api_privategpt"),
-    Route("POST", "/v1/messages/async/{id}/cancel", "api_privategpt"),
-    Route("DELETE", "/v1/messages/async/{id}", "api_privategpt"),
-    Route("GET", "/v1/messages/async/{id}/stream", "stream", streaming=True),
-    Route("POST", "/v1/generation", "api_netmind"),
-    Route("GET", "/v1/generation", "api_netmind"),
-    Route("GET", "/v1/generation/{id}", "api_netmind"),
-    Route("DELETE", "/v1/generation/{id}", "api_netmind"),
-    Route("POST", "/v1/batches", "api_batches"),
-    Route("GET", "/v1/batches", "api_batches"),
-    Route("POST", "/v1/batches/uploads", "api_batches"),
-    Route("GET", "/v1/batches/{id}", "api_batches"),
-    Route("POST", "/v1/batches/{id}/cancel", "api_batches"),
-    Route("POST", "/v1/files", "api_batches"),
-    Route("GET", "/v1/files", "api_batches"),
-    Route("GET", "/v1/files/{id}", "api_batches"),
-    Route("DELETE", "/v1/files/{id}", "api_batches"),
-    Route("GET", "/v1/files/{id}/content", "api_batches"),
-    Route("GET", "/v1/webhooks/secret", "api_webhooks"),
-    Route("POST", "/v1/webhooks/secret/rotate", "api_webhooks"),
-    Route("GET", "/v1/webhooks/deliveries", "api_webhooks"),
-    Route("GET", "/v1/webhooks/deliveries/{id}", "api_webhooks"),
-    Route("POST", "/v1/webhooks/deliveries/{id}/redeliver", "api_webhooks"),
-    Route("GET", "/openapi.json", "api_docs", authorized=False),
-    Route("GET", "/docs", "api_docs", authorized=False),
-)
+def surface(name: str) -> Any:
+    """A surface's module, by its name in SURFACES."""
+    return import_module(name if "." in name else f"asyncinfer.surfaces.{name}")
+
+
+def routes(surfaces: Mapping[str, Sequence[str]] = SURFACES) -> tuple[Route, ...]:
+    """The route table: every route the surfaces' routers declare, with the function that serves it."""
+    from asyncinfer.surfaces.contract import declared
+
+    return tuple(
+        Route(d.method, d.path, function, d.authorized, d.streaming)
+        for function, names in surfaces.items()
+        for name in names
+        for d in declared(surface(name).router)
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """ROUTES is made on first use, so that a reader of HANDLERS alone loads no surface."""
+    if name != "ROUTES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    table = globals()["ROUTES"] = routes()
+    return table

@@ -109,7 +109,15 @@ READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
 TAG = "Async API"
 
 
-@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True)
+# The submit's request example (Swagger UI's "Try it out" sends it; built from the schema it would be refused): the
+# provider's reference request, with a model the packaged registry serves quickly (the MiroMind page's).
+EXAMPLE = {
+    "model": "mirothinker-1-7-deepresearch-mini",
+    "messages": [{"role": "user", "content": "Write a short research note on quantum computing advances."}],
+}
+
+
+@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True, example=EXAMPLE)
 def submit_task(
     svc: Tasks,
     request: body(ChatRequest),

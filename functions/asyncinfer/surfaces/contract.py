@@ -15,6 +15,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
@@ -48,38 +49,33 @@ Limit = Annotated[str | None, Query(json_schema_extra=LIMIT_SCHEMA)]
 Cursor = Annotated[str | None, Query()]
 NextToken = Annotated[str | None, Query()]
 StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": [s.value for s in TaskStatus]})]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Same key and body: the first call's task, not a new one. Same key, other body: 409.",
-        json_schema_extra={"minLength": 1, "maxLength": 255},
-    ),
-]
-StartTimeout = Annotated[
-    str | None,
-    Header(
-        alias="X-Fal-Request-Timeout",
-        description="fal's time-to-start deadline, in seconds from the submit: not started by then, the task ends "
-        "FAILED `start_timeout` and never runs (the body's `start_timeout` wins).",
-    ),
-]
-CancelAfter = Annotated[
-    str | None,
-    Header(
-        alias="Cancel-After",
-        description="Replicate's deadline, from the submit (`30s`, `5m`, `1h30m`, or seconds): missed before the "
-        "start, the task ends FAILED `start_timeout`; while running, it is stopped and ends `deadline_exceeded`.",
-    ),
-]
-LastEventId = Annotated[
-    str | None,
-    Header(
-        alias="Last-Event-ID",
-        description="Resume after this event (its `id:`).",
-        json_schema_extra={"pattern": "^[0-9]+$"},
-    ),
-]
+# Header names as clients write them (Powertools lowercases them; the document spells them so again).
+HEADER_NAMES: dict[str, str] = {}
+
+
+def header(name: str, description: str, **schema: Any) -> Any:
+    """An optional header parameter named `name`, as clients spell it."""
+    HEADER_NAMES[name.lower()] = name
+    return Annotated[str | None, Header(alias=name, description=description, json_schema_extra=schema or None)]
+
+
+IdempotencyKey = header(
+    "Idempotency-Key",
+    "Same key and body: the first call's task, not a new one. Same key, other body: 409.",
+    minLength=1,
+    maxLength=255,
+)
+StartTimeout = header(
+    "X-Fal-Request-Timeout",
+    "fal's time-to-start deadline, in seconds from the submit: not started by then, the task ends "
+    "FAILED `start_timeout` and never runs (the body's `start_timeout` wins).",
+)
+CancelAfter = header(
+    "Cancel-After",
+    "Replicate's deadline, from the submit (`30s`, `5m`, `1h30m`, or seconds): missed before the "
+    "start, the task ends FAILED `start_timeout`; while running, it is stopped and ends `deadline_exceeded`.",
+)
+LastEventId = header("Last-Event-ID", "Resume after this event (its `id:`).", pattern="^[0-9]+$")
 
 
 def body(model: type) -> Any:
@@ -128,6 +124,27 @@ def read_response(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) 
     """A read of a task as a surface renders it: with the poll hint while it has not ended."""
     headers = {} if view.poll_after_ms is None else {POLL_HEADER: str(view.poll_after_ms)}
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=render(view), headers=headers)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A route as its router declares it: the route table (asyncinfer.routes) and the document are made of them."""
+
+    method: str
+    path: str  # API Gateway's resource path, e.g. /v1/async/{id}
+    tag: str
+    authorized: bool = True
+    streaming: bool = False  # served by the streaming function: API Gateway streams the answer
+    example: dict[str, Any] | None = None  # a request body its validation accepts (Swagger UI's "Try it out")
+    models: tuple[type, ...] = ()  # its request body's model, and the models its body refers to by name
+
+
+_DECLARED: dict[Router, list[Declared]] = {}
+
+
+def declared(router: Router) -> list[Declared]:
+    """The routes `router` declares, in their order."""
+    return _DECLARED.get(router, [])
 
 
 # The surface (tag) of each route, by method and path: a 404 there may say where an id of another's is read.
@@ -189,8 +206,11 @@ def route(
     html: bool = False,
     public: bool = False,
     poll_hint: bool = False,
+    example: dict[str, Any] | None = None,
+    models: tuple[type, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The router's decorator for `method path` (path as routes.py writes it), with its description."""
+    """The router's decorator for `method path` (API Gateway's resource path), with its description; the route
+    is declared for the route table and the document (`example`: the request body Swagger UI sends)."""
     if streams:
         answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
     elif html:
@@ -238,7 +258,22 @@ def route(
         responses=responses,
         enable_validation=False if takes_body else None,
     )
-    return (lambda func: declare(_with_its_request(router, func))) if takes_body else declare
+
+    def declared_route(func: Callable[..., Any]) -> Callable[..., Any]:
+        hints = get_type_hints(getattr(func, "__wrapped__", func), include_extras=True)
+        bodies = tuple(get_args(hint)[0] for hint in hints.values() if _param(hint, Body))
+        entry = Declared(method, path, tag, not public, streams, example, bodies + models)
+        _DECLARED.setdefault(router, []).append(entry)
+        return declare(_with_its_request(router, func) if takes_body else func)
+
+    return declared_route
+
+
+def _param(hint: Any, kind: type) -> Any:
+    """The parameter of `kind` (Body, Header, Query) that an annotation declares, if any."""
+    if get_origin(hint) is not Annotated:
+        return None
+    return next((param for param in get_args(hint)[1:] if isinstance(param, kind)), None)
 
 
 def request_limit(service: Any) -> int:
@@ -253,13 +288,7 @@ def _with_its_request(router: Router, func: Callable[..., Any]) -> Callable[...,
     if hasattr(func, "__wrapped__"):
         return func  # declared already (a route at two paths)
     hints = get_type_hints(func, include_extras=True)
-    declared = {
-        name: param
-        for name, hint in hints.items()
-        if get_origin(hint) is Annotated
-        for param in get_args(hint)[1:]
-        if isinstance(param, Body | Header | Query)
-    }
+    declared = {name: param for name, hint in hints.items() if (param := _param(hint, Body | Header | Query))}
 
     @functools.wraps(func)
     def route_with_its_request(**given: Any) -> Any:

@@ -9,6 +9,7 @@ generation's `config` is, by the model's kind) are listed beside the bodies."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.surfaces.contract import LIMIT_SCHEMA, route
+from asyncinfer.routes import SURFACES, surface
+from asyncinfer.surfaces.contract import HEADER_NAMES, LIMIT_SCHEMA, Declared, declared, route
 from asyncinfer.surfaces.shapes import obj
 
 VERSION = "0.1.0"
@@ -50,44 +52,8 @@ def docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=swagger_page())
 
 
-PUBLIC = {("GET", "/openapi.json"), ("GET", "/docs")}
-# Header names as clients write them (Powertools lowercases them), and the limit's whole schema (its default
-# is the reader's, not the parameter's).
-HEADER_NAMES = {
-    "idempotency-key": "Idempotency-Key",
-    "last-event-id": "Last-Event-ID",
-    "x-fal-request-timeout": "X-Fal-Request-Timeout",
-    "cancel-after": "Cancel-After",
-}
+# The limit's whole schema (its default is the reader's, not the parameter's).
 PARAMETER_SCHEMAS = {("query", "limit"): LIMIT_SCHEMA}
-
-# Each submit's request example: the provider's reference request, with model ids the packaged registry serves
-# (quick ones, backed by the demo chat and image models). Without one, Swagger UI's "Try it out" builds a body
-# from the schema, which our validation refuses (a system message with a tool_call_id).
-_CHAT = [{"role": "user", "content": "What is the capital of France?"}]
-REQUEST_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/v1/async"): {
-        "model": "mirothinker-1-7-deepresearch-mini",
-        "messages": [{"role": "user", "content": "Write a short research note on quantum computing advances."}],
-    },
-    ("POST", "/v1/messages/async"): {
-        "messages": [{"role": "user", "content": "Summarize our Q3 report in three bullet points."}],
-        "temperature": 0.2,
-        "max_tokens": 512,
-    },
-    ("POST", "/async/chat/completions"): {"request": {"model": "sonar", "messages": _CHAT}},
-    ("POST", "/v1/async/sonar"): {"request": {"model": "sonar", "messages": _CHAT}},
-    ("POST", "/v1/batches"): {"requests": [{"custom_id": "q1", "body": {"model": "demo-chat", "messages": _CHAT}}]},
-    ("POST", "/v1/generation"): {
-        "model": "Qwen/Qwen-Image",
-        "config": {
-            "prompt": "Generate a cup of coffee",
-            "image_size": "square",
-            "num_images": 1,
-            "output_format": "png",
-        },
-    },
-}
 
 
 def _plain(schema: dict[str, Any]) -> dict[str, Any]:
@@ -100,9 +66,11 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in schema.items()}
 
 
-def _finish(generated: dict[str, Any]) -> dict[str, Any]:
+def _finish(generated: dict[str, Any], routes: list[Declared]) -> dict[str, Any]:
+    declared = {(route.method, route.path): route for route in routes}
     for path, item in generated["paths"].items():
         for method, operation in item.items():
+            route = declared[(method.upper(), path)]
             operation["responses"].pop("422", None)
             for parameter in operation.get("parameters", []):
                 parameter["name"] = HEADER_NAMES.get(parameter["name"], parameter["name"])
@@ -113,10 +81,9 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
                     parameter["schema"].pop("description", None)
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
-                example = REQUEST_EXAMPLES.get((method.upper(), path))
-                if example is not None:
-                    operation["requestBody"]["content"]["application/json"]["example"] = example
-            if (method.upper(), path) in PUBLIC:
+                if route.example is not None:
+                    operation["requestBody"]["content"]["application/json"]["example"] = route.example
+            if not route.authorized:
                 operation["security"] = []
     schemas = generated["components"]["schemas"]
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
@@ -125,13 +92,7 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
         error={**obj(code={"type": "string"}, message={"type": "string"}), "required": ["code", "message"]}
     )
     # The bodies as pydantic writes them (the generated copies lose their `default: null`).
-    from asyncinfer.domain.batches import BatchRequest
-    from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
-    from asyncinfer.domain.requests import ChatRequest
-    from asyncinfer.surfaces.perplexity import SubmitBody
-    from asyncinfer.surfaces.privategpt import MessagesRequest
-
-    for model in (ChatRequest, SubmitBody, MessagesRequest, GenerationRequest, ImageConfig, AudioConfig, BatchRequest):
+    for model in dict.fromkeys(model for route in routes for model in route.models):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -140,38 +101,19 @@ def _finish(generated: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def document() -> dict[str, Any]:
+    """The document of every surface of the route table (asyncinfer.routes.SURFACES)."""
+    return generate(SURFACES)
+
+
+def generate(surfaces: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     # The surfaces are imported here, on the first read of the document: the docs function's cold start
     # does not load the services behind them (the webhook client, batches).
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
-    from asyncinfer.surfaces import (
-        async_api,
-        netmind,
-        openai_batches,
-        openai_files,
-        openai_models,
-        perplexity,
-        privategpt,
-        streams,
-        usage,
-        webhooks,
-    )
-
+    routers = [surface(name).router for names in surfaces.values() for name in names]
     app = APIGatewayRestResolver(enable_validation=True)
-    for module in (
-        async_api,
-        openai_models,
-        usage,
-        perplexity,
-        privategpt,
-        netmind,
-        openai_batches,
-        openai_files,
-        webhooks,
-        streams,
-    ):
-        app.include_router(module.router)
-    app.include_router(router)
+    for each in routers:
+        app.include_router(each)
     generated = app.get_openapi_schema(
         title="asyncinfer",
         version=VERSION,
@@ -180,7 +122,8 @@ def document() -> dict[str, Any]:
         security_schemes={"apiKey": HTTPBearer(description="An asyncinfer API key")},
         security=[{"apiKey": []}],
     )
-    return _finish(json.loads(generated.model_dump_json(by_alias=True, exclude_none=True)))
+    routes = [route for each in routers for route in declared(each)]
+    return _finish(json.loads(generated.model_dump_json(by_alias=True, exclude_none=True)), routes)
 
 
 @cache

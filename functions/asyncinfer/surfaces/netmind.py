@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from asyncinfer.domain import ids
-from asyncinfer.domain.generation import GenerationRequest
+from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
 from asyncinfer.domain.model import LOWERCASE_STATUS, MEDIA_KINDS, Task, TaskStatus
 from asyncinfer.store.base import Page
 from asyncinfer.surfaces.contract import (
@@ -84,6 +84,14 @@ router = Router()
 TAG = "NetMind"
 
 
+# The submit's request example (Swagger UI's "Try it out" sends it; built from the schema it would be refused): the
+# provider's reference request, with a model the packaged registry serves quickly.
+EXAMPLE = {
+    "model": "Qwen/Qwen-Image",
+    "config": {"prompt": "Generate a cup of coffee", "image_size": "square", "num_images": 1, "output_format": "png"},
+}
+
+
 @route(
     router,
     "POST",
@@ -93,6 +101,8 @@ TAG = "NetMind"
     ok=GENERATION,
     description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",
     takes_body=True,
+    example=EXAMPLE,
+    models=(ImageConfig, AudioConfig),
 )
 def create(
     svc: Tasks,

@@ -158,6 +158,18 @@ def batches() -> Batches:
 BatchesService = Annotated[Batches, Depends(batches)]
 
 
+# The submit's request example (Swagger UI's "Try it out" sends it; built from the schema it would be refused): the
+# provider's reference request, with a model the packaged registry serves quickly.
+EXAMPLE = {
+    "requests": [
+        {
+            "custom_id": "q1",
+            "body": {"model": "demo-chat", "messages": [{"role": "user", "content": "What is the capital of France?"}]},
+        }
+    ]
+}
+
+
 @route(
     router,
     "POST",
@@ -169,6 +181,7 @@ BatchesService = Annotated[Batches, Depends(batches)]
     "`input_file_id` (POST /v1/files) with `endpoint: /v1/chat/completions` and `completion_window: 24h`. Every "
     "body is checked as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
     takes_body=True,
+    example=EXAMPLE,
 )
 def create(svc: BatchesService, request: body(BatchRequest), idempotency_key: IdempotencyKey = None) -> dict:
     how = submission("batch", idempotency_key)

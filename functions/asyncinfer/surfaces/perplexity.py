@@ -124,8 +124,14 @@ READ = scheduled(PPLX, {"type": ["integer", "null"]})
 TAG = "Perplexity"
 
 
-@route(router, "POST", "/v1/async/sonar", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
-@route(router, "POST", "/async/chat/completions", "Submit an async chat completion", TAG, ok=PPLX, takes_body=True)
+# The submit's request example (Swagger UI's "Try it out" sends it; built from the schema it would be refused): the
+# provider's reference request, with a model the packaged registry serves quickly.
+EXAMPLE = {"request": {"model": "sonar", "messages": [{"role": "user", "content": "What is the capital of France?"}]}}
+SUBMIT = "Submit an async chat completion"
+
+
+@route(router, "POST", "/v1/async/sonar", SUBMIT, TAG, ok=PPLX, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/async/chat/completions", SUBMIT, TAG, ok=PPLX, takes_body=True, example=EXAMPLE)
 def submit_request(
     svc: Tasks,
     request: body(SubmitBody),
