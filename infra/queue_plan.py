@@ -1,5 +1,5 @@
 """The queues, their dead-letter queues and redrive settings, described once: the CDK stack builds them
-(infra.components.queues) and the local stack makes the same ones in the emulator (infra.local.emulator).
+(infra.components.queues) and the local stack makes the same ones in the emulator (infra.local.resources).
 Plain data: no CDK here, so the local stack can read it."""
 
 from __future__ import annotations

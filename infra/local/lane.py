@@ -15,10 +15,10 @@ defaults.apply()  # before the handlers' modules are imported (Powertools reads 
 import boto3  # noqa: E402
 
 from infra.local.child import Child, ready  # noqa: E402
-from infra.local.emulator import WORKER_TIMEOUT_SECONDS  # noqa: E402
 from infra.local.functions import LocalFunctions  # noqa: E402
 from infra.local.poller import BATCH_SIZE, Poller  # noqa: E402
 from infra.local.quiet import console_logging  # noqa: E402
+from infra.local.resources import WORKER_TIMEOUT_SECONDS  # noqa: E402
 
 
 class Lane:

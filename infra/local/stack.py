@@ -25,11 +25,12 @@ from infra.local import defaults, durable
 from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
 from infra.local.durable import LocalRunner
-from infra.local.emulator import REGION, WORKER_TIMEOUT_SECONDS, Emulator, EmulatorProcess, Resources
+from infra.local.emulator import Emulator, EmulatorProcess
 from infra.local.functions import LocalFunctions
 from infra.local.lane import Lane
 from infra.local.poller import BATCH_SIZE, Poller
 from infra.local.quiet import console_logging
+from infra.local.resources import REGION, WORKER_TIMEOUT_SECONDS, Resources
 from infra.local.schedule import Every
 from infra.local.streams import StreamPoller
 from infra.local.video_jobs import DemoVideoJobs
