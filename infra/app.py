@@ -1,4 +1,4 @@
-"""CDK app: `npx cdk synth` / `cdk deploy` (see README, Deploy)."""
+"""CDK app: `npx cdk synth` / `cdk deploy` (see docs/operate/deploy.md)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ class InfraConfig(BaseModel):
     runner_execution_days: int = Field(default=7, ge=1, le=366)
     runner_retention_days: int = Field(default=14, ge=1, le=90)
     # Long tasks of one tenant running on the runner at once, its batches' items included (0: no cap); one
-    # more waits for a slot instead of failing (README: Long tasks).
+    # more waits for a slot instead of failing (docs/guide/long-tasks.md).
     max_long_tasks_per_tenant: int = Field(default=10, ge=0, le=10_000)
     # The runner's reserved concurrency: at most this many of its invocations at once (an execution waiting
     # without compute holds none), and as many kept for it. null: none reserved, which any account can deploy;

@@ -3,7 +3,7 @@
 `asyncinfer keys create --tenant NAME`: mint an API key, print it once, store only its hash.
 `asyncinfer budget set|show|clear --tenant NAME`: a tenant's spending limits per UTC day and month.
 `asyncinfer tenant show|set --tenant NAME`: the service classes it may use and its waiting quotas.
-`asyncinfer preflight`: read-only checks of what a first deploy needs (README: Deploy to AWS).
+`asyncinfer preflight`: read-only checks of what a first deploy needs (docs/operate/deploy.md).
 `asyncinfer smoke --url URL --key KEY`: each surface's reference requests end to end after a deploy.
 `asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
 function's handler (locally, against `make dev`), or by invoking the deployed batch function (--function).
@@ -55,7 +55,9 @@ def _main(argv: list[str] | None) -> int:
     create.add_argument("--expires", help="when the key stops working: 30d, 12h, 90m from now, or an ISO date")
     listing_keys = keys.add_parser("list", help="a tenant's keys (ids, created, expires, revoked; never the keys)")
     listing_keys.add_argument("--tenant", required=True)
-    revoke = keys.add_parser("revoke", help="stop a key from working (API Gateway may cache it a while: README)")
+    revoke = keys.add_parser(
+        "revoke", help="stop a key from working (API Gateway may cache it a while: docs/operate/security.md)"
+    )
     revoke.add_argument("key_id", help="the key's id, as `keys list` shows it")
     revoke.add_argument("--tenant", required=True)
     budget = commands.add_parser("budget", help="spending limits (US dollars per UTC day and month)")

@@ -44,7 +44,7 @@ class Runner(Construct):
                 execution_timeout=Duration.days(config.runner_execution_days),
                 retention_period=Duration.days(config.runner_retention_days),
             ),
-            # Its own bound (README: Long tasks): invocations beyond it are throttled, and Lambda keeps an
+            # Its own bound (docs/internals/long-tasks.md): invocations beyond it are throttled, and Lambda keeps an
             # asynchronous invocation's event and tries again (invocation-async-error-handling).
             reserved_concurrency=config.runner_reserved_concurrency,
         ).function

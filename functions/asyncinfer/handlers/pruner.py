@@ -1,4 +1,4 @@
-"""Scheduled daily: deletes the long-task runner's versions that nothing runs on (README: Upgrades)."""
+"""Scheduled daily: deletes the long-task runner's versions that nothing runs on (docs/operate/upgrades.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deletes the long-task runner's old versions that nothing runs on any more (README: Upgrades).
+"""Deletes the long-task runner's old versions that nothing runs on any more (docs/operate/upgrades.md).
 
 Each deploy publishes a runner version and retains the one before: a durable execution stays on the version
 that started it, for up to runner_execution_days. A version is kept while an alias routes to it, while it is

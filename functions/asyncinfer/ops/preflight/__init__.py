@@ -2,7 +2,7 @@
 `cdk deploy` depends on. Each check answers ok, warn or fail, and a failing one says how to fix it.
 
 Nothing here writes: every AWS call is a Describe/Get/List, and the stack is synthesized into a temporary
-directory. The sources behind each check are in the README's "Deploy to AWS" section."""
+directory. The sources behind each check are in docs/operate/deploy.md."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def existing_stack(ctx: Context) -> Check:
             "stack",
             Result.FAIL,
             f"{name} is {status}: a failed first deploy, which CloudFormation cannot update",
-            f"aws cloudformation delete-stack --stack-name {name} (see README: a failed first deploy)",
+            f"aws cloudformation delete-stack --stack-name {name} (see docs/operate/deploy.md: a failed first deploy)",
         )
     if status.endswith("_IN_PROGRESS"):
         return Check("stack", Result.FAIL, f"{name} is {status}", "wait for it to finish, then deploy")
