@@ -288,12 +288,12 @@ def _with_its_request(router: Router, func: Callable[..., Any]) -> Callable[...,
     if hasattr(func, "__wrapped__"):
         return func  # declared already (a route at two paths)
     hints = get_type_hints(func, include_extras=True)
-    declared = {name: param for name, hint in hints.items() if (param := _param(hint, Body | Header | Query))}
+    params = {name: param for name, hint in hints.items() if (param := _param(hint, Body | Header | Query))}
 
     @functools.wraps(func)
     def route_with_its_request(**given: Any) -> Any:
         event = router.current_event
-        for name, param in declared.items():
+        for name, param in params.items():
             if isinstance(param, Body):
                 given[name] = parse_json_body(raw_body(router), request_limit(given["svc"]))
             elif isinstance(param, Header):

@@ -135,8 +135,7 @@ def list_deliveries(
 
 @route(router, "GET", "/v1/webhooks/deliveries/{id}", "Get a delivery, with its attempts and payload", TAG, ok=DELIVERY)
 def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
-    delivery = svc.get(tenant_of(router), _delivery_id(id))
-    return delivery(delivery, with_payload=True)
+    return delivery(svc.get(tenant_of(router), _delivery_id(id)), with_payload=True)
 
 
 @route(
