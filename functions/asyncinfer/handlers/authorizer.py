@@ -11,14 +11,14 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from asyncinfer import wiring
 from asyncinfer.config import AuthorizerSettings
 from asyncinfer.observability import logger, metrics, tracer
-from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.keys import authenticate, bearer_token
 
 SETTINGS = AuthorizerSettings  # the infra tests check each deployed environment against it
 
 
 @wiring.cached
-def store() -> DynamoTaskStore:
+def store() -> TaskStore:
     return wiring.task_store(SETTINGS().table_name)
 
 

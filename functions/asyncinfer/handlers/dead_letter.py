@@ -11,8 +11,7 @@ from asyncinfer.config import DeadLetterSettings
 from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
-from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.store.dynamodb_records import DynamoWebhookStore
+from asyncinfer.store.base import TaskStore, WebhookStore
 from asyncinfer.tasks.outcomes import fail_dead_lettered
 from asyncinfer.tasks.webhooks import fail_dead_lettered as fail_dead_lettered_delivery
 
@@ -20,12 +19,12 @@ SETTINGS = DeadLetterSettings  # the infra tests check each deployed environment
 
 
 @wiring.cached
-def store() -> DynamoTaskStore:
+def store() -> TaskStore:
     return wiring.task_store(SETTINGS().table_name)
 
 
 @wiring.cached
-def webhook_store() -> DynamoWebhookStore:
+def webhook_store() -> WebhookStore:
     return wiring.webhook_store(SETTINGS().table_name)
 
 

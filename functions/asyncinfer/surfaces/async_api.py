@@ -13,7 +13,6 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import ChatRequest
-from asyncinfer.store.base import Page
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Cursor,
@@ -29,12 +28,8 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import (
-    TASK,
-    obj,
-    scheduled,
-)
-from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.surfaces.shapes import TASK, obj, scheduled
+from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 ID_PREFIX = "task_"
 _TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
@@ -80,7 +75,7 @@ def read(view: TaskRead) -> dict[str, Any]:
     return {**detail(view.task, view.result), **view.timing(iso)}
 
 
-def listing(page: Page) -> dict[str, Any]:
+def listing(page: TaskPage) -> dict[str, Any]:
     return {
         "tasks": [{**summary(task), "model": task.model} for task in page.tasks],
         "has_more": page.next_cursor is not None,

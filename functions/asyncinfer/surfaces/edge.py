@@ -1,4 +1,5 @@
-"""The HTTP edge shared by every API handler: one resolver shape, errors mapped to statuses once."""
+"""The HTTP edge every surface shares: one resolver shape, errors mapped to statuses once, the authorized tenant,
+and the one submit path (a Submission from the route's declared headers, the service's submit, counted)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from asyncinfer.domain import ids
 from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
 from asyncinfer.domain.model import LOWERCASE_STATUS, MEDIA_KINDS, Task, TaskStatus
-from asyncinfer.store.base import Page
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -28,12 +27,8 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import (
-    GENERATION,
-    obj,
-    scheduled,
-)
-from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.surfaces.shapes import GENERATION, obj, scheduled
+from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = LOWERCASE_STATUS
 DELETED = {"message": "Generation deleted"}
@@ -73,7 +68,7 @@ def read(view: TaskRead) -> dict[str, Any]:
     return {**generation(view.task, view.url_for), **view.timing(stamp)}
 
 
-def listing(page: Page, url_for: Callable[[str], str]) -> dict[str, Any]:
+def listing(page: TaskPage, url_for: Callable[[str], str]) -> dict[str, Any]:
     out: dict[str, Any] = {"generation_list": [generation(task, url_for) for task in page.tasks]}
     if page.next_cursor:
         out["next_token"] = page.next_cursor

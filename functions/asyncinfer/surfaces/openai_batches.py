@@ -29,10 +29,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import (
-    BATCH,
-    obj,
-)
+from asyncinfer.surfaces.shapes import BATCH, obj
 from asyncinfer.tasks.batches import Batches
 
 ID_PREFIX = "batch_"

@@ -15,7 +15,6 @@ from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
-from asyncinfer.store.base import Page
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -30,12 +29,8 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import (
-    PPLX,
-    obj,
-    scheduled,
-)
-from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.surfaces.shapes import PPLX, obj, scheduled
+from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = {
     TaskStatus.CREATED: "CREATED",
@@ -112,7 +107,7 @@ def read(view: TaskRead) -> dict[str, Any]:
     return {**detail(view.task, view.result), **view.timing(_seconds)}
 
 
-def listing(page: Page) -> dict[str, Any]:
+def listing(page: TaskPage) -> dict[str, Any]:
     return {
         "requests": [summary(task) for task in page.tasks],
         "next_token": ids.as_uuid(page.next_cursor) if page.next_cursor else None,

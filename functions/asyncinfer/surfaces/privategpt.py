@@ -36,11 +36,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import (
-    PGPT_STATUS,
-    obj,
-    scheduled,
-)
+from asyncinfer.surfaces.shapes import PGPT_STATUS, obj, scheduled
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.streaming import sse

@@ -6,15 +6,25 @@ surface's own spelling. A stream's status events carry the same."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.scheduling import Standing, estimate_finish
 
 Stamp = Callable[[int], Any]  # epoch ms -> a time as the surface spells it
+
+
+class TaskPage(Protocol):
+    """A page of a tenant's tasks as a surface lists them (the service's list gives one)."""
+
+    @property
+    def tasks(self) -> Sequence[Task]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...  # where the next page starts; None on the last
 
 
 @dataclass(frozen=True)
