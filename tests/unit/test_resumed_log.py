@@ -1,6 +1,6 @@
 """A step that runs again after an interruption does not write what its first run already wrote."""
 
-from asyncinfer.tasks.event_log import ResumedLog
+from asyncinfer.runner.resumed_log import ResumedLog
 
 
 class Recorder:

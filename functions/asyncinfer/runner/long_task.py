@@ -5,7 +5,7 @@ Each model turn and each tool call is one step (runner.chat); an upstream job is
 steps (runner.jobs). A finished step never runs again: after an interruption the runtime runs the handler
 from the top and answers finished steps from their checkpoints, so usage is counted once per turn and the
 conversation is rebuilt exactly. A step interrupted midway runs again; what it had already written to the
-event log is not written twice (event_log.ResumedLog).
+event log is not written twice (runner.resumed_log).
 
 Each invocation claims the task once (attempt + 1, a compare-and-set) before its first live step, so an
 earlier invocation still running (timed out, not yet killed) can write nothing more (runner.run). When a

@@ -16,9 +16,10 @@ from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, now_ms
 from asyncinfer.domain.requests import ChatRequest, validation_message
 from asyncinfer.providers.base import ProviderError
+from asyncinfer.runner.resumed_log import ResumedLog
 from asyncinfer.runner.steps import RetryStep, RunnerConfig, Steps
 from asyncinfer.tasks.claims import NotClaimed, claim
-from asyncinfer.tasks.event_log import ClaimLost, EventLog, ResumedLog
+from asyncinfer.tasks.event_log import ClaimLost, EventLog
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import Outcome
 from asyncinfer.tasks.worker import Worker

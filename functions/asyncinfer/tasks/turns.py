@@ -3,20 +3,33 @@ the long-task runner."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from asyncinfer.domain.model import now_ms
 from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
-from asyncinfer.tasks.event_log import EventLog, ResumedLog
+from asyncinfer.tasks.metering import Meter
 
 
 class DeadlinePassed(Exception):
     """The per-task deadline passed during a model turn."""
 
 
+class TurnLog(Protocol):
+    """Where a turn writes: the attempt's event log (event_log.EventLog), or a runner step's that runs again."""
+
+    @property
+    def meter(self) -> Meter | None: ...
+
+    def add(self, event: dict[str, Any]) -> None: ...
+
+    def due(self) -> bool: ...
+
+    def flush(self) -> None: ...
+
+
 def stream_turn(
-    provider: Any, upstream: str, request: ChatRequest, log_: EventLog | ResumedLog, deadline: int
+    provider: Any, upstream: str, request: ChatRequest, log_: TurnLog, deadline: int
 ) -> tuple[str, Finished]:
     """One model turn: deltas into the event log as they come, flushed on time (and metered)."""
     parts: list[str] = []
