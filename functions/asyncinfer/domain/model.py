@@ -180,7 +180,7 @@ class Progress(BaseModel):
 
 
 class Task(BaseModel):
-    """The canonical task. Times are epoch milliseconds; dialects format them."""
+    """The canonical task. Times are epoch milliseconds; each surface spells them."""
 
     id: str
     tenant: str
