@@ -77,13 +77,13 @@ class Run:
         task = self.task()
         worker = self.worker
 
-        def claim(changes: dict[str, Any]) -> None:
+        def mine(changes: dict[str, Any]) -> None:
             worker.store.transition(
                 task.tenant, task.id, expect={TaskStatus.IN_PROGRESS}, attempt=task.attempt, changes=changes
             )
 
         current = task.model_copy(update={"event_seq": self.seq})
-        log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, claim)
+        log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, mine)
         log.meter = meter
         if self.seq <= base_seq:
             return log
