@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asyncinfer.http import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.routes import ROUTES, STREAM_APP, Route
+from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from infra.local.functions import LocalFunctions
 
 ACCOUNT = "000000000000"
