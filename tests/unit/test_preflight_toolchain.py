@@ -13,7 +13,8 @@ import pytest
 
 from asyncinfer.ops.preflight import Host, Result, Target
 from asyncinfer.ops.preflight.base import Context
-from asyncinfer.ops.preflight.toolchain import installed_node_version, lock, node, project_lock_problems, tools
+from asyncinfer.ops.preflight.host import installed_node_version, project_lock_problems
+from asyncinfer.ops.preflight.toolchain import lock, node, tools
 
 TODAY = date(2026, 12, 6)
 

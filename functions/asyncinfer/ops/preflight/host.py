@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -10,7 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from asyncinfer.ops.preflight.demand import synthesized_template
-from asyncinfer.ops.preflight.toolchain import installed_node_version, project_lock_problems
+
+
+def installed_node_version() -> str | None:
+    """`node --version` of the node on PATH (what `npx cdk` runs on); None without one."""
+    try:
+        done = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def project_lock_problems(project: Path) -> list[str]:
+    """What keeps the build from resolving the dependencies it bundles: infra.lock.lock_problems of the
+    project (empty when it can)."""
+    if str(project) not in sys.path:
+        sys.path.insert(0, str(project))
+    return importlib.import_module("infra.lock").lock_problems(project)
 
 
 def _today() -> date:

@@ -3,13 +3,9 @@ dependencies it bundles (the project's lock, infra/lock.py)."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 from asyncinfer.ops.preflight.base import Check, Context, Result
 
@@ -24,15 +20,6 @@ NODE_SUPPORT = {
     14: (date(2023, 4, 30), date(2025, 5, 30)),
 }
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
-
-
-def installed_node_version() -> str | None:
-    """`node --version` of the node on PATH (what `npx cdk` runs on); None without one."""
-    try:
-        done = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30, check=False)
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def tools(ctx: Context) -> Check:
@@ -94,11 +81,3 @@ def lock(ctx: Context) -> Iterator[Check]:
         )
     if not problems:
         yield Check(name, Result.OK, "the lock matches pyproject.toml (every dependency pinned, every pin hashed)")
-
-
-def project_lock_problems(project: Path) -> list[str]:
-    """What keeps the build from resolving the dependencies it bundles: infra.lock.lock_problems of the
-    project (empty when it can)."""
-    if str(project) not in sys.path:
-        sys.path.insert(0, str(project))
-    return importlib.import_module("infra.lock").lock_problems(project)
