@@ -1,26 +1,22 @@
 """Every function and every API route, in one place: the dev server and the CDK stack both read it. The routes
 are the ones the surfaces' routers declare (asyncinfer.surfaces.contract.route), each served by the function
-that serves its surface (SURFACES)."""
+that serves its surface (asyncinfer.surfaces.serving.SURFACES)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
+from asyncinfer.surfaces.serving import SURFACES, Route, routes
+
+__all__ = ["HANDLERS", "STREAM_APP", "SURFACES", "Route", "routes"]  # and ROUTES, made on first use
+
+# Each API function's entry point is handlers/<function>.py: a function in SURFACES needs no line here.
 HANDLERS: dict[str, str] = {
     "authorizer": "asyncinfer.handlers.authorizer.lambda_handler",
-    "api_async": "asyncinfer.handlers.api_async.lambda_handler",
-    "api_perplexity": "asyncinfer.handlers.api_perplexity.lambda_handler",
-    "api_privategpt": "asyncinfer.handlers.api_privategpt.lambda_handler",
-    "api_netmind": "asyncinfer.handlers.api_netmind.lambda_handler",
-    "api_docs": "asyncinfer.handlers.api_docs.lambda_handler",
+    **{function: f"asyncinfer.handlers.{function}.lambda_handler" for function in SURFACES if function != "stream"},
     "worker": "asyncinfer.handlers.worker.lambda_handler",
     "dead_letter": "asyncinfer.handlers.dead_letter.lambda_handler",
     "sweeper": "asyncinfer.handlers.sweeper.lambda_handler",
-    "api_batches": "asyncinfer.handlers.api_batches.lambda_handler",
-    "api_webhooks": "asyncinfer.handlers.api_webhooks.lambda_handler",
     "batch": "asyncinfer.handlers.batch.lambda_handler",
     "notifier": "asyncinfer.handlers.notifier.lambda_handler",
     "webhook_sender": "asyncinfer.handlers.webhook_sender.lambda_handler",
@@ -32,47 +28,6 @@ HANDLERS: dict[str, str] = {
     "stream": "asyncinfer/handlers/stream.sh",
 }
 STREAM_APP = "asyncinfer.handlers.stream:app"
-
-
-# The surfaces each function serves: modules of asyncinfer.surfaces (or, in tests, any module with a `router`).
-SURFACES: dict[str, tuple[str, ...]] = {
-    "api_async": ("async_api", "openai_models", "usage"),
-    "api_perplexity": ("perplexity",),
-    "api_privategpt": ("privategpt",),
-    "api_netmind": ("netmind",),
-    "api_batches": ("openai_batches", "openai_files"),
-    "api_webhooks": ("webhooks",),
-    # The SSE routes' declarations: the streaming function serves them (an ASGI app, not a resolver).
-    "stream": ("streams",),
-    "api_docs": ("docs",),
-}
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway resource path, e.g. /v1/async/{id}
-    function: str  # a key of HANDLERS
-    authorized: bool = True
-    # Served by the streaming function: API Gateway streams the response instead of buffering it.
-    streaming: bool = False
-
-
-def surface(name: str) -> Any:
-    """A surface's module, by its name in SURFACES."""
-    return import_module(name if "." in name else f"asyncinfer.surfaces.{name}")
-
-
-def routes(surfaces: Mapping[str, Sequence[str]] = SURFACES) -> tuple[Route, ...]:
-    """The route table: every route the surfaces' routers declare, with the function that serves it."""
-    from asyncinfer.surfaces.contract import declared
-
-    return tuple(
-        Route(d.method, d.path, function, d.authorized, d.streaming)
-        for function, names in surfaces.items()
-        for name in names
-        for d in declared(surface(name).router)
-    )
 
 
 def __getattr__(name: str) -> Any:

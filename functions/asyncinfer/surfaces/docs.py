@@ -17,8 +17,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from asyncinfer.routes import SURFACES, surface
 from asyncinfer.surfaces.contract import HEADER_NAMES, LIMIT_SCHEMA, Declared, declared, route
+from asyncinfer.surfaces.serving import SURFACES, surface
 from asyncinfer.surfaces.shapes import obj
 
 VERSION = "0.1.0"
@@ -101,7 +101,7 @@ def _finish(generated: dict[str, Any], routes: list[Declared]) -> dict[str, Any]
 
 @cache
 def document() -> dict[str, Any]:
-    """The document of every surface of the route table (asyncinfer.routes.SURFACES)."""
+    """The document of every surface of the route table (asyncinfer.surfaces.serving.SURFACES)."""
     return generate(SURFACES)
 
 
