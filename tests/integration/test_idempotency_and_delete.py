@@ -7,7 +7,7 @@ import pytest
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import api_async
 from asyncinfer.surfaces.async_api import internal_id
-from asyncinfer.tasks.service import REPLAY_RESEND_AFTER_MS
+from asyncinfer.tasks.admission import REPLAY_RESEND_AFTER_MS
 from tests.integration.conftest import REFERENCE_BODY
 
 pytestmark = pytest.mark.integration

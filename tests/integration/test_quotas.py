@@ -102,6 +102,6 @@ def test_far_below_the_limit_an_instance_recounts_only_now_and_then(aws, monkeyp
     # were admitted since: 12 submits, 3 counts...
     assert len(counted) == 3
     # ... and a second later the count is read again, whatever the headroom.
-    monkeypatch.setattr("asyncinfer.tasks.service.INFLIGHT_RECOUNT_SECONDS", 0)
+    monkeypatch.setattr("asyncinfer.tasks.admission.INFLIGHT_RECOUNT_SECONDS", 0)
     submit(aws)
     assert len(counted) == 4

@@ -1,47 +1,27 @@
-"""Submit, read, list and cancel tasks: the operations every API surface shares."""
+"""Submit, read, list and cancel tasks: the operations every API surface shares. A submit's request is
+prepared in asyncinfer.tasks.preparing, and admitted (or replayed) in asyncinfer.tasks.admission."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Collection
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
-from asyncinfer.domain import deadlines
-from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
-from asyncinfer.domain.errors import (
-    IdempotencyConflict,
-    InvalidRequest,
-    NameConflict,
-    RateLimited,
-    ServiceUnavailable,
-    TaskNotFound,
-    TooManyInFlight,
-    UnknownModel,
-)
-from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
-from asyncinfer.domain.generation import parse_generation, parse_media_config
-from asyncinfer.domain.model import (
-    TASK_EVENTS,
-    ServiceTier,
-    Task,
-    TaskKind,
-    TaskStatus,
-    new_task_id,
-    now_ms,
-    sources_of,
-)
-from asyncinfer.domain.requests import parse_chat_request, parse_webhook
+from asyncinfer.domain.catalog import ModelRegistry
+from asyncinfer.domain.errors import InvalidRequest, NameConflict, ServiceUnavailable, TaskNotFound
+from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
-from asyncinfer.domain.scheduling import lane_of, parse_tier
+from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.tasks.admission import Admission
 from asyncinfer.tasks.budgets import Budgets
+from asyncinfer.tasks.preparing import Preparing
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.submission import (
@@ -52,26 +32,17 @@ from asyncinfer.tasks.submission import (
     Submission,
     SubmitLimits,
     check_idempotency_key,
-    check_servable,
-    fingerprint,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 100
-# A client's retry with the same idempotency key re-sends the message of a task still CREATED this long after
-# its submit (the first submit may have died before sending it). Not the sweeper's threshold
-# (orphan_after_seconds, 10 min): a retry re-sends one task once, so it may act sooner than a sweep of all.
-REPLAY_RESEND_AFTER_MS = 60_000
-INFLIGHT_RECOUNT_SECONDS = 1.0
-
 
 POLL_MS = 1000
 LONG_TASK_POLL_MS = 5000
-_ARTICLE = {TaskKind.CHAT: "a", TaskKind.IMAGE: "an", TaskKind.AUDIO: "an", TaskKind.VIDEO: "a"}
 
 
-class TaskService:
+class TaskService(Admission, Preparing):
     def __init__(
         self,
         store: TaskStore,
@@ -95,84 +66,6 @@ class TaskService:
         self.outbound = outbound
         # tenant -> (tasks in flight when last counted, when, submits admitted since)
         self._inflight_seen: dict[str, tuple[int, float, int]] = {}
-
-    def prepare_chat(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
-        """A chat body validated against the registry, ready to become a task (submit or batch item)."""
-        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
-        request = parse_chat_request(body, self.outbound)
-        spec = self._chat_model(request.model)
-        check_servable(request.model, spec, self.registry, self.limits)
-        if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
-            raise InvalidRequest(f"max_tokens {request.max_tokens} exceeds {spec.max_output_tokens}, the model's limit")
-        correlation = body.get("correlation_id")
-        return Prepared(
-            TaskKind.CHAT,
-            request.model,
-            request.model_dump(mode="json", exclude_none=True),
-            fingerprint(how.surface, body, how.message_id),
-            {
-                "correlation_id": correlation if isinstance(correlation, str) else None,
-                "public_name": how.message_id,
-                "webhook": webhook,
-                "service_tier": parse_tier(body),
-                **deadline_fields(body, how),
-            },
-        )
-
-    def prepare_generation(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
-        """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
-        webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
-        request = parse_generation(body)
-        spec = self._media_model(request.model)
-        check_servable(request.model, spec, self.registry, self.limits)
-        check_near_misses(request.config, MEDIA_CONFIG[spec.kind.value], "config")
-        config = parse_media_config(spec.kind.value, request.config)
-        fmt = getattr(config, "output_format", None)
-        if spec.output_formats is not None and fmt not in spec.output_formats:
-            raise InvalidRequest(
-                f"config.output_format {fmt!r} is not offered by {request.model}; "
-                f"it makes {', '.join(spec.output_formats)}"
-            )
-        request_body = {"model": request.model, "config": request.config}
-        fields = {"webhook": webhook, "service_tier": parse_tier(body), **deadline_fields(body, how)}
-        return Prepared(spec.kind, request.model, request_body, fingerprint(how.surface, body), fields)
-
-    def _chat_model(self, model: str) -> ModelSpec:
-        """The chat model `model`; a media model is refused with where it runs instead."""
-        try:
-            return self.registry.resolve(model, TaskKind.CHAT)
-        except UnknownModel:
-            kind = self._kind_of(model)
-            if kind is None:
-                raise
-            chat = ", ".join(self.registry.ids(TaskKind.CHAT))
-            raise UnknownModel(
-                f"{model!r} is {_ARTICLE[kind]} {kind.value} model, not a chat model: create it at POST /v1/generation "
-                f'({{"model": {json.dumps(model)}, "config": {{"prompt": "..."}}}}). Chat models: {chat}'
-            ) from None
-
-    def _media_model(self, model: str) -> ModelSpec:
-        """The image, audio or video model `model`; a chat model is refused with where it runs instead."""
-        try:
-            return self.registry.resolve_media(model)
-        except UnknownModel:
-            if self._kind_of(model) != TaskKind.CHAT:
-                raise
-            raise UnknownModel(
-                f"{model!r} is a chat model; /v1/generation runs image, audio and video models. Submit it with "
-                "messages to POST /v1/async, POST /async/chat/completions or POST /v1/messages/async"
-            ) from None
-
-    def _kind_of(self, model: str) -> TaskKind | None:
-        """What kind of model the registry knows `model` as (through the same lookups submits use), if any."""
-        try:
-            return self.registry.resolve_media(model).kind
-        except UnknownModel:
-            pass
-        try:
-            return self.registry.resolve(model, TaskKind.CHAT).kind
-        except UnknownModel:
-            return None
 
     def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
@@ -240,43 +133,6 @@ class TaskService:
             names.append(NameClaim(MESSAGE_ID, how.message_id, fp))
         return self._create_and_enqueue(task, names, hold)
 
-    def _check_rate(self, tenant: str) -> None:
-        """Fixed windows per tenant, counted in the table (replays of an idempotency key are free)."""
-        limits = self.limits
-        if not limits.submits_per_window:
-            return
-        now = now_ms() // 1000
-        window = now // limits.window_seconds
-        if not self.store.count_submit(tenant, window, limits.submits_per_window, now + 2 * limits.window_seconds):
-            retry_after = (window + 1) * limits.window_seconds - now
-            raise RateLimited(
-                f"More than {limits.submits_per_window} submits in {limits.window_seconds} s; retry in {retry_after} s",
-                retry_after=max(1, retry_after),
-            )
-
-    def _check_inflight(self, tenant: str) -> None:
-        """Read before the rate is counted, so a refused submit does not use up the window. The index
-        lags writes by a moment, so the count is an estimate anyway: far below the limit, an instance
-        re-counts only every second or every twentieth of the headroom, which spares most submits the
-        read. A burst across many instances can overshoot by a little (the usage plan caps the rate)."""
-        limit = self.limits.max_inflight
-        if not limit:
-            return
-        now = time.monotonic()
-        seen = self._inflight_seen.get(tenant)
-        if seen is not None:
-            count, at, admitted = seen
-            if now - at < INFLIGHT_RECOUNT_SECONDS and admitted < (limit - count) // 20:
-                self._inflight_seen[tenant] = (count, at, admitted + 1)
-                return
-        count = self.store.count_inflight(tenant, limit)
-        self._inflight_seen[tenant] = (count, now, 1)
-        if count >= limit:
-            raise TooManyInFlight(
-                f"{limit} tasks are already queued or running; retry when some have ended",
-                retry_after=self.limits.inflight_retry_seconds,
-            )
-
     def _create_and_enqueue(self, task: Task, names: list[NameClaim], hold: Hold | None = None) -> Task:
         try:
             self.store.create(task, names, hold)
@@ -300,23 +156,6 @@ class TaskService:
                 task.tenant, task.id, expect={TaskStatus.CREATED}, names=names, release=release_of(task)
             )
             raise ServiceUnavailable("The task queue is unavailable; nothing was created, retry later") from exc
-        return task
-
-    def _replay(self, tenant: str, key: str, fp: str) -> Task | None:
-        record = self.store.get_name(tenant, IDEMPOTENCY, key)
-        if record is None:
-            return None
-        if record.fingerprint != fp:
-            raise IdempotencyConflict("This idempotency key was already used with a different request")
-        task = self.store.get(tenant, record.task_id)
-        if task is None or task.expired():
-            return None  # a new task may take the key (the stale name is overwritten)
-        if task.deleted_at is not None:
-            raise IdempotencyConflict("This idempotency key was used for a task that has since been deleted")
-        if task.status == TaskStatus.CREATED and now_ms() - task.created_at > REPLAY_RESEND_AFTER_MS:
-            # The first submit probably died before enqueueing: this brings the task to a worker. If it
-            # did not, the duplicate message is harmless (every transition is a compare-and-set).
-            self.queue.send(TaskMessage(tenant=tenant, task_id=task.id, lane=lane_of(task)))
         return task
 
     def named(self, tenant: str, name: str) -> str | None:
@@ -426,12 +265,6 @@ class TaskService:
         """What a surface shows of `task`: its result, its standing while it waits (its place in its lane and
         when it should start), the poll hint, its outputs' download URLs."""
         return TaskRead(task, self.poll_after_ms(task), self.download_url, self.result, lane_standing(self.store))
-
-
-def deadline_fields(body: dict[str, Any], how: Submission) -> dict[str, Any]:
-    """The deadlines asked for, as durations: a task's creation makes them times (Deadlines.fields)."""
-    asked = deadlines.parse_body(body).merged(how.deadlines)
-    return {"deadlines": asked} if asked != deadlines.Deadlines() else {}
 
 
 def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:
