@@ -14,6 +14,7 @@ from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import runner
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
+from asyncinfer.providers.openai_jobs import OpenAIBackgroundJobs
 from asyncinfer.tasks.event_log import EventLog
 from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
@@ -271,8 +272,28 @@ def test_cancelling_a_background_response_cancels_it_upstream_at_the_next_poll(b
     status, cancelled = aws.api("POST", f"/v1/async/{task_id}/cancel")
     assert status == 200 and cancelled["status"] == "CANCELLED"
     ended = durable.wait(arn, timeout=15)
-    assert json.loads(ended["Result"]) == {"outcome": "dropped"}, "it found the task ended, and ended too"
+    # It finds the task ended at its next poll (dropped), or as the poll it was in wrote (abandoned), and ends too.
+    assert json.loads(ended["Result"])["outcome"] in {"dropped", "abandoned"}, ended["Result"]
     assert server.recorded.cancelled == list(server.recorded.responses)
+    assert aws.store.get("acme", hex_of(task_id)).status == TaskStatus.CANCELLED
+
+
+def test_a_task_cancelled_while_its_job_is_being_polled_cancels_the_job_upstream(background, monkeypatch):
+    aws, durable, server = background
+    task_id = submit_chat(aws, "deep-forever")
+    real_poll, polls = OpenAIBackgroundJobs.poll, []
+
+    def poll_then_cancel(self, job):
+        polls.append(job["id"])
+        if len(polls) == 2:  # the second poll: the task is cancelled after its claim was read, before it writes
+            assert aws.api("POST", f"/v1/async/{task_id}/cancel")[0] == 200
+        return real_poll(self, job)
+
+    monkeypatch.setattr(OpenAIBackgroundJobs, "poll", poll_then_cancel)
+    aws.run_worker()
+    ended = durable.wait(aws.store.get("acme", hex_of(task_id)).execution_arn, timeout=15)
+    assert json.loads(ended["Result"]) == {"outcome": "abandoned"}, "the poll's write found the claim lost"
+    assert server.recorded.cancelled == list(server.recorded.responses), "and its job upstream was cancelled"
     assert aws.store.get("acme", hex_of(task_id)).status == TaskStatus.CANCELLED
 
 

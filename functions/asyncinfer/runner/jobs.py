@@ -112,7 +112,11 @@ class JobSteps:
         record, tell = poll_report(state.progress, state.state, run.task().started_at, spec.expected_seconds, told)
         if tell is not None:
             log.add({"type": "progress", **tell.model_dump(exclude_none=True)})
-        log.flush()  # also the heartbeat: a task cancelled since the claim stops here
+        try:
+            log.flush()  # also the heartbeat: a task cancelled since the claim stops here
+        except ClaimLost:
+            jobs.cancel(job)  # cancelled while this poll ran: its job too, as at the next poll's start
+            raise
         run.seq = log.seq
         if record is not None:
             run.worker.record_progress(run.task(), record)
