@@ -80,6 +80,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python -m infra.module_sizes
 
 # The docs site (mkdocs.yml): docs/ with the API and configuration references generated from the code, into site/.
 # --strict: a warning (a broken link or anchor, a page missing from the nav) fails the build.
