@@ -193,14 +193,16 @@ def test_stopped_work_is_charged_what_it_produced_and_usage_is_the_sum_of_the_ta
     assert late_read["status"] == "FAILED" and late_read["error"]["code"] == "deadline_exceeded"
     assert late_read["usage"]["completion_tokens"] == len(produced_text(late).split()) > 0
 
-    # Images: three asked for, stopped (NetMind's DELETE cancels) after the first was made: what was made.
-    made = client.post("/v1/generation", json=image(3)).json()["id"]
+    # Images: four asked for (the most), stopped (NetMind's DELETE cancels) after the first was made: what was
+    # made. Four, not three: the first image's event is seen only at a flush, and a loaded machine may make two
+    # more by then.
+    made = client.post("/v1/generation", json=image(4)).json()["id"]
     wait_for(lambda: any(e["type"] == "output" for e in events(made)), timeout=30, what="the first image")
     assert client.delete(f"/v1/generation/{made}").status_code == 200
     stopped = store.get("stopper", internal_id(made))
     assert stopped.status == "CANCELLED"
     made_usage = stopped.usage
-    assert 1 <= made_usage.images < 3  # (the delete purged its event log with the files)
+    assert 1 <= made_usage.images < 4  # (the delete purged its event log with the files)
     assert made_usage.cost.total_cost == round(0.04 * made_usage.images, 8)
 
     # A long task cancelled after some of its turns: the turns it took.
