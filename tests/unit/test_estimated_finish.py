@@ -2,8 +2,8 @@
 
 import pytest
 
+from asyncinfer.domain.lanes import Standing, estimate_finish
 from asyncinfer.domain.model import Progress, Task, TaskKind, TaskStatus, new_task_id
-from asyncinfer.domain.scheduling import Standing, estimate_finish
 from asyncinfer.tasks.reads import status_event
 from asyncinfer.tasks.reads import timing as fields
 

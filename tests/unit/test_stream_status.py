@@ -7,9 +7,9 @@ import json
 import logging
 from itertools import pairwise
 
+from asyncinfer.domain.lanes import Standing
 from asyncinfer.domain.model import Progress, ServiceTier, Task, TaskKind, TaskStatus, new_task_id
-from asyncinfer.domain.scheduling import Standing
-from asyncinfer.tasks import reads as scheduling
+from asyncinfer.tasks import reads
 from asyncinfer.tasks.standing import lane_standing
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits
 
@@ -65,7 +65,7 @@ class Standings:
 
 
 def render(task: Task, standing: Standing | None) -> dict:
-    return scheduling.status_event(task, standing, str, now=NOW)
+    return reads.status_event(task, standing, str, now=NOW)
 
 
 def frames_of(store, standing=None, frames=None, after: int = 0, clock: Clock | None = None, **limits) -> list[dict]:

@@ -77,7 +77,7 @@ class GenerationRequest(BaseModel):
     model: str = Field(min_length=1, max_length=256)
     config: dict[str, Any]
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
-    # The task's class (asyncinfer.domain.scheduling) and deadlines (asyncinfer.domain.deadlines), checked there.
+    # The task's class (asyncinfer.domain.lanes) and deadlines (asyncinfer.domain.deadlines), checked there.
     service_tier: str | None = Field(default=None, description=TIER_DOC)
     start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
     execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)

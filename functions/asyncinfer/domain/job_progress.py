@@ -4,7 +4,7 @@ A job that reports a percent (OpenAI's videos) has that percent, and nothing els
 none. A job that reports none (Bedrock's GetAsyncInvoke, a background response) has, while it runs, the
 seconds its task has run and the seconds its model's jobs usually take (the registry's `expected_seconds`,
 absent when the registry gives none). Past that estimate, the elapsed time simply exceeds it: the job is
-not claimed done, and a read shows no estimated finish (asyncinfer.domain.scheduling). Done is told once it
+not claimed done, and a read shows no estimated finish (asyncinfer.domain.lanes). Done is told once it
 is: every provider reports 100 percent for a completed job, and that is the last progress event.
 
 Reads get every poll's progress (one write on the task's record, in place). The event log gets a percent

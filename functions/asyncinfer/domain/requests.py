@@ -154,7 +154,7 @@ class ChatRequest(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=MAX_CORRELATION_ID)
     # Told when the task ends (task.completed, task.failed, task.cancelled); never sent to the model.
     webhook: WebhookRequest | None = Field(default=None, exclude=True)
-    # The class and the deadlines (asyncinfer.domain.scheduling and .deadlines check them): the deadlines are
+    # The class and the deadlines (asyncinfer.domain.lanes and .deadlines check them): the deadlines are
     # kept on the task, not in the request; neither is sent upstream.
     service_tier: str | None = Field(default=None, description=TIER_DOC)
     start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)

@@ -19,7 +19,7 @@ class TaskMessage(_Message):
     """The whole SQS message body: the worker loads everything else from the store."""
 
     task_id: str
-    # The lane (queue) it is sent to: the task's class, or "batch" (asyncinfer.domain.scheduling). Not part of
+    # The lane (queue) it is sent to: the task's class, or "batch" (asyncinfer.domain.lanes). Not part of
     # the body: the queue it arrives on says it.
     lane: str = Field(default="default", exclude=True)
 

@@ -10,8 +10,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import TERMINAL, Task, TaskStatus
-from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.store.schema import (
     BATCH_INFLIGHT_SUFFIX,
     INFLIGHT_ATTRIBUTE,

@@ -17,7 +17,7 @@ INFLIGHT_ATTRIBUTE = "inflight"
 # A batch's items are in the index too (the sweeper finds them) but under their own key, so a large batch
 # does not use up the tenant's in-flight quota for interactive submits.
 BATCH_INFLIGHT_SUFFIX = "#batch"
-# A sparse index of the tasks waiting to start, by lane (asyncinfer.domain.scheduling): `queued` (= the lane)
+# A sparse index of the tasks waiting to start, by lane (asyncinfer.domain.lanes): `queued` (= the lane)
 # is set at create and removed by the task's first change of status. Ids are time-ordered, so a task's place
 # in line is the count of its lane's entries before it. One partition per lane: about 1,000 queued tasks
 # made or started per second and lane.

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from asyncinfer.domain.errors import IdempotencyConflict, RateLimited, TooManyInFlight
+from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
-from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.submission import IDEMPOTENCY, SubmitLimits

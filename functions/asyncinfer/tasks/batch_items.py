@@ -12,9 +12,9 @@ from typing import Any
 
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.lanes import BATCH_LANE
 from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
-from asyncinfer.domain.scheduling import BATCH_LANE
 from asyncinfer.domain.sealing import open_body
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore

@@ -13,9 +13,9 @@ from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.errors import InvalidRequest, UnknownModel
 from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
 from asyncinfer.domain.generation import parse_generation, parse_media_config
+from asyncinfer.domain.lanes import parse_tier
 from asyncinfer.domain.model import TASK_EVENTS, TaskKind
 from asyncinfer.domain.requests import parse_chat_request, parse_webhook
-from asyncinfer.domain.scheduling import parse_tier
 from asyncinfer.domain.ssrf import Outbound
 from asyncinfer.tasks.submission import Prepared, Submission, SubmitLimits, check_servable, fingerprint
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from asyncinfer.domain.lanes import Standing, estimate_finish
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
-from asyncinfer.domain.scheduling import Standing, estimate_finish
 
 Stamp = Callable[[int], Any]  # epoch ms -> a time as the surface spells it
 

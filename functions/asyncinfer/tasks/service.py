@@ -11,9 +11,9 @@ from typing import Any
 from asyncinfer.blobs.base import BlobStore, request_key
 from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.errors import InvalidRequest, NameConflict, ServiceUnavailable, TaskNotFound
+from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
-from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
 from asyncinfer.executions.base import Executions

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from asyncinfer.domain.lanes import Standing, estimate_start, lane_of
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
-from asyncinfer.domain.scheduling import Standing, estimate_start, lane_of
 from asyncinfer.store.base import TaskStore
 from asyncinfer.store.schema import LANE_BUCKET_MS
 

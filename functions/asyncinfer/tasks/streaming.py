@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
+from asyncinfer.domain.lanes import Standing
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.domain.model import TERMINAL, Progress, Task, TaskStatus
-from asyncinfer.domain.scheduling import Standing
 from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.standing import Standings
 

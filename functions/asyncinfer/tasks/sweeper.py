@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass
 
 from asyncinfer.domain.deadlines import missed
+from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
-from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, result_key
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import missed
+from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import MEDIA_KINDS, Output, Progress, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
 from asyncinfer.domain.results import chat_completion
-from asyncinfer.domain.scheduling import lane_of
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.executions.base import Executions
 from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError

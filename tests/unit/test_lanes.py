@@ -3,8 +3,8 @@
 import pytest
 
 from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.lanes import estimate_start, parse_tier
 from asyncinfer.domain.model import ServiceTier
-from asyncinfer.domain.scheduling import estimate_start, parse_tier
 
 
 @pytest.mark.parametrize(
