@@ -24,13 +24,13 @@ from asyncinfer.config import (
 )
 from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
 from asyncinfer.domain.sealing import Sealer
+from asyncinfer.domain.submission import SubmitLimits
 from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.budgets import Budgets
 from asyncinfer.tasks.service import TaskService, read_result
-from asyncinfer.tasks.submission import SubmitLimits
 from asyncinfer.vault.kms import KmsDataKeys
 
 # What only some functions use is imported by the factory that makes it: a function's cold start pays

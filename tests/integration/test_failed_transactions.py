@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from asyncinfer.domain.model import TaskStatus, now_ms
+from asyncinfer.domain.submission import IDEMPOTENCY
 from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, NameClaim
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.surfaces.async_api import internal_id
-from asyncinfer.tasks.submission import IDEMPOTENCY
 from tests.integration.conftest import REFERENCE_BODY
 from tests.support.webhook_receiver import WebhookReceiver
 

@@ -6,9 +6,9 @@ import pytest
 
 from asyncinfer.domain.ids import as_uuid
 from asyncinfer.domain.model import TaskStatus
+from asyncinfer.domain.submission import IDEMPOTENCY, fingerprint
 from asyncinfer.store.base import NameClaim
 from asyncinfer.surfaces.async_api import public_id
-from asyncinfer.tasks.submission import IDEMPOTENCY, fingerprint
 from tests.conftest import load_event
 from tests.integration.conftest import REFERENCE_BODY
 from tests.integration.test_sample_events import through_web_adapter

@@ -9,10 +9,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.domain.model import TaskStatus, now_ms
+from asyncinfer.domain.submission import MESSAGE_ID
 from asyncinfer.handlers import notifier, shared, webhook_sender
 from asyncinfer.store.base import AlreadyExists, ApiKeyRecord, NameClaim
 from asyncinfer.surfaces.async_api import internal_id
-from asyncinfer.tasks.submission import MESSAGE_ID
 from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY
 from tests.support.webhook_receiver import HostileReceiver, WebhookReceiver

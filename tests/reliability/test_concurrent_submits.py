@@ -7,8 +7,8 @@ import pytest
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
+from asyncinfer.domain.submission import Submission
 from asyncinfer.surfaces.privategpt import chat_body
-from asyncinfer.tasks.submission import Submission
 
 pytestmark = pytest.mark.integration
 BODY = {"model": "demo-chat", "messages": [{"role": "user", "content": "Exactly once, please."}]}

@@ -22,11 +22,11 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
 from asyncinfer.domain.model import TERMINAL, TaskStatus
+from asyncinfer.domain.submission import Submission
 from asyncinfer.executions.base import ENDED
 from asyncinfer.handlers import runner
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.research import DemoResearchProvider, Pace
-from asyncinfer.tasks.submission import Submission
 from asyncinfer.tasks.sweeper import Sweeper
 from tests.reliability.test_fault_injection import SEED, Chaos, Crash, Wrapped
 from tests.support.durable import RUNNER_ARN, DurableRuntime

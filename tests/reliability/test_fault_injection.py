@@ -30,11 +30,11 @@ from asyncinfer.config import ApiSettings
 from asyncinfer.domain.budgets import day_of, money
 from asyncinfer.domain.errors import ServiceUnavailable
 from asyncinfer.domain.model import TERMINAL, TaskStatus, now_ms
+from asyncinfer.domain.submission import Submission
 from asyncinfer.handlers import worker
 from asyncinfer.observability import logger
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.demo.chat import DemoChatProvider, demo_answer
-from asyncinfer.tasks.submission import Submission
 from asyncinfer.tasks.sweeper import Sweeper
 from infra.local.emulator import provision
 from infra.local.functions import LocalFunctions

@@ -24,9 +24,9 @@ from asyncinfer.domain.errors import (
     ServiceUnavailable,
     TaskNotFound,
 )
+from asyncinfer.domain.submission import Submission
 from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces.contract import not_found_hint
-from asyncinfer.tasks.submission import Submission
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,

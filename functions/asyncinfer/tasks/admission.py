@@ -10,9 +10,9 @@ import time
 from asyncinfer.domain.errors import IdempotencyConflict, RateLimited, TooManyInFlight
 from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
+from asyncinfer.domain.submission import IDEMPOTENCY, SubmitLimits
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import TaskStore
-from asyncinfer.tasks.submission import IDEMPOTENCY, SubmitLimits
 
 # A client's retry with the same idempotency key re-sends the message of a task still CREATED this long after
 # its submit (the first submit may have died before sending it). Not the sweeper's threshold

@@ -18,9 +18,9 @@ from asyncinfer.domain.client_json import loads_client_json
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.records import BatchEndpoint
 from asyncinfer.domain.requests import validation_message
+from asyncinfer.domain.submission import Prepared, Submission
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.submission import Prepared, Submission
 
 MAX_PROBLEMS = 10
 

@@ -16,10 +16,10 @@ from asyncinfer.domain.lanes import BATCH_LANE
 from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.sealing import open_body
+from asyncinfer.domain.submission import Prepared
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.submission import Prepared
 
 SEND_EVERY = 10
 

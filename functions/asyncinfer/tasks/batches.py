@@ -25,13 +25,13 @@ from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchSta
 from asyncinfer.domain.requests import parse_webhook, validation_message
 from asyncinfer.domain.reservations import reserved_fields
 from asyncinfer.domain.sealing import seal_body
+from asyncinfer.domain.submission import Prepared, Submission, check_idempotency_key, fingerprint
 from asyncinfer.queue.base import BatchJob, MessageQueue
 from asyncinfer.store.base import BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
 from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
 from asyncinfer.tasks.batch_items import BatchItems
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.submission import Prepared, Submission, check_idempotency_key, fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from asyncinfer.domain.errors import BudgetExceeded, InvalidRequest
 from asyncinfer.domain.ids import TENANT_PATTERN
 from asyncinfer.domain.model import ServiceTier, now_ms
 from asyncinfer.domain.reservations import Hold, from_e8, reservation, to_e8
+from asyncinfer.domain.submission import Prepared
 from asyncinfer.store.base import HoldRefused, UsageStore
-from asyncinfer.tasks.submission import Prepared
 
 
 class Budgets:

@@ -17,7 +17,7 @@ from asyncinfer.domain.lanes import parse_tier
 from asyncinfer.domain.model import TASK_EVENTS, TaskKind
 from asyncinfer.domain.requests import parse_chat_request, parse_webhook
 from asyncinfer.domain.ssrf import Outbound
-from asyncinfer.tasks.submission import Prepared, Submission, SubmitLimits, check_servable, fingerprint
+from asyncinfer.domain.submission import Prepared, Submission, SubmitLimits, check_servable, fingerprint
 
 _ARTICLE = {TaskKind.CHAT: "a", TaskKind.IMAGE: "an", TaskKind.AUDIO: "an", TaskKind.VIDEO: "a"}
 

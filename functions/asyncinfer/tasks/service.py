@@ -16,15 +16,7 @@ from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, new
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
 from asyncinfer.domain.sealing import Sealer, mcp_context, seal_mcp_secrets
 from asyncinfer.domain.ssrf import DEFAULT_OUTBOUND, Outbound
-from asyncinfer.executions.base import Executions
-from asyncinfer.queue.base import MessageQueue, TaskMessage
-from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
-from asyncinfer.tasks.admission import Admission
-from asyncinfer.tasks.budgets import Budgets
-from asyncinfer.tasks.preparing import Preparing
-from asyncinfer.tasks.reads import TaskRead
-from asyncinfer.tasks.standing import lane_standing
-from asyncinfer.tasks.submission import (
+from asyncinfer.domain.submission import (
     IDEMPOTENCY,
     MAX_TASK_FIELDS_BYTES,
     MESSAGE_ID,
@@ -33,6 +25,14 @@ from asyncinfer.tasks.submission import (
     SubmitLimits,
     check_idempotency_key,
 )
+from asyncinfer.executions.base import Executions
+from asyncinfer.queue.base import MessageQueue, TaskMessage
+from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
+from asyncinfer.tasks.admission import Admission
+from asyncinfer.tasks.budgets import Budgets
+from asyncinfer.tasks.preparing import Preparing
+from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.tasks.standing import lane_standing
 
 log = logging.getLogger(__name__)
 
