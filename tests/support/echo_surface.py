@@ -1,5 +1,5 @@
 """A test-only surface, written as a new provider's surface would be (docs/architecture.md, "Adding a surface"):
-one module with its router, its request model and example, and its renderer of a task read. POST /v1/echo
+one module with its router, its request and answer models and example, and its renderer of a task read. POST /v1/echo
 submits a chat task, GET /v1/echo/{id} reads it."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.model import CHAT_KINDS, Task
+from asyncinfer.surfaces.answers import answer
 from asyncinfer.surfaces.contract import Id, IdempotencyKey, Tasks, body, read_response, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import obj
 from asyncinfer.tasks.reads import TaskRead
 
 router = Router()
 TAG = "Echo"
 EXAMPLE = {"model": "demo-chat", "text": "Hello"}
-ANSWER = obj(echo_id={"type": "string"}, state={"type": "string"})
+EchoAnswer = answer("EchoAnswer", echo_id=str, state=str)
 
 
 class EchoRequest(BaseModel):
@@ -43,11 +43,11 @@ def read(view: TaskRead) -> dict[str, Any]:
     return {**answer(view.task), "reply": view.result, **view.timing(str)}
 
 
-@route(router, "POST", "/v1/echo", "Echo a text", TAG, ok=ANSWER, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/v1/echo", "Echo a text", TAG, ok=EchoAnswer, takes_body=True, example=EXAMPLE)
 def submit_echo(svc: Tasks, request: body(EchoRequest), idempotency_key: IdempotencyKey = None) -> dict:
     return answer(submit(router, svc.submit_chat, chat_of(request), submission("echo", idempotency_key)))
 
 
-@route(router, "GET", "/v1/echo/{id}", "Read an echo", TAG, ok=ANSWER, poll_hint=True)
+@route(router, "GET", "/v1/echo/{id}", "Read an echo", TAG, ok=EchoAnswer, poll_hint=True)
 def get_echo(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     return read_response(svc.read(tenant_of(router), ids.parse_any(id), CHAT_KINDS), read)

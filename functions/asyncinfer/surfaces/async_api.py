@@ -5,14 +5,16 @@ the streaming function (asyncinfer.surfaces.streams)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import Field
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import ChatRequest
+from asyncinfer.surfaces.answers import ErrorBody, Open, Timing, answer
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Cursor,
@@ -28,7 +30,6 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import TASK, obj, scheduled
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 ID_PREFIX = "task_"
@@ -96,11 +97,21 @@ def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | N
     return limit, after, status
 
 
+Summary = answer(
+    "AsyncTask",
+    id=(str, Field(examples=["task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
+    status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"],
+    created_at=datetime,
+    **dict.fromkeys(_TIMES[1:], (datetime | None, None)),
+)
 # A list item: the submit's answer, and the model (so that a listing says what each task runs).
-LISTED = {**TASK, "properties": {**TASK["properties"], "model": {"type": "string", "example": "demo-chat"}}}
+Listed = answer("AsyncListedTask", Summary, model=(str, Field(examples=["demo-chat"])))
+Listing = answer("AsyncTaskList", tasks=list[Listed], has_more=bool, next_cursor=str | None)
+# A read: how it failed, and once COMPLETED the chat completion's own fields (choices, usage, ...) beside its own.
+Read = answer("AsyncTaskRead", Timing[datetime], Listed, Open, error=(ErrorBody | None, None))
+Deleted = answer("AsyncTaskDeleted", id=str, deleted=bool)
 
 router = Router()
-READ = scheduled(TASK, {"type": ["string", "null"], "format": "date-time"})
 TAG = "Async API"
 
 
@@ -112,7 +123,7 @@ EXAMPLE = {
 }
 
 
-@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=TASK, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=Summary, takes_body=True, example=EXAMPLE)
 def submit_task(
     svc: Tasks,
     request: body(ChatRequest),
@@ -124,38 +135,24 @@ def submit_task(
     return summary(submit(router, svc.submit_chat, request, how))
 
 
-@route(
-    router,
-    "GET",
-    "/v1/async",
-    "List tasks, newest first",
-    TAG,
-    ok=obj(tasks={"type": "array", "items": LISTED}, has_more={"type": "boolean"}, next_cursor={}),
-)
+@route(router, "GET", "/v1/async", "List tasks, newest first", TAG, ok=Listing)
 def list_tasks(svc: Tasks, limit: Limit = None, cursor: Cursor = None, status: StatusFilter = None) -> dict:
     limit_, after, status_ = list_params(present(limit=limit, cursor=cursor, status=status))
     return listing(svc.list(tenant_of(router), limit=limit_, after=after, status=status_, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=READ, poll_hint=True)
+@route(router, "GET", "/v1/async/{id}", "Get a task (with the completion once COMPLETED)", TAG, ok=Read, poll_hint=True)
 def get_task(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     return read_response(svc.read(tenant_of(router), internal_id(id), CHAT_KINDS), read)
 
 
-@route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=TASK)
+@route(router, "POST", "/v1/async/{id}/cancel", "Cancel a task", TAG, ok=Summary)
 def cancel_task(id: Id, svc: Tasks) -> dict:
     task = svc.get(tenant_of(router), internal_id(id), CHAT_KINDS)  # what GET sees, or 404
     return summary(svc.cancel(task.tenant, task.id))
 
 
-@route(
-    router,
-    "DELETE",
-    "/v1/async/{id}",
-    "Delete a task (soft: cancels, hides, purges its files)",
-    TAG,
-    ok=obj(id={"type": "string"}, deleted={"type": "boolean"}),
-)
+@route(router, "DELETE", "/v1/async/{id}", "Delete a task (soft: cancels, hides, purges its files)", TAG, ok=Deleted)
 def delete_task(id: Id, svc: Tasks) -> dict:
     task = svc.get(tenant_of(router), internal_id(id), CHAT_KINDS)  # what GET sees, or 404
     svc.delete(task.tenant, task.id)

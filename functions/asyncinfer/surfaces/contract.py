@@ -21,11 +21,12 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 from aws_lambda_powertools.event_handler import Depends, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from pydantic import BaseModel
 
 from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.ids import spells_a_task_id
 from asyncinfer.domain.model import TaskStatus
-from asyncinfer.surfaces.shapes import ERROR, SSE, obj
+from asyncinfer.surfaces.answers import SSE, Error
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 
@@ -38,7 +39,7 @@ def task_service() -> TaskService:
 
 Tasks = Annotated[TaskService, Depends(task_service)]
 
-_ERROR = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+_ERROR = {"description": "Error", "content": {"application/json": {"model": Error}}}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 
 # Parameters more than one route takes. Values arrive as the client sent them (strings); the surfaces'
@@ -99,17 +100,6 @@ def openai_list(data: list[dict[str, Any]], has_more: bool, **extra: Any) -> dic
         "has_more": has_more,
         **extra,
     }
-
-
-def openai_list_shape(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return obj(
-        object={"type": "string", "enum": ["list"]},
-        data={"type": "array", "items": item},
-        first_id={"type": ["string", "null"]},
-        last_id={"type": ["string", "null"]},
-        has_more={"type": "boolean"},
-        **extra,
-    )
 
 
 def _operation_id(method: str, path: str) -> str:
@@ -199,7 +189,7 @@ def route(
     summary: str,
     tag: str,
     *,
-    ok: dict[str, Any] | None = None,
+    ok: type[BaseModel] | None = None,
     description: str | None = None,
     takes_body: bool = False,
     streams: bool = False,
@@ -209,14 +199,16 @@ def route(
     example: dict[str, Any] | None = None,
     models: tuple[type, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The router's decorator for `method path` (API Gateway's resource path), with its description; the route
-    is declared for the route table and the document (`example`: the request body Swagger UI sends)."""
+    """The router's decorator for `method path` (API Gateway's resource path), with its description and the model
+    of its answer (`ok`); the route is declared for the route table and the document (`example`: the request body
+    Swagger UI sends)."""
     if streams:
         answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
     elif html:
         answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
     else:
-        answer = {"description": "OK", "content": {"application/json": {"schema": ok or {"type": "object"}}}}
+        content = {"model": ok} if ok else {"schema": {"type": "object"}}
+        answer = {"description": "OK", "content": {"application/json": content}}
     if poll_hint:
         answer["headers"] = {
             POLL_HEADER: {
@@ -245,7 +237,7 @@ def route(
             if streams
             else "Over the tenant's submit quota, in-flight cap or its class's waiting quota",
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
-            "content": {"application/json": {"schema": ERROR}},
+            "content": {"application/json": {"model": Error}},
         }
     _TAG_OF[(method, path)] = tag
     declare = router.route(

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import Field, WithJsonSchema
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
 from asyncinfer.domain.model import LOWERCASE_STATUS, MEDIA_KINDS, Task, TaskStatus
+from asyncinfer.surfaces.answers import ErrorBody, Timing, Url, answer
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -27,7 +29,6 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import GENERATION, obj, scheduled
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = LOWERCASE_STATUS
@@ -75,6 +76,23 @@ def listing(page: TaskPage, url_for: Callable[[str], str]) -> dict[str, Any]:
     return out
 
 
+Stamp = Annotated[str, WithJsonSchema({"type": "string", "examples": ["2025-09-18 09:14:20"]})]
+Output = answer("GenerationOutput", url=Url, file_id=str, file_name=str, file_type=Literal["image", "audio", "video"])
+Generation = answer(
+    "Generation",
+    id=(str, Field(pattern="^[0-9a-f]{32}$")),
+    user_id=str,
+    status=Literal["pending", "processing", "completed", "failed", "cancelled"],
+    created_at=Stamp,
+    updated_at=Stamp,
+    deleted_at=Stamp | None,
+    is_deleted=bool,
+    result=answer("GenerationResult", data=(list[Output] | None, None)),  # data: once completed, until deleted
+    error=(ErrorBody | None, None),
+)
+Listing = answer("GenerationList", generation_list=list[Generation], next_token=(str | None, None))
+Read = answer("GenerationRead", Timing[Stamp], Generation)
+Deleted = answer("GenerationDeleted", message=(str, Field(examples=["Generation deleted"])))
 router = Router()
 TAG = "NetMind"
 
@@ -93,7 +111,7 @@ EXAMPLE = {
     "/v1/generation",
     "Create a generation (image, audio or video)",
     TAG,
-    ok=GENERATION,
+    ok=Generation,
     description="`config` is an ImageConfig or an AudioConfig (see the schemas), by the model's kind.",
     takes_body=True,
     example=EXAMPLE,
@@ -110,41 +128,19 @@ def create(
     return generation(submit(router, svc.submit_generation, request, how), svc.download_url)
 
 
-@route(
-    router,
-    "GET",
-    "/v1/generation",
-    "List generations",
-    TAG,
-    ok=obj(generation_list={"type": "array", "items": GENERATION}, next_token={"type": "string"}),
-)
+@route(router, "GET", "/v1/generation", "List generations", TAG, ok=Listing)
 def list_generations(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
     limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
     page = svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=MEDIA_KINDS)
     return listing(page, svc.download_url)
 
 
-@route(
-    router,
-    "GET",
-    "/v1/generation/{id}",
-    "Get a generation, with fresh download URLs",
-    TAG,
-    ok=scheduled(GENERATION, {"type": ["string", "null"], "example": "2025-09-18 09:14:20"}),
-    poll_hint=True,
-)
+@route(router, "GET", "/v1/generation/{id}", "Get a generation, with fresh download URLs", TAG, ok=Read, poll_hint=True)
 def get_generation(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     return read_response(svc.read(tenant_of(router), ids.parse_any(id), MEDIA_KINDS, deleted=True), read)
 
 
-@route(
-    router,
-    "DELETE",
-    "/v1/generation/{id}",
-    "Delete a generation (soft; its files are deleted)",
-    TAG,
-    ok=obj(message={"type": "string", "example": "Generation deleted"}),
-)
+@route(router, "DELETE", "/v1/generation/{id}", "Delete a generation (soft; its files are deleted)", TAG, ok=Deleted)
 def delete_generation(id: Id, svc: Tasks) -> dict:
     task = svc.get(tenant_of(router), ids.parse_any(id), MEDIA_KINDS)
     svc.delete(task.tenant, task.id)

@@ -5,18 +5,21 @@ results file, line by line."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import Field
 
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import files, ids
 from asyncinfer.domain.batches import BatchRequest
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import Progress, Task, TaskStatus
-from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchStatus
+from asyncinfer.domain.records import BATCH_ENDED, BatchStatus
+from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.surfaces import async_api
+from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
 from asyncinfer.surfaces.contract import (
     Cursor,
     Id,
@@ -24,12 +27,10 @@ from asyncinfer.surfaces.contract import (
     Limit,
     body,
     openai_list,
-    openai_list_shape,
     present,
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import BATCH, obj
 from asyncinfer.tasks.batches import Batches
 
 ID_PREFIX = "batch_"
@@ -52,7 +53,7 @@ def _seconds(ms: int | None) -> int | None:
     return None if ms is None else ms // 1000
 
 
-def progress(batch: Batch) -> dict[str, Any]:
+def progress(batch: BatchRecord) -> dict[str, Any]:
     """How far a batch is, as a task's progress reads: its ended items (completed, failed or cancelled) of
     all of them, and that part in percent to one decimal."""
     ended = min(batch.ended, batch.total)
@@ -60,7 +61,7 @@ def progress(batch: Batch) -> dict[str, Any]:
     return Progress(step=ended, steps=batch.total, percent=percent).model_dump(exclude_none=True)
 
 
-def render(batch: Batch, results_url: str | None = None) -> dict[str, Any]:
+def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]:
     """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this
     API's extras beside it: the counts of cancelled and pending items, progress, results_url, schedule,
     webhook."""
@@ -143,6 +144,51 @@ def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | No
     return line
 
 
+BatchProgress = answer(
+    "BatchProgress",
+    step=(int, Field(description="Items ended (completed, failed or cancelled)")),
+    steps=(int, Field(description="Items in the batch")),
+    percent=(float, Field(description="The part ended, in percent to one decimal")),
+)
+Batch = answer(
+    "Batch",
+    id=(str, Field(examples=["batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
+    object=Literal["batch"],
+    endpoint=Literal["/v1/async", "/v1/generation", "/v1/chat/completions"],
+    errors=None,
+    input_file_id=str | None,
+    completion_window=str | None,
+    status=Literal["in_progress", "cancelling", "completed", "cancelled"],
+    output_file_id=(str | None, Field(description="Once ended (endpoint /v1/chat/completions): OpenAI's output file")),
+    error_file_id=(str | None, Field(description="Once ended with failed or cancelled items: OpenAI's error file")),
+    created_at=(int, Field(description="Unix seconds, as every time of a batch")),
+    expires_at=(int | None, Field(description="When the batch record and its files are deleted")),
+    **dict.fromkeys(("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at"), int | None),
+    **dict.fromkeys(("cancelling_at", "cancelled_at", "ended_at"), int | None),
+    request_counts=answer(
+        "RequestCounts", **dict.fromkeys(("total", "completed", "failed", "cancelled", "pending"), int)
+    ),
+    progress=(
+        BatchProgress,
+        Field(description="How far the batch is (not in OpenAI's Batch object; its SDK keeps it as an extra field)"),
+    ),
+    metadata=dict[str, str],
+    schedule=(str | None, absent("The schedule that submitted it")),
+    webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),
+    results_url=(
+        Url | None,
+        absent(
+            "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
+        ),
+    ),
+)
+Listing = openai_list_of(
+    "BatchList", Batch, next_cursor=(str | None, Field(description="The same as last_id while has_more"))
+)
+Upload = answer(
+    "BatchUpload", input_file=str, upload_url=Url, method=str, fields=dict[str, str], max_bytes=int, expires_in=int
+)
+
 router = Router()
 TAG = "Batches"
 UPLOAD_SECONDS = 3600
@@ -173,7 +219,7 @@ EXAMPLE = {
     "/v1/batches",
     "Submit a batch (one task per request)",
     TAG,
-    ok=BATCH,
+    ok=Batch,
     description="Inline `requests`, an `input_file` (s3:// JSONL of `{custom_id, body}`), or OpenAI's "
     "`input_file_id` (POST /v1/files) with `endpoint: /v1/chat/completions` and `completion_window: 24h`. Every "
     "body is checked as its own submit would be; duplicate custom_ids are refused (400 duplicate_custom_id).",
@@ -191,14 +237,7 @@ def create(svc: BatchesService, request: body(BatchRequest), idempotency_key: Id
     "/v1/batches/uploads",
     "Get a presigned POST (URL and form fields) for a batch input file of at most max_bytes",
     TAG,
-    ok=obj(
-        input_file={"type": "string"},
-        upload_url={"type": "string", "format": "uri"},
-        method={"type": "string"},
-        fields={"type": "object", "additionalProperties": {"type": "string"}},
-        max_bytes={"type": "integer"},
-        expires_in={"type": "integer"},
-    ),
+    ok=Upload,
 )
 def upload(svc: BatchesService) -> dict:
     """A presigned POST for a JSONL input file of at most the batch input limit, readable only by this
@@ -223,9 +262,7 @@ def upload(svc: BatchesService) -> dict:
     "/v1/batches",
     "List batches, newest first",
     TAG,
-    ok=openai_list_shape(
-        BATCH, next_cursor={"type": ["string", "null"], "description": "The same as last_id while has_more"}
-    ),
+    ok=Listing,
     description="Pages go on `after` the last id of the previous one (OpenAI's cursor; `cursor` is the same).",
 )
 def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None, after: Cursor = None) -> dict:
@@ -236,12 +273,12 @@ def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None
     return openai_list(data, last is not None, next_cursor=public_id(last) if last else None)
 
 
-@route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=BATCH)
+@route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=Batch)
 def get_batch(id: Id, svc: BatchesService) -> dict:
     batch = svc.get(tenant_of(router), internal_id(id))
     return render(batch, svc.results_url(batch))
 
 
-@route(router, "POST", "/v1/batches/{id}/cancel", "Cancel a batch (its unfinished items)", TAG, ok=BATCH)
+@route(router, "POST", "/v1/batches/{id}/cancel", "Cancel a batch (its unfinished items)", TAG, ok=Batch)
 def cancel_batch(id: Id, svc: BatchesService) -> dict:
     return render(svc.cancel(tenant_of(router), internal_id(id)))

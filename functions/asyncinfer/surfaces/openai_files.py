@@ -3,24 +3,41 @@ Uploads (purpose `batch`) are batch inputs (`input_file_id`); batches write thei
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import Field
 
 from asyncinfer.domain.files import parse_upload
 from asyncinfer.domain.requests import parse_limit
-from asyncinfer.surfaces.contract import Id, Limit, openai_list, openai_list_shape, present, raw_body, route
+from asyncinfer.surfaces.answers import answer, openai_list_of
+from asyncinfer.surfaces.contract import Id, Limit, openai_list, present, raw_body, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
-from asyncinfer.surfaces.shapes import FILE, obj
 from asyncinfer.tasks.files import FileInfo
 
 router = Router()
 TAG = "Files"
 After = Annotated[str | None, Query(description="A file id from a previous page: the list goes on after it")]
 Purpose = Annotated[str | None, Query(json_schema_extra={"enum": ["batch"]})]
+
+
+File = answer(
+    "File",
+    id=(str, Field(examples=["file-0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
+    object=Literal["file"],
+    bytes=int,
+    created_at=int,
+    expires_at=int,
+    filename=str,
+    purpose=Literal["batch", "batch_output"],
+    status=Literal["processed"],
+    status_details=(None, Field(description="Always null (deprecated in OpenAI's File object)")),
+)
+Listing = openai_list_of("FileList", File)
+Deleted = answer("FileDeleted", id=str, object=Literal["file"], deleted=bool)
 
 
 def render(info: FileInfo, lifetime_ms: int) -> dict[str, Any]:
@@ -43,7 +60,7 @@ def render(info: FileInfo, lifetime_ms: int) -> dict[str, Any]:
     "/v1/files",
     "Upload a file (multipart/form-data: `file`, and `purpose` = batch)",
     TAG,
-    ok=FILE,
+    ok=File,
     description="A batch's input (JSONL of `{custom_id, method, url, body}`), at most 4 MiB through this route; "
     "larger inputs go through POST /v1/batches/uploads.",
 )
@@ -53,14 +70,7 @@ def create(svc: BatchesService) -> dict:
     return render(files.create(tenant_of(router), upload), files.lifetime_ms)
 
 
-@route(
-    router,
-    "GET",
-    "/v1/files",
-    "List your uploaded files, newest first",
-    TAG,
-    ok=openai_list_shape(FILE),
-)
+@route(router, "GET", "/v1/files", "List your uploaded files, newest first", TAG, ok=Listing)
 def list_files(svc: BatchesService, limit: Limit = None, after: After = None, purpose: Purpose = None) -> dict:
     files = svc.files
     found, more = files.list(
@@ -69,19 +79,12 @@ def list_files(svc: BatchesService, limit: Limit = None, after: After = None, pu
     return openai_list([render(info, files.lifetime_ms) for info in found], more)
 
 
-@route(router, "GET", "/v1/files/{id}", "Get a file's details", TAG, ok=FILE)
+@route(router, "GET", "/v1/files/{id}", "Get a file's details", TAG, ok=File)
 def get_file(id: Id, svc: BatchesService) -> dict:
     return render(svc.files.get(tenant_of(router), id), svc.files.lifetime_ms)
 
 
-@route(
-    router,
-    "DELETE",
-    "/v1/files/{id}",
-    "Delete an uploaded file or a batch's output file",
-    TAG,
-    ok=obj(id={"type": "string"}, object={"type": "string"}, deleted={"type": "boolean"}),
-)
+@route(router, "DELETE", "/v1/files/{id}", "Delete an uploaded file or a batch's output file", TAG, ok=Deleted)
 def delete_file(id: Id, svc: BatchesService) -> dict:
     svc.files.delete(tenant_of(router), id)
     return {"id": id, "object": "file", "deleted": True}

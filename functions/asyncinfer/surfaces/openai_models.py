@@ -3,20 +3,23 @@ the answer to OpenAI's synchronous POST /v1/chat/completions, which says where i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.surfaces.answers import answer
 from asyncinfer.surfaces.contract import Id, Tasks, route
-from asyncinfer.surfaces.shapes import MODEL, obj
 
 
 class NotServed(TaskNotFound):
     code = "not_served"
 
 
+Kind = Literal["chat", "image", "audio", "video"]
+Model = answer("Model", id=str, object=Literal["model"], created=int, owned_by=str, kind=Kind)
+Models = answer("ModelList", object=Literal["list"], data=list[Model])
 router = Router()
 TAG = "Models"
 OWNER = "asyncinfer"
@@ -27,20 +30,13 @@ def render(model_id: str, spec: ModelSpec) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": OWNER, "kind": spec.kind.value}
 
 
-@route(
-    router,
-    "GET",
-    "/v1/models",
-    "List the models of this deployment's registry",
-    TAG,
-    ok=obj(object={"type": "string", "enum": ["list"]}, data={"type": "array", "items": MODEL}),
-)
+@route(router, "GET", "/v1/models", "List the models of this deployment's registry", TAG, ok=Models)
 def list_models(svc: Tasks) -> dict:
     models = svc.registry.models
     return {"object": "list", "data": [render(model_id, models[model_id]) for model_id in sorted(models)]}
 
 
-@route(router, "GET", "/v1/models/{id}", "Get a model", TAG, ok=MODEL)
+@route(router, "GET", "/v1/models/{id}", "Get a model", TAG, ok=Model)
 def get_model(id: Id, svc: Tasks) -> dict:
     spec = svc.registry.models.get(id)
     if spec is None:

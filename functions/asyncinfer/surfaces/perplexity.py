@@ -5,7 +5,8 @@ FAILED), `{requests, next_token}` lists."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +16,7 @@ from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
+from asyncinfer.surfaces.answers import Timing, answer
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -29,7 +31,6 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import PPLX, obj, scheduled
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = {
@@ -114,8 +115,27 @@ def listing(page: TaskPage) -> dict[str, Any]:
     }
 
 
+Summary = answer(
+    "PerplexityRequest",
+    id=UUID,
+    model=str,
+    status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"],
+    created_at=int,
+    **dict.fromkeys(("started_at", "completed_at", "failed_at"), int | None),
+)
+Listing = answer("PerplexityList", requests=list[Summary], next_token=str | None)
+
+
+Read = answer(
+    "PerplexityRead",
+    Timing[int],
+    Summary,
+    response=(dict[str, Any] | None, Field(description="The chat completion, with usage and cost")),
+    error_message=str | None,
+)
+
+
 router = Router()
-READ = scheduled(PPLX, {"type": ["integer", "null"]})
 TAG = "Perplexity"
 
 
@@ -125,8 +145,8 @@ EXAMPLE = {"request": {"model": "sonar", "messages": [{"role": "user", "content"
 SUBMIT = "Submit an async chat completion"
 
 
-@route(router, "POST", "/v1/async/sonar", SUBMIT, TAG, ok=PPLX, takes_body=True, example=EXAMPLE)
-@route(router, "POST", "/async/chat/completions", SUBMIT, TAG, ok=PPLX, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/v1/async/sonar", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/async/chat/completions", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE)
 def submit_request(
     svc: Tasks,
     request: body(SubmitBody),
@@ -139,17 +159,14 @@ def submit_request(
     return read(svc.view(submit(router, svc.submit_chat, chat, how)))
 
 
-LISTING = obj(requests={"type": "array", "items": PPLX}, next_token={"type": ["string", "null"]})
-
-
-@route(router, "GET", "/v1/async/sonar", "List async chat completions", TAG, ok=LISTING)
-@route(router, "GET", "/async/chat/completions", "List async chat completions", TAG, ok=LISTING)
+@route(router, "GET", "/v1/async/sonar", "List async chat completions", TAG, ok=Listing)
+@route(router, "GET", "/async/chat/completions", "List async chat completions", TAG, ok=Listing)
 def list_requests(svc: Tasks, limit: Limit = None, next_token: NextToken = None) -> dict:
     limit_, after = ids.token_page(present(limit=limit, next_token=next_token))
     return listing(svc.list(tenant_of(router), limit=limit_, after=after, status=None, kinds=CHAT_KINDS))
 
 
-@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
-@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=READ, poll_hint=True)
+@route(router, "GET", "/v1/async/sonar/{id}", "Get an async chat completion", TAG, ok=Read, poll_hint=True)
+@route(router, "GET", "/async/chat/completions/{id}", "Get an async chat completion", TAG, ok=Read, poll_hint=True)
 def get_request(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     return read_response(svc.read(tenant_of(router), ids.parse_any(id), CHAT_KINDS), read)

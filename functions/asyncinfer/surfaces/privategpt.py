@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -24,6 +25,7 @@ from asyncinfer.domain.requests import (
     check_chat_body,
     validation_message,
 )
+from asyncinfer.surfaces.answers import Timing, answer
 from asyncinfer.surfaces.async_api import iso
 from asyncinfer.surfaces.contract import (
     CancelAfter,
@@ -36,7 +38,6 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
-from asyncinfer.surfaces.shapes import PGPT_STATUS, obj, scheduled
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.streaming import sse
@@ -193,8 +194,22 @@ def not_found() -> TaskNotFound:
     return TaskNotFound("No message with that id")
 
 
+State = Literal["pending", "processing", "completed", "failed", "cancelled", "error"]
+Initiated = answer("PrivateGPTInitiated", message_id=str, status=State, message=str)
+Status = answer(
+    "PrivateGPTStatus",
+    message_id=str,
+    status=State,
+    created_at=datetime,
+    updated_at=datetime,
+    completed_at=datetime | None,
+    error_message=str | None,
+    stream_type=Literal["sse"],
+    metadata=dict[str, Any],
+)
+Read = answer("PrivateGPTRead", Timing[datetime], Status)
+Deleted = answer("PrivateGPTDeleted", message_id=str, deleted=bool)
 router = Router()
-READ = scheduled(PGPT_STATUS, {"type": ["string", "null"], "format": "date-time"})
 TAG = "PrivateGPT"
 MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
 
@@ -223,7 +238,7 @@ EXAMPLE = {
     "/v1/messages/async",
     "Initiate an async message",
     TAG,
-    ok=obj(message_id={"type": "string"}, status={"type": "string"}, message={"type": "string"}),
+    ok=Initiated,
     takes_body=True,
     example=EXAMPLE,
 )
@@ -241,25 +256,18 @@ def submit_message(
     return initiated(submit(router, svc.submit_chat, chat, how))
 
 
-@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=READ, poll_hint=True)
+@route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=Read, poll_hint=True)
 def get_status(id: Id, svc: Tasks):  # a Response: the poll hint is a header
     return read_response(_read(svc, id), read)
 
 
-@route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=PGPT_STATUS)
+@route(router, "POST", "/v1/messages/async/{id}/cancel", "Cancel a message", TAG, ok=Status)
 def cancel(id: Id, svc: Tasks) -> dict:
     task = _read(svc, id).task
     return status(svc.cancel(task.tenant, task.id))
 
 
-@route(
-    router,
-    "DELETE",
-    "/v1/messages/async/{id}",
-    "Delete a message",
-    TAG,
-    ok=obj(message_id={"type": "string"}, deleted={"type": "boolean"}),
-)
+@route(router, "DELETE", "/v1/messages/async/{id}", "Delete a message", TAG, ok=Deleted)
 def delete(id: Id, svc: Tasks) -> dict:
     task = _read(svc, id).task
     svc.delete(task.tenant, task.id)

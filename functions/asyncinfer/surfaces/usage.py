@@ -2,56 +2,56 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import Field
 
 from asyncinfer.domain.budgets import Period, UsageLine, UsageReport, period_label, renewal
 from asyncinfer.domain.errors import ServiceUnavailable
+from asyncinfer.surfaces.answers import absent, answer
 from asyncinfer.surfaces.contract import Tasks, route
 from asyncinfer.surfaces.edge import tenant_of
-from asyncinfer.surfaces.shapes import obj
 
 router = Router()
 TAG = "Usage"
 
 Day = Annotated[str | None, Query(json_schema_extra={"format": "date"})]
 
-_MONEY = {"type": "number", "description": "US dollars, an exact sum of costs of at most eight decimals"}
-_FIGURES = {
-    "tasks": {"type": "integer", "description": "tasks charged: completed, or ended after producing output"},
-    "cost": _MONEY,
-    "prompt_tokens": {"type": "integer"},
-    "completion_tokens": {"type": "integer"},
-    "total_tokens": {"type": "integer"},
-    "images": {"type": "integer"},
-    "seconds": {"type": "number", "description": "of audio or video"},
-}
-_PERIOD = obj(
-    period={"type": "string", "description": "the UTC day (2025-06-15) or month (2025-06) it is"},
-    limit={**_MONEY, "type": ["number", "null"], "description": "US dollars; null: no limit"},
-    spent=_MONEY,
-    reserved={
-        **_MONEY,
-        "description": "US dollars held by work accepted and not yet ended (settled to its cost when it ends)",
-    },
-    remaining={"type": ["number", "null"], "description": "limit - spent - reserved, at least 0"},
-    renews_at={"type": "string", "format": "date-time"},
+Money = Annotated[float, Field(description="US dollars, an exact sum of costs of at most eight decimals")]
+Figures = answer(
+    "Figures",
+    tasks=(int | None, absent("tasks charged: completed, or ended after producing output")),
+    cost=(Money | None, None),
+    **dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens", "images"), (int | None, None)),
+    seconds=(float | None, absent("of audio or video")),
 )
-USAGE = obj(
-    object={"type": "string", "enum": ["usage"]},
-    currency={"type": "string", "enum": ["usd"]},
-    start={"type": "string", "format": "date"},
-    end={"type": "string", "format": "date"},
-    data={
-        "type": "array",
-        "items": obj(date={"type": "string", "format": "date"}, model={"type": "string"}, **_FIGURES),
-    },
-    models={"type": "array", "items": obj(model={"type": "string"}, **_FIGURES)},
-    total=obj(**_FIGURES),
-    budgets=obj(daily=_PERIOD, monthly=_PERIOD),
+ModelUsage = answer("ModelUsage", Figures, model=str)
+Period_ = answer(
+    "BudgetPeriod",
+    period=(str, Field(description="the UTC day (2025-06-15) or month (2025-06) it is")),
+    limit=(float | None, Field(description="US dollars; null: no limit")),
+    spent=Money,
+    reserved=(
+        float,
+        Field(description="US dollars held by work accepted and not yet ended (settled to its cost when it ends)"),
+    ),
+    remaining=(float | None, Field(description="limit - spent - reserved, at least 0")),
+    renews_at=datetime.datetime,
+)
+Usage = answer(
+    "Usage",
+    object=Literal["usage"],
+    currency=Literal["usd"],
+    start=datetime.date,
+    end=datetime.date,
+    data=list[answer("DayUsage", ModelUsage, date=datetime.date)],
+    models=list[ModelUsage],
+    total=(Figures, Field(description="Empty while nothing was charged")),
+    budgets=answer("Budgets", daily=Period_, monthly=Period_),
 )
 
 
@@ -104,7 +104,7 @@ def render(report: UsageReport) -> dict[str, Any]:
     "/v1/usage",
     "Cost and tokens by day and model, with the budget",
     TAG,
-    ok=USAGE,
+    ok=Usage,
     description="The caller's tenant's completed tasks over days `start`..`end` (UTC, both included; this "
     "month by default, at most 366 days), summed per day and model from the registry's prices when each "
     "task completed, and the daily and monthly limits with what is spent in the current periods.",

@@ -6,22 +6,24 @@ GET /v1/webhooks/deliveries/{id}, POST /v1/webhooks/deliveries/{id}/redeliver.""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import Field
 
-from asyncinfer.domain import ids
+from asyncinfer.domain import ids, records
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import Task
-from asyncinfer.domain.records import Delivery
+from asyncinfer.domain.records import BATCH_EVENTS
 from asyncinfer.domain.sealing import shown_url
 from asyncinfer.store.base import WebhookSecrets
 from asyncinfer.surfaces import async_api, openai_batches
+from asyncinfer.surfaces.answers import absent, answer
 from asyncinfer.surfaces.contract import Cursor, DeliveryId, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
-from asyncinfer.surfaces.shapes import DELIVERY, SECRET, obj
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 
@@ -38,7 +40,7 @@ def task_data(task: Task) -> dict[str, Any]:
     return out
 
 
-def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
+def delivery(item: records.Delivery, *, with_payload: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": item.id,
         "object": "webhook.delivery",
@@ -64,6 +66,30 @@ def delivery(item: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
     return out
 
 
+Attempt = answer("Attempt", at=datetime, duration_ms=int, status_code=(int | None, None), error=(str | None, None))
+Delivery = answer(
+    "WebhookDelivery",
+    id=(str, Field(description="The webhook-id header of every attempt")),
+    object=Literal["webhook.delivery"],
+    event_type=Literal[("task.completed", "task.failed", "task.cancelled", *BATCH_EVENTS)],
+    subject=(str, Field(description="The task or batch the event is about")),
+    url=str,
+    status=Literal["pending", "delivered", "failed"],
+    attempt_count=int,
+    created_at=datetime,
+    **dict.fromkeys(("delivered_at", "failed_at"), (datetime | None, None)),
+    attempts=list[Attempt],
+    payload=(str | None, absent("The exact body sent (on GET of one delivery)")),
+)
+Deliveries = answer("WebhookDeliveryList", data=list[Delivery], has_more=bool, next_cursor=str | None)
+Secret = answer(
+    "WebhookSecret",
+    secret=(str, Field(pattern="^whsec_")),
+    previous_secret_expires_at=(
+        datetime | None,
+        Field(description="After a rotation: until when deliveries are also signed with the previous secret"),
+    ),
+)
 router = Router()
 TAG = "Webhooks"
 _DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}$")
@@ -88,7 +114,7 @@ def _secret(svc: Webhooks, secrets: WebhookSecrets) -> dict:
     return {"secret": secrets.current, "previous_secret_expires_at": async_api.iso(grace) if grace else None}
 
 
-@route(router, "GET", "/v1/webhooks/secret", "The tenant's webhook signing secret (Standard Webhooks)", TAG, ok=SECRET)
+@route(router, "GET", "/v1/webhooks/secret", "The tenant's webhook signing secret (Standard Webhooks)", TAG, ok=Secret)
 def get_secret(svc: WebhooksService) -> dict:
     return _secret(svc, svc.secret(tenant_of(router)))
 
@@ -99,20 +125,13 @@ def get_secret(svc: WebhooksService) -> dict:
     "/v1/webhooks/secret/rotate",
     "Replace the signing secret; the previous one still signs deliveries for a grace period",
     TAG,
-    ok=SECRET,
+    ok=Secret,
 )
 def rotate_secret(svc: WebhooksService) -> dict:
     return _secret(svc, svc.rotate_secret(tenant_of(router)))
 
 
-@route(
-    router,
-    "GET",
-    "/v1/webhooks/deliveries",
-    "List webhook deliveries, newest first",
-    TAG,
-    ok=obj(data={"type": "array", "items": DELIVERY}, has_more={"type": "boolean"}, next_cursor={}),
-)
+@route(router, "GET", "/v1/webhooks/deliveries", "List webhook deliveries, newest first", TAG, ok=Deliveries)
 def list_deliveries(
     svc: WebhooksService,
     limit: Limit = None,
@@ -133,7 +152,7 @@ def list_deliveries(
     return {"data": [delivery(d) for d in found], "has_more": last is not None, "next_cursor": last}
 
 
-@route(router, "GET", "/v1/webhooks/deliveries/{id}", "Get a delivery, with its attempts and payload", TAG, ok=DELIVERY)
+@route(router, "GET", "/v1/webhooks/deliveries/{id}", "Get a delivery, with its attempts and payload", TAG, ok=Delivery)
 def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
     return delivery(svc.get(tenant_of(router), _delivery_id(id)), with_payload=True)
 
@@ -144,7 +163,7 @@ def get_delivery(id: DeliveryId, svc: WebhooksService) -> dict:
     "/v1/webhooks/deliveries/{id}/redeliver",
     "Deliver the event again (a new round of attempts)",
     TAG,
-    ok=DELIVERY,
+    ok=Delivery,
 )
 def redeliver(id: DeliveryId, svc: WebhooksService) -> dict:
     return delivery(svc.redeliver(tenant_of(router), _delivery_id(id)))
