@@ -203,20 +203,7 @@ class Worker:
     def complete_media(self, task: Task, spec: ModelSpec, outputs: list[Output], seconds: float, seq: int) -> Outcome:
         usage = Usage(images=len(outputs) if task.kind == TaskKind.IMAGE else None, seconds=seconds or None)
         usage = usage.model_copy(update={"cost": spec.prices.cost(usage)})
-        now = now_ms()
-        changes = {
-            "status": TaskStatus.COMPLETED,
-            "completed_at": now,
-            "updated_at": now,
-            "usage": usage,
-            "outputs": outputs,
-            "event_seq": seq,
-        }
-        try:
-            self._transition_mine(task, TaskStatus.COMPLETED, changes)
-        except ConditionFailed:
-            return Outcome.ABANDONED
-        return Outcome.COMPLETED
+        return self._completed(task, now_ms(), usage, seq, {"outputs": outputs})
 
     def stored_request(self, task: Task) -> dict[str, Any]:
         """The stored request, its MCP credentials opened (only here, just before they are used)."""
@@ -245,26 +232,13 @@ class Worker:
             # The calls the worker made (reference 002 lists them on the message); a client that must run
             # calls itself gets finish_reason "tool_calls", never these.
             message.setdefault("tool_calls", extra["executed_tool_calls"])
-        changes: dict[str, Any] = {
-            "status": TaskStatus.COMPLETED,
-            "completed_at": now,
-            "updated_at": now,
-            "usage": finished.usage,
-            "event_seq": seq,
-        }
         encoded = json.dumps(completion, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.config.inline_result_bytes:
             # Deterministic key: a retry after a crash here overwrites the same object.
             key = result_key(task.tenant, task.id)
             self.blobs.put(key, encoded, "application/json")
-            changes["result_key"] = key
-        else:
-            changes["result"] = completion
-        try:
-            self._transition_mine(task, TaskStatus.COMPLETED, changes)
-        except ConditionFailed:
-            return Outcome.ABANDONED
-        return Outcome.COMPLETED
+            return self._completed(task, now, finished.usage, seq, {"result_key": key})
+        return self._completed(task, now, finished.usage, seq, {"result": completion})
 
     def finish_late(self, task: Task) -> Outcome:
         """Stopped at its deadline: the task's own (`deadline_exceeded`), else this invocation's end."""
@@ -273,11 +247,19 @@ class Worker:
         return self.finish_failed(task, "timeout", "The task did not finish within its deadline")
 
     def finish_failed(self, task: Task, code: str, message: str) -> Outcome:
+        return self._end(task, TaskStatus.FAILED, failed_changes(code, message), Outcome.FAILED)
+
+    def _completed(self, task: Task, now: int, usage: Usage, seq: int, result: dict[str, Any]) -> Outcome:
+        changes = {"status": TaskStatus.COMPLETED, "completed_at": now, "updated_at": now, "usage": usage}
+        return self._end(task, TaskStatus.COMPLETED, {**changes, "event_seq": seq, **result}, Outcome.COMPLETED)
+
+    def _end(self, task: Task, target: TaskStatus, changes: dict[str, Any], outcome: Outcome) -> Outcome:
+        """`outcome`, or ABANDONED when the task is no longer this claim's."""
         try:
-            self._transition_mine(task, TaskStatus.FAILED, failed_changes(code, message))
+            self._transition_mine(task, target, changes)
         except ConditionFailed:
             return Outcome.ABANDONED
-        return Outcome.FAILED
+        return outcome
 
     def _event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog:
         """The attempt's event log, metered; it first tells readers to drop what an earlier attempt wrote."""
