@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asyncinfer.blobs.base import BlobStore, batch_file_key, results_key
@@ -34,23 +35,16 @@ def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[
         yield first, chunk
 
 
+@dataclass
 class BatchTracker:
     """The table stream's side: counts ending items, and when the last one ends writes the results and
     announces the batch's end. Every step is safe to repeat."""
 
-    def __init__(
-        self,
-        store: BatchStore,
-        blobs: BlobStore,
-        webhooks: Webhooks,
-        result_of: Callable[[Task], dict[str, Any] | None],
-        payloads: Payloads,
-    ) -> None:
-        self.payloads = payloads
-        self.store = store
-        self.blobs = blobs
-        self.webhooks = webhooks
-        self.result_of = result_of
+    store: BatchStore
+    blobs: BlobStore
+    webhooks: Webhooks
+    result_of: Callable[[Task], dict[str, Any] | None]
+    payloads: Payloads
 
     def _result_lines(self, batch: Batch) -> Iterator[bytes]:
         lines = (json.loads(line) for line in self.blobs.lines(batch.input_key) if line.strip())

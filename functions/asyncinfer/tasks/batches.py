@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,26 +39,17 @@ log = logging.getLogger(__name__)
 BATCH_IDEMPOTENCY = "bidem"
 
 
+@dataclass
 class Batches(BatchInput, BatchItems):
     """Submit, read, list and cancel batches (the API and the batch function)."""
 
-    def __init__(
-        self,
-        tasks: TaskService,
-        store: BatchStore,
-        jobs: MessageQueue,
-        items: MessageQueue,
-        read_input: Reader,
-        limits: BatchLimits,
-        files: Files | None = None,
-    ) -> None:
-        self.files = files
-        self.tasks = tasks
-        self.store = store
-        self.jobs = jobs
-        self.items = items
-        self.read_input = read_input
-        self.limits = limits
+    tasks: TaskService
+    store: BatchStore
+    jobs: MessageQueue
+    items: MessageQueue
+    read_input: Reader
+    limits: BatchLimits
+    files: Files | None = None
 
     # -- submit ------------------------------------------------------------------------------------
 

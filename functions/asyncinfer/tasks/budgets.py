@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -29,13 +30,11 @@ from asyncinfer.domain.submission import Prepared
 from asyncinfer.store.base import HoldRefused, UsageStore
 
 
+@dataclass
 class Budgets:
-    def __init__(
-        self, store: UsageStore, registry: ModelRegistry | None = None, clock: Callable[[], int] = now_ms
-    ) -> None:
-        self.store = store
-        self.registry = registry
-        self.clock = clock
+    store: UsageStore
+    registry: ModelRegistry | None = None
+    clock: Callable[[], int] = now_ms
 
     def today(self) -> date:
         return day_of(self.clock())

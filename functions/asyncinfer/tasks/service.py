@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
@@ -42,30 +43,19 @@ POLL_MS = 1000
 LONG_TASK_POLL_MS = 5000
 
 
+@dataclass
 class TaskService(Admission, Preparing):
-    def __init__(
-        self,
-        store: TaskStore,
-        queue: MessageQueue,
-        blobs: BlobStore,
-        registry: ModelRegistry,
-        limits: SubmitLimits,
-        sealer: Sealer,
-        outbound: Outbound = DEFAULT_OUTBOUND,
-        executions: Executions | None = None,
-        budgets: Budgets | None = None,
-    ) -> None:
-        self.sealer = sealer
-        self.budgets = budgets
-        self.executions = executions
-        self.store = store
-        self.queue = queue
-        self.blobs = blobs
-        self.registry = registry
-        self.limits = limits
-        self.outbound = outbound
-        # tenant -> (tasks in flight when last counted, when, submits admitted since)
-        self._inflight_seen: dict[str, tuple[int, float, int]] = {}
+    store: TaskStore
+    queue: MessageQueue
+    blobs: BlobStore
+    registry: ModelRegistry
+    limits: SubmitLimits
+    sealer: Sealer
+    outbound: Outbound = DEFAULT_OUTBOUND
+    executions: Executions | None = None
+    budgets: Budgets | None = None
+    # tenant -> (tasks in flight when last counted, when, submits admitted since)
+    _inflight_seen: dict[str, tuple[int, float, int]] = field(default_factory=dict, init=False)
 
     def submit_chat(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.

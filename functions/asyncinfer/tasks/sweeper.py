@@ -36,20 +36,13 @@ class SweepReport:
     late: int = 0  # tasks failed at their deadlines
 
 
+@dataclass
 class Sweeper:
-    def __init__(
-        self,
-        store: TaskStore,
-        queue: MessageQueue,
-        after_ms: int,
-        page_size: int = 100,
-        executions: Executions | None = None,
-    ) -> None:
-        self.store = store
-        self.executions = executions
-        self.queue = queue
-        self.after_ms = after_ms
-        self.page_size = page_size
+    store: TaskStore
+    queue: MessageQueue
+    after_ms: int
+    page_size: int = 100
+    executions: Executions | None = None
 
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms

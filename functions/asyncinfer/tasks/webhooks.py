@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -74,23 +74,16 @@ def sign_headers(secrets: Sequence[str], message_id: str, payload: str, at: date
     }
 
 
+@dataclass
 class Webhooks:
     """The API side and the announcing side: secrets, deliveries, redeliveries."""
 
-    def __init__(
-        self,
-        store: WebhookStore,
-        queue: MessageQueue,
-        retention_days: int,
-        *,
-        secret_grace_seconds: int = DEFAULT_SECRET_GRACE_SECONDS,
-        clock: Callable[[], int] = now_ms,
-    ) -> None:
-        self.store = store
-        self.queue = queue
-        self.retention_days = retention_days
-        self.secret_grace_seconds = secret_grace_seconds
-        self.clock = clock
+    store: WebhookStore
+    queue: MessageQueue
+    retention_days: int
+    _: KW_ONLY
+    secret_grace_seconds: int = DEFAULT_SECRET_GRACE_SECONDS
+    clock: Callable[[], int] = now_ms
 
     def secret(self, tenant: str) -> WebhookSecrets:
         return self.store.get_secrets(tenant) or self.store.put_secret(tenant, new_secret())
@@ -230,20 +223,13 @@ async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: f
         raise TimeoutError(f"no answer within {timeout:g} s") from None
 
 
+@dataclass
 class WebhookSender:
-    def __init__(
-        self,
-        store: WebhookStore,
-        policy: SendPolicy,
-        sealer: Sealer,
-        post: Post = http_post,
-        clock: Callable[[], int] = now_ms,
-    ) -> None:
-        self.store = store
-        self.policy = policy
-        self.sealer = sealer
-        self.post = post
-        self.clock = clock
+    store: WebhookStore
+    policy: SendPolicy
+    sealer: Sealer
+    post: Post = http_post
+    clock: Callable[[], int] = now_ms
 
     def attempt(self, message: DeliveryMessage) -> DeliveryOutcome:
         """One attempt of a pending delivery. Raises RetryDelivery when it failed and may be tried again."""
