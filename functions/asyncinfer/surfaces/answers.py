@@ -24,8 +24,8 @@ def _as_sent(schema: dict[str, Any]) -> None:
 
 
 class Answer(BaseModel):
-    """The model of an answer: it documents the dict a renderer returns (tests/unit/test_openapi_answers.py checks
-    that they agree)."""
+    """The model of an answer: it documents the dict a renderer returns (the test_openapi_answers tests, unit and
+    integration, check every answer against it)."""
 
     model_config = ConfigDict(json_schema_extra=_as_sent)
 
