@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,6 +33,27 @@ def encode(name: str, value: Any, json_fields: frozenset[str] = JSON_FIELDS) -> 
     if name in json_fields:
         value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return _serializer.serialize(value)
+
+
+def status_guarded_set(
+    changes: dict[str, Any], expected: Sequence[StrEnum], json_fields: frozenset[str] = JSON_FIELDS
+) -> dict[str, Any]:
+    """UpdateItem arguments that set `changes` on condition that the item exists and its status is one of
+    `expected`; a caller adds its own clauses to the expressions, names and values."""
+    names = {"#status": "status"}
+    values = {f":e{i}": {"S": status.value} for i, status in enumerate(expected)}
+    condition = f"attribute_exists(pk) AND #status IN ({', '.join(values)})"
+    sets = []
+    for i, (name, value) in enumerate(changes.items()):
+        names[f"#c{i}"] = name
+        values[f":c{i}"] = encode(name, value, json_fields)
+        sets.append(f"#c{i} = :c{i}")
+    return {
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -14,7 +14,7 @@ from asyncinfer.domain.model import Task
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.domain.reservations import Hold, Settlement
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsChanged, WebhookSecrets
-from asyncinfer.store.codec import encode, item_to_record, record_to_item, task_from_item
+from asyncinfer.store.codec import item_to_record, record_to_item, status_guarded_set, task_from_item
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.schema import TASK_PREFIX
@@ -125,26 +125,11 @@ class DynamoBatchStore(_Table, LedgerItems):
     def update_batch(
         self, tenant: str, batch_id: str, *, expect: Iterable[BatchStatus], changes: dict[str, Any]
     ) -> Batch:
-        names = {"#status": "status"}
-        values: dict[str, Any] = {}
-        sets = []
-        for i, (name, value) in enumerate(changes.items()):
-            names[f"#c{i}"] = name
-            values[f":c{i}"] = encode(name, value, BATCH_JSON)
-            sets.append(f"#c{i} = :c{i}")
-        expected = sorted(expect)
-        for i, status in enumerate(expected):
-            values[f":e{i}"] = {"S": status.value}
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(tenant, batch_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND #status IN ("
-                + ", ".join(f":e{i}" for i in range(len(expected)))
-                + ")",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                **status_guarded_set(changes, sorted(expect), BATCH_JSON),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from asyncinfer.domain.model import TERMINAL, Task, TaskStatus
-from asyncinfer.store.codec import encode
+from asyncinfer.store.codec import status_guarded_set
 from asyncinfer.store.schema import INFLIGHT_ATTRIBUTE, QUEUED_ATTRIBUTE
 
 
@@ -31,14 +31,9 @@ class Fence:
     ) -> dict[str, Any]:
         """The UpdateItem arguments; with `produced` (the attribute as read, None: absent), on condition that
         it is still as read."""
-        names: dict[str, str] = {"#status": "status"}
-        values: dict[str, Any] = {}
-        sets = []
-        for i, (name, value) in enumerate(changes.items()):
-            names[f"#c{i}"] = name
-            values[f":c{i}"] = encode(name, value)
-            sets.append(f"#c{i} = :c{i}")
-        update = "SET " + ", ".join(sets)
+        args = status_guarded_set(changes, self.expected)
+        names, values = args["ExpressionAttributeNames"], args["ExpressionAttributeValues"]
+        update, condition = args["UpdateExpression"], args["ConditionExpression"]
         removes = []
         remove = list(remove)
         if changes.get("status") in TERMINAL:
@@ -50,11 +45,6 @@ class Fence:
             removes.append(f"#r{i}")
         if removes:
             update += " REMOVE " + ", ".join(removes)
-        for i, status in enumerate(self.expected):
-            values[f":e{i}"] = {"S": status.value}
-        condition = (
-            "attribute_exists(pk) AND #status IN (" + ", ".join(f":e{i}" for i in range(len(self.expected))) + ")"
-        )
         if self.attempt is not None:
             names["#attempt"] = "attempt"
             values[":attempt"] = {"N": str(self.attempt)}
@@ -71,9 +61,4 @@ class Fence:
             else:
                 values[":produced"] = produced
                 condition += " AND #produced = :produced"
-        return {
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
+        return {**args, "UpdateExpression": update, "ConditionExpression": condition}
