@@ -254,28 +254,21 @@ class WebhookSender:
             status_code = self.post(target, delivery.payload.encode(), headers, self.policy.timeout_seconds)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
-        except RefusedUrl as exc:
-            error, permanent = exc.message, True
-        except SealingFailed as exc:
+        except (RefusedUrl, SealingFailed) as exc:
             error, permanent = str(exc), True
         except Exception as exc:  # a timeout, a refused connection, a TLS error: all worth another try
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         attempt = Attempt(
             at=self.clock(), duration_ms=int((time.monotonic() - started) * 1000), status_code=status_code, error=error
         )
-        previous = delivery.attempt_count
-        count = previous + 1
-        changes: dict[str, Any] = {
-            "attempts": [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:],
-            "attempt_count": count,
-            "updated_at": attempt.at,
-        }
+        count = delivery.attempt_count + 1
+        changes: dict[str, Any] = {}
         if error is None:
             changes.update(status=DeliveryStatus.DELIVERED, delivered_at=attempt.at)
         elif permanent or count - delivery.round_start >= self.policy.max_attempts:
             changes.update(status=DeliveryStatus.FAILED, failed_at=attempt.at)
-        updated = delivery.model_copy(update=changes)
-        if not self.store.save_delivery(updated, previous_count=previous):
+        updated = with_attempt(delivery, attempt, changes)
+        if not self.store.save_delivery(updated, previous_count=delivery.attempt_count):
             return DeliveryOutcome.SKIPPED  # another attempt of the same delivery ran meanwhile and was recorded
         if updated.status == DeliveryStatus.DELIVERED:
             return DeliveryOutcome.DELIVERED
@@ -291,15 +284,13 @@ def fail_dead_lettered(store: WebhookStore, message: DeliveryMessage) -> bool:
     delivery = store.get_delivery(message.tenant, message.delivery_id)
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return False
-    at = now_ms()
-    attempt = Attempt(at=at, duration_ms=0, error="The sender failed on this delivery repeatedly: dead-lettered")
-    updated = delivery.model_copy(
-        update={
-            "attempts": [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:],
-            "attempt_count": delivery.attempt_count + 1,
-            "updated_at": at,
-            "status": DeliveryStatus.FAILED,
-            "failed_at": at,
-        }
-    )
+    attempt = Attempt(at=now_ms(), duration_ms=0, error="The sender failed on this delivery repeatedly: dead-lettered")
+    updated = with_attempt(delivery, attempt, {"status": DeliveryStatus.FAILED, "failed_at": attempt.at})
     return store.save_delivery(updated, previous_count=delivery.attempt_count)
+
+
+def with_attempt(delivery: Delivery, attempt: Attempt, changes: dict[str, Any]) -> Delivery:
+    """`delivery` with `attempt` recorded (the newest MAX_ATTEMPTS_KEPT kept, all of them counted) and `changes`."""
+    kept = [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:]
+    counted = {"attempts": kept, "attempt_count": delivery.attempt_count + 1, "updated_at": attempt.at}
+    return delivery.model_copy(update={**counted, **changes})
