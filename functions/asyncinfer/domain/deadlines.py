@@ -23,7 +23,6 @@ from asyncinfer.domain.model import Task
 
 START_TIMEOUT = "start_timeout"
 DEADLINE_EXCEEDED = "deadline_exceeded"
-BODY_FIELDS = frozenset({"start_timeout", "execution_timeout"})
 START_HEADER = "x-fal-request-timeout"
 CANCEL_AFTER_HEADER = "cancel-after"
 # fal's floor is 0.1 s; a week is past any task's sense (and under the retention of its record).

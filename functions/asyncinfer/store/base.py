@@ -39,10 +39,6 @@ class LedgerFigures:
     held_e8: int = 0
     reserved_e8: int = 0
 
-    @property
-    def spent_e8(self) -> int:
-        return self.held_e8 - self.reserved_e8
-
 
 class AlreadyExists(Exception):
     pass
