@@ -311,11 +311,10 @@ def endings(settings: NotifierSettings) -> Endings:
 
 
 def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
-    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.webhooks import SendPolicy, WebhookSender
 
     return WebhookSender(
-        DynamoWebhookStore(client("dynamodb"), settings.table_name),
+        webhook_store(settings.table_name),
         SendPolicy(
             max_attempts=settings.webhook_max_attempts,
             timeout_seconds=settings.webhook_timeout_seconds,

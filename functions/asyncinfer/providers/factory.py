@@ -59,12 +59,8 @@ class Providers:
         config = self._registry.provider_config(spec)
         if isinstance(config, OpenAIConfig):
             from asyncinfer.providers.openai_jobs import OpenAIBackgroundJobs
-            from asyncinfer.providers.openai_provider import client_factory
 
-            key_ref: SecretRef = config.api_key
-            factory = client_factory(
-                config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries
-            )
+            factory = openai_client(config)
             if spec.kind == TaskKind.VIDEO:
                 from asyncinfer.providers.openai_videos import OpenAIVideoJobs
 
@@ -106,14 +102,18 @@ class Providers:
             else:
                 return DemoChatProvider(seconds=self._local.demo_chat_seconds)
         if isinstance(config, OpenAIConfig):
-            from asyncinfer.providers.openai_provider import OpenAIProvider, client_factory
+            from asyncinfer.providers.openai_provider import OpenAIProvider
 
-            key_ref: SecretRef = config.api_key
-            factory = client_factory(
-                config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries
-            )
-            return OpenAIProvider(factory, stream=config.stream)
+            return OpenAIProvider(openai_client(config), stream=config.stream)
         from asyncinfer.providers.bedrock_provider import BedrockProvider
 
         assert self._bedrock_client is not None, "no Bedrock client factory wired"
         return BedrockProvider(self._bedrock_client(config), stream=config.stream)
+
+
+def openai_client(config: OpenAIConfig) -> Callable[[], Any]:
+    """Builds the SDK's client of `config`; its key is resolved only then."""
+    from asyncinfer.providers.openai_provider import client_factory
+
+    key_ref: SecretRef = config.api_key
+    return client_factory(config.base_url, lambda: resolve(key_ref), config.timeout_seconds, config.max_retries)
