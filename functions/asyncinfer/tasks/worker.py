@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,31 +40,19 @@ log = logging.getLogger(__name__)
 NO_DEADLINE = 2**62
 
 
+@dataclass
 class Worker:
-    def __init__(
-        self,
-        store: TaskStore,
-        blobs: BlobStore,
-        registry: ModelRegistry,
-        provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider],
-        config: WorkerConfig,
-        upstream_for: Callable[[ModelSpec], str] | None = None,
-        tool_host: Callable[[list[McpServer]], ToolHost] | None = None,
-        *,
-        sealer: Sealer,
-        executions: Executions | None = None,
-        long_slots: LongSlots | None = None,
-    ) -> None:
-        self.sealer = sealer
-        self.executions = executions
-        self.long_slots = long_slots
-        self.store = store
-        self.blobs = blobs
-        self.registry = registry
-        self.provider_for = provider_for
-        self.upstream_for = upstream_for or (lambda spec: spec.upstream)
-        self.tool_host = tool_host
-        self.config = config
+    store: TaskStore
+    blobs: BlobStore
+    registry: ModelRegistry
+    provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider]
+    config: WorkerConfig
+    upstream_for: Callable[[ModelSpec], str] = lambda spec: spec.upstream
+    tool_host: Callable[[list[McpServer]], ToolHost] | None = None
+    _: KW_ONLY
+    sealer: Sealer
+    executions: Executions | None = None
+    long_slots: LongSlots | None = None
 
     def process(self, message: TaskMessage, remaining_ms: Callable[[], int]) -> Outcome:
         task = self.store.get(message.tenant, message.task_id)
