@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,16 +26,11 @@ VIDEO_FILE = "output.mp4"
 LATE_OUTPUT_SECONDS = 300.0
 
 
+@dataclass
 class BedrockVideoJobs:
-    def __init__(
-        self,
-        client: Any,
-        output_exists: Callable[[str], bool] | None = None,
-        late_output_seconds: float = LATE_OUTPUT_SECONDS,
-    ) -> None:
-        self._client = client  # boto3 "bedrock-runtime"
-        self._output_exists = output_exists
-        self._late_output_seconds = late_output_seconds
+    client: Any  # boto3 "bedrock-runtime"
+    output_exists: Callable[[str], bool] | None = None
+    late_output_seconds: float = LATE_OUTPUT_SECONDS
 
     def start(self, upstream_model: str, kind: TaskKind, config: dict[str, Any], output_uri: str, token: str) -> dict:
         if kind != TaskKind.VIDEO:
@@ -49,7 +45,7 @@ class BedrockVideoJobs:
         if config.get("seed") is not None:
             generation["seed"] = config["seed"]
         try:
-            answer = self._client.start_async_invoke(
+            answer = self.client.start_async_invoke(
                 modelId=upstream_model,
                 modelInput={
                     "taskType": "TEXT_VIDEO",
@@ -65,14 +61,14 @@ class BedrockVideoJobs:
 
     def poll(self, job: dict) -> JobState:
         try:
-            found = self._client.get_async_invoke(invocationArn=job["arn"])
+            found = self.client.get_async_invoke(invocationArn=job["arn"])
         except ClientError as exc:
             raise _error(exc) from None
         status = found["status"]
         if status == "Completed":
             folder = found["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"].rstrip("/")
             key = f"{folder.removeprefix('s3://').partition('/')[2]}/{VIDEO_FILE}"
-            if self._output_exists is None or self._output_exists(key):
+            if self.output_exists is None or self.output_exists(key):
                 return JobState("completed", 100.0, (key,))
             return self._late(found)
         if status == "Failed":
@@ -85,12 +81,12 @@ class BedrockVideoJobs:
     def _late(self, found: dict) -> JobState:
         ended = found.get("endTime")
         waited = time.time() - _epoch(ended) if ended is not None else 0.0
-        if waited <= self._late_output_seconds:
+        if waited <= self.late_output_seconds:
             return JobState("running")  # done upstream, its file not yet here: no figure to claim
         return JobState(
             "failed",
             error=f"Bedrock reported the video complete but its {VIDEO_FILE} did not appear within "
-            f"{self._late_output_seconds:.0f} s",
+            f"{self.late_output_seconds:.0f} s",
         )
 
 

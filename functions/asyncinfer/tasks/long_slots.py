@@ -17,6 +17,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from asyncinfer.domain.model import TERMINAL, Task, TaskStatus, now_ms
@@ -47,21 +48,14 @@ class WaitForSlot(Exception):
         self.delay_seconds = delay_seconds
 
 
+@dataclass
 class LongSlots:
-    def __init__(
-        self,
-        slots: Slots,
-        store: TaskStore,
-        *,
-        cap: int,
-        wait_seconds: float,
-        jitter: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        self.slots = slots
-        self.store = store
-        self.cap = cap  # 0: no cap
-        self.wait_seconds = wait_seconds
-        self._jitter = jitter
+    slots: Slots
+    store: TaskStore
+    _: KW_ONLY
+    cap: int  # 0: no cap
+    wait_seconds: float
+    jitter: Callable[[float, float], float] = random.uniform
 
     def acquire(self, task: Task) -> None:
         """Return once `task` holds one of its tenant's slots; WaitForSlot when they are all held."""
@@ -84,7 +78,7 @@ class LongSlots:
 
     def delay_seconds(self) -> int:
         """About `wait_seconds`, spread so that the tasks waiting together do not all look again together."""
-        delay = math.ceil(self.wait_seconds * self._jitter(0.75, 1.25))
+        delay = math.ceil(self.wait_seconds * self.jitter(0.75, 1.25))
         return max(1, min(MAX_DELAY_SECONDS, delay))
 
     def _ended(self, tenant: str, task_id: str) -> bool:

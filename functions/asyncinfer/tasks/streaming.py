@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
@@ -142,92 +142,82 @@ class _Told:
         return abs(at - was) >= START_SLACK_MS
 
 
+@dataclass
 class EventTail:
     """Opened per request. `open` checks the task exists (raises TaskNotFound before any byte is sent);
     `stream` then yields SSE frames until the task ends or the time limit is reached."""
 
-    def __init__(
-        self,
-        store: TaskStore,
-        tenant: str,
-        task_id: str,
-        *,
-        frames: Frames,
-        limits: StreamLimits = StreamLimits(),
-        sleep: Sleep = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        standing: Standings | None = None,
-    ) -> None:
-        self._store = store
-        self._tenant = tenant
-        self._task_id = task_id
-        self._frames = frames
-        self._limits = limits
-        self._sleep = sleep
-        self._clock = clock
-        self._standing = standing
+    store: TaskStore
+    tenant: str
+    task_id: str
+    _: KW_ONLY
+    frames: Frames
+    limits: StreamLimits = StreamLimits()
+    sleep: Sleep = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    standing: Standings | None = None
 
     async def open(self) -> Task:
-        task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
+        task = await asyncio.to_thread(self.store.get, self.tenant, self.task_id)
         if task is None or not task.visible():
             raise TaskNotFound()
         return task
 
     async def stream(self, after_seq: int = 0) -> AsyncIterator[bytes]:
-        started = last_sent = self._clock()
+        started = last_sent = self.clock()
         scan_from = 0  # the first read may resume inside a stored batch; later ones start after it
-        poll = self._limits.poll_seconds
+        poll = self.limits.poll_seconds
         seen_status = None
         told: _Told | None = None  # what the last status frame said
         standing: Standing | None = None
-        standing_read = -float("inf")  # when the task's standing was last read (self._clock)
-        yield f"retry: {self._limits.retry_ms}\n\n".encode()
+        standing_read = -float("inf")  # when the task's standing was last read (self.clock)
+        yield f"retry: {self.limits.retry_ms}\n\n".encode()
         while True:
-            task = await asyncio.to_thread(self._store.get, self._tenant, self._task_id)
+            task = await asyncio.to_thread(self.store.get, self.tenant, self.task_id)
             if task is None or not task.visible():  # deleted (or expired) while streaming
                 return
-            if isinstance(self._frames, StatusFrames) and task.status not in TERMINAL:
+            if isinstance(self.frames, StatusFrames) and task.status not in TERMINAL:
                 if task.status != TaskStatus.CREATED:
                     standing = None
-                elif self._clock() - standing_read >= self._limits.standing_seconds:
-                    standing, standing_read = await self._standing_of(task), self._clock()
+                elif self.clock() - standing_read >= self.limits.standing_seconds:
+                    standing, standing_read = await self._standing_of(task), self.clock()
                 telling = _Told.of(task, standing)
                 if telling.differs(told):
                     told = telling
-                    frame = self._frames.status(task, standing)
+                    frame = self.frames.status(task, standing)
                     if frame is not None:
                         yield frame
-                        last_sent = self._clock()
-            events = await asyncio.to_thread(self._store.read_events, self._tenant, self._task_id, after_seq, scan_from)
+                        last_sent = self.clock()
+            events = await asyncio.to_thread(self.store.read_events, self.tenant, self.task_id, after_seq, scan_from)
             for event in events:
                 after_seq = event["seq"]
-                frame = self._frames.event(after_seq, event)
+                frame = self.frames.event(after_seq, event)
                 if frame is not None:
                     yield frame
-                    last_sent = self._clock()
+                    last_sent = self.clock()
             scan_from = after_seq + 1
             quiet = not events and task.status == seen_status
-            poll = min(poll * 1.5, self._limits.max_poll_seconds) if quiet else self._limits.poll_seconds
+            poll = min(poll * 1.5, self.limits.max_poll_seconds) if quiet else self.limits.poll_seconds
             seen_status = task.status
             if task.status in TERMINAL:
-                yield self._frames.end(task)
+                yield self.frames.end(task)
                 return
-            now = self._clock()
-            if now - started >= self._limits.max_seconds:
+            now = self.clock()
+            if now - started >= self.limits.max_seconds:
                 return
-            if now - last_sent >= self._limits.keepalive_seconds:
+            if now - last_sent >= self.limits.keepalive_seconds:
                 yield b": keep-alive\n\n"
                 last_sent = now
-            await self._sleep(poll)
+            await self.sleep(poll)
 
     async def _standing_of(self, task: Task) -> Standing | None:
         """The waiting task's standing; None when there is no way to read it. A failed read is logged and not
         tried again on this stream: the status frames go on without a place in line."""
-        if self._standing is None:
+        if self.standing is None:
             return None
         try:
-            return await asyncio.to_thread(self._standing, task)
+            return await asyncio.to_thread(self.standing, task)
         except Exception:
             log.warning("could not read the standing of task %s; its stream goes on without it", task.id, exc_info=True)
-            self._standing = None
+            self.standing = None
             return None
