@@ -30,7 +30,7 @@ Figures = answer(
     seconds=(float | None, absent("of audio or video")),
 )
 ModelUsage = answer("ModelUsage", Figures, model=str)
-Period_ = answer(
+Budget = answer(
     "BudgetPeriod",
     period=(str, Field(description="the UTC day (2025-06-15) or month (2025-06) it is")),
     limit=(float | None, Field(description="US dollars; null: no limit")),
@@ -51,7 +51,7 @@ Usage = answer(
     data=list[answer("DayUsage", ModelUsage, date=datetime.date)],
     models=list[ModelUsage],
     total=(Figures, Field(description="Empty while nothing was charged")),
-    budgets=answer("Budgets", daily=Period_, monthly=Period_),
+    budgets=answer("Budgets", daily=Budget, monthly=Budget),
 )
 
 
