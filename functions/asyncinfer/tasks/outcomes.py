@@ -51,30 +51,25 @@ def failed_changes(code: str, message: str) -> dict[str, Any]:
 
 def fail_unclaimed(store: TaskStore, task: Task, code: str, message: str) -> Outcome:
     """Fail a task no worker holds (never claimed, or its runner gone), unless it changed since `task`."""
+    return _fail(store, task.tenant, task.id, task.attempt, code, message)
+
+
+def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:
+    """A message exhausted its receives: its task, unless it already ended, fails for good."""
+    why = "The task could not be processed; it was retried and gave up"
+    return _fail(store, message.tenant, message.task_id, None, "dead_lettered", why) == Outcome.FAILED
+
+
+def _fail(store: TaskStore, tenant: str, task_id: str, attempt: int | None, code: str, message: str) -> Outcome:
     try:
         store.transition(
-            task.tenant,
-            task.id,
+            tenant,
+            task_id,
             expect=sources_of(TaskStatus.FAILED),
-            attempt=task.attempt,
+            attempt=attempt,
             changes=failed_changes(code, message),
             remove=["lease_expires_at"],
         )
     except ConditionFailed:
         return Outcome.DROPPED
     return Outcome.FAILED
-
-
-def fail_dead_lettered(store: TaskStore, message: TaskMessage) -> bool:
-    """A message exhausted its receives: its task, unless it already ended, fails for good."""
-    try:
-        store.transition(
-            message.tenant,
-            message.task_id,
-            expect=sources_of(TaskStatus.FAILED),
-            changes=failed_changes("dead_lettered", "The task could not be processed; it was retried and gave up"),
-            remove=["lease_expires_at"],
-        )
-    except ConditionFailed:
-        return False
-    return True
