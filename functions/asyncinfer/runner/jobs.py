@@ -86,13 +86,7 @@ class JobSteps:
         """The job on the task's record before anything else: the create is the one call that, interrupted
         right after it answered, could be made twice (the upstream may offer no idempotency key)."""
         try:
-            run.worker.store.transition(
-                task.tenant,
-                task.id,
-                expect={TaskStatus.IN_PROGRESS},
-                attempt=task.attempt,
-                changes={"upstream_job": job},
-            )
+            run.worker.transition_mine(task, TaskStatus.IN_PROGRESS, {"upstream_job": job})
         except ConditionFailed:
             jobs.cancel(job)  # no longer ours (cancelled, re-claimed): nobody would poll it
             raise ClaimLost() from None

@@ -78,9 +78,7 @@ class Run:
         worker = self.worker
 
         def mine(changes: dict[str, Any]) -> None:
-            worker.store.transition(
-                task.tenant, task.id, expect={TaskStatus.IN_PROGRESS}, attempt=task.attempt, changes=changes
-            )
+            worker.transition_mine(task, TaskStatus.IN_PROGRESS, changes)
 
         current = task.model_copy(update={"event_seq": self.seq})
         log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, mine)

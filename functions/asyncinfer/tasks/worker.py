@@ -89,13 +89,7 @@ class Worker:
         """On the record, for reads; a task no longer this claim's (cancelled, re-claimed) is left alone: the
         next heartbeat stops the loop."""
         with contextlib.suppress(ConditionFailed):
-            self.store.transition(
-                task.tenant,
-                task.id,
-                expect={TaskStatus.IN_PROGRESS},
-                attempt=task.attempt,
-                changes={"progress": progress, "updated_at": now_ms()},
-            )
+            self.transition_mine(task, TaskStatus.IN_PROGRESS, {"progress": progress, "updated_at": now_ms()})
 
     def _admit(self, task: Task, now: int) -> Outcome | None:
         """The worker's own rules for a claim: a long task goes to the runner, a task another worker leases
@@ -245,7 +239,7 @@ class Worker:
     def _end(self, task: Task, target: TaskStatus, changes: dict[str, Any], outcome: Outcome) -> Outcome:
         """`outcome`, or ABANDONED when the task is no longer this claim's."""
         try:
-            self._transition_mine(task, target, changes)
+            self.transition_mine(task, target, changes)
         except ConditionFailed:
             return Outcome.ABANDONED
         return outcome
@@ -254,7 +248,7 @@ class Worker:
         """The attempt's event log, metered; it first tells readers to drop what an earlier attempt wrote."""
 
         def mine(changes: dict[str, Any]) -> None:
-            self._transition_mine(task, TaskStatus.IN_PROGRESS, changes)
+            self.transition_mine(task, TaskStatus.IN_PROGRESS, changes)
 
         log_ = EventLog(self.store, task, remaining_ms, self.config.flush_seconds, mine)
         log_.meter = meter
@@ -262,7 +256,8 @@ class Worker:
             log_.add({"type": "restart", "attempt": task.attempt})
         return log_
 
-    def _transition_mine(self, task: Task, target: TaskStatus, changes: dict[str, Any]) -> Task:
+    def transition_mine(self, task: Task, target: TaskStatus, changes: dict[str, Any]) -> Task:
+        """A transition of `task` that holds only while this claim (its attempt, IN_PROGRESS) does."""
         return self.store.transition(
             task.tenant,
             task.id,
@@ -275,7 +270,7 @@ class Worker:
     def _release(self, task: Task) -> bool:
         """Expire our lease now so that the redelivered message can re-claim at once."""
         try:
-            self._transition_mine(task, TaskStatus.IN_PROGRESS, {"lease_expires_at": now_ms()})
+            self.transition_mine(task, TaskStatus.IN_PROGRESS, {"lease_expires_at": now_ms()})
         except Exception:  # best effort: the lease (never longer than this invocation) expires by itself
             log.warning("could not release lease of task %s", task.id, exc_info=True)
             return False
