@@ -76,10 +76,7 @@ class Run:
         `meter`, each flush writes what the task has produced so far."""
         task = self.task()
         worker = self.worker
-
-        def mine(changes: dict[str, Any]) -> None:
-            worker.transition_mine(task, TaskStatus.IN_PROGRESS, changes)
-
+        mine = partial(worker.transition_mine, task, TaskStatus.IN_PROGRESS)
         current = task.model_copy(update={"event_seq": self.seq})
         log = EventLog(worker.store, current, self.steps.remaining_ms, worker.config.flush_seconds, mine)
         log.meter = meter

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -246,10 +247,7 @@ class Worker:
 
     def _event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog:
         """The attempt's event log, metered; it first tells readers to drop what an earlier attempt wrote."""
-
-        def mine(changes: dict[str, Any]) -> None:
-            self.transition_mine(task, TaskStatus.IN_PROGRESS, changes)
-
+        mine = partial(self.transition_mine, task, TaskStatus.IN_PROGRESS)
         log_ = EventLog(self.store, task, remaining_ms, self.config.flush_seconds, mine)
         log_.meter = meter
         if task.event_seq:
