@@ -39,13 +39,7 @@ class Meter:
         self.changed = True
 
     def output(self, *, images: int = 0, seconds: float = 0.0) -> None:
-        done = self._done
-        self._done = done.model_copy(
-            update={
-                "images": (done.images or 0) + images or None,
-                "seconds": round((done.seconds or 0) + seconds, 3) or None,
-            }
-        )
+        self._done = _sum(self._done, Usage(images=images or None, seconds=seconds or None))
         self.changed = True
 
     def usage(self) -> Usage:
