@@ -91,29 +91,25 @@ class StatusFrames(Frames, Protocol):
     def status(self, task: Task, standing: Standing | None) -> bytes | None: ...
 
 
+@dataclass
 class EventFrames:
     """The native spelling: `event: <type>` with the stored event as JSON, then `event: end` with the
     task as `render_end` shows it; with `render_status`, `event: status` frames (no id) as it shows them."""
 
-    def __init__(
-        self,
-        render_end: Callable[[Task], dict[str, Any]],
-        render_status: Callable[[Task, Standing | None], dict[str, Any]] | None = None,
-    ) -> None:
-        self._render_end = render_end
-        self._render_status = render_status
+    render_end: Callable[[Task], dict[str, Any]]
+    render_status: Callable[[Task, Standing | None], dict[str, Any]] | None = None
 
     def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
         return sse(json.dumps(event, separators=(",", ":"), ensure_ascii=False), event=event.get("type"), id=seq)
 
     def status(self, task: Task, standing: Standing | None) -> bytes | None:
-        if self._render_status is None:
+        if self.render_status is None:
             return None
-        data = json.dumps(self._render_status(task, standing), separators=(",", ":"), ensure_ascii=False)
+        data = json.dumps(self.render_status(task, standing), separators=(",", ":"), ensure_ascii=False)
         return sse(data, event="status")
 
     def end(self, task: Task) -> bytes:
-        return sse(json.dumps(self._render_end(task), separators=(",", ":")), event="end")
+        return sse(json.dumps(self.render_end(task), separators=(",", ":")), event="end")
 
 
 @dataclass(frozen=True)
