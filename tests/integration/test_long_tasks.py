@@ -403,12 +403,12 @@ def test_a_task_purged_between_invocations_ends_its_execution_cleanly(long_tasks
     task gone, which ends the execution (dropped), instead of another path (NonDeterministicExecutionError)."""
     aws, durable = long_tasks
     task_id = submit_research(aws, prompt="purged")
-    purged = {"done": False, "arn": None}
+    purged = {"arn": None}
 
     class PurgedMidway(DemoResearchProvider):
         def stream_chat(self, upstream, request):
-            if any(m.role == "tool" for m in request.messages) and not purged["done"]:
-                purged["done"] = True
+            if any(m.role == "tool" for m in request.messages) and not purged.get("started"):
+                purged["started"] = True
                 # The worker records the execution once its Invoke answers, which may be after this turn began.
                 purged["arn"] = wait_for(
                     lambda: aws.store.get("acme", hex_of(task_id)).execution_arn, what="the execution on the record"
@@ -417,12 +417,13 @@ def test_a_task_purged_between_invocations_ends_its_execution_cleanly(long_tasks
                     TableName=aws.resources.table_name,
                     Key={"pk": {"S": "acme"}, "sk": {"S": "task#" + hex_of(task_id)}},
                 )
+                purged["done"] = True  # last: the test reads the ARN once the purge is done
                 raise ProviderError("provider_error", "503, and meanwhile the task is purged", retryable=True)
             yield from super().stream_chat(upstream, request)
 
     runner.runtime().worker.provider_for = lambda spec: PurgedMidway(Pace(2, 0))
     aws.run_worker()
-    wait_for(lambda: purged["done"], what="the purge")
+    wait_for(lambda: purged.get("done"), what="the purge")
     arn = purged["arn"]
     ended = durable.wait(arn)
     assert ended["Status"] == "SUCCEEDED", ended
