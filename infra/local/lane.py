@@ -20,6 +20,8 @@ from infra.local.poller import BATCH_SIZE, Poller  # noqa: E402
 from infra.local.quiet import console_logging  # noqa: E402
 from infra.local.resources import WORKER_TIMEOUT_SECONDS  # noqa: E402
 
+LANE_NICENESS = 10
+
 
 class Lane:
     """The worker's event source for one queue, started as a process of its own."""
@@ -40,6 +42,10 @@ class Lane:
 
 
 def main(queue_url: str, queue_arn: str, pollers: str) -> None:
+    # The lane yields the CPU to the stack's process: on AWS its instances have CPUs of their own, and here a
+    # backlog's bursts (a batch's claims and endings at once) would otherwise delay the API's answers and
+    # the other lanes' starts by the tens of milliseconds the priority class is measured in.
+    os.nice(LANE_NICENESS)
     console_logging()
     functions = LocalFunctions(timeouts={"worker": WORKER_TIMEOUT_SECONDS})
     poller = Poller(boto3.client("sqs"), queue_url, queue_arn, functions, "worker", int(pollers))
