@@ -161,18 +161,12 @@ class TaskStore(Protocol):
         does not exist or was already deleted."""
 
     def append_events(
-        self,
-        tenant: str,
-        task_id: str,
-        first_seq: int,
-        events: list[dict[str, Any]],
-        expires_at: int | None = None,
+        self, tenant: str, task_id: str, first_seq: int, events: list[dict[str, Any]], expires_at: int | None = None
     ) -> None:
         """Store one batch of events numbered first_seq, first_seq + 1, …"""
 
     def delete_events(self, tenant: str, task_id: str) -> int:
         """Remove the task's whole event log (a deleted task's); how many stored batches went."""
-        ...
 
     def read_events(self, tenant: str, task_id: str, after_seq: int = 0, scan_from: int = 0) -> list[dict[str, Any]]:
         """Events numbered above after_seq, in order, each with its "seq". Batches are stored whole, so a
@@ -183,42 +177,33 @@ class TaskStore(Protocol):
 
     def rehold(self, task: Task, hold: Hold) -> None:
         """The running `task`'s reservation becomes `hold` (HoldRefused; ConditionFailed once not as read)."""
-        ...
 
     def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
         """The tenant's tasks waiting in `lane`, up to `limit`."""
-        ...
 
     def get_settings(self, tenant: str) -> TenantSettings:
         """The tenant's settings (its budget, classes, waiting quotas); the defaults when it has none."""
-        ...
 
     def count_queued_before(self, lane: str, task_id: str, limit: int, tenant: str | None = None) -> int:
         """Tasks of every tenant waiting in `lane` that were made before `task_id`, up to `limit`."""
-        ...
 
     def record_start(self, lane: str, at_ms: int) -> None:
         """Count a task's start in its lane (the lanes' recent rates estimate start times)."""
-        ...
 
     def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:
         """The lane's starts from `since_ms` on: (bucket's first ms, count), in time order."""
-        ...
 
     def count_inflight(self, tenant: str, limit: int) -> int:
         """The tenant's tasks not yet ended, counted up to `limit`; eventually consistent."""
 
     def add_due(self, tenant: str, task_id: str, at_ms: int) -> None:
         """Have the sweeper look at the task at `at_ms` (a deadline). `create` adds the task's own."""
-        ...
 
     def due_before(self, at_ms: int, limit: int, after: Due | None = None) -> list[Due]:
         """Up to `limit` deadlines of every tenant's tasks due by `at_ms`, oldest first (after `after`)."""
-        ...
 
     def clear_due(self, due: Due) -> None:
         """The sweeper has seen to it."""
-        ...
 
     def inflight_before(
         self, before_id: str, limit: int, after: dict[str, Any] | None = None
@@ -234,7 +219,6 @@ class TaskStore(Protocol):
 
     def revoke_api_key(self, tenant: str, key_id: str, at: int) -> bool:
         """Removes the key (it stops authenticating); False if the tenant has no such live key."""
-        ...
 
 
 class BatchChanged(Exception):
@@ -335,7 +319,6 @@ class UsageStore(Protocol):
 
     def ledger(self, tenant: str, day: date) -> dict[Period, LedgerFigures]:
         """Spent + reserved, and reserved, in the periods containing `day`."""
-        ...
 
     def usage_lines(self, tenant: str, first: date, last: date) -> list[UsageLine]:
         """The tenant's lines of days `first`..`last` (UTC, both included), read consistently."""

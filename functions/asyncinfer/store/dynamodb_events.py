@@ -18,12 +18,7 @@ class EventLogItems:
     _table: str
 
     def append_events(
-        self,
-        tenant: str,
-        task_id: str,
-        first_seq: int,
-        events: list[dict[str, Any]],
-        expires_at: int | None = None,
+        self, tenant: str, task_id: str, first_seq: int, events: list[dict[str, Any]], expires_at: int | None = None
     ) -> None:
         item = {
             "pk": {"S": f"{tenant}#{task_id}"},

@@ -78,11 +78,7 @@ class EventLog:
             raise ClaimLost() from lost
         if self._pending:
             self._store.append_events(
-                self._task.tenant,
-                self._task.id,
-                self.seq + 1,
-                self._pending,
-                expires_at=self._task.expires_at,
+                self._task.tenant, self._task.id, self.seq + 1, self._pending, expires_at=self._task.expires_at
             )
             self.seq += len(self._pending)
             self._pending = []

@@ -31,7 +31,6 @@ def hash_key(key: str) -> str:
 class UsagePlan(Protocol):
     def key_for(self, tenant: str) -> str:
         """The value of the tenant's key in the plan, created and attached on first use."""
-        ...
 
 
 def create_key(

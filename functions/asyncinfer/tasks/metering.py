@@ -46,9 +46,7 @@ class Meter:
         """All produced so far, with its cost."""
         completion = count_tokens("".join(self._parts))
         current = Usage(
-            prompt_tokens=self._prompt,
-            completion_tokens=completion,
-            total_tokens=self._prompt + completion,
+            prompt_tokens=self._prompt, completion_tokens=completion, total_tokens=self._prompt + completion
         )
         total = _sum(self._done, current)
         return total.model_copy(update={"cost": self._prices.cost(total)})

@@ -108,13 +108,7 @@ class Webhooks:
         raise Conflict("The webhook secret is being rotated by another request; try again")
 
     def announce(
-        self,
-        tenant: str,
-        target: WebhookTarget,
-        event_type: str,
-        subject: str,
-        data: dict[str, Any],
-        at_ms: int,
+        self, tenant: str, target: WebhookTarget, event_type: str, subject: str, data: dict[str, Any], at_ms: int
     ) -> Delivery | None:
         """Record the event's delivery (once) and queue its first attempt. Safe to repeat: an event that
         was announced before is queued again only if no attempt was made yet (its message may be lost)."""
