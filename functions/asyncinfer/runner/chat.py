@@ -17,7 +17,7 @@ from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.runner.run import Run
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
 from asyncinfer.tasks.metering import Meter
-from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step
+from asyncinfer.tasks.tool_loop import STEP_LIMIT, add_usage, reasoning_step, step_progress, tool_call_step, tool_result
 from asyncinfer.tasks.topups import reserve_turn
 from asyncinfer.tasks.turns import DeadlinePassed, stream_turn
 from asyncinfer.tools.base import ToolHost, ToolServerMisbehaved, ToolsUnavailable
@@ -175,23 +175,14 @@ class ChatSteps:
             log.flush_pending()
             run.check_deadline()
             raise RetryStep("timeout", "A tool call did not fit in one invocation of the runner") from None
-        log.add(
-            {
-                "type": "tool_result",
-                "id": call.get("id"),
-                "name": tool,
-                "is_error": outcome.is_error,
-                "content": outcome.content,
-            }
-        )
+        log.add(tool_result(call, tool, outcome))
         if progress is not None:
             log.add({"type": "progress", **progress.model_dump(exclude_none=True)})
         log.flush()  # the step's events, and the cancellation check
         run.seq = log.seq
         if progress is not None:
             run.worker.record_progress(run.task(), progress)
-        step = tool_call_step(outcome)
-        return {"seq": log.seq, "content": outcome.content, "step": step, **run.ends()}
+        return {"seq": log.seq, "content": outcome.content, "step": tool_call_step(outcome), **run.ends()}
 
     def _finish(
         self, run: Run, spec: ModelSpec, text: str, finished: Finished, seq: int, extra: dict[str, Any] | None

@@ -144,12 +144,8 @@ class JobSteps:
             size = worker.blobs.size(key)
             if size is None:
                 raise ProviderError("provider_error", "The upstream job's output is missing", retryable=False)
-            kind = task.kind.value
-            outputs.append(
-                stored_output(
-                    task, index, key, kind, MEDIA_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream"), size
-                )
-            )
+            media_type = MEDIA_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+            outputs.append(stored_output(task, index, key, task.kind.value, media_type, size))
         log = run.log(seq, "finish")
         for index, output in enumerate(outputs):
             log.add({"type": "output", "index": index, "file_type": output.file_type, "size": output.size})

@@ -54,6 +54,11 @@ def step_progress(step: int, steps: int | None, calls: list[dict[str, Any]]) -> 
     return Progress(step=step, steps=steps, percent=percent, message=f"called {names}"[:200])
 
 
+def tool_result(call: dict[str, Any], name: str, outcome: ToolOutcome) -> dict[str, Any]:
+    """The `tool_result` event of a call's outcome (the worker's tool loop and the runner's steps emit it)."""
+    return dict(type="tool_result", id=call.get("id"), name=name, is_error=outcome.is_error, content=outcome.content)
+
+
 def reasoning_step(thought: str, call: dict[str, Any]) -> dict[str, Any]:
     return {"thought": thought, "type": "mcp_tool_call", "mcp_tool_call": call}
 
@@ -145,15 +150,7 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
                     outcome = await host.call(name, arguments)
             except TimeoutError:
                 raise ToolLoopDeadline() from None
-            emit(
-                {
-                    "type": "tool_result",
-                    "id": call.get("id"),
-                    "name": name,
-                    "is_error": outcome.is_error,
-                    "content": outcome.content,
-                }
-            )
+            emit(tool_result(call, name, outcome))
             result.executed.append(call)
             result.reasoning_steps.append(reasoning_step(text, tool_call_step(outcome)))
             messages.append({"role": "tool", "tool_call_id": call.get("id") or name, "content": outcome.content})
