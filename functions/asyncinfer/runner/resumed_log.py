@@ -10,11 +10,10 @@ from asyncinfer.tasks.metering import Meter
 
 
 class ResumedLog:
-    """The event log of a step that runs again after an interruption (a crash, a timed-out invocation):
-    the events its first run already wrote are not written twice. While the new run says what the first
-    one said (a deterministic model, a replayed tool), its events are swallowed until it goes past them;
-    if it says something else, a `restart` event tells readers to drop the step's earlier output, and the
-    new run is written whole after it."""
+    """The event log of a step that runs again after an interruption (a crash, a timed-out invocation): the events its
+    first run already wrote are not written twice. While the new run says what the first one said (a deterministic
+    model, a replayed tool), its events are swallowed until it goes past them; if it says something else, a `restart`
+    event tells readers to drop the step's earlier output, and the new run is written whole after it."""
 
     def __init__(self, log: EventLog, written: list[dict[str, Any]], step: str) -> None:
         self._log = log

@@ -70,8 +70,7 @@ class LedgerItems:
         return items
 
     def settle_items(self, tenant: str, settlement: Settlement | None) -> list[dict[str, Any]]:
-        """The writes of a settlement: the reservation released, the cost spent (never refused: the work
-        is done)."""
+        """The writes of a settlement: the reservation released, the cost spent (never refused: the work is done)."""
         if settlement is None or (settlement.reserved_e8 == 0 and settlement.cost_e8 == 0):
             return []
         moved = settlement.cost_e8 - settlement.reserved_e8

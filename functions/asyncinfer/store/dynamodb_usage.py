@@ -1,8 +1,7 @@
-"""A tenant's budget and usage lines, in a partition of their own (pk `usage#<tenant>`): the budget item
-(sk `budget`) and one line per UTC day and model (sk `day#<YYYY-MM-DD>#<model>`), which a completion grows
-in the same transaction as the task's change to COMPLETED. Money is counted in whole units of $0.00000001
-(every cost has at most eight decimals), so every sum is an integer sum: exact on DynamoDB and on any
-emulator, and read back as Decimal, never as a float."""
+"""A tenant's budget and usage lines, in a partition of their own (pk `usage#<tenant>`): the budget item (sk `budget`)
+and one line per UTC day and model (sk `day#<YYYY-MM-DD>#<model>`), which a completion grows in the same transaction as
+the task's change to COMPLETED. Money is counted in whole units of $0.00000001 (every cost has at most eight decimals),
+so every sum is an integer sum: exact on DynamoDB and on any emulator, and read back as Decimal, never as a float."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""What a submit must pass before its task is created, and what a repeated one gets instead: the tenant's
-in-flight cap (an estimate each instance re-counts now and then), its rate window (counted in the table), and
-the replay of an idempotency key (the task it made, its message sent again when the first submit may have
-died before sending it)."""
+"""What a submit must pass before its task is created, and what a repeated one gets instead: the tenant's in-flight cap
+(an estimate each instance re-counts now and then), its rate window (counted in the table), and the replay of an
+idempotency key (the task it made, its message sent again when the first submit may have died before sending it)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""A batch's input, read and checked before the batch is stored: where its lines come from (the body's
-`requests`, an upload of the tenant's, a bucket the deployment allows, a stored file), each line read as a
-client's JSON and checked as its own submit would be, all problems (up to ten) in one answer; and the limits
-a deployment sets on batches."""
+"""A batch's input, read and checked before the batch is stored: where its lines come from (the body's `requests`, an
+upload of the tenant's, a bucket the deployment allows, a stored file), each line read as a client's JSON and checked as
+its own submit would be, all problems (up to ten) in one answer; and the limits a deployment sets on batches."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The claim of a task, one protocol for the worker and the long-task runner (docs/architecture.md): a
-compare-and-set to IN_PROGRESS with the next attempt, fenced by the attempt it read, so that of two claims
-one wins and a holder of an earlier attempt can write nothing more. A task that missed a deadline is not
-claimed: it fails unclaimed."""
+"""The claim of a task, one protocol for the worker and the long-task runner (docs/architecture.md): a compare-and-set
+to IN_PROGRESS with the next attempt, fenced by the attempt it read, so that of two claims one wins and a holder of an
+earlier attempt can write nothing more. A task that missed a deadline is not claimed: it fails unclaimed."""
 
 from __future__ import annotations
 
@@ -35,11 +34,10 @@ def claim(
     fresh: bool = False,
     lost: Outcome = Outcome.DROPPED,
 ) -> Task:
-    """Claim `task`, as read, at `now` with a lease until `lease_until`: the claimed task, else NotClaimed.
-    A missed deadline fails it unclaimed; then `admit`, the caller's own rules, may end the attempt
-    otherwise; a task changed since it was read ends it in `lost`. A `fresh` claim (the worker's) takes
-    only a lapsed lease and starts from nothing; the runner's takes the task from an earlier invocation of
-    its own, still running or not."""
+    """Claim `task`, as read, at `now` with a lease until `lease_until`: the claimed task, else NotClaimed. A missed
+    deadline fails it unclaimed; then `admit`, the caller's own rules, may end the attempt otherwise; a task changed
+    since it was read ends it in `lost`. A `fresh` claim (the worker's) takes only a lapsed lease and starts from
+    nothing; the runner's takes the task from an earlier invocation of its own, still running or not."""
     if late := missed(task, now):
         raise NotClaimed(fail_unclaimed(store, task, *late))
     if admit is not None and (outcome := admit(task)) is not None:

@@ -1,7 +1,6 @@
-"""A request made ready to become a task: a chat or generation body validated against the registry (the
-model's kind, whether this deployment serves it, its limits and formats) with the deadlines it asks for; a
-model sent to the wrong surface is refused with where it runs instead. A submit and a batch's items are
-prepared alike."""
+"""A request made ready to become a task: a chat or generation body validated against the registry (the model's kind,
+whether this deployment serves it, its limits and formats) with the deadlines it asks for; a model sent to the wrong
+surface is refused with where it runs instead. A submit and a batch's items are prepared alike."""
 
 from __future__ import annotations
 

@@ -196,10 +196,9 @@ class TaskService(Admission, Preparing):
         return task
 
     def _stop_execution(self, task: Task) -> None:
-        """A long chat task's execution stops too: a runner pausing between steps would otherwise notice only
-        at its next step. Best effort: the runner's next write fails on its own. The execution of a task that
-        runs as a job upstream is left to its next poll (at most the poll interval away), which cancels the
-        job upstream and ends."""
+        """A long chat task's execution stops too: a runner pausing between steps would otherwise notice only at its
+        next step. Best effort: the runner's next write fails on its own. The execution of a task that runs as a job
+        upstream is left to its next poll (at most the poll interval away), which cancels the job upstream and ends."""
         spec = self.registry.models.get(task.model)
         if spec is not None and self.registry.upstream_job(spec):
             return

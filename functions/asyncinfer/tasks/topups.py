@@ -1,8 +1,7 @@
 """A model turn after a task's first is reserved before it starts. The submit reserved one turn's bound
-(asyncinfer.domain.reservations); before each further turn of a tool loop or a long task its reservation
-becomes what it has used so far plus the next turn's bound, so spent + reserved keeps below the limit however
-many turns it takes. A turn that does not fit is not started: the task fails `budget_exceeded`, charged what
-it produced."""
+(asyncinfer.domain.reservations); before each further turn of a tool loop or a long task its reservation becomes what it
+has used so far plus the next turn's bound, so spent + reserved keeps below the limit however many turns it takes. A
+turn that does not fit is not started: the task fails `budget_exceeded`, charged what it produced."""
 
 from __future__ import annotations
 
