@@ -140,16 +140,13 @@ class Smoke:
         if self.webhook:
             yield "webhook: delivered", self.webhook_delivery
 
-    # ---- helpers ----
-
     def _json(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
         response = self.client.request(method, path, **kwargs)
         expect(response.status_code == status, f"{method} {path}: HTTP {response.status_code} {response.text[:300]}")
         return response.json()
 
     def _until(self, read: Callable[[], dict], done: Callable[[dict], bool], what: str) -> dict:
-        deadline = time.monotonic() + self.timeout
-        delay = 0.25
+        deadline, delay = time.monotonic() + self.timeout, 0.25
         while True:
             found = read()
             if done(found):
@@ -160,8 +157,6 @@ class Smoke:
 
     def _poll(self, path: str, field: str = "status") -> dict:
         return self._until(lambda: self._json("GET", path), lambda t: t.get(field) in ENDED, path)
-
-    # ---- checks ----
 
     def docs(self) -> str:
         document = self._json("GET", "/openapi.json")
