@@ -64,8 +64,7 @@ def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bu
     total = sum(count for _, count in starts)
     if total <= 0:
         return now_ms if position == 0 else None
-    span = max(now_ms - starts[0][0], bucket_ms)
-    return now_ms + (position + 1) * span // total
+    return now_ms + (position + 1) * max(now_ms - starts[0][0], bucket_ms) // total
 
 
 def estimate_finish(task: Task, now_ms: int) -> int | None:

@@ -20,16 +20,7 @@ from asyncinfer.domain.records import BATCH_ENDED, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.surfaces import async_api
 from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
-from asyncinfer.surfaces.contract import (
-    Cursor,
-    Id,
-    IdempotencyKey,
-    Limit,
-    body,
-    openai_list,
-    present,
-    route,
-)
+from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.tasks.batches import Batches
 
@@ -177,9 +168,7 @@ Batch = answer(
     webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),
     results_url=(
         Url | None,
-        absent(
-            "Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)",
-        ),
+        absent("Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)"),
     ),
 )
 Listing = openai_list_of(
@@ -269,8 +258,7 @@ def list_batches(svc: BatchesService, limit: Limit = None, cursor: Cursor = None
     name = "after" if after is not None else "cursor"
     limit_, start = ids.page(present(limit=limit, **{name: after if after is not None else cursor}), name, internal_id)
     found, last = svc.list(tenant_of(router), limit=limit_, after=start)
-    data = [render(b) for b in found]
-    return openai_list(data, last is not None, next_cursor=public_id(last) if last else None)
+    return openai_list([render(b) for b in found], last is not None, next_cursor=public_id(last) if last else None)
 
 
 @route(router, "GET", "/v1/batches/{id}", "Get a batch: status, counts, results URL", TAG, ok=Batch)

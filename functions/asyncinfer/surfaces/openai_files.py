@@ -99,5 +99,4 @@ def delete_file(id: Id, svc: BatchesService) -> dict:
     description="Clients follow it (OpenAI's SDKs do; with curl, -L).",
 )
 def content(id: Id, svc: BatchesService):  # a Response: a redirect
-    url = svc.files.content_url(tenant_of(router), id)
-    return Response(status_code=302, headers={"Location": url}, body="")
+    return Response(status_code=302, headers={"Location": svc.files.content_url(tenant_of(router), id)}, body="")

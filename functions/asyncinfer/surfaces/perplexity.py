@@ -75,8 +75,7 @@ def _seconds(ms: int | None) -> int | None:
 
 
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
-    cost = {**usage.get("cost", {}), **{name: 0 for name in _ZERO_COSTS}}
-    return {**usage, "cost": cost}
+    return {**usage, "cost": {**usage.get("cost", {}), **{name: 0 for name in _ZERO_COSTS}}}
 
 
 def summary(task: Task) -> dict[str, Any]:
