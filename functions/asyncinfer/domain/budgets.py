@@ -1,6 +1,5 @@
-"""Budgets: a tenant's spending limits per UTC day and month, what it has spent, and the rule that decides
-whether a submit still fits. Money is Decimal here: every task's cost has at most eight decimals, so sums of
-them are exact."""
+"""Budgets: a tenant's spending limits per UTC day and month, what it has spent, and the rule that decides whether a
+submit still fits. Money is Decimal here: every task's cost has at most eight decimals, so sums of them are exact."""
 
 from __future__ import annotations
 

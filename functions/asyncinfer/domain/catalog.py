@@ -95,13 +95,12 @@ class ModelSpec(BaseModel):
     # Tools the model is always given, besides a request's MCP servers: the demo deep-research model's
     # offline research tools.
     tools: Literal["demo-research"] | None = None
-    # A model run as a job upstream whose job reports no progress (Nova Reel): how long its jobs usually
-    # take, in seconds (at most a week, the runner's default longest execution). While such a job runs,
-    # its task's progress says how long it has run and this estimate (asyncinfer.domain.job_progress).
-    # Amazon Nova Reel "typically takes about 90 seconds for a 6 second video and approximately 14-17
-    # minutes for a 2 minute video" (https://docs.aws.amazon.com/nova/latest/userguide/video-gen-access.html):
-    # the shipped registries give demo-video, its stand-in (amazon.nova-reel-v1:0, whose videos here are
-    # 6 s), 90.
+    # A model run as a job upstream whose job reports no progress (Nova Reel): how long its jobs usually take, in
+    # seconds (at most a week, the runner's default longest execution). While such a job runs, its task's progress says
+    # how long it has run and this estimate (asyncinfer.domain.job_progress). Amazon Nova Reel "typically takes about 90
+    # seconds for a 6 second video and approximately 14-17 minutes for a 2 minute video"
+    # (https://docs.aws.amazon.com/nova/latest/userguide/video-gen-access.html): the shipped registries give demo-video,
+    # its stand-in (amazon.nova-reel-v1:0, whose videos here are 6 s), 90.
     expected_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
 

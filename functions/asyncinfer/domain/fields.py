@@ -20,9 +20,8 @@ SUGGEST = 0.6
 # Shorter names are too coarse for a ratio (`top` would be a typo of `stop`): never taken for typos.
 MIN_LETTERS = 4
 
-# The chat completion body: our own fields, the OpenAI Chat Completions parameters, Perplexity's, the
-# PrivateGPT page's, and the sampling parameters OpenAI-compatible servers (vLLM, Ollama, OpenRouter, ...)
-# take as extra body.
+# The chat completion body: our own fields, the OpenAI Chat Completions parameters, Perplexity's, the PrivateGPT page's,
+# and the sampling parameters OpenAI-compatible servers (vLLM, Ollama, OpenRouter, ...) take as extra body.
 OURS = frozenset(
     {"model", "messages", "max_tokens", "mcp_servers", "correlation_id", "webhook"}
     | {"start_timeout", "execution_timeout"}

@@ -1,6 +1,5 @@
-"""A generation body (POST /v1/generation) and the config each kind of media takes (image, audio, video),
-validated strictly as every request body is (asyncinfer.domain.requests): wrong types are rejected, never
-coerced."""
+"""A generation body (POST /v1/generation) and the config each kind of media takes (image, audio, video), validated
+strictly as every request body is (asyncinfer.domain.requests): wrong types are rejected, never coerced."""
 
 from __future__ import annotations
 

@@ -57,10 +57,9 @@ class Standing:
 
 
 def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bucket_ms: int) -> int | None:
-    """`starts`: the lane's recent starts, (bucket's first ms, count) in time order. The lane starts tasks
-    at the rate it kept since its first recent start (its busy span, not the whole window: a lane that
-    just got busy is not averaged with the quiet before it); the task at `position` (0: next) starts
-    after position + 1 more of them."""
+    """`starts`: the lane's recent starts, (bucket's first ms, count) in time order. The lane starts tasks at the rate
+    it kept since its first recent start (its busy span, not the whole window: a lane that just got busy is not averaged
+    with the quiet before it); the task at `position` (0: next) starts after position + 1 more of them."""
     total = sum(count for _, count in starts)
     if total <= 0:
         return now_ms if position == 0 else None
@@ -68,12 +67,11 @@ def estimate_start(now_ms: int, position: int, starts: list[tuple[int, int]], bu
 
 
 def estimate_finish(task: Task, now_ms: int) -> int | None:
-    """A running task's end at the pace it kept since it started: started + elapsed / (the part done), the
-    part done being its progress's percent (above 0), else step / steps (steps known, step at least 1).
-    An upstream job that tells no part done but its model's usual time (`estimated_seconds`): started +
-    that time, while it is still ahead (past it, the job is late and its end unknown). None when its
-    progress cannot tell (no progress, the step count unknown, nothing done yet) or the task is not
-    running. Never before now while the part done is below all of it."""
+    """A running task's end at the pace it kept since it started: started + elapsed / (the part done), the part done
+    being its progress's percent (above 0), else step / steps (steps known, step at least 1). An upstream job that tells
+    no part done but its model's usual time (`estimated_seconds`): started + that time, while it is still ahead (past
+    it, the job is late and its end unknown). None when its progress cannot tell (no progress, the step count unknown,
+    nothing done yet) or the task is not running. Never before now while the part done is below all of it."""
     progress = task.progress
     if task.status != TaskStatus.IN_PROGRESS or task.started_at is None or progress is None:
         return None

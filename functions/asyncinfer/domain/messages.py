@@ -1,12 +1,11 @@
-"""Chat messages as the Chat Completions API takes them, checked at submit so that a misspelled key
-(`"contnet"`) is a 400 naming it rather than a task run on an empty prompt.
+"""Chat messages as the Chat Completions API takes them, checked at submit so that a misspelled key (`"contnet"`) is a
+400 naming it rather than a task run on an empty prompt.
 
-Each role has its fields (OpenAI's, plus what Perplexity's and OpenAI's answers carry in an assistant
-message, so a client may send an answer back as history) and its content rules: a string or a non-empty
-array of parts of known types (OpenAI's and Perplexity's, and the content blocks of PrivateGPT's
-Anthropic-style messages). An assistant message may leave `content` null when it carries tool calls, and
-a tool message names the call it answers. The worker reads stored messages leniently
-(asyncinfer.domain.requests.Message): these rules are for what clients send."""
+Each role has its fields (OpenAI's, plus what Perplexity's and OpenAI's answers carry in an assistant message, so a
+client may send an answer back as history) and its content rules: a string or a non-empty array of parts of known types
+(OpenAI's and Perplexity's, and the content blocks of PrivateGPT's Anthropic-style messages). An assistant message may
+leave `content` null when it carries tool calls, and a tool message names the call it answers. The worker reads stored
+messages leniently (asyncinfer.domain.requests.Message): these rules are for what clients send."""
 
 from __future__ import annotations
 

@@ -1,13 +1,11 @@
-"""Where the service may connect on a client's behalf (MCP servers, webhook receivers): http(s) only;
-link-local, metadata, unspecified and multicast addresses never; any other address that is not globally
-routable (loopback, private, shared, reserved) only where the deployment allows it (the local stack), or
-for hosts and CIDRs it allow-lists.
+"""Where the service may connect on a client's behalf (MCP servers, webhook receivers): http(s) only; link-local,
+metadata, unspecified and multicast addresses never; any other address that is not globally routable (loopback, private,
+shared, reserved) only where the deployment allows it (the local stack), or for hosts and CIDRs it allow-lists.
 
-An address is judged by every IPv4 address it carries: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated
-(SIIT, ::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), NAT64 (64:ff9b::/96) and Teredo
-forms are judged by the IPv4 address the packets would reach. A host is a literal address in every
-spelling a resolver accepts (decimal, octal, hexadecimal and short IPv4 forms, zone ids), so a literal
-cannot pass as a name."""
+An address is judged by every IPv4 address it carries: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (SIIT,
+::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), NAT64 (64:ff9b::/96) and Teredo forms are judged by
+the IPv4 address the packets would reach. A host is a literal address in every spelling a resolver accepts (decimal,
+octal, hexadecimal and short IPv4 forms, zone ids), so a literal cannot pass as a name."""
 
 from __future__ import annotations
 

@@ -12,8 +12,7 @@ from asyncinfer.tasks.budgets import check_tenant
 
 
 def apply(store: Any, tenant: str, classes: str | None, waiting: Sequence[str]) -> TenantSettings:
-    """Set what is given (InvalidRequest for a malformed value, before anything is written); the settings
-    after it."""
+    """Set what is given (InvalidRequest for a malformed value, before anything is written); the settings after it."""
     check_tenant(tenant)
     chosen = None if classes is None else parse_classes(classes)
     quotas = [parse_waiting(value) for value in waiting]

@@ -36,9 +36,8 @@ NAMED = frozenset(
         "user",
     }
 )
-# Ours, or other surfaces' bookkeeping: never sent upstream (`service_tier` and `priority` choose the lane a
-# task waits in here; an upstream's own tiers are the registry's business, not each request's; the deadlines
-# are kept here).
+# Ours, or other surfaces' bookkeeping: never sent upstream (`service_tier` and `priority` choose the lane a task waits
+# in here; an upstream's own tiers are the registry's business, not each request's; the deadlines are kept here).
 OURS = frozenset(
     {
         "model",

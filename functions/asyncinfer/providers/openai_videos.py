@@ -1,10 +1,9 @@
-"""The OpenAI Videos API's shape as upstream jobs: `POST /v1/videos` starts one, `GET /v1/videos/{id}`
-polls it (queued, in_progress with a `progress` percent, then completed or failed), `GET
-/v1/videos/{id}/content` downloads the MP4. OpenAI's own Sora API was shut down on 2026-09-24 (its SDK says
-so); the shape lives on in gateways such as LiteLLM's proxy, which serves it for Gemini's Veo, Vertex AI,
-Azure and Runway (https://docs.litellm.ai/docs/videos). The upstream cannot write to our bucket, so the poll
-that finds the video completed copies it to the task's output prefix. Its percent is the task's progress.
-The shape has no cancel: a cancelled task's video is deleted upstream once it exists."""
+"""The OpenAI Videos API's shape as upstream jobs: `POST /v1/videos` starts one, `GET /v1/videos/{id}` polls it (queued,
+in_progress with a `progress` percent, then completed or failed), `GET /v1/videos/{id}/content` downloads the MP4.
+OpenAI's own Sora API was shut down on 2026-09-24 (its SDK says so); the shape lives on in gateways such as LiteLLM's
+proxy, which serves it for Gemini's Veo, Vertex AI, Azure and Runway (https://docs.litellm.ai/docs/videos). The upstream
+cannot write to our bucket, so the poll that finds the video completed copies it to the task's output prefix. Its
+percent is the task's progress. The shape has no cancel: a cancelled task's video is deleted upstream once it exists."""
 
 from __future__ import annotations
 

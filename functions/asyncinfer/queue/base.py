@@ -1,5 +1,4 @@
-"""The queue interface: hands a task to the workers, a delivery to the webhook sender, a batch to the
-batch function."""
+"""The queue interface: hands a task to the workers, a delivery to the webhook sender, a batch to the batch function."""
 
 from __future__ import annotations
 

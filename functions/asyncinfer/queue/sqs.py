@@ -9,9 +9,8 @@ from pydantic import BaseModel
 
 
 def _group(message: BaseModel) -> dict[str, str]:
-    """A tenant's message names its tenant as its group: on a standard queue that makes it a fair queue, whose
-    receives favour the tenants with fewer messages in flight over one with a backlog (see
-    docs/operate/security.md)."""
+    """A tenant's message names its tenant as its group: on a standard queue that makes it a fair queue, whose receives
+    favour the tenants with fewer messages in flight over one with a backlog (see docs/operate/security.md)."""
     tenant = getattr(message, "tenant", None)
     return {"MessageGroupId": tenant} if isinstance(tenant, str) and tenant else {}
 

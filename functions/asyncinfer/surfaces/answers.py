@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 
 def _as_sent(schema: dict[str, Any]) -> None:
-    """Properties as the answers send them: a field defaulting to None is left out when unknown, never sent as
-    null (unless marked `nullable`), so its schema is its type alone; no generated titles; a constant as a
-    one-value enum."""
+    """Properties as the answers send them: a field defaulting to None is left out when unknown, never sent as null
+    (unless marked `nullable`), so its schema is its type alone; no generated titles; a constant as a one-value enum."""
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
         if prop.get("default", 0) is None:

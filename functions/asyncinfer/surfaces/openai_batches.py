@@ -1,6 +1,5 @@
-"""Batches, as OpenAI's Batch API has them: POST/GET /v1/batches, GET /v1/batches/{id}, POST
-/v1/batches/{id}/cancel, POST /v1/batches/uploads; `batch_<uuid>` ids, integer epoch seconds; and a batch's
-results file, line by line."""
+"""Batches, as OpenAI's Batch API has them: POST/GET /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel,
+POST /v1/batches/uploads; `batch_<uuid>` ids, integer epoch seconds; and a batch's results file, line by line."""
 
 from __future__ import annotations
 
@@ -53,9 +52,8 @@ def progress(batch: BatchRecord) -> dict[str, Any]:
 
 
 def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]:
-    """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this
-    API's extras beside it: the counts of cancelled and pending items, progress, results_url, schedule,
-    webhook."""
+    """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this API's extras
+    beside it: the counts of cancelled and pending items, progress, results_url, schedule, webhook."""
     ended = batch.status in BATCH_ENDED
     out: dict[str, Any] = {
         "id": public_id(batch.id),

@@ -1,8 +1,7 @@
-"""The Lambda concurrency the stack can demand, read from its synthesized template: a function's reserved
-concurrency bounds it; otherwise the sum of its SQS event sources' maximum concurrency
-(`ScalingConfig.MaximumConcurrency`), when every source that invokes it has one. Anything else (API Gateway,
-schedules, streams, a source without a maximum, the runner without a reservation) is unbounded by the
-stack and shares what the account has left."""
+"""The Lambda concurrency the stack can demand, read from its synthesized template: a function's reserved concurrency
+bounds it; otherwise the sum of its SQS event sources' maximum concurrency (`ScalingConfig.MaximumConcurrency`), when
+every source that invokes it has one. Anything else (API Gateway, schedules, streams, a source without a maximum, the
+runner without a reservation) is unbounded by the stack and shares what the account has left."""
 
 from __future__ import annotations
 
