@@ -42,6 +42,23 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
     def _name_key(tenant: str, namespace: str, value: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": f"{NAME_PREFIX}{namespace}#{value}"}}
 
+    @staticmethod
+    def _name_item(tenant: str, claim: NameClaim, named: str, expires_at: int | None) -> dict[str, Any]:
+        """The item of a name claimed for the task (or batch) `named`."""
+        item = {**DynamoTaskStore._name_key(tenant, claim.namespace, claim.value), "task_id": {"S": named}}
+        item["fingerprint"] = {"S": claim.fingerprint}
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        return item
+
+    @staticmethod
+    def _name_free() -> dict[str, Any]:
+        """A name may be taken over once the task it named has expired (TTL deletion lags)."""
+        return {
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+            "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+        }
+
     def create(self, task: Task, names: Sequence[NameClaim] = (), hold: Hold | None = None) -> None:
         item = task_to_item(task)
         # Its deadlines are written with it: a task can never be stored without the sweeper knowing of them.
@@ -60,21 +77,8 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
                     raise AlreadyExists(task.id) from exc
                 raise
             return
-        puts = [item]
-        for claim in names:
-            name_item = {
-                **self._name_key(task.tenant, claim.namespace, claim.value),
-                "task_id": {"S": task.id},
-                "fingerprint": {"S": claim.fingerprint},
-            }
-            if task.expires_at is not None:
-                name_item["expires_at"] = {"N": str(task.expires_at)}
-            puts.append(name_item)
-        # A name may be taken over once the task it named has expired (TTL deletion lags).
-        free = {
-            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-            "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
-        }
+        puts = [item] + [self._name_item(task.tenant, claim, task.id, task.expires_at) for claim in names]
+        free = self._name_free()
         items = (
             [{"Put": {"TableName": self._table, "Item": puts[0], "ConditionExpression": "attribute_not_exists(pk)"}}]
             + [{"Put": {"TableName": self._table, "Item": p, **free}} for p in puts[1:]]
@@ -98,13 +102,9 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
             raise
 
     def get_name(self, tenant: str, namespace: str, value: str) -> NameRecord | None:
-        resp = self._ddb.get_item(
-            TableName=self._table, Key=self._name_key(tenant, namespace, value), ConsistentRead=True
-        )
-        item = resp.get("Item")
-        if not item:
-            return None
-        return NameRecord(namespace, value, item["task_id"]["S"], item["fingerprint"]["S"])
+        key = self._name_key(tenant, namespace, value)
+        item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return NameRecord(namespace, value, item["task_id"]["S"], item["fingerprint"]["S"]) if item else None
 
     def get(self, tenant: str, task_id: str) -> Task | None:
         resp = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
@@ -149,9 +149,8 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
         start = self._key(tenant, after) if after else None
         items: list[dict[str, Any]] = []
         for _ in range(MAX_LIST_PAGES):
-            wanted = limit + 1 - len(items)
             # Reads are billed by the items read, filtered or not: ask for what the page still needs.
-            page_kwargs = {**query, "Limit": wanted}
+            page_kwargs = {**query, "Limit": limit + 1 - len(items)}
             if start:
                 page_kwargs["ExclusiveStartKey"] = start
             resp = self._ddb.query(**page_kwargs)
@@ -160,12 +159,9 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
             if len(items) > limit or not start:
                 break
         tasks = [task_from_item(item) for item in items[:limit]]
-        if len(items) > limit:
-            next_cursor: str | None = tasks[-1].id
-        elif start:
-            next_cursor = start["sk"]["S"].removeprefix(TASK_PREFIX)
-        else:
-            next_cursor = None
+        next_cursor = (
+            tasks[-1].id if len(items) > limit else start["sk"]["S"].removeprefix(TASK_PREFIX) if start else None
+        )
         return Page(tasks=tasks, next_cursor=next_cursor)
 
     def transition(

@@ -45,11 +45,8 @@ class InflightItems:
         if after is not None:
             query["ExclusiveStartKey"] = self._due_key(after.tenant, after.task_id, after.at_ms)
         resp = self._ddb.query(**query)
-        found = []
-        for item in resp.get("Items", []):
-            at, tenant, task_id = item["sk"]["S"].split("#", 2)
-            found.append(Due(int(at), tenant, task_id))
-        return found
+        keys = (item["sk"]["S"].split("#", 2) for item in resp.get("Items", []))
+        return [Due(int(at), tenant, task_id) for at, tenant, task_id in keys]
 
     def clear_due(self, due: Due) -> None:
         self._ddb.delete_item(TableName=self._table, Key=self._due_key(due.tenant, due.task_id, due.at_ms))

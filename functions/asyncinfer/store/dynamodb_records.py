@@ -75,23 +75,8 @@ class DynamoBatchStore(_Table, LedgerItems):
         if claim is None:
             self.transact(puts + holds, holds_from=len(puts))
             return
-        name = {
-            **DynamoTaskStore._name_key(batch.tenant, claim.namespace, claim.value),
-            "task_id": {"S": batch.id},
-            "fingerprint": {"S": claim.fingerprint},
-        }
-        if batch.expires_at is not None:
-            name["expires_at"] = {"N": str(batch.expires_at)}
-        puts.append(
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": name,
-                    "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                    "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
-                }
-            }
-        )
+        name = DynamoTaskStore._name_item(batch.tenant, claim, batch.id, batch.expires_at)
+        puts.append({"Put": {"TableName": self._table, "Item": name, **DynamoTaskStore._name_free()}})
         try:
             self.transact(puts + holds, holds_from=len(puts) if holds else None)
         except ClientError as exc:
