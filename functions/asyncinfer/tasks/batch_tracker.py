@@ -72,14 +72,8 @@ class BatchTracker:
         if batch.status not in BATCH_ENDED and batch.ended >= batch.total:
             batch = self.finish(batch)
         if batch.status in BATCH_ENDED and batch.webhook is not None:
-            self.webhooks.announce(
-                batch.tenant,
-                batch.webhook,
-                batch.event_type,
-                batch.id,
-                self.payloads.batch_data(batch),
-                batch.ended_at or batch.updated_at,
-            )
+            data, at = self.payloads.batch_data(batch), batch.ended_at or batch.updated_at
+            self.webhooks.announce(batch.tenant, batch.webhook, batch.event_type, batch.id, data, at)
         return batch
 
     def finish(self, batch: Batch) -> Batch:

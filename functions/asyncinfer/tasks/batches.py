@@ -51,8 +51,6 @@ class Batches(BatchInput, BatchItems):
     limits: BatchLimits
     files: Files | None = None
 
-    # -- submit ------------------------------------------------------------------------------------
-
     def create(
         self, tenant: str, body: dict[str, Any], how: Submission | None = None, schedule: str | None = None
     ) -> Batch:
@@ -135,8 +133,6 @@ class Batches(BatchInput, BatchItems):
         if record.fingerprint != fp:
             raise IdempotencyConflict("This idempotency key was already used with a different batch")
         return self.store.get_batch(tenant, record.task_id)
-
-    # -- read, list, cancel ------------------------------------------------------------------------
 
     def get(self, tenant: str, batch_id: str) -> Batch:
         batch = self.store.get_batch(tenant, batch_id)

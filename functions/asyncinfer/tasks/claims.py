@@ -71,8 +71,7 @@ def claim_changes(task: Task, now: int, lease_expires_at: int) -> dict[str, Any]
         "started_at": started,
         "updated_at": now,
     }
-    finish_by = finish_by_at_start(task, started)
-    if finish_by is not None:
+    if (finish_by := finish_by_at_start(task, started)) is not None:
         changes["finish_by"] = finish_by
     return changes
 

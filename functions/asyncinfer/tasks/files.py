@@ -67,9 +67,8 @@ class Files:
             return FileInfo(
                 file_id, found.size, created, unquote(meta.get("filename", "")), meta.get("purpose", "batch"), key
             )
-        created = found.modified_ms
         name = f"batch_{ref.batch_id}_{ref.which}.jsonl"
-        return FileInfo(file_id, found.size, created, name, "batch_output", key)
+        return FileInfo(file_id, found.size, found.modified_ms, name, "batch_output", key)
 
     @staticmethod
     def key_of(tenant: str, ref: FileRef) -> str:

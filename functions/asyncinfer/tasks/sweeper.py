@@ -48,8 +48,7 @@ class Sweeper:
         now = now_ms() if at_ms is None else at_ms
         late = self.sweep_deadlines(now)
         before = first_id_at(now - self.after_ms)
-        examined = requeued = failed = 0
-        cursor = None
+        examined, requeued, failed, cursor = 0, 0, 0, None
         while True:
             found, cursor = self.store.inflight_before(before, self.page_size, cursor)
             for tenant, task_id in found:
@@ -65,8 +64,7 @@ class Sweeper:
     def sweep_deadlines(self, at_ms: int | None = None) -> int:
         """Fail the tasks whose deadlines passed by `at_ms`; how many it failed."""
         now = now_ms() if at_ms is None else at_ms
-        late = 0
-        after = None
+        late, after = 0, None
         while True:
             dues = self.store.due_before(now, self.page_size, after)
             for due in dues:

@@ -161,15 +161,8 @@ class Webhooks:
         if delivery.status == DeliveryStatus.PENDING:
             raise DeliveryPending("This delivery is still being attempted; redeliver it once it has ended")
         previous = delivery.attempt_count
-        again = delivery.model_copy(
-            update={
-                "status": DeliveryStatus.PENDING,
-                "round_start": previous,
-                "updated_at": now_ms(),
-                "delivered_at": None,
-                "failed_at": None,
-            }
-        )
+        update = {"status": DeliveryStatus.PENDING, "round_start": previous, "updated_at": now_ms()}
+        again = delivery.model_copy(update={**update, "delivered_at": None, "failed_at": None})
         if not self.store.save_delivery(again, previous_count=previous):
             raise DeliveryPending("This delivery changed meanwhile; read it again")
         self.queue.send(DeliveryMessage(tenant=tenant, delivery_id=delivery_id))
