@@ -42,8 +42,7 @@ def money(value: float | Decimal) -> Decimal:
 
 def dollars(value: Decimal) -> str:
     """$1.00, $1.02, $0.00012: cents always, further places only when there are any."""
-    text = format(value.quantize(COST_PLACES).normalize(), "f")
-    whole, _, places = text.partition(".")
+    whole, _, places = format(value.quantize(COST_PLACES).normalize(), "f").partition(".")
     return f"${whole}.{places.ljust(2, '0')}"
 
 

@@ -206,6 +206,5 @@ class ModelRegistry(BaseModel):
 def _near(model_id: str, ids: list[str]) -> str:
     """ "; did you mean 'gpt-4o'?" for a typo of a known id (case and punctuation aside), else ""."""
     folded = {re.sub(r"[^a-z0-9]", "", known.lower()): known for known in ids}
-    typed = re.sub(r"[^a-z0-9]", "", model_id.lower())
-    close = difflib.get_close_matches(typed, list(folded), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(re.sub(r"[^a-z0-9]", "", model_id.lower()), list(folded), n=1, cutoff=0.75)
     return f" (did you mean {folded[close[0]]!r}?)" if close else ""

@@ -33,8 +33,7 @@ def from_e8(units: int) -> Decimal:
 
 def prompt_bound(request: dict[str, Any]) -> int:
     """At most this many prompt tokens: a byte of text each, and each message's framing."""
-    messages = request.get("messages") or []
-    size = 0
+    messages, size = request.get("messages") or [], 0
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
@@ -134,8 +133,7 @@ def charge_of(task: Task, status: TaskStatus, usage: Usage | None, at_ms: int) -
     line = spend_of(task.model, usage, day) if usage is not None else None
     reserved = task.reserved_e8 or 0
     cost = to_e8(line.cost) if line is not None else 0
-    settlement = Settlement(day, reserved, cost) if reserved or cost else None
-    return Charge(usage, line, settlement)
+    return Charge(usage, line, Settlement(day, reserved, cost) if reserved or cost else None)
 
 
 def reserved_fields(hold: Hold | None) -> dict[str, Any]:

@@ -82,9 +82,7 @@ class Sealer:
     def _fresh(self, cache: OrderedDict, key: Any) -> Any:
         with self._lock:
             found = cache.get(key)
-            if found is not None and self.clock() - found[0] < self.reuse_seconds:
-                return found
-            return None
+            return found if found is not None and self.clock() - found[0] < self.reuse_seconds else None
 
     def _sealing_key(self, context: Mapping[str, str]) -> tuple[AESGCM, str]:
         aad = _aad(context)
@@ -120,16 +118,14 @@ class Sealer:
     def open(self, values: Sequence[str], context: Mapping[str, str]) -> list[str]:
         """The plaintexts. A value that is not sealed (stored before sealing existed) is returned as it is:
         every value a client sends is sealed before it is stored."""
-        aad = _aad(context)
-        opened = []
+        aad, opened = _aad(context), []
         for value in values:
             if not is_sealed(value):
                 opened.append(value)
                 continue
             wrapped, _, body = value[len(PREFIX) :].partition(".")
             try:
-                raw = _unb64(body)
-                aes = self._opening_key(wrapped, context)
+                raw, aes = _unb64(body), self._opening_key(wrapped, context)
                 opened.append(aes.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad).decode())
             except (InvalidTag, ValueError) as exc:
                 raise SealingFailed(f"a sealed value does not open: {type(exc).__name__}") from None

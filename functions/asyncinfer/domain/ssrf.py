@@ -92,9 +92,7 @@ def _reach_of(ip: Address) -> Reach:
         or ip.is_unspecified
     ):
         return Reach.NEVER
-    if ip in LOCAL_NAT64 or not ip.is_global:
-        return Reach.PRIVATE
-    return Reach.PUBLIC
+    return Reach.PRIVATE if ip in LOCAL_NAT64 or not ip.is_global else Reach.PUBLIC
 
 
 def reach(ip: Address) -> Reach:
@@ -207,13 +205,11 @@ class Pinned:
 
 
 def pin(url: str, policy: OutboundPolicy, resolver: Resolver) -> Pinned:
-    address = checked_addresses(url, policy, resolver)[0]
-    parts = urlsplit(url)
+    address, parts = checked_addresses(url, policy, resolver)[0], urlsplit(url)
     netloc = f"[{address}]" if ":" in address else address
     if parts.port:
         netloc += f":{parts.port}"
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    host = parts.hostname or ""
+    pinned, host = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), parts.hostname or ""
     header = f"[{host}]" if ":" in host else host
     if parts.port:
         header += f":{parts.port}"

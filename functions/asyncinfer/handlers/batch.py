@@ -57,6 +57,4 @@ def scheduled(event: dict[str, Any]) -> dict:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    if "Records" in event:
-        return process(event, context, record_handler, EventType.SQS)
-    return scheduled(event)
+    return process(event, context, record_handler, EventType.SQS) if "Records" in event else scheduled(event)

@@ -65,8 +65,7 @@ def limits() -> StreamLimits:
 
 def tenant_of(request: Request) -> str | None:
     try:
-        context = json.loads(request.headers.get(REQUEST_CONTEXT_HEADER, ""))
-        tenant = context["authorizer"]["tenant"]
+        tenant = json.loads(request.headers.get(REQUEST_CONTEXT_HEADER, ""))["authorizer"]["tenant"]
     except (ValueError, KeyError, TypeError):
         return None
     return tenant if isinstance(tenant, str) and tenant else None
@@ -85,8 +84,7 @@ async def _stream(tenant: str, tail: EventTail, after: int) -> Response:
     cap = settings().max_streams_per_tenant
     if not cap:
         return StreamingResponse(tail.stream(after), media_type="text/event-stream", headers=SSE_HEADERS)
-    stream_id = uuid.uuid4().hex
-    now = int(time.time())
+    stream_id, now = uuid.uuid4().hex, int(time.time())
     until = now + int(settings().max_stream_seconds) + 60
     if not await asyncio.to_thread(store().open_stream, tenant, stream_id, until=until, limit=cap, now=now):
         message = f"This tenant already has {cap} streams open; close one, or retry later"
@@ -114,8 +112,7 @@ async def async_events(request: Request) -> Response:
     tenant = tenant_of(request)
     if tenant is None:
         return _error(401, UNAUTHORIZED)
-    task_id = async_api.internal_id(request.path_params["task_id"])
-    after = _after(request)
+    task_id, after = async_api.internal_id(request.path_params["task_id"]), _after(request)
     # Status frames (no id) in the surface's spelling: status, place in line, estimated start and finish.
     frames = EventFrames(async_api.summary, partial(status_event, stamp=async_api.iso))
     tail = EventTail(store(), tenant, task_id, frames=frames, limits=limits(), standing=standings())
@@ -133,8 +130,7 @@ async def privategpt_stream(request: Request) -> Response:
     public = request.path_params["message_id"]
     task_id = await asyncio.to_thread(privategpt.task_id_of, public, partial(message_task, store(), tenant))
     after = _after(request)
-    probe = EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits())
-    task = await probe.open()
+    task = await EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits()).open()
     if task.kind not in CHAT_KINDS:
         raise privategpt.not_found()
     # No status frames here (ChunkFrames has no `status`, so nor is the standing read): this stream imitates

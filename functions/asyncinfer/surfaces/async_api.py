@@ -87,8 +87,7 @@ def listing(page: TaskPage) -> dict[str, Any]:
 def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
     """`limit`, `cursor` and `status` query parameters, validated."""
     limit, after = ids.page(params, "cursor", internal_id)
-    raw_status = params.get("status")
-    status = None
+    raw_status, status = params.get("status"), None
     if raw_status:
         try:
             status = TaskStatus(raw_status.upper())

@@ -36,9 +36,7 @@ DELETED = {"message": "Generation deleted"}
 
 
 def stamp(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def generation(task: Task, url_for: Callable[[str], str]) -> dict[str, Any]:

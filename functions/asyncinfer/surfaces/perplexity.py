@@ -91,8 +91,7 @@ def summary(task: Task) -> dict[str, Any]:
 
 
 def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
-    out = summary(task)
-    response = None
+    out, response = summary(task), None
     if task.status == TaskStatus.COMPLETED and result is not None:
         response = {**result, "usage": _usage(result.get("usage", {}))}
     error_message = None

@@ -217,8 +217,7 @@ MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]
 def _read(svc: TaskService, public: str) -> TaskRead:
     tenant = tenant_of(router)
     try:
-        task_id = task_id_of(public, lambda name: svc.named(tenant, name))
-        return svc.read(tenant, task_id, CHAT_KINDS)
+        return svc.read(tenant, task_id_of(public, lambda name: svc.named(tenant, name)), CHAT_KINDS)
     except TaskNotFound:
         raise not_found() from None
 
@@ -250,8 +249,7 @@ def submit_message(
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
 ) -> dict:
-    name = check_message_id(message_id)
-    chat = chat_body(request, svc.registry.default_chat())
+    name, chat = check_message_id(message_id), chat_body(request, svc.registry.default_chat())
     how = submission("privategpt", idempotency_key, start_timeout, cancel_after, message_id=name)
     return initiated(submit(router, svc.submit_chat, chat, how))
 

@@ -73,8 +73,7 @@ def _figures(line: UsageLine) -> dict[str, Any]:
 
 
 def render(report: UsageReport) -> dict[str, Any]:
-    today = report.spent.today
-    budgets = {}
+    today, budgets = report.spent.today, {}
     for period in Period:
         limit, spent = report.budget.limit(period), report.spent.of(period)
         reserved = report.reserved.get(period, Decimal(0))

@@ -80,8 +80,7 @@ def existing_stack(ctx: Context) -> Check:
 
 
 def api_gateway_logging_role(ctx: Context) -> Check:
-    name = "API Gateway logging role"
-    arn = ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
+    name, arn = "API Gateway logging role", ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
     if ctx.target.api_gateway_cloudwatch_role:
         if arn:
             return Check(

@@ -76,8 +76,7 @@ class Context:
 
 
 def render(checks: list[Check]) -> str:
-    marks = {Result.OK: "✓", Result.WARN: "!", Result.FAIL: "✗"}
-    lines = []
+    marks, lines = {Result.OK: "✓", Result.WARN: "!", Result.FAIL: "✗"}, []
     for check in checks:
         lines.append(f"{marks[check.result]} {check.name}: {check.detail}")
         if check.fix and check.result != Result.OK:

@@ -31,11 +31,9 @@ def demo_failure() -> ProviderError:
 
 
 def demo_answer(model: str, prompt: str) -> str:
-    digest = hashlib.sha256(prompt.encode()).digest()
-    start = digest[0] % len(_SENTENCES)
+    start = hashlib.sha256(prompt.encode()).digest()[0] % len(_SENTENCES)
     body = " ".join(_SENTENCES[(start + i) % len(_SENTENCES)] for i in range(len(_SENTENCES)))
-    quoted = " ".join(prompt.split()[:24])
-    return f'Demo answer from {model} to: "{quoted}". {body}'
+    return f'Demo answer from {model} to: "{" ".join(prompt.split()[:24])}". {body}'
 
 
 def demo_tool_call(tool: dict, prompt: str) -> dict:
@@ -48,10 +46,8 @@ def demo_tool_call(tool: dict, prompt: str) -> dict:
         kind = schema.get("type")
         if kind in ("integer", "number"):
             arguments[name] = numbers[i % len(numbers)]
-        elif kind == "boolean":
-            arguments[name] = True
         else:
-            arguments[name] = prompt
+            arguments[name] = True if kind == "boolean" else prompt
     digest = hashlib.sha256(f"{function.get('name')}{prompt}".encode()).hexdigest()[:12]
     return {
         "id": f"call_{digest}",
@@ -78,16 +74,14 @@ class DemoChatProvider:
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         if upstream_model == FAILING_MODEL:
             raise demo_failure()
-        prompt = request.last_user_text()
-        prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
+        prompt, prompt_tokens = request.last_user_text(), sum(count_tokens(m.text()) for m in request.messages)
         tools = (request.model_extra or {}).get("tools") or []
         if tools and request.messages[-1].role == "user":
             # Offered tools and not yet used: call the first one, as a tool-using model would.
             usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1, total_tokens=prompt_tokens + 1)
             yield Finished(finish_reason="tool_calls", usage=usage, tool_calls=[demo_tool_call(tools[0], prompt)])
             return
-        answer = demo_answer(request.model, prompt)
-        results = _tool_results(request)
+        answer, results = demo_answer(request.model, prompt), _tool_results(request)
         if results:
             answer = "Using the tools: " + " ".join(results) + " " + answer
         words = answer.split(" ")

@@ -65,8 +65,7 @@ class DemoResearchProvider:
         self._pace = pace
 
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        pace = self._pace.override(request)
-        prompt = request.last_user_text() or "the question"
+        pace, prompt = self._pace.override(request), request.last_user_text() or "the question"
         prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
         found = [m.text() for m in request.messages if m.role == "tool"]
         tools = (request.model_extra or {}).get("tools") or []
@@ -75,8 +74,7 @@ class DemoResearchProvider:
             thought = f"Step {step} of {pace.steps}: I should look into the {_facet(prompt, step)}."
             yield from _words_over(thought, pace.step_seconds)
             digest = hashlib.sha256(f"{prompt}\x00{step}".encode()).hexdigest()[:12]
-            arguments = json.dumps({"query": _facet(prompt, step)})
-            function = {"name": tools[0]["function"]["name"], "arguments": arguments}
+            function = {"name": tools[0]["function"]["name"], "arguments": json.dumps({"query": _facet(prompt, step)})}
             call = {"id": f"call_{digest}", "type": "function", "function": function}
             tokens = count_tokens(thought)
             usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens, total_tokens=prompt_tokens + tokens)
