@@ -14,10 +14,8 @@ from asyncinfer.domain.model import Usage
 CENTS = Decimal("0.01")
 # Prices make costs of at most eight decimals (asyncinfer.domain.catalog.Prices.cost).
 COST_PLACES = Decimal("0.00000001")
-# Far above any budget: a mistyped limit is refused rather than stored.
-MAX_LIMIT = 1_000_000_000
-# GET /v1/usage reads at most this many days at once.
-MAX_USAGE_DAYS = 366
+MAX_LIMIT = 1_000_000_000  # Far above any budget: a mistyped limit is refused rather than stored.
+MAX_USAGE_DAYS = 366  # GET /v1/usage reads at most this many days at once.
 
 
 class Period(StrEnum):

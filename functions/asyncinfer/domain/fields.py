@@ -17,8 +17,7 @@ from asyncinfer.domain.errors import UnknownField
 # refused anyway (unknown where nothing passes along) is told the nearest known one on a looser rule.
 NEAR_MISS = 0.85
 SUGGEST = 0.6
-# Shorter names are too coarse for a ratio (`top` would be a typo of `stop`): never taken for typos.
-MIN_LETTERS = 4
+MIN_LETTERS = 4  # Shorter names are too coarse for a ratio (`top` would be a typo of `stop`): never taken for typos.
 
 # The chat completion body: our own fields, the OpenAI Chat Completions parameters, Perplexity's, the PrivateGPT page's,
 # and the sampling parameters OpenAI-compatible servers (vLLM, Ollama, OpenRouter, ...) take as extra body.

@@ -19,8 +19,7 @@ TIER_NAMES: dict[str, ServiceTier] = {
     "priority": ServiceTier.PRIORITY,
     "scale": ServiceTier.PRIORITY,
 }
-# A batch's items wait in a lane of their own (the batch-items queue), whatever their class.
-BATCH_LANE = "batch"
+BATCH_LANE = "batch"  # A batch's items wait in a lane of their own (the batch-items queue), whatever their class.
 
 
 def parse_tier(body: dict[str, Any]) -> ServiceTier:

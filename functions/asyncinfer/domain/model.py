@@ -210,8 +210,7 @@ class Task(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     expires_at: int | None = None  # epoch seconds: the DynamoDB TTL attribute
     deleted_at: int | None = None  # soft delete: the record stays (until TTL), invisible to every surface
-    # A client-chosen id (PrivateGPT's message_id), claimed as a name beside the task.
-    public_name: str | None = None
+    public_name: str | None = None  # A client-chosen id (PrivateGPT's message_id), claimed as a name beside the task.
     webhook: WebhookTarget | None = None
     # An item of a batch: its batch, its line in the batch's input, and the client's id for it.
     batch_id: str | None = None

@@ -56,8 +56,7 @@ class Batch(BaseModel):
     errors_key: str | None = None
     webhook: WebhookTarget | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    # The schedule that submitted it, if any.
-    schedule: str | None = None
+    schedule: str | None = None  # The schedule that submitted it, if any.
     expires_at: int | None = None
     # Its items' reservations, held as a whole since its submit (asyncinfer.domain.reservations); each item
     # settles its own share, and the batch gives back the whole if it is withdrawn.
@@ -100,8 +99,7 @@ class Delivery(BaseModel):
     status: DeliveryStatus = DeliveryStatus.PENDING
     attempts: list[Attempt] = Field(default_factory=list)
     attempt_count: int = 0
-    # attempt_count when the current round of attempts began (a redelivery starts a new round).
-    round_start: int = 0
+    round_start: int = 0  # attempt_count when the current round of attempts began (a redelivery starts a new round).
     created_at: int
     updated_at: int
     delivered_at: int | None = None

@@ -71,11 +71,9 @@ class SubmitLimits:
     # Per tenant: at most this many new tasks per window (0: no limit).
     submits_per_window: int = 0
     window_seconds: int = 60
-    # Per tenant: at most this many tasks not yet ended (0: no limit).
-    max_inflight: int = 0
+    max_inflight: int = 0  # Per tenant: at most this many tasks not yet ended (0: no limit).
     inflight_retry_seconds: int = 5
-    # Whether this deployment has the long-task runner (models with `"runs": "durable"`).
-    long_tasks: bool = True
+    long_tasks: bool = True  # Whether this deployment has the long-task runner (models with `"runs": "durable"`).
     # Whether the local stack's stand-ins for upstream job services run here (make dev, not a deployment).
     local_jobs: bool = True
 

@@ -15,8 +15,7 @@ LOCAL_STACK_FILE = ".asyncinfer/local.json"
 # Written by `make dev` into that file beside the functions' settings: the stack's process and its API.
 STACK_PID = "ASYNCINFER_LOCAL_PID"
 STACK_URL = "ASYNCINFER_LOCAL_URL"
-# The local stack's emulator keeps its resources in this region (infra/local/resources.py).
-LOCAL_REGION = "us-east-1"
+LOCAL_REGION = "us-east-1"  # The local stack's emulator keeps its resources in this region (infra/local/resources.py).
 
 
 class NoLocalStack(Exception):

@@ -17,8 +17,7 @@ UNFINISHED = ("RUNNING", "PAUSING", "PAUSED")
 @dataclass(frozen=True)
 class PruneReport:
     function: str
-    # version -> why it stays: "alias live", "newest", "running"
-    kept: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)  # version -> why it stays: "alias live", "newest", "running"
     deleted: tuple[str, ...] = ()
     dry_run: bool = False
 

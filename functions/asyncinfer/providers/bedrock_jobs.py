@@ -21,8 +21,7 @@ from asyncinfer.domain.model import TaskKind
 from asyncinfer.providers.base import JobState, ProviderError
 
 RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException"}
-# The folder Bedrock writes per invocation holds the video as output.mp4.
-VIDEO_FILE = "output.mp4"
+VIDEO_FILE = "output.mp4"  # The folder Bedrock writes per invocation holds the video as output.mp4.
 LATE_OUTPUT_SECONDS = 300.0
 
 

@@ -22,8 +22,7 @@ _SENTENCES = (
 )
 
 
-# A demo model that always fails, so clients can see (and test) how a failed task reads.
-FAILING_MODEL = "demo-fail"
+FAILING_MODEL = "demo-fail"  # A demo model that always fails, so clients can see (and test) how a failed task reads.
 
 
 def demo_failure() -> ProviderError:
