@@ -159,9 +159,12 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
             if len(items) > limit or not start:
                 break
         tasks = [task_from_item(item) for item in items[:limit]]
-        next_cursor = (
-            tasks[-1].id if len(items) > limit else start["sk"]["S"].removeprefix(TASK_PREFIX) if start else None
-        )
+        if len(items) > limit:
+            next_cursor: str | None = tasks[-1].id
+        elif start:
+            next_cursor = start["sk"]["S"].removeprefix(TASK_PREFIX)
+        else:
+            next_cursor = None
         return Page(tasks=tasks, next_cursor=next_cursor)
 
     def transition(
