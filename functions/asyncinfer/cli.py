@@ -199,7 +199,8 @@ def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace, store: An
     today = report.spent.today
     for period in Period:
         limit, spent = report.budget.limit(period), report.spent.of(period)
-        reserved, shown = report.reserved.get(period, Decimal(0)), "no limit"
+        reserved = report.reserved.get(period, Decimal(0))
+        shown = "no limit"
         if limit is not None:
             shown = f"limit {dollars(limit)}\tremaining {dollars(max(limit - spent - reserved, Decimal(0)))}"
         figures = f"spent {dollars(spent)}\treserved {dollars(reserved)}\t{shown}"

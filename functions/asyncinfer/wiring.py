@@ -183,7 +183,8 @@ def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
     from asyncinfer.tasks.outcomes import WorkerConfig
     from asyncinfer.tasks.worker import Worker
 
-    models, store = models or providers(settings), task_store(settings.table_name)
+    models = models or providers(settings)
+    store = task_store(settings.table_name)
     return Worker(
         store=store,
         blobs=S3BlobStore(client("s3"), settings.bucket_name),
@@ -294,7 +295,8 @@ def endings(settings: NotifierSettings) -> Endings:
     from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.payloads import Payloads
 
-    blobs, hooks = S3BlobStore(client("s3"), settings.bucket_name), webhooks(settings)
+    blobs = S3BlobStore(client("s3"), settings.bucket_name)
+    hooks = webhooks(settings)
     payloads = Payloads(
         webhook_surface.task_data, openai_batches.render, openai_batches.result_line, openai_batches.file_line
     )

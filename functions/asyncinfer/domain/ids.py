@@ -43,7 +43,8 @@ def parse_any(public: str) -> str:
 def page(params: dict[str, str], cursor: str, decode: Callable[[str], str]) -> tuple[int, str | None]:
     """A list's `limit` and its cursor parameter (`cursor`, `next_token`), decoded to where the list goes on
     from by `decode`, which raises TaskNotFound (or ValueError) for what no list ever returned."""
-    limit, raw = parse_limit(params), params.get(cursor) or None
+    limit = parse_limit(params)
+    raw = params.get(cursor) or None
     if raw is None:
         return limit, None
     try:

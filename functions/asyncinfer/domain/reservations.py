@@ -33,7 +33,8 @@ def from_e8(units: int) -> Decimal:
 
 def prompt_bound(request: dict[str, Any]) -> int:
     """At most this many prompt tokens: a byte of text each, and each message's framing."""
-    messages, size = request.get("messages") or [], 0
+    messages = request.get("messages") or []
+    size = 0
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):

@@ -118,14 +118,16 @@ class Sealer:
     def open(self, values: Sequence[str], context: Mapping[str, str]) -> list[str]:
         """The plaintexts. A value that is not sealed (stored before sealing existed) is returned as it is:
         every value a client sends is sealed before it is stored."""
-        aad, opened = _aad(context), []
+        aad = _aad(context)
+        opened = []
         for value in values:
             if not is_sealed(value):
                 opened.append(value)
                 continue
             wrapped, _, body = value[len(PREFIX) :].partition(".")
             try:
-                raw, aes = _unb64(body), self._opening_key(wrapped, context)
+                raw = _unb64(body)
+                aes = self._opening_key(wrapped, context)
                 opened.append(aes.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad).decode())
             except (InvalidTag, ValueError) as exc:
                 raise SealingFailed(f"a sealed value does not open: {type(exc).__name__}") from None

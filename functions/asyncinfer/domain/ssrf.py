@@ -205,11 +205,13 @@ class Pinned:
 
 
 def pin(url: str, policy: OutboundPolicy, resolver: Resolver) -> Pinned:
-    address, parts = checked_addresses(url, policy, resolver)[0], urlsplit(url)
+    address = checked_addresses(url, policy, resolver)[0]
+    parts = urlsplit(url)
     netloc = f"[{address}]" if ":" in address else address
     if parts.port:
         netloc += f":{parts.port}"
-    pinned, host = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), parts.hostname or ""
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host = parts.hostname or ""
     header = f"[{host}]" if ":" in host else host
     if parts.port:
         header += f":{parts.port}"

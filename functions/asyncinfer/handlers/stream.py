@@ -84,7 +84,8 @@ async def _stream(tenant: str, tail: EventTail, after: int) -> Response:
     cap = settings().max_streams_per_tenant
     if not cap:
         return StreamingResponse(tail.stream(after), media_type="text/event-stream", headers=SSE_HEADERS)
-    stream_id, now = uuid.uuid4().hex, int(time.time())
+    stream_id = uuid.uuid4().hex
+    now = int(time.time())
     until = now + int(settings().max_stream_seconds) + 60
     if not await asyncio.to_thread(store().open_stream, tenant, stream_id, until=until, limit=cap, now=now):
         message = f"This tenant already has {cap} streams open; close one, or retry later"
@@ -112,7 +113,8 @@ async def async_events(request: Request) -> Response:
     tenant = tenant_of(request)
     if tenant is None:
         return _error(401, UNAUTHORIZED)
-    task_id, after = async_api.internal_id(request.path_params["task_id"]), _after(request)
+    task_id = async_api.internal_id(request.path_params["task_id"])
+    after = _after(request)
     # Status frames (no id) in the surface's spelling: status, place in line, estimated start and finish.
     frames = EventFrames(async_api.summary, partial(status_event, stamp=async_api.iso))
     tail = EventTail(store(), tenant, task_id, frames=frames, limits=limits(), standing=standings())

@@ -64,7 +64,8 @@ def classify(exc: Exception) -> ProviderError:
     if isinstance(exc, openai.APIConnectionError):
         return ProviderError("provider_unreachable", f"Cannot reach the model provider: {exc}", retryable=True)
     if isinstance(exc, openai.APIStatusError):
-        status, message = exc.status_code, _message(exc)
+        status = exc.status_code
+        message = _message(exc)
         if status == 429:
             return ProviderError("provider_throttled", message, retryable=True)
         if status >= 500:
@@ -99,7 +100,8 @@ def request_params(request: ChatRequest) -> dict[str, Any]:
 
 def _usage(raw: Any, request: ChatRequest, content: str) -> Usage:
     if raw is None:  # a server that reports none: a word count stands in
-        prompt, completion = sum(count_tokens(m.text()) for m in request.messages), count_tokens(content)
+        prompt = sum(count_tokens(m.text()) for m in request.messages)
+        completion = count_tokens(content)
         return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
     return Usage(
         prompt_tokens=raw.prompt_tokens or 0,
@@ -134,7 +136,8 @@ class OpenAIProvider:
             raise classify(exc) from exc
         parts: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
-        finish_reason, usage = "stop", None
+        finish_reason = "stop"
+        usage = None
         try:
             for chunk in stream:
                 if chunk.usage is not None:

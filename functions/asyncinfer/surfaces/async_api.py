@@ -87,7 +87,8 @@ def listing(page: TaskPage) -> dict[str, Any]:
 def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | None]:
     """`limit`, `cursor` and `status` query parameters, validated."""
     limit, after = ids.page(params, "cursor", internal_id)
-    raw_status, status = params.get("status"), None
+    raw_status = params.get("status")
+    status = None
     if raw_status:
         try:
             status = TaskStatus(raw_status.upper())

@@ -91,7 +91,8 @@ def summary(task: Task) -> dict[str, Any]:
 
 
 def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
-    out, response = summary(task), None
+    out = summary(task)
+    response = None
     if task.status == TaskStatus.COMPLETED and result is not None:
         response = {**result, "usage": _usage(result.get("usage", {}))}
     error_message = None

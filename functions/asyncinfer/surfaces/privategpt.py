@@ -249,7 +249,8 @@ def submit_message(
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
 ) -> dict:
-    name, chat = check_message_id(message_id), chat_body(request, svc.registry.default_chat())
+    name = check_message_id(message_id)
+    chat = chat_body(request, svc.registry.default_chat())
     how = submission("privategpt", idempotency_key, start_timeout, cancel_after, message_id=name)
     return initiated(submit(router, svc.submit_chat, chat, how))
 

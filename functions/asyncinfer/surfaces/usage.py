@@ -73,7 +73,8 @@ def _figures(line: UsageLine) -> dict[str, Any]:
 
 
 def render(report: UsageReport) -> dict[str, Any]:
-    today, budgets = report.spent.today, {}
+    today = report.spent.today
+    budgets = {}
     for period in Period:
         limit, spent = report.budget.limit(period), report.spent.of(period)
         reserved = report.reserved.get(period, Decimal(0))

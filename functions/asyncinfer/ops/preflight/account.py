@@ -80,7 +80,8 @@ def existing_stack(ctx: Context) -> Check:
 
 
 def api_gateway_logging_role(ctx: Context) -> Check:
-    name, arn = "API Gateway logging role", ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
+    name = "API Gateway logging role"
+    arn = ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
     if ctx.target.api_gateway_cloudwatch_role:
         if arn:
             return Check(

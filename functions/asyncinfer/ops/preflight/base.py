@@ -76,7 +76,8 @@ class Context:
 
 
 def render(checks: list[Check]) -> str:
-    marks, lines = {Result.OK: "✓", Result.WARN: "!", Result.FAIL: "✗"}, []
+    marks = {Result.OK: "✓", Result.WARN: "!", Result.FAIL: "✗"}
+    lines = []
     for check in checks:
         lines.append(f"{marks[check.result]} {check.name}: {check.detail}")
         if check.fix and check.result != Result.OK:

@@ -28,7 +28,8 @@ def concurrency(ctx: Context) -> Check:
     """The event sources' maxima and the reservations, summed from the synthesized template, against the
     account's 'Concurrent executions' quota; each unbounded function needs at least one execution beside
     them (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html#services-sqs-max-concurrency)."""
-    name, limit = "Lambda concurrency", ctx.account_limit()["ConcurrentExecutions"]
+    name = "Lambda concurrency"
+    limit = ctx.account_limit()["ConcurrentExecutions"]
     demand = _demand(ctx)
     if isinstance(demand, str):
         return Check(
@@ -60,7 +61,8 @@ def runner_concurrency(ctx: Context) -> Check:
     """Reserved concurrency is taken from the account's unreserved pool, of which Lambda keeps at least 100
     (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); new accounts start
     with a low quota (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
-    name, reserve = "runner concurrency", ctx.target.runner_reserved_concurrency
+    name = "runner concurrency"
+    reserve = ctx.target.runner_reserved_concurrency
     if not ctx.target.long_tasks or reserve is None:
         return Check(
             name,

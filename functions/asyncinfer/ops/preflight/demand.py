@@ -54,7 +54,8 @@ def demand_of(template: dict[str, Any]) -> Demand:
     unbounded: list[str] = []
     for rid, props in functions.items():
         name = _NAMES.get(props.get("Handler", ""), rid)
-        reserved, maxima = props.get("ReservedConcurrentExecutions"), sources.get(rid, [])
+        reserved = props.get("ReservedConcurrentExecutions")
+        maxima = sources.get(rid, [])
         if reserved is not None:
             bounded[name] = bounded.get(name, 0) + int(reserved)
         elif maxima and all(m is not None for m in maxima):

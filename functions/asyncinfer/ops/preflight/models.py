@@ -43,7 +43,8 @@ def successors(path: Path = SUCCESSORS) -> Successors:
 
 
 def availability(ctx: Context, model: str, region: str | None) -> Check:
-    name, base = f"Bedrock {model}", _PROFILE_PREFIX.sub("", model)
+    name = f"Bedrock {model}"
+    base = _PROFILE_PREFIX.sub("", model)
     try:
         found = ctx.clients("bedrock", region).get_foundation_model_availability(modelId=base)
     except ClientError as exc:
@@ -77,7 +78,8 @@ def lifecycle(ctx: Context, model: str, region: str | None, table: Successors | 
     """GetFoundationModel's modelLifecycle (https://docs.aws.amazon.com/bedrock/latest/APIReference/
     API_FoundationModelLifecycle.html): a LEGACY model keeps working until its end of life, then its requests
     fail; new customers cannot use it (https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html)."""
-    name, base = f"Bedrock {model} lifecycle", _PROFILE_PREFIX.sub("", model)
+    name = f"Bedrock {model} lifecycle"
+    base = _PROFILE_PREFIX.sub("", model)
     try:
         details = ctx.clients("bedrock", region).get_foundation_model(modelIdentifier=base)["modelDetails"]
     except ClientError as exc:
@@ -86,7 +88,8 @@ def lifecycle(ctx: Context, model: str, region: str | None, table: Successors | 
     status = found.get("status", "unknown")
     if status == "ACTIVE":
         return Check(name, Result.OK, "ACTIVE")
-    end, known = _day(found.get("endOfLifeTime")), (table or successors()).models.get(base)
+    end = _day(found.get("endOfLifeTime"))
+    known = (table or successors()).models.get(base)
     end = end or (known.eol if known else None)
     detail = f"{status}" + (f", end of life {end}" if end else "")
     if end and end < ctx.host.today().isoformat():

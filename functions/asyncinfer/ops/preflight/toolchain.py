@@ -41,7 +41,8 @@ def _advice(today: date) -> str:
 
 def node(ctx: Context) -> Check:
     """The Node.js the CDK CLI will run on, against the CDK's support table."""
-    name, today = "Node.js version", ctx.host.today()
+    name = "Node.js version"
+    today = ctx.host.today()
     fix = f"install {_advice(today)}: https://nodejs.org/en/about/previous-releases"
     version = ctx.host.node_version()
     found = _VERSION.match(version or "")

@@ -73,14 +73,16 @@ class DemoChatProvider:
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         if upstream_model == FAILING_MODEL:
             raise demo_failure()
-        prompt, prompt_tokens = request.last_user_text(), sum(count_tokens(m.text()) for m in request.messages)
+        prompt = request.last_user_text()
+        prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
         tools = (request.model_extra or {}).get("tools") or []
         if tools and request.messages[-1].role == "user":
             # Offered tools and not yet used: call the first one, as a tool-using model would.
             usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1, total_tokens=prompt_tokens + 1)
             yield Finished(finish_reason="tool_calls", usage=usage, tool_calls=[demo_tool_call(tools[0], prompt)])
             return
-        answer, results = demo_answer(request.model, prompt), _tool_results(request)
+        answer = demo_answer(request.model, prompt)
+        results = _tool_results(request)
         if results:
             answer = "Using the tools: " + " ".join(results) + " " + answer
         words = answer.split(" ")

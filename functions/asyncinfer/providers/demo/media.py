@@ -40,7 +40,8 @@ def render_png(prompt: str, width: int, height: int, seed: int | None = None, in
     for x in range(width):
         t = x / max(width - 1, 1)
         base += bytes(int(a + (b - a) * t) for a, b in zip(start, end, strict=True))
-    base, step = bytes(base), 1 + digest[6] % 3
+    base = bytes(base)
+    step = 1 + digest[6] % 3
     raw = bytearray()
     for y in range(height):
         shift = (y * step * 256 // max(height, 1)) % 256
@@ -61,7 +62,8 @@ def render_wav(prompt: str, seconds: float, seed: int | None = None) -> bytes:
     """16 kHz mono 16-bit PCM: two tones picked from the prompt, alternating every half second."""
     digest = _seed(prompt, seed)
     periods = (20 + digest[0] % 60, 20 + digest[1] % 60)  # 200 to 800 Hz, whole samples per period
-    half, second = SAMPLE_RATE // 2, array("h")
+    half = SAMPLE_RATE // 2
+    second = array("h")
     for period in periods:
         cycle = array("h", (int(8000 * _sine(i / period)) for i in range(period)))
         tone = cycle * (half // period + 1)

@@ -65,7 +65,8 @@ class DemoResearchProvider:
         self._pace = pace
 
     def stream_chat(self, upstream_model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        pace, prompt = self._pace.override(request), request.last_user_text() or "the question"
+        pace = self._pace.override(request)
+        prompt = request.last_user_text() or "the question"
         prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
         found = [m.text() for m in request.messages if m.role == "tool"]
         tools = (request.model_extra or {}).get("tools") or []
