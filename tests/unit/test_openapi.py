@@ -41,7 +41,12 @@ def test_our_validation_answers_are_documented_not_powertools_422():
     assert "HTTPValidationError" not in document["components"]["schemas"]
     submit = document["paths"]["/v1/async"]["post"]
     assert submit["requestBody"]["required"] is True
-    assert [p["name"] for p in submit["parameters"]] == ["Idempotency-Key", "X-Fal-Request-Timeout", "Cancel-After"]
+    assert [p["name"] for p in submit["parameters"]] == [
+        "Idempotency-Key",
+        "X-Fal-Request-Timeout",
+        "Cancel-After",
+        "Prefer",
+    ]
     limit = next(p for p in document["paths"]["/v1/batches"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 

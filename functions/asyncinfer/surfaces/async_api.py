@@ -21,6 +21,7 @@ from asyncinfer.surfaces.contract import (
     Id,
     IdempotencyKey,
     Limit,
+    Prefer,
     StartTimeout,
     StatusFilter,
     Tasks,
@@ -29,7 +30,7 @@ from asyncinfer.surfaces.contract import (
     read_response,
     route,
 )
-from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 ID_PREFIX = "task_"
@@ -123,16 +124,27 @@ EXAMPLE = {
 }
 
 
-@route(router, "POST", "/v1/async", "Submit a chat completion", TAG, ok=Summary, takes_body=True, example=EXAMPLE)
+@route(
+    router,
+    "POST",
+    "/v1/async",
+    "Submit a chat completion",
+    TAG,
+    ok=Summary,
+    takes_body=True,
+    example=EXAMPLE,
+    waits=Read,
+)
 def submit_task(
     svc: Tasks,
     request: body(ChatRequest),
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
-) -> dict:
+    prefer: Prefer = None,
+):  # a Response when it waited: Preference-Applied is a header
     how = submission("async", idempotency_key, start_timeout, cancel_after)
-    return summary(submit(router, svc.submit_chat, request, how))
+    return waited(svc, submit(router, svc.submit_chat, request, how), prefer, summary, read)
 
 
 @route(router, "GET", "/v1/async", "List tasks, newest first", TAG, ok=Listing)

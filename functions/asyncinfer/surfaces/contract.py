@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.ids import spells_a_task_id
 from asyncinfer.domain.model import TaskStatus
+from asyncinfer.domain.prefer import APPLIED_HEADER, MAX_WAIT_SECONDS, PREFER_HEADER
 from asyncinfer.surfaces.answers import SSE, Error
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
@@ -77,6 +78,13 @@ CancelAfter = header(
     "start, the task ends FAILED `start_timeout`; while running, it is stopped and ends `deadline_exceeded`.",
 )
 LastEventId = header("Last-Event-ID", "Resume after this event (its `id:`).", pattern="^[0-9]+$")
+Prefer = header(
+    PREFER_HEADER,
+    f"RFC 7240. `wait=N`: the answer waits up to N seconds (at most {MAX_WAIT_SECONDS}) for the task to end, and "
+    "is then the task's read (its result included); not ended by then, the usual submit answer, as it then stands. "
+    f"`{APPLIED_HEADER}: wait=N` says the wait was honoured, and for how long at most.",
+    examples=["wait=10"],
+)
 
 
 def body(model: type) -> Any:
@@ -198,23 +206,30 @@ def route(
     poll_hint: bool = False,
     example: dict[str, Any] | None = None,
     models: tuple[type, ...] = (),
+    waits: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The router's decorator for `method path` (API Gateway's resource path), with its description and the model
     of its answer (`ok`); the route is declared for the route table and the document (`example`: the request body
-    Swagger UI sends)."""
+    Swagger UI sends; `waits`: the model of the read a submit answers with once a `Prefer: wait` saw its task end)."""
     if streams:
         answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
     elif html:
         answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
     else:
-        content = {"model": ok} if ok else {"schema": {"type": "object"}}
+        content = {"model": ok if waits is None else ok | waits} if ok else {"schema": {"type": "object"}}
         answer = {"description": "OK", "content": {"application/json": content}}
+    if waits is not None:
+        answer["description"] = "The submitted task; with `Prefer: wait=N`, its read once it ended within the wait"
+        answer["headers"] = {
+            APPLIED_HEADER: {"schema": {"type": "string"}, "description": "`wait=N`, when the wait was honoured"}
+        }
     if poll_hint:
         answer["headers"] = {
+            **answer.get("headers", {}),
             POLL_HEADER: {
                 "schema": {"type": "integer"},
                 "description": "On a task not ended yet: milliseconds to wait before reading it again",
-            }
+            },
         }
     responses: dict[int, Any] = {200: answer, 400: _ERROR, 404: _ERROR}
     if not public:

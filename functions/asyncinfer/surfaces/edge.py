@@ -24,9 +24,14 @@ from asyncinfer.domain.errors import (
     ServiceUnavailable,
     TaskNotFound,
 )
+from asyncinfer.domain.model import Task
+from asyncinfer.domain.prefer import APPLIED_HEADER, wait_seconds
 from asyncinfer.domain.submission import Submission
 from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces.contract import not_found_hint
+from asyncinfer.tasks.reads import TaskRead
+from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.waiting import until_ended
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
@@ -166,3 +171,26 @@ def submit(
     logger.set_correlation_id(made.id)
     metrics.add_metric(name=counted, unit=MetricUnit.Count, value=1)
     return made
+
+
+def waited(
+    svc: TaskService,
+    task: Task,
+    prefer: str | None,
+    submitted: Callable[[Task], dict[str, Any]],
+    finished: Callable[[TaskRead], dict[str, Any]],
+) -> dict[str, Any] | Response:
+    """A submit's answer: `submitted` (the surface's submit answer); with `Prefer: wait=N`, once the task ended within
+    the wait, `finished` (its read, the result included), else `submitted` as the task then stands, and either way
+    `Preference-Applied` saying the wait was honoured."""
+    seconds = wait_seconds(prefer)
+    if seconds is None:
+        return submitted(task)
+    task = until_ended(svc.store, task, seconds)
+    body = finished(svc.view(task)) if task.terminal else submitted(task)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={APPLIED_HEADER: f"wait={seconds}"},
+    )

@@ -21,6 +21,7 @@ from asyncinfer.surfaces.contract import (
     IdempotencyKey,
     Limit,
     NextToken,
+    Prefer,
     StartTimeout,
     Tasks,
     body,
@@ -28,7 +29,7 @@ from asyncinfer.surfaces.contract import (
     read_response,
     route,
 )
-from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = LOWERCASE_STATUS
@@ -114,6 +115,7 @@ EXAMPLE = {
     takes_body=True,
     example=EXAMPLE,
     models=(ImageConfig, AudioConfig),
+    waits=Read,
 )
 def create(
     svc: Tasks,
@@ -121,9 +123,11 @@ def create(
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
-) -> dict:
+    prefer: Prefer = None,
+):  # a Response when it waited: Preference-Applied is a header
     how = submission("netmind", idempotency_key, start_timeout, cancel_after)
-    return generation(submit(router, svc.submit_generation, request, how), svc.download_url)
+    task = submit(router, svc.submit_generation, request, how)
+    return waited(svc, task, prefer, lambda now: generation(now, svc.download_url), read)
 
 
 @route(router, "GET", "/v1/generation", "List generations", TAG, ok=Listing)

@@ -23,6 +23,7 @@ from asyncinfer.surfaces.contract import (
     IdempotencyKey,
     Limit,
     NextToken,
+    Prefer,
     StartTimeout,
     Tasks,
     body,
@@ -30,7 +31,7 @@ from asyncinfer.surfaces.contract import (
     read_response,
     route,
 )
-from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = {
@@ -144,18 +145,20 @@ EXAMPLE = {"request": {"model": "sonar", "messages": [{"role": "user", "content"
 SUBMIT = "Submit an async chat completion"
 
 
-@route(router, "POST", "/v1/async/sonar", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE)
-@route(router, "POST", "/async/chat/completions", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE)
+@route(router, "POST", "/v1/async/sonar", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE, waits=Read)
+@route(router, "POST", "/async/chat/completions", SUBMIT, TAG, ok=Read, takes_body=True, example=EXAMPLE, waits=Read)
 def submit_request(
     svc: Tasks,
     request: body(SubmitBody),
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
-) -> dict:
+    prefer: Prefer = None,
+):  # a Response when it waited: Preference-Applied is a header
     chat, key = parse_submit(request, idempotency_key)
     how = submission("perplexity", key, start_timeout, cancel_after)
-    return read(svc.view(submit(router, svc.submit_chat, chat, how)))
+    task = submit(router, svc.submit_chat, chat, how)
+    return waited(svc, task, prefer, lambda now: read(svc.view(now)), read)
 
 
 @route(router, "GET", "/v1/async/sonar", "List async chat completions", TAG, ok=Listing)

@@ -31,13 +31,14 @@ from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
     IdempotencyKey,
+    Prefer,
     StartTimeout,
     Tasks,
     body,
     read_response,
     route,
 )
-from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.streaming import sse
@@ -240,6 +241,7 @@ EXAMPLE = {
     ok=Initiated,
     takes_body=True,
     example=EXAMPLE,
+    waits=Read,
 )
 def submit_message(
     svc: Tasks,
@@ -248,11 +250,12 @@ def submit_message(
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
-) -> dict:
+    prefer: Prefer = None,
+):  # a Response when it waited: Preference-Applied is a header
     name = check_message_id(message_id)
     chat = chat_body(request, svc.registry.default_chat())
     how = submission("privategpt", idempotency_key, start_timeout, cancel_after, message_id=name)
-    return initiated(submit(router, svc.submit_chat, chat, how))
+    return waited(svc, submit(router, svc.submit_chat, chat, how), prefer, initiated, read)
 
 
 @route(router, "GET", "/v1/messages/async/{id}/status", "Get a message's status", TAG, ok=Read, poll_hint=True)
