@@ -22,7 +22,8 @@ from asyncinfer.tasks.waiting import until_ended
         ("wait=0", None),
         ("wait=-1", None),
         ("wait=1.5", None),
-        ("wait=", None),
+        ("wait", MAX_WAIT_SECONDS),  # as Replicate takes it: its longest wait
+        ("wait=", MAX_WAIT_SECONDS),
         ("wait=５", None),  # a full-width digit is not a number of seconds
         ("respond-async", None),
         ("", None),

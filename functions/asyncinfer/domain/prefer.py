@@ -26,9 +26,15 @@ def preferences(header: str | None) -> dict[str, str]:
 
 
 def wait_seconds(header: str | None) -> int | None:
-    """How long to wait for the task, in whole seconds up to MAX_WAIT_SECONDS: None when the header asks for no
-    wait (absent, `wait=0`, or not a number of seconds, which RFC 7240 has the server ignore)."""
-    value = preferences(header).get("wait", "")
+    """How long to wait for the task, in whole seconds up to MAX_WAIT_SECONDS (a bare `wait`, as Replicate takes it:
+    the most); None when the header asks for no wait (absent, `wait=0`, or not a number of seconds, which RFC 7240
+    has the server ignore)."""
+    found = preferences(header)
+    if "wait" not in found:
+        return None
+    value = found["wait"]
+    if value == "":
+        return MAX_WAIT_SECONDS
     if not value.isascii() or not value.isdigit() or int(value) == 0:
         return None
     return min(int(value), MAX_WAIT_SECONDS)
