@@ -102,6 +102,22 @@ class ModelSpec(BaseModel):
     # (https://docs.aws.amazon.com/nova/latest/userguide/video-gen-access.html): the shipped registries give demo-video,
     # its stand-in (amazon.nova-reel-v1:0, whose videos here are 6 s), 90.
     expected_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    # Embedding models: the length of their vectors, the shorter lengths a request may ask for in `dimensions`
+    # (None: any up to `dimensions`, as OpenAI's text-embedding-3 models), and the most tokens one input may have.
+    dimensions: int | None = Field(default=None, ge=1, le=16384)
+    dimension_choices: list[int] | None = None
+    max_input_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _dimensions_of_embeddings(self) -> ModelSpec:
+        embedding = self.kind == TaskKind.EMBEDDING
+        if embedding and self.dimensions is None:
+            raise ValueError("an embedding model gives its vectors' length in `dimensions`")
+        if not embedding and (self.dimensions, self.dimension_choices, self.max_input_tokens) != (None, None, None):
+            raise ValueError("dimensions, dimension_choices and max_input_tokens are for embedding models only")
+        if self.dimension_choices and (self.dimensions or 0) not in self.dimension_choices:
+            raise ValueError("dimension_choices must include the model's own `dimensions`")
+        return self
 
 
 class ModelRegistry(BaseModel):
@@ -176,6 +192,11 @@ class ModelRegistry(BaseModel):
 
     def resolve(self, model_id: str, kind: TaskKind) -> ModelSpec:
         spec = self.models.get(model_id)
+        if spec is not None and spec.kind != kind and TaskKind.EMBEDDING in (spec.kind, kind):
+            raise UnknownModel(
+                f"{model_id!r} is {_article(spec.kind)} {spec.kind.value} model, not {_article(kind)} {kind.value} "
+                f"model; {kind.value} models: {', '.join(self.ids(kind)) or 'none'}"
+            )
         if spec is None or spec.kind != kind:
             ids = self.ids(kind)
             raise UnknownModel(
@@ -185,6 +206,11 @@ class ModelRegistry(BaseModel):
 
     def resolve_media(self, model_id: str) -> ModelSpec:
         spec = self.models.get(model_id)
+        if spec is not None and spec.kind == TaskKind.EMBEDDING:
+            raise UnknownModel(
+                f"{model_id!r} is an embedding model, not an image, audio or video model: submit it in a batch "
+                "with endpoint /v1/embeddings"
+            )
         if spec is None or spec.kind not in MEDIA_KINDS:
             media = sorted(m for m, s in self.models.items() if s.kind in MEDIA_KINDS)
             raise UnknownModel(
@@ -201,6 +227,10 @@ class ModelRegistry(BaseModel):
 
     def ids(self, kind: TaskKind) -> list[str]:
         return sorted(model_id for model_id, spec in self.models.items() if spec.kind == kind)
+
+
+def _article(kind: TaskKind) -> str:
+    return "an" if kind.value[0] in "aeiou" else "a"
 
 
 def _near(model_id: str, ids: list[str]) -> str:

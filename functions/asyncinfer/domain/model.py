@@ -26,6 +26,7 @@ class TaskKind(StrEnum):
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
+    EMBEDDING = "embedding"
 
 
 # The statuses as PrivateGPT and NetMind spell them.

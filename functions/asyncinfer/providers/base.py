@@ -85,6 +85,22 @@ class ChatProvider(Protocol):
         """Yield TextDelta chunks then exactly one Finished. Closing the iterator aborts the call."""
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """One vector per input, in input order, and the tokens the inputs took."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+class EmbeddingProvider(Protocol):
+    def embed(
+        self, upstream_model: str, texts: list[str], dimensions: int | None, user: str | None = None
+    ) -> Embeddings:
+        """The inputs' vectors, of `dimensions` values each (None: the model's own length). `user` (OpenAI's
+        end-user id for abuse monitoring) goes to upstreams that take it."""
+
+
 def count_tokens(text: str) -> int:
     """Whitespace words: a stable stand-in for a tokenizer (the demo models' usage, and a server's that
     reports none)."""

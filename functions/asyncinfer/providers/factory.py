@@ -9,13 +9,14 @@ from typing import Any
 
 from asyncinfer.domain.catalog import LOCAL, BedrockConfig, ModelRegistry, ModelSpec, OpenAIConfig, SecretRef
 from asyncinfer.domain.model import TaskKind
-from asyncinfer.providers.base import ChatProvider, JobProvider, MediaProvider
+from asyncinfer.providers.base import ChatProvider, EmbeddingProvider, JobProvider, MediaProvider
 from asyncinfer.providers.demo.chat import DemoChatProvider
+from asyncinfer.providers.demo.embed import DemoEmbedder
 from asyncinfer.providers.demo.media import DemoMediaProvider
 from asyncinfer.providers.demo.research import RESEARCH_MODEL, DemoResearchProvider, Pace
 from asyncinfer.providers.secrets import resolve
 
-Provider = ChatProvider | MediaProvider
+Provider = ChatProvider | MediaProvider | EmbeddingProvider
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Providers:
         return spec.upstream
 
     def __call__(self, spec: ModelSpec) -> Provider:
+        if spec.kind == TaskKind.EMBEDDING:
+            return self._embedder(spec)
         key = spec.provider
         if spec.provider == LOCAL:
             key = f"{LOCAL}:{'chat' if spec.kind == TaskKind.CHAT else 'media'}"
@@ -109,6 +112,24 @@ class Providers:
 
         assert self._bedrock_client is not None, "no Bedrock client factory wired"
         return BedrockProvider(self._bedrock_client(config), stream=config.stream)
+
+    def _embedder(self, spec: ModelSpec) -> EmbeddingProvider:
+        # Keyed apart from the provider's chat and media: the same provider's models share one client each.
+        key = f"{spec.provider}:embedding:{spec.dimensions if spec.provider == LOCAL else ''}"
+        if key not in self._built:
+            config = self._registry.provider_config(spec)
+            if isinstance(config, OpenAIConfig):
+                from asyncinfer.providers.openai_embed import OpenAIEmbedder
+
+                self._built[key] = OpenAIEmbedder(openai_client(config))
+            elif isinstance(config, BedrockConfig):
+                from asyncinfer.providers.bedrock_embed import BedrockEmbedder
+
+                assert self._bedrock_client is not None, "no Bedrock client factory wired"
+                self._built[key] = BedrockEmbedder(self._bedrock_client(config))
+            else:
+                self._built[key] = DemoEmbedder(spec.dimensions or 256)
+        return self._built[key]  # type: ignore[return-value]
 
 
 def openai_client(config: OpenAIConfig) -> Callable[[], Any]:

@@ -22,10 +22,11 @@ from asyncinfer.domain.requests import ChatRequest, McpServer, validation_messag
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.executions.base import Executions
-from asyncinfer.providers.base import ChatProvider, Finished, MediaProvider, ProviderError
+from asyncinfer.providers.base import ChatProvider, EmbeddingProvider, Finished, MediaProvider, ProviderError
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
 from asyncinfer.tasks.claims import NotClaimed, claim
+from asyncinfer.tasks.embedding_task import run_embedding
 from asyncinfer.tasks.event_log import ClaimLost, EventLog
 from asyncinfer.tasks.handover import dispatch, hand_over, on_runner
 from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
@@ -46,7 +47,7 @@ class Worker:
     store: TaskStore
     blobs: BlobStore
     registry: ModelRegistry
-    provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider]
+    provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider | EmbeddingProvider]
     config: WorkerConfig
     upstream_for: Callable[[ModelSpec], str] = lambda spec: spec.upstream
     tool_host: Callable[[list[McpServer]], ToolHost] | None = None
@@ -114,11 +115,13 @@ class Worker:
         spec = self.registry.for_tier(self.registry.resolve(task.model, task.kind), task.service_tier)
         if task.kind in MEDIA_KINDS:
             return self._run_media(task, spec, deadline, remaining_ms)
+        if task.kind == TaskKind.EMBEDDING:
+            return run_embedding(self, task, spec, remaining_ms)
         try:
             request = ChatRequest.model_validate(self.stored_request(task))
         except ValidationError as exc:
             raise ProviderError("invalid_request", validation_message(exc), retryable=False) from None
-        log_ = self._event_log(task, remaining_ms, Meter(spec))
+        log_ = self.event_log(task, remaining_ms, Meter(spec))
         provider = self.provider_for(spec)
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
         upstream = self.upstream_for(spec)
@@ -167,7 +170,7 @@ class Worker:
         config = self.stored_request(task).get("config")
         if not isinstance(config, dict):
             raise ProviderError("invalid_request", "The stored request has no config", retryable=False)
-        log_ = self._event_log(task, remaining_ms, meter := Meter(spec))
+        log_ = self.event_log(task, remaining_ms, meter := Meter(spec))
         provider = self.provider_for(spec)
         assert hasattr(provider, "generate"), f"{spec.provider} serves no {task.kind.value}"
         files = provider.generate(self.upstream_for(spec), task.kind, config)
@@ -216,13 +219,18 @@ class Worker:
             # The calls the worker made (reference 002 lists them on the message); a client that must run
             # calls itself gets finish_reason "tool_calls", never these.
             message.setdefault("tool_calls", extra["executed_tool_calls"])
-        encoded = json.dumps(completion, separators=(",", ":"), ensure_ascii=False).encode()
+        return self.complete_with(task, completion, finished.usage, seq, now)
+
+    def complete_with(self, task: Task, result: dict[str, Any], usage: Usage, seq: int, now: int = 0) -> Outcome:
+        """Complete `task` with `result`: on the record when small, else in S3."""
+        now = now or now_ms()
+        encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
         if len(encoded) > self.config.inline_result_bytes:
             # Deterministic key: a retry after a crash here overwrites the same object.
             key = result_key(task.tenant, task.id)
             self.blobs.put(key, encoded, "application/json")
-            return self._completed(task, now, finished.usage, seq, {"result_key": key})
-        return self._completed(task, now, finished.usage, seq, {"result": completion})
+            return self._completed(task, now, usage, seq, {"result_key": key})
+        return self._completed(task, now, usage, seq, {"result": result})
 
     def finish_late(self, task: Task) -> Outcome:
         """Stopped at its deadline: the task's own (`deadline_exceeded`), else this invocation's end."""
@@ -245,7 +253,7 @@ class Worker:
             return Outcome.ABANDONED
         return outcome
 
-    def _event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog:
+    def event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog:
         """The attempt's event log, metered; it first tells readers to drop what an earlier attempt wrote."""
         mine = partial(self.transition_mine, task, TaskStatus.IN_PROGRESS)
         log_ = EventLog(self.store, task, remaining_ms, self.config.flush_seconds, mine)

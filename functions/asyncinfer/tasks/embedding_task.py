@@ -1,0 +1,42 @@
+"""An embedding task on the worker: its inputs embedded in one provider call, the answer stored as OpenAI's
+embeddings response, its input tokens metered and charged as any task's usage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.embeddings import embeddings_response, parse_embedding
+from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.model import Task, Usage
+from asyncinfer.providers.base import ProviderError
+from asyncinfer.tasks.metering import Meter
+from asyncinfer.tasks.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from asyncinfer.tasks.worker import Worker
+
+
+def run_embedding(worker: Worker, task: Task, spec: ModelSpec, remaining_ms: Callable[[], int]) -> Outcome:
+    try:
+        request = parse_embedding(worker.stored_request(task))
+    except InvalidRequest as exc:
+        raise ProviderError("invalid_request", exc.message, retryable=False) from None
+    log_ = worker.event_log(task, remaining_ms, meter := Meter(spec))
+    provider = worker.provider_for(spec)
+    assert hasattr(provider, "embed"), f"{spec.provider} serves no embeddings"
+    texts = request.texts()
+    found = provider.embed(worker.upstream_for(spec), texts, request.dimensions, request.user)
+    size = request.dimensions or spec.dimensions
+    if len(found.vectors) != len(texts) or any(len(vector) != size for vector in found.vectors):
+        raise ProviderError(
+            "provider_error", f"The model did not give one vector of {size} values per input", retryable=False
+        )
+    tokens = found.prompt_tokens
+    usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
+    meter.end_turn(usage)
+    log_.add({"type": "embeddings", "count": len(texts), "dimensions": size})
+    log_.flush_pending()
+    result = embeddings_response(task.model, found.vectors, tokens, request.encoding_format)
+    return worker.complete_with(task, result, usage.model_copy(update={"cost": spec.prices.cost(usage)}), log_.seq)
