@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asyncinfer.routes import ROUTES, STREAM_APP, Route
+from asyncinfer.routes import ROUTES, Route
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.surfaces.serving import WEB_APPS
 from infra.local.functions import LocalFunctions
 
 ACCOUNT = "000000000000"
@@ -118,10 +120,12 @@ class StreamedBy(Response):
     """Hands a streaming route to the streaming app, as Lambda Web Adapter does on AWS: the request
     context travels in the x-amzn-request-context header, never one the client sent."""
 
-    def __init__(self, app: ASGIApp, context: dict[str, Any], body: bytes) -> None:
+    def __init__(self, app: ASGIApp, context: dict[str, Any], body: bytes, invoke: Any = None) -> None:
         self._app = app
         self._context = context
         self._body = body
+        # How the app invokes its function's resolver here (asyncinfer.handlers.api_responses.LOCAL_INVOKE).
+        self._invoke = invoke
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"x-amzn-request-context"]
@@ -135,11 +139,13 @@ class StreamedBy(Response):
                 return {"type": "http.request", "body": self._body, "more_body": False}
             return await receive()
 
-        await self._app({**scope, "headers": headers}, replay, send)
+        extra = {"asyncinfer.invoke": self._invoke} if self._invoke else {}
+        await self._app({**scope, "headers": headers, **extra}, replay, send)
 
 
-def load_stream_app() -> ASGIApp:
-    module_name, _, attr = STREAM_APP.partition(":")
+def load_web_app(function: str) -> ASGIApp:
+    """The ASGI app a function runs under Lambda Web Adapter (asyncinfer.surfaces.serving.WEB_APPS)."""
+    module_name, _, attr = WEB_APPS[function].partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
 
@@ -150,7 +156,7 @@ def build_app(
     # API Gateway caches an authorizer's Allow by identity source (the Authorization header) for the
     # stack's authorizer_cache_seconds; so does the dev gateway (a refusal is asked again every time).
     allowed: dict[str, tuple[float, dict[str, Any]]] = {}
-    stream_app = load_stream_app() if any(route.streaming for route in routes) else None
+    web_apps = {route.function: load_web_app(route.function) for route in routes if route.streaming}
 
     async def gateway(request: Request) -> Response:
         # Like API Gateway, take the whole request before anything else: a client that hangs up
@@ -203,8 +209,10 @@ def build_app(
                 "integrationLatency": 0,
             }
         if found.route.streaming:
-            assert stream_app is not None
-            return StreamedBy(stream_app, context, body)
+            # Its JSON answers through the function's resolver, as any API function's, one invocation at a time.
+            function = found.route.function
+            invoke = None if function == "stream" else partial(functions.invoke, function)
+            return StreamedBy(web_apps[function], context, body, invoke)
         try:
             text, is_b64 = body.decode(), False
         except UnicodeDecodeError:

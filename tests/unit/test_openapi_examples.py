@@ -18,6 +18,7 @@ SUBMITS = [
     ("POST", "/v1/async/sonar"),
     ("POST", "/v1/generation"),
     ("POST", "/v1/batches"),
+    ("POST", "/v1/responses"),
 ]
 REGISTRY = load_registry()
 
@@ -63,3 +64,9 @@ def test_the_batch_example_passes_validation():
     batch = BatchRequest.model_validate(example("POST", "/v1/batches"))
     for item in batch.requests:
         served_chat(item["body"])
+
+
+def test_the_responses_example_is_a_served_chat():
+    from asyncinfer.domain.responses import chat_body_of
+
+    served_chat(chat_body_of(example("POST", "/v1/responses"), REGISTRY.default_chat()))

@@ -24,5 +24,8 @@ def test_every_route_is_declared_once_and_served_by_a_function():
     assert len({(r.method, r.path) for r in ROUTES}) == len(ROUTES)
     assert {r.function for r in ROUTES} == set(SURFACES) <= set(HANDLERS)
     streaming = {(r.method, r.path) for r in ROUTES if r.streaming}
-    assert streaming == {("GET", "/v1/async/{id}/events"), ("GET", "/v1/messages/async/{id}/stream")}
+    # The SSE routes, and every route of the Responses function (an ASGI app, which streams when asked).
+    responses = {(r.method, r.path) for r in ROUTES if r.function == "api_responses"}
+    assert len(responses) == 5
+    assert streaming == {("GET", "/v1/async/{id}/events"), ("GET", "/v1/messages/async/{id}/stream")} | responses
     assert {(r.method, r.path) for r in ROUTES if not r.authorized} == {("GET", "/openapi.json"), ("GET", "/docs")}

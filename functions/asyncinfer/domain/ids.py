@@ -15,7 +15,7 @@ from asyncinfer.domain.requests import parse_limit
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_FORMS = re.compile(rf"^(?:(?:task_)?({_UUID})|(?:msg_)?([0-9a-f]{{32}}))$")
+_FORMS = re.compile(rf"^(?:(?:task_)?({_UUID})|(?:msg_|resp_)?([0-9a-f]{{32}}))$")
 
 
 def as_uuid(task_id: str) -> str:
@@ -29,8 +29,8 @@ def spells_a_task_id(value: str) -> bool:
 
 
 def parse_any(public: str) -> str:
-    """The store id behind `task_<uuid>`, `<uuid>`, `msg_<32 hex>` or `<32 hex>`; anything else is
-    simply not found (never a 400, so probing ids tells nothing)."""
+    """The store id behind `task_<uuid>`, `<uuid>`, `msg_<32 hex>`, `resp_<32 hex>` (OpenAI Responses) or
+    `<32 hex>`; anything else is simply not found (never a 400, so probing ids tells nothing)."""
     found = _FORMS.match(public)
     if not found:
         raise TaskNotFound()

@@ -155,6 +155,8 @@ _TAG_OF: dict[tuple[str, str], str] = {}
 # (asyncinfer.domain.ids), so among chat surfaces only a PrivateGPT message_id a client chose gets a hint.
 ASYNC_API, PERPLEXITY, PRIVATEGPT, NETMIND, BATCHES = "Async API", "Perplexity", "PrivateGPT", "NetMind", "Batches"
 FAMILY = {ASYNC_API: "chat", PERPLEXITY: "chat", PRIVATEGPT: "chat", NETMIND: "media", BATCHES: "batches"}
+RESPONSES = "Responses"
+FAMILY[RESPONSES] = "chat"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # An id's form, the surface that shows ids of that form, and how the hint names it and where it is read.
 FORMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
@@ -162,6 +164,7 @@ FORMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(rf"^task_{_UUID}$"), ASYNC_API, "an Async API task id", "GET /v1/async/{id}"),
     (re.compile(rf"^{_UUID}$"), PERPLEXITY, "a Perplexity request id", "GET /async/chat/completions/{id}"),
     (re.compile(r"^msg_"), PRIVATEGPT, "a PrivateGPT message id", "GET /v1/messages/async/{id}/status"),
+    (re.compile(r"^resp_"), RESPONSES, "an OpenAI response id", "GET /v1/responses/{id}"),
     (re.compile(r"^[0-9a-f]{32}$"), NETMIND, "a NetMind generation id", "GET /v1/generation/{id}"),
 )
 

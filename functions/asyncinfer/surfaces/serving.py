@@ -17,9 +17,18 @@ SURFACES: dict[str, tuple[str, ...]] = {
     "api_netmind": ("netmind",),
     "api_batches": ("openai_batches", "openai_files"),
     "api_webhooks": ("webhooks",),
+    # OpenAI's Responses API: an ASGI app too (asyncinfer.handlers.api_responses), every route streamed.
+    "api_responses": ("openai_responses",),
     # The SSE routes' declarations: the streaming function serves them (an ASGI app, not a resolver).
     "stream": ("streams",),
     "api_docs": ("docs",),
+}
+
+
+# The functions that are ASGI apps under Lambda Web Adapter: API Gateway streams every answer of theirs.
+WEB_APPS: dict[str, str] = {
+    "stream": "asyncinfer.handlers.stream:app",
+    "api_responses": "asyncinfer.handlers.api_responses:web",
 }
 
 
@@ -43,7 +52,7 @@ def routes(surfaces: Mapping[str, Sequence[str]] = SURFACES) -> tuple[Route, ...
     from asyncinfer.surfaces.contract import declared
 
     return tuple(
-        Route(d.method, d.path, function, d.authorized, d.streaming)
+        Route(d.method, d.path, function, d.authorized, d.streaming or function in WEB_APPS)
         for function, names in surfaces.items()
         for name in names
         for d in declared(surface(name).router)
