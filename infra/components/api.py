@@ -19,6 +19,7 @@ from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from asyncinfer.store.schema import QUEUED_INDEX
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.tasks.keys import takes_x_api_key
 from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
@@ -213,6 +214,19 @@ class Api(Construct):
             identity_sources=[apigw.IdentitySource.header("Authorization")],
             results_cache_ttl=Duration.seconds(config.authorizer_cache_seconds),
         )
+        # Anthropic's SDK sends its key as x-api-key, other clients as Authorization. API Gateway calls a REQUEST
+        # authorizer only when every identity source is present (else 401), so this one, for the routes that take
+        # either header, has none, which it may only without a cache: the same function runs on every request.
+        self.x_api_key_authorizer = apigw.RequestAuthorizer(
+            self,
+            "XApiKeyAuthorizer",
+            handler=authorizer_fn,
+            identity_sources=[],
+            results_cache_ttl=Duration.seconds(0),
+        )
+        cfn_authorizer = self.x_api_key_authorizer.node.default_child
+        assert isinstance(cfn_authorizer, apigw.CfnAuthorizer)
+        cfn_authorizer.add_property_deletion_override("IdentitySource")  # absent, not ""
         integrations: dict[str, apigw.LambdaIntegration] = {}
         for route in routes:
             name = f"{route.function}:{'stream' if route.streaming else 'buffered'}"
@@ -229,7 +243,9 @@ class Api(Construct):
             method = resource.add_method(
                 route.method,
                 integrations[name],
-                authorizer=self.authorizer if route.authorized else None,
+                authorizer=(self.x_api_key_authorizer if takes_x_api_key(route.path) else self.authorizer)
+                if route.authorized
+                else None,
                 authorization_type=apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE,
                 api_key_required=route.authorized,
             )

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from asyncinfer.routes import ROUTES, Route
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.surfaces.serving import WEB_APPS
+from asyncinfer.tasks.keys import takes_x_api_key
 from infra.local.functions import LocalFunctions
 
 ACCOUNT = "000000000000"
@@ -172,7 +173,11 @@ def build_app(
         query, multi_query = _query(request)
         context = _request_context(request, found.route, request_id)
         if found.route.authorized:
-            if not headers.get("authorization"):
+            # As on AWS: the x-api-key routes' authorizer has no identity source and no cache (it gets every
+            # request); the others' requires Authorization and is cached by it.
+            open_to_x_api_key = takes_x_api_key(found.route.path)
+            identity = None if open_to_x_api_key else headers.get("authorization")
+            if not open_to_x_api_key and not identity:
                 return _error(401, UNAUTHORIZED)
             method_arn = _method_arn(request.method, request.url.path)
             auth_event = {
@@ -189,7 +194,7 @@ def build_app(
                 "stageVariables": {},
                 "requestContext": context,
             }
-            cached = allowed.get(headers["authorization"])
+            cached = allowed.get(identity) if identity else None
             if cached and cached[0] > time.monotonic():
                 policy = cached[1]
             else:
@@ -199,8 +204,8 @@ def build_app(
                     if str(exc) == "Unauthorized":
                         return _error(401, UNAUTHORIZED)
                     return _error(500, {"error": {"code": "authorizer_error", "message": "Authorizer failed"}})
-                if authorizer_cache_seconds > 0:
-                    allowed[headers["authorization"]] = (time.monotonic() + authorizer_cache_seconds, policy)
+                if authorizer_cache_seconds > 0 and identity:
+                    allowed[identity] = (time.monotonic() + authorizer_cache_seconds, policy)
             if not _allows(policy, method_arn):
                 return _error(403, {"error": {"code": "forbidden", "message": "Not allowed"}})
             context["authorizer"] = {

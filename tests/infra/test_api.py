@@ -4,6 +4,7 @@ import pytest
 
 from asyncinfer.routes import HANDLERS, ROUTES
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.tasks.keys import takes_x_api_key
 from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
 
 pytestmark = pytest.mark.infra
@@ -39,10 +40,19 @@ def integration_target(method) -> str:
     return target
 
 
+def authorizers(resources) -> tuple[str, str]:
+    """The logical ids of the cached Authorization authorizer and of the x-api-key routes' one."""
+    found = of_type(resources, "AWS::ApiGateway::Authorizer")
+    assert len(found) == 2
+    (cached,) = [k for k, a in found.items() if a.get("IdentitySource")]
+    (open_one,) = [k for k in found if k != cached]
+    return cached, open_one
+
+
 def test_every_route_is_deployed_with_the_authorizer_on_all_but_health_and_docs(resources):
     methods = methods_by_route(resources)
     assert set(methods) == {(r.method, r.path) for r in ROUTES}
-    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer")
+    cached, x_api_key = authorizers(resources)
     for route in ROUTES:
         method = methods[(route.method, route.path)]
         if route.path in PUBLIC_PATHS:
@@ -51,18 +61,37 @@ def test_every_route_is_deployed_with_the_authorizer_on_all_but_health_and_docs(
         else:
             assert route.authorized, f"{route.path} must not be public"
             assert method["AuthorizationType"] == "CUSTOM", route
-            assert method["AuthorizerId"] == {"Ref": authorizer}
+            authorizer = x_api_key if takes_x_api_key(route.path) else cached
+            assert method["AuthorizerId"] == {"Ref": authorizer}, route
             # Throttled per tenant: the usage-plan key the authorizer names is required.
             assert method["ApiKeyRequired"] is True, route
         assert integration_target(method) == function_id(resources, route.function)
 
 
 def test_the_authorizer_is_a_cached_request_authorizer_on_the_authorization_header(resources):
-    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer").values()
+    authorizer = of_type(resources, "AWS::ApiGateway::Authorizer")[authorizers(resources)[0]]
     assert authorizer["Type"] == "REQUEST"
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
     assert authorizer["AuthorizerResultTtlInSeconds"] == CONFIG.authorizer_cache_seconds > 0
     assert function_id(resources, "authorizer") in json.dumps(authorizer["AuthorizerUri"])
+
+
+def test_the_anthropic_routes_authorizer_has_no_identity_source_and_no_cache_so_x_api_key_reaches_it(resources):
+    """API Gateway calls a REQUEST authorizer only when all its identity sources are present: with Authorization
+    as one, a request with only x-api-key (Anthropic's SDK) would be refused before the function could read it."""
+    found = of_type(resources, "AWS::ApiGateway::Authorizer")
+    authorizer = found[authorizers(resources)[1]]
+    assert authorizer["Type"] == "REQUEST"
+    assert "IdentitySource" not in authorizer
+    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+    assert function_id(resources, "authorizer") in json.dumps(authorizer["AuthorizerUri"])
+    methods = methods_by_route(resources)
+    anthropic = [r for r in ROUTES if r.path.startswith("/v1/messages/batches")]
+    assert len(anthropic) == 5 and all(takes_x_api_key(r.path) for r in anthropic)
+    assert not takes_x_api_key("/v1/messages/async") and not takes_x_api_key("/v1/batches")
+    for route in anthropic:
+        assert methods[(route.method, route.path)]["AuthorizerId"] == {"Ref": authorizers(resources)[1]}
+        assert methods[(route.method, route.path)]["ApiKeyRequired"] is True
 
 
 def test_stream_routes_stream_from_the_web_adapter_function_and_nothing_else_does(resources):

@@ -18,6 +18,7 @@ SUBMITS = [
     ("POST", "/v1/async/sonar"),
     ("POST", "/v1/generation"),
     ("POST", "/v1/batches"),
+    ("POST", "/v1/messages/batches"),
     ("POST", "/v1/responses"),
 ]
 REGISTRY = load_registry()
@@ -64,6 +65,15 @@ def test_the_batch_example_passes_validation():
     batch = BatchRequest.model_validate(example("POST", "/v1/batches"))
     for item in batch.requests:
         served_chat(item["body"])
+
+
+def test_the_message_batch_example_is_a_batch_of_served_chats():
+    from asyncinfer.domain.anthropic_messages import to_chat
+    from asyncinfer.surfaces.anthropic_batches import MessageBatchCreate
+
+    created = MessageBatchCreate.model_validate(example("POST", "/v1/messages/batches"))
+    for item in created.requests:
+        served_chat(to_chat(item.params))
 
 
 def test_the_responses_example_is_a_served_chat():

@@ -31,6 +31,13 @@ class BatchEnded(Conflict):
     code = "batch_ended"
 
 
+class BatchNotEnded(InvalidRequest):
+    """Deleting a batch still running: as Anthropic's Message Batches, only an ended batch is deleted (cancel it
+    first)."""
+
+    code = "batch_not_ended"
+
+
 def item_task_id(batch_id: str, index: int) -> str:
     """The id of a batch's item: fixed by the batch and the line, so a repeated batch job makes none twice."""
     rand = int.from_bytes(hashlib.sha256(f"{batch_id}:{index}".encode()).digest()[:10], "big")

@@ -28,6 +28,8 @@ class BatchEndpoint(StrEnum):
     GENERATION = "/v1/generation"
     # OpenAI's Batch API: the Async API's chat body, and output and error files in OpenAI's line shape.
     CHAT_COMPLETIONS = "/v1/chat/completions"
+    # Anthropic's Message Batches: each item's body is Anthropic's params (asyncinfer.domain.anthropic_messages).
+    MESSAGES = "/v1/messages"
 
 
 class Batch(BaseModel):

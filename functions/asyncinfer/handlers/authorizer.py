@@ -1,5 +1,6 @@
-"""Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> the key's tenant in the context, and the
-tenant's usage-plan key for API Gateway's per-tenant throttling."""
+"""Lambda REQUEST authorizer: `Authorization: Bearer <key>` (or, as Anthropic's SDK sends it, `x-api-key: <key>`;
+Authorization wins when both come) -> the key's tenant in the context, and the tenant's usage-plan key for API
+Gateway's per-tenant throttling."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from asyncinfer import wiring
 from asyncinfer.config import AuthorizerSettings
 from asyncinfer.observability import logger, metrics, tracer
 from asyncinfer.store.base import TaskStore
-from asyncinfer.tasks.keys import authenticate, bearer_token
+from asyncinfer.tasks.keys import authenticate, presented_key
 
 SETTINGS = AuthorizerSettings  # the infra tests check each deployed environment against it
 
@@ -27,7 +28,7 @@ def store() -> TaskStore:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: object) -> dict:
     request = APIGatewayAuthorizerRequestEvent(event)
-    record = authenticate(store(), bearer_token(request.headers.get("authorization")))
+    record = authenticate(store(), presented_key(request.headers))
     if record is None:
         # API Gateway's contract: this exact message makes it answer 401.
         raise Exception("Unauthorized")

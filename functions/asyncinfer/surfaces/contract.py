@@ -154,13 +154,16 @@ _TAG_OF: dict[tuple[str, str], str] = {}
 # with or without one. Chat ids in any chat surface's spelling are read on every chat surface
 # (asyncinfer.domain.ids), so among chat surfaces only a PrivateGPT message_id a client chose gets a hint.
 ASYNC_API, PERPLEXITY, PRIVATEGPT, NETMIND, BATCHES = "Async API", "Perplexity", "PrivateGPT", "NetMind", "Batches"
+MESSAGE_BATCHES = "Message Batches"
 FAMILY = {ASYNC_API: "chat", PERPLEXITY: "chat", PRIVATEGPT: "chat", NETMIND: "media", BATCHES: "batches"}
+FAMILY[MESSAGE_BATCHES] = "batches"
 RESPONSES = "Responses"
 FAMILY[RESPONSES] = "chat"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # An id's form, the surface that shows ids of that form, and how the hint names it and where it is read.
 FORMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
     (re.compile(r"^batch_"), BATCHES, "a batch id", "GET /v1/batches/{id}"),
+    (re.compile(r"^msgbatch_"), MESSAGE_BATCHES, "a message batch id", "GET /v1/messages/batches/{id}"),
     (re.compile(rf"^task_{_UUID}$"), ASYNC_API, "an Async API task id", "GET /v1/async/{id}"),
     (re.compile(rf"^{_UUID}$"), PERPLEXITY, "a Perplexity request id", "GET /async/chat/completions/{id}"),
     (re.compile(r"^msg_"), PRIVATEGPT, "a PrivateGPT message id", "GET /v1/messages/async/{id}/status"),

@@ -143,7 +143,7 @@ Batch = answer(
     "Batch",
     id=(str, Field(examples=["batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
     object=Literal["batch"],
-    endpoint=Literal["/v1/async", "/v1/generation", "/v1/chat/completions"],
+    endpoint=Literal["/v1/async", "/v1/generation", "/v1/chat/completions", "/v1/messages"],
     errors=None,
     input_file_id=str | None,
     completion_window=str | None,

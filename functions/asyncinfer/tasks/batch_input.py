@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import upload_key
+from asyncinfer.domain.anthropic_messages import UnsupportedParam, to_chat
 from asyncinfer.domain.batches import BatchRequest, DuplicateCustomId, InvalidBatch, Item
 from asyncinfer.domain.client_json import loads_client_json
 from asyncinfer.domain.errors import InvalidRequest
@@ -112,7 +113,11 @@ class BatchInput:
                 if prepared is not None:
                     prepared.append(ready)
             except InvalidRequest as exc:
-                problems.append(f"request {number} ({item.custom_id}): {exc.message}")
+                if endpoint != BatchEndpoint.MESSAGES or isinstance(exc, UnsupportedParam):
+                    problems.append(f"request {number} ({item.custom_id}): {exc.message}")
+                else:  # As Anthropic validates an item's params: it ends errored, the batch goes on.
+                    lines.append({"custom_id": item.custom_id, "body": item.body, "refused": True})
+                    continue
             lines.append({"custom_id": item.custom_id, "body": item.body})
         if problems:
             more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
@@ -123,4 +128,6 @@ class BatchInput:
         how = Submission(surface="batch")
         if endpoint == BatchEndpoint.GENERATION:
             return self.tasks.prepare_generation(body, how)
+        if endpoint == BatchEndpoint.MESSAGES:
+            return self.tasks.prepare_chat(to_chat(body), how)
         return self.tasks.prepare_chat(body, how)

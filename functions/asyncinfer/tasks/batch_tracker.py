@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asyncinfer.blobs.base import BlobStore, batch_file_key, results_key
+from asyncinfer.domain import anthropic_messages
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
@@ -21,6 +22,8 @@ T = TypeVar("T")
 # Finishing a batch: items fetched (one BatchGetItem page) and their results read (threads) at a time.
 FINISH_CHUNK = 100
 FINISH_READERS = 16
+# The name of a Message Batch's results file (Anthropic's lines) beside its other files.
+ANTHROPIC_RESULTS = "anthropic-results"
 
 
 def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[T]]]:
@@ -85,6 +88,8 @@ class BatchTracker:
         changes: dict[str, Any] = {"results_key": key}
         if batch.endpoint == BatchEndpoint.CHAT_COMPLETIONS:
             changes.update(self._openai_files(batch, key))
+        if batch.endpoint == BatchEndpoint.MESSAGES:
+            self._anthropic_results(batch, key)
         now = now_ms()
         status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
         try:
@@ -96,6 +101,13 @@ class BatchTracker:
             )
         except BatchChanged as changed:  # finished by a concurrent item's record: same results, same key
             return changed.current or batch
+
+    def _anthropic_results(self, batch: Batch, results: str) -> None:
+        """Anthropic's results JSONL (a Message, an error or `canceled` per custom_id), a pass over the results file."""
+        lines = (anthropic_messages.result_line(json.loads(raw)) for raw in self.blobs.lines(results) if raw.strip())
+        encoded = (json.dumps(line, separators=(",", ":")).encode() + b"\n" for line in lines)
+        key = batch_file_key(batch.tenant, batch.id, ANTHROPIC_RESULTS)
+        self.blobs.put_stream(key, encoded, "application/x-ndjson")
 
     def _openai_files(self, batch: Batch, results: str) -> dict[str, str]:
         """OpenAI's output file (the completed items) and error file (the others, when there are any),

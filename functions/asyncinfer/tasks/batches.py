@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import input_key
-from asyncinfer.domain.batches import BatchEnded, BatchNotFound, BatchRequest, ScheduledInvocation
+from asyncinfer.blobs.base import batch_file_key, input_key
+from asyncinfer.domain.batches import BatchEnded, BatchNotEnded, BatchNotFound, BatchRequest, ScheduledInvocation
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
 from asyncinfer.domain.model import ServiceTier, new_task_id, now_ms
-from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchStatus
+from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import parse_webhook, validation_message
 from asyncinfer.domain.reservations import reserved_fields
 from asyncinfer.domain.sealing import seal_body
@@ -31,6 +33,7 @@ from asyncinfer.queue.base import BatchJob, MessageQueue
 from asyncinfer.store.base import BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
 from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
 from asyncinfer.tasks.batch_items import BatchItems
+from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
 
@@ -69,10 +72,10 @@ class Batches(BatchInput, BatchItems):
         batch_id = new_task_id(now)
         sealer = self.tasks.sealer
         prepared: list[Prepared] = []
-        lines = [
-            {**line, "body": seal_body(sealer, line["body"], tenant, batch_id)}
-            for line in self._validate(tenant, request.endpoint, items, prepared)
-        ]
+        checked = self._validate(tenant, request.endpoint, items, prepared)
+        # Items refused by their own checks (Anthropic's) are made failed by the batch function and reserve nothing.
+        refused = {index for index, line in enumerate(checked) if line.pop("refused", False)}
+        lines = [{**line, "body": seal_body(sealer, line["body"], tenant, batch_id)} for line in checked]
         settings = self.tasks.store.get_settings(tenant)
         for ready in prepared:
             settings.check_class(ready.fields.get("service_tier", ServiceTier.DEFAULT))
@@ -80,7 +83,8 @@ class Batches(BatchInput, BatchItems):
         # Its items, once made, all run: the batch reserves for all of them at once, each item its share.
         hold = budgets.hold(tenant, prepared, settings.budget) if budgets is not None else None
         if hold is not None and budgets is not None:
-            for line, ready in zip(lines, prepared, strict=True):
+            reserving = (line for index, line in enumerate(lines) if index not in refused)
+            for line, ready in zip(reserving, prepared, strict=True):
                 if share := budgets.reservation_e8(ready):
                     line["reserved_e8"] = share
         batch = Batch(
@@ -168,3 +172,53 @@ class Batches(BatchInput, BatchItems):
             return changed.current  # already cancelling
         self.jobs.send(BatchJob(tenant=tenant, batch_id=batch_id))
         return batch
+
+    def anthropic_results_url(self, batch: Batch) -> str | None:
+        """A Message Batch's results (Anthropic's lines), once it ended: a fresh presigned URL."""
+        if batch.endpoint != BatchEndpoint.MESSAGES or batch.status not in BATCH_ENDED:
+            return None
+        key = batch_file_key(batch.tenant, batch.id, ANTHROPIC_RESULTS)
+        return self.tasks.blobs.presigned_url(key, self.limits.download_url_seconds)
+
+    def _walk(self, tenant: str, after: str | None, endpoint: BatchEndpoint) -> Iterator[Batch]:
+        while True:
+            page, after = self.store.list_batches(tenant, limit=100, after=after)
+            yield from (batch for batch in page if batch.endpoint == endpoint)
+            if after is None:
+                return
+
+    def page(
+        self, tenant: str, endpoint: BatchEndpoint, *, limit: int, after: str | None = None, before: str | None = None
+    ) -> tuple[list[Batch], bool]:
+        """The batches of one endpoint, newest first: the `limit` just older than `after`, or just newer than
+        `before`; and whether there are more that way. The store lists only towards older batches, so a page
+        `before` one is the tail of a walk from the newest."""
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("limit must be between 1 and 1000")
+        if before is None:
+            found: list[Batch] = []
+            for batch in self._walk(tenant, after, endpoint):
+                if len(found) == limit:
+                    return found, True
+                found.append(batch)
+            return found, False
+        newer: deque[Batch] = deque(maxlen=limit + 1)
+        for batch in self._walk(tenant, None, endpoint):
+            if batch.id <= before:  # ids are time-ordered, as the store sorts them
+                break
+            newer.append(batch)
+        return list(newer)[-limit:], len(newer) > limit
+
+    def delete(self, tenant: str, batch_id: str, endpoint: BatchEndpoint | None = None) -> None:
+        """An ended batch's record and files go (a running one: BatchNotEnded; cancel it first). Its items' tasks
+        stay readable by their ids until they expire with the batch's retention, as they would have."""
+        batch = self.get(tenant, batch_id)
+        if endpoint is not None and batch.endpoint != endpoint:
+            raise BatchNotFound()
+        if batch.status not in BATCH_ENDED:
+            raise BatchNotEnded(f"The batch is still {batch.status.value}; cancel it and delete it once it ended")
+        # Its items settled their own shares of its reservation: nothing of it is given back.
+        self.store.withdraw_batch(batch.model_copy(update={"reserved_e8": None}))
+        files = [batch.input_key, batch.results_key, batch.output_key, batch.errors_key]
+        files.append(batch_file_key(tenant, batch.id, ANTHROPIC_RESULTS))
+        self.tasks.blobs.delete([key for key in files if key])

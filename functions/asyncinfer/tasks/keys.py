@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -22,6 +23,14 @@ TENANT = re.compile(TENANT_PATTERN)
 # A tenant's event logs are partitions `<tenant>#<task id>`: under these names they would fall among the
 # partitions only the operator writes (keys, usage), where the functions behind the API may not write.
 RESERVED_TENANTS = frozenset(p.removesuffix("#") for p in (KEY_ITEM_PREFIX, KEY_LIST_PREFIX, usage_pk("")["S"]))
+# The routes whose clients may present their key as `x-api-key` (Anthropic's SDK sends no Authorization). API Gateway
+# calls a REQUEST authorizer only when all its identity sources are present, so these routes' authorizer has none
+# and no cache (infra/components/api.py), and the dev gateway does the same.
+X_API_KEY_PATHS = ("/v1/messages/batches",)
+
+
+def takes_x_api_key(resource_path: str) -> bool:
+    return any(resource_path == p or resource_path.startswith(p + "/") for p in X_API_KEY_PATHS)
 
 
 def hash_key(key: str) -> str:
@@ -95,3 +104,11 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def presented_key(headers: Mapping[str, str] | None) -> str | None:
+    """The key a request presents: `Authorization` (Bearer, or the bare key) when it is sent, else `x-api-key`."""
+    sent = {name.lower(): value for name, value in (headers or {}).items() if isinstance(value, str)}
+    if sent.get("authorization"):
+        return bearer_token(sent["authorization"])
+    return sent.get("x-api-key", "").strip() or None
