@@ -30,6 +30,8 @@ class BatchEndpoint(StrEnum):
     CHAT_COMPLETIONS = "/v1/chat/completions"
     # Anthropic's Message Batches: each item's body is Anthropic's params (asyncinfer.domain.anthropic_messages).
     MESSAGES = "/v1/messages"
+    # OpenAI's Batch API: OpenAI's embeddings body (asyncinfer.domain.embeddings), and OpenAI's files.
+    EMBEDDINGS = "/v1/embeddings"
 
 
 class Batch(BaseModel):

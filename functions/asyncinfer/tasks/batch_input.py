@@ -15,6 +15,7 @@ from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain.anthropic_messages import UnsupportedParam, to_chat
 from asyncinfer.domain.batches import BatchRequest, DuplicateCustomId, InvalidBatch, Item
 from asyncinfer.domain.client_json import loads_client_json
+from asyncinfer.domain.embeddings import prepare_embedding
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.records import BatchEndpoint
 from asyncinfer.domain.requests import validation_message
@@ -105,7 +106,8 @@ class BatchInput:
                 )
             seen[item.custom_id] = number
             url = (item.model_extra or {}).get("url")
-            if endpoint == BatchEndpoint.CHAT_COMPLETIONS and url is not None and url != endpoint.value:
+            openai_lines = endpoint in (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS)
+            if openai_lines and url is not None and url != endpoint.value:
                 problems.append(f"request {number} ({item.custom_id}): url {url!r} is not the batch's endpoint")
                 continue
             try:
@@ -113,7 +115,9 @@ class BatchInput:
                 if prepared is not None:
                     prepared.append(ready)
             except InvalidRequest as exc:
-                if endpoint != BatchEndpoint.MESSAGES or isinstance(exc, UnsupportedParam):
+                # An embeddings line that fails its checks fails alone too, in OpenAI's error file.
+                alone = endpoint in (BatchEndpoint.MESSAGES, BatchEndpoint.EMBEDDINGS)
+                if not alone or isinstance(exc, UnsupportedParam):
                     problems.append(f"request {number} ({item.custom_id}): {exc.message}")
                 else:  # As Anthropic validates an item's params: it ends errored, the batch goes on.
                     lines.append({"custom_id": item.custom_id, "body": item.body, "refused": True})
@@ -130,4 +134,6 @@ class BatchInput:
             return self.tasks.prepare_generation(body, how)
         if endpoint == BatchEndpoint.MESSAGES:
             return self.tasks.prepare_chat(to_chat(body), how)
+        if endpoint == BatchEndpoint.EMBEDDINGS:
+            return prepare_embedding(self.tasks.registry, self.tasks.limits, body, how)
         return self.tasks.prepare_chat(body, how)

@@ -110,6 +110,8 @@ class BatchItems:
         now = now_ms()
         model = body.get("model") if isinstance(body.get("model"), str) else "unknown"
         kind = TaskKind.IMAGE if batch.endpoint == BatchEndpoint.GENERATION else TaskKind.CHAT
+        if batch.endpoint == BatchEndpoint.EMBEDDINGS:
+            kind = TaskKind.EMBEDDING
         return Task(
             id=task_id,
             tenant=batch.tenant,

@@ -86,7 +86,7 @@ class BatchTracker:
         key = results_key(batch.tenant, batch.id)
         self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
         changes: dict[str, Any] = {"results_key": key}
-        if batch.endpoint == BatchEndpoint.CHAT_COMPLETIONS:
+        if batch.endpoint in (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS):
             changes.update(self._openai_files(batch, key))
         if batch.endpoint == BatchEndpoint.MESSAGES:
             self._anthropic_results(batch, key)
