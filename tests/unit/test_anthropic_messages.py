@@ -177,3 +177,16 @@ def test_the_anthropic_sdk_parses_the_lines_and_the_batch():
     running = anthropic_batches.render(batch.model_copy(update={"status": BatchStatus.CANCELLING}))
     assert running["processing_status"] == "canceling" and running["ended_at"] is None
     assert anthropic_batches.internal_id(parsed.id) == batch.id
+
+
+def test_a_message_batch_id_and_a_batch_id_each_say_where_they_are_read():
+    from asyncinfer.surfaces.contract import BATCHES, MESSAGE_BATCHES, where_read
+
+    public = "msgbatch_0190a5d27b3c7d4e8f001a2b3c4d5e6f"
+    assert where_read(BATCHES, public) == (
+        "This looks like a message batch id; read it at GET /v1/messages/batches/{id}"
+    )
+    assert where_read(MESSAGE_BATCHES, "batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f") == (
+        "This looks like a batch id; read it at GET /v1/batches/{id}"
+    )
+    assert where_read(MESSAGE_BATCHES, public) is None
