@@ -77,6 +77,17 @@ def test_token_prices_reserve_one_turns_upper_bound():
     assert reservation(spec, TaskKind.CHAT, {**body, "max_tokens": 10}) == money(D(14 * 3 + 10 * 15) / 1_000_000)
 
 
+def test_an_embeddings_body_reserves_a_token_for_every_byte_of_its_input():
+    """An embeddings batch at a tenant's limit is refused at its submit, like a chat one: its texts are bounded
+    as a prompt's are (they were not, so it reserved its per-request price alone)."""
+    spec = ModelSpec(
+        provider="local", upstream="x", kind=TaskKind.EMBEDDING, dimensions=8, prices=Prices(input_per_million=2.0)
+    )
+    assert prompt_bound({"input": "héllo"}) == 6
+    assert prompt_bound({"input": ["abc", "de"]}) == 5
+    assert reservation(spec, TaskKind.EMBEDDING, {"input": ["abc", "de"]}) >= money(D(5 * 2) / 1_000_000)
+
+
 def test_an_end_charges_what_was_produced_in_the_day_that_reserved_it():
     task = Task(
         id="t",

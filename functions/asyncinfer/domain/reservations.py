@@ -32,9 +32,12 @@ def from_e8(units: int) -> Decimal:
 
 
 def prompt_bound(request: dict[str, Any]) -> int:
-    """At most this many prompt tokens: a byte of text each, and each message's framing."""
+    """At most this many prompt tokens: a byte of text each, and each message's framing; an embeddings body's
+    `input` (a text or a list of texts) likewise."""
     messages = request.get("messages") or []
-    size = 0
+    inputs = request.get("input")
+    texts = [inputs] if isinstance(inputs, str) else inputs if isinstance(inputs, list) else []
+    size = sum(len(str(text).encode()) for text in texts)
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
