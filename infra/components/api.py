@@ -24,6 +24,7 @@ from infra.components.function import Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
+from infra.components.responses_function import ResponsesFunction
 from infra.components.storage import deny_operator_items, grant_table
 from infra.nag import acknowledge
 
@@ -107,7 +108,7 @@ class Api(Construct):
                 name, api_env, common, table=table, bucket=bucket, queues=queues, sealing_key=sealing_key
             )
             for name in sorted({route.function for route in routes if route.function.startswith("api_")})
-            if name not in ("api_docs", "api_webhooks")
+            if name not in ("api_docs", "api_webhooks", "api_responses")
         }
         if "api_batches" in api_functions:
             grant_batch_rights(api_functions["api_batches"], config, table=table, bucket=bucket, queues=queues)
@@ -160,6 +161,15 @@ class Api(Construct):
         # ... and a queued task's place in line, for the stream's status events (a count on the queued index).
         grant_table(table, stream_fn, "dynamodb:Query", index=QUEUED_INDEX)
         deny_operator_items(stream_fn, table)
+        if any(route.function == "api_responses" for route in routes):
+            api_functions["api_responses"] = ResponsesFunction(
+                self,
+                "ApiResponses",
+                parts=parts,
+                environment=api_env,
+                web_adapter=web_adapter,
+                timeout_seconds=int(STREAM_TIMEOUT.to_seconds()),
+            ).function
         functions = {"authorizer": authorizer_fn, "stream": stream_fn, **api_functions}
 
         self.access_logs = logs.LogGroup(

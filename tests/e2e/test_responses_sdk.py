@@ -34,7 +34,11 @@ def finished(client: openai.OpenAI, response_id: str, status: str = "completed",
 
 def test_create_in_the_background_and_poll_until_completed_reads_the_tasks_answer(client, stack):
     created = client.responses.create(
-        model="demo-chat", input="Name three queues.", background=True, metadata={"run": "e2e"}, instructions="Be brief."
+        model="demo-chat",
+        input="Name three queues.",
+        background=True,
+        metadata={"run": "e2e"},
+        instructions="Be brief.",
     )
     assert created.id.startswith("resp_") and created.object == "response" and created.background is True
     assert created.status in ("queued", "in_progress") and created.metadata == {"run": "e2e"}
@@ -102,20 +106,24 @@ def test_an_mcp_tool_runs_and_its_result_is_an_output_item(client):
     assert done.tools[0].server_label == "demo"
 
 
-def test_what_cannot_be_honoured_is_a_400_naming_it(client):
-    for extra, named in [
+MCP = {"type": "mcp", "server_label": "a", "server_url": "https://example.com/mcp"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
         ({"background": False}, "background"),
         ({"previous_response_id": "resp_x"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
-        ({"tools": [{"type": "mcp", "server_label": "a", "server_url": "https://example.com/mcp"}], "background": True}, None),
-    ]:
-        body = {"model": "demo-chat", "input": "hi", "background": True, **extra}
-        if named is None:
-            body["tools"][0]["require_approval"] = "always"
-            named = "require_approval"
-        with pytest.raises(openai.BadRequestError) as refused:
-            client.responses.create(**body)
-        assert named in refused.value.message
+        ({"tools": [{**MCP, "require_approval": "always"}]}, "tools[0].require_approval"),
+        ({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}, "input[0].type"),
+    ],
+)
+def test_what_cannot_be_honoured_is_a_400_naming_it(client, extra, named):
+    body = {"model": "demo-chat", "input": "hi", "background": True, **extra}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(**body)
+    assert named in refused.value.message
 
 
 def test_another_tenants_key_gets_404_on_every_route_with_the_id(client, stack):

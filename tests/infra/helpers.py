@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from asyncinfer.routes import STREAM_APP
+from asyncinfer.surfaces.serving import WEB_APPS
 from infra.config import ROOT, InfraConfig
 from tests.infra.conftest import CDK_JSON
 
@@ -23,6 +23,21 @@ def functions_by_handler(resources):
     return {p["Handler"]: (name, p) for name, p in of_type(resources, "AWS::Lambda::Function").items()}
 
 
+def deployed_handler(name: str) -> str:
+    """The handler Lambda runs for function `name`: its HANDLERS entry, but for the Responses function (an ASGI
+    app under Lambda Web Adapter; HANDLERS names its resolver's entry point, which the dev stack invokes) the
+    script the adapter runs."""
+    from asyncinfer.routes import HANDLERS
+    from infra.components.responses_function import SCRIPT
+
+    return SCRIPT if name == "api_responses" else HANDLERS[name]
+
+
+def module_of(handler: str) -> str:
+    """`api_async` of asyncinfer.handlers.api_async.lambda_handler; `stream` of asyncinfer/handlers/stream.sh."""
+    return handler.removeprefix("asyncinfer.handlers.").removeprefix("asyncinfer/handlers/").split(".")[0]
+
+
 def resolve_handler(handler: str):
     """A Python handler is module.function; the streaming function's is a script that Lambda Web Adapter
     runs, which must be executable and serve an importable ASGI app."""
@@ -30,7 +45,7 @@ def resolve_handler(handler: str):
         script = ROOT / "functions" / handler
         assert script.is_file() and os.access(script, os.X_OK), f"{handler} is not an executable script"
         (target,) = re.findall(r"uvicorn ([\w.]+:\w+)", script.read_text())
-        assert target == STREAM_APP
+        assert target in WEB_APPS.values()
         module, _, attr = target.partition(":")
     else:
         module, _, attr = handler.rpartition(".")

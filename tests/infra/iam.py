@@ -11,7 +11,7 @@ import re
 
 from asyncinfer.routes import HANDLERS
 from infra.components.queues import _IDS as QUEUE_IDS
-from tests.infra.helpers import as_list, denied, functions_by_handler, policy_statements_of
+from tests.infra.helpers import as_list, denied, deployed_handler, functions_by_handler, policy_statements_of
 from tests.support.aws_calls import Call, Write
 from tests.support.iam_actions import ACCOUNT, REGION, function_arn
 
@@ -45,7 +45,7 @@ def _local(resources, ref: str, attribute: str) -> str:
     kind, properties = resources[ref]["Type"], resources[ref].get("Properties", {})
     service = f"{REGION}:{ACCOUNT}"
     if kind == "AWS::Lambda::Function":
-        name = "asyncinfer-" + {handler: f for f, handler in HANDLERS.items()}[properties["Handler"]]
+        name = "asyncinfer-" + {deployed_handler(f): f for f in HANDLERS}[properties["Handler"]]
         return re.escape(name if attribute == "Ref" else function_arn(name))
     if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version") and attribute == "Ref":
         function = pattern(properties["FunctionName"], resources)
@@ -79,7 +79,7 @@ def _matches(patterns, value: str, resources, *, action: bool = False) -> bool:
 
 
 def statements_of(resources, function: str) -> list:
-    return policy_statements_of(resources, functions_by_handler(resources)[HANDLERS[function]][0])
+    return policy_statements_of(resources, functions_by_handler(resources)[deployed_handler(function)][0])
 
 
 def allowed(resources, call: Call) -> bool:

@@ -4,8 +4,17 @@ import pytest
 
 from asyncinfer.routes import HANDLERS, ROUTES
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
+from asyncinfer.surfaces.serving import WEB_APPS
 from asyncinfer.tasks.keys import takes_x_api_key
-from tests.infra.helpers import CONFIG, actions_of, functions_by_handler, of_type, policy_statements_of, queue_id
+from tests.infra.helpers import (
+    CONFIG,
+    actions_of,
+    deployed_handler,
+    functions_by_handler,
+    of_type,
+    policy_statements_of,
+    queue_id,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -30,7 +39,7 @@ def methods_by_route(resources):
 
 
 def function_id(resources, name):
-    return functions_by_handler(resources)[HANDLERS[name]][0]
+    return functions_by_handler(resources)[deployed_handler(name)][0]
 
 
 def integration_target(method) -> str:
@@ -96,18 +105,21 @@ def test_the_anthropic_routes_authorizer_has_no_identity_source_and_no_cache_so_
 
 def test_stream_routes_stream_from_the_web_adapter_function_and_nothing_else_does(resources):
     methods = methods_by_route(resources)
-    stream_id, stream = functions_by_handler(resources)[HANDLERS["stream"]]
+    _, stream = functions_by_handler(resources)[HANDLERS["stream"]]
     streaming = [r for r in ROUTES if r.streaming]
     assert streaming, "at least the native /events route streams"
     for route in ROUTES:
         integration = methods[(route.method, route.path)]["Integration"]
         uri = json.dumps(integration["Uri"])
         if route.streaming:
+            # The streaming function's SSE routes, and every route of the Responses function (an ASGI app too).
+            assert route.function in WEB_APPS, route
+            target_id, target = functions_by_handler(resources)[deployed_handler(route.function)]
             assert integration["Type"] == "AWS_PROXY"
             assert integration["ResponseTransferMode"] == "STREAM"
             assert "/response-streaming-invocations" in uri
-            assert integration_target(methods[(route.method, route.path)]) == stream_id
-            assert stream["Timeout"] * 1000 >= integration["TimeoutInMillis"]
+            assert integration_target(methods[(route.method, route.path)]) == target_id
+            assert target["Timeout"] * 1000 >= integration["TimeoutInMillis"]
         else:
             assert "ResponseTransferMode" not in integration
             assert "/response-streaming-invocations" not in uri

@@ -11,7 +11,9 @@ from asyncinfer.routes import HANDLERS
 from tests.infra.helpers import (
     CONFIG,
     actions_of,
+    deployed_handler,
     functions_by_handler,
+    module_of,
     of_type,
     policy_statements_of,
     queue_id,
@@ -124,7 +126,8 @@ def test_least_privilege(resources):
 
 def test_every_handler_path_is_a_real_callable(resources):
     handlers = set(functions_by_handler(resources))
-    assert handlers == set(HANDLERS.values()), "every function of asyncinfer.routes is deployed, and only those"
+    deployed = {deployed_handler(name) for name in HANDLERS}
+    assert handlers == deployed, "every function of asyncinfer.routes is deployed, and only those"
     for handler in handlers:
         assert callable(resolve_handler(handler)[1]), handler
 
@@ -221,7 +224,7 @@ def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(re
     assert "sqs:SendMessage" in actions_of(policy_statements_of(resources, fn_name))
     # No function may read every index, and only the functions that submit tasks count in the in-flight index.
     submitters = {HANDLERS[name] for name in ("api_async", "api_perplexity", "api_privategpt", "api_netmind")}
-    submitters |= {HANDLERS["api_batches"], HANDLERS["batch"]}
+    submitters |= {HANDLERS["api_batches"], HANDLERS["batch"], deployed_handler("api_responses")}
     for handler, (other, _) in by_handler.items():
         grants = index_grants(resources, other)
         assert "*" not in grants, handler
@@ -309,14 +312,16 @@ def test_only_the_functions_that_use_client_secrets_may_open_them(resources):
             actions = {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
             if not any(a.startswith("kms:") for a in actions) or statement["Resource"] != {"Fn::GetAtt": [key, "Arn"]}:
                 continue
-            module = handler.removeprefix("asyncinfer.handlers.").split(".")[0]
+            module = module_of(handler)
             if "kms:GenerateDataKey" in actions:
                 seals.add(module)
             if "kms:Decrypt" in actions:
                 opens[module] = statement["Condition"]["StringEquals"]["kms:EncryptionContext:use"]
             assert actions <= {"kms:GenerateDataKey", "kms:Decrypt"}
     assert opens == {"worker": ["mcp"], "runner": ["mcp"], "webhook_sender": ["webhook"], "batch": ["mcp", "webhook"]}
-    assert seals == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"}
+    assert seals == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"} | {
+        "api_responses"
+    }
 
 
 def test_the_long_task_runner_is_a_durable_function_reached_only_through_its_alias(resources):
@@ -345,8 +350,10 @@ def test_the_long_task_runner_is_a_durable_function_reached_only_through_its_ali
         for statement in policy_statements_of(resources, logical_id):
             if "lambda:StopDurableExecution" in actions_of([statement]):
                 assert json.dumps(statement["Resource"]) == own
-                stoppers.add(handler.removeprefix("asyncinfer.handlers.").split(".")[0])
-    assert stoppers == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"}
+                stoppers.add(module_of(handler))
+    assert stoppers == {"api_async", "api_netmind", "api_perplexity", "api_privategpt", "api_batches", "batch"} | {
+        "api_responses"
+    }
 
     checkpoints = [
         s

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from asyncinfer.config import ApiSettings
+from asyncinfer.config import ApiSettings, StreamSettings
 from asyncinfer.domain.errors import DomainError
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.handlers import stream
@@ -34,7 +34,12 @@ from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, build_app, s
 from asyncinfer.surfaces.responses_events import ResponseFrames
 from asyncinfer.tasks.streaming import EventTail
 
-SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
+
+class ResponsesSettings(ApiSettings, StreamSettings):
+    """A task surface's settings, and the streaming function's (its event streams are tailed the same way)."""
+
+
+SETTINGS = ResponsesSettings  # the infra tests check each deployed environment against it
 # Set by the dev server (asyncinfer's local stack) in the ASGI scope: how it invokes this function's resolver.
 LOCAL_INVOKE = "asyncinfer.invoke"
 
