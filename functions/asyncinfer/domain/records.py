@@ -32,6 +32,9 @@ class BatchEndpoint(StrEnum):
     MESSAGES = "/v1/messages"
     # OpenAI's Batch API: OpenAI's embeddings body (asyncinfer.domain.embeddings), and OpenAI's files.
     EMBEDDINGS = "/v1/embeddings"
+    # OpenAI's Batch API: Responses requests (asyncinfer.domain.responses), run as chat tasks; each output line's
+    # body is a Response object.
+    RESPONSES = "/v1/responses"
 
 
 class Batch(BaseModel):

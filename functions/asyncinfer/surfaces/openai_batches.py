@@ -143,14 +143,19 @@ Batch = answer(
     "Batch",
     id=(str, Field(examples=["batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
     object=Literal["batch"],
-    endpoint=Literal["/v1/async", "/v1/generation", "/v1/chat/completions", "/v1/embeddings", "/v1/messages"],
+    endpoint=Literal[
+        "/v1/async", "/v1/generation", "/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages"
+    ],
     errors=None,
     input_file_id=str | None,
     completion_window=str | None,
     status=Literal["in_progress", "cancelling", "completed", "cancelled"],
     output_file_id=(
         str | None,
-        Field(description="Once ended (endpoint /v1/chat/completions or /v1/embeddings): OpenAI's output file"),
+        Field(
+            description="Once ended (endpoint /v1/chat/completions, /v1/embeddings or /v1/responses): OpenAI's "
+            "output file"
+        ),
     ),
     error_file_id=(str | None, Field(description="Once ended with failed or cancelled items: OpenAI's error file")),
     created_at=(int, Field(description="Unix seconds, as every time of a batch")),
@@ -212,7 +217,8 @@ EXAMPLE = {
     ok=Batch,
     description="Inline `requests`, an `input_file` (s3:// JSONL of `{custom_id, body}`), or OpenAI's "
     "`input_file_id` (POST /v1/files) with `endpoint: /v1/chat/completions` (or `/v1/embeddings`: OpenAI's "
-    "embeddings bodies) and `completion_window: 24h`. Every body is checked as its own submit would be (an "
+    "embeddings bodies; `/v1/responses`: Responses requests, each output a Response object) and "
+    "`completion_window: 24h`. Every body is checked as its own submit would be (an "
     "embeddings line that fails its checks fails alone); duplicate custom_ids are refused (400 duplicate_custom_id).",
     takes_body=True,
     example=EXAMPLE,

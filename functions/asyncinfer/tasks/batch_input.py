@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import upload_key
+from asyncinfer.domain import responses
 from asyncinfer.domain.anthropic_messages import UnsupportedParam, to_chat
 from asyncinfer.domain.batches import BatchRequest, DuplicateCustomId, InvalidBatch, Item
 from asyncinfer.domain.client_json import loads_client_json
@@ -23,6 +24,8 @@ from asyncinfer.domain.submission import Prepared, Submission
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
 
+# The endpoints whose lines are OpenAI's (`method`, `url`: the url must be the batch's endpoint).
+OPENAI_LINES = (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS, BatchEndpoint.RESPONSES)
 MAX_PROBLEMS = 10
 
 
@@ -106,7 +109,7 @@ class BatchInput:
                 )
             seen[item.custom_id] = number
             url = (item.model_extra or {}).get("url")
-            openai_lines = endpoint in (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS)
+            openai_lines = endpoint in OPENAI_LINES
             if openai_lines and url is not None and url != endpoint.value:
                 problems.append(f"request {number} ({item.custom_id}): url {url!r} is not the batch's endpoint")
                 continue
@@ -136,4 +139,7 @@ class BatchInput:
             return self.tasks.prepare_chat(to_chat(body), how)
         if endpoint == BatchEndpoint.EMBEDDINGS:
             return prepare_embedding(self.tasks.registry, self.tasks.limits, body, how)
+        if endpoint == BatchEndpoint.RESPONSES:  # a batch runs in the background whatever the line says
+            request = {**body, "background": True}
+            return self.tasks.prepare_chat(responses.chat_body_of(request, self.tasks.registry.default_chat()), how)
         return self.tasks.prepare_chat(body, how)

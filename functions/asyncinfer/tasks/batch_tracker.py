@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asyncinfer.blobs.base import BlobStore, batch_file_key, results_key
-from asyncinfer.domain import anthropic_messages
+from asyncinfer.domain import anthropic_messages, responses
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
@@ -56,13 +56,15 @@ class BatchTracker:
                 ids = [item_task_id(batch.id, first + offset) for offset in range(len(chunk))]
                 tasks = self.store.get_tasks(batch.tenant, ids)
                 found = [tasks.get(task_id) for task_id in ids]
-                responses = readers.map(self._response, found)
+                results = readers.map(self._response, found)
+                if batch.endpoint == BatchEndpoint.RESPONSES:
+                    results = map(_response_object, chunk, found, results)
                 yield b"".join(
                     json.dumps(
-                        self.payloads.result_line(line["custom_id"], task, response), separators=(",", ":")
+                        self.payloads.result_line(line["custom_id"], task, result), separators=(",", ":")
                     ).encode()
                     + b"\n"
-                    for line, task, response in zip(chunk, found, responses, strict=True)
+                    for line, task, result in zip(chunk, found, results, strict=True)
                 )
 
     def _response(self, task: Task | None) -> dict[str, Any] | None:
@@ -86,7 +88,7 @@ class BatchTracker:
         key = results_key(batch.tenant, batch.id)
         self.blobs.put_stream(key, self._result_lines(batch), "application/x-ndjson")
         changes: dict[str, Any] = {"results_key": key}
-        if batch.endpoint in (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS):
+        if batch.endpoint in (BatchEndpoint.CHAT_COMPLETIONS, BatchEndpoint.EMBEDDINGS, BatchEndpoint.RESPONSES):
             changes.update(self._openai_files(batch, key))
         if batch.endpoint == BatchEndpoint.MESSAGES:
             self._anthropic_results(batch, key)
@@ -122,3 +124,12 @@ class BatchTracker:
             self.blobs.put_stream(key, chosen, "application/x-ndjson")
             keys[field] = key
         return keys
+
+
+def _response_object(line: dict[str, Any], task: Task | None, result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A completed item of a /v1/responses batch as OpenAI's output line carries it: its Response object, made of
+    the line's request (as its chat body) and the item's chat completion."""
+    if task is None or result is None:
+        return result
+    request = responses.chat_body_of({**line["body"], "background": True}, task.model)
+    return responses.response_object(task, request, result)
