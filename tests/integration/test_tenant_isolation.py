@@ -8,6 +8,7 @@ import pytest
 
 from asyncinfer.domain.model import TaskKind, TaskStatus, WebhookTarget, new_task_id
 from asyncinfer.routes import ROUTES
+from asyncinfer.surfaces import anthropic_batches
 from asyncinfer.surfaces import openai_batches as batches_view
 from asyncinfer.surfaces.async_api import public_id
 from asyncinfer.tasks.webhooks import delivery_id
@@ -46,6 +47,10 @@ def owned(aws, route) -> tuple[str, str]:
         )
         assert status == 200, file
         return file["id"], "file-" + new_task_id()
+    if route.path.startswith("/v1/messages/batches/"):
+        status, batch = aws.api("POST", "/v1/messages/batches", body=anthropic_batches.EXAMPLE, function="api_batches")
+        assert status == 200, batch
+        return batch["id"], anthropic_batches.public_id(new_task_id())
     if route.path.startswith("/v1/batches/"):
         status, batch = aws.api("POST", "/v1/batches", body=BATCH, function="api_batches")
         assert status == 200, batch
@@ -70,4 +75,8 @@ def test_another_tenants_id_reads_exactly_like_a_nonexistent_one(aws, route):
     assert other == missing
     assert other[0] == 404
     own = call(aws, route, theirs, tenant="acme")
+    if route.method == "DELETE" and route.path.startswith("/v1/messages/batches/"):
+        # Anthropic deletes only an ended batch: its owner is told so, where another tenant got a 404.
+        assert own[0] == 400 and json.loads(own[1])["error"]["code"] == "batch_not_ended", own
+        return
     assert own[0] == (302 if route.path.endswith("/content") else 200), own
