@@ -102,9 +102,9 @@ async def _resolved(request: Request, body: bytes) -> tuple[int, dict[str, str],
     return int(result.get("statusCode", 200)), headers, content
 
 
-def _stored(task: Task) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    svc = service()
-    return openai_responses.request_of(svc, task), svc.view(task).result
+def _result_of(task: Task) -> dict[str, Any] | None:
+    # Called once, at the stream's end: inline on the task unless large (then one read of S3).
+    return service().view(task).result
 
 
 class _ResponseTail:
@@ -115,7 +115,7 @@ class _ResponseTail:
         self._frames = frames
 
     async def stream(self, after: int) -> AsyncIterator[bytes]:
-        first = await asyncio.to_thread(self._frames.start)
+        first = self._frames.start()
         if first:
             yield first
         async for frame in self._tail.stream(after):
@@ -129,7 +129,8 @@ async def _events(request: Request, tenant: str, task_id: str, after: int) -> Re
     task = await opened.open()
     if task.kind not in CHAT_KINDS:
         raise openai_responses.not_found()
-    frames = ResponseFrames(task, _stored, after)
+    request = await asyncio.to_thread(openai_responses.request_of, service(), task)
+    frames = ResponseFrames(task, request, _result_of, after)
     tail = EventTail(stream.store(), tenant, task_id, frames=frames, limits=stream.limits())
     return await stream._stream(tenant, _ResponseTail(tail, frames), 0)  # type: ignore[arg-type]
 

@@ -18,15 +18,18 @@ from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.tasks.streaming import sse
 
 SEPARATOR = "__"  # an MCP tool's name as offered to the model: <server>__<tool> (asyncinfer.tools.mcp)
-Stored = Callable[[Task], tuple[dict[str, Any] | None, dict[str, Any] | None]]  # a task -> (request, result)
+ResultOf = Callable[[Task], dict[str, Any] | None]  # an ended task's stored result (its chat completion)
 
 
 class ResponseFrames:
     """Frames for asyncinfer.tasks.streaming.EventTail; `start` is sent before the tail's first frame."""
 
-    def __init__(self, task: Task, stored: Stored, starting_after: int = -1) -> None:
+    def __init__(
+        self, task: Task, request: dict[str, Any] | None, result_of: ResultOf, starting_after: int = -1
+    ) -> None:
         self._task = task
-        self._stored = stored
+        self._request = request
+        self._result_of = result_of
         self._after = starting_after
         self._seq = -1
         self._started = False
@@ -42,8 +45,7 @@ class ResponseFrames:
         return sse(json.dumps(data, separators=(",", ":"), ensure_ascii=False), event=kind)
 
     def _response(self, task: Task, status: str | None = None) -> dict[str, Any]:
-        request, _ = self._stored(task)
-        out = responses.response_object(task, request, None, output=[dict(item) for item in self._items])
+        out = responses.response_object(task, self._request, None, output=[dict(item) for item in self._items])
         return {**out, "status": status} if status else out
 
     def start(self) -> bytes:
@@ -129,8 +131,7 @@ class ResponseFrames:
         out += self._close_message("completed" if task.status == TaskStatus.COMPLETED else "incomplete")
         if task.status == TaskStatus.CANCELLED:
             return out
-        request, result = self._stored(task)
-        response = responses.response_object(task, request, result)
+        response = responses.response_object(task, self._request, self._result_of(task))
         kind = {"completed": "response.completed", "incomplete": "response.incomplete"}.get(response["status"])
         return out + self._emit(kind or "response.failed", response=response)
 
