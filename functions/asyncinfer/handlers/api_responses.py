@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from asyncinfer.config import ApiSettings, StreamSettings
-from asyncinfer.domain.errors import DomainError
+from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.handlers import stream
 from asyncinfer.handlers.shared import entry_point, service
@@ -124,13 +124,16 @@ class _ResponseTail:
                 yield frame
 
 
-async def _events(request: Request, tenant: str, task_id: str, after: int) -> Response:
+async def _events(tenant: str, task_id: str, after: int) -> Response:
     opened = EventTail(stream.store(), tenant, task_id, frames=stream.EventFrames(dict))
-    task = await opened.open()
-    if task.kind not in CHAT_KINDS:
+    try:
+        task = await opened.open()
+    except TaskNotFound:
+        task = None
+    if task is None or task.kind not in CHAT_KINDS:
         raise openai_responses.not_found()
-    request = await asyncio.to_thread(openai_responses.request_of, service(), task)
-    frames = ResponseFrames(task, request, _result_of, after)
+    stored = await asyncio.to_thread(openai_responses.request_of, service(), task)
+    frames = ResponseFrames(task, stored, _result_of, after)
     tail = EventTail(stream.store(), tenant, task_id, frames=frames, limits=stream.limits())
     return await stream._stream(tenant, _ResponseTail(tail, frames), 0)  # type: ignore[arg-type]
 
@@ -148,7 +151,7 @@ async def create(request: Request) -> Response:
     tenant = stream.tenant_of(request)
     assert tenant is not None  # the resolver answered 200: the request was authorized
     task_id = openai_responses.task_id_of(json.loads(content)["id"])
-    return await _events(request, tenant, task_id, -1)
+    return await _events(tenant, task_id, -1)
 
 
 async def retrieve(request: Request) -> Response:
@@ -163,7 +166,7 @@ async def retrieve(request: Request) -> Response:
         task_id = openai_responses.task_id_of(request.path_params["id"])
     except DomainError:
         raise openai_responses.not_found() from None
-    return await _events(request, tenant, task_id, after)
+    return await _events(tenant, task_id, after)
 
 
 async def passed_on(request: Request) -> Response:
