@@ -299,3 +299,15 @@ def test_a_cancelled_stream_ends_without_a_terminal_event_and_a_failed_one_with_
     assert cancelled[-1]["type"] == "response.output_item.done" and cancelled[-1]["item"]["status"] == "incomplete"
     failed = frames_of(task(TaskStatus.FAILED, started_at=2, failed_at=3, error=TaskError(code="x", message="y")))
     assert failed[-1]["type"] == "response.failed" and failed[-1]["response"]["error"] == {"code": "x", "message": "y"}
+
+
+def test_a_batch_line_takes_neither_background_nor_stream_and_renders_as_not_background():
+    assert responses.chat_body_of({"model": "m", "input": "Hi"}, "d", background=False)["messages"] == [
+        {"role": "user", "content": "Hi"}
+    ]
+    for name in ("background", "stream"):
+        with pytest.raises(InvalidRequest) as refused:
+            responses.chat_body_of({"input": "Hi", name: True}, "d", background=False)
+        assert refused.value.message.startswith(name)
+    t, body, result = completed()
+    assert responses.response_object(t, body, result, background=False)["background"] is False

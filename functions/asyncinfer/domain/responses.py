@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, TaskStatus, Usage
 from asyncinfer.domain.requests import validation_message
+from asyncinfer.domain.response_items import input_item, mcp_call_item, message_item
 
 PREFIX = "resp_"
 INSTRUCTIONS = "instructions"  # the `name` of the system message that carries `instructions`
@@ -82,14 +83,17 @@ class ResponsesRequest(BaseModel):
     execution_timeout: float | None = None
 
 
-def _refuse_unsupported(request: dict[str, Any]) -> None:
+def _refuse_unsupported(request: dict[str, Any], background: bool) -> None:
     if not isinstance(request, dict):
         raise InvalidRequest("The body must be a JSON object")
     for name in UNSUPPORTED:
         if request.get(name) is not None:
             raise InvalidRequest(f"{name} is not supported by this API")
-    if request.get("background") is not True:
+    if background and request.get("background") is not True:
         raise InvalidRequest(f"background: {BACKGROUND_ONLY}")
+    for name in () if background else ("background", "stream"):
+        if request.get(name):
+            raise InvalidRequest(f"{name}: a batch's requests run in the batch, never in the background or streamed")
     tools = request.get("tools")
     for i, tool in enumerate(tools if isinstance(tools, list) else []):
         kind = tool.get("type") if isinstance(tool, dict) else None
@@ -137,9 +141,10 @@ def messages_of(given: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def chat_body_of(request: dict[str, Any], default_model: str) -> dict[str, Any]:
-    """The chat body a Responses request runs as (the engine validates it as any chat body)."""
-    _refuse_unsupported(request)
+def chat_body_of(request: dict[str, Any], default_model: str, *, background: bool = True) -> dict[str, Any]:
+    """The chat body a Responses request runs as (the engine validates it as any chat body). `background`: sent
+    to POST /v1/responses, which takes background requests only; False for a batch's line, which takes none."""
+    _refuse_unsupported(request, background)
     try:
         parsed = ResponsesRequest.model_validate(request)
     except ValidationError as exc:
@@ -182,39 +187,6 @@ def usage_of(usage: Usage | None) -> dict[str, Any] | None:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": usage.total_tokens,
     }
-
-
-def message_item(task_id: str, index: int, text: str, status: str = "completed") -> dict[str, Any]:
-    """An assistant message output item; its id follows from its place in the output, as the stream numbers it."""
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    content = [part] if status != "in_progress" else []
-    return {
-        "id": f"msg_{task_id}_{index}",
-        "type": "message",
-        "role": "assistant",
-        "status": status,
-        "content": content,
-    }
-
-
-def mcp_call_item(task_id: str, index: int, server: str, tool: str, arguments: str, **ended: Any) -> dict[str, Any]:
-    """An `mcp_call` item; `ended` gives its output (`output`, `is_error`) once the call returned."""
-    item: dict[str, Any] = {
-        "id": f"mcp_{task_id}_{index}",
-        "type": "mcp_call",
-        "server_label": server,
-        "name": tool,
-        "arguments": arguments,
-        "output": None,
-        "error": None,
-        "status": "in_progress",
-    }
-    if "output" in ended:
-        failed = bool(ended.get("is_error"))
-        item["output"] = ended["output"]
-        item["error"] = {"type": "mcp_tool_execution_error", "content": ended["output"]} if failed else None
-        item["status"] = "failed" if failed else "completed"
-    return item
 
 
 def output_of(task: Task, result: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -274,9 +246,11 @@ def response_object(
     request: dict[str, Any] | None,
     result: dict[str, Any] | None,
     output: list[dict[str, Any]] | None = None,
+    *,
+    background: bool = True,
 ) -> dict[str, Any]:
     """The Response object of a chat task (its stored request and, once completed, its result); `output` in place
-    of the result's (a stream's items so far)."""
+    of the result's (a stream's items so far); `background` False for a batch's output line."""
     request = request or {}
     status = status_of(task, result)
     ended = task.completed_at or task.failed_at or task.cancelled_at
@@ -286,7 +260,7 @@ def response_object(
         "object": "response",
         "created_at": task.created_at // 1000,
         "status": status,
-        "background": True,
+        "background": background,
         "completed_at": task.completed_at // 1000 if task.completed_at else None,
         "error": task.error.model_dump() if task.error and task.status == TaskStatus.FAILED else None,
         "incomplete_details": {"reason": reason} if reason else None,
@@ -314,27 +288,4 @@ def input_items(task: Task, request: dict[str, Any] | None) -> list[dict[str, An
     messages = list((request or {}).get("messages") or [])
     if instructions_of(request) is not None:
         messages = messages[1:]
-    return [_input_item(task.id, i, message) for i, message in enumerate(messages)]
-
-
-def _input_item(task_id: str, index: int, message: dict[str, Any]) -> dict[str, Any]:
-    role = message.get("role")
-    text_type = "output_text" if role == "assistant" else "input_text"
-    content = message.get("content")
-    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-    rendered = []
-    for part in parts:
-        if part.get("type") == "image_url":
-            image = part.get("image_url") or {}
-            rendered.append(
-                {"type": "input_image", "image_url": image.get("url"), "detail": image.get("detail", "auto")}
-            )
-        else:
-            rendered.append({"type": text_type, "text": part.get("text", "")})
-    return {
-        "id": f"msg_{task_id}_in{index}",
-        "type": "message",
-        "role": role,
-        "status": "completed",
-        "content": rendered,
-    }
+    return [input_item(task.id, i, message) for i, message in enumerate(messages)]

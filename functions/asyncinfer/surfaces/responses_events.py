@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from asyncinfer.domain import responses
+from asyncinfer.domain import response_items, responses
 from asyncinfer.domain.lanes import Standing
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.tasks.streaming import sse
@@ -78,7 +78,7 @@ class ResponseFrames:
         if self._text is None:
             self._text = ""
             index = len(self._items)
-            item = responses.message_item(self._task.id, index, "", "in_progress")
+            item = response_items.message_item(self._task.id, index, "", "in_progress")
             self._items.append(item)
             out += self._emit("response.output_item.added", output_index=index, item=item)
             out += self._emit(
@@ -98,7 +98,7 @@ class ResponseFrames:
             return b""
         text, self._text = self._text, None
         index = len(self._items) - 1
-        item = self._items[index] = responses.message_item(self._task.id, index, text, status)
+        item = self._items[index] = response_items.message_item(self._task.id, index, text, status)
         ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
         out = self._emit("response.output_text.done", **ids, text=text, logprobs=[])
         out += self._emit("response.content_part.done", **ids, part=_part(text))
@@ -108,7 +108,7 @@ class ResponseFrames:
         server, _, tool = str(event.get("name") or "").partition(SEPARATOR)
         index = len(self._items)
         self._calls[str(event.get("id"))] = index
-        item = responses.mcp_call_item(self._task.id, index, server, tool, event.get("arguments") or "{}")
+        item = response_items.mcp_call_item(self._task.id, index, server, tool, event.get("arguments") or "{}")
         self._items.append(item)
         out = self._emit("response.output_item.added", output_index=index, item=item)
         return out + self._emit("response.mcp_call.in_progress", item_id=item["id"], output_index=index)
@@ -119,7 +119,7 @@ class ResponseFrames:
             return b""
         call = self._items[index]
         ended = {"output": event.get("content"), "is_error": event.get("is_error")}
-        item = self._items[index] = responses.mcp_call_item(
+        item = self._items[index] = response_items.mcp_call_item(
             self._task.id, index, call["server_label"], call["name"], call["arguments"], **ended
         )
         kind = "response.mcp_call.failed" if item["status"] == "failed" else "response.mcp_call.completed"
