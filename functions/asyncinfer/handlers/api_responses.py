@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +29,7 @@ from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.handlers import stream
 from asyncinfer.handlers.shared import entry_point, service
+from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces import contract, openai_responses
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, build_app, status_for
 from asyncinfer.surfaces.responses_events import ResponseFrames
@@ -85,9 +86,22 @@ def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
     }
 
 
-def _resolve_here(event: dict[str, Any]) -> dict[str, Any]:
-    context = SimpleNamespace(function_name="api_responses", aws_request_id=str(uuid.uuid4()))
+@logger.inject_lambda_context(correlation_id_path="pathParameters.id")
+@metrics.log_metrics
+def _resolved_here(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+def _resolve_here(event: dict[str, Any]) -> dict[str, Any]:
+    """On Lambda: the resolver, with the log context and the metrics flush every API function's entry point has
+    (not its tracer: the adapter's app process outlives the invocation whose trace the runtime would name)."""
+    context = SimpleNamespace(
+        function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "api_responses"),
+        memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")),
+        invoked_function_arn="",
+        aws_request_id=str(uuid.uuid4()),
+    )
+    return _resolved_here(event, context)
 
 
 async def _resolved(request: Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -190,7 +204,7 @@ web = Starlette(
         Route("/v1/responses/{id}", passed_on, methods=["DELETE"]),
         Route("/v1/responses/{id}/cancel", passed_on, methods=["POST"]),
         Route("/v1/responses/{id}/input_items", passed_on, methods=["GET"]),
-        Route("/healthz", partial(stream.healthz), methods=["GET"]),
+        Route("/healthz", stream.healthz, methods=["GET"]),
     ],
     exception_handlers={DomainError: _domain_error, 404: _not_found},
 )
