@@ -103,6 +103,17 @@ def test_every_answer_through_the_handlers_is_as_its_model_documents_it(aws):
     call("POST", "/v1/batches/uploads", "api_batches")
     call("DELETE", f"/v1/files/{file['id']}", "api_batches")
 
+    # Responses: one read while it waits, its input items, read completed; another cancelled and deleted.
+    asked = {"model": "demo-chat", "input": "hello", "background": True}
+    response = call("POST", "/v1/responses", "api_responses", body=asked)
+    call("GET", f"/v1/responses/{response['id']}", "api_responses")
+    call("GET", f"/v1/responses/{response['id']}/input_items", "api_responses")
+    aws.run_worker()
+    call("GET", f"/v1/responses/{response['id']}", "api_responses")
+    other = call("POST", "/v1/responses", "api_responses", body=asked)
+    call("POST", f"/v1/responses/{other['id']}/cancel", "api_responses")
+    call("DELETE", f"/v1/responses/{other['id']}", "api_responses")
+
     # Webhooks: the secret before and after a rotation, the deliveries, one of them, delivered again.
     call("GET", "/v1/webhooks/secret", "api_webhooks")
     call("POST", "/v1/webhooks/secret/rotate", "api_webhooks")
