@@ -35,6 +35,11 @@ QUICK = {
         lambda a: a["status"] == "COMPLETED" and a["response"]["choices"][0]["message"],
     ),
     "privategpt": ("/v1/messages/async", chat("quick"), lambda a: a["status"] == "completed" and a["completed_at"]),
+    "responses": (
+        "/v1/responses",
+        {"model": "demo-chat", "input": "quick", "background": True},
+        lambda a: a["status"] == "completed" and a["output"][-1]["content"][0]["text"],
+    ),
     "netmind": (
         "/v1/generation",
         {"model": "demo-image", "config": {"prompt": "a cup", "output_format": "png"}},
@@ -63,6 +68,11 @@ SLOW = {
         {"pending", "processing"},
     ),
     "netmind": ("/v1/generation", {"model": "demo-video", "config": {"prompt": "tides"}}, {"pending", "processing"}),
+    "responses": (
+        "/v1/responses",
+        {"model": "demo-deep-research", "input": "slow", "background": True},
+        {"queued", "in_progress"},
+    ),
 }
 
 
@@ -77,6 +87,17 @@ def test_a_task_that_does_not_end_within_the_wait_is_answered_when_the_wait_is_o
     assert 5.0 <= took <= 7.0, took
     assert answer.headers["Preference-Applied"] == "wait=5"
     assert answer.json()["status"] in waiting, answer.json()
+
+
+def test_a_streamed_response_does_not_wait_its_events_follow_from_its_creation(stack):
+    body = {"model": "demo-deep-research", "input": "streamed", "background": True, "stream": True}
+    with stack.client() as client:
+        began = time.monotonic()
+        with client.stream("POST", "/v1/responses", json=body, headers=PREFER) as answer:
+            first = next(answer.iter_lines())
+            took = time.monotonic() - began
+    assert answer.status_code == 200 and "Preference-Applied" not in answer.headers
+    assert first.startswith("event: response.created") and took < 2.0, (first, took)
 
 
 def test_without_the_header_or_with_a_wait_it_cannot_read_the_submit_does_not_wait(stack):

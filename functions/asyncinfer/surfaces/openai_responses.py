@@ -24,6 +24,7 @@ from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
     IdempotencyKey,
+    Prefer,
     StartTimeout,
     Tasks,
     body,
@@ -31,7 +32,7 @@ from asyncinfer.surfaces.contract import (
     read_response,
     route,
 )
-from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.tasks.service import TaskService
 
 TAG = "Responses"
@@ -108,8 +109,10 @@ def starting_after(value: str | None) -> int:
     ok=Response,
     takes_body=True,
     example=EXAMPLE,
+    waits=Response,
     description="`background` must be true: every response runs in the background on the task engine. With "
-    "`stream: true` the answer is the response's events as Server-Sent Events from its creation.",
+    "`stream: true` the answer is the response's events as Server-Sent Events from its creation (a `Prefer: wait` "
+    "is then moot: the events say when it ends).",
 )
 def create_response(
     svc: Tasks,
@@ -117,11 +120,18 @@ def create_response(
     idempotency_key: IdempotencyKey = None,
     start_timeout: StartTimeout = None,
     cancel_after: CancelAfter = None,
-) -> dict:
+    prefer: Prefer = None,
+):  # a Response when it waited: Preference-Applied is a header
     chat = responses.chat_body_of(request, svc.registry.default_chat())
     how = submission("responses", idempotency_key, start_timeout, cancel_after)
     task = submit(router, svc.submit_chat, chat, how)
-    return responses.response_object(task, request_of(svc, task), None)
+    return waited(
+        svc,
+        task,
+        None if stream_asked(request.get("stream")) else prefer,
+        lambda now: responses.response_object(now, request_of(svc, now), None),
+        lambda view: responses.response_object(view.task, request_of(svc, view.task), view.result),
+    )
 
 
 @route(

@@ -139,7 +139,7 @@ class BatchInput:
             return self.tasks.prepare_chat(to_chat(body), how)
         if endpoint == BatchEndpoint.EMBEDDINGS:
             return prepare_embedding(self.tasks.registry, self.tasks.limits, body, how)
-        if endpoint == BatchEndpoint.RESPONSES:  # a batch runs in the background whatever the line says
-            request = {**body, "background": True}
-            return self.tasks.prepare_chat(responses.chat_body_of(request, self.tasks.registry.default_chat()), how)
+        if endpoint == BatchEndpoint.RESPONSES:
+            chat = responses.chat_body_of(body, self.tasks.registry.default_chat(), background=False)
+            return self.tasks.prepare_chat(chat, how)
         return self.tasks.prepare_chat(body, how)

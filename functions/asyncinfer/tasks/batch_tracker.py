@@ -131,5 +131,5 @@ def _response_object(line: dict[str, Any], task: Task | None, result: dict[str, 
     the line's request (as its chat body) and the item's chat completion."""
     if task is None or result is None:
         return result
-    request = responses.chat_body_of({**line["body"], "background": True}, task.model)
-    return responses.response_object(task, request, result)
+    request = responses.chat_body_of(line["body"], task.model, background=False)
+    return responses.response_object(task, request, result, background=False)
