@@ -6,7 +6,7 @@ answered here at least once."""
 
 import pytest
 
-from asyncinfer.surfaces import docs
+from asyncinfer.surfaces import anthropic_batches, docs
 from tests.integration.conftest import REFERENCE_BODY, resource_of
 from tests.integration.test_batches import run_all
 from tests.integration.test_files import jsonl, line, upload
@@ -97,7 +97,15 @@ def test_every_answer_through_the_handlers_is_as_its_model_documents_it(aws):
     )
     inline = call("POST", "/v1/batches", "api_batches", body={"requests": [{"custom_id": "q", "body": CHAT}]})
     call("POST", f"/v1/batches/{inline['id']}/cancel", "api_batches")
+    # Message Batches: one running, one cancelled; both read once ended (with results_url), listed, one deleted.
+    messages = call("POST", "/v1/messages/batches", "api_batches", body=anthropic_batches.EXAMPLE)
+    call("GET", f"/v1/messages/batches/{messages['id']}", "api_batches")
+    cancelled = call("POST", "/v1/messages/batches", "api_batches", body=anthropic_batches.EXAMPLE)
+    call("POST", f"/v1/messages/batches/{cancelled['id']}/cancel", "api_batches")
     run_all(aws)
+    call("GET", f"/v1/messages/batches/{messages['id']}", "api_batches")
+    call("GET", "/v1/messages/batches", "api_batches", query={"limit": "1"})
+    call("DELETE", f"/v1/messages/batches/{cancelled['id']}", "api_batches")
     call("GET", f"/v1/batches/{batch['id']}", "api_batches")
     call("GET", "/v1/batches", "api_batches", query={"limit": "1"})
     call("POST", "/v1/batches/uploads", "api_batches")

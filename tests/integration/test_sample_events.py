@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
+from typing import Any
 from unittest import mock
 from urllib.parse import urlencode
 
@@ -32,14 +33,15 @@ def handler_for(name: str) -> str:
     return next(function for function in HANDLERS if name.startswith(function))
 
 
-def through_web_adapter(event: dict, base_url: str | None = None) -> httpx.Response:
-    """What Lambda Web Adapter does with a REST proxy event: an HTTP request to the app, the request
-    context in the x-amzn-request-context header. In process, or to the app served at base_url."""
+def through_web_adapter(event: dict, base_url: str | None = None, app: Any = None) -> httpx.Response:
+    """What Lambda Web Adapter does with a REST proxy event: an HTTP request to the app (the streaming function's
+    unless given), the request context in the x-amzn-request-context header. In process, or to the app served at
+    base_url."""
     headers = {**event["headers"], "x-amzn-request-context": json.dumps(event["requestContext"])}
     query = urlencode(event.get("queryStringParameters") or {})
 
     async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=stream.app) if base_url is None else None
+        transport = httpx.ASGITransport(app=app or stream.app) if base_url is None else None
         async with httpx.AsyncClient(transport=transport, base_url=base_url or "http://lambda") as client:
             return await client.request(
                 event["httpMethod"], event["path"] + (f"?{query}" if query else ""), headers=headers

@@ -7,6 +7,8 @@ import httpx
 import pytest
 
 from asyncinfer.domain.model import TaskKind, TaskStatus, WebhookTarget, new_task_id
+from asyncinfer.domain.responses import response_id
+from asyncinfer.handlers import api_responses
 from asyncinfer.routes import ROUTES
 from asyncinfer.surfaces import anthropic_batches
 from asyncinfer.surfaces import openai_batches as batches_view
@@ -27,9 +29,9 @@ def call(aws, route, task_id, tenant):
     path = route.path.replace("{id}", task_id)
     if route.streaming:
         event = load_event("stream_async_events")
-        event["path"] = path
+        event["path"], event["httpMethod"] = path, route.method
         event["requestContext"]["authorizer"]["tenant"] = tenant
-        response = through_web_adapter(event)
+        response = through_web_adapter(event, app=api_responses.web if route.function == "api_responses" else None)
         return response.status_code, response.text
     status, body = aws.api(route.method, path, tenant=tenant, function=route.function)
     return status, json.dumps(body, sort_keys=True)
@@ -64,6 +66,8 @@ def owned(aws, route) -> tuple[str, str]:
         aws.run_notifier()  # the ending makes the task's delivery ...
         aws.run_queue("webhook_sender")  # ... which fails (no such host here), so it may be redelivered
         return delivery_id(theirs.id, "task.completed"), delivery_id(new_task_id(), "task.completed")
+    if route.path.startswith("/v1/responses/"):
+        return response_id(theirs.id), response_id(new_task_id())
     return public_id(theirs.id), public_id(new_task_id())
 
 

@@ -47,10 +47,15 @@ def answer_errors(document: dict[str, Any], method: str, path: str, answer: Any)
 
 
 def answered_routes(document: dict[str, Any]) -> set[tuple[str, str]]:
-    """The routes whose 200 answer is a documented model (a `$ref` to its schema)."""
+    """The routes whose 200 answer is a documented model (a `$ref` to its schema, or to each of its shapes: a submit
+    that may answer with the task's read after a `Prefer: wait`)."""
     return {
         (method.upper(), path)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if "$ref" in operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema", {})
+        if _documented(operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema", {}))
     }
+
+
+def _documented(schema: dict[str, Any]) -> bool:
+    return "$ref" in schema or (bool(schema.get("anyOf")) and all("$ref" in shape for shape in schema["anyOf"]))

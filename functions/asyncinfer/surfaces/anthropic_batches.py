@@ -20,7 +20,7 @@ from asyncinfer.domain.model import is_task_id
 from asyncinfer.domain.records import BATCH_ENDED, BatchEndpoint, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.domain.requests import validation_message
-from asyncinfer.surfaces.answers import Url, answer
+from asyncinfer.surfaces.answers import Url, absent, answer
 from asyncinfer.surfaces.contract import MESSAGE_BATCHES, Id, body, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
@@ -93,7 +93,7 @@ class MessageBatchCreate(BaseModel):
     requests: list[MessageBatchRequest] = Field(min_length=1)
 
 
-Stamp = str | None
+Stamp = str  # RFC 3339
 MessageBatch = answer(
     "MessageBatch",
     id=(str, Field(examples=["msgbatch_0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
@@ -104,18 +104,20 @@ MessageBatch = answer(
     ),
     created_at=(str, Field(description="RFC 3339, as every time of a message batch")),
     expires_at=(str, Field(description="When the batch record and its results are deleted")),
-    **dict.fromkeys(("ended_at", "cancel_initiated_at", "archived_at"), (Stamp, None)),
+    ended_at=(Stamp | None, absent("Once ended (null until then, as Anthropic sends it)", nullable=True)),
+    cancel_initiated_at=(Stamp | None, absent("Once a cancel was asked for", nullable=True)),
+    archived_at=(Stamp | None, absent("Never set here: no batch is archived", nullable=True)),
     results_url=(
         Url | None,
-        Field(None, description="Once ended: the results JSONL (a fresh presigned URL on every read)"),
+        absent("Once ended: the results JSONL (a fresh presigned URL on every read)", nullable=True),
     ),
 )
 Listing = answer(
     "MessageBatchList",
     data=list[MessageBatch],
     has_more=bool,
-    first_id=(str | None, None),
-    last_id=(str | None, None),
+    first_id=(str | None, absent("The first batch's id; null on an empty page", nullable=True)),
+    last_id=(str | None, absent("The last batch's id; null on an empty page", nullable=True)),
 )
 Deleted = answer("DeletedMessageBatch", id=str, type=Literal["message_batch_deleted"])
 PageLimit = Annotated[str | None, Query(json_schema_extra={"type": "integer", "minimum": 1, "maximum": 1000})]

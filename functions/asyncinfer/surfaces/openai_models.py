@@ -17,7 +17,7 @@ class NotServed(TaskNotFound):
     code = "not_served"
 
 
-Kind = Literal["chat", "image", "audio", "video"]
+Kind = Literal["chat", "image", "audio", "video", "embedding"]
 Model = answer("Model", id=str, object=Literal["model"], created=int, owned_by=str, kind=Kind)
 Models = answer("ModelList", object=Literal["list"], data=list[Model])
 router = Router()
