@@ -24,7 +24,7 @@ from asyncinfer.tasks.waiting import until_ended
         ("wait=1.5", None),
         ("wait", MAX_WAIT_SECONDS),  # as Replicate takes it: its longest wait
         ("wait=", MAX_WAIT_SECONDS),
-        ("wait=５", None),  # a full-width digit is not a number of seconds
+        ("wait=\uff15", None),  # a full-width digit five is not a number of seconds
         ("respond-async", None),
         ("", None),
         (None, None),
