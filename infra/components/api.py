@@ -14,13 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from asyncinfer.store.schema import QUEUED_INDEX
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.tasks.keys import takes_x_api_key
-from infra.components.function import Function
+from infra.components.function import WEB_ADAPTER_ENVIRONMENT, Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.queues import Queues
@@ -146,14 +145,7 @@ class Api(Construct):
             timeout_seconds=int(STREAM_TIMEOUT.to_seconds()),
             memory_size=256,
             layers=[web_adapter],
-            environment={
-                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
-                "AWS_LWA_INVOKE_MODE": "response_stream",
-                "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
-                "PORT": "8080",
-                "ASYNCINFER_TABLE_NAME": table.table_name,
-                "ASYNCINFER_MAX_STREAM_SECONDS": str(MAX_STREAM_SECONDS),
-            },
+            environment={**WEB_ADAPTER_ENVIRONMENT, "ASYNCINFER_TABLE_NAME": table.table_name},
             **common,
         ).function
         # The task and its event log, read; and the tenant's stream leases (its cap on open streams).

@@ -8,8 +8,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.routes import HANDLERS
 from infra.nag import acknowledge
+
+# What Lambda Web Adapter needs to run a function's ASGI app with its answers streamed (the streaming function's,
+# api_responses'): its wrapper, the streamed invoke mode, and the app's health route and port.
+WEB_ADAPTER_ENVIRONMENT = {
+    "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+    "AWS_LWA_INVOKE_MODE": "response_stream",
+    "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
+    "PORT": "8080",
+    "ASYNCINFER_MAX_STREAM_SECONDS": str(MAX_STREAM_SECONDS),
+}
 
 
 class Function(Construct):

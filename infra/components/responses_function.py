@@ -7,8 +7,7 @@ from __future__ import annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from asyncinfer.domain.limits import MAX_STREAM_SECONDS
-from infra.components.function import Function
+from infra.components.function import WEB_ADAPTER_ENVIRONMENT, Function
 from infra.components.grants import grant_executions, grant_task_rights
 from infra.components.parts import StackParts
 from infra.components.storage import deny_operator_items
@@ -36,14 +35,7 @@ class ResponsesFunction(Construct):
             handler="api_responses",
             timeout_seconds=timeout_seconds,
             layers=[web_adapter],
-            environment={
-                **environment,
-                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
-                "AWS_LWA_INVOKE_MODE": "response_stream",
-                "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
-                "PORT": "8080",
-                "ASYNCINFER_MAX_STREAM_SECONDS": str(MAX_STREAM_SECONDS),
-            },
+            environment={**environment, **WEB_ADAPTER_ENVIRONMENT},
             **parts.common,
         ).function
         # HANDLERS names its resolver's entry point (what the dev stack invokes); on Lambda the adapter runs the app.

@@ -10,13 +10,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from asyncinfer.providers.base import Embeddings, ProviderError, count_tokens
-from asyncinfer.providers.bedrock_provider import classify
+from asyncinfer.providers.bedrock_provider import invoke_json
 
 TITAN_V2 = "amazon.titan-embed-text-v2"
 COHERE = "cohere.embed-"
@@ -77,12 +74,4 @@ class BedrockEmbedder:
         return Embeddings(vectors=vectors, prompt_tokens=tokens)
 
     def _invoke(self, upstream_model: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        try:
-            response = self._client.invoke_model(
-                modelId=upstream_model, body=json.dumps(body), contentType="application/json", accept="application/json"
-            )
-            answer = json.loads(response["body"].read())
-        except (ClientError, BotoCoreError) as exc:
-            raise classify(exc) from exc
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return answer, {name.lower(): value for name, value in headers.items()}
+        return invoke_json(self._client, upstream_model, body)

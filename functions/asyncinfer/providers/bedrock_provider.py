@@ -55,6 +55,20 @@ def classify(exc: Exception) -> ProviderError:
     return ProviderError("provider_error", str(exc), retryable=True)
 
 
+def invoke_json(client: Any, upstream_model: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """InvokeModel with a JSON body: the model's JSON answer, and the response's headers (lower-cased: Bedrock
+    counts some models' tokens there); AWS's errors as provider errors."""
+    try:
+        response = client.invoke_model(
+            modelId=upstream_model, body=json.dumps(body), contentType="application/json", accept="application/json"
+        )
+        answer = json.loads(response["body"].read())
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return answer, {name.lower(): value for name, value in headers.items()}
+
+
 def _text_blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
@@ -235,13 +249,7 @@ class BedrockProvider:
             "textToImageParams": {"text": parsed.prompt},
             "imageGenerationConfig": generation,
         }
-        try:
-            response = self._client.invoke_model(
-                modelId=upstream_model, body=json.dumps(body), contentType="application/json", accept="application/json"
-            )
-            answer = json.loads(response["body"].read())
-        except (ClientError, BotoCoreError) as exc:
-            raise classify(exc) from exc
+        answer, _ = invoke_json(self._client, upstream_model, body)
         if answer.get("error"):
             raise ProviderError("provider_rejected", str(answer["error"]), retryable=False)
         for image in answer.get("images", []):
