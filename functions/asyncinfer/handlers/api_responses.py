@@ -122,7 +122,7 @@ def _result_of(task: Task) -> dict[str, Any] | None:
 
 
 class _ResponseTail:
-    """The task's events as Responses events, `response.created` first (what stream._stream tails)."""
+    """The task's events as Responses events, `response.created` first (what stream.capped_stream tails)."""
 
     def __init__(self, tail: EventTail, frames: ResponseFrames) -> None:
         self._tail = tail
@@ -149,7 +149,7 @@ async def _events(tenant: str, task_id: str, after: int) -> Response:
     stored = await asyncio.to_thread(openai_responses.request_of, service(), task)
     frames = ResponseFrames(task, stored, _result_of, after)
     tail = EventTail(stream.store(), tenant, task_id, frames=frames, limits=stream.limits())
-    return await stream._stream(tenant, _ResponseTail(tail, frames), 0)  # type: ignore[arg-type]
+    return await stream.capped_stream(tenant, _ResponseTail(tail, frames), 0)
 
 
 async def create(request: Request) -> Response:

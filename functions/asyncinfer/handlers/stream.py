@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -79,7 +80,13 @@ def _after(request: Request) -> int:
     return parse_last_event_id(request.headers.get("last-event-id") or request.query_params.get("last_event_id"))
 
 
-async def _stream(tenant: str, tail: EventTail, after: int) -> Response:
+class Tail(Protocol):
+    """What a stream sends: a task's frames after an event (an EventTail, or a surface's wrapping of one)."""
+
+    def stream(self, after: int, /) -> AsyncIterator[bytes]: ...
+
+
+async def capped_stream(tenant: str, tail: Tail, after: int) -> Response:
     """The tail as SSE, under the tenant's cap on open streams (each one holds a function instance)."""
     cap = settings().max_streams_per_tenant
     if not cap:
@@ -121,7 +128,7 @@ async def async_events(request: Request) -> Response:
     task = await tail.open()
     if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does
         raise TaskNotFound()
-    return await _stream(tenant, tail, after)
+    return await capped_stream(tenant, tail, after)
 
 
 async def privategpt_stream(request: Request) -> Response:
@@ -140,7 +147,7 @@ async def privategpt_stream(request: Request) -> Response:
     # as a chunk, so a status frame would reach its clients as a chunk without `choices`. PrivateGPT's
     # /status read says where the message stands.
     tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task, after), limits=limits())
-    return await _stream(tenant, tail, after)
+    return await capped_stream(tenant, tail, after)
 
 
 async def healthz(request: Request) -> Response:
