@@ -4,21 +4,32 @@ embeddings response, its input tokens metered and charged as any task's usage.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.embeddings import embeddings_response, parse_embedding
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, Usage
-from asyncinfer.providers.base import ProviderError
+from asyncinfer.providers.base import ChatProvider, EmbeddingProvider, MediaProvider, ProviderError
+from asyncinfer.tasks.event_log import EventLog
 from asyncinfer.tasks.metering import Meter
 from asyncinfer.tasks.outcomes import Outcome
 
-if TYPE_CHECKING:
-    from asyncinfer.tasks.worker import Worker
+
+class Host(Protocol):
+    """What an embedding task takes of the worker that runs it (asyncinfer.tasks.worker.Worker)."""
+
+    provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider | EmbeddingProvider]
+    upstream_for: Callable[[ModelSpec], str]
+
+    def stored_request(self, task: Task) -> dict[str, Any]: ...
+
+    def event_log(self, task: Task, remaining_ms: Callable[[], int], meter: Meter) -> EventLog: ...
+
+    def complete_with(self, task: Task, result: dict[str, Any], usage: Usage, seq: int, now: int = 0) -> Outcome: ...
 
 
-def run_embedding(worker: Worker, task: Task, spec: ModelSpec, remaining_ms: Callable[[], int]) -> Outcome:
+def run_embedding(worker: Host, task: Task, spec: ModelSpec, remaining_ms: Callable[[], int]) -> Outcome:
     try:
         request = parse_embedding(worker.stored_request(task))
     except InvalidRequest as exc:
