@@ -132,8 +132,11 @@ def test_the_async_client_runs_twenty_tasks_at_once_without_blocking_the_loop(st
     results, lag = asyncio.run(main())
     print(f"\n20 tasks at once; the event loop was held at most {lag * 1000:.1f} ms")
     assert [r["status"] for r in results] == ["COMPLETED"] * 20
-    # A blocking call (time.sleep, a sync HTTP request) would hold the loop for a whole poll or read.
-    assert lag < 0.25, f"the event loop was held for {lag:.3f} s"
+    # A blocking call would hold the loop for a whole poll (the server's hint: 1 s) or a whole stream (a sync read
+    # of the SSE lines: the task's 1.5 s and more). The bound is below both, and above what a loaded two-core CI
+    # machine gives when the local stack's processes run these 20 tasks and the test's process waits for a core:
+    # 382 ms once in CI (5-11 ms on the quiet machine).
+    assert lag < 0.75, f"the event loop was held for {lag:.3f} s"
 
 
 def test_a_submit_whose_answer_is_lost_is_retried_to_the_same_task(stack):
