@@ -57,6 +57,8 @@ class StandInSettings(DocsSettings):
     # make dev: the offline video job service the demo video model's jobs go to (Bedrock's async API).
     # Unset in a deployment, where the models that need it are refused at submit.
     demo_video_jobs_url: str | None = None
+    # make dev: the offline batch job services of the demo batch models (Bedrock's and OpenAI's batch APIs).
+    demo_batch_jobs_url: str | None = None
 
 
 class PrunerSettings(DocsSettings):

@@ -140,6 +140,17 @@ def bedrock_client(config: BedrockConfig) -> Any:
     return boto3.client("bedrock-runtime", region_name=config.region, config=timeouts)
 
 
+def batch_clients(settings: WorkerSettings) -> Any:
+    """The clients of the models' provider-native batch jobs (asyncinfer.providers.batch_factory)."""
+    from asyncinfer.providers.batch_factory import BatchClients
+
+    def bedrock(config: BedrockConfig | None, endpoint_url: str | None) -> Any:
+        region = config.region if config is not None else None
+        return boto3.client("bedrock", region_name=region, endpoint_url=endpoint_url, config=CONFIG)
+
+    return BatchClients(bedrock=bedrock, s3=lambda: client("s3"), demo_url=settings.demo_batch_jobs_url)
+
+
 def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
     # Imported on first use: the MCP SDK costs about 0.3 s of cold start, which only tool tasks should pay.
     from asyncinfer.tools.mcp import McpPolicy, McpToolHost

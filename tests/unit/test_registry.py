@@ -52,7 +52,8 @@ def test_the_priced_demo_registry_is_the_demo_registry_with_a_price_on_every_mod
     assert priced.default_chat_model == demo.default_chat_model
     assert priced.models.keys() == demo.models.keys()
     for model_id, spec in priced.models.items():
-        assert spec.model_copy(update={"prices": demo.models[model_id].prices}) == demo.models[model_id]
+        free = {"prices": demo.models[model_id].prices, "batch_prices": demo.models[model_id].batch_prices}
+        assert spec.model_copy(update=free) == demo.models[model_id]
         assert spec.prices != demo.models[model_id].prices, model_id
 
 

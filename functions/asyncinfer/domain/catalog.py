@@ -79,6 +79,30 @@ ProviderConfig = Annotated[OpenAIConfig | BedrockConfig, Field(discriminator="ty
 LOCAL = "local"
 
 
+class BatchApi(BaseModel):
+    """A chat model's provider-native batch jobs (asyncinfer.providers.batch_jobs): Bedrock batch inference
+    (CreateModelInvocationJob over S3 JSONL) or an OpenAI-compatible server's Files + Batches. Per model, as
+    Bedrock's quotas are ("Minimum number of records per batch inference job for ${Model}",
+    https://docs.aws.amazon.com/bedrock/latest/userguide/quotas.html): fewer items than `min_records` run
+    on demand, more are split into jobs of at most `max_records`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api: Literal["bedrock", "openai"]
+    min_records: int = Field(default=100, ge=1)
+    max_records: int = Field(default=10_000, ge=1)
+    # The longest wait between two polls of a running job (no compute while waiting).
+    poll_seconds: int = Field(default=60, ge=1, le=3600)
+    # Bedrock: the service role the job runs as (reads the input, writes the output in the bucket).
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> BatchApi:
+        if self.max_records < self.min_records:
+            raise ValueError("batch.max_records is below batch.min_records")
+        return self
+
+
 class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -107,6 +131,18 @@ class ModelSpec(BaseModel):
     dimensions: int | None = Field(default=None, ge=1, le=16384)
     dimension_choices: list[int] | None = None
     max_input_tokens: int | None = Field(default=None, ge=1)
+    # Chat models whose provider runs batch jobs: how (`batch`) and the provider's published batch price
+    # (`batch_prices`, usually half of `prices`). Without both, a batch's items run on demand.
+    batch: BatchApi | None = None
+    batch_prices: Prices | None = None
+
+    @model_validator(mode="after")
+    def _batch_jobs(self) -> ModelSpec:
+        if (self.batch is None) != (self.batch_prices is None):
+            raise ValueError("a model with batch jobs gives both `batch` and `batch_prices`")
+        if self.batch is not None and self.kind != TaskKind.CHAT:
+            raise ValueError("batch jobs are for chat models only")
+        return self
 
     @model_validator(mode="after")
     def _dimensions_of_embeddings(self) -> ModelSpec:
@@ -156,6 +192,28 @@ class ModelRegistry(BaseModel):
             if spec.expected_seconds is not None and not self.upstream_job(spec):
                 raise ValueError(f"model {model_id!r} gives expected_seconds, which only a job run upstream uses")
         return self
+
+    @model_validator(mode="after")
+    def _batch_apis_match_providers(self) -> ModelRegistry:
+        for model_id, spec in self.models.items():
+            if spec.batch is None or spec.provider == LOCAL:
+                continue  # the local demo models' batch jobs go to the local stack's stand-ins
+            provider = self.providers[spec.provider]
+            if provider.type != spec.batch.api:
+                raise ValueError(f"model {model_id!r}: batch api {spec.batch.api!r} on a {provider.type} provider")
+            if spec.batch.api == "bedrock" and spec.batch.role_arn is None:
+                raise ValueError(f"model {model_id!r}: Bedrock batch jobs need batch.role_arn (their service role)")
+        return self
+
+    def batch_api(self, spec: ModelSpec) -> BatchApi | None:
+        """The model's provider-native batch jobs, if it has them."""
+        return spec.batch if spec.batch_prices is not None else None
+
+    def at_batch_prices(self, spec: ModelSpec) -> ModelSpec:
+        """`spec` with its prices as its batch jobs pay them."""
+        if spec.batch_prices is None:
+            raise ValueError("the model has no batch price")
+        return spec.model_copy(update={"prices": spec.batch_prices})
 
     def runner_only(self, spec: ModelSpec) -> bool:
         """Whether the model's tasks can run on the long-task runner alone: its research tools, its upstream
