@@ -107,6 +107,8 @@ def test_every_answer_through_the_handlers_is_as_its_model_documents_it(aws):
     call("GET", "/v1/messages/batches", "api_batches", query={"limit": "1"})
     call("DELETE", f"/v1/messages/batches/{cancelled['id']}", "api_batches")
     call("GET", f"/v1/batches/{batch['id']}", "api_batches")
+    call("GET", f"/v1/batches/{batch['id']}/results", "api_batches")
+    call("GET", f"/v1/batches/{inline['id']}/results", "api_batches", query={"limit": "1"})
     call("GET", "/v1/batches", "api_batches", query={"limit": "1"})
     call("POST", "/v1/batches/uploads", "api_batches")
     call("DELETE", f"/v1/files/{file['id']}", "api_batches")

@@ -1,14 +1,16 @@
-"""The batches function: the routes of asyncinfer.surfaces.openai_batches, .openai_files and .anthropic_batches,
-with this instance's batches service."""
+"""The batches function: the routes of asyncinfer.surfaces.openai_batches, .batch_results, .openai_files and
+.anthropic_batches, with this instance's batches service."""
 
 from __future__ import annotations
 
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.surfaces import anthropic_batches, openai_batches, openai_files
+from asyncinfer.surfaces import anthropic_batches, batch_results, openai_batches, openai_files
 from asyncinfer.surfaces.edge import build_app
+from asyncinfer.tasks.batch_partial import PartialResults
 from asyncinfer.tasks.batches import Batches
+from asyncinfer.tasks.service import read_result
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 
@@ -18,10 +20,18 @@ def batches() -> Batches:
     return wiring.batches(SETTINGS())
 
 
+@wiring.cached
+def partial_results() -> PartialResults:
+    """Read with the batches service's own store and bucket, its lines spelled as the results file's."""
+    svc = batches()
+    return PartialResults(svc.store, lambda task: read_result(svc.tasks.blobs, task), openai_batches.result_line)
+
+
 app = build_app(
     openai_batches.router,
+    batch_results.router,
     openai_files.router,
     anthropic_batches.router,
-    provide={openai_batches.batches: batches},
+    provide={openai_batches.batches: batches, batch_results.partial_results: partial_results},
 )
 lambda_handler = entry_point(app)

@@ -16,6 +16,7 @@ from asyncinfer.domain.reservations import Hold, Settlement
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsChanged, WebhookSecrets
 from asyncinfer.store.codec import item_to_record, record_to_item, status_guarded_set, task_from_item
 from asyncinfer.store.dynamodb import DynamoTaskStore
+from asyncinfer.store.dynamodb_batch_ends import BatchEndItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.schema import TASK_PREFIX
 
@@ -52,7 +53,7 @@ class _Table:
         return resp.get("Items", []), last["sk"]["S"] if last else None
 
 
-class DynamoBatchStore(_Table, LedgerItems):
+class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
     @staticmethod
     def _key(tenant: str, batch_id: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": BATCH_PREFIX + batch_id}}

@@ -13,7 +13,8 @@ from asyncinfer.domain import anthropic_messages, responses
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
-from asyncinfer.store.base import BatchChanged, BatchStore
+from asyncinfer.store.base import BatchChanged
+from asyncinfer.store.batch_ends import BatchEnd, BatchEndStore
 from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.webhooks import Webhooks
 
@@ -43,7 +44,7 @@ class BatchTracker:
     """The table stream's side: counts ending items, and when the last one ends writes the results and
     announces the batch's end. Every step is safe to repeat."""
 
-    store: BatchStore
+    store: BatchEndStore
     blobs: BlobStore
     webhooks: Webhooks
     result_of: Callable[[Task], dict[str, Any] | None]
@@ -71,6 +72,8 @@ class BatchTracker:
         return self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
 
     def item_ended(self, task: Task) -> Batch | None:
+        # Before the count: once the last item is counted, every ending is in the finishing order.
+        self._record_end(task)
         batch = self.store.count_item(task)
         if batch is None:
             return None
@@ -80,6 +83,13 @@ class BatchTracker:
             data, at = self.payloads.batch_data(batch), batch.ended_at or batch.updated_at
             self.webhooks.announce(batch.tenant, batch.webhook, batch.event_type, batch.id, data, at)
         return batch
+
+    def _record_end(self, task: Task) -> None:
+        """The item's place in its batch's finishing order (read by asyncinfer.tasks.batch_partial)."""
+        ended_ms = task.completed_at or task.failed_at or task.cancelled_at or task.updated_at
+        code = task.error.code if task.error is not None else None
+        end = BatchEnd(index=task.batch_index or 0, status=task.status.value, code=code, ended_ms=ended_ms)
+        self.store.put_batch_end(task.tenant, task.batch_id or "", end, task.expires_at)
 
     def finish(self, batch: Batch) -> Batch:
         """Write the results file, one line per item in input order, streamed: the input is read line by

@@ -30,7 +30,8 @@ from asyncinfer.domain.reservations import reserved_fields
 from asyncinfer.domain.sealing import seal_body
 from asyncinfer.domain.submission import Prepared, Submission, check_idempotency_key, fingerprint
 from asyncinfer.queue.base import BatchJob, MessageQueue
-from asyncinfer.store.base import BatchChanged, BatchStore, HoldRefused, NameClaim, NameTaken
+from asyncinfer.store.base import BatchChanged, HoldRefused, NameClaim, NameTaken
+from asyncinfer.store.batch_ends import BatchEndStore
 from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
 from asyncinfer.tasks.batch_items import BatchItems
 from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
@@ -47,7 +48,7 @@ class Batches(BatchInput, BatchItems):
     """Submit, read, list and cancel batches (the API and the batch function)."""
 
     tasks: TaskService
-    store: BatchStore
+    store: BatchEndStore
     jobs: MessageQueue
     items: MessageQueue
     read_input: Reader
@@ -219,6 +220,7 @@ class Batches(BatchInput, BatchItems):
             raise BatchNotEnded(f"The batch is still {batch.status.value}; cancel it and delete it once it ended")
         # Its items settled their own shares of its reservation: nothing of it is given back.
         self.store.withdraw_batch(batch.model_copy(update={"reserved_e8": None}))
+        self.store.delete_batch_ends(tenant, batch.id)
         files = [batch.input_key, batch.results_key, batch.output_key, batch.errors_key]
         files.append(batch_file_key(tenant, batch.id, ANTHROPIC_RESULTS))
         self.tasks.blobs.delete([key for key in files if key])
