@@ -110,6 +110,9 @@ class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettin
     submit_window_seconds: int = Field(default=60, ge=1, le=3600)
     # Per-tenant in-flight quota: at most this many tasks not yet ended (0 turns it off) -> 429.
     max_inflight_tasks: int = Field(default=1000, ge=0)
+    # Per-tenant submits waiting for their task at once (`Prefer: wait`, each holds a function instance up to
+    # 20 s); more answer at once, as if not asked to wait (0 turns it off).
+    max_waiting_submits: int = Field(default=10, ge=0)
 
 
 class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, StandInSettings):

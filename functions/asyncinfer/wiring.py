@@ -117,6 +117,7 @@ def task_service(settings: ApiSettings) -> TaskService:
             submits_per_window=settings.submits_per_window,
             window_seconds=settings.submit_window_seconds,
             max_inflight=settings.max_inflight_tasks,
+            max_waits=settings.max_waiting_submits,
             long_tasks=settings.runner_function_arn is not None,
             local_jobs=settings.demo_video_jobs_url is not None,
         ),

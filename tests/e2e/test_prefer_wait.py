@@ -1,23 +1,26 @@
 """Sync-then-async on the real local stack (`Prefer: wait=N`, RFC 7240): a submit whose task ends within the wait
 answers with the finished task, one whose task does not answers when the wait is over with the surface's usual
-submit answer, and either says `Preference-Applied: wait=N`; without the header nothing waits."""
+submit answer, and either says `Preference-Applied: wait=N`; without the header nothing waits. A tenant holding all
+its waits (each keeps a function instance) gets the next answer at once, and another tenant's waits are not held up."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import start_stack, stop_stack
+from tests.e2e.conftest import TABLE, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
 PREFER = {"Prefer": "wait=5"}
+WAITS_PER_TENANT = 2
 
 
 @pytest.fixture(scope="module")
 def stack():
-    running = start_stack(ASYNCINFER_DEMO_CHAT_SECONDS="1")
+    running = start_stack(ASYNCINFER_DEMO_CHAT_SECONDS="1", ASYNCINFER_MAX_WAITING_SUBMITS=str(WAITS_PER_TENANT))
     yield running
     stop_stack(running)
 
@@ -116,3 +119,43 @@ def test_a_wait_above_the_limit_is_honoured_up_to_the_limit(stack):
         answer = client.post("/v1/async", json=chat("capped"), headers={"Prefer": "wait=3600"})
     assert answer.headers["Preference-Applied"] == "wait=20"
     assert answer.json()["status"] == "COMPLETED"
+
+
+def held_waits(stack) -> int:
+    found = stack.aws("dynamodb").scan(
+        TableName=TABLE,
+        FilterExpression="begins_with(pk, :pool)",
+        ExpressionAttributeValues={":pool": {"S": "waits#"}},
+        ConsistentRead=True,
+    )
+    return len(found["Items"])
+
+
+def test_a_tenant_holding_all_its_waits_is_answered_at_once_and_another_tenant_still_waits(stack):
+    slow = chat("holds a wait", "demo-deep-research", **SLOW_RESEARCH)
+    other = stack.new_key("waits-other")
+
+    def wait_slowly(_: int):
+        with stack.client() as client:
+            return client.post("/v1/async", json=slow, headers=PREFER)
+
+    with ThreadPoolExecutor(WAITS_PER_TENANT) as pool:
+        holding = [pool.submit(wait_slowly, n) for n in range(WAITS_PER_TENANT)]
+        wait_for(lambda: held_waits(stack) == WAITS_PER_TENANT, timeout=5, what="both waits held")
+        with stack.client() as client:
+            began = time.monotonic()
+            refused = client.post("/v1/async", json=slow, headers=PREFER)
+            took = time.monotonic() - began
+        with stack.client(other) as client:
+            elsewhere = client.post("/v1/async", json=chat("another tenant"), headers=PREFER)
+        held = [future.result() for future in holding]
+
+    assert refused.status_code == 200 and "Preference-Applied" not in refused.headers, refused.headers
+    assert refused.json()["status"] == "CREATED" and took < 2.0, (refused.json(), took)
+    assert elsewhere.headers["Preference-Applied"] == "wait=5" and elsewhere.json()["status"] == "COMPLETED"
+    assert all(answer.headers["Preference-Applied"] == "wait=5" for answer in held)
+    # Every wait gave its hold back: the tenant waits again.
+    assert held_waits(stack) == 0
+    with stack.client() as client:
+        again = client.post("/v1/async", json=chat("waits again"), headers=PREFER)
+    assert again.headers["Preference-Applied"] == "wait=5" and again.json()["status"] == "COMPLETED"

@@ -85,7 +85,7 @@ def test_a_tenant_at_its_stream_cap_gets_a_429_others_do_not_and_ended_streams_g
     stream_handler.settings.cache_clear()
     now = int(time.time())
     for lease in ("a", "b"):  # two streams of acme's still open (on other instances)
-        assert aws.store.open_stream("acme", lease, until=now + 900, limit=2, now=now)
+        assert aws.store.hold_instance("streams", "acme", lease, until=now + 900, limit=2, now=now)
     _, created = aws.api("POST", "/v1/async", body=REFERENCE_BODY)
     aws.run_worker()  # ended: its stream replays and closes
     refused = through_web_adapter(stream_request(event, created["id"]))
@@ -96,7 +96,7 @@ def test_a_tenant_at_its_stream_cap_gets_a_429_others_do_not_and_ended_streams_g
     aws.run_worker()
     assert through_web_adapter(stream_request(event, theirs["id"], tenant="globex")).status_code == 200
     # A lease past its time (a crashed instance's) does not count; a finished stream gives its place back.
-    aws.store.close_stream("acme", "a")
-    assert aws.store.open_stream("acme", "stale", until=now - 1, limit=2, now=now)
+    aws.store.free_instance("streams", "acme", "a")
+    assert aws.store.hold_instance("streams", "acme", "stale", until=now - 1, limit=2, now=now)
     for _ in range(3):
         assert through_web_adapter(stream_request(event, created["id"])).status_code == 200

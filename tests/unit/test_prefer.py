@@ -6,7 +6,7 @@ import pytest
 
 from asyncinfer.domain.model import Task, TaskKind, TaskStatus
 from asyncinfer.domain.prefer import MAX_WAIT_SECONDS, preferences, wait_seconds
-from asyncinfer.tasks.waiting import until_ended
+from asyncinfer.tasks.waiting import WAITS, until_ended, wait_held
 
 
 @pytest.mark.parametrize(
@@ -98,3 +98,44 @@ def test_an_ended_task_is_not_read_again():
     store = Store(done, None, after=0)
     assert until_ended(store, done, 5, clock=clock, pause=clock.pause) is done
     assert store.reads == 0
+
+
+class Holds:
+    """A tenant's holds, as the store keeps them (running out is the store's; here none do)."""
+
+    def __init__(self) -> None:
+        self.held: set[tuple[str, str, str]] = set()
+
+    def hold_instance(self, pool: str, tenant: str, holder: str, *, until: int, limit: int, now: int) -> bool:
+        assert until > now
+        if sum(1 for p, t, _ in self.held if (p, t) == (pool, tenant)) >= limit:
+            return False
+        self.held.add((pool, tenant, holder))
+        return True
+
+    def free_instance(self, pool: str, tenant: str, holder: str) -> None:
+        self.held.discard((pool, tenant, holder))
+
+
+def test_a_tenant_waits_up_to_its_cap_and_each_wait_gives_its_hold_back():
+    holds = Holds()
+    with (
+        wait_held(holds, "acme", 5, 2) as first,
+        wait_held(holds, "acme", 5, 2) as second,
+        wait_held(holds, "acme", 5, 2) as third,
+        wait_held(holds, "other", 5, 2) as elsewhere,
+    ):
+        assert (first, second, third, elsewhere) == (True, True, False, True)
+        assert {(pool, tenant) for pool, tenant, _ in holds.held} == {(WAITS, "acme"), (WAITS, "other")}
+    assert holds.held == set()
+    with wait_held(holds, "acme", 5, 2) as again:
+        assert again
+
+
+def test_a_wait_gives_its_hold_back_when_it_fails_and_no_cap_touches_no_store():
+    holds = Holds()
+    with pytest.raises(RuntimeError), wait_held(holds, "acme", 5, 1):
+        raise RuntimeError("the read failed")
+    assert holds.held == set()
+    with wait_held(None, "acme", 5, 0) as held:  # type: ignore[arg-type]
+        assert held

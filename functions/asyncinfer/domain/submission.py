@@ -72,6 +72,8 @@ class SubmitLimits:
     submits_per_window: int = 0
     window_seconds: int = 60
     max_inflight: int = 0  # Per tenant: at most this many tasks not yet ended (0: no limit).
+    # Per tenant: at most this many submits waiting for their task at once (`Prefer: wait`; 0: no limit).
+    max_waits: int = 0
     inflight_retry_seconds: int = 5
     long_tasks: bool = True  # Whether this deployment has the long-task runner (models with `"runs": "durable"`).
     # Whether the local stack's stand-ins for upstream job services run here (make dev, not a deployment).

@@ -36,6 +36,8 @@ SETTINGS = StreamSettings  # the infra tests check each deployed environment aga
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_RETRY_SECONDS = 5
+# The store's pool of holds counting a tenant's open streams.
+STREAMS = "streams"
 
 
 @wiring.cached
@@ -94,7 +96,7 @@ async def capped_stream(tenant: str, tail: Tail, after: int) -> Response:
     stream_id = uuid.uuid4().hex
     now = int(time.time())
     until = now + int(settings().max_stream_seconds) + 60
-    if not await asyncio.to_thread(store().open_stream, tenant, stream_id, until=until, limit=cap, now=now):
+    if not await asyncio.to_thread(store().hold_instance, STREAMS, tenant, stream_id, until=until, limit=cap, now=now):
         message = f"This tenant already has {cap} streams open; close one, or retry later"
         return JSONResponse(
             {"error": {"code": "too_many_streams", "message": message}},
@@ -112,7 +114,7 @@ async def _released(frames: AsyncIterator[bytes], tenant: str, stream_id: str) -
             yield frame
     finally:
         # Blocking, and brief: it must run even while the stream is being cancelled (the client left).
-        store().close_stream(tenant, stream_id)
+        store().free_instance(STREAMS, tenant, stream_id)
 
 
 async def async_events(request: Request) -> Response:

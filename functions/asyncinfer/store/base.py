@@ -115,6 +115,12 @@ class TaskStore(Protocol):
 
     def get_name(self, tenant: str, namespace: str, value: str) -> NameRecord | None: ...
 
+    def hold_instance(self, pool: str, tenant: str, holder: str, *, until: int, limit: int, now: int) -> bool:
+        """Take one of the tenant's `limit` holds in `pool` (requests keeping a function instance) until `until`,
+        epoch seconds; False when all are held. Holds run out by themselves."""
+
+    def free_instance(self, pool: str, tenant: str, holder: str) -> None: ...
+
     def get(self, tenant: str, task_id: str) -> Task | None: ...
 
     def list(

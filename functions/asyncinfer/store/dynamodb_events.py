@@ -1,5 +1,6 @@
 """The event log of a task (batches of events under the task's own partition key, so a streaming task's
-writes do not share the tenant partition's throughput) and the leases of open SSE streams."""
+writes do not share the tenant partition's throughput), and the holds of requests that keep a function instance
+(open SSE streams, waiting submits)."""
 
 from __future__ import annotations
 
@@ -76,10 +77,11 @@ class EventLogItems:
                 return removed
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def open_stream(self, tenant: str, stream_id: str, *, until: int, limit: int, now: int) -> bool:
-        """Below `limit` open streams of the tenant (leases not yet run out at `now`, epoch seconds), take one
-        until `until`; False at the limit. A lease a crash never gave back runs out by itself."""
-        partition = {":pk": {"S": f"streams#{tenant}"}, ":now": {"N": str(now)}}
+    def hold_instance(self, pool: str, tenant: str, holder: str, *, until: int, limit: int, now: int) -> bool:
+        """Below `limit` holds of the tenant in `pool` (requests keeping a function instance: open streams, waiting
+        submits) not yet run out at `now`, epoch seconds, take one until `until`; False at the limit. A hold a
+        crash never gave back runs out by itself."""
+        partition = {":pk": {"S": f"{pool}#{tenant}"}, ":now": {"N": str(now)}}
         counted = self._ddb.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
@@ -91,10 +93,10 @@ class EventLogItems:
         )
         if counted["Count"] >= limit:
             return False
-        item = {"pk": partition[":pk"], "sk": {"S": f"stream#{stream_id}"}, TTL_ATTRIBUTE: {"N": str(until)}}
+        item = {"pk": partition[":pk"], "sk": {"S": f"hold#{holder}"}, TTL_ATTRIBUTE: {"N": str(until)}}
         self._ddb.put_item(TableName=self._table, Item=item)
         return True
 
-    def close_stream(self, tenant: str, stream_id: str) -> None:
-        key = {"pk": {"S": f"streams#{tenant}"}, "sk": {"S": f"stream#{stream_id}"}}
+    def free_instance(self, pool: str, tenant: str, holder: str) -> None:
+        key = {"pk": {"S": f"{pool}#{tenant}"}, "sk": {"S": f"hold#{holder}"}}
         self._ddb.delete_item(TableName=self._table, Key=key)

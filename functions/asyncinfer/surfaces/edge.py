@@ -31,7 +31,7 @@ from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces.contract import not_found_hint
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.waiting import until_ended
+from asyncinfer.tasks.waiting import until_ended, wait_held
 
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
@@ -182,11 +182,14 @@ def waited(
 ) -> dict[str, Any] | Response:
     """A submit's answer: `submitted` (the surface's submit answer); with `Prefer: wait=N`, once the task ended within
     the wait, `finished` (its read, the result included), else `submitted` as the task then stands, and either way
-    `Preference-Applied` saying the wait was honoured."""
+    `Preference-Applied` saying the wait was honoured. With all the tenant's waits held, `submitted` at once."""
     seconds = wait_seconds(prefer)
     if seconds is None:
         return submitted(task)
-    task = until_ended(svc.store, task, seconds)
+    with wait_held(svc.store, task.tenant, seconds, svc.limits.max_waits) as held:
+        if not held:
+            return submitted(task)
+        task = until_ended(svc.store, task, seconds)
     body = finished(svc.view(task)) if task.terminal else submitted(task)
     return Response(
         status_code=200,
