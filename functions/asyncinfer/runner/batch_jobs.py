@@ -1,0 +1,247 @@
+"""A part of a batch sent up as one provider batch job (asyncinfer.providers.batch_jobs), on the durable runner:
+one execution per part, named `batchpart-<batch id>-<part>` (start_part), as checkpointed steps:
+
+1. `prepare`: the part's items still waiting, as the job's input file (`<part prefix>/input.jsonl` in the bucket).
+   Too few for the model's minimum: nothing is started and every item is handed back (`absent`).
+2. `start`: the job, started with a token of the batch and part, and kept on the part's record
+   (`<part prefix>/job.json`) before the step returns: an interrupted step that runs again finds it there instead
+   of starting a second job where the upstream has no idempotency.
+3. `wait-N` / `poll-N`: durable waits, which cost no compute
+   (https://docs.aws.amazon.com/durable-functions/sdk-reference/operations/wait/), growing up to the model's
+   `batch.poll_seconds`, each followed by one poll. A poll that finds the batch cancelling, or past its deadline,
+   stops the job upstream; what it produced is still collected.
+4. `results`, then `collect-C`: the records in steps of CHUNK. Each item is claimed (CREATED -> IN_PROGRESS, fenced
+   by its attempt, asyncinfer.tasks.claims) and completed or failed through the worker, so usage (at the model's
+   batch price), counting and webhooks are those of any task. An ended item is left alone: a collect step that
+   runs again completes nothing twice.
+5. `absent`: the items the job did not answer (stopped, expired, too few) are handed to `on_absent`, the caller's
+   decision (run them on demand, or fail them as expired)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from asyncinfer.blobs.base import BlobStore
+from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.model import TaskKind, TaskStatus, Usage, now_ms
+from asyncinfer.domain.records import BatchStatus
+from asyncinfer.providers.base import Finished, ProviderError
+from asyncinfer.providers.batch_jobs import BatchJobs, BatchRecord, RecordResult, batchable
+from asyncinfer.runner.steps import RetryStep, Steps
+from asyncinfer.store.base import BatchStore
+from asyncinfer.tasks.claims import NotClaimed, claim
+from asyncinfer.tasks.outcomes import Outcome
+from asyncinfer.tasks.worker import Worker
+
+log = logging.getLogger(__name__)
+CHUNK = 100
+FIRST_POLL_SECONDS = 5
+MAX_POLLS = 2000
+
+
+def part_prefix(tenant: str, batch_id: str, part: int) -> str:
+    return f"batches/{tenant}/{batch_id}/upstream/{part}"
+
+
+def execution_name(batch_id: str, part: int) -> str:
+    return f"batchpart-{batch_id}-{part}"
+
+
+def part_event(tenant: str, batch_id: str, part: int) -> dict[str, Any]:
+    """The runner's event for a part (its handler tells it from a task's by `batch_part`)."""
+    return {"batch_part": {"tenant": tenant, "batch_id": batch_id, "part": part}}
+
+
+class NamedExecutions(Protocol):
+    def start_named(self, name: str, event: dict[str, Any]) -> str: ...
+
+
+def start_part(
+    executions: NamedExecutions, blobs: BlobStore, tenant: str, batch_id: str, part: int, model: str, indexes: list[int]
+) -> str:
+    """The one call that sends a part of a batch up as a provider batch job: its record (the model and the items'
+    indexes), then its execution. Repeating it is harmless: same record, same execution name."""
+    record = {"model": model, "indexes": sorted(indexes)}
+    blobs.put(f"{part_prefix(tenant, batch_id, part)}/part.json", json.dumps(record).encode(), "application/json")
+    return executions.start_named(execution_name(batch_id, part), part_event(tenant, batch_id, part))
+
+
+@dataclass(frozen=True)
+class Part:
+    tenant: str
+    batch_id: str
+    number: int
+
+    @property
+    def prefix(self) -> str:
+        return part_prefix(self.tenant, self.batch_id, self.number)
+
+    @property
+    def token(self) -> str:
+        return f"{self.batch_id}-{self.number}"
+
+
+class BatchJobSteps:
+    def __init__(
+        self,
+        worker: Worker,
+        batches: BatchStore,
+        jobs_for: Callable[[ModelSpec], BatchJobs | None],
+        on_absent: Callable[[str, str, list[int]], None] | None = None,
+    ) -> None:
+        self.worker = worker
+        self.batches = batches
+        self._jobs_for = jobs_for
+        self._on_absent = on_absent
+
+    def run(self, tenant: str, batch_id: str, number: int, steps: Steps) -> dict[str, Any]:
+        part = Part(tenant, batch_id, number)
+        prepared = steps.step("prepare", partial(self._prepare, part))
+        sent, counts = prepared["sent"], {"completed": 0, "failed": 0}
+        if sent:
+            job = steps.step("start", partial(self._start, part, prepared["model"]))
+            ended = self._wait(part, prepared["model"], job, steps)
+            found = steps.step("results", partial(self._found, prepared["model"], job))
+            for c in range(-(-found["count"] // CHUNK)):
+                done = steps.step(f"collect-{c}", partial(self._collect, part, prepared["model"], job, c))
+                counts = {name: counts[name] + done[name] for name in counts}
+            answered = set(found["indexes"])
+            absent = [i for i in sent if i not in answered] + prepared["left"]
+        else:
+            ended, absent = {"status": "not_started"}, prepared["left"]
+        if absent and self._on_absent is not None:
+            steps.step("absent", partial(self._hand_back, part, sorted(absent)))
+        return {"status": ended["status"], **counts, "absent": sorted(absent)}
+
+    def _spec(self, model: str) -> ModelSpec:
+        registry = self.worker.registry
+        return registry.resolve(model, TaskKind.CHAT)
+
+    def _jobs(self, model: str) -> BatchJobs:
+        jobs = self._jobs_for(self._spec(model))
+        if jobs is None:
+            raise RetryStep("invalid_request", f"{model} has no batch jobs here")
+        return jobs
+
+    def _prepare(self, part: Part) -> dict[str, Any]:
+        raw = self.worker.blobs.get(f"{part.prefix}/part.json")
+        if raw is None:
+            raise RetryStep("internal_error", f"the part record {part.prefix}/part.json is missing")
+        record = json.loads(raw)
+        model, indexes = record["model"], record["indexes"]
+        ids = {index: item_task_id(part.batch_id, index) for index in indexes}
+        tasks = self.batches.get_tasks(part.tenant, list(ids.values()))
+        going, left = [], []
+        for index in indexes:
+            task = tasks.get(ids[index])
+            if task is None or task.terminal:
+                continue  # made ended (cancelled, refused) or gone: nothing to send
+            request = self.worker.stored_request(task)
+            if task.status == TaskStatus.CREATED and batchable(request):
+                going.append(BatchRecord(index, request))
+            else:
+                left.append(index)
+        spec = self._spec(model)
+        api = self.worker.registry.batch_api(spec)
+        if api is None or len(going) < api.min_records:
+            return {"model": model, "sent": [], "left": sorted(left + [r.index for r in going])}
+        jobs = self._jobs(model)
+        data = jobs.prepare(self.worker.upstream_for(spec), going)
+        self.worker.blobs.put(f"{part.prefix}/input.jsonl", data, "application/jsonl")
+        return {"model": model, "sent": [r.index for r in going], "left": sorted(left)}
+
+    def _start(self, part: Part, model: str) -> dict[str, Any]:
+        blobs = self.worker.blobs
+        kept = blobs.get(f"{part.prefix}/job.json")
+        if kept is not None:
+            return json.loads(kept)  # started by an earlier run of this step
+        data = blobs.get(f"{part.prefix}/input.jsonl")
+        if data is None:
+            raise RetryStep("internal_error", f"the part's input {part.prefix}/input.jsonl is missing")
+        input_uri, output_uri = blobs.uri(f"{part.prefix}/input.jsonl"), blobs.uri(f"{part.prefix}/output/")
+        spec = self._spec(model)
+        try:
+            job = self._jobs(model).start(self.worker.upstream_for(spec), data, input_uri, output_uri, part.token)
+        except ProviderError as exc:
+            raise RetryStep(exc.code, exc.message) from None
+        blobs.put(f"{part.prefix}/job.json", json.dumps(job).encode(), "application/json")
+        return job
+
+    def _wait(self, part: Part, model: str, job: dict[str, Any], steps: Steps) -> dict[str, Any]:
+        api = self.worker.registry.batch_api(self._spec(model))
+        longest = api.poll_seconds if api is not None else 60
+        wait, stopped = min(FIRST_POLL_SECONDS, longest), False
+        for n in range(MAX_POLLS):
+            steps.pause(f"wait-{n}", wait)
+            wait = min(longest, max(wait + 1, int(wait * 1.5)))
+            polled = steps.step(f"poll-{n}", partial(self._poll, part, model, job, stopped))
+            stopped = polled["stopped"]
+            if polled["state"] != "running":
+                return polled
+        raise RetryStep("timeout", f"the batch job did not end within {MAX_POLLS} polls")
+
+    def _poll(self, part: Part, model: str, job: dict[str, Any], stopped: bool) -> dict[str, Any]:
+        jobs = self._jobs(model)
+        if not stopped and self._should_stop(part):
+            jobs.stop(job)
+            stopped = True
+        try:
+            state = jobs.poll(job)
+        except ProviderError as exc:
+            raise RetryStep(exc.code, exc.message) from None
+        polled = {"state": state.state, "status": state.status, "processed": state.processed, "total": state.total}
+        return {**polled, "stopped": stopped, "error": state.error}
+
+    def _should_stop(self, part: Part) -> bool:
+        """The batch is being cancelled, or its completion window has passed."""
+        batch = self.batches.get_batch(part.tenant, part.batch_id)
+        if batch is None or batch.status == BatchStatus.CANCELLING:
+            return True
+        deadline = getattr(batch, "deadline_at", None)  # the completion window's end, where the batch has one
+        return deadline is not None and now_ms() >= deadline
+
+    def _results(self, model: str, job: dict[str, Any]) -> list[RecordResult]:
+        try:
+            return sorted(self._jobs(model).results(job), key=lambda r: r.index)
+        except ProviderError as exc:
+            raise RetryStep(exc.code, exc.message) from None
+
+    def _found(self, model: str, job: dict[str, Any]) -> dict[str, Any]:
+        results = self._results(model, job)
+        return {"count": len(results), "indexes": [r.index for r in results]}
+
+    def _collect(self, part: Part, model: str, job: dict[str, Any], chunk: int) -> dict[str, int]:
+        spec = self.worker.registry.at_batch_prices(self._spec(model))
+        mine = self._results(model, job)[chunk * CHUNK : (chunk + 1) * CHUNK]
+        ids = {r.index: item_task_id(part.batch_id, r.index) for r in mine}
+        tasks = self.batches.get_tasks(part.tenant, list(ids.values()))
+        counts = {"completed": 0, "failed": 0}
+        for result in mine:
+            task = tasks.get(ids[result.index])
+            if task is None or task.terminal:
+                continue
+            now = now_ms()
+            try:
+                claimed = claim(self.worker.store, task, now, now + 60_000)
+            except NotClaimed:
+                continue  # ended or taken meanwhile: its ending is someone else's
+            if result.code is not None:
+                outcome = self.worker.finish_failed(claimed, result.code, result.message or result.code)
+                counts["failed"] += outcome == Outcome.FAILED
+                continue
+            usage = result.usage.model_copy(update={"cost": spec.prices.cost(result.usage)}) if result.usage else None
+            finished = Finished(result.finish_reason, usage or Usage())
+            outcome = self.worker.complete(claimed, result.text or "", finished, claimed.event_seq)
+            counts["completed"] += outcome == Outcome.COMPLETED
+        return counts
+
+    def _hand_back(self, part: Part, absent: list[int]) -> dict[str, Any]:
+        assert self._on_absent is not None
+        self._on_absent(part.tenant, part.batch_id, absent)
+        return {"absent": len(absent)}
