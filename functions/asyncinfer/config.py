@@ -93,6 +93,8 @@ class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings):
     queue_url: str = Field(min_length=1)
     # A task still CREATED this long after its submit has lost its message; re-sent at most this often.
     orphan_after_seconds: int = Field(default=600, ge=1)
+    # The batch function's queue: a batch whose completion window ended is sent its batch job (which expires it).
+    batch_queue_url: str | None = None
 
 
 class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings, StandInSettings):

@@ -99,6 +99,7 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
         task_queue(settings.queue_url, settings.lane_urls()),
         after_ms=settings.orphan_after_seconds * 1000,
         executions=executions(settings),
+        batch_jobs=SqsQueue(client("sqs"), settings.batch_queue_url) if settings.batch_queue_url else None,
     )
 
 

@@ -36,6 +36,7 @@ class Sweeper(Construct):
                 "ASYNCINFER_TABLE_NAME": table.table_name,
                 **queues.lane_environment(),
                 "ASYNCINFER_ORPHAN_AFTER_SECONDS": str(config.orphan_after_seconds),
+                "ASYNCINFER_BATCH_QUEUE_URL": queues.batches.queue_url,
             },
         ).function
         # Scans only the sparse in-flight index; reads and marks the tasks it finds, and re-sends. Queries the
@@ -45,6 +46,8 @@ class Sweeper(Construct):
         grant_table(table, self.function, "dynamodb:DeleteItem")
         for lane in queues.task_lanes():
             lane.grant_send_messages(self.function)
+        # A batch whose completion window ended: its batch job expires its unfinished items.
+        queues.batches.grant_send_messages(self.function)
         if parts.runner is not None:
             # A long task whose execution ended without ending it is failed: it reads the execution.
             grant_executions(self.function, parts.runner, "lambda:GetDurableExecution")

@@ -46,12 +46,14 @@ class Poller:
         functions: LocalFunctions,
         function: str,
         concurrency: int = 2,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self._sqs = sqs
         self._url = queue_url
         self._arn = queue_arn
         self._functions = functions
         self._function = function
+        self._batch_size = batch_size
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"poller-{function}-{i}", daemon=True) for i in range(concurrency)
@@ -78,7 +80,7 @@ class Poller:
         """Receive one batch, run it, delete what succeeded. Returns how many messages were received."""
         messages = self._sqs.receive_message(
             QueueUrl=self._url,
-            MaxNumberOfMessages=BATCH_SIZE,
+            MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])

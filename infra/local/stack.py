@@ -44,8 +44,21 @@ DEADLINE_SWEEP_SECONDS = 5
 # Batch items have their own poller (their own event source mapping and concurrency on AWS), and so has
 # each class's lane: the priority class as many as the default one, flex one (weighted shares, as on AWS).
 BATCH_ITEM_POLLERS = 1
+# ASYNCINFER_BATCH_ITEM_CONCURRENCY=n: the batch-items lane runs n items at a time (n pollers of one message each),
+# as MaximumConcurrency bounds its event source mapping on AWS.
+BATCH_ITEM_CONCURRENCY = "ASYNCINFER_BATCH_ITEM_CONCURRENCY"
 FLEX_POLLERS = 1
 LOCAL_TIMEOUTS = {"worker": WORKER_TIMEOUT_SECONDS, "batch": 300, "notifier": 60, "webhook_sender": 30}
+
+
+def batch_item_lane() -> tuple[int, int]:
+    """The batch-items lane's pollers and the messages each receives at once."""
+    concurrency = os.environ.get(BATCH_ITEM_CONCURRENCY)
+    if not concurrency:
+        return BATCH_ITEM_POLLERS, BATCH_SIZE
+    if not concurrency.isdigit() or int(concurrency) < 1:
+        raise SystemExit(f"{BATCH_ITEM_CONCURRENCY} must be a whole number of items, at least 1; got {concurrency!r}")
+    return int(concurrency), 1
 
 
 def event_sources(
@@ -53,6 +66,7 @@ def event_sources(
 ) -> list[Poller | Lane | StreamPoller | Every]:
     """What invokes the functions on AWS: the queues' and the table stream's event sources, the schedule."""
     sqs = emulator.client("sqs")
+    item_pollers, item_batch = batch_item_lane()
     return [
         Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker", worker_pollers),
         Poller(sqs, resources.priority_queue_url, resources.priority_queue_arn, functions, "worker", worker_pollers),
@@ -65,7 +79,8 @@ def event_sources(
             resources.batch_items_queue_arn,
             functions,
             "worker",
-            BATCH_ITEM_POLLERS,
+            item_pollers,
+            item_batch,
         ),
         Poller(sqs, resources.dlq_url, resources.dlq_arn, functions, "dead_letter", 1),
         Poller(sqs, resources.webhook_dlq_url, resources.webhook_dlq_arn, functions, "dead_letter", 1),
@@ -168,7 +183,8 @@ def worker_threads(options: StackOptions) -> int:
     """The worker's threads in this process: on AWS each worker instance runs its batch in threads of its
     own; here the instances (pollers) share one process, so the pool holds a batch for each of them, and a
     batch of items never waits on another."""
-    return BATCH_SIZE * (2 * options.worker_pollers + BATCH_ITEM_POLLERS)
+    pollers, size = batch_item_lane()
+    return BATCH_SIZE * 2 * options.worker_pollers + pollers * size
 
 
 def pool_connections(threads: int) -> None:

@@ -56,7 +56,14 @@ def test_a_batch_runs_every_item_and_writes_one_result_line_per_custom_id(aws):
     run_all(aws)
     done = get(aws, batch["id"])
     assert done["status"] == "completed"
-    assert done["request_counts"] == {"total": 7, "completed": 6, "failed": 1, "cancelled": 0, "pending": 0}
+    assert done["request_counts"] == {
+        "total": 7,
+        "completed": 6,
+        "failed": 1,
+        "cancelled": 0,
+        "expired": 0,
+        "pending": 0,
+    }
     lines = results(aws, done)
     assert [line["custom_id"] for line in lines] == [r["custom_id"] for r in requests]
     by_id = {line["custom_id"]: line for line in lines}
@@ -129,7 +136,14 @@ def test_cancelling_a_batch_cancels_its_unfinished_items_and_ends_it(aws):
     run_all(aws)
     done = get(aws, batch["id"])
     assert done["status"] == "cancelled"
-    assert done["request_counts"] == {"total": 5, "completed": 0, "failed": 0, "cancelled": 5, "pending": 0}
+    assert done["request_counts"] == {
+        "total": 5,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 5,
+        "expired": 0,
+        "pending": 0,
+    }
     assert {line["status"] for line in results(aws, done)} == {"CANCELLED"}
     status, again = aws.api("POST", f"/v1/batches/{batch['id']}/cancel", function="api_batches")
     assert status == 409 and again["error"]["code"] == "batch_ended"
@@ -241,7 +255,14 @@ def test_a_notifier_that_fails_while_finishing_is_retried_and_counts_each_item_o
     assert failures
     done = get(aws, batch["id"])
     assert done["status"] == "completed"
-    assert done["request_counts"] == {"total": 4, "completed": 4, "failed": 0, "cancelled": 0, "pending": 0}
+    assert done["request_counts"] == {
+        "total": 4,
+        "completed": 4,
+        "failed": 0,
+        "cancelled": 0,
+        "expired": 0,
+        "pending": 0,
+    }
     assert len(results(aws, done)) == 4
 
 

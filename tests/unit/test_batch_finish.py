@@ -71,7 +71,14 @@ def test_finishing_a_batch_of_2000_items_with_125_mib_of_results_holds_a_few_mib
 
     tracker = BatchTracker(Store(batch_id), blobs, webhooks=None, result_of=result_of, payloads=PAYLOADS)
     batch = SimpleNamespace(
-        id=batch_id, tenant="acme", input_key="in", status="in_progress", total=COUNT, ended=COUNT, endpoint="/v1/async"
+        id=batch_id,
+        tenant="acme",
+        input_key="in",
+        status="in_progress",
+        total=COUNT,
+        ended=COUNT,
+        expired=0,
+        endpoint="/v1/async",
     )
     tracemalloc.start()
     tracker.finish(batch)

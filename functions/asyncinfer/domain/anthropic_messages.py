@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asyncinfer.domain.deadlines import BATCH_EXPIRED
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import TaskStatus
 
@@ -148,6 +149,8 @@ def result_line(line: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {"type": "succeeded", "message": message(line.get("id"), line["response"])}
     elif status == TaskStatus.CANCELLED.value:
         result = {"type": "canceled"}
+    elif (line.get("error") or {}).get("code") == BATCH_EXPIRED:
+        result = {"type": "expired"}
     else:
         problem = line.get("error") or {"code": "missing", "message": "The item has no task"}
         result = {"type": "errored", "error": error(problem.get("code"), problem.get("message"))}

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from asyncinfer.domain.deadlines import parse_duration
 from asyncinfer.domain.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import id_time_ms, new_task_id
 from asyncinfer.domain.records import BatchEndpoint
 
 MAX_CUSTOM_ID = 64
+# A completion window: OpenAI's `24h`, or (this API's extension) any duration from a second to a week.
+MIN_WINDOW_MS = 1000
+MAX_WINDOW_MS = 7 * 86400 * 1000
 
 
 class InvalidBatch(InvalidRequest):
@@ -38,6 +42,17 @@ class BatchNotEnded(InvalidRequest):
     code = "batch_not_ended"
 
 
+def window_ms(text: str) -> int:
+    """A completion window (`24h`, `90m`, `20s`, `1h30m`, bare seconds) in milliseconds, within a second and a week."""
+    try:
+        ms = parse_duration(text, "completion_window")
+    except InvalidRequest as exc:
+        raise ValueError(exc.message) from None
+    if not MIN_WINDOW_MS <= ms <= MAX_WINDOW_MS:
+        raise ValueError(f"completion_window must be between 1s and 168h; got {text[:40]!r}")
+    return ms
+
+
 def item_task_id(batch_id: str, index: int) -> str:
     """The id of a batch's item: fixed by the batch and the line, so a repeated batch job makes none twice."""
     rand = int.from_bytes(hashlib.sha256(f"{batch_id}:{index}".encode()).digest()[:10], "big")
@@ -52,9 +67,9 @@ class BatchRequest(BaseModel):
     endpoint: BatchEndpoint = Field(default=BatchEndpoint.ASYNC, strict=False)
     requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
-    # OpenAI's Batch API: a file from POST /v1/files, and its only completion window.
+    # OpenAI's Batch API: a file from POST /v1/files; its completion window (`24h`, or any duration: our extension).
     input_file_id: str | None = Field(default=None, min_length=1, max_length=128)
-    completion_window: Literal["24h"] | None = None
+    completion_window: str | None = Field(default=None, max_length=40)
     # Taken as OpenAI's SDK sends it; outputs here live as long as the batch (retention_days).
     output_expires_after: dict[str, Any] | None = None
     webhook: dict[str, Any] | None = None
@@ -62,6 +77,13 @@ class BatchRequest(BaseModel):
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=16
     )
+
+    @field_validator("completion_window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            window_ms(value)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> BatchRequest:

@@ -23,6 +23,9 @@ from asyncinfer.domain.model import Task
 
 START_TIMEOUT = "start_timeout"
 DEADLINE_EXCEEDED = "deadline_exceeded"
+# A batch's item unfinished when its batch's completion window ended (OpenAI's error code for it).
+BATCH_EXPIRED = "batch_expired"
+BATCH_EXPIRED_MESSAGE = "The request could not be executed before the completion window ended"
 START_HEADER = "x-fal-request-timeout"
 CANCEL_AFTER_HEADER = "cancel-after"
 # fal's floor is 0.1 s; a week is past any task's sense (and under the retention of its record).
@@ -111,6 +114,8 @@ def missed(task: Task, now: int) -> tuple[str, str] | None:
     """The deadline `task` has missed at `now`, as the (code, message) it fails with; None if none."""
     if task.terminal:
         return None
+    if task.batch_deadline is not None and now >= task.batch_deadline:
+        return BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE
     if task.started_at is None and task.start_by is not None and now >= task.start_by:
         return START_TIMEOUT, "The task did not start before its start deadline"
     finish_by = task.finish_by if task.started_at is None else finish_by_at_start(task, task.started_at)
@@ -120,5 +125,6 @@ def missed(task: Task, now: int) -> tuple[str, str] | None:
 
 
 def due_times(task: Task) -> list[int]:
-    """When the sweeper must look at `task` (each deadline that may still fall due), in order."""
-    return sorted({t for t in (task.start_by, task.finish_by) if t is not None})
+    """When the sweeper must look at `task` (each deadline that may still fall due), in order. Its batch's window is
+    watched once for the whole batch (the batch's own due), not once per item."""
+    return sorted({t for t in (task.start_by, task.finish_by) if t is not None and t != task.batch_deadline})

@@ -217,6 +217,8 @@ class Task(BaseModel):
     batch_id: str | None = None
     batch_index: int | None = None
     custom_id: str | None = None
+    # Its batch's completion window's end (epoch ms): missed, it ends `batch_expired` (asyncinfer.domain.deadlines).
+    batch_deadline: int | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
     # A chat task the worker handed over to the runner (asyncinfer.tasks.handover), epoch ms: from then on

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from asyncinfer.domain.model import WebhookTarget
 
-BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled")
+BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled", "batch.expired")
 
 
 class BatchStatus(StrEnum):
@@ -16,9 +16,11 @@ class BatchStatus(StrEnum):
     CANCELLING = "cancelling"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    # Its completion window passed: the items finished by then are its results, the rest ended `batch_expired`.
+    EXPIRED = "expired"
 
 
-BATCH_ENDED: frozenset[BatchStatus] = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELLED})
+BATCH_ENDED: frozenset[BatchStatus] = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELLED, BatchStatus.EXPIRED})
 
 
 class BatchEndpoint(StrEnum):
@@ -49,6 +51,7 @@ class Batch(BaseModel):
     completed: int = 0
     failed: int = 0
     cancelled: int = 0
+    expired: int = 0  # FAILED items whose error is batch_expired, counted apart from `failed`
     created_at: int
     updated_at: int
     ended_at: int | None = None
@@ -56,9 +59,12 @@ class Batch(BaseModel):
     # The normalized input ({custom_id, body} per line) in the bucket; the results once every item ended.
     input_key: str
     results_key: str | None = None
-    # OpenAI's Batch API: the input file, the window (always 24h), and the output and error files' keys.
+    # OpenAI's Batch API: the input file, the window as given (24h, or a duration such as 20s), and the output and
+    # error files' keys.
     input_file_id: str | None = None
     completion_window: str | None = None
+    # The window's end (epoch ms): items unfinished by then end FAILED `batch_expired` and the batch EXPIRED.
+    deadline_at: int | None = None
     output_key: str | None = None
     errors_key: str | None = None
     webhook: WebhookTarget | None = None
@@ -72,10 +78,12 @@ class Batch(BaseModel):
 
     @property
     def ended(self) -> int:
-        return self.completed + self.failed + self.cancelled
+        return self.completed + self.failed + self.cancelled + self.expired
 
     @property
     def event_type(self) -> str:
+        if self.status == BatchStatus.EXPIRED:
+            return "batch.expired"
         return "batch.cancelled" if self.status == BatchStatus.CANCELLED else "batch.completed"
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from asyncinfer.domain.model import Task
+from asyncinfer.domain.deadlines import BATCH_EXPIRED
+from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.domain.reservations import Hold, Settlement
 from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsChanged, WebhookSecrets
@@ -18,15 +19,28 @@ from asyncinfer.store.codec import item_to_record, record_to_item, status_guarde
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_batch_ends import BatchEndItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
-from asyncinfer.store.schema import TASK_PREFIX
+from asyncinfer.store.schema import BATCH_DUE, DUE_PK, TASK_PREFIX
 
 BATCH_PREFIX = "batch#"
 DELIVERY_PREFIX = "whd#"
 SECRET_KEY = "whsecret"
 BATCH_JSON = frozenset({"webhook", "metadata"})
 DELIVERY_JSON = frozenset({"attempts"})
-# The items (their lines) that ended, one number set per terminal status; their sizes are the counts.
-ENDED_SETS = {"COMPLETED": "completed_items", "FAILED": "failed_items", "CANCELLED": "cancelled_items"}
+# The items (their lines) that ended, one number set per terminal status (and one for the FAILED items that
+# ended `batch_expired`); their sizes are the counts.
+ENDED_SETS = {
+    "COMPLETED": "completed_items",
+    "FAILED": "failed_items",
+    "CANCELLED": "cancelled_items",
+    "EXPIRED": "expired_items",
+}
+
+
+def ended_set(task: Task) -> str:
+    """The number set an ended item of a batch is counted in."""
+    if task.status == TaskStatus.FAILED and task.error is not None and task.error.code == BATCH_EXPIRED:
+        return ENDED_SETS["EXPIRED"]
+    return ENDED_SETS[task.status.value]
 
 
 def _conflict(exc: ClientError, *codes: str) -> bool:
@@ -69,12 +83,15 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
         puts: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         ]
+        if batch.deadline_at is not None:
+            # Written with the batch: its window is always watched, once for all of its items.
+            puts.append({"Put": {"TableName": self._table, "Item": self._window_due(batch)}})
         holds = self.hold_items(batch.tenant, hold)
-        if claim is None and not holds:
+        if claim is None and len(puts) == 1 and not holds:
             self._ddb.put_item(**puts[0]["Put"])
             return
         if claim is None:
-            self.transact(puts + holds, holds_from=len(puts))
+            self.transact(puts + holds, holds_from=len(puts) if holds else None)
             return
         name = DynamoTaskStore._name_item(batch.tenant, claim, batch.id, batch.expires_at)
         puts.append({"Put": {"TableName": self._table, "Item": name, **DynamoTaskStore._name_free()}})
@@ -84,6 +101,11 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
             if _conflict(exc, "TransactionCanceledException"):
                 raise NameTaken(claim) from exc
             raise
+
+    def _window_due(self, batch: Batch) -> dict[str, Any]:
+        at = batch.deadline_at or 0
+        sk = f"{at:013d}#{batch.tenant}#{BATCH_DUE}{batch.id}"
+        return {"pk": {"S": DUE_PK}, "sk": {"S": sk}, "expires_at": {"N": str(at // 1000 + 86400)}}
 
     def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:
         keys = [self._key(batch.tenant, batch.id)]
@@ -135,7 +157,7 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
                 Key=self._key(task.tenant, task.batch_id or ""),
                 UpdateExpression="ADD #ended :index SET updated_at = :now",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#ended": ENDED_SETS[task.status.value]},
+                ExpressionAttributeNames={"#ended": ended_set(task)},
                 ExpressionAttributeValues={
                     ":index": {"NS": [str(task.batch_index or 0)]},
                     ":now": {"N": str(int(time.time() * 1000))},

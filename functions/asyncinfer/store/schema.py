@@ -29,6 +29,8 @@ LANE_BUCKET_MS = 1_000
 # Not a tenant either: the deadlines the sweeper watches, one item per (time, task), sk "<ms, 13 digits>#<tenant>#<id>"
 # so that a query finds the ones due. One partition: about 1,000 deadlines set or cleared per second.
 DUE_PK = "_due"
+# A batch's completion window has one `_due` item for all of its items, its id prefixed so.
+BATCH_DUE = "batch:"
 # Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
 NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.

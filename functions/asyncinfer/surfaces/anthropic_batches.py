@@ -33,7 +33,10 @@ STATUS = {
     BatchStatus.CANCELLING: "canceling",
     BatchStatus.COMPLETED: "ended",
     BatchStatus.CANCELLED: "ended",
+    BatchStatus.EXPIRED: "ended",
 }
+# Anthropic's: a Message Batch expires 24 hours after its creation (a shorter `completion_window` is our extension).
+DEFAULT_WINDOW = "24h"
 
 
 def public_id(batch_id: str) -> str:
@@ -55,9 +58,9 @@ def _time(ms: int | None) -> str | None:
 
 def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]:
     """A batch as Anthropic's MessageBatch. Its counts are the items' as they end (Anthropic's stay zero until
-    the batch ends; their sum is the total either way); nothing here expires while it runs (`expired` is 0)."""
+    the batch ends; their sum is the total either way). `expires_at` is its completion window's end."""
     ended = batch.status in BATCH_ENDED
-    expires = batch.expires_at * 1000 if batch.expires_at is not None else batch.created_at
+    expires = batch.deadline_at or (batch.expires_at * 1000 if batch.expires_at is not None else batch.created_at)
     return {
         "id": public_id(batch.id),
         "type": "message_batch",
@@ -67,7 +70,7 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
             "succeeded": batch.completed,
             "errored": batch.failed,
             "canceled": batch.cancelled,
-            "expired": 0,
+            "expired": batch.expired,
         },
         "created_at": _time(batch.created_at),
         "ended_at": _time(batch.ended_at) if ended else None,
@@ -91,6 +94,8 @@ class MessageBatchCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     requests: list[MessageBatchRequest] = Field(min_length=1)
+    # Not Anthropic's (its window is 24 h): as on /v1/batches, a shorter or longer one such as `20s` or `90m`.
+    completion_window: str = Field(default=DEFAULT_WINDOW, max_length=40)
 
 
 Stamp = str  # RFC 3339
@@ -103,7 +108,7 @@ MessageBatch = answer(
         "MessageBatchRequestCounts", **dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), int)
     ),
     created_at=(str, Field(description="RFC 3339, as every time of a message batch")),
-    expires_at=(str, Field(description="When the batch record and its results are deleted")),
+    expires_at=(str, Field(description="When its completion window ends: requests unfinished then expire")),
     ended_at=(Stamp | None, absent("Once ended (null until then, as Anthropic sends it)", nullable=True)),
     cancel_initiated_at=(Stamp | None, absent("Once a cancel was asked for", nullable=True)),
     archived_at=(Stamp | None, absent("Never set here: no batch is archived", nullable=True)),
@@ -165,7 +170,8 @@ def create(svc: BatchesService, request: body(MessageBatchCreate)) -> dict:
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from None
     items = [{"custom_id": r.custom_id, "body": r.params} for r in parsed.requests]
-    internal = {"endpoint": BatchEndpoint.MESSAGES.value, "requests": items}
+    window = parsed.completion_window
+    internal = {"endpoint": BatchEndpoint.MESSAGES.value, "requests": items, "completion_window": window}
     return render(submit(router, svc.create, internal, submission("message_batch"), counted="BatchesSubmitted"))
 
 

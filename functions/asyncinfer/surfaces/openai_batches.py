@@ -53,7 +53,8 @@ def progress(batch: BatchRecord) -> dict[str, Any]:
 
 def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]:
     """A batch as OpenAI's Batch object (integer epoch seconds, its statuses and request_counts), with this API's extras
-    beside it: the counts of cancelled and pending items, progress, results_url, schedule, webhook."""
+    beside it: the counts of cancelled, expired and pending items, progress, results_url, schedule, webhook, and
+    when the record is deleted (retention_expires_at)."""
     ended = batch.status in BATCH_ENDED
     out: dict[str, Any] = {
         "id": public_id(batch.id),
@@ -67,11 +68,13 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
         "error_file_id": files.batch_file_id(batch.id, "errors") if batch.errors_key else None,
         "created_at": _seconds(batch.created_at),
         "in_progress_at": _seconds(batch.created_at),
-        "expires_at": batch.expires_at,
+        # OpenAI's: the completion window's end (none without a window); the record's own end is retention_expires_at.
+        "expires_at": _seconds(batch.deadline_at),
+        "retention_expires_at": batch.expires_at,
         "finalizing_at": _seconds(batch.ended_at),
         "completed_at": _seconds(batch.ended_at) if batch.status == BatchStatus.COMPLETED else None,
         "failed_at": None,
-        "expired_at": None,
+        "expired_at": _seconds(batch.ended_at) if batch.status == BatchStatus.EXPIRED else None,
         "cancelling_at": _seconds(batch.cancelled_at),
         "cancelled_at": _seconds(batch.ended_at) if batch.status == BatchStatus.CANCELLED else None,
         "ended_at": _seconds(batch.ended_at) if ended else None,
@@ -80,6 +83,7 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
             "completed": batch.completed,
             "failed": batch.failed,
             "cancelled": batch.cancelled,
+            "expired": batch.expired,
             "pending": max(batch.total - batch.ended, 0),
         },
         "progress": progress(batch),
@@ -149,7 +153,7 @@ Batch = answer(
     errors=None,
     input_file_id=str | None,
     completion_window=str | None,
-    status=Literal["in_progress", "cancelling", "completed", "cancelled"],
+    status=Literal["in_progress", "cancelling", "completed", "cancelled", "expired"],
     output_file_id=(
         str | None,
         Field(
@@ -157,13 +161,23 @@ Batch = answer(
             "output file"
         ),
     ),
-    error_file_id=(str | None, Field(description="Once ended with failed or cancelled items: OpenAI's error file")),
+    error_file_id=(
+        str | None,
+        Field(description="Once ended with failed, cancelled or expired (`batch_expired`) items: OpenAI's error file"),
+    ),
     created_at=(int, Field(description="Unix seconds, as every time of a batch")),
-    expires_at=(int | None, Field(description="When the batch record and its files are deleted")),
+    expires_at=(
+        int | None,
+        Field(description="When its completion window ends (null without one): unfinished items then expire"),
+    ),
+    retention_expires_at=(
+        int | None,
+        Field(description="When the batch record and its files are deleted (not in OpenAI's Batch object)"),
+    ),
     **dict.fromkeys(("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at"), int | None),
     **dict.fromkeys(("cancelling_at", "cancelled_at", "ended_at"), int | None),
     request_counts=answer(
-        "RequestCounts", **dict.fromkeys(("total", "completed", "failed", "cancelled", "pending"), int)
+        "RequestCounts", **dict.fromkeys(("total", "completed", "failed", "cancelled", "expired", "pending"), int)
     ),
     progress=(
         BatchProgress,

@@ -1,6 +1,6 @@
 """The batch function's side of a batch: its items made (each with its deterministic id, so a run after a
-crash makes only what is missing), the ones waiting queued in the batch lane, and the unfinished ones
-cancelled when the batch is."""
+crash makes only what is missing), the ones waiting queued in the batch lane, the unfinished ones
+cancelled when the batch is, and failed `batch_expired` once its completion window ended."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.deadlines import BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.lanes import BATCH_LANE
 from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, now_ms
@@ -19,15 +20,22 @@ from asyncinfer.domain.sealing import open_body
 from asyncinfer.domain.submission import Prepared
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore
+from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 from asyncinfer.tasks.service import TaskService
 
 SEND_EVERY = 10
+
+
+def _window_ended(batch: Batch) -> bool:
+    """A batch still running whose completion window has ended (a cancelling one is cancelled, not expired)."""
+    return batch.status == BatchStatus.IN_PROGRESS and batch.deadline_at is not None and now_ms() >= batch.deadline_at
 
 
 @dataclass
 class Report:
     created: int = 0
     cancelled: int = 0
+    expired: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
 
@@ -56,6 +64,8 @@ class BatchItems:
         ids = [item_task_id(batch.id, index) for index in range(len(lines))]
         existing = self.store.get_tasks(batch.tenant, ids)
         pending: list[TaskMessage] = []
+        if _window_ended(batch):
+            return self._expire(batch, lines, ids, existing, report)
         for index, line in enumerate(lines):
             if index % 100 == 0 and index and batch.status == BatchStatus.IN_PROGRESS:
                 batch = self.store.get_batch(batch.tenant, batch.id) or batch  # a cancel stops the fan-out
@@ -75,6 +85,20 @@ class BatchItems:
             self.items.send_many(pending)
         return report
 
+    def _expire(
+        self, batch: Batch, lines: list[dict[str, Any]], ids: list[str], existing: dict[str, Task], report: Report
+    ) -> Report:
+        """Its window ended: every item not ended fails `batch_expired` (fenced by its attempt: a worker running
+        it loses it at its next write, as on a cancel), and the missing ones are made so. Safe to run again."""
+        for index, line in enumerate(lines):
+            task = existing.get(ids[index])
+            if task is None:
+                self._make_item(batch, index, ids[index], line, report)
+            elif not task.terminal:
+                outcome = fail_unclaimed(self.tasks.store, task, BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE)
+                report.expired += outcome == Outcome.FAILED
+        return report
+
     def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
@@ -87,9 +111,17 @@ class BatchItems:
         if batch.status == BatchStatus.CANCELLING:
             task = self._bare_task(batch, task_id, body, fields, status=TaskStatus.CANCELLED, cancelled_at=now)
             report.cancelled += 1
+        elif _window_ended(batch):
+            error = TaskError(code=BATCH_EXPIRED, message=BATCH_EXPIRED_MESSAGE)
+            task = self._bare_task(batch, task_id, body, fields, status=TaskStatus.FAILED, failed_at=now, error=error)
+            report.expired += 1
         else:
             try:
                 task = self.tasks.new_task(batch.tenant, self._prepare(batch.endpoint, body), task_id, **fields)
+                if batch.deadline_at is not None:
+                    # Its worker stops it at the window's end (and fails it at its claim after it).
+                    task.batch_deadline = batch.deadline_at
+                    task.finish_by = min(task.finish_by or batch.deadline_at, batch.deadline_at)
             except InvalidRequest as exc:
                 error = TaskError(code=exc.code, message=exc.message)
                 task = self._bare_task(

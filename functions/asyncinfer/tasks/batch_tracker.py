@@ -104,6 +104,8 @@ class BatchTracker:
             self._anthropic_results(batch, key)
         now = now_ms()
         status = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETED
+        if status == BatchStatus.COMPLETED and batch.expired:
+            status = BatchStatus.EXPIRED
         try:
             return self.store.update_batch(
                 batch.tenant,
@@ -122,11 +124,11 @@ class BatchTracker:
         self.blobs.put_stream(key, encoded, "application/x-ndjson")
 
     def _openai_files(self, batch: Batch, results: str) -> dict[str, str]:
-        """OpenAI's output file (the completed items) and error file (the others, when there are any),
+        """OpenAI's output file (the completed items) and error file (the others, `batch_expired` ones included),
         each a pass over the results file just written, in input order."""
         keys: dict[str, str] = {}
         for which, field in (("output", "output_key"), ("errors", "errors_key")):
-            if which == "errors" and batch.failed + batch.cancelled == 0:
+            if which == "errors" and batch.failed + batch.cancelled + batch.expired == 0:
                 continue
             key = batch_file_key(batch.tenant, batch.id, which)
             lines = (self.payloads.file_line(json.loads(raw)) for raw in self.blobs.lines(results) if raw.strip())

@@ -21,7 +21,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import batch_file_key, input_key
-from asyncinfer.domain.batches import BatchEnded, BatchNotEnded, BatchNotFound, BatchRequest, ScheduledInvocation
+from asyncinfer.domain.batches import (
+    BatchEnded,
+    BatchNotEnded,
+    BatchNotFound,
+    BatchRequest,
+    ScheduledInvocation,
+    window_ms,
+)
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
 from asyncinfer.domain.model import ServiceTier, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
@@ -100,6 +107,7 @@ class Batches(BatchInput, BatchItems):
             metadata=request.metadata,
             input_file_id=request.input_file_id,
             completion_window=request.completion_window,
+            deadline_at=now + window_ms(request.completion_window) if request.completion_window else None,
             schedule=schedule,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             **reserved_fields(hold),

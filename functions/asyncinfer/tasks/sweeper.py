@@ -21,8 +21,9 @@ from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
-from asyncinfer.queue.base import MessageQueue, TaskMessage
-from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
+from asyncinfer.store.base import ConditionFailed, Due, TaskStore
+from asyncinfer.store.schema import BATCH_DUE
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Sweeper:
     after_ms: int
     page_size: int = 100
     executions: Executions | None = None
+    # The batch function's queue: a batch whose completion window ended gets its batch job, which expires it.
+    batch_jobs: MessageQueue | None = None
 
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms
@@ -68,6 +71,9 @@ class Sweeper:
         while True:
             dues = self.store.due_before(now, self.page_size, after)
             for due in dues:
+                if due.task_id.startswith(BATCH_DUE):
+                    late += self._window_ended(due)
+                    continue
                 task = self.store.get(due.tenant, due.task_id)
                 outcome = Outcome.DROPPED
                 if task is not None and (missing := missed(task, now)):
@@ -80,6 +86,16 @@ class Sweeper:
             if len(dues) < self.page_size:
                 return late
             after = dues[-1]
+
+    def _window_ended(self, due: Due) -> int:
+        """A batch's completion window ended: its batch job fails its unfinished items (once the batch function
+        runs it; a batch already ended makes it a no-op). Kept until sent, so a failed send is tried again."""
+        if self.batch_jobs is None:
+            return 0
+        self.batch_jobs.send(BatchJob(tenant=due.tenant, batch_id=due.task_id.removeprefix(BATCH_DUE)))
+        log.warning("batch %s: its completion window ended", due.task_id)
+        self.store.clear_due(due)
+        return 1
 
     def _orphaned_long_task(self, task: Task, now: int) -> int:
         """A long task is IN_PROGRESS for as long as its execution runs; one whose execution ended without
