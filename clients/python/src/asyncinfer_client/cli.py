@@ -14,11 +14,11 @@ import httpx
 
 try:  # the `cli` extra: the library itself needs none of it
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 except ImportError:
     Console = None
 
+from asyncinfer_client.cli_batches import add_batch_commands
 from asyncinfer_client.client import Client, Task
 from asyncinfer_client.errors import APIError, TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event
@@ -115,16 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("--timeout", type=float, default=600.0)
     download.set_defaults(command=_download)
 
-    batch = commands.add_parser("batch", help="batches").add_subparsers(required=True)
-    batch_submit = batch.add_parser("submit", help="submit a JSONL file of {custom_id, body} lines")
-    batch_submit.add_argument("file", type=Path)
-    batch_submit.add_argument("--endpoint", default="/v1/async")
-    batch_submit.add_argument("--wait", action="store_true", help="wait, with a progress bar by counts")
-    batch_submit.add_argument("--timeout", type=float, default=3600.0)
-    batch_submit.set_defaults(command=_batch_submit)
-    batch_results = batch.add_parser("results", help="a batch's result lines (JSONL)")
-    batch_results.add_argument("id")
-    batch_results.set_defaults(command=_batch_results)
+    add_batch_commands(commands)
     return parser
 
 
@@ -308,38 +299,6 @@ def _download(client: Client, args: argparse.Namespace, out: Console, err: Conso
     else:
         for path in saved:
             out.print(f"{path}  ({path.stat().st_size} bytes)")
-    return 0
-
-
-def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
-    batch = client.batches.create(args.file, endpoint=args.endpoint)
-    if not args.wait:
-        _json(out, batch) if args.json else out.print(batch["id"])
-        return 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err) as progress:
-        bar = progress.add_task(batch["id"], total=batch["request_counts"]["total"])
-
-        def show(read: dict) -> None:
-            counts = read["request_counts"]
-            ended = counts["completed"] + counts["failed"] + counts["cancelled"]
-            progress.update(bar, completed=ended, description=f"{read['id']} {read['status']}")
-
-        done = client.batches.wait(batch["id"], timeout=args.timeout, on_progress=show)
-    counts = done["request_counts"]
-    if args.json:
-        _json(out, done)
-    else:
-        out.print(
-            f"{done['id']} {done['status']}: {counts['completed']} completed, {counts['failed']} failed, "
-            f"{counts['cancelled']} cancelled of {counts['total']}"
-        )
-    return 0 if done["status"] == "completed" else 1
-
-
-def _batch_results(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
-    for line in client.batches.results(args.id):
-        sys.stdout.write(json.dumps(line) + "\n")
     return 0
 
 

@@ -3,9 +3,8 @@ their own `timeout`; nothing blocks forever."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from asyncinfer_client._core import (
     output_files,
     poll_delay,
 )
+from asyncinfer_client.batches import Batches
 from asyncinfer_client.errors import TaskFailed, WaitTimeout
 from asyncinfer_client.events import Event, Parser
 from asyncinfer_client.views import Status, TaskView
@@ -140,63 +140,6 @@ class Client:
     @property
     def batches(self) -> Batches:
         return Batches(self)
-
-
-class Batches:
-    """Many requests as one batch: created from an iterable or a JSONL file, waited on, read."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def create(
-        self,
-        requests: Iterable[dict[str, Any]] | str | Path,
-        *,
-        endpoint: str = "/v1/async",
-        idempotency_key: str | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        """`requests`: `{"custom_id", "body"}` items, or the path of a JSONL file of them."""
-        items = list(jsonl(requests) if isinstance(requests, str | Path) else requests)
-        key = idempotency_key or new_idempotency_key()
-        body = {"endpoint": endpoint, "requests": items, **fields}
-        return self._client.request("POST", "/v1/batches", json=body, headers={"Idempotency-Key": key})[0]
-
-    def get(self, batch_id: str) -> dict[str, Any]:
-        return self._client.request("GET", f"/v1/batches/{batch_id}")[0]
-
-    def wait(
-        self, batch_id: str, timeout: float = 3600.0, on_progress: Callable[[dict], None] | None = None
-    ) -> dict[str, Any]:
-        """Read until every item has ended, calling `on_progress` with each read (its `request_counts`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            batch = self.get(batch_id)
-            if on_progress is not None:
-                on_progress(batch)
-            if batch.get("status") in ("completed", "cancelled", "failed", "expired"):
-                return batch
-            if time.monotonic() > deadline:
-                raise WaitTimeout(batch_id, timeout)
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-
-    def results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        """The result lines, in input order, from the file the batch's read presigns."""
-        url = self.get(batch_id).get("results_url")
-        if not url:
-            return
-        with httpx.Client(timeout=self._client._http.timeout) as plain, plain.stream("GET", url) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if line.strip():
-                    yield json.loads(line)
-
-
-def jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
 
 
 class Task:
