@@ -1,5 +1,5 @@
 """Batches on the synchronous client (`client.batches`): created from an iterable or a JSONL file, waited on,
-their results read once they ended."""
+their results read once they ended, or while they run in the order their items end."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from asyncinfer_client.errors import WaitTimeout
 
 if TYPE_CHECKING:
     from asyncinfer_client.client import Client
+
+# The server's largest page of partial results.
+PARTIAL_PAGE = 100
 
 
 class Batches:
@@ -66,6 +69,41 @@ class Batches:
             for line in response.iter_lines():
                 if line.strip():
                     yield json.loads(line)
+
+    def partial(self, batch_id: str, after: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """One page of the results so far, in the order the items ended: `data` (result lines, each with
+        `ended_at` in Unix ms), `last_id` (the next page's `after`), `has_more`, and `ended` (the batch had ended)."""
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
+        return self._client.request("GET", f"/v1/batches/{batch_id}/results", params=params)[0]
+
+    def iter_partial(
+        self,
+        batch_id: str,
+        after: str | None = None,
+        *,
+        follow: bool = False,
+        interval: float = 1.0,
+        timeout: float = 3600.0,
+    ) -> Iterator[dict[str, Any]]:
+        """Every result line after `after`, in the order the items ended. Without `follow`: those readable now;
+        with it: new ones as they come (a read every `interval` seconds) until the batch ended and all were read,
+        or WaitTimeout after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            page = self.partial(batch_id, after=after, limit=PARTIAL_PAGE)
+            yield from page["data"]
+            after = page["last_id"]
+            if page["has_more"]:
+                continue
+            if not follow or page["ended"]:
+                return
+            if time.monotonic() > deadline:
+                raise WaitTimeout(batch_id, timeout)
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
 def jsonl(path: str | Path) -> Iterator[dict[str, Any]]:

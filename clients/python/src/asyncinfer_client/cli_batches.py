@@ -1,4 +1,5 @@
-"""`aic batch`: submit a batch (and wait with a progress bar), print its results as JSONL."""
+"""`aic batch`: submit a batch (and wait with a progress bar), print its results as JSONL, once it ended or,
+with --partial, those so far in the order its items ended (--follow: until it ended)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def add_batch_commands(commands: Any) -> None:
     batch_submit.set_defaults(command=_batch_submit)
     batch_results = batch.add_parser("results", help="a batch's result lines (JSONL)")
     batch_results.add_argument("id")
+    batch_results.add_argument(
+        "--partial", action="store_true", help="while it runs: the lines so far, in the order the items ended"
+    )
+    batch_results.add_argument("--after", help="with --partial: go on after this cursor (a page's last_id)")
+    batch_results.add_argument("--follow", action="store_true", help="with --partial: print new lines until it ended")
+    batch_results.add_argument("--timeout", type=float, default=3600.0, help="with --follow: give up after seconds")
     batch_results.set_defaults(command=_batch_results)
 
 
@@ -57,6 +64,14 @@ def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: C
 
 
 def _batch_results(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
-    for line in client.batches.results(args.id):
+    if (args.follow or args.after) and not args.partial:
+        err.print("--follow and --after go with --partial")
+        return 2
+    if args.partial:
+        lines = client.batches.iter_partial(args.id, args.after, follow=args.follow, timeout=args.timeout)
+    else:
+        lines = client.batches.results(args.id)
+    for line in lines:
         sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()  # a pipe reads each line as it comes
     return 0
