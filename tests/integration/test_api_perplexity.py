@@ -1,6 +1,5 @@
 """The Perplexity surface (reference 002) through its handler, against moto."""
 
-import json
 import re
 
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from asyncinfer.domain.ids import parse_any
 from asyncinfer.handlers import shared
 from tests.integration.conftest import REFERENCE_BODY
+from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -50,9 +50,7 @@ def test_a_completed_request_has_the_response_with_usage_and_cost(aws, tmp_path,
             }
         },
     }
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(registry))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
+    serve_models(registry, tmp_path, monkeypatch)
     shared.service.cache_clear()
     from asyncinfer.handlers import worker
 

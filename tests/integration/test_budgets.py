@@ -24,6 +24,7 @@ from asyncinfer.tasks.worker import Worker
 from tests.integration.test_long_tasks import run
 from tests.integration.test_worker import LONG, ScriptedProvider
 from tests.support.durable import RUNNER_ARN, DurableRuntime
+from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +64,7 @@ REGISTRY = {
 
 @pytest.fixture
 def priced(aws, tmp_path, monkeypatch):
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(REGISTRY))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
-    wiring.reset()
+    serve_models(REGISTRY, tmp_path, monkeypatch)
     return aws
 
 

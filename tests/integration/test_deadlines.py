@@ -4,7 +4,6 @@ job cancelled, and ends `deadline_exceeded`. The worker, the long-task runner an
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +14,7 @@ from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.handlers import shared, worker
 from asyncinfer.wiring import sweeper as build_sweeper
 from tests.e2e.conftest import wait_for
+from tests.support.models_file import serve_models
 from tests.support.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.integration
@@ -89,8 +89,7 @@ def upstream(aws, monkeypatch, tmp_path):
             "providers": {"compat": {"type": "openai", "base_url": server.base_url, "api_key": {"env": "COMPAT_KEY"}}},
             "models": {"slow-model": {"provider": "compat", "upstream": "trickle", "kind": "chat"}},
         }
-        (tmp_path / "models.json").write_text(json.dumps(registry))
-        monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(tmp_path / "models.json"))
+        serve_models(registry, tmp_path, monkeypatch)
         monkeypatch.setenv("COMPAT_KEY", "sk-test")
         shared.service.cache_clear()
         worker.runtime.cache_clear()

@@ -4,14 +4,13 @@ and the tenant's daily budget count exactly those."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
 
-from asyncinfer import wiring
 from asyncinfer.surfaces.async_api import internal_id
 from tests.integration.test_batches import create, get, results, run_all
+from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +32,7 @@ REGISTRY = {
 
 @pytest.fixture
 def priced(aws, tmp_path, monkeypatch):
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(REGISTRY))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
-    wiring.reset()
+    serve_models(REGISTRY, tmp_path, monkeypatch)
     return aws
 
 

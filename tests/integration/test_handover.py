@@ -4,7 +4,6 @@ has half a second there), the runner's real handler under the testing SDK's loca
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -19,6 +18,7 @@ from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
 from tests.e2e.conftest import wait_for
 from tests.support.durable import RUNNER_ARN, DurableRuntime
+from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,7 @@ PROMPT = "Explain why the sky is blue, at length."
 
 @pytest.fixture
 def handover(aws, tmp_path, monkeypatch):
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(REGISTRY))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
+    serve_models(REGISTRY, tmp_path, monkeypatch)
     monkeypatch.setenv("ASYNCINFER_RUNNER_FUNCTION_ARN", RUNNER_ARN)
     monkeypatch.setenv("ASYNCINFER_DEMO_CHAT_SECONDS", "2")
     # The worker's invocations end 10.5 s after they start; the runner's after 30 s.

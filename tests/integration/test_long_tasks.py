@@ -19,6 +19,7 @@ from asyncinfer.tasks.event_log import EventLog
 from infra.local.video_jobs import DemoVideoJobs
 from tests.e2e.conftest import wait_for
 from tests.support.durable import RUNNER_ARN, DurableRuntime
+from tests.support.models_file import serve_models
 from tests.support.openai_server import OpenAIServer
 
 
@@ -232,8 +233,7 @@ def background(long_tasks, monkeypatch, tmp_path):
                 "deep-forever": {"provider": "upstream", "upstream": "bg-forever", "kind": "chat", "runs": "durable"},
             },
         }
-        (tmp_path / "models.json").write_text(json.dumps(registry))
-        monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(tmp_path / "models.json"))
+        serve_models(registry, tmp_path, monkeypatch)
         monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
         monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
         yield aws, durable, server
@@ -359,8 +359,7 @@ def openai_videos(long_tasks, monkeypatch, tmp_path):
                 }
             },
         }
-        (tmp_path / "models.json").write_text(json.dumps(registry))
-        monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(tmp_path / "models.json"))
+        serve_models(registry, tmp_path, monkeypatch)
         monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
         monkeypatch.setenv("ASYNCINFER_JOB_POLL_SECONDS", "1")
         yield aws, durable, server

@@ -20,6 +20,7 @@ from asyncinfer.store.codec import task_to_item
 from infra.local.functions import LocalFunctions
 from tests.support.hostile_mcp import HostileMcpServer
 from tests.support.mcp_server import RunningMcpServer, free_url
+from tests.support.models_file import serve_models
 from tests.support.openai_server import OpenAIServer
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -51,9 +52,7 @@ def stack(aws, model_server, tmp_path, monkeypatch):
             "priced-loop": {"provider": "compat", "upstream": "tool-loop", "kind": "chat", "prices": PRICES},
         },
     }
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(registry))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
+    serve_models(registry, tmp_path, monkeypatch)
     monkeypatch.setenv("ASYNCINFER_MCP_ALLOW_PRIVATE", "true")  # the test servers are on 127.0.0.1
     monkeypatch.setenv("ASYNCINFER_MCP_MAX_STEPS", "3")
     shared.service.cache_clear()

@@ -1,7 +1,6 @@
 """The `openai` provider driven through the official SDK against a real local HTTP server."""
 
 import io
-import json
 
 import pytest
 from PIL import Image
@@ -12,6 +11,7 @@ from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.handlers import shared, worker
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.openai_provider import OpenAIProvider, client_factory
+from tests.support.models_file import serve_models
 from tests.support.openai_server import USAGE, WORDS, OpenAIServer
 
 pytestmark = pytest.mark.integration
@@ -141,9 +141,7 @@ def test_a_registry_model_on_the_server_completes_with_exact_usage_and_cost(aws,
             },
         },
     }
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(registry))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
+    serve_models(registry, tmp_path, monkeypatch)
     monkeypatch.setenv("COMPAT_KEY", "sk-from-env")
     shared.service.cache_clear()
     worker.runtime.cache_clear()

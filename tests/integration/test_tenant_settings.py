@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from asyncinfer import cli, wiring
+from asyncinfer import cli
+from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +32,7 @@ REGISTRY = {
 
 @pytest.fixture
 def priced(aws, tmp_path, monkeypatch):
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(REGISTRY))
-    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(path))
-    wiring.reset()
+    serve_models(REGISTRY, tmp_path, monkeypatch)
     return aws
 
 
