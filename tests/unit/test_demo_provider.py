@@ -1,5 +1,9 @@
+import uuid
+
+import pytest
+
 from asyncinfer.domain.requests import parse_chat_request
-from asyncinfer.providers.base import Finished, TextDelta
+from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.providers.demo.chat import DemoChatProvider, demo_answer
 
 
@@ -36,3 +40,14 @@ def test_closing_the_stream_stops_generation():
     stream.close()
     assert isinstance(first, TextDelta)
     assert list(stream) == []
+
+
+def test_the_fail_once_model_fails_a_prompt_the_first_time_only():
+    prompt = f"retry me {uuid.uuid4().hex}"
+    body = {"model": "demo-fail-once", "messages": [{"role": "user", "content": prompt}]}
+    provider = DemoChatProvider(seconds=0)
+    with pytest.raises(ProviderError) as failed:
+        list(provider.stream_chat("demo-fail-once", parse_chat_request(body)))
+    assert failed.value.code == "model_error" and not failed.value.retryable
+    chunks = list(provider.stream_chat("demo-fail-once", parse_chat_request(body)))
+    assert isinstance(chunks[-1], Finished) and prompt in "".join(c.text for c in chunks if isinstance(c, TextDelta))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 
@@ -25,8 +26,24 @@ _SENTENCES = (
 FAILING_MODEL = "demo-fail"  # A demo model that always fails, so clients can see (and test) how a failed task reads.
 
 
+# A demo model that fails the first time it is asked a prompt and answers it afterwards, so a retry of failed
+# work (a batch's failed items) can be seen and tested. What it has been asked is kept in this process.
+FAIL_ONCE_MODEL = "demo-fail-once"
+_asked_once: set[str] = set()
+_asked_lock = threading.Lock()
+
+
 def demo_failure() -> ProviderError:
     return ProviderError("model_error", "The demo-fail model always fails (on purpose)", retryable=False)
+
+
+def first_time_asked(prompt: str) -> bool:
+    digest = hashlib.sha256(prompt.encode()).hexdigest()
+    with _asked_lock:
+        if digest in _asked_once:
+            return False
+        _asked_once.add(digest)
+        return True
 
 
 def demo_answer(model: str, prompt: str) -> str:
@@ -74,6 +91,10 @@ class DemoChatProvider:
         if upstream_model == FAILING_MODEL:
             raise demo_failure()
         prompt = request.last_user_text()
+        if upstream_model == FAIL_ONCE_MODEL and first_time_asked(prompt):
+            raise ProviderError(
+                "model_error", "The demo-fail-once model fails a prompt the first time", retryable=False
+            )
         prompt_tokens = sum(count_tokens(m.text()) for m in request.messages)
         tools = (request.model_extra or {}).get("tools") or []
         if tools and request.messages[-1].role == "user":
