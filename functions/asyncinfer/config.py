@@ -161,6 +161,8 @@ class RunnerSettings(WorkerSettings):
     max_steps: int = Field(default=50, ge=1, le=500)
     # Upstream jobs (videos) are polled after waits growing from 5 s up to this, without compute.
     job_poll_seconds: int = Field(default=30, ge=1, le=3600)
+    # The service role of Bedrock batch inference jobs the stack makes (a registry's `batch.role_arn` overrides it).
+    batch_role_arn: str | None = None
 
 
 class StreamSettings(_Settings):

@@ -38,6 +38,7 @@ from asyncinfer.vault.kms import KmsDataKeys
 if TYPE_CHECKING:
     from asyncinfer.executions.base import Executions
     from asyncinfer.providers.factory import Providers
+    from asyncinfer.runner.batch_jobs import BatchJobSteps
     from asyncinfer.runner.long_task import LongTaskRunner
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.batches import Batches
@@ -142,17 +143,6 @@ def bedrock_client(config: BedrockConfig) -> Any:
     return boto3.client("bedrock-runtime", region_name=config.region, config=timeouts)
 
 
-def batch_clients(settings: WorkerSettings) -> Any:
-    """The clients of the models' provider-native batch jobs (asyncinfer.providers.batch_factory)."""
-    from asyncinfer.providers.batch_factory import BatchClients
-
-    def bedrock(config: BedrockConfig | None, endpoint_url: str | None) -> Any:
-        region = config.region if config is not None else None
-        return boto3.client("bedrock", region_name=region, endpoint_url=endpoint_url, config=CONFIG)
-
-    return BatchClients(bedrock=bedrock, s3=lambda: client("s3"), demo_url=settings.demo_batch_jobs_url)
-
-
 def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
     # Imported on first use: the MCP SDK costs about 0.3 s of cold start, which only tool tasks should pay.
     from asyncinfer.tools.mcp import McpPolicy, McpToolHost
@@ -250,6 +240,21 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
     )
     models = providers(settings)
     return LongTaskRunner(worker(settings, models), config, tools_for, models.jobs)
+
+
+def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
+    """The runner's orchestration of a batch part sent up as one provider batch job."""
+    from asyncinfer.providers.batch_factory import BatchClients, batch_jobs
+    from asyncinfer.runner.batch_jobs import BatchJobSteps
+    from asyncinfer.store.dynamodb_records import DynamoBatchStore
+
+    models = providers(settings)
+    clients = BatchClients.boto3(lambda: client("s3"), settings.demo_batch_jobs_url, settings.batch_role_arn, CONFIG)
+    return BatchJobSteps(
+        worker(settings, models),
+        DynamoBatchStore(client("dynamodb"), settings.table_name),
+        lambda spec: batch_jobs(models.registry, spec, clients),
+    )
 
 
 def batches(settings: BatchSettings) -> Batches:

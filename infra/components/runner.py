@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from asyncinfer.domain.model import TaskKind
+from infra.components.batch_jobs import grant_batch_jobs
 from infra.components.function import Function
 from infra.components.grants import executions_of, grant_model_rights, task_runner_environment
 from infra.components.parts import StackParts
@@ -74,6 +75,8 @@ class Runner(Construct):
         )
         # ... and read_events, when a step resumes after an interruption.
         grant_model_rights(self.function, parts, "durable", "dynamodb:Query")
+        # Batch parts sent up as provider batch jobs (asyncinfer.runner.batch_jobs).
+        grant_batch_jobs(self, self.function, parts)
         registry = config.registry()
         if any(registry.provider_config(s) is not None and s.kind == TaskKind.VIDEO for s in registry.models.values()):
             # Videos are Bedrock async invocations: it reads how its own jobs stand (their ARNs have no task

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from asyncinfer import wiring
-from asyncinfer.config import WorkerSettings
+from asyncinfer.config import RunnerSettings, WorkerSettings
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, Usage
-from asyncinfer.providers.batch_factory import batch_jobs
 from asyncinfer.providers.batch_jobs import BatchJobState, BatchRecord, RecordResult
 from asyncinfer.runner.batch_jobs import BatchJobSteps, execution_name, part_event, start_part
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from infra.local.batch_jobs import DemoBatchJobs
 from tests.integration.test_batches import create
+from tests.integration.test_long_tasks import long_tasks  # noqa: F401  (the durable runtime fixture)
 
 pytestmark = pytest.mark.integration
 PRICED = Path(__file__).resolve().parents[2] / "functions/asyncinfer/models.priced.json"
@@ -180,12 +180,9 @@ def test_a_part_runs_through_the_local_stand_in_with_the_real_clients(priced, mo
     monkeypatch.setenv("ASYNCINFER_DEMO_BATCH_JOBS_URL", stand_in.url)
     try:
         batch_id = made_batch(aws, 15, model)
-        settings = WorkerSettings()
-        worker = wiring.worker(settings)
-        clients = wiring.batch_clients(settings)
-        start_part(Named(), worker.blobs, "acme", batch_id, 0, model, list(range(15)))
+        part = wiring.batch_part_runner(RunnerSettings())
+        start_part(Named(), part.worker.blobs, "acme", batch_id, 0, model, list(range(15)))
         steps = ReplayingSteps(interrupt="start", wait=0.1)
-        part = BatchJobSteps(worker, batches(), lambda spec: batch_jobs(worker.registry, spec, clients))
         try:
             ended = part.run("acme", batch_id, 0, steps)
         except Interrupted:
@@ -202,5 +199,33 @@ def test_a_part_runs_through_the_local_stand_in_with_the_real_clients(priced, mo
         status, read = aws.api("GET", f"/v1/async/{one.id}")
         assert status == 200 and read["status"] == "COMPLETED", read
         assert "Demo answer" in read["choices"][0]["message"]["content"]
+    finally:
+        stand_in.stop_serving()
+
+
+def test_a_part_runs_on_the_durable_runtime_through_the_runners_handler(long_tasks, monkeypatch):  # noqa: F811
+    """The real handler under the testing SDK's local durable service: started by name (start_part), dispatched
+    on the event's shape, one job, every item completed, and the history's steps as designed."""
+    aws, durable = long_tasks
+    monkeypatch.setenv("ASYNCINFER_MODELS_FILE", str(PRICED))
+    stand_in = DemoBatchJobs(aws.s3, seconds=0.5, min_records=10)
+    stand_in.start_serving()
+    monkeypatch.setenv("ASYNCINFER_DEMO_BATCH_JOBS_URL", stand_in.url)
+    try:
+        batch_id = made_batch(aws, 12, "demo-batch-bedrock")
+        blobs = wiring.worker(WorkerSettings()).blobs
+        arn = start_part(durable.executions(), blobs, "acme", batch_id, 0, "demo-batch-bedrock", list(range(12)))
+        again = start_part(durable.executions(), blobs, "acme", batch_id, 0, "demo-batch-bedrock", list(range(12)))
+        assert arn and again == arn, "the same name: the same execution"
+        ended = durable.wait(arn, timeout=60)
+        assert ended["Status"] == "SUCCEEDED", ended
+        assert json.loads(ended["Result"])["completed"] == 12
+        assert stand_in.created == 1
+        tasks = batches().get_tasks("acme", [item_task_id(batch_id, i) for i in range(12)]).values()
+        assert {t.status for t in tasks} == {TaskStatus.COMPLETED}
+        history = durable.client().get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+        steps = [e["Name"] for e in history if e["EventType"] == "StepSucceeded"]
+        assert steps[:2] == ["prepare", "start"] and steps[-2:] == ["results", "collect-0"], steps
+        assert any(e["EventType"].startswith("Wait") for e in history), "the polls wait without compute"
     finally:
         stand_in.stop_serving()

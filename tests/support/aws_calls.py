@@ -41,8 +41,9 @@ class Write(NamedTuple):
 
 
 _KEY = "asyncinfer_aws_calls"
-# Where the local stack runs the demo video model's jobs; a deployment refuses that model at submit.
-STAND_INS = ("ASYNCINFER_DEMO_VIDEO_JOBS_URL",)
+# Where the local stack runs the demo video model's jobs and the demo batch models' batch jobs; a deployment
+# refuses the video model at submit and sends no batch job to them.
+STAND_INS = ("ASYNCINFER_DEMO_VIDEO_JOBS_URL", "ASYNCINFER_DEMO_BATCH_JOBS_URL")
 
 
 def _stand_in(url: str) -> bool:

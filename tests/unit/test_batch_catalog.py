@@ -1,5 +1,5 @@
 """The registry's batch fields: a model's batch jobs (`batch`) and its batch price (`batch_prices`) come together,
-on chat models, on a provider of the same API; Bedrock's name their service role."""
+on chat models, on a provider of the same API; Bedrock's may name their own service role."""
 
 from __future__ import annotations
 
@@ -53,11 +53,6 @@ def test_without_a_batch_price_there_is_no_batch_path():
             {**chat(batch={"api": "openai"}, batch_prices={}), "provider": "br"},
             {"br": {"type": "bedrock"}},
             "on a bedrock provider",
-        ),
-        (
-            {**chat(batch={"api": "bedrock"}, batch_prices={}), "provider": "br"},
-            {"br": {"type": "bedrock"}},
-            "role_arn",
         ),
     ],
 )

@@ -93,7 +93,8 @@ class BatchApi(BaseModel):
     max_records: int = Field(default=10_000, ge=1)
     # The longest wait between two polls of a running job (no compute while waiting).
     poll_seconds: int = Field(default=60, ge=1, le=3600)
-    # Bedrock: the service role the job runs as (reads the input, writes the output in the bucket).
+    # Bedrock: the service role the jobs run as (reads the input, writes the output in the bucket); by default the
+    # one the stack makes (infra/components/batch_jobs.py).
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")
 
     @model_validator(mode="after")
@@ -201,8 +202,6 @@ class ModelRegistry(BaseModel):
             provider = self.providers[spec.provider]
             if provider.type != spec.batch.api:
                 raise ValueError(f"model {model_id!r}: batch api {spec.batch.api!r} on a {provider.type} provider")
-            if spec.batch.api == "bedrock" and spec.batch.role_arn is None:
-                raise ValueError(f"model {model_id!r}: Bedrock batch jobs need batch.role_arn (their service role)")
         return self
 
     def batch_api(self, spec: ModelSpec) -> BatchApi | None:

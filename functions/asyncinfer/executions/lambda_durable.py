@@ -43,6 +43,18 @@ class LambdaDurableExecutions:
             return self._by_name(task_id) or ""
         return answer.get("DurableExecutionArn") or self._by_name(task_id) or ""
 
+    def start_named(self, name: str, event: dict[str, Any]) -> str:
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+        try:
+            answer = self._client.invoke(
+                FunctionName=self._function, InvocationType="Event", DurableExecutionName=name, Payload=body
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "DurableExecutionAlreadyStartedException":
+                raise
+            return self._by_name(name) or ""
+        return answer.get("DurableExecutionArn") or self._by_name(name) or ""
+
     def _by_name(self, name: str) -> str | None:
         """The execution named `name`, whichever version runs it. Without a qualifier the listing covers every
         version of the function (botocore 1.44's model of ListDurableExecutionsByFunction; older references said

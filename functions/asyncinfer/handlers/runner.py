@@ -16,6 +16,7 @@ from aws_durable_execution_sdk_python.retries import RetryDecision
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings
 from asyncinfer.observability import logger
+from asyncinfer.runner.batch_jobs import BatchJobSteps
 from asyncinfer.runner.long_task import LongTaskRunner
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
 
@@ -63,8 +64,15 @@ class DurableSteps:
         return lambda_context.get_remaining_time_in_millis() if lambda_context is not None else 900_000
 
 
+@wiring.cached
+def batch_parts() -> BatchJobSteps:
+    return wiring.batch_part_runner(SETTINGS())
+
+
 @durable_execution
 def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    if "batch_part" in event:  # a part of a batch sent up as one provider batch job (start_part)
+        return run_batch_part(event["batch_part"], context)
     tenant, task_id = event["tenant"], event["task_id"]
     logger.append_keys(correlation_id=task_id, tenant=tenant)
     try:
@@ -77,3 +85,15 @@ def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, 
         raise InvocationError(f"{type(exc).__name__}: {exc}") from exc
     logger.info("long task ended", extra={"outcome": outcome})
     return {"outcome": outcome}
+
+
+def run_batch_part(part: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    logger.append_keys(correlation_id=part["batch_id"], tenant=part["tenant"])
+    try:
+        ended = batch_parts().run(part["tenant"], part["batch_id"], int(part["part"]), DurableSteps(context))
+    except InvocationError:
+        raise
+    except Exception as exc:
+        raise InvocationError(f"{type(exc).__name__}: {exc}") from exc
+    logger.info("batch part ended", extra={"part": part["part"], "status": ended["status"]})
+    return ended

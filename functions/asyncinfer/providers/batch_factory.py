@@ -21,6 +21,19 @@ class BatchClients:
     s3: Callable[[], Any]
     # make dev: the stand-ins' URL (Bedrock's control plane at its root, OpenAI's protocol under /v1).
     demo_url: str | None = None
+    # The service role of Bedrock's jobs the stack makes; a model's `batch.role_arn` is used first.
+    role_arn: str | None = None
+
+    @classmethod
+    def boto3(cls, s3: Callable[[], Any], demo_url: str | None, role_arn: str | None, config: Any) -> BatchClients:
+        """Bedrock's control plane through boto3 (`config`: the deployment's botocore Config)."""
+        import boto3
+
+        def bedrock(provider: BedrockConfig | None, endpoint_url: str | None) -> Any:
+            region = provider.region if provider is not None else None
+            return boto3.client("bedrock", region_name=region, endpoint_url=endpoint_url, config=config)
+
+        return cls(bedrock=bedrock, s3=s3, demo_url=demo_url, role_arn=role_arn)
 
 
 def batch_jobs(registry: ModelRegistry, spec: ModelSpec, clients: BatchClients | None) -> BatchJobs | None:
@@ -36,8 +49,11 @@ def batch_jobs(registry: ModelRegistry, spec: ModelSpec, clients: BatchClients |
 
         if spec.provider == LOCAL:
             return BedrockBatchJobs(clients.bedrock(None, clients.demo_url), clients.s3(), DEMO_ROLE_ARN)
-        assert isinstance(config, BedrockConfig) and api.role_arn is not None  # the registry checked both
-        return BedrockBatchJobs(clients.bedrock(config, None), clients.s3(), api.role_arn)
+        role = api.role_arn or clients.role_arn
+        if role is None:
+            raise ValueError(f"no service role for the Bedrock batch jobs of {spec.upstream}: set batch.role_arn")
+        assert isinstance(config, BedrockConfig)  # the registry checked it
+        return BedrockBatchJobs(clients.bedrock(config, None), clients.s3(), role)
     from asyncinfer.providers.openai_batch import OpenAIBatchJobs
     from asyncinfer.providers.openai_provider import client_factory
 

@@ -33,7 +33,7 @@ from asyncinfer.domain.model import TaskKind, TaskStatus, Usage, now_ms
 from asyncinfer.domain.records import BatchStatus
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.providers.batch_jobs import BatchJobs, BatchRecord, RecordResult, batchable
-from asyncinfer.runner.steps import RetryStep, Steps
+from asyncinfer.runner.steps import RetryStep, StepGaveUp, Steps
 from asyncinfer.store.base import BatchStore
 from asyncinfer.tasks.claims import NotClaimed, claim
 from asyncinfer.tasks.outcomes import Outcome
@@ -102,6 +102,14 @@ class BatchJobSteps:
 
     def run(self, tenant: str, batch_id: str, number: int, steps: Steps) -> dict[str, Any]:
         part = Part(tenant, batch_id, number)
+        try:
+            return self._run(part, steps)
+        except StepGaveUp as exc:
+            # A step kept failing (the upstream refused the job, say): the items not ended go back to the caller.
+            handed = steps.step("gave-up", partial(self._give_up, part))
+            return {"status": "gave_up", "code": exc.code, "message": exc.message, **handed}
+
+    def _run(self, part: Part, steps: Steps) -> dict[str, Any]:
         prepared = steps.step("prepare", partial(self._prepare, part))
         sent, counts = prepared["sent"], {"completed": 0, "failed": 0}
         if sent:
@@ -240,6 +248,16 @@ class BatchJobSteps:
             outcome = self.worker.complete(claimed, result.text or "", finished, claimed.event_seq)
             counts["completed"] += outcome == Outcome.COMPLETED
         return counts
+
+    def _give_up(self, part: Part) -> dict[str, Any]:
+        raw = self.worker.blobs.get(f"{part.prefix}/part.json")
+        indexes = json.loads(raw)["indexes"] if raw is not None else []
+        tasks = self.batches.get_tasks(part.tenant, [item_task_id(part.batch_id, i) for i in indexes])
+        ended = {t.batch_index for t in tasks.values() if t.terminal}
+        absent = [i for i in indexes if i not in ended]
+        if absent and self._on_absent is not None:
+            self._on_absent(part.tenant, part.batch_id, absent)
+        return {"completed": 0, "failed": 0, "absent": absent}
 
     def _hand_back(self, part: Part, absent: list[int]) -> dict[str, Any]:
         assert self._on_absent is not None
