@@ -89,3 +89,19 @@ def test_deleting_a_batch_removes_its_finishing_order(aws):
     status, _ = aws.api("DELETE", f"/v1/messages/batches/{batch['id']}", function="api_batches")
     assert status == 200
     assert recorded(aws, internal) == []
+
+
+def test_a_responses_batchs_items_read_as_the_response_objects_of_its_results_file(aws):
+    bodies = [{"model": "demo-chat", "input": f"Name a colour {i}", "instructions": "One word"} for i in range(2)]
+    requests = [{"custom_id": f"r{i}", "body": body} for i, body in enumerate(bodies)]
+    status, batch = create(aws, {"endpoint": "/v1/responses", "requests": requests})
+    assert status == 200, batch
+    run_all(aws)
+    status, body = page(aws, batch["id"])
+    assert status == 200, body
+    done = aws.api("GET", f"/v1/batches/{batch['id']}", function="api_batches")[1]
+    by_id = {line["custom_id"]: line for line in results(aws, done)}
+    assert len(body["data"]) == 2
+    for line in body["data"]:
+        assert line["response"]["object"] == "response" and line["response"]["instructions"] == "One word"
+        assert {k: v for k, v in line.items() if k != "ended_at"} == by_id[line["custom_id"]]

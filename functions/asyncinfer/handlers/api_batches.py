@@ -6,7 +6,7 @@ from __future__ import annotations
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.surfaces import anthropic_batches, batch_results, openai_batches, openai_files
+from asyncinfer.surfaces import anthropic_batches, batch_results, openai_batches, openai_files, openai_responses
 from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.batch_partial import PartialResults
 from asyncinfer.tasks.batches import Batches
@@ -24,7 +24,12 @@ def batches() -> Batches:
 def partial_results() -> PartialResults:
     """Read with the batches service's own store and bucket, its lines spelled as the results file's."""
     svc = batches()
-    return PartialResults(svc.store, lambda task: read_result(svc.tasks.blobs, task), openai_batches.result_line)
+    return PartialResults(
+        svc.store,
+        lambda task: read_result(svc.tasks.blobs, task),
+        openai_batches.result_line,
+        lambda task: openai_responses.request_of(svc.tasks, task),
+    )
 
 
 app = build_app(

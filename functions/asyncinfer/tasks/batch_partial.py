@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncinfer.domain import responses
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
-from asyncinfer.domain.records import BATCH_ENDED, Batch
+from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint
 from asyncinfer.store.batch_ends import BatchEnd, BatchEndStore
 
 # While a batch runs, endings newer than this are held back: two items ending a few ms apart may be recorded out
@@ -48,6 +49,8 @@ class PartialResults:
     store: BatchEndStore
     result_of: Callable[[Task], dict[str, Any] | None]
     result_line: Callable[[str, Task | None, dict[str, Any] | None], dict[str, Any]]
+    # A task's stored chat request: a /v1/responses batch's item reads as a Response object, as in its output file.
+    request_of: Callable[[Task], dict[str, Any] | None] = lambda task: None
     settle_ms: int = SETTLE_MS
 
     def page(self, batch: Batch, *, after: str | None, limit: int, now: int | None = None) -> PartialPage:
@@ -63,11 +66,13 @@ class PartialResults:
         shown = ends[:limit]
         ids = [item_task_id(batch.id, end.index) for end in shown]
         tasks = self.store.get_tasks(batch.tenant, ids) if ids else {}
-        lines = [self._line(end, tasks.get(task_id)) for end, task_id in zip(shown, ids, strict=True)]
+        lines = [self._line(batch, end, tasks.get(task_id)) for end, task_id in zip(shown, ids, strict=True)]
         last = cursor_of(batch.id, shown[-1]) if shown else after
         return PartialPage(lines=lines, last=last, has_more=len(ends) > limit, ended=ended)
 
-    def _line(self, end: BatchEnd, task: Task | None) -> dict[str, Any]:
+    def _line(self, batch: Batch, end: BatchEnd, task: Task | None) -> dict[str, Any]:
         response = self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
+        if batch.endpoint == BatchEndpoint.RESPONSES and task is not None and response is not None:
+            response = responses.response_object(task, self.request_of(task), response, background=False)
         custom_id = task.custom_id if task is not None and task.custom_id is not None else str(end.index)
         return {**self.result_line(custom_id, task, response), "ended_at": end.ended_ms}
