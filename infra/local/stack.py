@@ -22,6 +22,7 @@ from asyncinfer.ops.local_stack import LOCAL_STACK_FILE, STACK_PID, STACK_URL, N
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
 from infra.local import defaults, durable
+from infra.local.batch_jobs import DemoBatchJobs
 from infra.local.defaults import LOCAL_DEFAULTS
 from infra.local.devserver import build_app
 from infra.local.durable import LocalRunner
@@ -239,6 +240,12 @@ def serve(
     videos.start_serving()
     started.callback(videos.stop)
     os.environ["ASYNCINFER_DEMO_VIDEO_JOBS_URL"] = videos.url
+    # Provider batch jobs: the demo batch models' jobs go to offline stand-ins of Bedrock's and OpenAI's batch APIs.
+    batch_seconds = float(os.environ.get("ASYNCINFER_DEMO_BATCH_SECONDS", "30"))
+    provider_batches = DemoBatchJobs(emulator.client("s3"), batch_seconds)
+    provider_batches.start_serving()
+    started.callback(provider_batches.stop_serving)
+    os.environ["ASYNCINFER_DEMO_BATCH_JOBS_URL"] = provider_batches.url
     # Long tasks: the runner (a durable function on AWS) under the testing SDK's local durable service.
     runner = LocalRunner(durable.invocation_timeout(), REGION)
     started.callback(runner.stop)
