@@ -14,11 +14,13 @@ import pytest
 
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings, WorkerSettings
+from asyncinfer.domain.batch_parts import execution_name, part_event
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, Usage
 from asyncinfer.providers.batch_jobs import BatchJobState, BatchRecord, RecordResult
-from asyncinfer.runner.batch_jobs import BatchJobSteps, execution_name, part_event, start_part
+from asyncinfer.runner.batch_jobs import BatchJobSteps
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
+from asyncinfer.tasks.provider_parts import start_part
 from infra.local.batch_jobs import DemoBatchJobs
 from tests.integration.test_batches import create
 from tests.integration.test_long_tasks import long_tasks  # noqa: F401  (the durable runtime fixture)

@@ -10,16 +10,6 @@ from typing import Any, Protocol
 
 from asyncinfer.domain.model import Usage
 
-# What a batch job cannot carry: tools (Bedrock's Converse records take none,
-# https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference.html), MCP servers (our tool loop runs
-# turn by turn) and streaming (nobody reads a batch item's stream). Such items run on demand.
-UNBATCHABLE = ("tools", "mcp_servers", "functions")
-
-
-def batchable(request: dict[str, Any]) -> bool:
-    """Whether a stored chat request can go up in a batch job."""
-    return not any(request.get(name) for name in UNBATCHABLE)
-
 
 @dataclass(frozen=True)
 class BatchRecord:

@@ -1,5 +1,5 @@
 """A part of a batch sent up as one provider batch job (asyncinfer.providers.batch_jobs), on the durable runner:
-one execution per part, named `batchpart-<batch id>-<part>` (start_part), as checkpointed steps:
+one execution per part, named `batchpart-<batch id>-<part>`, as checkpointed steps:
 
 1. `prepare`: the part's items still waiting, as the job's input file (`<part prefix>/input.jsonl` in the bucket).
    Too few for the model's minimum: nothing is started and every item is handed back (`absent`).
@@ -15,7 +15,10 @@ one execution per part, named `batchpart-<batch id>-<part>` (start_part), as che
    batch price), counting and webhooks are those of any task. An ended item is left alone: a collect step that
    runs again completes nothing twice.
 5. `absent`: the items the job did not answer (stopped, expired, too few) are handed to `on_absent`, the caller's
-   decision (run them on demand, or fail them as expired)."""
+   decision (run them on demand, or fail them as expired).
+
+A part is started by asyncinfer.tasks.provider_parts.start_part; which items make parts, by
+asyncinfer.domain.batch_parts.plan_parts."""
 
 from __future__ import annotations
 
@@ -24,15 +27,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from asyncinfer.blobs.base import BlobStore
+from asyncinfer.domain.batch_parts import batchable, part_prefix
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.model import TaskKind, TaskStatus, Usage, now_ms
 from asyncinfer.domain.records import BatchStatus
 from asyncinfer.providers.base import Finished, ProviderError
-from asyncinfer.providers.batch_jobs import BatchJobs, BatchRecord, RecordResult, batchable
+from asyncinfer.providers.batch_jobs import BatchJobs, BatchRecord, RecordResult
 from asyncinfer.runner.steps import RetryStep, StepGaveUp, Steps
 from asyncinfer.store.base import BatchStore
 from asyncinfer.tasks.claims import NotClaimed, claim
@@ -43,33 +46,6 @@ log = logging.getLogger(__name__)
 CHUNK = 100
 FIRST_POLL_SECONDS = 5
 MAX_POLLS = 2000
-
-
-def part_prefix(tenant: str, batch_id: str, part: int) -> str:
-    return f"batches/{tenant}/{batch_id}/upstream/{part}"
-
-
-def execution_name(batch_id: str, part: int) -> str:
-    return f"batchpart-{batch_id}-{part}"
-
-
-def part_event(tenant: str, batch_id: str, part: int) -> dict[str, Any]:
-    """The runner's event for a part (its handler tells it from a task's by `batch_part`)."""
-    return {"batch_part": {"tenant": tenant, "batch_id": batch_id, "part": part}}
-
-
-class NamedExecutions(Protocol):
-    def start_named(self, name: str, event: dict[str, Any]) -> str: ...
-
-
-def start_part(
-    executions: NamedExecutions, blobs: BlobStore, tenant: str, batch_id: str, part: int, model: str, indexes: list[int]
-) -> str:
-    """The one call that sends a part of a batch up as a provider batch job: its record (the model and the items'
-    indexes), then its execution. Repeating it is harmless: same record, same execution name."""
-    record = {"model": model, "indexes": sorted(indexes)}
-    blobs.put(f"{part_prefix(tenant, batch_id, part)}/part.json", json.dumps(record).encode(), "application/json")
-    return executions.start_named(execution_name(batch_id, part), part_event(tenant, batch_id, part))
 
 
 @dataclass(frozen=True)
