@@ -17,8 +17,10 @@ from asyncinfer.config import RunnerSettings, WorkerSettings
 from asyncinfer.domain.batch_parts import execution_name, part_event
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, Usage
+from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.batch_jobs import BatchJobState, BatchRecord, RecordResult
 from asyncinfer.runner.batch_jobs import BatchJobSteps
+from asyncinfer.runner.steps import RetryStep, StepGaveUp
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.tasks.provider_parts import start_part
 from infra.local.batch_jobs import DemoBatchJobs
@@ -29,12 +31,16 @@ pytestmark = pytest.mark.integration
 PRICED = Path(__file__).resolve().parents[2] / "functions/asyncinfer/models.priced.json"
 
 
+ATTEMPTS = 4  # handlers/runner.py: STEP_ATTEMPTS
+
+
 class Interrupted(Exception):
     pass
 
 
 class ReplayingSteps:
-    """The durable runtime's replay, in memory: `interrupt` names a step whose first run dies after its body."""
+    """The durable runtime's replay, in memory: `interrupt` names a step whose first run dies after its body. As the
+    runner's handler configures it, a RetryStep is tried again (a few times), anything else fails the step."""
 
     def __init__(self, interrupt: str | None = None, wait: float = 0.0) -> None:
         self.checkpoints: dict[str, Any] = {}
@@ -47,7 +53,16 @@ class ReplayingSteps:
         if name in self.checkpoints:
             return self.checkpoints[name]
         self.ran.append(name)
-        result = json.loads(json.dumps(body()))
+        for attempt in range(ATTEMPTS):
+            try:
+                value = body()
+                break
+            except RetryStep as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise StepGaveUp(exc.code, str(exc)) from None
+            except Exception as exc:  # not retried: the step fails
+                raise StepGaveUp("step_failed", str(exc)) from None
+        result = json.loads(json.dumps(value))
         if name == self.interrupt:
             self.interrupt = None
             raise Interrupted(name)
@@ -160,6 +175,43 @@ def test_one_job_per_part_and_each_item_ended_once_whatever_step_is_interrupted(
     done = by_index[0]
     assert done.attempt == 1, "claimed once"
     assert done.usage.cost.total_cost == 1.5, "a million input tokens at the batch price (3.0 on demand)"
+
+
+class Refusing(FakeJobs):
+    def start(self, upstream_model, data, input_uri, output_uri, token) -> dict:
+        raise ProviderError("provider_rejected", "The input has too few records", retryable=False)
+
+
+class Throttled(FakeJobs):
+    throttled = 0
+
+    def start(self, upstream_model, data, input_uri, output_uri, token) -> dict:
+        if not self.throttled:
+            self.throttled += 1
+            raise ProviderError("provider_throttled", "slow down", retryable=True)
+        return super().start(upstream_model, data, input_uri, output_uri, token)
+
+
+def test_a_job_the_upstream_refuses_gives_the_part_up_and_hands_its_items_back(priced):
+    aws = priced
+    batch_id = made_batch(aws, 10, "demo-batch-openai")
+    worker = wiring.worker(WorkerSettings())
+    start_part(Named(), worker.blobs, "acme", batch_id, 0, "demo-batch-openai", list(range(10)))
+    handed = []
+    part = BatchJobSteps(worker, batches(), lambda spec: Refusing(set(), set()), lambda t, b, a: handed.append(a))
+    ended = part.run("acme", batch_id, 0, ReplayingSteps())
+    assert ended["status"] == "gave_up" and ended["code"] == "step_failed" and "too few" in ended["message"]
+    assert handed == [list(range(10))] and ended["absent"] == list(range(10))
+
+
+def test_a_throttled_start_is_tried_again_and_still_makes_one_job(priced):
+    aws = priced
+    batch_id = made_batch(aws, 10, "demo-batch-openai")
+    worker = wiring.worker(WorkerSettings())
+    start_part(Named(), worker.blobs, "acme", batch_id, 0, "demo-batch-openai", list(range(10)))
+    fake = Throttled(set(), set())
+    ended = BatchJobSteps(worker, batches(), lambda spec: fake).run("acme", batch_id, 0, ReplayingSteps())
+    assert fake.throttled == 1 and fake.started == 1 and ended["completed"] == 10 and ended["absent"] == []
 
 
 def test_too_few_items_start_no_job_and_are_all_handed_back(priced):

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from asyncinfer.domain.batch_parts import batchable, part_prefix
 from asyncinfer.domain.batches import item_task_id
@@ -43,6 +43,7 @@ from asyncinfer.tasks.outcomes import Outcome
 from asyncinfer.tasks.worker import Worker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CHUNK = 100
 FIRST_POLL_SECONDS = 5
 MAX_POLLS = 2000
@@ -82,25 +83,25 @@ class BatchJobSteps:
             return self._run(part, steps)
         except StepGaveUp as exc:
             # A step kept failing (the upstream refused the job, say): the items not ended go back to the caller.
-            handed = steps.step("gave-up", partial(self._give_up, part))
+            handed = _step(steps, "gave-up", partial(self._give_up, part))
             return {"status": "gave_up", "code": exc.code, "message": exc.message, **handed}
 
     def _run(self, part: Part, steps: Steps) -> dict[str, Any]:
-        prepared = steps.step("prepare", partial(self._prepare, part))
+        prepared = _step(steps, "prepare", partial(self._prepare, part))
         sent, counts = prepared["sent"], {"completed": 0, "failed": 0}
         if sent:
-            job = steps.step("start", partial(self._start, part, prepared["model"]))
+            job = _step(steps, "start", partial(self._start, part, prepared["model"]))
             ended = self._wait(part, prepared["model"], job, steps)
-            found = steps.step("results", partial(self._found, prepared["model"], job))
+            found = _step(steps, "results", partial(self._found, prepared["model"], job))
             for c in range(-(-found["count"] // CHUNK)):
-                done = steps.step(f"collect-{c}", partial(self._collect, part, prepared["model"], job, c))
+                done = _step(steps, f"collect-{c}", partial(self._collect, part, prepared["model"], job, c))
                 counts = {name: counts[name] + done[name] for name in counts}
             answered = set(found["indexes"])
             absent = [i for i in sent if i not in answered] + prepared["left"]
         else:
             ended, absent = {"status": "not_started"}, prepared["left"]
         if absent and self._on_absent is not None:
-            steps.step("absent", partial(self._hand_back, part, sorted(absent)))
+            _step(steps, "absent", partial(self._hand_back, part, sorted(absent)))
         return {"status": ended["status"], **counts, "absent": sorted(absent)}
 
     def _spec(self, model: str) -> ModelSpec:
@@ -150,10 +151,7 @@ class BatchJobSteps:
             raise RetryStep("internal_error", f"the part's input {part.prefix}/input.jsonl is missing")
         input_uri, output_uri = blobs.uri(f"{part.prefix}/input.jsonl"), blobs.uri(f"{part.prefix}/output/")
         spec = self._spec(model)
-        try:
-            job = self._jobs(model).start(self.worker.upstream_for(spec), data, input_uri, output_uri, part.token)
-        except ProviderError as exc:
-            raise RetryStep(exc.code, exc.message) from None
+        job = self._jobs(model).start(self.worker.upstream_for(spec), data, input_uri, output_uri, part.token)
         blobs.put(f"{part.prefix}/job.json", json.dumps(job).encode(), "application/json")
         return job
 
@@ -164,21 +162,18 @@ class BatchJobSteps:
         for n in range(MAX_POLLS):
             steps.pause(f"wait-{n}", wait)
             wait = min(longest, max(wait + 1, int(wait * 1.5)))
-            polled = steps.step(f"poll-{n}", partial(self._poll, part, model, job, stopped))
+            polled = _step(steps, f"poll-{n}", partial(self._poll, part, model, job, stopped))
             stopped = polled["stopped"]
             if polled["state"] != "running":
                 return polled
-        raise RetryStep("timeout", f"the batch job did not end within {MAX_POLLS} polls")
+        raise StepGaveUp("timeout", f"the batch job did not end within {MAX_POLLS} polls")
 
     def _poll(self, part: Part, model: str, job: dict[str, Any], stopped: bool) -> dict[str, Any]:
         jobs = self._jobs(model)
         if not stopped and self._should_stop(part):
             jobs.stop(job)
             stopped = True
-        try:
-            state = jobs.poll(job)
-        except ProviderError as exc:
-            raise RetryStep(exc.code, exc.message) from None
+        state = jobs.poll(job)
         polled = {"state": state.state, "status": state.status, "processed": state.processed, "total": state.total}
         return {**polled, "stopped": stopped, "error": state.error}
 
@@ -191,10 +186,7 @@ class BatchJobSteps:
         return deadline is not None and now_ms() >= deadline
 
     def _results(self, model: str, job: dict[str, Any]) -> list[RecordResult]:
-        try:
-            return sorted(self._jobs(model).results(job), key=lambda r: r.index)
-        except ProviderError as exc:
-            raise RetryStep(exc.code, exc.message) from None
+        return sorted(self._jobs(model).results(job), key=lambda r: r.index)
 
     def _found(self, model: str, job: dict[str, Any]) -> dict[str, Any]:
         results = self._results(model, job)
@@ -239,3 +231,23 @@ class BatchJobSteps:
         assert self._on_absent is not None
         self._on_absent(part.tenant, part.batch_id, absent)
         return {"absent": len(absent)}
+
+
+def _step(steps: Steps, name: str, body: Callable[[], T]) -> T:
+    return steps.step(name, partial(_guarded, body))
+
+
+def _guarded(body: Callable[[], T]) -> T:
+    """A step's body: a transient failure (a throttled call, a retryable upstream error) is the runtime's to retry;
+    an upstream's refusal fails the step, and the part gives up (its items are handed back)."""
+    try:
+        return body()
+    except RetryStep:
+        raise
+    except ProviderError as exc:
+        if exc.retryable:
+            raise RetryStep(exc.code, exc.message) from None
+        raise
+    except Exception as exc:
+        log.warning("batch part step failed; it will be retried", exc_info=True)
+        raise RetryStep("internal_error", f"{type(exc).__name__}: {exc}") from exc
