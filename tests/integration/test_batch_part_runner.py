@@ -17,9 +17,10 @@ from asyncinfer.config import RunnerSettings, WorkerSettings
 from asyncinfer.domain.batch_parts import execution_name, part_event
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus, Usage
+from asyncinfer.domain.records import BatchStatus
 from asyncinfer.providers.base import ProviderError
 from asyncinfer.providers.batch_jobs import BatchJobState, BatchRecord, RecordResult
-from asyncinfer.runner.batch_jobs import BatchJobSteps
+from asyncinfer.runner.batch_jobs import BatchJobSteps, Look, stop_when_cancelled_or_late
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.tasks.provider_parts import start_part
@@ -212,6 +213,55 @@ def test_a_throttled_start_is_tried_again_and_still_makes_one_job(priced):
     fake = Throttled(set(), set())
     ended = BatchJobSteps(worker, batches(), lambda spec: fake).run("acme", batch_id, 0, ReplayingSteps())
     assert fake.throttled == 1 and fake.started == 1 and ended["completed"] == 10 and ended["absent"] == []
+
+
+class Stoppable(FakeJobs):
+    """Runs until stopped; a stopped job has answered its first `done` records."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(absent=set(), failing=set(), polls=10**6)
+        self.done, self.stopped = done, 0
+
+    def poll(self, job: dict) -> BatchJobState:
+        if self.stopped:
+            return BatchJobState("ended", "Stopped", self.done, len(self.records))
+        return BatchJobState("running", "InProgress", self.done, len(self.records))
+
+    def stop(self, job: dict) -> None:
+        self.stopped += 1
+        self.absent = set(self.records[self.done :])
+
+
+def test_a_watch_that_stops_the_job_gets_what_it_produced_and_hands_the_rest_back(priced):
+    """The hook of `complete_by` escalation: at a poll of a running job, stop it, and look again sooner."""
+    aws = priced
+    batch_id = made_batch(aws, 12, "demo-batch-bedrock")
+    worker = wiring.worker(WorkerSettings())
+    start_part(Named(), worker.blobs, "acme", batch_id, 0, "demo-batch-bedrock", list(range(12)))
+    fake, handed, looks = Stoppable(done=4), [], []
+
+    def watch(batch, state, now) -> Look:
+        looks.append(state.status)
+        return Look(stop=len(looks) == 2, within_seconds=2)
+
+    part = BatchJobSteps(worker, batches(), lambda spec: fake, lambda t, b, a: handed.append(a), watch)
+    steps = ReplayingSteps()
+    ended = part.run("acme", batch_id, 0, steps)
+    assert fake.stopped == 1 and looks == ["InProgress", "InProgress"], "stopped once, at the second look"
+    assert steps.waits == [5, 2, 2], "the watch asked to look again within 2 s"
+    assert ended["status"] == "Stopped" and ended["completed"] == 4 and handed == [list(range(4, 12))]
+
+
+def test_by_default_a_job_is_stopped_when_its_batch_is_cancelling_or_past_its_window(priced):
+    aws = priced
+    batch = batches().get_batch("acme", made_batch(aws, 10, "demo-batch-bedrock"))
+    running = BatchJobState("running", "InProgress", 0, 10)
+    assert stop_when_cancelled_or_late(batch, running, 0) == Look(stop=False)
+    assert stop_when_cancelled_or_late(None, running, 0).stop, "a batch gone"
+    assert stop_when_cancelled_or_late(batch.model_copy(update={"status": BatchStatus.CANCELLING}), running, 0).stop
+    windowed = batch.model_copy(update={"deadline_at": 100_000})
+    assert stop_when_cancelled_or_late(windowed, running, 90_500) == Look(stop=False, within_seconds=10)
+    assert stop_when_cancelled_or_late(windowed, running, 100_000).stop
 
 
 def test_too_few_items_start_no_job_and_are_all_handed_back(priced):

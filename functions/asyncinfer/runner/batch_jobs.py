@@ -8,8 +8,9 @@ one execution per part, named `batchpart-<batch id>-<part>`, as checkpointed ste
    of starting a second job where the upstream has no idempotency.
 3. `wait-N` / `poll-N`: durable waits, which cost no compute
    (https://docs.aws.amazon.com/durable-functions/sdk-reference/operations/wait/), growing up to the model's
-   `batch.poll_seconds`, each followed by one poll. A poll that finds the batch cancelling, or past its deadline,
-   stops the job upstream; what it produced is still collected.
+   `batch.poll_seconds`, each followed by one poll. At a poll of a running job, the watch decides whether to stop
+   it (by default: the batch is cancelling, or past its completion window) and how soon to look again; a stopped
+   job's output is still collected.
 4. `results`, then `collect-C`: the records in steps of CHUNK. Each item is claimed (CREATED -> IN_PROGRESS, fenced
    by its attempt, asyncinfer.tasks.claims) and completed or failed through the worker, so usage (at the model's
    batch price), counting and webhooks are those of any task. An ended item is left alone: a collect step that
@@ -33,9 +34,9 @@ from asyncinfer.domain.batch_parts import batchable, part_prefix
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.model import TaskKind, TaskStatus, Usage, now_ms
-from asyncinfer.domain.records import BatchStatus
+from asyncinfer.domain.records import Batch, BatchStatus
 from asyncinfer.providers.base import Finished, ProviderError
-from asyncinfer.providers.batch_jobs import BatchJobs, BatchRecord, RecordResult
+from asyncinfer.providers.batch_jobs import BatchJobs, BatchJobState, BatchRecord, RecordResult
 from asyncinfer.runner.steps import RetryStep, StepGaveUp, Steps
 from asyncinfer.store.base import BatchStore
 from asyncinfer.tasks.claims import NotClaimed, claim
@@ -47,6 +48,28 @@ T = TypeVar("T")
 CHUNK = 100
 FIRST_POLL_SECONDS = 5
 MAX_POLLS = 2000
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a watch decides at a poll of a running job: stop it now, and look again within so many seconds."""
+
+    stop: bool
+    within_seconds: int | None = None
+
+
+# (the batch's record, None if gone; the job's state; now in epoch ms) -> Look. The default stops the job of a
+# batch being cancelled or past its completion window; a `complete_by` batch's escalation (domain.escalation)
+# is another: stop when on-demand must take over, and look again no later than the latest switch.
+Watch = Callable[[Batch | None, BatchJobState, int], Look]
+
+
+def stop_when_cancelled_or_late(batch: Batch | None, state: BatchJobState, now: int) -> Look:
+    if batch is None or batch.status == BatchStatus.CANCELLING:
+        return Look(stop=True)
+    if batch.deadline_at is None:
+        return Look(stop=False)
+    return Look(stop=now >= batch.deadline_at, within_seconds=max(1, -(-(batch.deadline_at - now) // 1000)))
 
 
 @dataclass(frozen=True)
@@ -71,11 +94,13 @@ class BatchJobSteps:
         batches: BatchStore,
         jobs_for: Callable[[ModelSpec], BatchJobs | None],
         on_absent: Callable[[str, str, list[int]], None] | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.worker = worker
         self.batches = batches
         self._jobs_for = jobs_for
         self._on_absent = on_absent
+        self._watch = watch or stop_when_cancelled_or_late
 
     def run(self, tenant: str, batch_id: str, number: int, steps: Steps) -> dict[str, Any]:
         part = Part(tenant, batch_id, number)
@@ -164,26 +189,23 @@ class BatchJobSteps:
             wait = min(longest, max(wait + 1, int(wait * 1.5)))
             polled = _step(steps, f"poll-{n}", partial(self._poll, part, model, job, stopped))
             stopped = polled["stopped"]
+            if polled.get("within") is not None:
+                wait = max(1, min(wait, polled["within"]))  # the watch wants to look again sooner
             if polled["state"] != "running":
                 return polled
         raise StepGaveUp("timeout", f"the batch job did not end within {MAX_POLLS} polls")
 
     def _poll(self, part: Part, model: str, job: dict[str, Any], stopped: bool) -> dict[str, Any]:
         jobs = self._jobs(model)
-        if not stopped and self._should_stop(part):
-            jobs.stop(job)
-            stopped = True
         state = jobs.poll(job)
+        look: Look = Look(stop=False)
+        if not stopped and state.state == "running":
+            look = self._watch(self.batches.get_batch(part.tenant, part.batch_id), state, now_ms())
+            if look.stop:
+                jobs.stop(job)  # what it produced is still collected; the rest is handed back
+                stopped = True
         polled = {"state": state.state, "status": state.status, "processed": state.processed, "total": state.total}
-        return {**polled, "stopped": stopped, "error": state.error}
-
-    def _should_stop(self, part: Part) -> bool:
-        """The batch is being cancelled, or its completion window has passed."""
-        batch = self.batches.get_batch(part.tenant, part.batch_id)
-        if batch is None or batch.status == BatchStatus.CANCELLING:
-            return True
-        deadline = getattr(batch, "deadline_at", None)  # the completion window's end, where the batch has one
-        return deadline is not None and now_ms() >= deadline
+        return {**polled, "stopped": stopped, "error": state.error, "within": look.within_seconds}
 
     def _results(self, model: str, job: dict[str, Any]) -> list[RecordResult]:
         return sorted(self._jobs(model).results(job), key=lambda r: r.index)
