@@ -55,6 +55,9 @@ def test_below_the_minimum_models_without_batch_jobs_and_tool_requests_run_on_de
     (part,) = plan_parts(registry(min_records=2), lines)
     assert part.indexes == (0, 3)
     assert not batchable(line("cheap", mcp_servers=[{"url": "https://x"}])) and batchable(line("cheap"))
+    assert plan_parts(registry(min_records=2), lines, usable=lambda spec: spec.provider != "local") == [], (
+        "a deployment without the local stand-ins sends the demo models' items on demand"
+    )
 
 
 def test_a_part_below_the_minimum_after_the_split_is_left_on_demand():

@@ -4,11 +4,11 @@ asyncinfer.runner.batch_jobs, the start of a part asyncinfer.tasks.provider_part
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asyncinfer.domain.catalog import ModelRegistry
+from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.model import TaskKind
 
 # What a batch job cannot carry: tools (Bedrock's Converse records take none,
@@ -44,15 +44,22 @@ class PartPlan:
     indexes: tuple[int, ...]
 
 
-def plan_parts(registry: ModelRegistry, lines: Sequence[tuple[int, dict[str, Any]]]) -> list[PartPlan]:
-    """The parts of a chat batch whose `(index, body)` lines are given: per model with batch jobs, its batchable
-    lines in parts of at most `max_records`, as even as can be; a part below the model's `min_records` is none.
-    The same lines give the same parts (numbered from 0). Lines in no part run on demand."""
+def plan_parts(
+    registry: ModelRegistry,
+    lines: Sequence[tuple[int, dict[str, Any]]],
+    usable: Callable[[ModelSpec], bool] = lambda spec: True,
+) -> list[PartPlan]:
+    """The parts of a chat batch whose `(index, body)` lines are given: per model with batch jobs (and `usable`
+    here: the demo models' only where the local stand-ins run), its batchable lines in parts of at most
+    `max_records`, as even as can be; a part below the model's `min_records` is none. The same lines give the same
+    parts (numbered from 0). Lines in no part run on demand."""
     groups: dict[str, list[int]] = {}
     for index, body in lines:
         model = body.get("model")
         spec = registry.models.get(model) if isinstance(model, str) else None
         if spec is None or spec.kind != TaskKind.CHAT or registry.batch_api(spec) is None or not batchable(body):
+            continue
+        if not usable(spec):
             continue
         groups.setdefault(model, []).append(index)
     parts: list[PartPlan] = []
