@@ -101,7 +101,14 @@ def test_a_500_item_batch_completes_with_one_result_line_per_custom_id_and_right
             return current if current["status"] == "completed" else None
 
         done = wait_for(finished, timeout=240, interval=0.5, what="the batch to complete")
-        assert done["request_counts"] == {"total": 500, "completed": 495, "failed": 5, "cancelled": 0, "expired": 0, "pending": 0}
+        assert done["request_counts"] == {
+            "total": 500,
+            "completed": 495,
+            "failed": 5,
+            "cancelled": 0,
+            "expired": 0,
+            "pending": 0,
+        }
         results = httpx.get(done["results_url"], timeout=30)
     assert results.status_code == 200
     lines = [json.loads(line) for line in results.text.splitlines()]
