@@ -48,7 +48,7 @@ def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: C
 
         def show(read: dict) -> None:
             counts = read["request_counts"]
-            ended = counts["completed"] + counts["failed"] + counts["cancelled"]
+            ended = counts["completed"] + counts["failed"] + counts["cancelled"] + counts.get("expired", 0)
             progress.update(bar, completed=ended, description=f"{read['id']} {read['status']}")
 
         done = client.batches.wait(batch["id"], timeout=args.timeout, on_progress=show)
@@ -58,7 +58,7 @@ def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: C
     else:
         out.print(
             f"{done['id']} {done['status']}: {counts['completed']} completed, {counts['failed']} failed, "
-            f"{counts['cancelled']} cancelled of {counts['total']}"
+            f"{counts['cancelled']} cancelled, {counts.get('expired', 0)} expired of {counts['total']}"
         )
     return 0 if done["status"] == "completed" else 1
 
