@@ -33,7 +33,8 @@ def call(aws, route, task_id, tenant):
         event["requestContext"]["authorizer"]["tenant"] = tenant
         response = through_web_adapter(event, app=api_responses.web if route.function == "api_responses" else None)
         return response.status_code, response.text
-    status, body = aws.api(route.method, path, tenant=tenant, function=route.function)
+    sent = {} if route.path.endswith("/retry") else None  # the retry's body: its defaults
+    status, body = aws.api(route.method, path, body=sent, tenant=tenant, function=route.function)
     return status, json.dumps(body, sort_keys=True)
 
 
@@ -81,6 +82,9 @@ def test_another_tenants_id_reads_exactly_like_a_nonexistent_one(aws, route):
     own = call(aws, route, theirs, tenant="acme")
     if route.method == "DELETE" and route.path.startswith("/v1/messages/batches/"):
         # Anthropic deletes only an ended batch: its owner is told so, where another tenant got a 404.
+        assert own[0] == 400 and json.loads(own[1])["error"]["code"] == "batch_not_ended", own
+        return
+    if route.path.endswith("/retry"):  # its owner's batch still runs: nothing to retry yet
         assert own[0] == 400 and json.loads(own[1])["error"]["code"] == "batch_not_ended", own
         return
     assert own[0] == (302 if route.path.endswith("/content") else 200), own

@@ -86,6 +86,11 @@ def upload_key(tenant: str, name: str) -> str:
     return f"uploads/{tenant}/{name}.jsonl"
 
 
+def round_key(tenant: str, batch_id: str, round: int) -> str:
+    """The lines a batch's retry ran again in round `round` (a JSON list of item indexes)."""
+    return f"batches/{tenant}/{batch_id}/round-{round}.json"
+
+
 def batch_file_key(tenant: str, batch_id: str, which: str) -> str:
     """A batch's OpenAI-style output or error file (`which`: output, errors)."""
     return f"batches/{tenant}/{batch_id}/{which}.jsonl"

@@ -42,6 +42,33 @@ class BatchNotEnded(InvalidRequest):
     code = "batch_not_ended"
 
 
+class BatchNotRetryable(Conflict):
+    """A cancelled batch is not retried: its items were cancelled on purpose."""
+
+    code = "batch_not_retryable"
+
+
+class NothingToRetry(InvalidRequest):
+    code = "nothing_to_retry"
+
+
+class RetryRequest(BaseModel):
+    """POST /v1/batches/{id}/retry: run the failed items again (and the expired ones if asked), as new tasks."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    include_expired: bool = False
+    # A new completion window from the retry (`24h`, `20s`...); without one, the batch's own window starts again.
+    completion_window: str | None = Field(default=None, max_length=40)
+
+    @field_validator("completion_window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            window_ms(value)
+        return value
+
+
 def window_ms(text: str) -> int:
     """A completion window (`24h`, `90m`, `20s`, `1h30m`, bare seconds) in milliseconds, within a second and a week."""
     try:
@@ -53,9 +80,11 @@ def window_ms(text: str) -> int:
     return ms
 
 
-def item_task_id(batch_id: str, index: int) -> str:
-    """The id of a batch's item: fixed by the batch and the line, so a repeated batch job makes none twice."""
-    rand = int.from_bytes(hashlib.sha256(f"{batch_id}:{index}".encode()).digest()[:10], "big")
+def item_task_id(batch_id: str, index: int, round: int = 0) -> str:
+    """The id of a batch's item: fixed by the batch, the line and the round (a retry's items are new tasks), so a
+    repeated batch job makes none twice. Round 0 hashes as before rounds existed, so stored items stay reachable."""
+    seed = f"{batch_id}:{index}" if round == 0 else f"{batch_id}:{index}:{round}"
+    rand = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:10], "big")
     return new_task_id(id_time_ms(batch_id), rand)
 
 

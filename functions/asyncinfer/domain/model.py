@@ -217,6 +217,7 @@ class Task(BaseModel):
     batch_id: str | None = None
     batch_index: int | None = None
     custom_id: str | None = None
+    batch_round: int | None = None  # set on a retried item (round 1, 2...); its id is item_task_id's of that round
     # Its batch's completion window's end (epoch ms): missed, it ends `batch_expired` (asyncinfer.domain.deadlines).
     batch_deadline: int | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.

@@ -75,6 +75,8 @@ class Batch(BaseModel):
     # settles its own share, and the batch gives back the whole if it is withdrawn.
     reserved_e8: int | None = None
     reserved_day: str | None = None
+    # How often its failed items were run again (POST /v1/batches/{id}/retry); the items of round r are new tasks.
+    round: int = 0
 
     @property
     def ended(self) -> int:

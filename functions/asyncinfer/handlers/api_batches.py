@@ -1,12 +1,19 @@
-"""The batches function: the routes of asyncinfer.surfaces.openai_batches, .batch_results, .openai_files and
-.anthropic_batches, with this instance's batches service."""
+"""The batches function: the routes of asyncinfer.surfaces.openai_batches, .batch_results, .batch_retry,
+.openai_files and .anthropic_batches, with this instance's batches service."""
 
 from __future__ import annotations
 
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.handlers.shared import entry_point
-from asyncinfer.surfaces import anthropic_batches, batch_results, openai_batches, openai_files, openai_responses
+from asyncinfer.surfaces import (
+    anthropic_batches,
+    batch_results,
+    batch_retry,
+    openai_batches,
+    openai_files,
+    openai_responses,
+)
 from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.batch_partial import PartialResults
 from asyncinfer.tasks.batches import Batches
@@ -35,6 +42,7 @@ def partial_results() -> PartialResults:
 app = build_app(
     openai_batches.router,
     batch_results.router,
+    batch_retry.router,
     openai_files.router,
     anthropic_batches.router,
     provide={openai_batches.batches: batches, batch_results.partial_results: partial_results},

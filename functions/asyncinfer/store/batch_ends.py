@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from asyncinfer.store.base import BatchStore
+from asyncinfer.store.batch_retries import BatchRetries
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class BatchEnd:
     status: str  # the task's terminal status
     code: str | None  # its error code, when it did not complete
     ended_ms: int
+    round: int = 0  # the item's round (a retried item ends again, as a new task, in a later one)
 
 
 class BatchEnds(Protocol):
@@ -30,5 +32,5 @@ class BatchEnds(Protocol):
         """Remove them all; how many there were."""
 
 
-class BatchEndStore(BatchStore, BatchEnds, Protocol):
-    """A batch store that keeps its batches' finishing order."""
+class BatchEndStore(BatchStore, BatchEnds, BatchRetries, Protocol):
+    """A batch store that keeps its batches' finishing order and starts their retries' rounds."""

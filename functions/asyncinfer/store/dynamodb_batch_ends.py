@@ -33,6 +33,8 @@ class BatchEndItems:
         }
         if end.code is not None:
             item["code"] = {"S": end.code}
+        if end.round:
+            item["round"] = {"N": str(end.round)}
         if expires_at is not None:
             item["expires_at"] = {"N": str(expires_at)}
         self._ddb.put_item(TableName=self._table, Item=item)
@@ -89,4 +91,5 @@ def _end(item: dict[str, Any]) -> BatchEnd:
         status=item["status"]["S"],
         code=item["code"]["S"] if "code" in item else None,
         ended_ms=int(item["ended_ms"]["N"]),
+        round=int(item["round"]["N"]) if "round" in item else 0,
     )

@@ -18,6 +18,7 @@ from asyncinfer.store.base import BatchChanged, NameClaim, NameTaken, SecretsCha
 from asyncinfer.store.codec import item_to_record, record_to_item, status_guarded_set, task_from_item
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_batch_ends import BatchEndItems
+from asyncinfer.store.dynamodb_batch_retries import BatchRetryItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.schema import BATCH_DUE, DUE_PK, TASK_PREFIX
 
@@ -67,7 +68,7 @@ class _Table:
         return resp.get("Items", []), last["sk"]["S"] if last else None
 
 
-class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
+class DynamoBatchStore(_Table, LedgerItems, BatchEndItems, BatchRetryItems):
     @staticmethod
     def _key(tenant: str, batch_id: str) -> dict[str, Any]:
         return {"pk": {"S": tenant}, "sk": {"S": BATCH_PREFIX + batch_id}}
@@ -150,17 +151,21 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems):
 
     def count_item(self, task: Task) -> Batch | None:
         # Adding the item's line to a number set is idempotent by itself: a repeated stream record changes
-        # nothing, with no transaction and no marker on the task.
+        # nothing, with no transaction and no marker on the task. An ending of an older round (a re-delivered
+        # record of an item since retried) fails the round's condition: it cannot count its line again.
+        task_round = task.batch_round or 0
+        same_round = "#round = :round" if task_round else "(attribute_not_exists(#round) OR #round = :round)"
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(task.tenant, task.batch_id or ""),
                 UpdateExpression="ADD #ended :index SET updated_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#ended": ended_set(task)},
+                ConditionExpression=f"attribute_exists(pk) AND {same_round}",
+                ExpressionAttributeNames={"#ended": ended_set(task), "#round": "round"},
                 ExpressionAttributeValues={
                     ":index": {"NS": [str(task.batch_index or 0)]},
                     ":now": {"N": str(int(time.time() * 1000))},
+                    ":round": {"N": str(task_round)},
                 },
                 ReturnValues="ALL_NEW",
             )

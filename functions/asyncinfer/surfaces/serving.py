@@ -15,7 +15,7 @@ SURFACES: dict[str, tuple[str, ...]] = {
     "api_perplexity": ("perplexity",),
     "api_privategpt": ("privategpt",),
     "api_netmind": ("netmind",),
-    "api_batches": ("openai_batches", "batch_results", "openai_files", "anthropic_batches"),
+    "api_batches": ("openai_batches", "batch_results", "batch_retry", "openai_files", "anthropic_batches"),
     "api_webhooks": ("webhooks",),
     # OpenAI's Responses API: an ASGI app too (asyncinfer.handlers.api_responses), every route streamed.
     "api_responses": ("openai_responses",),

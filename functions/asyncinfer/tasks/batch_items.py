@@ -20,6 +20,7 @@ from asyncinfer.domain.sealing import open_body
 from asyncinfer.domain.submission import Prepared
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore
+from asyncinfer.tasks.batch_retry import latest_rounds
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 from asyncinfer.tasks.service import TaskService
 
@@ -61,7 +62,9 @@ class BatchItems:
         if raw is None:
             raise RuntimeError(f"batch {batch.id} has lost its input {batch.input_key}")
         lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-        ids = [item_task_id(batch.id, index) for index in range(len(lines))]
+        # A retried batch's lines each have their latest round's item (asyncinfer.tasks.batch_retry).
+        rounds = latest_rounds(self.tasks.blobs, batch, self.store) if batch.round else {}
+        ids = [item_task_id(batch.id, index, rounds.get(index, 0)) for index in range(len(lines))]
         existing = self.store.get_tasks(batch.tenant, ids)
         pending: list[TaskMessage] = []
         if _window_ended(batch):
@@ -103,6 +106,8 @@ class BatchItems:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
         fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
+        if batch.round and task_id == item_task_id(batch.id, index, batch.round):
+            fields["batch_round"] = batch.round
         if line.get("reserved_e8") and batch.reserved_day:
             # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
             fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)

@@ -64,7 +64,7 @@ class PartialResults:
         until = None if ended else (now_ms() if now is None else now) - self.settle_ms
         ends = self.store.batch_ends(batch.tenant, batch.id, after=start, until_ms=until, limit=limit + 1)
         shown = ends[:limit]
-        ids = [item_task_id(batch.id, end.index) for end in shown]
+        ids = [item_task_id(batch.id, end.index, end.round) for end in shown]  # a retried line ends once per round
         tasks = self.store.get_tasks(batch.tenant, ids) if ids else {}
         lines = [self._line(batch, end, tasks.get(task_id)) for end, task_id in zip(shown, ids, strict=True)]
         last = cursor_of(batch.id, shown[-1]) if shown else after
@@ -75,4 +75,7 @@ class PartialResults:
         if batch.endpoint == BatchEndpoint.RESPONSES and task is not None and response is not None:
             response = responses.response_object(task, self.request_of(task), response, background=False)
         custom_id = task.custom_id if task is not None and task.custom_id is not None else str(end.index)
-        return {**self.result_line(custom_id, task, response), "ended_at": end.ended_ms}
+        line = {**self.result_line(custom_id, task, response), "ended_at": end.ended_ms}
+        if end.round:
+            line["round"] = end.round
+        return line

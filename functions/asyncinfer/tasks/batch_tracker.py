@@ -15,6 +15,7 @@ from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.base import BatchChanged
 from asyncinfer.store.batch_ends import BatchEnd, BatchEndStore
+from asyncinfer.tasks.batch_retry import latest_rounds
 from asyncinfer.tasks.payloads import Payloads
 from asyncinfer.tasks.webhooks import Webhooks
 
@@ -52,9 +53,11 @@ class BatchTracker:
 
     def _result_lines(self, batch: Batch) -> Iterator[bytes]:
         lines = (json.loads(line) for line in self.blobs.lines(batch.input_key) if line.strip())
+        rounds = latest_rounds(self.blobs, batch) if batch.round else {}  # a retried line: its latest item
         with ThreadPoolExecutor(max_workers=FINISH_READERS) as readers:
             for first, chunk in enumerate_chunks(lines, FINISH_CHUNK):
-                ids = [item_task_id(batch.id, first + offset) for offset in range(len(chunk))]
+                indexes = range(first, first + len(chunk))
+                ids = [item_task_id(batch.id, index, rounds.get(index, 0)) for index in indexes]
                 tasks = self.store.get_tasks(batch.tenant, ids)
                 found = [tasks.get(task_id) for task_id in ids]
                 results = readers.map(self._response, found)
@@ -88,7 +91,8 @@ class BatchTracker:
         """The item's place in its batch's finishing order (read by asyncinfer.tasks.batch_partial)."""
         ended_ms = task.completed_at or task.failed_at or task.cancelled_at or task.updated_at
         code = task.error.code if task.error is not None else None
-        end = BatchEnd(index=task.batch_index or 0, status=task.status.value, code=code, ended_ms=ended_ms)
+        index, round = task.batch_index or 0, task.batch_round or 0
+        end = BatchEnd(index=index, status=task.status.value, code=code, ended_ms=ended_ms, round=round)
         self.store.put_batch_end(task.tenant, task.batch_id or "", end, task.expires_at)
 
     def finish(self, batch: Batch) -> Batch:

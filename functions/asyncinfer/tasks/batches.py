@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asyncinfer.blobs.base import batch_file_key, input_key
+from asyncinfer.blobs.base import batch_file_key, input_key, round_key
 from asyncinfer.domain.batches import (
     BatchEnded,
     BatchNotEnded,
@@ -41,6 +41,7 @@ from asyncinfer.store.base import BatchChanged, HoldRefused, NameClaim, NameTake
 from asyncinfer.store.batch_ends import BatchEndStore
 from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
 from asyncinfer.tasks.batch_items import BatchItems
+from asyncinfer.tasks.batch_retry import BatchRetry
 from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.service import TaskService
@@ -51,7 +52,7 @@ BATCH_IDEMPOTENCY = "bidem"
 
 
 @dataclass
-class Batches(BatchInput, BatchItems):
+class Batches(BatchInput, BatchItems, BatchRetry):
     """Submit, read, list and cancel batches (the API and the batch function)."""
 
     tasks: TaskService
@@ -231,4 +232,5 @@ class Batches(BatchInput, BatchItems):
         self.store.delete_batch_ends(tenant, batch.id)
         files = [batch.input_key, batch.results_key, batch.output_key, batch.errors_key]
         files.append(batch_file_key(tenant, batch.id, ANTHROPIC_RESULTS))
+        files.extend(round_key(tenant, batch.id, round) for round in range(1, batch.round + 1))
         self.tasks.blobs.delete([key for key in files if key])
