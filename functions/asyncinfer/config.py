@@ -163,6 +163,8 @@ class RunnerSettings(WorkerSettings):
     job_poll_seconds: int = Field(default=30, ge=1, le=3600)
     # The service role of Bedrock batch inference jobs the stack makes (a registry's `batch.role_arn` overrides it).
     batch_role_arn: str | None = None
+    # Where a part's items its job did not answer are queued to run on demand (asyncinfer.tasks.provider_parts).
+    batch_items_queue_url: str | None = None
 
 
 class StreamSettings(_Settings):

@@ -247,13 +247,18 @@ def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
     from asyncinfer.providers.batch_factory import BatchClients, batch_jobs
     from asyncinfer.runner.batch_jobs import BatchJobSteps
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
+    from asyncinfer.tasks.provider_parts import hand_back
 
     models = providers(settings)
     clients = BatchClients.boto3(lambda: client("s3"), settings.demo_batch_jobs_url, settings.batch_role_arn, CONFIG)
+    running = worker(settings, models)
+    store = DynamoBatchStore(client("dynamodb"), settings.table_name)
+    items = SqsQueue(client("sqs"), settings.batch_items_queue_url) if settings.batch_items_queue_url else None
     return BatchJobSteps(
-        worker(settings, models),
-        DynamoBatchStore(client("dynamodb"), settings.table_name),
+        running,
+        store,
         lambda spec: batch_jobs(models.registry, spec, clients),
+        on_absent=functools.partial(hand_back, running.store, store, items),
     )
 
 
@@ -279,6 +284,7 @@ def batches(settings: BatchSettings) -> Batches:
             input_buckets=tuple(settings.batch_input_buckets),
             own_bucket=settings.bucket_name,
         ),
+        local_batch_jobs=settings.demo_batch_jobs_url is not None,
         files=Files(
             tasks.blobs,
             max_bytes=FILE_ROUTE_BYTES,

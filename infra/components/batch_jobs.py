@@ -25,11 +25,14 @@ BEDROCK = "bedrock.amazonaws.com"
 
 def grant_batch_jobs(scope: Construct, runner: lambda_.Function, parts: StackParts) -> iam.Role | None:
     """The rights above; the service role, when a Bedrock model of the registry has batch jobs."""
-    config, table, bucket, _, _ = parts.resources()
+    config, table, bucket, queues, _ = parts.resources()
     registry = config.registry()
     batched = [spec for spec in registry.models.values() if registry.batch_api(spec) is not None]
     if not batched:
         return None
+    # The items a job did not answer run on demand: queued in the batch-items lane (asyncinfer.tasks.provider_parts).
+    queues.batch_items.grant_send_messages(runner)
+    runner.add_environment("ASYNCINFER_BATCH_ITEMS_QUEUE_URL", queues.batch_items.queue_url)
     upstream = bucket.arn_for_objects(UPSTREAM)
     runner.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[upstream]))
     objects = f"IAM5[Resource::<{Stack.of(scope).get_logical_id(bucket.node.default_child)}.Arn>/{UPSTREAM}]"
@@ -85,3 +88,9 @@ def grant_batch_jobs(scope: Construct, runner: lambda_.Function, parts: StackPar
         "Bedrock names batch jobs by a random id; a job's ARN is only known once it is created.",
     )
     return role
+
+
+def has_batch_jobs(parts: StackParts) -> bool:
+    """Whether the registry has a model with batch jobs: the batch function then starts parts on the runner."""
+    registry = parts.resources()[0].registry()
+    return any(registry.batch_api(spec) is not None for spec in registry.models.values())

@@ -10,12 +10,14 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
+from infra.components.batch_jobs import has_batch_jobs
 from infra.components.function import Function
 from infra.components.grants import (
     batch_environment,
     grant_batch_rights,
     grant_executions,
     grant_sealing,
+    grant_start,
     grant_task_rights,
 )
 from infra.components.parts import StackParts
@@ -51,6 +53,9 @@ class Batches(Construct):
         grant_task_rights(self.function, "batch", table=table, bucket=bucket, queues=queues, sealing_key=sealing_key)
         if parts.runner is not None:
             grant_executions(self.function, parts.runner, "lambda:StopDurableExecution")
+            if has_batch_jobs(parts):
+                # It starts the runner's execution of each part sent up as a provider batch job.
+                grant_start(self.function, parts.runner)
         # It opens the sealed lines of a batch's input to make its items (and seals them again for each).
         grant_sealing(self.function, sealing_key, open=("mcp", "webhook"))
         grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)

@@ -220,6 +220,9 @@ class Task(BaseModel):
     batch_round: int | None = None  # set on a retried item (round 1, 2...); its id is item_task_id's of that round
     # Its batch's completion window's end (epoch ms): missed, it ends `batch_expired` (asyncinfer.domain.deadlines).
     batch_deadline: int | None = None
+    # How a batch item runs: "provider_batch" (in a part sent up as one provider batch job, never queued) or
+    # "on_demand" (handed back by its part); unset, queued as any item.
+    path: str | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
     # A chat task the worker handed over to the runner (asyncinfer.tasks.handover), epoch ms: from then on

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncinfer.domain.batch_parts import PartPlan
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.deadlines import BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
@@ -22,6 +23,7 @@ from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore
 from asyncinfer.tasks.batch_retry import latest_rounds
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
+from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, plan_batch_parts, start_part
 from asyncinfer.tasks.service import TaskService
 
 SEND_EVERY = 10
@@ -48,6 +50,7 @@ class BatchItems:
     store: BatchStore
     items: MessageQueue
     _prepare: Callable[[BatchEndpoint, dict[str, Any]], Prepared]  # BatchInput._prepare: an item as its submit
+    local_batch_jobs: bool  # the demo models' provider batch jobs go to the local stand-ins
 
     def run(self, job: BatchJob) -> Report:
         """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
@@ -69,13 +72,17 @@ class BatchItems:
         pending: list[TaskMessage] = []
         if _window_ended(batch):
             return self._expire(batch, lines, ids, existing, report)
+        parts = self._parts(batch, lines)
+        parted = {index for part in parts for index in part.indexes}
         for index, line in enumerate(lines):
             if index % 100 == 0 and index and batch.status == BatchStatus.IN_PROGRESS:
                 batch = self.store.get_batch(batch.tenant, batch.id) or batch  # a cancel stops the fan-out
             task = existing.get(ids[index])
             if task is None:
-                task = self._make_item(batch, index, ids[index], line, report)
-            if task is not None and task.status == TaskStatus.CREATED and batch.status == BatchStatus.IN_PROGRESS:
+                path = PROVIDER_BATCH if index in parted else None
+                task = self._make_item(batch, index, ids[index], line, report, path)
+            waiting = task is not None and task.status == TaskStatus.CREATED and task.path != PROVIDER_BATCH
+            if task is not None and waiting and batch.status == BatchStatus.IN_PROGRESS:  # a part's: its job's
                 pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=BATCH_LANE))
             if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
                 with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
@@ -86,7 +93,19 @@ class BatchItems:
                 pending = []
         if pending:
             self.items.send_many(pending)
+        if batch.status == BatchStatus.IN_PROGRESS and self.tasks.executions is not None:
+            for part in parts:  # a run again starts the same executions (by name): no second job
+                indexes = list(part.indexes)
+                start_part(
+                    self.tasks.executions, self.tasks.blobs, batch.tenant, batch.id, part.number, part.model, indexes
+                )
         return report
+
+    def _parts(self, batch: Batch, lines: list[dict[str, Any]]) -> list[PartPlan]:
+        """The items sent up as provider batch jobs: none while the batch is cancelling, or without the runner."""
+        if batch.status != BatchStatus.IN_PROGRESS or self.tasks.executions is None:
+            return []
+        return plan_batch_parts(self.tasks.registry, batch, lines, self.tasks.sealer, self.local_batch_jobs)
 
     def _expire(
         self, batch: Batch, lines: list[dict[str, Any]], ids: list[str], existing: dict[str, Task], report: Report
@@ -102,10 +121,14 @@ class BatchItems:
                 report.expired += outcome == Outcome.FAILED
         return report
 
-    def _make_item(self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report) -> Task | None:
+    def _make_item(
+        self, batch: Batch, index: int, task_id: str, line: dict[str, Any], report: Report, path: str | None = None
+    ) -> Task | None:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
         fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
+        if path is not None:
+            fields["path"] = path
         if batch.round and task_id == item_task_id(batch.id, index, batch.round):
             fields["batch_round"] = batch.round
         if line.get("reserved_e8") and batch.reserved_day:

@@ -62,6 +62,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
     read_input: Reader
     limits: BatchLimits
     files: Files | None = None
+    local_batch_jobs: bool = False
 
     def create(
         self, tenant: str, body: dict[str, Any], how: Submission | None = None, schedule: str | None = None
