@@ -70,6 +70,16 @@ class Batches:
                 if line.strip():
                     yield json.loads(line)
 
+    def retry(
+        self, batch_id: str, *, include_expired: bool = False, completion_window: str | None = None
+    ) -> dict[str, Any]:
+        """Run an ended batch's failed items again (with `include_expired`, its expired ones too), as new tasks in
+        the same batch, which is `in_progress` until they end; `completion_window`: a window of the retry's own."""
+        body: dict[str, Any] = {"include_expired": include_expired}
+        if completion_window is not None:
+            body["completion_window"] = completion_window
+        return self._client.request("POST", f"/v1/batches/{batch_id}/retry", json=body)[0]
+
     def partial(self, batch_id: str, after: str | None = None, limit: int | None = None) -> dict[str, Any]:
         """One page of the results so far, in the order the items ended: `data` (result lines, each with
         `ended_at` in Unix ms), `last_id` (the next page's `after`), `has_more`, and `ended` (the batch had ended)."""

@@ -1,5 +1,5 @@
 """`aic batch`: submit a batch (and wait with a progress bar), print its results as JSONL, once it ended or,
-with --partial, those so far in the order its items ended (--follow: until it ended)."""
+with --partial, those so far in the order its items ended (--follow: until it ended); run its failed items again."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def add_batch_commands(commands: Any) -> None:
-    """`aic batch submit|results`, on the parser's subcommands."""
+    """`aic batch submit|results|retry`, on the parser's subcommands."""
     batch = commands.add_parser("batch", help="batches").add_subparsers(required=True)
     batch_submit = batch.add_parser("submit", help="submit a JSONL file of {custom_id, body} lines")
     batch_submit.add_argument("file", type=Path)
@@ -33,6 +33,13 @@ def add_batch_commands(commands: Any) -> None:
     batch_results.add_argument("--follow", action="store_true", help="with --partial: print new lines until it ended")
     batch_results.add_argument("--timeout", type=float, default=3600.0, help="with --follow: give up after seconds")
     batch_results.set_defaults(command=_batch_results)
+    batch_retry = batch.add_parser("retry", help="run an ended batch's failed items again, in the same batch")
+    batch_retry.add_argument("id")
+    batch_retry.add_argument("--include-expired", action="store_true", help="its expired items too")
+    batch_retry.add_argument("--window", help="a completion window of the retry's own (24h, 90m, 20s...)")
+    batch_retry.add_argument("--wait", action="store_true", help="wait until the batch ended again")
+    batch_retry.add_argument("--timeout", type=float, default=3600.0, help="with --wait: give up after seconds")
+    batch_retry.set_defaults(command=_batch_retry)
 
 
 def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -61,6 +68,22 @@ def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: C
             f"{counts['cancelled']} cancelled, {counts.get('expired', 0)} expired of {counts['total']}"
         )
     return 0 if done["status"] == "completed" else 1
+
+
+def _batch_retry(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    batch = client.batches.retry(args.id, include_expired=args.include_expired, completion_window=args.window)
+    pending = batch["request_counts"]["pending"]
+    if args.wait:
+        batch = client.batches.wait(batch["id"], timeout=args.timeout)
+    if args.json:
+        out.print_json(json.dumps(batch))
+        return 0
+    counts = batch["request_counts"]
+    out.print(
+        f"{batch['id']} {batch['status']} (round of {pending} items): {counts['completed']} completed, "
+        f"{counts['failed']} failed, {counts.get('expired', 0)} expired of {counts['total']}"
+    )
+    return 0 if batch["status"] in ("in_progress", "completed") else 1
 
 
 def _batch_results(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
