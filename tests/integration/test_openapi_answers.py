@@ -4,6 +4,8 @@ renderers answer. An answer may carry no field its model does not name (unless t
 every field the model requires, each of the documented type and format; and every route with a model is
 answered here at least once."""
 
+import uuid
+
 import pytest
 
 from asyncinfer.surfaces import anthropic_batches, docs
@@ -97,12 +99,16 @@ def test_every_answer_through_the_handlers_is_as_its_model_documents_it(aws):
     )
     inline = call("POST", "/v1/batches", "api_batches", body={"requests": [{"custom_id": "q", "body": CHAT}]})
     call("POST", f"/v1/batches/{inline['id']}/cancel", "api_batches")
+    # One that fails its item the first time (a prompt demo-fail-once never saw), retried once it ended.
+    once = {"model": "demo-fail-once", "messages": [{"role": "user", "content": f"once {uuid.uuid4()}"}]}
+    flaky = call("POST", "/v1/batches", "api_batches", body={"requests": [{"custom_id": "f", "body": once}]})
     # Message Batches: one running, one cancelled; both read once ended (with results_url), listed, one deleted.
     messages = call("POST", "/v1/messages/batches", "api_batches", body=anthropic_batches.EXAMPLE)
     call("GET", f"/v1/messages/batches/{messages['id']}", "api_batches")
     cancelled = call("POST", "/v1/messages/batches", "api_batches", body=anthropic_batches.EXAMPLE)
     call("POST", f"/v1/messages/batches/{cancelled['id']}/cancel", "api_batches")
     run_all(aws)
+    call("POST", f"/v1/batches/{flaky['id']}/retry", "api_batches", body={})
     call("GET", f"/v1/messages/batches/{messages['id']}", "api_batches")
     call("GET", "/v1/messages/batches", "api_batches", query={"limit": "1"})
     call("DELETE", f"/v1/messages/batches/{cancelled['id']}", "api_batches")

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import Field
 
 from asyncinfer.domain.requests import parse_limit
-from asyncinfer.surfaces.answers import ErrorBody, answer
+from asyncinfer.surfaces.answers import ErrorBody, absent, answer
 from asyncinfer.surfaces.contract import Cursor, Id, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import TAG, BatchesService, internal_id
@@ -26,6 +26,10 @@ ResultLine = answer(
     error=(ErrorBody | None, Field(description="Why an item that did not complete ended")),
     usage=(dict[str, Any] | None, None),
     ended_at=(int, Field(description="When the item ended, Unix milliseconds")),
+    round=(
+        int | None,
+        absent("The retry's round this ending is of (POST /v1/batches/{id}/retry); absent: the first run"),
+    ),
 )
 ResultsPage = answer(
     "BatchResultsPage",
