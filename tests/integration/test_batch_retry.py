@@ -14,6 +14,7 @@ from tests.integration.test_batch_window import file_lines
 from tests.integration.test_batches import get, results, run_all
 from tests.integration.test_budgets import budget, usage
 from tests.support.models_file import serve_models
+from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +114,24 @@ def test_a_cancelled_batch_is_not_retried(aws):
     assert get(aws, batch["id"])["status"] == "cancelled"
     status, refused = retry(aws, batch["id"])
     assert (status, refused["error"]["code"]) == (409, "batch_not_retryable"), refused
+
+
+def test_each_round_of_a_retried_batch_announces_its_end(aws):
+    with WebhookReceiver() as receiver:
+        body = {"requests": [line("f", "demo-fail-once")], "webhook": {"url": receiver.url}}
+        status, batch = aws.api("POST", "/v1/batches", body=body, function="api_batches")
+        assert status == 200, batch
+        run_all(aws)
+        aws.run_queue("webhook_sender")
+        assert retry(aws, batch["id"])[0] == 200
+        run_all(aws)
+        aws.run_queue("webhook_sender")
+        hits = receiver.wait_for(2)
+    counts = [json.loads(hit.body)["data"]["request_counts"] for hit in hits]
+    assert sorted((c["completed"], c["failed"]) for c in counts) == [(0, 1), (1, 0)]
+    query = {"batch_id": batch["id"]}
+    status, listing = aws.api("GET", "/v1/webhooks/deliveries", query=query, function="api_webhooks")
+    assert status == 200 and len(listing["data"]) == 2
+    for delivery in listing["data"]:
+        status, read = aws.api("GET", f"/v1/webhooks/deliveries/{delivery['id']}", function="api_webhooks")
+        assert status == 200 and read["status"] == "delivered", read

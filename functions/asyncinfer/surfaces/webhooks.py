@@ -92,7 +92,7 @@ Secret = answer(
 )
 router = Router()
 TAG = "Webhooks"
-_DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}$")
+_DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}(_r[0-9]{1,6})?$")
 
 
 def webhooks() -> Webhooks:

@@ -84,7 +84,8 @@ class BatchTracker:
             batch = self.finish(batch)
         if batch.status in BATCH_ENDED and batch.webhook is not None:
             data, at = self.payloads.batch_data(batch), batch.ended_at or batch.updated_at
-            self.webhooks.announce(batch.tenant, batch.webhook, batch.event_type, batch.id, data, at)
+            webhook, event = batch.webhook, batch.event_type
+            self.webhooks.announce(batch.tenant, webhook, event, batch.id, data, at, round=batch.round)
         return batch
 
     def _record_end(self, task: Task) -> None:

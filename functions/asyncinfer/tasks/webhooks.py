@@ -53,9 +53,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(os.urandom(24)).decode()
 
 
-def delivery_id(subject: str, event_type: str) -> str:
-    """The `webhook-id` of an event: fixed by what happened, so a repeated announcement finds the delivery."""
-    return f"msg_{subject}_{event_type.replace('.', '_')}"
+def delivery_id(subject: str, event_type: str, round: int = 0) -> str:
+    """The `webhook-id` of an event: fixed by what happened, so a repeated announcement finds the delivery. A
+    retried batch ends again in each round (asyncinfer.tasks.batch_retry): each ending is an event of its own."""
+    suffix = f"_r{round}" if round else ""
+    return f"msg_{subject}_{event_type.replace('.', '_')}{suffix}"
 
 
 def iso(ms: int) -> str:
@@ -108,7 +110,14 @@ class Webhooks:
         raise Conflict("The webhook secret is being rotated by another request; try again")
 
     def announce(
-        self, tenant: str, target: WebhookTarget, event_type: str, subject: str, data: dict[str, Any], at_ms: int
+        self,
+        tenant: str,
+        target: WebhookTarget,
+        event_type: str,
+        subject: str,
+        data: dict[str, Any],
+        at_ms: int,
+        round: int = 0,
     ) -> Delivery | None:
         """Record the event's delivery (once) and queue its first attempt. Safe to repeat: an event that
         was announced before is queued again only if no attempt was made yet (its message may be lost)."""
@@ -120,7 +129,7 @@ class Webhooks:
             {"type": event_type, "timestamp": iso(at_ms), "data": data}, separators=(",", ":"), ensure_ascii=False
         )
         delivery = Delivery(
-            id=delivery_id(subject, event_type),
+            id=delivery_id(subject, event_type, round),
             tenant=tenant,
             event_type=event_type,
             subject=subject,
