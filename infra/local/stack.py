@@ -257,6 +257,7 @@ def serve(
     # `asyncinfer schedule run NAME` runs the batch handler against this stack with these settings; the
     # stack's pid and URL tell it (and a second `make dev`) whether the stack still runs.
     settings = {**LOCAL_DEFAULTS, **resources.env(), **runner.env(), STACK_PID: str(os.getpid()), STACK_URL: url}
+    settings["ASYNCINFER_DEMO_BATCH_JOBS_URL"] = provider_batches.url  # (its `GET /_jobs` counts the jobs made)
     _write_stack_file(stack_file, settings)
     started.callback(_remove_stack_file, stack_file)
 

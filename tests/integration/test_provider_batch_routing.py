@@ -123,3 +123,18 @@ def test_absent_items_are_queued_on_demand_in_the_window_and_expire_after_it(sta
     assert done == {"queued": 0, "expired": 2}
     failed = items_of(batch_id, 5)[3:]
     assert {(t.status, t.error.code) for t in failed} == {(TaskStatus.FAILED, "batch_expired")}
+
+
+def test_items_going_up_in_a_part_reserve_at_the_batch_price(stand_in):
+    aws, _, _ = stand_in
+    reserved = []
+    for count in (10, 9):  # a part of 10; 9 are below the minimum and run on demand
+        lines = requests(count, "demo-batch-bedrock")
+        for line in lines:
+            line["body"]["max_tokens"] = 1000
+        status, batch = create(aws, {"requests": lines})
+        assert status == 200, batch
+        made = store().get_batch("acme", batch["id"].removeprefix("batch_").replace("-", ""))
+        assert made is not None and made.reserved_e8
+        reserved.append(made.reserved_e8 / count)
+    assert reserved[0] * 2 == pytest.approx(reserved[1], rel=1e-6), "demo-batch-bedrock's batch prices are half"

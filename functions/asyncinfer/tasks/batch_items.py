@@ -23,7 +23,7 @@ from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchStore
 from asyncinfer.tasks.batch_retry import latest_rounds
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
-from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, plan_batch_parts, start_part
+from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, parted_lines, plan_batch_parts, start_part
 from asyncinfer.tasks.service import TaskService
 
 SEND_EVERY = 10
@@ -102,10 +102,21 @@ class BatchItems:
         return report
 
     def _parts(self, batch: Batch, lines: list[dict[str, Any]]) -> list[PartPlan]:
-        """The items sent up as provider batch jobs: none while the batch is cancelling, or without the runner."""
-        if batch.status != BatchStatus.IN_PROGRESS or self.tasks.executions is None:
+        """The items sent up as provider batch jobs: none while the batch is cancelling, or without the runner, or
+        in a retry's round (its parts ran: the items run again on demand)."""
+        if batch.status != BatchStatus.IN_PROGRESS or self.tasks.executions is None or batch.round:
             return []
         return plan_batch_parts(self.tasks.registry, batch, lines, self.tasks.sealer, self.local_batch_jobs)
+
+    def _batch_priced(self, endpoint: BatchEndpoint, checked: list[dict[str, Any]], refused: set[int]) -> set[int]:
+        """The positions, among a batch's accepted items being submitted, of those its parts will hold (as `run`
+        will plan them): they reserve at the model's batch price."""
+        if self.tasks.executions is None:
+            return set()
+        bodies = [line["body"] for line in checked]
+        parted = parted_lines(self.tasks.registry, endpoint, bodies, self.local_batch_jobs)
+        accepted = [index for index in range(len(checked)) if index not in refused]
+        return {n for n, index in enumerate(accepted) if index in parted}
 
     def _expire(
         self, batch: Batch, lines: list[dict[str, Any]], ids: list[str], existing: dict[str, Task], report: Report
@@ -127,10 +138,10 @@ class BatchItems:
         """The item's task, stored; None if another run made it meanwhile (the caller then cancels it if
         it must). A request that no longer passes (the registry changed since the submit) fails alone."""
         fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
-        if path is not None:
-            fields["path"] = path
         if batch.round and task_id == item_task_id(batch.id, index, batch.round):
             fields["batch_round"] = batch.round
+        if path is not None:
+            fields["path"] = path
         if line.get("reserved_e8") and batch.reserved_day:
             # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
             fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)

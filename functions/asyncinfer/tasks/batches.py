@@ -91,11 +91,12 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             settings.check_class(ready.fields.get("service_tier", ServiceTier.DEFAULT))
         budgets = self.tasks.budgets
         # Its items, once made, all run: the batch reserves for all of them at once, each item its share.
-        hold = budgets.hold(tenant, prepared, settings.budget) if budgets is not None else None
+        batch_priced = self._batch_priced(request.endpoint, checked, refused)
+        hold = budgets.hold(tenant, prepared, settings.budget, batch_priced) if budgets is not None else None
         if hold is not None and budgets is not None:
             reserving = (line for index, line in enumerate(lines) if index not in refused)
-            for line, ready in zip(reserving, prepared, strict=True):
-                if share := budgets.reservation_e8(ready):
+            for n, (line, ready) in enumerate(zip(reserving, prepared, strict=True)):
+                if share := budgets.reservation_e8(ready, n in batch_priced):
                     line["reserved_e8"] = share
         batch = Batch(
             id=batch_id,

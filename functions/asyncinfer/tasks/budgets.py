@@ -4,7 +4,7 @@ administrator's limits. What a tenant spent is read from the usage lines its com
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,19 +44,28 @@ class Budgets:
         first = today if budget is not None and budget.monthly is None else month_start(today)
         return Spent.from_lines(today, self.store.usage_lines(tenant, first, today))
 
-    def hold(self, tenant: str, requests: Sequence[Prepared], budget: Budget | None = None) -> Hold | None:
+    def hold(
+        self,
+        tenant: str,
+        requests: Sequence[Prepared],
+        budget: Budget | None = None,
+        batch_priced: Set[int] = frozenset(),
+    ) -> Hold | None:
         """What accepting `requests` (one submit, or a batch's items) reserves of the tenant's budget (read
-        unless given), to be written with them; None when they cost nothing."""
-        amount = sum(map(self.reservation_e8, requests))
+        unless given), to be written with them; None when they cost nothing. The requests at the positions
+        `batch_priced` go up in a provider batch job: they reserve at the model's batch price."""
+        amount = sum(self.reservation_e8(ready, n in batch_priced) for n, ready in enumerate(requests))
         if amount <= 0:
             return None
         return Hold(self.today(), amount, budget if budget is not None else self.store.get_budget(tenant))
 
-    def reservation_e8(self, prepared: Prepared) -> int:
+    def reservation_e8(self, prepared: Prepared, batch_priced: bool = False) -> int:
         spec = self.registry.models.get(prepared.model) if self.registry is not None else None
         if spec is None or self.registry is None:
             return 0
         spec = self.registry.for_tier(spec, prepared.fields.get("service_tier", ServiceTier.DEFAULT))
+        if batch_priced and spec.batch_prices is not None:
+            spec = self.registry.at_batch_prices(spec)
         return to_e8(reservation(spec, prepared.kind, prepared.request))
 
     def refused(self, hold: Hold, refusal: HoldRefused) -> BudgetExceeded:

@@ -48,6 +48,16 @@ def usable_here(local_jobs: bool) -> Callable[[ModelSpec], bool]:
     return lambda spec: spec.provider != LOCAL or local_jobs
 
 
+def parted_lines(
+    registry: ModelRegistry, endpoint: BatchEndpoint, bodies: list[dict[str, Any]], local_jobs: bool
+) -> set[int]:
+    """The lines of a batch being submitted that its parts will hold (they reserve at the batch price)."""
+    if endpoint not in CHAT_ENDPOINTS:
+        return set()
+    parts = plan_parts(registry, list(enumerate(bodies)), usable=usable_here(local_jobs))
+    return {index for part in parts for index in part.indexes}
+
+
 def plan_batch_parts(
     registry: ModelRegistry, batch: Batch, lines: list[dict[str, Any]], sealer: Sealer, local_jobs: bool
 ) -> list[PartPlan]:
