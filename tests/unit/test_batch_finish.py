@@ -79,6 +79,7 @@ def test_finishing_a_batch_of_2000_items_with_125_mib_of_results_holds_a_few_mib
         ended=COUNT,
         expired=0,
         endpoint="/v1/async",
+        round=0,
     )
     tracemalloc.start()
     tracker.finish(batch)

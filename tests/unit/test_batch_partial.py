@@ -161,7 +161,7 @@ def test_the_ending_of_an_item_without_a_time_of_its_own_is_its_last_update():
     store, b = Store(), batch()
     task = SimpleNamespace(
         tenant="acme", batch_id=b.id, batch_index=2, status=TaskStatus.CANCELLED, error=None, expires_at=None,
-        completed_at=None, failed_at=None, cancelled_at=None, updated_at=T0 + 9,
+        completed_at=None, failed_at=None, cancelled_at=None, updated_at=T0 + 9, batch_round=None,
     )  # fmt: skip
     tracker(store).item_ended(task)
     assert list(store.ends) == [end_key(b.id, T0 + 9, 2)]
