@@ -14,14 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small runs: checks the benchmarks work, not figures")
     parser.add_argument(
-        "--only", help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent,eta"
+        "--only",
+        help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent,eta,"
+        "provider_batch",
     )
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
-    from bench import batch, coldstart, cost, eta, finish, idempotent, long, stream, throughput
+    from bench import batch, coldstart, cost, eta, finish, idempotent, long, provider_batch, stream, throughput
 
     benches = {
         "cost": cost,
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "long": long,
         "idempotent": idempotent,
         "eta": eta,
+        "provider_batch": provider_batch,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     rows = []
