@@ -235,4 +235,6 @@ class Batches(BatchInput, BatchItems, BatchRetry):
         files = [batch.input_key, batch.results_key, batch.output_key, batch.errors_key]
         files.append(batch_file_key(tenant, batch.id, ANTHROPIC_RESULTS))
         files.extend(round_key(tenant, batch.id, round) for round in range(1, batch.round + 1))
+        if batch.round and not batch.errors_key:  # an error file of an earlier round the last did not need
+            files.append(batch_file_key(tenant, batch.id, "errors"))
         self.tasks.blobs.delete([key for key in files if key])
