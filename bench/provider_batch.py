@@ -6,7 +6,9 @@ execution's history)."""
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -24,12 +26,18 @@ PRICED = Path(__file__).resolve().parents[1] / "functions/asyncinfer/models.pric
 DURABLE = re.compile(r"durable\s+(http://\S+)")
 REPORT = re.compile(r"^REPORT RequestId: \S+ Duration: [\d.]+ ms Billed Duration: (\d+) ms")
 COLLECTING = re.compile(r"^(results|collect-\d+|absent)$")
+SETTING_UP = re.compile(r"^(prepare|start)$")
+POLL_SECONDS = 30  # the longest wait between polls (the demo model's 5 s suits tests; a deployment's default is 60)
 
 
 def run() -> Row:
+    registry = json.loads(PRICED.read_text())
+    registry["models"]["demo-batch-bedrock"]["batch"]["poll_seconds"] = POLL_SECONDS
+    models = Path(tempfile.mkdtemp()) / "models.json"
+    models.write_text(json.dumps(registry))
     stack = launch(
         "ai_bench_",
-        ASYNCINFER_MODELS_FILE=str(PRICED),
+        ASYNCINFER_MODELS_FILE=str(models),
         ASYNCINFER_DEMO_BATCH_SECONDS=str(JOB_SECONDS),
         ASYNCINFER_RUNNER_REPORTS="1",
     )
@@ -65,8 +73,9 @@ def run() -> Row:
         stack.stop()
     invocations = [float(m.group(1)) / 1000 for line in stack.output if (m := REPORT.search(line))]
     billed = sum(invocations)
-    collecting = _collecting_seconds(events)
-    waiting = max(0.0, billed - collecting)
+    collecting = _steps_seconds(events, COLLECTING)
+    setting_up = _steps_seconds(events, SETTING_UP)
+    waiting = max(0.0, billed - collecting - setting_up)
     share = waiting / wall
     polls = sum(1 for e in events if e["EventType"] == "WaitStarted")
     completed = read["request_counts"]["completed"]
@@ -76,20 +85,21 @@ def run() -> Row:
         target=f"billed while waiting <= {TARGET_SHARE:.0%} of wall time",
         met=share <= TARGET_SHARE and completed == ITEMS,
         details=[
-            f"{len(invocations)} runner invocations billed {billed:.2f} s in all, {collecting:.2f} s of it collecting "
-            f"the {ITEMS} results (steps results/collect-N, each item ended through the worker at the batch price); "
-            f"{polls} durable waits between polls (no compute while waiting).",
+            f"{len(invocations)} runner invocations billed {billed:.2f} s in all: {setting_up:.2f} s writing the job's "
+            f"input and starting it (steps prepare, start), {collecting:.2f} s collecting the {ITEMS} results (steps "
+            "results, collect-N: each item ended through the worker at the batch price), the rest while the job "
+            f"ran: {polls} durable waits (no compute) and their polls, waits growing from 5 s to {POLL_SECONDS} s.",
         ],
     )
 
 
-def _collecting_seconds(events: list[dict]) -> float:
-    """The collect steps' own time: from each one's start to its end, in the execution's history."""
+def _steps_seconds(events: list[dict], names: re.Pattern[str]) -> float:
+    """The named steps' own time: from each one's start to its end, in the execution's history."""
     started: dict[str, datetime] = {}
     total = 0.0
     for event in events:
         step = event.get("Name") or ""
-        if not COLLECTING.match(step):
+        if not names.match(step):
             continue
         if event["EventType"] == "StepStarted":
             started[step] = event["EventTimestamp"]
