@@ -8,11 +8,16 @@ import uuid
 import pytest
 
 from asyncinfer.domain.batches import item_task_id
+from asyncinfer.providers.base import ProviderError
+from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.surfaces import openai_batches as view
+from asyncinfer.tasks.outcomes import Outcome, RetryLater
 from tests.integration.test_batch_window import file_lines
 from tests.integration.test_batches import get, results, run_all
-from tests.integration.test_budgets import budget, usage
+from tests.integration.test_budgets import REGISTRY as BUDGETS_REGISTRY
+from tests.integration.test_budgets import budget, chat, make_worker, usage
+from tests.integration.test_worker import LONG, ScriptedProvider
 from tests.support.models_file import serve_models
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -135,3 +140,31 @@ def test_each_round_of_a_retried_batch_announces_its_end(aws):
     for delivery in listing["data"]:
         status, read = aws.api("GET", f"/v1/webhooks/deliveries/{delivery['id']}", function="api_webhooks")
         assert status == 200 and read["status"] == "delivered", read
+
+
+def test_a_batchs_retry_policy_gives_its_items_fewer_attempts_on_transient_errors(aws, tmp_path, monkeypatch):
+    serve_models(BUDGETS_REGISTRY, tmp_path, monkeypatch)
+    transient = ProviderError("upstream_unavailable", "503 from upstream", retryable=True)
+    ids = []
+    for retry_policy in ({"retry": {"max_attempts": 1}}, {}):
+        body = {"requests": [{"custom_id": "a", "body": chat("hello")}], **retry_policy}
+        status, batch = aws.api("POST", "/v1/batches", body=body, function="api_batches")
+        assert status == 200, batch
+        assert batch.get("retry") == retry_policy.get("retry")
+        ids.append(item_task_id(view.internal_id(batch["id"]), 0))
+    aws.run_queue("batch")
+    worker = make_worker(aws, ScriptedProvider(fail=transient))
+    # With one attempt at most, the first transient error ends the item; without a policy it comes back later.
+    assert worker.process(TaskMessage(tenant="acme", task_id=ids[0]), remaining_ms=lambda: LONG) == Outcome.FAILED
+    failed = aws.store.get("acme", ids[0])
+    assert failed.max_attempts == 1 and failed.error.code == "upstream_unavailable"
+    with pytest.raises(RetryLater):
+        worker.process(TaskMessage(tenant="acme", task_id=ids[1]), remaining_ms=lambda: LONG)
+    assert aws.store.get("acme", ids[1]).max_attempts is None
+
+
+@pytest.mark.parametrize("policy", [{"max_attempts": 0}, {"max_attempts": 11}, {"max_attempts": "2"}, {"tries": 2}])
+def test_a_retry_policy_out_of_bounds_is_refused(aws, policy):
+    body = {"requests": [{"custom_id": "a", "body": chat("hello", "demo-chat")}], "retry": policy}
+    status, refused = aws.api("POST", "/v1/batches", body=body, function="api_batches")
+    assert status == 400 and "retry" in refused["error"]["message"], refused

@@ -16,6 +16,7 @@ MAX_CUSTOM_ID = 64
 # A completion window: OpenAI's `24h`, or (this API's extension) any duration from a second to a week.
 MIN_WINDOW_MS = 1000
 MAX_WINDOW_MS = 7 * 86400 * 1000
+MAX_ITEM_ATTEMPTS = 10
 
 
 class InvalidBatch(InvalidRequest):
@@ -88,6 +89,15 @@ def item_task_id(batch_id: str, index: int, round: int = 0) -> str:
     return new_task_id(id_time_ms(batch_id), rand)
 
 
+class ItemRetries(BaseModel):
+    """A batch's policy for its items' transient upstream errors (429, 5xx, timeouts): how many attempts each
+    gets at most, within the deployment's own maximum (each attempt after a backoff)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    max_attempts: int = Field(ge=1, le=MAX_ITEM_ATTEMPTS)
+
+
 class BatchRequest(BaseModel):
     """POST /v1/batches, and the `batch` of a schedule."""
 
@@ -102,6 +112,7 @@ class BatchRequest(BaseModel):
     # Taken as OpenAI's SDK sends it; outputs here live as long as the batch (retention_days).
     output_expires_after: dict[str, Any] | None = None
     webhook: dict[str, Any] | None = None
+    retry: ItemRetries | None = None  # our extension
     # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=16

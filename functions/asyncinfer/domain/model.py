@@ -218,6 +218,7 @@ class Task(BaseModel):
     batch_index: int | None = None
     custom_id: str | None = None
     batch_round: int | None = None  # set on a retried item (round 1, 2...); its id is item_task_id's of that round
+    max_attempts: int | None = None  # its batch's retry policy: fewer attempts than the deployment's, if set
     # Its batch's completion window's end (epoch ms): missed, it ends `batch_expired` (asyncinfer.domain.deadlines).
     batch_deadline: int | None = None
     # How a batch item runs: "provider_batch" (in a part sent up as one provider batch job, never queued) or

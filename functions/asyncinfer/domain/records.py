@@ -77,6 +77,8 @@ class Batch(BaseModel):
     reserved_day: str | None = None
     # How often its failed items were run again (POST /v1/batches/{id}/retry); the items of round r are new tasks.
     round: int = 0
+    # Its items' attempts at most on transient upstream errors (the request's `retry`), within the deployment's.
+    max_attempts: int | None = None
 
     @property
     def ended(self) -> int:

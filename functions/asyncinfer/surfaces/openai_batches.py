@@ -91,6 +91,8 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
     }
     if batch.schedule:
         out["schedule"] = batch.schedule
+    if batch.max_attempts is not None:
+        out["retry"] = {"max_attempts": batch.max_attempts}
     if batch.webhook is not None:
         out["webhook"] = batch.webhook.view()
     if results_url:
@@ -185,6 +187,7 @@ Batch = answer(
     ),
     metadata=dict[str, str],
     schedule=(str | None, absent("The schedule that submitted it")),
+    retry=(answer("BatchItemRetries", max_attempts=int) | None, absent("Its items' attempts at most (as submitted)")),
     webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),
     results_url=(
         Url | None,

@@ -140,6 +140,8 @@ class BatchItems:
         fields: dict[str, Any] = {"batch_id": batch.id, "batch_index": index, "custom_id": line["custom_id"]}
         if batch.round and task_id == item_task_id(batch.id, index, batch.round):
             fields["batch_round"] = batch.round
+        if batch.max_attempts is not None:
+            fields["max_attempts"] = batch.max_attempts
         if path is not None:
             fields["path"] = path
         if line.get("reserved_e8") and batch.reserved_day:

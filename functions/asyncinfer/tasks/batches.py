@@ -112,6 +112,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             completion_window=request.completion_window,
             deadline_at=now + window_ms(request.completion_window) if request.completion_window else None,
             schedule=schedule,
+            max_attempts=request.retry.max_attempts if request.retry is not None else None,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             **reserved_fields(hold),
         )

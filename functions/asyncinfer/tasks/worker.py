@@ -79,7 +79,7 @@ class Worker:
         except ProviderError as exc:
             if not exc.retryable:
                 return self.finish_failed(task, exc.code, exc.message)
-            if task.attempt >= self.config.max_attempts:
+            if task.attempt >= self._attempts(task):
                 return self.finish_failed(task, exc.code, f"{exc.message} (after {task.attempt} attempts)")
             released = self._release(task)
             raise RetryLater(exc.message, lease_left_ms=0 if released else remaining_ms()) from exc
@@ -100,9 +100,13 @@ class Worker:
             return dispatch(self.store, self.executions, self.long_slots, task)
         if task.status == TaskStatus.IN_PROGRESS and not task.lease_expired(now):
             return Outcome.DROPPED
-        if task.attempt >= self.config.max_attempts:
+        if task.attempt >= self._attempts(task):
             return fail_unclaimed(self.store, task, "too_many_attempts", f"Gave up after {task.attempt} attempts")
         return None
+
+    def _attempts(self, task: Task) -> int:
+        """Its attempts at most: the deployment's, or fewer if its batch's retry policy says so."""
+        return min(task.max_attempts or self.config.max_attempts, self.config.max_attempts)
 
     def _count_start(self, task: Task, now: int) -> None:
         """Best effort: the count only estimates other tasks' start times."""
