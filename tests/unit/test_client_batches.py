@@ -1,6 +1,8 @@
 """The client's partial results of a batch (`client.batches.partial` / `iter_partial`) against a fake server
 (httpx.MockTransport): the cursor is passed on, an empty page keeps it, following stops once the batch ended."""
 
+import json
+
 import httpx
 import pytest
 from asyncinfer_client import Client, WaitTimeout
@@ -54,3 +56,19 @@ def test_following_a_batch_that_does_not_end_gives_up_after_its_timeout():
     server = Server([page([], None) for _ in range(100)])
     with client(server) as c, pytest.raises(WaitTimeout):
         list(c.batches.iter_partial("batch_1", follow=True, interval=0.01, timeout=0.05))
+
+
+def test_retry_posts_what_it_is_asked_and_answers_the_batch():
+    sent: list[tuple[str, dict]] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"id": "batch_1", "status": "in_progress"})
+
+    with Client("http://127.0.0.1:9", "k", transport=httpx.MockTransport(server)) as c:
+        assert c.batches.retry("batch_1")["status"] == "in_progress"
+        c.batches.retry("batch_1", include_expired=True, completion_window="1h")
+    assert sent == [
+        ("/v1/batches/batch_1/retry", {"include_expired": False}),
+        ("/v1/batches/batch_1/retry", {"include_expired": True, "completion_window": "1h"}),
+    ]
