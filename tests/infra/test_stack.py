@@ -259,8 +259,9 @@ def test_batch_items_have_a_queue_and_a_worker_concurrency_of_their_own(resource
             for s in policy_statements_of(resources, props[0])
         )
     }
-    # The batch function queues the items; the worker sends a waiting long task's message back.
-    assert senders == {HANDLERS["batch"], HANDLERS["worker"]}
+    # The batch function queues the items; the worker sends a waiting long task's message back; the runner queues
+    # the items a provider batch job did not answer (asyncinfer.tasks.provider_parts.hand_back).
+    assert senders == {HANDLERS["batch"], HANDLERS["worker"], HANDLERS["runner"]}
 
 
 def test_each_class_has_a_lane_with_workers_of_its_own_and_every_submitter_may_send_to_each(resources):
