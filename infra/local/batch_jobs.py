@@ -14,6 +14,7 @@ jobs created (a repeated create with the same token is the same job)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,12 @@ from asyncinfer.providers.base import count_tokens
 from asyncinfer.providers.demo.chat import demo_answer
 from infra.local.batch_openai import FAIL_MARK, OpenAIBatches, jsonl
 from infra.local.video_jobs import _iso, _reply
+
+# CreateModelInvocationJob's name rules (botocore's service model for bedrock 2023-04-20).
+NAME_PATTERNS = {
+    "jobName": re.compile(r"[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}"),
+    "clientRequestToken": re.compile(r"[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}"),
+}
 
 
 class Clock:
@@ -111,6 +118,11 @@ class DemoBatchJobs:
         return len(self._jobs)
 
     def create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
+        for field, pattern in NAME_PATTERNS.items():
+            # Bedrock checks these on its side (botocore does not check patterns): a name it would refuse
+            # must fail here too.
+            if field in body and not pattern.fullmatch(body[field]):
+                return 400, {"message": f"{field} does not match {pattern.pattern}"}, "ValidationException"
         if body.get("modelInvocationType") != "Converse":
             return (
                 400,
