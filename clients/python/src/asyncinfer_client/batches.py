@@ -7,15 +7,23 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from asyncinfer_client._core import new_idempotency_key
 from asyncinfer_client.errors import WaitTimeout
 
-if TYPE_CHECKING:
-    from asyncinfer_client.client import Client
+
+class Transport(Protocol):
+    """What the batches need of a client: its API calls (retried as the client retries them), and its timeout
+    for the presigned downloads it does not sign."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, dict[str, str]]: ...
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+
 
 # The server's largest page of partial results.
 PARTIAL_PAGE = 100
@@ -24,7 +32,7 @@ PARTIAL_PAGE = 100
 class Batches:
     """Many requests as one batch: created from an iterable or a JSONL file, waited on, read."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Transport) -> None:
         self._client = client
 
     def create(
@@ -64,7 +72,7 @@ class Batches:
         url = self.get(batch_id).get("results_url")
         if not url:
             return
-        with httpx.Client(timeout=self._client._http.timeout) as plain, plain.stream("GET", url) as response:
+        with httpx.Client(timeout=self._client.timeout) as plain, plain.stream("GET", url) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 if line.strip():

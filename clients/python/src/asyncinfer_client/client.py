@@ -138,6 +138,10 @@ class Client:
                 return
 
     @property
+    def timeout(self) -> httpx.Timeout:
+        return self._http.timeout
+
+    @property
     def batches(self) -> Batches:
         return Batches(self)
 
