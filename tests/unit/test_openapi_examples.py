@@ -18,6 +18,7 @@ SUBMITS = [
     ("POST", "/v1/async/sonar"),
     ("POST", "/v1/generation"),
     ("POST", "/v1/batches"),
+    ("POST", "/v1/batches/{id}/retry"),
     ("POST", "/v1/messages/batches"),
     ("POST", "/v1/responses"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from asyncinfer.domain.deadlines import parse_duration
 from asyncinfer.domain.errors import Conflict, InvalidRequest, TaskNotFound
@@ -53,23 +53,6 @@ class NothingToRetry(InvalidRequest):
     code = "nothing_to_retry"
 
 
-class RetryRequest(BaseModel):
-    """POST /v1/batches/{id}/retry: run the failed items again (and the expired ones if asked), as new tasks."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    include_expired: bool = False
-    # A new completion window from the retry (`24h`, `20s`...); without one, the batch's own window starts again.
-    completion_window: str | None = Field(default=None, max_length=40)
-
-    @field_validator("completion_window")
-    @classmethod
-    def _window(cls, value: str | None) -> str | None:
-        if value is not None:
-            window_ms(value)
-        return value
-
-
 def window_ms(text: str) -> int:
     """A completion window (`24h`, `90m`, `20s`, `1h30m`, bare seconds) in milliseconds, within a second and a week."""
     try:
@@ -79,6 +62,24 @@ def window_ms(text: str) -> int:
     if not MIN_WINDOW_MS <= ms <= MAX_WINDOW_MS:
         raise ValueError(f"completion_window must be between 1s and 168h; got {text[:40]!r}")
     return ms
+
+
+def _checked_window(text: str) -> str:
+    window_ms(text)
+    return text
+
+
+CompletionWindow = Annotated[str, Field(max_length=40), AfterValidator(_checked_window)]
+
+
+class RetryRequest(BaseModel):
+    """POST /v1/batches/{id}/retry: run the failed items again (and the expired ones if asked), as new tasks."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    include_expired: bool = False
+    # A new completion window from the retry (`24h`, `20s`...); without one, the batch's own window starts again.
+    completion_window: CompletionWindow | None = None
 
 
 def item_task_id(batch_id: str, index: int, round: int = 0) -> str:
@@ -108,7 +109,7 @@ class BatchRequest(BaseModel):
     input_file: str | None = Field(default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
     # OpenAI's Batch API: a file from POST /v1/files; its completion window (`24h`, or any duration: our extension).
     input_file_id: str | None = Field(default=None, min_length=1, max_length=128)
-    completion_window: str | None = Field(default=None, max_length=40)
+    completion_window: CompletionWindow | None = None
     # Taken as OpenAI's SDK sends it; outputs here live as long as the batch (retention_days).
     output_expires_after: dict[str, Any] | None = None
     webhook: dict[str, Any] | None = None
@@ -117,13 +118,6 @@ class BatchRequest(BaseModel):
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=16
     )
-
-    @field_validator("completion_window")
-    @classmethod
-    def _window(cls, value: str | None) -> str | None:
-        if value is not None:
-            window_ms(value)
-        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> BatchRequest:
