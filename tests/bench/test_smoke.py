@@ -18,6 +18,7 @@ ROWS = (
     "g. long task",
     "h. idempotent submits",
     "i. start estimates",
+    "j. provider batch",
 )
 
 pytestmark = pytest.mark.e2e

@@ -74,7 +74,7 @@ def test_batch_submit_waits_with_a_progress_bar_and_results_follow(stack, env, t
     done = aic(env, "batch", "submit", str(file), "--wait")
     assert done.returncode == 0, done.stderr
     assert "3/3" in done.stderr, done.stderr  # the bar's final state
-    assert "completed: 3 completed, 0 failed, 0 cancelled of 3" in done.stdout
+    assert "completed: 3 completed, 0 failed, 0 cancelled, 0 expired of 3" in done.stdout
     batch_id = done.stdout.split()[0]
     results = [json.loads(line) for line in aic(env, "batch", "results", batch_id).stdout.splitlines()]
     assert [r["custom_id"] for r in results] == ["q0", "q1", "q2"]

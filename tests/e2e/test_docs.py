@@ -37,5 +37,8 @@ def test_each_request_example_in_the_document_is_accepted_as_it_stands(stack):
     }
     with stack.client(stack.new_key("docs-examples")) as client:
         answers = {route: client.request(*route, json=example) for route, example in examples.items()}
-    refused = {route: (r.status_code, r.text) for route, r in answers.items() if r.status_code != 200}
+    # A route of one resource (`{id}` in its path) is sent as it stands: its body is read before its id is
+    # looked up, so the id naming nothing (404) says the example was accepted.
+    expected = {route: 404 if "{" in route[1] else 200 for route in answers}
+    refused = {route: (r.status_code, r.text) for route, r in answers.items() if r.status_code != expected[route]}
     assert not refused
