@@ -89,7 +89,19 @@ class LaneSettings(DocsSettings):
         return {lane: url for lane, url in urls.items() if url}
 
 
-class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings):
+class EscalationSettings(DocsSettings):
+    """What `complete_by`'s estimates take as on-demand's capacity (asyncinfer.domain.escalation): how many items each
+    class's lane runs side by side (its workers' concurrency times their batch), and the demo models' pace."""
+
+    default_lane_slots: int = Field(default=20, ge=1)
+    priority_lane_slots: int = Field(default=0, ge=0)
+    flex_lane_slots: int = Field(default=0, ge=0)
+    # How often the sweeper looks at due times: escalation moves earlier by this much.
+    escalation_sweep_seconds: int = Field(default=60, ge=1, le=3600)
+    demo_chat_seconds: float = Field(default=3.0, ge=0)
+
+
+class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings, EscalationSettings):
     queue_url: str = Field(min_length=1)
     # A task still CREATED this long after its submit has lost its message; re-sent at most this often.
     orphan_after_seconds: int = Field(default=600, ge=1)
@@ -97,7 +109,9 @@ class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings):
     batch_queue_url: str | None = None
 
 
-class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings, StandInSettings):
+class ApiSettings(
+    _Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, LaneSettings, StandInSettings, EscalationSettings
+):
     queue_url: str = Field(min_length=1)
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
@@ -117,7 +131,9 @@ class ApiSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettin
     max_waiting_submits: int = Field(default=10, ge=0)
 
 
-class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, StandInSettings):
+class WorkerSettings(
+    _Settings, OutboundSettings, SealingSettings, RunnerLinkSettings, StandInSettings, EscalationSettings
+):
     bucket_name: str = Field(min_length=3)
     models_file: Path | None = None
     flush_seconds: float = Field(default=0.3, gt=0)
@@ -134,7 +150,6 @@ class WorkerSettings(_Settings, OutboundSettings, SealingSettings, RunnerLinkSet
     # long_task_wait_seconds (SQS delays a message 900 s at most) and it starts once a slot is free.
     max_long_tasks_per_tenant: int = Field(default=10, ge=0, le=10_000)
     long_task_wait_seconds: float = Field(default=30, ge=1, le=900)
-    demo_chat_seconds: float = Field(default=3.0, ge=0)
     demo_media_seconds: float = Field(default=1.0, ge=0)  # per generated file
     # The demo deep-research model: search steps per task, seconds per model turn and per search.
     demo_research_steps: int = Field(default=8, ge=0, le=100)

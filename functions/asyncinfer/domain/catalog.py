@@ -96,6 +96,8 @@ class BatchApi(BaseModel):
     # Bedrock: the service role the jobs run as (reads the input, writes the output in the bucket); by default the
     # one the stack makes (infra/components/batch_jobs.py).
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")
+    # How long its jobs usually take, in seconds: `complete_by`'s estimate until a job reports records processed.
+    expected_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
     def _bounds(self) -> BatchApi:
@@ -136,6 +138,8 @@ class ModelSpec(BaseModel):
     # (`batch_prices`, usually half of `prices`). Without both, a batch's items run on demand.
     batch: BatchApi | None = None
     batch_prices: Prices | None = None
+    # How long one request usually takes on demand, in seconds: `complete_by`'s estimate of on-demand's pace.
+    item_seconds: float | None = Field(default=None, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _batch_jobs(self) -> ModelSpec:

@@ -54,3 +54,31 @@ def should_escalate(outlook: Outlook) -> bool:
 def next_look_ms(outlook: Outlook, poll_ms: int) -> int:
     """When to look again: after the usual poll interval, but never past the latest switch."""
     return max(outlook.now_ms, min(outlook.now_ms + poll_ms, outlook.latest_switch_ms()))
+
+
+# A model that says nothing of its pace is assumed slow: escalating early costs more, late misses the deadline.
+ESCALATION_ITEM_SECONDS = 60.0
+
+
+def item_ms(item_seconds: float | None, demo_seconds: float | None = None) -> int:
+    """How long one item takes on demand: the model's `item_seconds`, else the demo models' configured pace (local
+    models), else a conservative minute."""
+    for seconds in (item_seconds, demo_seconds):
+        if seconds is not None and seconds > 0:
+            return math.ceil(seconds * 1000)
+    return math.ceil(ESCALATION_ITEM_SECONDS * 1000)
+
+
+def escalation_tier(outlook: Outlook, default_slots: int, priority_slots: int, priority_allowed: bool) -> str:
+    """The class the remaining items move to: the default class when it still ends them by the deadline (margin
+    included), else the priority class where the tenant may use it and the deployment runs it, else the default
+    class as best effort."""
+    in_default = Outlook(outlook.now_ms, outlook.deadline_ms, outlook.remaining, outlook.item_ms, default_slots)
+    if outlook.now_ms + in_default.on_demand_ms() <= outlook.deadline_ms:
+        return "default"
+    return "priority" if priority_allowed and priority_slots > 0 else "default"
+
+
+def start_tier(flex_allowed: bool) -> str:
+    """The cheapest class a `complete_by` item starts in when no provider batch job takes it."""
+    return "flex" if flex_allowed else "default"

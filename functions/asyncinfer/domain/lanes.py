@@ -40,8 +40,14 @@ def parse_tier(body: dict[str, Any]) -> ServiceTier:
     return ServiceTier.FLEX if level < 0 else ServiceTier.DEFAULT
 
 
+# A `complete_by` batch's items that run in a class (asyncinfer.domain.escalation) wait in that class's lane.
+TIER_PATHS = frozenset(tier.value for tier in ServiceTier)
+
+
 def lane_of(task: Task) -> str:
-    return BATCH_LANE if task.batch_id is not None else task.service_tier.value
+    if task.batch_id is not None and task.path not in TIER_PATHS:
+        return BATCH_LANE
+    return task.service_tier.value
 
 
 @dataclass(frozen=True)

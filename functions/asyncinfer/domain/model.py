@@ -222,8 +222,13 @@ class Task(BaseModel):
     # Its batch's completion window's end (epoch ms): missed, it ends `batch_expired` (asyncinfer.domain.deadlines).
     batch_deadline: int | None = None
     # How a batch item runs: "provider_batch" (in a part sent up as one provider batch job, never queued) or
-    # "on_demand" (handed back by its part); unset, queued as any item.
+    # "on_demand" (handed back by its part); unset, queued as any item. With `complete_by`, the class it runs in
+    # ("flex", "default", "priority"): the path it took, which escalation may change while it waits.
     path: str | None = None
+    # Done by this time (epoch ms), as cheaply as possible: its batch's, or its own (asyncinfer.domain.escalation).
+    complete_by: int | None = None
+    # What its usage would have cost at the default class's on-demand prices (its saving is the difference).
+    cost_on_demand: Cost | None = None
     # A long task: handed by the worker to the durable runner, whose execution (named by the task id) this is.
     execution_arn: str | None = None
     # A chat task the worker handed over to the runner (asyncinfer.tasks.handover), epoch ms: from then on

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from asyncinfer.domain.model import WebhookTarget
 
-BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled", "batch.expired")
+BATCH_EVENTS: tuple[str, ...] = ("batch.completed", "batch.cancelled", "batch.expired", "batch.escalated")
 
 
 class BatchStatus(StrEnum):
@@ -79,6 +79,15 @@ class Batch(BaseModel):
     round: int = 0
     # Its items' attempts at most on transient upstream errors (the request's `retry`), within the deployment's.
     max_attempts: int | None = None
+    # Done by this time, as cheaply as possible (epoch ms; asyncinfer.domain.escalation), and when its remaining
+    # items first left the cheap path for on-demand.
+    complete_by: int | None = None
+    escalated_at: int | None = None
+    # What its ended items were charged, what they would have cost on demand (units of $0.00000001), and how many of
+    # its completed items took each path (provider_batch, flex, default, priority); each added once per item.
+    cost_e8: int = 0
+    cost_on_demand_e8: int = 0
+    paths: dict[str, int] = Field(default_factory=dict)
 
     @property
     def ended(self) -> int:

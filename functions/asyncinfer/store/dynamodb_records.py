@@ -26,6 +26,8 @@ BATCH_PREFIX = "batch#"
 DELIVERY_PREFIX = "whd#"
 SECRET_KEY = "whsecret"
 BATCH_JSON = frozenset({"webhook", "metadata"})
+# A batch's completed items per path, one number attribute each (`paths_flex`, ...): Batch.paths.
+PATHS_PREFIX = "paths_"
 DELIVERY_JSON = frozenset({"attempts"})
 # The items (their lines) that ended, one number set per terminal status (and one for the FAILED items that
 # ended `batch_expired`); their sizes are the counts.
@@ -77,10 +79,16 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems, BatchRetryItems):
     def _batch(item: dict[str, Any]) -> Batch:
         item = dict(item)
         counts = {status.lower(): len(item.pop(name, {}).get("NS", [])) for status, name in ENDED_SETS.items()}
-        return Batch.model_validate({**item_to_record(item, BATCH_JSON), **counts})
+        paths = {
+            key.removeprefix(PATHS_PREFIX): int(item.pop(key)["N"])
+            for key in list(item)
+            if key.startswith(PATHS_PREFIX)
+        }
+        return Batch.model_validate({**item_to_record(item, BATCH_JSON), **counts, "paths": paths})
 
     def create_batch(self, batch: Batch, claim: NameClaim | None = None, hold: Hold | None = None) -> None:
         item = record_to_item(batch, batch.tenant, BATCH_PREFIX + batch.id, BATCH_JSON)
+        item.pop("paths", None)  # counted into `paths_<path>` attributes as items complete
         puts: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         ]
