@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from asyncinfer.store.dynamodb_stream import ended_task
@@ -14,6 +15,11 @@ log = logging.getLogger("asyncinfer.local.streams")
 
 BATCH_SIZE = 100
 MAX_TRIES = 5
+# Lambda polls a DynamoDB stream's shards "at a base rate of 4 times per second"
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html): so does an idle poller here.
+IDLE_SECONDS = 0.25
+# Shards are listed again this often (new shards open as the stream rolls over); between, their iterators are read.
+DESCRIBE_SECONDS = 5.0
 
 
 def stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
@@ -36,7 +42,12 @@ def stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, An
 
 class StreamPoller:
     def __init__(
-        self, streams: Any, stream_arn: str, functions: LocalFunctions, function: str, idle_seconds: float = 0.1
+        self,
+        streams: Any,
+        stream_arn: str,
+        functions: LocalFunctions,
+        function: str,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._streams = streams
         self._arn = stream_arn
@@ -44,6 +55,8 @@ class StreamPoller:
         self._function = function
         self._idle = idle_seconds
         self._iterators: dict[str, str | None] = {}
+        self._shards: list[str] = []
+        self._described_at = float("-inf")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"stream-{function}", daemon=True)
 
@@ -65,10 +78,8 @@ class StreamPoller:
 
     def poll_once(self) -> int:
         """Read what is new on every shard and hand the selected records over. Returns how many were read."""
-        shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
         read = 0
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self._streams.get_shard_iterator(
                     StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
@@ -79,11 +90,21 @@ class StreamPoller:
             resp = self._streams.get_records(ShardIterator=iterator, Limit=BATCH_SIZE)
             records = resp.get("Records", [])
             self._iterators[shard_id] = resp.get("NextShardIterator")
+            if self._iterators[shard_id] is None:
+                self._described_at = float("-inf")  # the shard closed: its successor is listed at once
             read += len(records)
             selected = [r for r in records if ended_task(r) is not None]
             if selected:
                 self._deliver(selected)
         return read
+
+    def _shard_ids(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._described_at >= DESCRIBE_SECONDS:
+            shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
+            self._shards = [shard["ShardId"] for shard in shards]
+            self._described_at = now
+        return self._shards
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         for attempt in range(1, MAX_TRIES + 1):
