@@ -19,7 +19,8 @@ from asyncinfer.queue.base import BatchJob
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.tasks.provider_parts import ON_DEMAND, PROVIDER_BATCH, hand_back
 from infra.local.batch_jobs import DemoBatchJobs
-from tests.integration.test_batches import create
+from tests.integration.test_batches import create, get
+from tests.integration.test_budgets import budget, usage
 from tests.integration.test_long_tasks import long_tasks  # noqa: F401  (the durable runtime fixture)
 
 pytestmark = pytest.mark.integration
@@ -138,3 +139,39 @@ def test_items_going_up_in_a_part_reserve_at_the_batch_price(stand_in):
         assert made is not None and made.reserved_e8
         reserved.append(made.reserved_e8 / count)
     assert reserved[0] * 2 == pytest.approx(reserved[1], rel=1e-6), "demo-batch-bedrock's batch prices are half"
+
+
+def test_a_retried_item_first_sent_up_in_a_part_reserves_its_on_demand_price(stand_in, capsys):
+    aws, durable, _ = stand_in
+    budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "100")
+    lines = requests(10, "demo-batch-bedrock")
+    for line in lines:
+        line["body"]["max_tokens"] = 1000
+    status, batch = create(aws, {"requests": lines})
+    assert status == 200, batch
+    batch_id = batch["id"].removeprefix("batch_").replace("-", "")
+    aws.run_queue("batch")
+    assert durable.wait(started(durable, batch_id), timeout=60)["Status"] == "SUCCEEDED"
+    while aws.run_notifier():
+        pass
+    assert get(aws, batch["id"])["status"] == "completed"
+    first = items_of(batch_id, 10)
+    batch_share = first[0].reserved_e8
+    assert batch_share and {t.path for t in first} == {PROVIDER_BATCH}
+    # As if its job had failed items 0 and 1: their lines counted failed instead of completed.
+    aws.ddb.update_item(
+        TableName=aws.resources.table_name,
+        Key={"pk": {"S": "acme"}, "sk": {"S": f"batch#{batch_id}"}},
+        UpdateExpression="DELETE completed_items :lines ADD failed_items :lines",
+        ExpressionAttributeValues={":lines": {"NS": ["0", "1"]}},
+    )
+    before = usage(aws)["budgets"]["monthly"]["reserved"]
+
+    status, retried = aws.api("POST", f"/v1/batches/{batch['id']}/retry", body={}, function="api_batches")
+    assert status == 200, retried
+    held = usage(aws)["budgets"]["monthly"]["reserved"] - before
+    assert held == pytest.approx(2 * 2 * batch_share / 1e8, rel=1e-6), "two items held at the on-demand price"
+    aws.run_queue("batch")
+    again = store().get_tasks("acme", [item_task_id(batch_id, i, 1) for i in (0, 1)])
+    assert [t.reserved_e8 for t in again.values()] == [2 * batch_share] * 2
+    assert {t.path for t in again.values()} == {None}, "a retry round runs on demand"

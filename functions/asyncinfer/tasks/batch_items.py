@@ -144,9 +144,12 @@ class BatchItems:
             fields["max_attempts"] = batch.max_attempts
         if path is not None:
             fields["path"] = path
-        if line.get("reserved_e8") and batch.reserved_day:
+        share = line.get("reserved_e8")
+        if "batch_round" in fields:
+            share = line.get("reserved_on_demand_e8", share)  # a retried item runs on demand (tasks.batch_retry)
+        if share and batch.reserved_day:
             # Its share of the batch's reservation: settled when it ends, given back if it is made ended.
-            fields.update(reserved_e8=line["reserved_e8"], reserved_day=batch.reserved_day)
+            fields.update(reserved_e8=share, reserved_day=batch.reserved_day)
         body = open_body(self.tasks.sealer, line["body"], batch.tenant, batch.id)
         now = now_ms()
         if batch.status == BatchStatus.CANCELLING:

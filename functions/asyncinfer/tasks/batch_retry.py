@@ -111,14 +111,16 @@ class BatchRetry:
         return started
 
     def _hold(self, tenant: str, batch: Batch, lines: frozenset[int]) -> Hold | None:
-        """What the retried items reserve: each line's share, as the submit computed it (kept in the input)."""
+        """What the retried items reserve: each line's share, as the submit computed it (kept in the input), at the
+        on-demand price for a line first sent up in a provider batch job (a retry runs on demand)."""
         budgets = self.tasks.budgets
         if budgets is None:
             return None
         amount = 0
         for index, raw in enumerate(self.tasks.blobs.lines(batch.input_key)):
             if index in lines and raw.strip():
-                amount += json.loads(raw).get("reserved_e8") or 0
+                line = json.loads(raw)
+                amount += line.get("reserved_on_demand_e8", line.get("reserved_e8")) or 0
         if amount <= 0:
             return None
         budget = self.tasks.store.get_settings(tenant).budget

@@ -98,6 +98,9 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             for n, (line, ready) in enumerate(zip(reserving, prepared, strict=True)):
                 if share := budgets.reservation_e8(ready, n in batch_priced):
                     line["reserved_e8"] = share
+                if n in batch_priced:
+                    # What it reserves if it runs again on demand (a retry round is never sent up in a batch job).
+                    line["reserved_on_demand_e8"] = budgets.reservation_e8(ready)
         batch = Batch(
             id=batch_id,
             tenant=tenant,
