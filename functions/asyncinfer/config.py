@@ -167,7 +167,7 @@ class WorkerSettings(
     openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))
 
 
-class RunnerSettings(WorkerSettings):
+class RunnerSettings(WorkerSettings, LaneSettings):
     """The long-task runner (a durable function): the worker's settings, and how it paces its invocations."""
 
     # The longest one step (a model turn, a tool call) may take: with less left in an invocation, the run
@@ -180,6 +180,11 @@ class RunnerSettings(WorkerSettings):
     batch_role_arn: str | None = None
     # Where a part's items its job did not answer are queued to run on demand (asyncinfer.tasks.provider_parts).
     batch_items_queue_url: str | None = None
+    # A `complete_by` part's escalated items wait in their class's lane (this one the default class's, the
+    # others LaneSettings'), and `batch.escalated` is queued for delivery here (none: no webhook is announced).
+    queue_url: str | None = None
+    webhook_queue_url: str | None = None
+    retention_days: int = Field(default=30, ge=1)
 
 
 class StreamSettings(_Settings):

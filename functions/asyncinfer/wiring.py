@@ -245,21 +245,21 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
 def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
     """The runner's orchestration of a batch part sent up as one provider batch job."""
     from asyncinfer.providers.batch_factory import BatchClients, batch_jobs
-    from asyncinfer.runner.batch_jobs import BatchJobSteps
+    from asyncinfer.runner.batch_watch import PartQueues, part_steps
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
-    from asyncinfer.tasks.provider_parts import hand_back
+    from asyncinfer.surfaces.openai_batches import public_id
+    from asyncinfer.tasks.webhooks import Webhooks
 
     models = providers(settings)
     clients = BatchClients.boto3(lambda: client("s3"), settings.demo_batch_jobs_url, settings.batch_role_arn, CONFIG)
-    running = worker(settings, models)
+    sqs = functools.partial(SqsQueue, client("sqs"))
+    items, tasks, hooks = settings.batch_items_queue_url, settings.queue_url, settings.webhook_queue_url
+    lanes = Lanes(sqs(tasks), {lane: sqs(url) for lane, url in settings.lane_urls().items()}) if tasks else None
+    announce = Webhooks(webhook_store(settings.table_name), sqs(hooks), settings.retention_days) if hooks else None
+    queues = PartQueues(sqs(items) if items else None, lanes, announce)
     store = DynamoBatchStore(client("dynamodb"), settings.table_name)
-    items = SqsQueue(client("sqs"), settings.batch_items_queue_url) if settings.batch_items_queue_url else None
-    return BatchJobSteps(
-        running,
-        store,
-        lambda spec: batch_jobs(models.registry, spec, clients),
-        on_absent=functools.partial(hand_back, running.store, store, items),
-    )
+    jobs_for = functools.partial(batch_jobs, models.registry, clients=clients)
+    return part_steps(worker(settings, models), store, jobs_for, queues, settings, public_id)
 
 
 def batches(settings: BatchSettings) -> Batches:

@@ -240,7 +240,7 @@ def test_a_watch_that_stops_the_job_gets_what_it_produced_and_hands_the_rest_bac
     start_part(Named(), worker.blobs, "acme", batch_id, 0, "demo-batch-bedrock", list(range(12)))
     fake, handed, looks = Stoppable(done=4), [], []
 
-    def watch(batch, state, now) -> Look:
+    def watch(batch, state, now, model) -> Look:
         looks.append(state.status)
         return Look(stop=len(looks) == 2, within_seconds=2)
 

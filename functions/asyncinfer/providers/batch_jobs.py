@@ -26,6 +26,7 @@ class BatchJobState:
     processed: int
     total: int
     error: str | None = None
+    started_ms: int | None = None  # when the upstream took the job (epoch ms), where it says
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -72,6 +73,7 @@ class BedrockBatchJobs:
             processed=found.get("processedRecordCount") or 0,
             total=found.get("totalRecordCount") or 0,
             error=found.get("message") if state == "failed" else None,
+            started_ms=_epoch_ms(found.get("submitTime")),
         )
 
     def results(self, job: dict[str, Any]) -> Iterator[RecordResult]:
@@ -106,3 +108,8 @@ def _result(line: dict[str, Any]) -> RecordResult:
     text = "".join(block.get("text", "") for block in blocks)
     finish = FINISH.get(output.get("stopReason", "end_turn"), "stop")
     return RecordResult(index, text=text, finish_reason=finish, usage=_usage(output.get("usage")))
+
+
+def _epoch_ms(at: Any) -> int | None:
+    """botocore parses the job's `submitTime` into a datetime."""
+    return int(at.timestamp() * 1000) if isinstance(at, datetime) else None

@@ -62,6 +62,7 @@ class OpenAIBatchJobs:
             processed=(counts.completed + counts.failed) if counts else 0,
             total=counts.total if counts else 0,
             error="; ".join(e.message or e.code or "" for e in errors) or None if state == "failed" else None,
+            started_ms=batch.created_at * 1000 if batch.created_at else None,
         )
 
     def results(self, job: dict[str, Any]) -> Iterator[RecordResult]:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
 from asyncinfer.domain.batch_parts import batchable, part_prefix
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.lanes import TIER_PATHS
 from asyncinfer.domain.model import TaskKind, TaskStatus, Usage, now_ms
 from asyncinfer.domain.records import Batch, BatchStatus
 from asyncinfer.providers.base import Finished, ProviderError
@@ -56,15 +57,21 @@ class Look:
 
     stop: bool
     within_seconds: int | None = None
+    # The class the part's waiting items move to, the job stopped (a `complete_by` batch's escalation).
+    escalate: str | None = None
 
 
-# (the batch's record, None if gone; the job's state; now in epoch ms) -> Look. The default stops the job of a
-# batch being cancelled or past its completion window; a `complete_by` batch's escalation (domain.escalation)
-# is another: stop when on-demand must take over, and look again no later than the latest switch.
-Watch = Callable[[Batch | None, BatchJobState, int], Look]
+# (the batch's record, None if gone; the job's state; now in epoch ms; the part's model) -> Look. The default stops
+# the job of a batch being cancelled or past its completion window; a `complete_by` batch's escalation
+# (asyncinfer.runner.batch_watch) is another: stop when on-demand must take over, and look again no later than the
+# latest switch.
+Watch = Callable[[Batch | None, BatchJobState, int, str], Look]
+# (tenant, batch id, the part's item indexes, the class, the source `p<part>`) -> what was done: the items still
+# waiting on the part move to that class's lane (asyncinfer.tasks.part_escalation).
+Escalate = Callable[[str, str, list[int], str, str], dict[str, Any]]
 
 
-def stop_when_cancelled_or_late(batch: Batch | None, state: BatchJobState, now: int) -> Look:
+def stop_when_cancelled_or_late(batch: Batch | None, state: BatchJobState, now: int, model: str = "") -> Look:
     if batch is None or batch.status == BatchStatus.CANCELLING:
         return Look(stop=True)
     if batch.deadline_at is None:
@@ -95,12 +102,14 @@ class BatchJobSteps:
         jobs_for: Callable[[ModelSpec], BatchJobs | None],
         on_absent: Callable[[str, str, list[int]], None] | None = None,
         watch: Watch | None = None,
+        on_escalate: Escalate | None = None,
     ) -> None:
         self.worker = worker
         self.batches = batches
         self._jobs_for = jobs_for
         self._on_absent = on_absent
         self._watch = watch or stop_when_cancelled_or_late
+        self._on_escalate = on_escalate
 
     def run(self, tenant: str, batch_id: str, number: int, steps: Steps) -> dict[str, Any]:
         part = Part(tenant, batch_id, number)
@@ -113,21 +122,22 @@ class BatchJobSteps:
 
     def _run(self, part: Part, steps: Steps) -> dict[str, Any]:
         prepared = _step(steps, "prepare", partial(self._prepare, part))
-        sent, counts = prepared["sent"], {"completed": 0, "failed": 0}
+        sent, counts = prepared["sent"], {"completed": 0, "failed": 0, "discarded": 0}
         if sent:
             job = _step(steps, "start", partial(self._start, part, prepared["model"]))
-            ended = self._wait(part, prepared["model"], job, steps)
+            ended = self._wait(part, prepared, job, steps)
             found = _step(steps, "results", partial(self._found, prepared["model"], job))
             for c in range(-(-found["count"] // CHUNK)):
                 done = _step(steps, f"collect-{c}", partial(self._collect, part, prepared["model"], job, c))
-                counts = {name: counts[name] + done[name] for name in counts}
+                counts = {name: counts[name] + done.get(name, 0) for name in counts}
             answered = set(found["indexes"])
             absent = [i for i in sent if i not in answered] + prepared["left"]
         else:
             ended, absent = {"status": "not_started"}, prepared["left"]
         if absent and self._on_absent is not None:
             _step(steps, "absent", partial(self._hand_back, part, sorted(absent)))
-        return {"status": ended["status"], **counts, "absent": sorted(absent)}
+        escalated = {"escalated": ended["escalated"]} if ended.get("escalated") else {}
+        return {"status": ended["status"], **counts, "absent": sorted(absent), **escalated}
 
     def _spec(self, model: str) -> ModelSpec:
         registry = self.worker.registry
@@ -153,7 +163,7 @@ class BatchJobSteps:
             if task is None or task.terminal:
                 continue  # made ended (cancelled, refused) or gone: nothing to send
             request = self.worker.stored_request(task)
-            if task.status == TaskStatus.CREATED and batchable(request):
+            if task.status == TaskStatus.CREATED and task.path not in TIER_PATHS and batchable(request):
                 going.append(BatchRecord(index, request))
             else:
                 left.append(index)
@@ -164,7 +174,9 @@ class BatchJobSteps:
         jobs = self._jobs(model)
         data = jobs.prepare(self.worker.upstream_for(spec), going)
         self.worker.blobs.put(f"{part.prefix}/input.jsonl", data, "application/jsonl")
-        return {"model": model, "sent": [r.index for r in going], "left": sorted(left)}
+        # A `complete_by` part is first looked at after a second: it may have to escalate at once.
+        look_first = 1 if record.get("complete_by") is not None else FIRST_POLL_SECONDS
+        return {"model": model, "sent": [r.index for r in going], "left": sorted(left), "look_first": look_first}
 
     def _start(self, part: Part, model: str) -> dict[str, Any]:
         blobs = self.worker.blobs
@@ -177,35 +189,47 @@ class BatchJobSteps:
         input_uri, output_uri = blobs.uri(f"{part.prefix}/input.jsonl"), blobs.uri(f"{part.prefix}/output/")
         spec = self._spec(model)
         job = self._jobs(model).start(self.worker.upstream_for(spec), data, input_uri, output_uri, part.token)
+        job["started_ms"] = now_ms()  # the job's start where the upstream's poll does not say it
         blobs.put(f"{part.prefix}/job.json", json.dumps(job).encode(), "application/json")
         return job
 
-    def _wait(self, part: Part, model: str, job: dict[str, Any], steps: Steps) -> dict[str, Any]:
+    def _wait(self, part: Part, prepared: dict[str, Any], job: dict[str, Any], steps: Steps) -> dict[str, Any]:
+        model, sent = prepared["model"], prepared["sent"]
         api = self.worker.registry.batch_api(self._spec(model))
         longest = api.poll_seconds if api is not None else 60
-        wait, stopped = min(FIRST_POLL_SECONDS, longest), False
+        wait = min(FIRST_POLL_SECONDS, longest, prepared.get("look_first", FIRST_POLL_SECONDS))
+        stopped, escalated = False, None
         for n in range(MAX_POLLS):
             steps.pause(f"wait-{n}", wait)
             wait = min(longest, max(wait + 1, int(wait * 1.5)))
-            polled = _step(steps, f"poll-{n}", partial(self._poll, part, model, job, stopped))
-            stopped = polled["stopped"]
+            polled = _step(steps, f"poll-{n}", partial(self._poll, part, model, job, stopped, sent))
+            stopped, escalated = polled["stopped"], escalated or polled.get("escalated")
+            polled = {**polled, "escalated": escalated}
             if polled.get("within") is not None:
                 wait = max(1, min(wait, polled["within"]))  # the watch wants to look again sooner
             if polled["state"] != "running":
                 return polled
         raise StepGaveUp("timeout", f"the batch job did not end within {MAX_POLLS} polls")
 
-    def _poll(self, part: Part, model: str, job: dict[str, Any], stopped: bool) -> dict[str, Any]:
+    def _poll(self, part: Part, model: str, job: dict[str, Any], stopped: bool, sent: list[int]) -> dict[str, Any]:
         jobs = self._jobs(model)
         state = jobs.poll(job)
+        if state.started_ms is None and job.get("started_ms") is not None:
+            state = replace(state, started_ms=job["started_ms"])
         look: Look = Look(stop=False)
+        escalated = None
         if not stopped and state.state == "running":
-            look = self._watch(self.batches.get_batch(part.tenant, part.batch_id), state, now_ms())
+            look = self._watch(self.batches.get_batch(part.tenant, part.batch_id), state, now_ms(), model)
             if look.stop:
                 jobs.stop(job)  # what it produced is still collected; the rest is handed back
                 stopped = True
+            if look.escalate is not None and self._on_escalate is not None:
+                # In this step: a replay answers from its checkpoint, a retried step moves and sends harmlessly.
+                self._on_escalate(part.tenant, part.batch_id, sent, look.escalate, f"p{part.number}")
+                escalated = look.escalate
         polled = {"state": state.state, "status": state.status, "processed": state.processed, "total": state.total}
-        return {**polled, "stopped": stopped, "error": state.error, "within": look.within_seconds}
+        within = look.within_seconds
+        return {**polled, "stopped": stopped, "error": state.error, "within": within, "escalated": escalated}
 
     def _results(self, model: str, job: dict[str, Any]) -> list[RecordResult]:
         return sorted(self._jobs(model).results(job), key=lambda r: r.index)
@@ -219,10 +243,13 @@ class BatchJobSteps:
         mine = self._results(model, job)[chunk * CHUNK : (chunk + 1) * CHUNK]
         ids = {r.index: item_task_id(part.batch_id, r.index) for r in mine}
         tasks = self.batches.get_tasks(part.tenant, list(ids.values()))
-        counts = {"completed": 0, "failed": 0}
+        counts = {"completed": 0, "failed": 0, "discarded": 0}
         for result in mine:
             task = tasks.get(ids[result.index])
             if task is None or task.terminal:
+                continue
+            if task.path in TIER_PATHS:
+                counts["discarded"] += 1  # escalated: its class's lane ends it, this answer is dropped
                 continue
             now = now_ms()
             try:

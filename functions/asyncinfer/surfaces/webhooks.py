@@ -71,7 +71,7 @@ Delivery = answer(
     "WebhookDelivery",
     id=(str, Field(description="The webhook-id header of every attempt")),
     object=Literal["webhook.delivery"],
-    event_type=Literal[("task.completed", "task.failed", "task.cancelled", *BATCH_EVENTS)],
+    event_type=Literal[("task.completed", "task.failed", "task.cancelled", "task.escalated", *BATCH_EVENTS)],
     subject=(str, Field(description="The task or batch the event is about")),
     url=str,
     status=Literal["pending", "delivered", "failed"],
@@ -92,7 +92,8 @@ Secret = answer(
 )
 router = Router()
 TAG = "Webhooks"
-_DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}(_r[0-9]{1,6})?$")
+# The event's name, then a retry round's `_r<n>` and an escalation's source (`_p<part>`, `_flex`).
+_DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}_[a-z_]{1,40}(_r[0-9]{1,6})?(_[a-z0-9]{1,12})?$")
 
 
 def webhooks() -> Webhooks:

@@ -13,7 +13,7 @@ from asyncinfer.domain.batch_parts import PartPlan, execution_name, part_event, 
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.catalog import LOCAL, ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE
-from asyncinfer.domain.lanes import BATCH_LANE
+from asyncinfer.domain.lanes import BATCH_LANE, TIER_PATHS
 from asyncinfer.domain.model import TaskStatus, now_ms
 from asyncinfer.domain.records import Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.sealing import Sealer, open_body
@@ -33,11 +33,21 @@ class NamedExecutions(Protocol):
 
 
 def start_part(
-    executions: NamedExecutions, blobs: BlobStore, tenant: str, batch_id: str, part: int, model: str, indexes: list[int]
+    executions: NamedExecutions,
+    blobs: BlobStore,
+    tenant: str,
+    batch_id: str,
+    part: int,
+    model: str,
+    indexes: list[int],
+    complete_by: int | None = None,
 ) -> str:
-    """The part's record (its model and the items' indexes), then its execution; the execution's ARN. Repeating
-    it is harmless: the same record, the same execution name. Its items must be CREATED and not queued."""
-    record = {"model": model, "indexes": sorted(indexes)}
+    """The part's record (its model, the items' indexes and the batch's `complete_by`, which the runner watches),
+    then its execution; the execution's ARN. Repeating it is harmless: the same record, the same execution name.
+    Its items must be CREATED and not queued."""
+    record: dict[str, Any] = {"model": model, "indexes": sorted(indexes)}
+    if complete_by is not None:
+        record["complete_by"] = complete_by
     blobs.put(f"{part_prefix(tenant, batch_id, part)}/part.json", json.dumps(record).encode(), "application/json")
     return executions.start_named(execution_name(batch_id, part), part_event(tenant, batch_id, part))
 
@@ -90,8 +100,8 @@ def hand_back(
         return done
     messages = []
     for task in waiting:
-        if task.status != TaskStatus.CREATED:
-            continue  # claimed by the part's collect, which ends it
+        if task.status != TaskStatus.CREATED or task.path in TIER_PATHS:
+            continue  # claimed by the part's collect, which ends it; or escalated, waiting in its class's lane
         with contextlib.suppress(ConditionFailed):
             store.transition(tenant, task.id, expect={TaskStatus.CREATED}, changes={"path": ON_DEMAND})
             messages.append(TaskMessage(tenant=tenant, task_id=task.id, lane=BATCH_LANE))

@@ -53,10 +53,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(os.urandom(24)).decode()
 
 
-def delivery_id(subject: str, event_type: str, round: int = 0) -> str:
+def delivery_id(subject: str, event_type: str, round: int = 0, key: str = "") -> str:
     """The `webhook-id` of an event: fixed by what happened, so a repeated announcement finds the delivery. A
-    retried batch ends again in each round (asyncinfer.tasks.batch_retry): each ending is an event of its own."""
-    suffix = f"_r{round}" if round else ""
+    retried batch ends again in each round (asyncinfer.tasks.batch_retry): each ending is an event of its own; a
+    batch escalates once per source (`key`: a part `p<n>`, or `flex`)."""
+    suffix = (f"_r{round}" if round else "") + (f"_{key}" if key else "")
     return f"msg_{subject}_{event_type.replace('.', '_')}{suffix}"
 
 
@@ -74,6 +75,32 @@ def sign_headers(secrets: Sequence[str], message_id: str, payload: str, at: date
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What an escalation event says: `id` (the batch's or task's public id), `source` (`p<n>`: a provider batch
+    part; `flex`), the path left (`from`) and the class taken (`to`), how many `items` moved, and `complete_by`
+    and `at` in epoch seconds."""
+
+    public_id: str
+    source: str
+    from_path: str
+    to: str
+    items: int
+    complete_by_ms: int
+    at_ms: int
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "id": self.public_id,
+            "source": self.source,
+            "from": self.from_path,
+            "to": self.to,
+            "items": self.items,
+            "complete_by": self.complete_by_ms // 1000,
+            "at": self.at_ms // 1000,
+        }
 
 
 @dataclass
@@ -118,6 +145,7 @@ class Webhooks:
         data: dict[str, Any],
         at_ms: int,
         round: int = 0,
+        key: str = "",
     ) -> Delivery | None:
         """Record the event's delivery (once) and queue its first attempt. Safe to repeat: an event that
         was announced before is queued again only if no attempt was made yet (its message may be lost)."""
@@ -129,7 +157,7 @@ class Webhooks:
             {"type": event_type, "timestamp": iso(at_ms), "data": data}, separators=(",", ":"), ensure_ascii=False
         )
         delivery = Delivery(
-            id=delivery_id(subject, event_type, round),
+            id=delivery_id(subject, event_type, round, key),
             tenant=tenant,
             event_type=event_type,
             subject=subject,
@@ -147,6 +175,17 @@ class Webhooks:
             delivery = existing
         self.queue.send(DeliveryMessage(tenant=tenant, delivery_id=delivery.id))
         return delivery
+
+    def announce_escalation(
+        self, tenant: str, target: WebhookTarget | None, event_type: str, subject: str, escalation: Escalation
+    ) -> Delivery | None:
+        """`batch.escalated` (or `task.escalated`): a `complete_by` batch's (or task's) waiting items left their
+        cheap path for a class. One delivery per subject and source, however often it is announced."""
+        data = escalation.data()
+        log.info("escalated", extra={"event_type": event_type, "tenant": tenant, "subject": subject, **data})
+        if target is None:
+            return None
+        return self.announce(tenant, target, event_type, subject, data, escalation.at_ms, key=escalation.source)
 
     def get(self, tenant: str, delivery_id: str) -> Delivery:
         delivery = self.store.get_delivery(tenant, delivery_id)
