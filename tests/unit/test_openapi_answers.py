@@ -7,7 +7,7 @@ answers through the real handlers."""
 import pytest
 
 from asyncinfer.domain.lanes import Standing
-from asyncinfer.domain.model import Progress, ServiceTier, Task, TaskError, TaskKind, TaskStatus, new_task_id
+from asyncinfer.domain.model import Cost, Progress, ServiceTier, Task, TaskError, TaskKind, TaskStatus, new_task_id
 from asyncinfer.surfaces import async_api, docs, netmind, perplexity, privategpt
 from asyncinfer.tasks.reads import TaskRead
 from tests.support.openapi import answer_errors
@@ -39,6 +39,10 @@ STATES = {
     "an upstream job's seconds": (task(**RUNNING, progress=Progress(elapsed_seconds=30, estimated_seconds=90)), None),
     "failed": (task(status=TaskStatus.FAILED, failed_at=NOW, error=TaskError(code="x", message="y")), None),
     "cancelled": (task(status=TaskStatus.CANCELLED, cancelled_at=NOW, deleted_at=NOW), None),
+    "a complete_by task on its way": (
+        task(service_tier=ServiceTier.FLEX, path="flex", complete_by=NOW + 60_000, cost_on_demand=Cost(total_cost=1)),
+        Standing(queue_position=0, estimated_start_at=None),
+    ),
 }
 
 

@@ -114,6 +114,8 @@ class BatchRequest(BaseModel):
     output_expires_after: dict[str, Any] | None = None
     webhook: dict[str, Any] | None = None
     retry: ItemRetries | None = None  # our extension
+    # Our extension: every item done by this time, as cheaply as possible (asyncinfer.domain.complete_by reads it).
+    complete_by: Any = None
     # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=16

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from asyncinfer.domain.batches import window_ms
 from asyncinfer.domain.deadlines import parse_duration
 from asyncinfer.domain.errors import InvalidRequest
 
@@ -62,3 +64,44 @@ def check_no_tier(body: dict[str, Any]) -> None:
     named = body.get("service_tier")
     if (named is not None and named != "auto") or body.get("priority") not in (None, 0):
         raise InvalidRequest(TIER_CONFLICT)
+
+
+def batch_complete_by(value: Any, now_ms: int, window: str | None) -> int | None:
+    """A batch's `complete_by` (None when not given): the completion window, when given, stays the hard end, so the
+    target may not lie after it."""
+    if value is None:
+        return None
+    at = parse_complete_by(value, now_ms)
+    if window is not None and at > now_ms + window_ms(window):
+        raise InvalidRequest(f"{FIELD} is after the completion window ends ({window} from now)")
+    return at
+
+
+def check_lines(bodies: Iterable[Any], complete_by: int | None) -> None:
+    """A batch's lines: none sets its own `complete_by` (the batch's is every item's), and with one, none chooses
+    its own class."""
+    for n, body in enumerate(bodies):
+        if not isinstance(body, dict):
+            continue
+        if body.get(FIELD) is not None:
+            raise InvalidRequest(f"requests[{n}].body.{FIELD}: set {FIELD} on the batch, not on its lines")
+        if complete_by is None:
+            continue
+        try:
+            check_no_tier(body)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"requests[{n}].body: {exc.message}") from None
+
+
+def submit_fields(body: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """A single submit's `complete_by`, as the fields of its task: none when not given."""
+    value = body.get(FIELD)
+    if value is None:
+        return {}
+    check_no_tier(body)
+    return {FIELD: parse_complete_by(value, now_ms)}
+
+
+def seconds(ms: int | None) -> int | None:
+    """A `complete_by` (or escalation) time as the answers show it: epoch seconds, exact since it is floored."""
+    return None if ms is None else ms // 1000

@@ -23,7 +23,7 @@ MIN_LETTERS = 4  # Shorter names are too coarse for a ratio (`top` would be a ty
 # and the sampling parameters OpenAI-compatible servers (vLLM, Ollama, OpenRouter, ...) take as extra body.
 OURS = frozenset(
     {"model", "messages", "max_tokens", "mcp_servers", "correlation_id", "webhook"}
-    | {"start_timeout", "execution_timeout"}
+    | {"start_timeout", "execution_timeout", "complete_by"}
 )
 OPENAI_CHAT = frozenset(
     {
@@ -82,7 +82,9 @@ PERPLEXITY_ENVELOPE = frozenset({"request", "idempotency_key"})
 
 # NetMind's `{model, config}` and its configs, by kind: our typed fields, the reference page's, and the
 # common options of the image, audio and video models such APIs front.
-GENERATION = frozenset({"model", "config", "webhook", "service_tier", "start_timeout", "execution_timeout"})
+GENERATION = frozenset(
+    {"model", "config", "webhook", "service_tier", "start_timeout", "execution_timeout", "complete_by"}
+)
 _MEDIA_COMMON = frozenset({"prompt", "negative_prompt", "seed", "output_format", "sync_mode", "num_outputs"})
 IMAGE_CONFIG = _MEDIA_COMMON | frozenset(
     {

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import fields
 from asyncinfer.domain.errors import InvalidRequest
-from asyncinfer.domain.requests import EXECUTION_DOC, START_DOC, TIER_DOC, WebhookRequest, validation_message
+from asyncinfer.domain.requests import (
+    COMPLETE_BY_DOC,
+    EXECUTION_DOC,
+    START_DOC,
+    TIER_DOC,
+    WebhookRequest,
+    validation_message,
+)
 
 # Generation (NetMind's `{model, config}`). Named sizes as the reference's image models take them.
 IMAGE_SIZES: dict[str, tuple[int, int]] = {
@@ -80,6 +87,7 @@ class GenerationRequest(BaseModel):
     service_tier: str | None = Field(default=None, description=TIER_DOC)
     start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
     execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)
+    complete_by: int | str | None = Field(default=None, exclude=True, description=COMPLETE_BY_DOC)
 
 
 def parse_generation(data: dict[str, Any]) -> GenerationRequest:

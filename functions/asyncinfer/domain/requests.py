@@ -139,6 +139,10 @@ class WebhookRequest(BaseModel):
 TIER_DOC = "The class: priority, default or flex (OpenAI's auto and standard are default, scale is priority)"
 START_DOC = "Seconds from the submit: not started by then, the task ends FAILED start_timeout and never runs"
 EXECUTION_DOC = "Seconds from its start: still running then, it is stopped and ends FAILED deadline_exceeded"
+COMPLETE_BY_DOC = (
+    "Done by this time, as cheaply as possible: an RFC 3339 time with its offset, epoch seconds, or +<duration> "
+    "from the submit (+90m). The service then picks the class (leave service_tier out); never sent to the model"
+)
 
 
 class ChatRequest(BaseModel):
@@ -159,6 +163,7 @@ class ChatRequest(BaseModel):
     service_tier: str | None = Field(default=None, description=TIER_DOC)
     start_timeout: float | None = Field(default=None, exclude=True, description=START_DOC)
     execution_timeout: float | None = Field(default=None, exclude=True, description=EXECUTION_DOC)
+    complete_by: int | str | None = Field(default=None, exclude=True, description=COMPLETE_BY_DOC)
 
     @field_validator("mcp_servers")
     @classmethod

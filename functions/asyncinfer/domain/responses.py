@@ -23,7 +23,7 @@ PREFIX = "resp_"
 INSTRUCTIONS = "instructions"  # the `name` of the system message that carries `instructions`
 BACKGROUND_ONLY = "this API runs responses in the background; send background: true"
 # The engine's own fields, taken on this surface as on every chat surface (extra_body in the SDK).
-ENGINE_FIELDS = ("webhook", "correlation_id", "start_timeout", "execution_timeout")
+ENGINE_FIELDS = ("webhook", "correlation_id", "start_timeout", "execution_timeout", "complete_by")
 # OpenAI's fields this surface cannot honour (a 400 names the one sent): state kept between responses, prompt
 # templates, reasoning and output options no provider here exposes.
 UNSUPPORTED = (
@@ -81,6 +81,7 @@ class ResponsesRequest(BaseModel):
     correlation_id: str | None = None
     start_timeout: float | None = None
     execution_timeout: float | None = None
+    complete_by: int | str | None = None
 
 
 def _refuse_unsupported(request: dict[str, Any], background: bool) -> None:

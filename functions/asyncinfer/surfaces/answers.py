@@ -74,11 +74,30 @@ class Progress(Answer):
     )
 
 
+class OnDemandCost(Answer):
+    """US dollars, as usage.cost has them."""
+
+    input_tokens_cost: float
+    output_tokens_cost: float
+    media_cost: float
+    request_cost: float
+    total_cost: float
+
+
 class Timing(Answer, Generic[Stamp]):
     """What every read of a task adds about when it runs (asyncinfer.tasks.reads.timing), its times as its
     surface spells them."""
 
     service_tier: Literal["priority", "default", "flex"]
+    path: Literal["provider_batch", "on_demand", "flex", "default", "priority"] | None = absent(
+        "How it runs: a batch item's path (in a provider batch job, or handed back on demand), or with complete_by "
+        "the class it runs in (which escalation may change while it waits)"
+    )
+    complete_by: int | None = absent("Unix seconds: done by then, as cheaply as possible (as submitted)")
+    cost_on_demand: OnDemandCost | None = absent(
+        "Once ended: what its usage would have cost at the default class's on-demand prices (usage.cost is what "
+        "it was charged)"
+    )
     queue_position: int | None = absent(
         "While not yet started: how many tasks (of every tenant) wait before it in its class. Exact while only its "
         "tenant's own tasks are ahead (they start in the order they came)"

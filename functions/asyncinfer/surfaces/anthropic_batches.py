@@ -20,6 +20,7 @@ from asyncinfer.domain.model import is_task_id
 from asyncinfer.domain.records import BATCH_ENDED, BatchEndpoint, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.domain.requests import validation_message
+from asyncinfer.surfaces import batch_costs
 from asyncinfer.surfaces.answers import Url, absent, answer
 from asyncinfer.surfaces.contract import MESSAGE_BATCHES, Id, body, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
@@ -78,6 +79,7 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
         "cancel_initiated_at": _time(batch.cancelled_at),
         "archived_at": None,
         "results_url": results_url,
+        **batch_costs.render(batch),
     }
 
 
@@ -96,6 +98,8 @@ class MessageBatchCreate(BaseModel):
     requests: list[MessageBatchRequest] = Field(min_length=1)
     # Not Anthropic's (its window is 24 h): as on /v1/batches, a shorter or longer one such as `20s` or `90m`.
     completion_window: str = Field(default=DEFAULT_WINDOW, max_length=40)
+    # Not Anthropic's either: every request done by this time, as cheaply as possible (as on /v1/batches).
+    complete_by: int | str | None = None
 
 
 Stamp = str  # RFC 3339
@@ -116,6 +120,7 @@ MessageBatch = answer(
         Url | None,
         absent("Once ended: the results JSONL (a fresh presigned URL on every read)", nullable=True),
     ),
+    **batch_costs.FIELDS,
 )
 Listing = answer(
     "MessageBatchList",
@@ -172,6 +177,8 @@ def create(svc: BatchesService, request: body(MessageBatchCreate)) -> dict:
     items = [{"custom_id": r.custom_id, "body": r.params} for r in parsed.requests]
     window = parsed.completion_window
     internal = {"endpoint": BatchEndpoint.MESSAGES.value, "requests": items, "completion_window": window}
+    if parsed.complete_by is not None:
+        internal["complete_by"] = parsed.complete_by
     return render(submit(router, svc.create, internal, submission("message_batch"), counted="BatchesSubmitted"))
 
 

@@ -17,7 +17,7 @@ from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import Progress, Task, TaskStatus
 from asyncinfer.domain.records import BATCH_ENDED, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
-from asyncinfer.surfaces import async_api
+from asyncinfer.surfaces import async_api, batch_costs
 from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
 from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
@@ -88,6 +88,7 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
         },
         "progress": progress(batch),
         "metadata": batch.metadata,
+        **batch_costs.render(batch),
     }
     if batch.schedule:
         out["schedule"] = batch.schedule
@@ -186,6 +187,7 @@ Batch = answer(
         Field(description="How far the batch is (not in OpenAI's Batch object; its SDK keeps it as an extra field)"),
     ),
     metadata=dict[str, str],
+    **batch_costs.FIELDS,
     schedule=(str | None, absent("The schedule that submitted it")),
     retry=(answer("BatchItemRetries", max_attempts=int) | None, absent("Its items' attempts at most (as submitted)")),
     webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),

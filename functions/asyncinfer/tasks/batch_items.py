@@ -144,6 +144,8 @@ class BatchItems:
             fields["max_attempts"] = batch.max_attempts
         if path is not None:
             fields["path"] = path
+        if batch.complete_by is not None:
+            fields["complete_by"] = batch.complete_by
         share = line.get("reserved_e8")
         if "batch_round" in fields:
             share = line.get("reserved_on_demand_e8", share)  # a retried item runs on demand (tasks.batch_retry)

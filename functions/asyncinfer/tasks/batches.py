@@ -29,6 +29,7 @@ from asyncinfer.domain.batches import (
     ScheduledInvocation,
     window_ms,
 )
+from asyncinfer.domain.complete_by import batch_complete_by, check_lines
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
 from asyncinfer.domain.model import ServiceTier, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
@@ -69,6 +70,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
     ) -> Batch:
         how = how or Submission(surface="batch")
         check_idempotency_key(how.idempotency_key)
+        received = now_ms()
         try:
             request = BatchRequest.model_validate(body)
         except ValidationError as exc:
@@ -77,7 +79,9 @@ class Batches(BatchInput, BatchItems, BatchRetry):
         fp = fingerprint("batch", body)
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
+        complete_by = batch_complete_by(request.complete_by, received, request.completion_window)
         items = request.requests if request.requests is not None else self._load(tenant, self._source(tenant, request))
+        check_lines((item.get("body") if isinstance(item, dict) else None for item in items), complete_by)
         now = now_ms()
         batch_id = new_task_id(now)
         sealer = self.tasks.sealer
@@ -90,8 +94,9 @@ class Batches(BatchInput, BatchItems, BatchRetry):
         for ready in prepared:
             settings.check_class(ready.fields.get("service_tier", ServiceTier.DEFAULT))
         budgets = self.tasks.budgets
-        # Its items, once made, all run: the batch reserves for all of them at once, each item its share.
-        batch_priced = self._batch_priced(request.endpoint, checked, refused)
+        # Its items, once made, all run: the batch reserves for all of them at once, each item its share. With
+        # complete_by any item may escalate to the default class: each reserves at its on-demand price.
+        batch_priced = self._batch_priced(request.endpoint, checked, refused) if complete_by is None else set()
         hold = budgets.hold(tenant, prepared, settings.budget, batch_priced) if budgets is not None else None
         if hold is not None and budgets is not None:
             reserving = (line for index, line in enumerate(lines) if index not in refused)
@@ -116,6 +121,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             deadline_at=now + window_ms(request.completion_window) if request.completion_window else None,
             schedule=schedule,
             max_attempts=request.retry.max_attempts if request.retry is not None else None,
+            complete_by=complete_by,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
             **reserved_fields(hold),
         )

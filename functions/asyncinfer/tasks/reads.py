@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from asyncinfer.domain.complete_by import seconds
 from asyncinfer.domain.lanes import Standing, estimate_finish
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 
@@ -54,6 +55,13 @@ def timing(task: Task, standing: Standing | None, stamp: Stamp, now: int | None 
     """When the task runs, with each time in `stamp`'s spelling; `now` (epoch ms) for the estimated finish: the
     time of the read when not given."""
     out: dict[str, Any] = {"service_tier": task.service_tier.value}
+    # How it runs (a batch item's or a complete_by task's path), its target, and what it saved against on demand.
+    if task.path is not None:
+        out["path"] = task.path
+    if task.complete_by is not None:
+        out["complete_by"] = seconds(task.complete_by)
+    if task.cost_on_demand is not None:
+        out["cost_on_demand"] = task.cost_on_demand.model_dump()
     if task.progress is not None:
         progress = task.progress
         if task.status == TaskStatus.COMPLETED and progress.percent is not None:

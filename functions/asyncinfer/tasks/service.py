@@ -11,7 +11,9 @@ from typing import Any
 
 from asyncinfer.blobs.base import BlobStore, request_key
 from asyncinfer.domain.catalog import ModelRegistry
-from asyncinfer.domain.errors import InvalidRequest, NameConflict, ServiceUnavailable, TaskNotFound
+from asyncinfer.domain.complete_by import submit_fields
+from asyncinfer.domain.errors import ClassNotAllowed, InvalidRequest, NameConflict, ServiceUnavailable, TaskNotFound
+from asyncinfer.domain.escalation import start_tier
 from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
@@ -26,6 +28,7 @@ from asyncinfer.domain.submission import (
     SubmitLimits,
     check_idempotency_key,
 )
+from asyncinfer.domain.tenants import TenantSettings
 from asyncinfer.executions.base import Executions
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
@@ -61,11 +64,13 @@ class TaskService(Admission, Preparing):
         """Validate, store (CREATED) and enqueue. Either all of it happens or the client gets an error.
         A repeated idempotency key with the same request answers with the task it created."""
         check_idempotency_key(how.idempotency_key)
-        return self._submit(tenant, self.prepare_chat(body, how), how)
+        prepared = self.prepare_chat(body, how)
+        return self._submit(tenant, prepared, how, submit_fields(body, now_ms()))
 
     def submit_generation(self, tenant: str, body: dict[str, Any], how: Submission = Submission()) -> Task:
         check_idempotency_key(how.idempotency_key)
-        return self._submit(tenant, self.prepare_generation(body, how), how)
+        prepared = self.prepare_generation(body, how)
+        return self._submit(tenant, prepared, how, submit_fields(body, now_ms()))
 
     def new_task(self, tenant: str, prepared: Prepared, task_id: str | None = None, **fields: Any) -> Task:
         """A CREATED task of a prepared request (not stored yet); its request is kept inline or in S3."""
@@ -102,20 +107,27 @@ class TaskService(Admission, Preparing):
             task.request = request
         return task
 
-    def _submit(self, tenant: str, prepared: Prepared, how: Submission) -> Task:
-        """The task of a validated request, unless its idempotency key already made one."""
+    def _submit(self, tenant: str, prepared: Prepared, how: Submission, chosen: dict[str, Any] | None = None) -> Task:
+        """The task of a validated request, unless its idempotency key already made one. With `complete_by`
+        (in `chosen`), the service picks its class: the cheapest the tenant may use."""
         fp = prepared.fingerprint
         if how.idempotency_key and (earlier := self._replay(tenant, how.idempotency_key, fp)):
             return earlier
         settings = self.store.get_settings(tenant)
-        tier = prepared.fields.get("service_tier", ServiceTier.DEFAULT)
-        settings.check_class(tier)
-        if (quota := settings.waiting.get(tier)) is not None:
-            settings.check_waiting(tier, self.store.count_waiting(tenant, tier.value, quota))
+        chosen = dict(chosen or {})
+        if chosen.get("complete_by") is not None:
+            tier = ServiceTier(start_tier(may_use(settings, ServiceTier.FLEX)))
+            chosen.update(service_tier=tier, path=tier.value)
+        else:
+            tier = prepared.fields.get("service_tier", ServiceTier.DEFAULT)
+            settings.check_class(tier)
+            if (quota := settings.waiting.get(tier)) is not None:
+                settings.check_waiting(tier, self.store.count_waiting(tenant, tier.value, quota))
+        # A complete_by task may escalate to the default class: it holds at that price (its prepared tier).
         hold = self.budgets.hold(tenant, [prepared], settings.budget) if self.budgets is not None else None
         self._check_inflight(tenant)
         self._check_rate(tenant)
-        task = self.new_task(tenant, prepared, **reserved_fields(hold))
+        task = self.new_task(tenant, prepared, **reserved_fields(hold), **chosen)
         names = []
         if how.idempotency_key:
             names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))
@@ -254,6 +266,14 @@ class TaskService(Admission, Preparing):
         """What a surface shows of `task`: its result, its standing while it waits (its place in its lane and
         when it should start), the poll hint, its outputs' download URLs."""
         return TaskRead(task, self.poll_after_ms(task), self.download_url, self.result, lane_standing(self.store))
+
+
+def may_use(settings: TenantSettings, tier: ServiceTier) -> bool:
+    try:
+        settings.check_class(tier)
+    except ClassNotAllowed:
+        return False
+    return True
 
 
 def read_result(blobs: BlobStore, task: Task) -> dict[str, Any] | None:
