@@ -41,12 +41,17 @@ class Batches:
         *,
         endpoint: str = "/v1/async",
         idempotency_key: str | None = None,
+        complete_by: str | int | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
-        """`requests`: `{"custom_id", "body"}` items, or the path of a JSONL file of them."""
+        """`requests`: `{"custom_id", "body"}` items, or the path of a JSONL file of them. `complete_by`: every item
+        done by then, as cheaply as possible (an RFC 3339 time, epoch seconds, or `+90m` from now); the batch's
+        `saving` then tells what that saved against on-demand prices."""
         items = list(jsonl(requests) if isinstance(requests, str | Path) else requests)
         key = idempotency_key or new_idempotency_key()
         body = {"endpoint": endpoint, "requests": items, **fields}
+        if complete_by is not None:
+            body["complete_by"] = complete_by
         return self._client.request("POST", "/v1/batches", json=body, headers={"Idempotency-Key": key})[0]
 
     def get(self, batch_id: str) -> dict[str, Any]:

@@ -16,14 +16,22 @@ if TYPE_CHECKING:
 
 
 def add_batch_commands(commands: Any) -> None:
-    """`aic batch submit|results|retry`, on the parser's subcommands."""
+    """`aic batch submit (create)|get|results|retry`, on the parser's subcommands."""
     batch = commands.add_parser("batch", help="batches").add_subparsers(required=True)
-    batch_submit = batch.add_parser("submit", help="submit a JSONL file of {custom_id, body} lines")
+    batch_submit = batch.add_parser("submit", aliases=["create"], help="submit a JSONL file of {custom_id, body} lines")
     batch_submit.add_argument("file", type=Path)
     batch_submit.add_argument("--endpoint", default="/v1/async")
+    batch_submit.add_argument("--window", help="its completion window (24h, 90m, 20s...): unfinished items then expire")
+    batch_submit.add_argument(
+        "--complete-by",
+        help="every item done by then, as cheaply as possible: +90m, an RFC 3339 time or epoch seconds",
+    )
     batch_submit.add_argument("--wait", action="store_true", help="wait, with a progress bar by counts")
     batch_submit.add_argument("--timeout", type=float, default=3600.0)
     batch_submit.set_defaults(command=_batch_submit)
+    batch_get = batch.add_parser("get", help="a batch's status, counts and cost")
+    batch_get.add_argument("id")
+    batch_get.set_defaults(command=_batch_get)
     batch_results = batch.add_parser("results", help="a batch's result lines (JSONL)")
     batch_results.add_argument("id")
     batch_results.add_argument(
@@ -45,7 +53,8 @@ def add_batch_commands(commands: Any) -> None:
 def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    batch = client.batches.create(args.file, endpoint=args.endpoint)
+    window = {"completion_window": args.window} if args.window else {}
+    batch = client.batches.create(args.file, endpoint=args.endpoint, complete_by=args.complete_by, **window)
     if not args.wait:
         out.print_json(json.dumps(batch)) if args.json else out.print(batch["id"])
         return 0
@@ -59,15 +68,29 @@ def _batch_submit(client: Client, args: argparse.Namespace, out: Console, err: C
             progress.update(bar, completed=ended, description=f"{read['id']} {read['status']}")
 
         done = client.batches.wait(batch["id"], timeout=args.timeout, on_progress=show)
-    counts = done["request_counts"]
     if args.json:
         out.print_json(json.dumps(done))
     else:
-        out.print(
-            f"{done['id']} {done['status']}: {counts['completed']} completed, {counts['failed']} failed, "
-            f"{counts['cancelled']} cancelled, {counts.get('expired', 0)} expired of {counts['total']}"
-        )
+        out.print(summary(done))
     return 0 if done["status"] == "completed" else 1
+
+
+def summary(batch: dict[str, Any]) -> str:
+    """One line of a batch: its status, its counts, and (from a server that reports it) its cost and saving."""
+    counts = batch["request_counts"]
+    line = (
+        f"{batch['id']} {batch['status']}: {counts['completed']} completed, {counts['failed']} failed, "
+        f"{counts['cancelled']} cancelled, {counts.get('expired', 0)} expired of {counts['total']}"
+    )
+    if batch.get("cost") is not None:
+        line += f"; cost ${batch['cost']}, saving ${batch.get('saving', '0')} against on demand"
+    return line
+
+
+def _batch_get(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
+    batch = client.batches.get(args.id)
+    out.print_json(json.dumps(batch)) if args.json else out.print(summary(batch), highlight=False)
+    return 0
 
 
 def _batch_retry(client: Client, args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -79,9 +102,10 @@ def _batch_retry(client: Client, args: argparse.Namespace, out: Console, err: Co
         out.print_json(json.dumps(batch))
         return 0
     counts = batch["request_counts"]
+    saving = f"; saving ${batch['saving']}" if batch.get("saving") is not None else ""
     out.print(
         f"{batch['id']} {batch['status']} (round of {pending} items): {counts['completed']} completed, "
-        f"{counts['failed']} failed, {counts.get('expired', 0)} expired of {counts['total']}"
+        f"{counts['failed']} failed, {counts.get('expired', 0)} expired of {counts['total']}{saving}"
     )
     return 0 if batch["status"] in ("in_progress", "completed") else 1
 
