@@ -147,6 +147,17 @@ class InfraConfig(BaseModel):
             env["ASYNCINFER_WEBHOOK_ALLOWED_HOSTS"] = json.dumps(self.webhook_allowed_hosts)
         return env
 
+    def lane_slots_environment(self) -> dict[str, str]:
+        """`complete_by`'s capacity of each class's lane (asyncinfer.config.EscalationSettings): its workers' maximum
+        concurrency times the batch of messages each instance runs side by side, one thread each
+        (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)."""
+        lanes = {
+            "DEFAULT": self.worker_max_concurrency,
+            "PRIORITY": self.priority_worker_max_concurrency,
+            "FLEX": self.flex_worker_max_concurrency,
+        }
+        return {f"ASYNCINFER_{lane}_LANE_SLOTS": str(most * self.worker_batch_size) for lane, most in lanes.items()}
+
     @classmethod
     def from_context(cls, context: dict[str, Any] | None) -> InfraConfig:
         return cls.model_validate(context or {})

@@ -33,6 +33,16 @@ def grant_batch_jobs(scope: Construct, runner: lambda_.Function, parts: StackPar
     # The items a job did not answer run on demand: queued in the batch-items lane (asyncinfer.tasks.provider_parts).
     queues.batch_items.grant_send_messages(runner)
     runner.add_environment("ASYNCINFER_BATCH_ITEMS_QUEUE_URL", queues.batch_items.queue_url)
+    # A `complete_by` part's waiting items move to the default or priority class's lane when the job would end too
+    # late, and its batch.escalated is queued for delivery (asyncinfer.tasks.batch_escalation); the lanes' capacity
+    # decides when and where.
+    escalation = {"QUEUE_URL": queues.tasks, "PRIORITY_QUEUE_URL": queues.priority_tasks}
+    for name, queue in {**escalation, "WEBHOOK_QUEUE_URL": queues.webhooks}.items():
+        queue.grant_send_messages(runner)
+        runner.add_environment(f"ASYNCINFER_{name}", queue.queue_url)
+    slots = config.lane_slots_environment()
+    for name, value in {**slots, "ASYNCINFER_RETENTION_DAYS": str(config.retention_days)}.items():
+        runner.add_environment(name, value)
     upstream = bucket.arn_for_objects(UPSTREAM)
     runner.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[upstream]))
     objects = f"IAM5[Resource::<{Stack.of(scope).get_logical_id(bucket.node.default_child)}.Arn>/{UPSTREAM}]"
