@@ -14,8 +14,11 @@ from asyncinfer.domain.complete_by import (
     submit_fields,
 )
 from asyncinfer.domain.errors import InvalidRequest
+from asyncinfer.domain.generation import parse_generation
 from asyncinfer.domain.model import Cost, ServiceTier, Task, TaskKind
 from asyncinfer.domain.records import Batch, BatchEndpoint
+from asyncinfer.domain.requests import parse_chat_request
+from asyncinfer.domain.responses import chat_body_of
 from asyncinfer.surfaces import anthropic_batches, batch_costs, openai_batches
 from asyncinfer.tasks.reads import timing
 
@@ -149,3 +152,15 @@ def test_a_task_read_shows_its_path_target_and_on_demand_cost_beside_its_class()
     assert shown["cost_on_demand"]["total_cost"] == 0.5
     bare = timing(task.model_copy(update={"path": None, "complete_by": None, "cost_on_demand": None}), None, str, NOW)
     assert not {"path", "complete_by", "cost_on_demand"} & bare.keys()
+
+
+def test_every_submit_body_takes_complete_by_and_never_sends_it_to_the_model():
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "complete_by": "+60s"}
+    parsed = parse_chat_request(chat)
+    assert parsed.complete_by == "+60s" and "complete_by" not in parsed.model_dump(mode="json", exclude_none=True)
+    generation = parse_generation({"model": "m", "config": {"prompt": "p"}, "complete_by": NOW_S + 60})
+    assert generation.complete_by == NOW_S + 60 and "complete_by" not in generation.model_dump()
+    body = chat_body_of({"input": "hi", "background": True, "complete_by": "+60s"}, "m")
+    assert body["complete_by"] == "+60s"  # then parsed as any chat submit's
+    with pytest.raises(InvalidRequest, match="complete_by"):
+        parse_chat_request({**chat, "complete_by": 1.5})
