@@ -115,7 +115,13 @@ class BatchRequest(BaseModel):
     webhook: dict[str, Any] | None = None
     retry: ItemRetries | None = None  # our extension
     # Our extension: every item done by this time, as cheaply as possible (asyncinfer.domain.complete_by reads it).
-    complete_by: Any = None
+    complete_by: Any = Field(
+        default=None,
+        description="Every item done by then, as cheaply as possible: an RFC 3339 time with its offset, epoch seconds, "
+        "or +<duration> from the submit (+90m); at most the completion window's end. The lines then leave "
+        "service_tier out",
+        json_schema_extra={"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+    )
     # As OpenAI bounds a batch's metadata: 16 pairs, keys up to 64 characters, values up to 512.
     metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=16
