@@ -93,7 +93,7 @@ def task_queue(default_url: str, lane_urls: dict[str, str]) -> Lanes:
 
 
 def sweeper(settings: SweeperSettings) -> Sweeper:
-    from asyncinfer.tasks.sweeper import Sweeper
+    from asyncinfer.tasks.sweeper import Pace, Sweeper
 
     return Sweeper(
         task_store(settings.table_name),
@@ -101,6 +101,7 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
         after_ms=settings.orphan_after_seconds * 1000,
         executions=executions(settings),
         batch_jobs=SqsQueue(client("sqs"), settings.batch_queue_url) if settings.batch_queue_url else None,
+        pace=Pace.of(settings, load_registry()),
     )
 
 
@@ -266,7 +267,7 @@ def batches(settings: BatchSettings) -> Batches:
     from asyncinfer.blobs.s3 import object_reader
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.tasks.batch_input import BatchLimits
-    from asyncinfer.tasks.batches import Batches
+    from asyncinfer.tasks.batches import Batches, Pace
     from asyncinfer.tasks.files import Files
 
     tasks = task_service(settings)
@@ -274,7 +275,7 @@ def batches(settings: BatchSettings) -> Batches:
         tasks=tasks,
         store=DynamoBatchStore(client("dynamodb"), settings.table_name),
         jobs=SqsQueue(client("sqs"), settings.batch_queue_url),
-        items=SqsQueue(client("sqs"), settings.batch_items_queue_url),
+        items=task_queue(settings.queue_url, {**settings.lane_urls(), "batch": settings.batch_items_queue_url}),
         read_input=object_reader(client("s3")),
         limits=BatchLimits(
             max_items=settings.max_batch_items,
@@ -285,6 +286,7 @@ def batches(settings: BatchSettings) -> Batches:
             own_bucket=settings.bucket_name,
         ),
         local_batch_jobs=settings.demo_batch_jobs_url is not None,
+        pace=Pace.of(settings, tasks.registry),
         files=Files(
             tasks.blobs,
             max_bytes=FILE_ROUTE_BYTES,

@@ -14,6 +14,7 @@ from infra.components.batch_jobs import has_batch_jobs
 from infra.components.function import Function
 from infra.components.grants import (
     batch_environment,
+    escalation_environment,
     grant_batch_rights,
     grant_executions,
     grant_sealing,
@@ -43,7 +44,8 @@ class Batches(Construct):
             **parts.common,
             timeout_seconds=BATCH_TIMEOUT_SECONDS,
             memory_size=1024,
-            environment={**api_environment, **batch_environment(config, queues)},
+            # A complete_by batch's items start in flex and may move to the default or priority lane.
+            environment={**api_environment, **batch_environment(config, queues), **escalation_environment(config)},
         ).function
         # One job at a time per batch message: making 10,000 tasks takes minutes.
         self.function.add_event_source(

@@ -82,6 +82,12 @@ def batch_environment(config: InfraConfig, queues: Queues) -> dict[str, str]:
     return env
 
 
+def escalation_environment(config: InfraConfig) -> dict[str, str]:
+    """`complete_by`'s estimates (asyncinfer.config.EscalationSettings): each class's lane's slots, and the sweeper
+    looks at due times every minute (infra.components.sweeper), so a flex escalation is set that much earlier."""
+    return {**config.lane_slots_environment(), "ASYNCINFER_ESCALATION_SWEEP_SECONDS": "60"}
+
+
 def grant_sealing(fn: lambda_.IFunction, key: kms.IKey, *, seal: bool = False, open: tuple[str, ...] = ()) -> None:
     """The sealing key (asyncinfer.domain.sealing): new data keys to seal client secrets with, and the opening
     of the kinds `open` names (`mcp`, `webhook`), each only under an encryption context of that use."""

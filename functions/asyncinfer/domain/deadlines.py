@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asyncinfer.domain.errors import InvalidRequest
-from asyncinfer.domain.model import Task
+from asyncinfer.domain.escalation import Outlook, item_ms
+from asyncinfer.domain.model import ServiceTier, Task, TaskStatus
 
 START_TIMEOUT = "start_timeout"
 DEADLINE_EXCEEDED = "deadline_exceeded"
@@ -124,7 +125,30 @@ def missed(task: Task, now: int) -> tuple[str, str] | None:
     return None
 
 
+# The first look at a flex `complete_by` task (or batch) is set before its model's pace and the deployment's lanes
+# are known: as if on-demand were slow (a minute an item, asyncinfer.domain.escalation), the default lane had its
+# usual slots and the sweeper ran every minute. There the sweeper (or the batch function) reckons the real escalate
+# time and looks again then.
+FIRST_LOOK_SLOTS = 20
+FIRST_LOOK_SWEEP_MS = 60_000
+
+
+def escalate_at(complete_by: int, remaining: int, one_item_ms: int, slots: int, sweep_ms: int) -> int:
+    """When `remaining` items waiting in flex must move to on-demand to end by `complete_by`: the latest switch
+    (asyncinfer.domain.escalation), less a sweep period, since the sweeper looks only that often."""
+    return Outlook(0, complete_by, remaining, one_item_ms, slots).latest_switch_ms() - sweep_ms
+
+
+def first_look(complete_by: int, remaining: int) -> int:
+    return escalate_at(complete_by, remaining, item_ms(None), FIRST_LOOK_SLOTS, FIRST_LOOK_SWEEP_MS)
+
+
 def due_times(task: Task) -> list[int]:
     """When the sweeper must look at `task` (each deadline that may still fall due), in order. Its batch's window is
-    watched once for the whole batch (the batch's own due), not once per item."""
-    return sorted({t for t in (task.start_by, task.finish_by) if t is not None and t != task.batch_deadline})
+    watched once for the whole batch (the batch's own due), not once per item. A single `complete_by` task waiting
+    in flex is looked at when it may have to move to on-demand."""
+    times = {t for t in (task.start_by, task.finish_by) if t is not None and t != task.batch_deadline}
+    flex = task.path == ServiceTier.FLEX.value and task.status == TaskStatus.CREATED
+    if task.complete_by is not None and task.batch_id is None and flex:
+        times.add(first_look(task.complete_by, 1))
+    return sorted(times)

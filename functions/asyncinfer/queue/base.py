@@ -33,6 +33,8 @@ class BatchJob(_Message):
     """Bring a batch's tasks in line with its status: create the missing ones, or cancel them all."""
 
     batch_id: str
+    # From the sweeper, at a `complete_by` batch's escalate time: look at its items waiting in flex.
+    escalate: bool = False
 
 
 M = TypeVar("M", bound=_Message)

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from asyncinfer.domain.deadlines import BATCH_EXPIRED
+from asyncinfer.domain.deadlines import BATCH_EXPIRED, first_look
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.domain.reservations import Hold, Settlement
@@ -20,7 +20,7 @@ from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.store.dynamodb_batch_ends import BatchEndItems
 from asyncinfer.store.dynamodb_batch_retries import BatchRetryItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
-from asyncinfer.store.schema import BATCH_DUE, DUE_PK, TASK_PREFIX
+from asyncinfer.store.schema import BATCH_DUE, BATCH_ESCALATE, DUE_PK, TASK_PREFIX
 
 BATCH_PREFIX = "batch#"
 DELIVERY_PREFIX = "whd#"
@@ -95,6 +95,11 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems, BatchRetryItems):
         if batch.deadline_at is not None:
             # Written with the batch: its window is always watched, once for all of its items.
             puts.append({"Put": {"TableName": self._table, "Item": self._window_due(batch)}})
+        if batch.complete_by is not None:
+            # Its items waiting in flex are looked at (asyncinfer.tasks.flex_escalation): first as if on-demand were
+            # slow, then at the time the batch function reckons.
+            at = first_look(batch.complete_by, batch.total)
+            puts.append({"Put": {"TableName": self._table, "Item": self._due(batch, at, BATCH_ESCALATE)}})
         holds = self.hold_items(batch.tenant, hold)
         if claim is None and len(puts) == 1 and not holds:
             self._ddb.put_item(**puts[0]["Put"])
@@ -112,8 +117,12 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems, BatchRetryItems):
             raise
 
     def _window_due(self, batch: Batch) -> dict[str, Any]:
-        at = batch.deadline_at or 0
-        sk = f"{at:013d}#{batch.tenant}#{BATCH_DUE}{batch.id}"
+        return self._due(batch, batch.deadline_at or 0, BATCH_DUE)
+
+    @staticmethod
+    def _due(batch: Batch, at: int, prefix: str) -> dict[str, Any]:
+        at = max(at, 0)
+        sk = f"{at:013d}#{batch.tenant}#{prefix}{batch.id}"
         return {"pk": {"S": DUE_PK}, "sk": {"S": sk}, "expires_at": {"N": str(at // 1000 + 86400)}}
 
     def withdraw_batch(self, batch: Batch, claim: NameClaim | None = None) -> None:

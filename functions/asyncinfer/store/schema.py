@@ -31,6 +31,8 @@ LANE_BUCKET_MS = 1_000
 DUE_PK = "_due"
 # A batch's completion window has one `_due` item for all of its items, its id prefixed so.
 BATCH_DUE = "batch:"
+# A `complete_by` batch's next look at its items waiting in flex (asyncinfer.tasks.flex_escalation): one `_due` item.
+BATCH_ESCALATE = "bescalate:"
 # Set on tasks whose ending someone waits for (a webhook, a batch): the table stream's filter selects them.
 NOTIFY_ATTRIBUTE = "notify"
 # A filtered list reads at most this many pages before answering with a cursor.

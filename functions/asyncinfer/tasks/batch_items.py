@@ -6,27 +6,32 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from asyncinfer.domain.batch_parts import PartPlan
 from asyncinfer.domain.batches import item_task_id
-from asyncinfer.domain.deadlines import BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE
+from asyncinfer.domain.deadlines import BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE, escalate_at
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.domain.lanes import BATCH_LANE
-from asyncinfer.domain.model import Task, TaskError, TaskKind, TaskStatus, now_ms
+from asyncinfer.domain.lanes import TIER_PATHS, lane_of
+from asyncinfer.domain.model import ServiceTier, Task, TaskError, TaskKind, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.sealing import open_body
 from asyncinfer.domain.submission import Prepared
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
-from asyncinfer.store.base import AlreadyExists, BatchStore
+from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore
+from asyncinfer.store.schema import BATCH_ESCALATE
 from asyncinfer.tasks.batch_retry import latest_rounds
+from asyncinfer.tasks.escalation import escalate
+from asyncinfer.tasks.flex_escalation import FLEX, Pace, batch_look, start_path
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, parted_lines, plan_batch_parts, start_part
 from asyncinfer.tasks.service import TaskService
 
 SEND_EVERY = 10
+log = logging.getLogger(__name__)
 
 
 def _window_ended(batch: Batch) -> bool:
@@ -40,6 +45,7 @@ class Report:
     cancelled: int = 0
     expired: int = 0
     skipped: int = 0
+    escalated: int = 0  # items moved from flex to on-demand (complete_by)
     failed: list[str] = field(default_factory=list)
 
 
@@ -51,12 +57,15 @@ class BatchItems:
     items: MessageQueue
     _prepare: Callable[[BatchEndpoint, dict[str, Any]], Prepared]  # BatchInput._prepare: an item as its submit
     local_batch_jobs: bool  # the demo models' provider batch jobs go to the local stand-ins
+    pace: Pace  # complete_by's estimates
 
     def run(self, job: BatchJob) -> Report:
         """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
         CANCELLED when the batch is being cancelled) and cancel the unfinished ones of a cancelled batch.
         Every item still CREATED is queued (again, after a run that died midway: a duplicate is harmless), so
-        a batch item never depends on the sweeper, and the sweeper never re-sends one waiting its turn."""
+        a batch item never depends on the sweeper, and the sweeper never re-sends one waiting its turn. With
+        `complete_by`, the items no provider batch job takes start in flex; `job.escalate` (the sweeper's, at the
+        batch's escalate time) looks at those still waiting there instead."""
         report = Report()
         batch = self.store.get_batch(job.tenant, job.batch_id)
         if batch is None or batch.status in BATCH_ENDED:
@@ -72,18 +81,24 @@ class BatchItems:
         pending: list[TaskMessage] = []
         if _window_ended(batch):
             return self._expire(batch, lines, ids, existing, report)
+        if job.escalate:
+            return self._look_at_flex(batch, ids, existing, report)
         parts = self._parts(batch, lines)
         parted = {index for part in parts for index in part.indexes}
+        start = self._start_path(batch)
+        flex: list[Task] = []
         for index, line in enumerate(lines):
             if index % 100 == 0 and index and batch.status == BatchStatus.IN_PROGRESS:
                 batch = self.store.get_batch(batch.tenant, batch.id) or batch  # a cancel stops the fan-out
             task = existing.get(ids[index])
             if task is None:
-                path = PROVIDER_BATCH if index in parted else None
+                path = PROVIDER_BATCH if index in parted else start
                 task = self._make_item(batch, index, ids[index], line, report, path)
             waiting = task is not None and task.status == TaskStatus.CREATED and task.path != PROVIDER_BATCH
             if task is not None and waiting and batch.status == BatchStatus.IN_PROGRESS:  # a part's: its job's
-                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=BATCH_LANE))
+                pending.append(TaskMessage(tenant=task.tenant, task_id=task.id, lane=lane_of(task)))
+                if task.path == FLEX:
+                    flex.append(task)
             if batch.status == BatchStatus.CANCELLING and (task is None or not task.terminal):
                 with contextlib.suppress(TaskNotFound):  # deleted by its owner: ended and counted, then
                     self.tasks.cancel(batch.tenant, ids[index])
@@ -93,12 +108,64 @@ class BatchItems:
                 pending = []
         if pending:
             self.items.send_many(pending)
+        if flex and batch.complete_by is not None:
+            # The sweeper's next look, at the time this batch's own models and size give.
+            one = self.pace.item_ms(task.model for task in flex)
+            at = escalate_at(
+                batch.complete_by, batch.total - batch.ended, one, self.pace.default_slots, self.pace.sweep_ms
+            )
+            self.tasks.store.add_due(batch.tenant, BATCH_ESCALATE + batch.id, at)
         if batch.status == BatchStatus.IN_PROGRESS and self.tasks.executions is not None:
             for part in parts:  # a run again starts the same executions (by name): no second job
                 indexes = list(part.indexes)
                 start_part(
-                    self.tasks.executions, self.tasks.blobs, batch.tenant, batch.id, part.number, part.model, indexes
+                    self.tasks.executions,
+                    self.tasks.blobs,
+                    batch.tenant,
+                    batch.id,
+                    part.number,
+                    part.model,
+                    indexes,
+                    complete_by=batch.complete_by,
                 )
+        return report
+
+    def _start_path(self, batch: Batch) -> str | None:
+        """The class a `complete_by` batch's items start in when no part takes them: the cheapest the tenant may use,
+        or the default class once the batch escalated. None without complete_by, or in a retry's round (its items
+        run on demand in the batch lane)."""
+        if batch.complete_by is None or batch.round:
+            return None
+        if batch.escalated_at is not None:
+            return ServiceTier.DEFAULT.value
+        return start_path(self.tasks.store, batch.tenant)
+
+    def _look_at_flex(self, batch: Batch, ids: list[str], existing: dict[str, Task], report: Report) -> Report:
+        """The sweeper's look at a `complete_by` batch's items waiting in flex: they move to on-demand if flex would
+        no longer end what is left in time (reckoned with what is left and the flex lane's recent pace); else the
+        next look is set. Items already running stay where they run."""
+        if batch.status != BatchStatus.IN_PROGRESS:
+            return report
+        store, now = self.tasks.store, now_ms()
+        waiting = [task for task in existing.values() if task.status == TaskStatus.CREATED and task.path in TIER_PATHS]
+        look = batch_look(store, self.pace, batch, waiting, len(existing) < len(ids), now)
+        if look is None:
+            return report
+        if look.tier is None:
+            store.add_due(batch.tenant, BATCH_ESCALATE + batch.id, look.next_at or now)
+            return report
+        if batch.escalated_at is None:
+            # Recorded first: a run that dies before its sends finds the batch escalated and sends them again.
+            with contextlib.suppress(BatchChanged):  # ended or cancelled meanwhile: nothing to record
+                self.store.update_batch(
+                    batch.tenant, batch.id, expect={BatchStatus.IN_PROGRESS}, changes={"escalated_at": now}
+                )
+            flex = sum(task.path == FLEX for task in waiting)
+            # TODO(integrator): announce `batch.escalated` (source "flex", from "flex", to look.tier, items flex)
+            # with tasks.webhooks.Webhooks.announce_escalation: the batch function has no Webhooks (nor the webhook
+            # queue's URL and SendMessage) yet.
+            log.info("batch escalated", extra={"batch": batch.id, "source": FLEX, "to": look.tier, "items": flex})
+        report.escalated = escalate(store, self.items, waiting, look.tier)
         return report
 
     def _parts(self, batch: Batch, lines: list[dict[str, Any]]) -> list[PartPlan]:
@@ -144,6 +211,8 @@ class BatchItems:
             fields["max_attempts"] = batch.max_attempts
         if path is not None:
             fields["path"] = path
+        if path in TIER_PATHS:
+            fields["service_tier"] = ServiceTier(path)
         if batch.complete_by is not None:
             fields["complete_by"] = batch.complete_by
         share = line.get("reserved_e8")

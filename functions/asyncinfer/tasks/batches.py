@@ -15,7 +15,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,6 +45,7 @@ from asyncinfer.tasks.batch_items import BatchItems
 from asyncinfer.tasks.batch_retry import BatchRetry
 from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
+from asyncinfer.tasks.flex_escalation import Pace
 from asyncinfer.tasks.service import TaskService
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
     limits: BatchLimits
     files: Files | None = None
     local_batch_jobs: bool = False
+    pace: Pace = field(default_factory=Pace)  # complete_by's estimates (asyncinfer.tasks.flex_escalation)
 
     def create(
         self, tenant: str, body: dict[str, Any], how: Submission | None = None, schedule: str | None = None

@@ -15,7 +15,7 @@ compare-and-set fenced by the attempt, so a worker that gets there first wins an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asyncinfer.domain.deadlines import missed
 from asyncinfer.domain.lanes import lane_of
@@ -23,7 +23,8 @@ from asyncinfer.domain.model import Task, TaskStatus, first_id_at, now_ms
 from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, Due, TaskStore
-from asyncinfer.store.schema import BATCH_DUE
+from asyncinfer.store.schema import BATCH_DUE, BATCH_ESCALATE
+from asyncinfer.tasks.flex_escalation import Pace, look_at_task
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class Sweeper:
     executions: Executions | None = None
     # The batch function's queue: a batch whose completion window ended gets its batch job, which expires it.
     batch_jobs: MessageQueue | None = None
+    # complete_by's estimates: when a single flex task must move to on-demand (asyncinfer.tasks.flex_escalation).
+    pace: Pace = field(default_factory=Pace)
 
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms
@@ -74,7 +77,12 @@ class Sweeper:
                 if due.task_id.startswith(BATCH_DUE):
                     late += self._window_ended(due)
                     continue
+                if due.task_id.startswith(BATCH_ESCALATE):
+                    self._batch_escalates(due)
+                    continue
                 task = self.store.get(due.tenant, due.task_id)
+                if task is not None:
+                    task = self._escalate(task, now)
                 outcome = Outcome.DROPPED
                 if task is not None and (missing := missed(task, now)):
                     outcome = fail_unclaimed(self.store, task, *missing)
@@ -96,6 +104,27 @@ class Sweeper:
         log.warning("batch %s: its completion window ended", due.task_id)
         self.store.clear_due(due)
         return 1
+
+    def _batch_escalates(self, due: Due) -> None:
+        """A `complete_by` batch's escalate time: its batch job looks at its items waiting in flex (and moves them,
+        or sets the next look). Kept until sent, as a window's end."""
+        if self.batch_jobs is None:
+            return
+        batch_id = due.task_id.removeprefix(BATCH_ESCALATE)
+        self.batch_jobs.send(BatchJob(tenant=due.tenant, batch_id=batch_id, escalate=True))
+        self.store.clear_due(due)
+
+    def _escalate(self, task: Task, now: int) -> Task:
+        """A single flex `complete_by` task moves to on-demand once its escalate time has come; before it, the
+        sweeper looks again then. The task as it is now (moved or not)."""
+        look = look_at_task(self.store, self.queue, self.pace, task, now)
+        if look is None:
+            return task
+        if look.next_at is not None:
+            self.store.add_due(task.tenant, task.id, look.next_at)
+            return task
+        log.warning("task %s escalated from flex to %s to end by its complete_by", task.id, look.tier)
+        return self.store.get(task.tenant, task.id) or task
 
     def _orphaned_long_task(self, task: Task, now: int) -> int:
         """A long task is IN_PROGRESS for as long as its execution runs; one whose execution ended without
