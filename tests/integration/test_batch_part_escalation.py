@@ -140,6 +140,8 @@ def test_a_job_too_slow_for_complete_by_is_stopped_and_its_items_run_in_the_defa
     assert data["id"] == public_id(batch_id) and data["source"] == "p0" and data["items"] == COUNT
     assert data["from"] == PROVIDER_BATCH and data["to"] == "default"
     assert data["complete_by"] == batch.complete_by // 1000 and data["at"] <= time.time()
+    status, read = aws.api("GET", f"/v1/webhooks/deliveries/{delivery.id}", function="api_webhooks")
+    assert status == 200 and read["event_type"] == "batch.escalated", read
 
 
 def test_the_escalated_items_end_once_on_demand(priced):  # noqa: F811
