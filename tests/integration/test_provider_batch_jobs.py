@@ -5,6 +5,8 @@ joined back per item (answers, usage, per-record errors), and a stopped job keep
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -69,6 +71,7 @@ def test_a_bedrock_job_runs_once_per_token_and_its_records_come_back_per_item(s3
         assert again == first and jobs.created == 1, "the same token: the same job"
         ended = wait_for(lambda: (p := adapter.poll(first)).state == "ended" and p, timeout=10, what="the job's end")
         assert (ended.status, ended.processed, ended.total) == ("Completed", 6, 6)
+        assert abs(ended.started_ms - time.time() * 1000) < 30_000, "submitTime: complete_by's pace"
         results = {r.index: r for r in adapter.results(first)}
         assert sorted(results) == list(range(6))
         assert results[4].code == "provider_rejected" and results[4].text is None
@@ -130,6 +133,7 @@ def test_an_openai_batch_runs_once_per_token_and_its_lines_come_back_per_item(s3
         assert again == first and jobs.openai.created == 1, "the same idempotency key: the same batch"
         ended = wait_for(lambda: (p := adapter.poll(first)).state == "ended" and p, timeout=10, what="the end")
         assert (ended.status, ended.processed, ended.total) == ("completed", 5, 5)
+        assert abs(ended.started_ms - time.time() * 1000) < 30_000, "created_at: complete_by's pace"
         results = {r.index: r for r in adapter.results(first)}
         assert sorted(results) == list(range(5))
         assert results[2].code == "provider_rejected" and "on purpose" in (results[2].message or "")
