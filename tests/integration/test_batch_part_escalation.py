@@ -22,7 +22,7 @@ from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.runner.batch_watch import PartQueues, part_steps
 from asyncinfer.surfaces.openai_batches import public_id
-from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, start_part
+from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, hand_back, start_part
 from tests.integration.test_batch_part_runner import (
     FakeJobs,
     Interrupted,
@@ -162,6 +162,18 @@ def test_the_escalated_items_end_once_on_demand(priced):  # noqa: F811
     ended = items(batch_id).values()
     assert {t.status for t in ended} == {TaskStatus.COMPLETED} and {t.path for t in ended} == {"default"}
     assert {t.attempt for t in ended} == {1}, "claimed once each"
+
+
+def test_a_hand_back_with_the_window_closed_leaves_escalated_items_to_their_lane(priced):  # noqa: F811
+    aws = priced
+    batch_id = part_batch(aws, complete_in_ms=10_000)
+    blobs = wiring.worker(WorkerSettings()).blobs
+    start_part(Named(), blobs, "acme", batch_id, 0, MODEL, list(range(COUNT)), now_ms() + 10_000)
+    runner(aws, Slow()).run("acme", batch_id, 0, ReplayingSteps())
+    store = batches()
+    store.update_batch("acme", batch_id, expect={BatchStatus.IN_PROGRESS}, changes={"deadline_at": now_ms() - 1})
+    assert hand_back(aws.store, store, None, "acme", batch_id, list(range(COUNT))) == {"queued": 0, "expired": 0}
+    assert {(t.status, t.path) for t in items(batch_id).values()} == {(TaskStatus.CREATED, "default")}
 
 
 def test_a_job_on_time_keeps_every_item_on_the_provider_batch(priced):  # noqa: F811

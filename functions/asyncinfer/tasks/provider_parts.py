@@ -81,16 +81,18 @@ def plan_batch_parts(
 def hand_back(
     store: TaskStore, batches: BatchStore, items: MessageQueue | None, tenant: str, batch_id: str, indexes: list[int]
 ) -> dict[str, int]:
-    """A part's items its job did not answer (stopped, expired upstream, too few to start): queued in the batch
-    lane as any item (path `on_demand`) while the batch's window is open, else failed `batch_expired` as the
-    batch's expiry does. A cancelling batch's are left to its cancel (the batch function cancels every item not
-    ended). Each change is conditional on the item still waiting: running it again is harmless."""
+    """A part's items its job did not answer (stopped, expired upstream, too few to start), but for those escalated
+    to a class: queued in the batch lane as any item (path `on_demand`) while the batch's window is open, else
+    failed `batch_expired` as the batch's expiry does. A cancelling batch's are left to its cancel (the batch
+    function cancels every item not ended). Each change is conditional on the item still waiting: running it
+    again is harmless."""
     batch = batches.get_batch(tenant, batch_id)
     done = {"queued": 0, "expired": 0}
     if batch is None or batch.status == BatchStatus.CANCELLING:
         return done
     tasks = batches.get_tasks(tenant, [item_task_id(batch_id, index) for index in indexes])
-    waiting = [task for task in tasks.values() if not task.terminal]
+    # An escalated item (complete_by) waits in its class's lane: that lane ends it, or the batch's expiry does.
+    waiting = [task for task in tasks.values() if not task.terminal and task.path not in TIER_PATHS]
     window_open = batch.status == BatchStatus.IN_PROGRESS and (
         batch.deadline_at is None or now_ms() < batch.deadline_at
     )
@@ -100,8 +102,8 @@ def hand_back(
         return done
     messages = []
     for task in waiting:
-        if task.status != TaskStatus.CREATED or task.path in TIER_PATHS:
-            continue  # claimed by the part's collect, which ends it; or escalated, waiting in its class's lane
+        if task.status != TaskStatus.CREATED:
+            continue  # claimed by the part's collect, which ends it
         with contextlib.suppress(ConditionFailed):
             store.transition(tenant, task.id, expect={TaskStatus.CREATED}, changes={"path": ON_DEMAND})
             messages.append(TaskMessage(tenant=tenant, task_id=task.id, lane=BATCH_LANE))
