@@ -140,8 +140,11 @@ def item(round: int | None, status: TaskStatus = TaskStatus.FAILED) -> Task:
 @pytest.mark.parametrize(
     ("round", "condition"),
     [
-        (None, "attribute_exists(pk) AND (attribute_not_exists(#round) OR #round = :round)"),
-        (2, "attribute_exists(pk) AND #round = :round"),
+        (
+            None,
+            "attribute_exists(pk) AND (attribute_not_exists(#round) OR #round = :round) AND NOT contains(#ended, :i)",
+        ),
+        (2, "attribute_exists(pk) AND #round = :round AND NOT contains(#ended, :i)"),
     ],
 )
 def test_an_item_is_counted_only_in_its_own_round(round, condition):

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.deadlines import BATCH_EXPIRED, first_look
+from asyncinfer.domain.item_costs import cost_e8, cost_on_demand_e8, path_taken
 from asyncinfer.domain.model import Task, TaskStatus
 from asyncinfer.domain.records import Batch, BatchStatus, Delivery
 from asyncinfer.domain.reservations import Hold, Settlement
@@ -167,29 +168,46 @@ class DynamoBatchStore(_Table, LedgerItems, BatchEndItems, BatchRetryItems):
         return self._batch(resp["Attributes"])
 
     def count_item(self, task: Task) -> Batch | None:
-        # Adding the item's line to a number set is idempotent by itself: a repeated stream record changes
-        # nothing, with no transaction and no marker on the task. An ending of an older round (a re-delivered
-        # record of an item since retried) fails the round's condition: it cannot count its line again.
+        """Count an ended item once: its line into its status's set, its cost into the batch's sums and, completed,
+        its path. A repeated stream record finds its line already counted and adds nothing, but still returns the
+        batch, so that the tracker can finish it after a crash. An ending of an older round (a re-delivered record
+        of an item since retried) is not counted: None."""
         task_round = task.batch_round or 0
         same_round = "#round = :round" if task_round else "(attribute_not_exists(#round) OR #round = :round)"
+        index = str(task.batch_index or 0)
+        names = {"#ended": ended_set(task), "#round": "round"}
+        values = {
+            ":index": {"NS": [index]},
+            ":i": {"N": index},
+            ":c": {"N": str(cost_e8(task))},
+            ":l": {"N": str(cost_on_demand_e8(task))},
+            ":now": {"N": str(int(time.time() * 1000))},
+            ":round": {"N": str(task_round)},
+        }
+        adds = "#ended :index, cost_e8 :c, cost_on_demand_e8 :l"
+        if task.status == TaskStatus.COMPLETED:
+            names["#path"] = PATHS_PREFIX + path_taken(task)
+            values[":one"] = {"N": "1"}
+            adds += ", #path :one"
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(task.tenant, task.batch_id or ""),
-                UpdateExpression="ADD #ended :index SET updated_at = :now",
-                ConditionExpression=f"attribute_exists(pk) AND {same_round}",
-                ExpressionAttributeNames={"#ended": ended_set(task), "#round": "round"},
-                ExpressionAttributeValues={
-                    ":index": {"NS": [str(task.batch_index or 0)]},
-                    ":now": {"N": str(int(time.time() * 1000))},
-                    ":round": {"N": str(task_round)},
-                },
+                UpdateExpression=f"ADD {adds} SET updated_at = :now",
+                ConditionExpression=f"attribute_exists(pk) AND {same_round} AND NOT contains(#ended, :i)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _conflict(exc):
+            if not _conflict(exc):
+                raise
+            old = exc.response.get("Item")
+            if old is None or int(old.get("round", {}).get("N", "0")) != task_round:
                 return None
-            raise
+            counted = {int(n) for n in old.get(names["#ended"], {}).get("NS", [])}
+            return self._batch(old) if int(index) in counted else None
         return self._batch(resp["Attributes"])
 
     def get_tasks(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Task]:

@@ -9,6 +9,7 @@ NAME_PREFIX = "name#"
 # Structured fields are stored as JSON strings: no float/Decimal juggling, one attribute each.
 JSON_FIELDS = frozenset(
     {"request", "result", "error", "usage", "metadata", "outputs", "webhook", "progress", "produced", "upstream_job"}
+    | {"cost_on_demand"}
 )
 # A sparse index of the tasks not yet ended: `inflight` (= tenant) is set at create and removed by
 # the transition to a terminal status. It counts a tenant's tasks in flight and finds orphans.

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from asyncinfer.domain.requests import parse_limit
 from asyncinfer.surfaces.answers import ErrorBody, absent, answer
+from asyncinfer.surfaces.batch_costs import DOLLARS
 from asyncinfer.surfaces.contract import Cursor, Id, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import TAG, BatchesService, internal_id
@@ -25,6 +26,9 @@ ResultLine = answer(
     response=(dict[str, Any] | None, Field(description="A completed item's result, as in the results file")),
     error=(ErrorBody | None, Field(description="Why an item that did not complete ended")),
     usage=(dict[str, Any] | None, None),
+    path=(str | None, absent("How it ran: provider_batch, or the class it ran in (flex, default, priority)")),
+    cost=(str | None, Field(None, pattern=DOLLARS, description="US dollars it was charged (a decimal string)")),
+    cost_on_demand=(str | None, Field(None, pattern=DOLLARS, description="US dollars its usage costs on demand")),
     ended_at=(int, Field(description="When the item ended, Unix milliseconds")),
     round=(
         int | None,

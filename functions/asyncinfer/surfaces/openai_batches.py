@@ -22,6 +22,7 @@ from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
 from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.tasks.batches import Batches
+from asyncinfer.tasks.payloads import item_costs
 
 ID_PREFIX = "batch_"
 
@@ -137,7 +138,7 @@ def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | No
         line["error"] = error
     if task.usage is not None:
         line["usage"] = task.usage.model_dump(exclude_none=True)
-    return line
+    return {**line, **item_costs(task)}
 
 
 BatchProgress = answer(

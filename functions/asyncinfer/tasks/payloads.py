@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncinfer.domain.item_costs import cost_e8, cost_on_demand_e8, path_taken
 from asyncinfer.domain.model import Task
 from asyncinfer.domain.records import Batch
+from asyncinfer.domain.reservations import from_e8
 
 
 @dataclass(frozen=True)
@@ -19,3 +21,13 @@ class Payloads:
     result_line: Callable[[str, Task | None, dict[str, Any] | None], dict[str, Any]]
     # A results line as a line of OpenAI's output file ("output") or error file ("errors").
     file_line: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def item_costs(task: Task) -> dict[str, Any]:
+    """What a batch item's results line tells of its cost: the path it took, what it was charged and what the same
+    usage costs on demand, in US dollars as the batch's sums are (decimal strings of eight places)."""
+    return {
+        "path": path_taken(task),
+        "cost": format(from_e8(cost_e8(task)), "f"),
+        "cost_on_demand": format(from_e8(cost_on_demand_e8(task)), "f"),
+    }

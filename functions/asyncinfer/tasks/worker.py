@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from asyncinfer.blobs.base import BlobStore, result_key
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.deadlines import missed
+from asyncinfer.domain.item_costs import on_demand_cost
 from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import MEDIA_KINDS, Output, Progress, Task, TaskKind, TaskStatus, Usage, now_ms, sources_of
 from asyncinfer.domain.requests import ChatRequest, McpServer, validation_message
@@ -247,6 +248,8 @@ class Worker:
 
     def _completed(self, task: Task, now: int, usage: Usage, seq: int, result: dict[str, Any]) -> Outcome:
         changes = {"status": TaskStatus.COMPLETED, "completed_at": now, "updated_at": now, "usage": usage}
+        if (on_demand := on_demand_cost(self.registry, task, usage)) is not None:
+            changes["cost_on_demand"] = on_demand
         return self._end(task, TaskStatus.COMPLETED, {**changes, "event_seq": seq, **result}, Outcome.COMPLETED)
 
     def _end(self, task: Task, target: TaskStatus, changes: dict[str, Any], outcome: Outcome) -> Outcome:
