@@ -123,6 +123,8 @@ class Sweeper:
         if look.next_at is not None:
             self.store.add_due(task.tenant, task.id, look.next_at)
             return task
+        # TODO(integrator): announce `task.escalated` (tasks.webhooks.Webhooks.announce_escalation, source "flex")
+        # to the task's webhook: the sweeper has no Webhooks (nor the webhook queue's URL and SendMessage) yet.
         log.warning("task %s escalated from flex to %s to end by its complete_by", task.id, look.tier)
         return self.store.get(task.tenant, task.id) or task
 
