@@ -98,6 +98,8 @@ class EscalationSettings(DocsSettings):
     flex_lane_slots: int = Field(default=0, ge=0)
     # How often the sweeper looks at due times: escalation moves earlier by this much.
     escalation_sweep_seconds: int = Field(default=60, ge=1, le=3600)
+    # Where escalations are announced (`batch.escalated`, `task.escalated`); unset, they are only logged.
+    webhook_queue_url: str | None = None
     demo_chat_seconds: float = Field(default=3.0, ge=0)
 
 
@@ -107,6 +109,7 @@ class SweeperSettings(_Settings, RunnerLinkSettings, LaneSettings, EscalationSet
     orphan_after_seconds: int = Field(default=600, ge=1)
     # The batch function's queue: a batch whose completion window ended is sent its batch job (which expires it).
     batch_queue_url: str | None = None
+    retention_days: int = Field(default=30, ge=1)  # of the escalation events' delivery records
 
 
 class ApiSettings(
@@ -181,9 +184,8 @@ class RunnerSettings(WorkerSettings, LaneSettings):
     # Where a part's items its job did not answer are queued to run on demand (asyncinfer.tasks.provider_parts).
     batch_items_queue_url: str | None = None
     # A `complete_by` part's escalated items wait in their class's lane (this one the default class's, the
-    # others LaneSettings'), and `batch.escalated` is queued for delivery here (none: no webhook is announced).
+    # others LaneSettings').
     queue_url: str | None = None
-    webhook_queue_url: str | None = None
     retention_days: int = Field(default=30, ge=1)
 
 

@@ -45,7 +45,12 @@ class Batches(Construct):
             timeout_seconds=BATCH_TIMEOUT_SECONDS,
             memory_size=1024,
             # A complete_by batch's items start in flex and may move to the default or priority lane.
-            environment={**api_environment, **batch_environment(config, queues), **escalation_environment(config)},
+            environment={
+                **api_environment,
+                **batch_environment(config, queues),
+                **escalation_environment(config),
+                "ASYNCINFER_WEBHOOK_QUEUE_URL": queues.webhooks.queue_url,
+            },
         ).function
         # One job at a time per batch message: making 10,000 tasks takes minutes.
         self.function.add_event_source(
@@ -63,6 +68,7 @@ class Batches(Construct):
         grant_batch_rights(self.function, config, table=table, bucket=bucket, queues=queues)
         # Only the batch function queues batch items.
         queues.batch_items.grant_send_messages(self.function)
+        queues.webhooks.grant_send_messages(self.function)  # `batch.escalated` (complete_by)
         self.schedules: dict[str, scheduler.Schedule] = {}
         schedules = config.schedules().schedules
         if not schedules:

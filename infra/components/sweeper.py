@@ -11,7 +11,7 @@ from constructs import Construct
 
 from asyncinfer.store.schema import INFLIGHT_INDEX
 from infra.components.function import Function
-from infra.components.grants import grant_executions
+from infra.components.grants import escalation_environment, grant_executions
 from infra.components.parts import StackParts
 from infra.components.storage import grant_table
 
@@ -37,6 +37,8 @@ class Sweeper(Construct):
                 **queues.lane_environment(),
                 "ASYNCINFER_ORPHAN_AFTER_SECONDS": str(config.orphan_after_seconds),
                 "ASYNCINFER_BATCH_QUEUE_URL": queues.batches.queue_url,
+                "ASYNCINFER_WEBHOOK_QUEUE_URL": queues.webhooks.queue_url,
+                **escalation_environment(config),
             },
         ).function
         # Scans only the sparse in-flight index; reads and marks the tasks it finds, and re-sends. Queries the
@@ -44,6 +46,10 @@ class Sweeper(Construct):
         grant_table(table, self.function, "dynamodb:Scan", index=INFLIGHT_INDEX)
         grant_table(table, self.function, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
         grant_table(table, self.function, "dynamodb:DeleteItem")
+        # A single flex task that escalates announces `task.escalated`: its delivery record (and the tenant's
+        # signing secret, made on first use) is written, then queued.
+        grant_table(table, self.function, "dynamodb:PutItem")
+        queues.webhooks.grant_send_messages(self.function)
         for lane in queues.task_lanes():
             lane.grant_send_messages(self.function)
         # A batch whose completion window ended: its batch job expires its unfinished items.

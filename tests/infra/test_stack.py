@@ -216,10 +216,17 @@ def test_the_sweeper_runs_on_a_schedule_and_may_only_scan_the_in_flight_index(re
         (target,) = rule["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
     assert props["Environment"]["Variables"]["ASYNCINFER_ORPHAN_AFTER_SECONDS"] == str(CONFIG.orphan_after_seconds)
-    # The table's own items: tasks read and marked, the deadlines due queried (one partition) and deleted.
+    # The table's own items: tasks read and marked, the deadlines due queried (one partition) and deleted, and a
+    # single flex task's `task.escalated` delivery written.
     assert index_grants(resources, fn_name) == {
         "inflight": {"dynamodb:Scan"},
-        "table": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"},
+        "table": {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+        },
     }
     assert "sqs:SendMessage" in actions_of(policy_statements_of(resources, fn_name))
     # No function may read every index, and only the functions that submit tasks count in the in-flight index.

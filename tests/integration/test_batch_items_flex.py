@@ -8,11 +8,12 @@ import pytest
 
 from asyncinfer.config import SweeperSettings
 from asyncinfer.domain.batches import item_task_id
-from asyncinfer.domain.model import Task, TaskKind, TaskStatus, new_task_id, now_ms
+from asyncinfer.domain.model import Task, TaskKind, TaskStatus, WebhookTarget, new_task_id, now_ms
 from asyncinfer.handlers import sweeper as sweeper_handler
 from asyncinfer.queue.base import BatchJob
 from asyncinfer.store.schema import BATCH_ESCALATE, DUE_PK
 from asyncinfer.tasks.claims import claim
+from asyncinfer.wiring import deliveries
 from asyncinfer.wiring import sweeper as build_sweeper
 
 pytestmark = pytest.mark.integration
@@ -20,14 +21,15 @@ pytestmark = pytest.mark.integration
 # Without a pace of its own (the demo chat model, ASYNCINFER_DEMO_CHAT_SECONDS=0 here), an item is taken to
 # need a minute on demand, twice that with the margin; the sweeper is taken to look every minute.
 ITEM_MS, MARGIN, SWEEP_MS = 60_000, 2, 60_000
+HOOK = "http://127.0.0.1:9/escalations"  # recorded, never sent here (no sender runs)
 
 
-def create(aws, n: int, complete_by: str, model: str = "demo-chat") -> dict:
+def create(aws, n: int, complete_by: str, model: str = "demo-chat", **extra) -> dict:
     requests = [
         {"custom_id": f"r{i}", "body": {"model": model, "messages": [{"role": "user", "content": f"q{i}"}]}}
         for i in range(n)
     ]
-    body = {"requests": requests, "complete_by": complete_by}
+    body = {"requests": requests, "complete_by": complete_by, **extra}
     status, batch = aws.api("POST", "/v1/batches", body=body, function="api_batches")
     assert status == 200, batch
     return batch
@@ -58,6 +60,11 @@ def escalate_dues(aws, batch: dict) -> list[int]:
     )
     keys = [item["sk"]["S"].split("#", 2) for item in resp["Items"]]
     return sorted(int(at) for at, _, task_id in keys if task_id == BATCH_ESCALATE + raw_id(batch))
+
+
+def escalations(aws, event_type: str) -> list:
+    found, _ = deliveries.webhook_store(aws.resources.table_name).list_deliveries("acme", limit=100, after=None)
+    return [d for d in found if d.event_type == event_type]
 
 
 def send_escalate(aws, batch: dict) -> None:
@@ -111,7 +118,7 @@ def test_a_batch_without_complete_by_queues_its_items_in_the_batch_lane_as_befor
 
 
 def test_the_escalate_job_moves_waiting_flex_items_to_the_default_class_and_leaves_a_claimed_one(aws):
-    batch = create(aws, 3, "+30s")  # 2 minutes of on-demand needed: flex cannot wait
+    batch = create(aws, 3, "+30s", webhook={"url": HOOK})  # 2 minutes of on-demand needed: flex cannot wait
     aws.run_queue("batch")
     messages(aws, aws.resources.flex_queue_url)
     first, *waiting = items(aws, batch, 3)
@@ -130,6 +137,17 @@ def test_the_escalate_job_moves_waiting_flex_items_to_the_default_class_and_leav
     send_escalate(aws, batch)
     assert len(messages(aws, aws.resources.queue_url)) == 2
     assert items(aws, batch, 3)[0].path == "flex"
+    # Announced once for the flex source, however often the job ran.
+    (announced,) = escalations(aws, "batch.escalated")
+    assert announced.id == f"msg_{raw_id(batch)}_batch_escalated_flex"
+    data = json.loads(announced.payload)["data"]
+    assert (data["id"], data["source"], data["from"], data["to"], data["items"]) == (
+        batch["id"],
+        "flex",
+        "flex",
+        "default",
+        2,
+    )
 
 
 def test_the_escalate_job_before_the_time_sets_the_next_look(aws):
@@ -188,7 +206,8 @@ def test_a_single_flex_task_moves_to_the_default_class_at_its_escalate_time_and_
     monkeypatch.setenv("ASYNCINFER_DEMO_CHAT_SECONDS", "1")  # the demo model's pace: 1 s an item
     sweeper_handler.sweeper.cache_clear()
     complete_by = now_ms() + 3600_000
-    waiting, started = single(aws, complete_by), single(aws, complete_by)
+    hook = WebhookTarget(url=HOOK)
+    waiting, started = single(aws, complete_by, webhook=hook), single(aws, complete_by, webhook=hook)
     now = now_ms()
     claim(aws.store, aws.store.get("acme", started.id), now, now + 60_000)
     sweeper = build_sweeper(SweeperSettings())
@@ -205,3 +224,6 @@ def test_a_single_flex_task_moves_to_the_default_class_at_its_escalate_time_and_
     assert [m["task_id"] for m in messages(aws, aws.resources.queue_url)] == [waiting.id]
     kept = aws.store.get("acme", started.id)
     assert (kept.status, kept.path) == (TaskStatus.IN_PROGRESS, "flex")
+    (announced,) = escalations(aws, "task.escalated")
+    assert announced.subject == waiting.id
+    assert json.loads(announced.payload)["data"]["to"] == "default"

@@ -23,6 +23,7 @@ from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.runner.batch_watch import PartQueues, part_steps
 from asyncinfer.surfaces.openai_batches import public_id
 from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, hand_back, start_part
+from asyncinfer.wiring import deliveries
 from tests.integration.test_batch_part_runner import (
     FakeJobs,
     Interrupted,
@@ -83,7 +84,7 @@ def part_batch(aws, complete_in_ms: int) -> str:
 def runner(aws, fake: FakeJobs):
     r, sqs = aws.resources, wiring.client("sqs")
     lanes = Lanes(SqsQueue(sqs, r.queue_url), {"priority": SqsQueue(sqs, r.priority_queue_url)})
-    queues = PartQueues(SqsQueue(sqs, r.batch_items_queue_url), lanes, wiring.webhooks(WebhookApiSettings()))
+    queues = PartQueues(SqsQueue(sqs, r.batch_items_queue_url), lanes, deliveries.webhooks(WebhookApiSettings()))
     worker = wiring.worker(WorkerSettings())
     return part_steps(worker, batches(), lambda spec: fake, queues, Capacity(), public_id)
 
@@ -94,8 +95,8 @@ def items(batch_id: str) -> dict[int, object]:
 
 
 def escalations(aws) -> list:
-    deliveries, _ = wiring.webhook_store(aws.resources.table_name).list_deliveries("acme", limit=100, after=None)
-    return [d for d in deliveries if d.event_type == "batch.escalated"]
+    found, _ = deliveries.webhook_store(aws.resources.table_name).list_deliveries("acme", limit=100, after=None)
+    return [d for d in found if d.event_type == "batch.escalated"]
 
 
 @pytest.mark.parametrize("interrupt", [None, "prepare", "start", "poll-0", "results", "collect-0", "absent"])

@@ -98,7 +98,7 @@ def is_task_id(value: str) -> bool:
         return False
 
 
-TASK_EVENTS: tuple[str, ...] = ("task.completed", "task.failed", "task.cancelled")
+TASK_EVENTS: tuple[str, ...] = ("task.completed", "task.failed", "task.cancelled", "task.escalated")
 
 
 class ServiceTier(StrEnum):

@@ -8,13 +8,14 @@ from asyncinfer.handlers.shared import entry_point
 from asyncinfer.surfaces import webhooks as webhooks_surface
 from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.webhooks import Webhooks
+from asyncinfer.wiring import deliveries
 
 SETTINGS = WebhookApiSettings  # the infra tests check each deployed environment against it
 
 
 @wiring.cached
 def webhooks() -> Webhooks:
-    return wiring.webhooks(SETTINGS())
+    return deliveries.webhooks(SETTINGS())
 
 
 app = build_app(webhooks_surface.router, provide={webhooks_surface.webhooks: webhooks})

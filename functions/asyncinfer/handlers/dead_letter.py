@@ -14,6 +14,7 @@ from asyncinfer.queue.base import DeliveryMessage, parse_message
 from asyncinfer.store.base import TaskStore, WebhookStore
 from asyncinfer.tasks.outcomes import fail_dead_lettered
 from asyncinfer.tasks.webhooks import fail_dead_lettered as fail_dead_lettered_delivery
+from asyncinfer.wiring import deliveries
 
 SETTINGS = DeadLetterSettings  # the infra tests check each deployed environment against it
 
@@ -25,7 +26,7 @@ def store() -> TaskStore:
 
 @wiring.cached
 def webhook_store() -> WebhookStore:
-    return wiring.webhook_store(SETTINGS().table_name)
+    return deliveries.webhook_store(SETTINGS().table_name)
 
 
 def record_handler(record: SQSRecord) -> bool:

@@ -13,13 +13,14 @@ from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.observability import logger, metrics
 from asyncinfer.store.dynamodb_stream import ended_task
 from asyncinfer.tasks.endings import Endings
+from asyncinfer.wiring import deliveries
 
 SETTINGS = NotifierSettings  # the infra tests check each deployed environment against it
 
 
 @wiring.cached
 def endings() -> Endings:
-    return wiring.endings(SETTINGS())
+    return deliveries.endings(SETTINGS())
 
 
 def record_handler(record: DynamoDBRecord) -> str:

@@ -17,13 +17,14 @@ from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
 from asyncinfer.tasks.webhooks import RetryDelivery, WebhookSender
+from asyncinfer.wiring import deliveries
 
 SETTINGS = WebhookSenderSettings  # the infra tests check each deployed environment against it
 
 
 @wiring.cached
 def sender() -> WebhookSender:
-    return wiring.webhook_sender(SETTINGS())
+    return deliveries.webhook_sender(SETTINGS())
 
 
 @wiring.cached

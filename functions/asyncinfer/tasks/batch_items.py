@@ -23,12 +23,14 @@ from asyncinfer.domain.submission import Prepared
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore
 from asyncinfer.store.schema import BATCH_ESCALATE
+from asyncinfer.tasks.batch_escalation import BATCH_ESCALATED
 from asyncinfer.tasks.batch_retry import latest_rounds
 from asyncinfer.tasks.escalation import escalate
 from asyncinfer.tasks.flex_escalation import FLEX, Pace, batch_look, start_path
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
 from asyncinfer.tasks.provider_parts import PROVIDER_BATCH, parted_lines, plan_batch_parts, start_part
 from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.webhooks import Escalation, Webhooks
 
 SEND_EVERY = 10
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class BatchItems:
     _prepare: Callable[[BatchEndpoint, dict[str, Any]], Prepared]  # BatchInput._prepare: an item as its submit
     local_batch_jobs: bool  # the demo models' provider batch jobs go to the local stand-ins
     pace: Pace  # complete_by's estimates
+    announce: Webhooks | None  # where `batch.escalated` is announced
+    public_id: Callable[[str], str]  # the batch's id as its webhooks show it
 
     def run(self, job: BatchJob) -> Report:
         """Bring the batch's items in line with its status: make the missing ones (CREATED and queued, or
@@ -160,12 +164,13 @@ class BatchItems:
                 self.store.update_batch(
                     batch.tenant, batch.id, expect={BatchStatus.IN_PROGRESS}, changes={"escalated_at": now}
                 )
-            flex = sum(task.path == FLEX for task in waiting)
-            # TODO(integrator): announce `batch.escalated` (source "flex", from "flex", to look.tier, items flex)
-            # with tasks.webhooks.Webhooks.announce_escalation: the batch function has no Webhooks (nor the webhook
-            # queue's URL and SendMessage) yet.
-            log.info("batch escalated", extra={"batch": batch.id, "source": FLEX, "to": look.tier, "items": flex})
         report.escalated = escalate(store, self.items, waiting, look.tier)
+        if self.announce is not None and batch.complete_by is not None:
+            # Once per batch and source (a fixed delivery id), however often a look moves items.
+            moved = Escalation(
+                self.public_id(batch.id), FLEX, FLEX, look.tier, report.escalated, batch.complete_by, now
+            )
+            self.announce.announce_escalation(batch.tenant, batch.webhook, BATCH_ESCALATED, batch.id, moved)
         return report
 
     def _parts(self, batch: Batch, lines: list[dict[str, Any]]) -> list[PartPlan]:

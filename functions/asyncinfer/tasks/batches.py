@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.flex_escalation import Pace
 from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class Batches(BatchInput, BatchItems, BatchRetry):
     files: Files | None = None
     local_batch_jobs: bool = False
     pace: Pace = field(default_factory=Pace)  # complete_by's estimates (asyncinfer.tasks.flex_escalation)
+    # Where `batch.escalated` is announced (None: logged only), and the batch's id as its webhooks show it.
+    announce: Webhooks | None = None
+    public_id: Callable[[str], str] = str
 
     def create(
         self, tenant: str, body: dict[str, Any], how: Submission | None = None, schedule: str | None = None

@@ -15,6 +15,7 @@ compare-and-set fenced by the attempt, so a worker that gets there first wins an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asyncinfer.domain.deadlines import missed
@@ -24,8 +25,11 @@ from asyncinfer.executions.base import ENDED, RUNNER_FAILED, Executions
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, Due, TaskStore
 from asyncinfer.store.schema import BATCH_DUE, BATCH_ESCALATE
-from asyncinfer.tasks.flex_escalation import Pace, look_at_task
+from asyncinfer.tasks.flex_escalation import DEFAULT, FLEX, Pace, look_at_task
 from asyncinfer.tasks.outcomes import Outcome, fail_unclaimed
+from asyncinfer.tasks.webhooks import Escalation, Webhooks
+
+TASK_ESCALATED = "task.escalated"
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ class Sweeper:
     batch_jobs: MessageQueue | None = None
     # complete_by's estimates: when a single flex task must move to on-demand (asyncinfer.tasks.flex_escalation).
     pace: Pace = field(default_factory=Pace)
+    announce: Webhooks | None = None  # where `task.escalated` is announced (None: logged only)
+    public_id: Callable[[str], str] = str  # the task's id as its webhooks show it
 
     def sweep(self, at_ms: int | None = None) -> SweepReport:
         now = now_ms() if at_ms is None else at_ms
@@ -123,10 +129,12 @@ class Sweeper:
         if look.next_at is not None:
             self.store.add_due(task.tenant, task.id, look.next_at)
             return task
-        # TODO(integrator): announce `task.escalated` (tasks.webhooks.Webhooks.announce_escalation, source "flex")
-        # to the task's webhook: the sweeper has no Webhooks (nor the webhook queue's URL and SendMessage) yet.
-        log.warning("task %s escalated from flex to %s to end by its complete_by", task.id, look.tier)
-        return self.store.get(task.tenant, task.id) or task
+        moved = self.store.get(task.tenant, task.id) or task
+        if self.announce is not None and task.complete_by is not None:
+            to = moved.path or DEFAULT
+            event = Escalation(self.public_id(task.id), FLEX, FLEX, to, 1, task.complete_by, now)
+            self.announce.announce_escalation(task.tenant, task.webhook, TASK_ESCALATED, task.id, event)
+        return moved
 
     def _orphaned_long_task(self, task: Task, now: int) -> int:
         """A long task is IN_PROGRESS for as long as its execution runs; one whose execution ended without

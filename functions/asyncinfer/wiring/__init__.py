@@ -13,13 +13,10 @@ from asyncinfer.blobs.s3 import S3BlobStore
 from asyncinfer.config import (
     ApiSettings,
     BatchSettings,
-    NotifierSettings,
     RunnerLinkSettings,
     RunnerSettings,
     SealingSettings,
     SweeperSettings,
-    WebhookApiSettings,
-    WebhookSenderSettings,
     WorkerSettings,
 )
 from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
@@ -30,7 +27,7 @@ from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.budgets import Budgets
-from asyncinfer.tasks.service import TaskService, read_result
+from asyncinfer.tasks.service import TaskService
 from asyncinfer.vault.kms import KmsDataKeys
 
 # What only some functions use is imported by the factory that makes it: a function's cold start pays
@@ -40,12 +37,9 @@ if TYPE_CHECKING:
     from asyncinfer.providers.factory import Providers
     from asyncinfer.runner.batch_jobs import BatchJobSteps
     from asyncinfer.runner.long_task import LongTaskRunner
-    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.batches import Batches
-    from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.long_slots import LongSlots
     from asyncinfer.tasks.sweeper import Sweeper
-    from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
     from asyncinfer.tasks.worker import Worker
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,7 +87,9 @@ def task_queue(default_url: str, lane_urls: dict[str, str]) -> Lanes:
 
 
 def sweeper(settings: SweeperSettings) -> Sweeper:
+    from asyncinfer.surfaces import async_api
     from asyncinfer.tasks.sweeper import Pace, Sweeper
+    from asyncinfer.wiring.deliveries import announcer
 
     return Sweeper(
         task_store(settings.table_name),
@@ -102,6 +98,8 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
         executions=executions(settings),
         batch_jobs=SqsQueue(client("sqs"), settings.batch_queue_url) if settings.batch_queue_url else None,
         pace=Pace.of(settings, load_registry()),
+        announce=announcer(settings),
+        public_id=async_api.public_id,
     )
 
 
@@ -249,15 +247,14 @@ def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
     from asyncinfer.runner.batch_watch import PartQueues, part_steps
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.surfaces.openai_batches import public_id
-    from asyncinfer.tasks.webhooks import Webhooks
+    from asyncinfer.wiring.deliveries import announcer
 
     models = providers(settings)
     clients = BatchClients.boto3(lambda: client("s3"), settings.demo_batch_jobs_url, settings.batch_role_arn, CONFIG)
     sqs = functools.partial(SqsQueue, client("sqs"))
-    items, tasks, hooks = settings.batch_items_queue_url, settings.queue_url, settings.webhook_queue_url
+    items, tasks = settings.batch_items_queue_url, settings.queue_url
     lanes = Lanes(sqs(tasks), {lane: sqs(url) for lane, url in settings.lane_urls().items()}) if tasks else None
-    announce = Webhooks(webhook_store(settings.table_name), sqs(hooks), settings.retention_days) if hooks else None
-    queues = PartQueues(sqs(items) if items else None, lanes, announce)
+    queues = PartQueues(sqs(items) if items else None, lanes, announcer(settings))
     store = DynamoBatchStore(client("dynamodb"), settings.table_name)
     jobs_for = functools.partial(batch_jobs, models.registry, clients=clients)
     return part_steps(worker(settings, models), store, jobs_for, queues, settings, public_id)
@@ -266,9 +263,11 @@ def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
 def batches(settings: BatchSettings) -> Batches:
     from asyncinfer.blobs.s3 import object_reader
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
+    from asyncinfer.surfaces.openai_batches import public_id
     from asyncinfer.tasks.batch_input import BatchLimits
     from asyncinfer.tasks.batches import Batches, Pace
     from asyncinfer.tasks.files import Files
+    from asyncinfer.wiring.deliveries import announcer
 
     tasks = task_service(settings)
     return Batches(
@@ -287,64 +286,12 @@ def batches(settings: BatchSettings) -> Batches:
         ),
         local_batch_jobs=settings.demo_batch_jobs_url is not None,
         pace=Pace.of(settings, tasks.registry),
+        announce=announcer(settings),
+        public_id=public_id,
         files=Files(
             tasks.blobs,
             max_bytes=FILE_ROUTE_BYTES,
             url_seconds=settings.download_url_seconds,
             retention_days=settings.retention_days,
         ),
-    )
-
-
-def webhook_store(table_name: str) -> DynamoWebhookStore:
-    from asyncinfer.store.dynamodb_records import DynamoWebhookStore
-
-    return DynamoWebhookStore(client("dynamodb"), table_name)
-
-
-def webhooks(settings: WebhookApiSettings) -> Webhooks:
-    from asyncinfer.tasks.webhooks import Webhooks
-
-    return Webhooks(
-        webhook_store(settings.table_name),
-        SqsQueue(client("sqs"), settings.webhook_queue_url),
-        retention_days=settings.retention_days,
-        secret_grace_seconds=settings.webhook_secret_grace_seconds,
-    )
-
-
-def endings(settings: NotifierSettings) -> Endings:
-    from asyncinfer.store.dynamodb_records import DynamoBatchStore
-    from asyncinfer.surfaces import openai_batches
-    from asyncinfer.surfaces import webhooks as webhook_surface
-    from asyncinfer.tasks.batch_tracker import BatchTracker
-    from asyncinfer.tasks.endings import Endings
-    from asyncinfer.tasks.payloads import Payloads
-
-    blobs = S3BlobStore(client("s3"), settings.bucket_name)
-    hooks = webhooks(settings)
-    payloads = Payloads(
-        webhook_surface.task_data, openai_batches.render, openai_batches.result_line, openai_batches.file_line
-    )
-    tracker = BatchTracker(
-        DynamoBatchStore(client("dynamodb"), settings.table_name),
-        blobs,
-        hooks,
-        lambda task: read_result(blobs, task),
-        payloads,
-    )
-    return Endings(tracker, hooks, payloads)
-
-
-def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
-    from asyncinfer.tasks.webhooks import SendPolicy, WebhookSender
-
-    return WebhookSender(
-        webhook_store(settings.table_name),
-        SendPolicy(
-            max_attempts=settings.webhook_max_attempts,
-            timeout_seconds=settings.webhook_timeout_seconds,
-            outbound=settings.outbound().webhooks,
-        ),
-        sealer(settings),
     )
