@@ -246,6 +246,10 @@ def serve(
     provider_batches.start_serving()
     started.callback(provider_batches.stop_serving)
     os.environ["ASYNCINFER_DEMO_BATCH_JOBS_URL"] = provider_batches.url
+    # complete_by's estimates (the runner's too): the default lane runs a batch of messages per poller, each in a
+    # thread of its own, and due times are looked at every DEADLINE_SWEEP_SECONDS.
+    os.environ.setdefault("ASYNCINFER_DEFAULT_LANE_SLOTS", str(options.worker_pollers * min(BATCH_SIZE, threads)))
+    os.environ.setdefault("ASYNCINFER_ESCALATION_SWEEP_SECONDS", str(DEADLINE_SWEEP_SECONDS))
     # Long tasks: the runner (a durable function on AWS) under the testing SDK's local durable service.
     runner = LocalRunner(durable.invocation_timeout(), REGION)
     started.callback(runner.stop)
@@ -262,10 +266,6 @@ def serve(
     started.callback(_remove_stack_file, stack_file)
 
     os.environ["ASYNCINFER_CONCURRENCY"] = str(threads)
-    # complete_by's estimates: the default lane runs a batch of messages per poller, each in a thread of its own,
-    # and due times are looked at every DEADLINE_SWEEP_SECONDS.
-    os.environ.setdefault("ASYNCINFER_DEFAULT_LANE_SLOTS", str(options.worker_pollers * min(BATCH_SIZE, threads)))
-    os.environ.setdefault("ASYNCINFER_ESCALATION_SWEEP_SECONDS", str(DEADLINE_SWEEP_SECONDS))
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()
