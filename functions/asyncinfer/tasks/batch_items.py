@@ -164,13 +164,13 @@ class BatchItems:
                 self.store.update_batch(
                     batch.tenant, batch.id, expect={BatchStatus.IN_PROGRESS}, changes={"escalated_at": now}
                 )
-        report.escalated = escalate(store, self.items, waiting, look.tier)
-        if self.announce is not None and batch.complete_by is not None:
-            # Once per batch and source (a fixed delivery id), however often a look moves items.
-            moved = Escalation(
-                self.public_id(batch.id), FLEX, FLEX, look.tier, report.escalated, batch.complete_by, now
-            )
+        leaving = sum(task.path == FLEX for task in waiting)
+        if leaving and self.announce is not None and batch.complete_by is not None:
+            # Before the move, so a crash cannot lose it; once per batch and source (a fixed delivery id). Items a
+            # provider part moved are the part's to announce.
+            moved = Escalation(self.public_id(batch.id), FLEX, FLEX, look.tier, leaving, batch.complete_by, now)
             self.announce.announce_escalation(batch.tenant, batch.webhook, BATCH_ESCALATED, batch.id, moved)
+        report.escalated = escalate(store, self.items, waiting, look.tier)
         return report
 
     def _parts(self, batch: Batch, lines: list[dict[str, Any]]) -> list[PartPlan]:
