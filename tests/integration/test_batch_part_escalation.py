@@ -99,21 +99,18 @@ def escalations(aws) -> list:
     return [d for d in found if d.event_type == "batch.escalated"]
 
 
+def start_complete_by_part(batch_id: str) -> None:
+    """The part's record as the batch function writes it for a complete_by batch (10 s ahead)."""
+    blobs = wiring.worker(WorkerSettings()).blobs
+    start_part(Named(), blobs, "acme", batch_id, 0, MODEL, list(range(COUNT)), now_ms() + 10_000)
+
+
 @pytest.mark.parametrize("interrupt", [None, "prepare", "start", "poll-0", "results", "collect-0", "absent"])
 def test_a_job_too_slow_for_complete_by_is_stopped_and_its_items_run_in_the_default_class(priced, interrupt):  # noqa: F811
     aws = priced
     batch_id = part_batch(aws, complete_in_ms=10_000)  # the job's pace says about 3 minutes
     fake = Slow()
-    start_part(
-        Named(),
-        wiring.worker(WorkerSettings()).blobs,
-        "acme",
-        batch_id,
-        0,
-        MODEL,
-        list(range(COUNT)),
-        now_ms() + 10_000,
-    )
+    start_complete_by_part(batch_id)
     part, steps = runner(aws, fake), ReplayingSteps(interrupt)
     try:
         ended = part.run("acme", batch_id, 0, steps)
@@ -148,16 +145,7 @@ def test_a_job_too_slow_for_complete_by_is_stopped_and_its_items_run_in_the_defa
 def test_the_escalated_items_end_once_on_demand(priced):  # noqa: F811
     aws = priced
     batch_id = part_batch(aws, complete_in_ms=10_000)
-    start_part(
-        Named(),
-        wiring.worker(WorkerSettings()).blobs,
-        "acme",
-        batch_id,
-        0,
-        MODEL,
-        list(range(COUNT)),
-        now_ms() + 10_000,
-    )
+    start_complete_by_part(batch_id)
     runner(aws, Slow()).run("acme", batch_id, 0, ReplayingSteps())
     assert aws.run_queue("worker") == COUNT
     ended = items(batch_id).values()
