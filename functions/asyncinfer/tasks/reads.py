@@ -60,7 +60,8 @@ def timing(task: Task, standing: Standing | None, stamp: Stamp, now: int | None 
         out["path"] = task.path
     if task.complete_by is not None:
         out["complete_by"] = seconds(task.complete_by)
-    if task.cost_on_demand is not None:
+    if task.cost_on_demand is not None and (task.complete_by is not None or task.batch_id is not None):
+        # Only where a saving is reported (complete_by, batches): other reads keep their surfaces' shapes.
         out["cost_on_demand"] = task.cost_on_demand.model_dump()
     if task.progress is not None:
         progress = task.progress
