@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from asyncinfer import cli
+from tests.integration.test_budgets import budget, usage
 from tests.support.models_file import serve_models
 
 pytestmark = pytest.mark.integration
@@ -120,3 +121,15 @@ def test_each_class_pays_its_multiple_of_the_price(priced):
         status, read = aws.api("GET", f"/v1/async/{task['id']}")
         costs[tier] = Decimal(str(read["usage"]["cost"]["request_cost"]))
     assert costs == {"priority": Decimal("0.02"), "default": Decimal("0.01"), "flex": Decimal("0.005")}
+
+
+def test_a_complete_by_task_holds_at_the_dearest_class_it_may_escalate_to(priced, capsys):
+    aws = priced
+    budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "10")
+    body = {**chat(), "complete_by": "+1h"}
+    status, task = aws.api("POST", "/v1/async", body=body)
+    assert status == 200, task
+    assert usage(aws)["budgets"]["monthly"]["reserved"] == pytest.approx(0.02), "priority's price: it may go there"
+    tenant(aws, capsys, "set", "--tenant", "acme", "--classes", "default,flex")
+    assert aws.api("POST", "/v1/async", body=body)[0] == 200
+    assert usage(aws)["budgets"]["monthly"]["reserved"] == pytest.approx(0.03), "then the default class's"

@@ -79,6 +79,12 @@ def escalation_tier(outlook: Outlook, default_slots: int, priority_slots: int, p
     return "priority" if priority_allowed and priority_slots > 0 else "default"
 
 
+def hold_tier(priority_allowed: bool) -> str:
+    """The class a `complete_by` item reserves its budget at: the dearest it may escalate to (the priority class
+    where the tenant may use it), so that no escalation spends past what it holds."""
+    return "priority" if priority_allowed else "default"
+
+
 def start_tier(flex_allowed: bool) -> str:
     """The cheapest class a `complete_by` item starts in when no provider batch job takes it."""
     return "flex" if flex_allowed else "default"

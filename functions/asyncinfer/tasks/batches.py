@@ -31,6 +31,7 @@ from asyncinfer.domain.batches import (
 )
 from asyncinfer.domain.complete_by import batch_complete_by, check_lines
 from asyncinfer.domain.errors import IdempotencyConflict, InvalidRequest, ServiceUnavailable
+from asyncinfer.domain.escalation import hold_tier
 from asyncinfer.domain.model import ServiceTier, new_task_id, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, BATCH_EVENTS, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.requests import parse_webhook, validation_message
@@ -46,7 +47,7 @@ from asyncinfer.tasks.batch_retry import BatchRetry
 from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.flex_escalation import Pace
-from asyncinfer.tasks.service import TaskService
+from asyncinfer.tasks.service import TaskService, may_use
 from asyncinfer.tasks.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,14 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             settings.check_class(ready.fields.get("service_tier", ServiceTier.DEFAULT))
         budgets = self.tasks.budgets
         # Its items, once made, all run: the batch reserves for all of them at once, each item its share. With
-        # complete_by any item may escalate to the default class: each reserves at its on-demand price.
+        # complete_by any item may escalate on demand: each reserves at the dearest class it may end in.
         batch_priced = self._batch_priced(request.endpoint, checked, refused) if complete_by is None else set()
-        hold = budgets.hold(tenant, prepared, settings.budget, batch_priced) if budgets is not None else None
+        dearest = ServiceTier(hold_tier(may_use(settings, ServiceTier.PRIORITY))) if complete_by is not None else None
+        hold = budgets.hold(tenant, prepared, settings.budget, batch_priced, dearest) if budgets is not None else None
         if hold is not None and budgets is not None:
             reserving = (line for index, line in enumerate(lines) if index not in refused)
             for n, (line, ready) in enumerate(zip(reserving, prepared, strict=True)):
-                if share := budgets.reservation_e8(ready, n in batch_priced):
+                if share := budgets.reservation_e8(ready, n in batch_priced, dearest):
                     line["reserved_e8"] = share
                 if n in batch_priced:
                     # What it reserves if it runs again on demand (a retry round is never sent up in a batch job).

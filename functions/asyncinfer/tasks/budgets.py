@@ -50,20 +50,22 @@ class Budgets:
         requests: Sequence[Prepared],
         budget: Budget | None = None,
         batch_priced: Set[int] = frozenset(),
+        tier: ServiceTier | None = None,
     ) -> Hold | None:
         """What accepting `requests` (one submit, or a batch's items) reserves of the tenant's budget (read
         unless given), to be written with them; None when they cost nothing. The requests at the positions
-        `batch_priced` go up in a provider batch job: they reserve at the model's batch price."""
-        amount = sum(self.reservation_e8(ready, n in batch_priced) for n, ready in enumerate(requests))
+        `batch_priced` go up in a provider batch job: they reserve at the model's batch price. With `tier`, every
+        request reserves at that class's price rather than its own (a `complete_by` item's dearest class)."""
+        amount = sum(self.reservation_e8(ready, n in batch_priced, tier) for n, ready in enumerate(requests))
         if amount <= 0:
             return None
         return Hold(self.today(), amount, budget if budget is not None else self.store.get_budget(tenant))
 
-    def reservation_e8(self, prepared: Prepared, batch_priced: bool = False) -> int:
+    def reservation_e8(self, prepared: Prepared, batch_priced: bool = False, tier: ServiceTier | None = None) -> int:
         spec = self.registry.models.get(prepared.model) if self.registry is not None else None
         if spec is None or self.registry is None:
             return 0
-        spec = self.registry.for_tier(spec, prepared.fields.get("service_tier", ServiceTier.DEFAULT))
+        spec = self.registry.for_tier(spec, tier or prepared.fields.get("service_tier", ServiceTier.DEFAULT))
         if batch_priced and spec.batch_prices is not None:
             spec = self.registry.at_batch_prices(spec)
         return to_e8(reservation(spec, prepared.kind, prepared.request))

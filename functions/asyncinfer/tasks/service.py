@@ -13,7 +13,7 @@ from asyncinfer.blobs.base import BlobStore, request_key
 from asyncinfer.domain.catalog import ModelRegistry
 from asyncinfer.domain.complete_by import submit_fields
 from asyncinfer.domain.errors import ClassNotAllowed, InvalidRequest, NameConflict, ServiceUnavailable, TaskNotFound
-from asyncinfer.domain.escalation import start_tier
+from asyncinfer.domain.escalation import hold_tier, start_tier
 from asyncinfer.domain.lanes import lane_of
 from asyncinfer.domain.model import ServiceTier, Task, TaskKind, TaskStatus, new_task_id, now_ms, sources_of
 from asyncinfer.domain.reservations import Hold, release_of, reserved_fields
@@ -123,8 +123,12 @@ class TaskService(Admission, Preparing):
             settings.check_class(tier)
             if (quota := settings.waiting.get(tier)) is not None:
                 settings.check_waiting(tier, self.store.count_waiting(tenant, tier.value, quota))
-        # A complete_by task may escalate to the default class: it holds at that price (its prepared tier).
-        hold = self.budgets.hold(tenant, [prepared], settings.budget) if self.budgets is not None else None
+        # A complete_by task may escalate on demand: it holds at the dearest class it may end in.
+        dearest = None
+        if chosen.get("complete_by") is not None:
+            dearest = ServiceTier(hold_tier(may_use(settings, ServiceTier.PRIORITY)))
+        budgets = self.budgets
+        hold = budgets.hold(tenant, [prepared], settings.budget, tier=dearest) if budgets is not None else None
         self._check_inflight(tenant)
         self._check_rate(tenant)
         task = self.new_task(tenant, prepared, **reserved_fields(hold), **chosen)
