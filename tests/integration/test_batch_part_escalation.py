@@ -161,7 +161,11 @@ def test_a_hand_back_with_the_window_closed_leaves_escalated_items_to_their_lane
     runner(aws, Slow()).run("acme", batch_id, 0, ReplayingSteps())
     store = batches()
     store.update_batch("acme", batch_id, expect={BatchStatus.IN_PROGRESS}, changes={"deadline_at": now_ms() - 1})
-    assert hand_back(aws.store, store, None, "acme", batch_id, list(range(COUNT))) == {"queued": 0, "expired": 0}
+    assert hand_back(aws.store, store, None, "acme", batch_id, list(range(COUNT))) == {
+        "queued": 0,
+        "expired": 0,
+        "refused": 0,
+    }
     assert {(t.status, t.path) for t in items(batch_id).values()} == {(TaskStatus.CREATED, "default")}
 
 

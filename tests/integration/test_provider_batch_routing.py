@@ -116,12 +116,12 @@ def test_absent_items_are_queued_on_demand_in_the_window_and_expire_after_it(sta
     for task in items_of(batch_id, 5):
         worker_store.transition("acme", task.id, expect={TaskStatus.CREATED}, changes={"path": PROVIDER_BATCH})
     done = hand_back(worker_store, store(), queue, "acme", batch_id, [0, 1, 2])
-    assert done == {"queued": 3, "expired": 0}
+    assert done == {"queued": 3, "expired": 0, "refused": 0}
     assert [t.path for t in items_of(batch_id, 5)] == [ON_DEMAND] * 3 + [PROVIDER_BATCH] * 2
     assert aws.queue_depth(aws.resources.batch_items_queue_url) == before + 10 + 3
     store().update_batch("acme", batch_id, expect={BatchStatus.IN_PROGRESS}, changes={"deadline_at": 1})
     done = hand_back(worker_store, store(), queue, "acme", batch_id, [3, 4])
-    assert done == {"queued": 0, "expired": 2}
+    assert done == {"queued": 0, "expired": 2, "refused": 0}
     failed = items_of(batch_id, 5)[3:]
     assert {(t.status, t.error.code) for t in failed} == {(TaskStatus.FAILED, "batch_expired")}
 
@@ -175,3 +175,38 @@ def test_a_retried_item_first_sent_up_in_a_part_reserves_its_on_demand_price(sta
     again = store().get_tasks("acme", [item_task_id(batch_id, i, 1) for i in (0, 1)])
     assert [t.reserved_e8 for t in again.values()] == [2 * batch_share] * 2
     assert {t.path for t in again.values()} == {None}, "a retry round runs on demand"
+
+
+def test_a_handed_back_item_holds_its_on_demand_price_and_fails_when_that_does_not_fit(stand_in, capsys):
+    aws, _, _ = stand_in
+    budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "100")
+    lines = requests(10, "demo-batch-bedrock")
+    for line in lines:
+        line["body"]["max_tokens"] = 1000
+    status, batch = create(aws, {"requests": lines, "completion_window": "1h"})
+    assert status == 200, batch
+    batch_id = batch["id"].removeprefix("batch_").replace("-", "")
+    worker = wiring.worker(WorkerSettings())
+    queue = wiring.SqsQueue(wiring.client("sqs"), aws.resources.batch_items_queue_url)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("ASYNCINFER_RUNNER_FUNCTION_ARN")  # its items made, no part started: the handing back alone
+        aws.run_queue("batch")
+    for task in items_of(batch_id, 4):  # as if a part had held them and its job answered none
+        worker.store.transition("acme", task.id, expect={TaskStatus.CREATED}, changes={"path": PROVIDER_BATCH})
+    share = items_of(batch_id, 1)[0].reserved_e8
+    before = usage(aws)["budgets"]["monthly"]["reserved"]
+
+    done = hand_back(worker.store, store(), queue, "acme", batch_id, [0, 1, 2], blobs=worker.blobs)
+    assert done == {"queued": 3, "expired": 0, "refused": 0}
+    assert [t.reserved_e8 for t in items_of(batch_id, 3)] == [2 * share] * 3, "held at the on-demand price"
+    held = usage(aws)["budgets"]["monthly"]["reserved"]
+    assert held - before == pytest.approx(3 * share / 1e8, rel=1e-6)
+    # No room left for the fourth one's rise: it fails, holding nothing, and is not queued.
+    budget(aws, capsys, "set", "--tenant", "acme", "--monthly", f"{held:.8f}")
+    queued = aws.queue_depth(aws.resources.batch_items_queue_url)
+    done = hand_back(worker.store, store(), queue, "acme", batch_id, [3], blobs=worker.blobs)
+    assert done == {"queued": 0, "expired": 0, "refused": 1}
+    refused = items_of(batch_id, 4)[3]
+    assert (refused.status, refused.error.code) == (TaskStatus.FAILED, "budget_exceeded")
+    assert aws.queue_depth(aws.resources.batch_items_queue_url) == queued
+    assert usage(aws)["budgets"]["monthly"]["reserved"] == pytest.approx(held - share / 1e8, rel=1e-6)

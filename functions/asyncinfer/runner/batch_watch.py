@@ -108,7 +108,7 @@ def part_steps(
 ) -> BatchJobSteps:
     """The part runner: unanswered items handed back, and, for a `complete_by` batch, the escalation watch and its
     move of the part's waiting items (without a lane to move them to, the default watch)."""
-    on_absent = partial(hand_back, worker.store, batches, queues.items)
+    on_absent = partial(hand_back, worker.store, batches, queues.items, blobs=worker.blobs)
     if queues.lanes is None:
         return BatchJobSteps(worker, batches, jobs_for, on_absent=on_absent)
     moves = BatchEscalation(worker.store, batches, queues.lanes, queues.webhooks, public_id)

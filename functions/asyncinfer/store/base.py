@@ -182,7 +182,8 @@ class TaskStore(Protocol):
         """Count one submit in the tenant's window; False (and nothing counted) once `limit` is reached."""
 
     def rehold(self, task: Task, hold: Hold) -> None:
-        """The running `task`'s reservation becomes `hold` (HoldRefused; ConditionFailed once not as read)."""
+        """The running (or still waiting: as read) `task`'s reservation becomes `hold` (HoldRefused; ConditionFailed
+        once not as read)."""
 
     def count_waiting(self, tenant: str, lane: str, limit: int) -> int:
         """The tenant's tasks waiting in `lane`, up to `limit`."""

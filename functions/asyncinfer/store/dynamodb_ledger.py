@@ -103,14 +103,15 @@ class LedgerItems:
 
     def rehold(self, task: Task, hold: Hold) -> None:
         """A running task's reservation becomes `hold.amount_e8` (what it has used so far and its next model
-        turn's bound): its record and its tenant's ledger move together by the difference, a rise on condition
-        that the limit leaves room for it (HoldRefused), on condition that the task is still this attempt's and
-        its reservation as read in `task` (ConditionFailed)."""
+        turn's bound; or a waiting one's, its on-demand price): its record and its tenant's ledger move together by
+        the difference, a rise on condition that the limit leaves room for it (HoldRefused), on condition that the
+        task is still in its status and attempt as read, and its reservation as read in `task` (ConditionFailed)."""
         before = task.reserved_e8 or 0
         delta = hold.amount_e8 - before
+        as_read = TaskStatus.CREATED if task.status == TaskStatus.CREATED else TaskStatus.IN_PROGRESS
         values = {
             ":amount": {"N": str(hold.amount_e8)},
-            ":running": {"S": TaskStatus.IN_PROGRESS.value},
+            ":as_read": {"S": as_read.value},
             ":attempt": {"N": str(task.attempt)},
         }
         same = "attribute_not_exists(reserved_e8)"
@@ -121,7 +122,7 @@ class LedgerItems:
                 "TableName": self._table,
                 "Key": {"pk": {"S": task.tenant}, "sk": {"S": TASK_PREFIX + task.id}},
                 "UpdateExpression": "SET reserved_e8 = :amount, reserved_day = :day",
-                "ConditionExpression": f"#status = :running AND attempt = :attempt AND {same}",
+                "ConditionExpression": f"#status = :as_read AND attempt = :attempt AND {same}",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {**values, ":day": {"S": hold.day.isoformat()}},
             }
