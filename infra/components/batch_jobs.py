@@ -20,6 +20,7 @@ from infra.components.storage import grant_table
 from infra.nag import acknowledge
 
 UPSTREAM = "batches/*/upstream/*"
+INPUT = "batches/*/input.jsonl"
 BEDROCK = "bedrock.amazonaws.com"
 
 
@@ -45,9 +46,13 @@ def grant_batch_jobs(scope: Construct, runner: lambda_.Function, parts: StackPar
         runner.add_environment(name, value)
     upstream = bucket.arn_for_objects(UPSTREAM)
     runner.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[upstream]))
-    objects = f"IAM5[Resource::<{Stack.of(scope).get_logical_id(bucket.node.default_child)}.Arn>/{UPSTREAM}]"
+    bucket_arn = f"<{Stack.of(scope).get_logical_id(bucket.node.default_child)}.Arn>"
     by_batch = "A part's objects live under batches/<tenant>/<batch id>/upstream/<part>/: known only at run time."
-    acknowledge(runner.role, objects, by_batch)
+    acknowledge(runner.role, f"IAM5[Resource::{bucket_arn}/{UPSTREAM}]", by_batch)
+    # Items it hands back to run on demand first hold their on-demand price, which the batch's input keeps.
+    runner.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(INPUT)]))
+    by_input = "A batch's input lives at batches/<tenant>/<batch id>/input.jsonl: known only at run time."
+    acknowledge(runner.role, f"IAM5[Resource::{bucket_arn}/{INPUT}]", by_input)
     # A part's items are read 100 at a time.
     grant_table(table, runner, "dynamodb:BatchGetItem")
     bedrock = [s for s in batched if s.provider != LOCAL and s.batch is not None and s.batch.api == "bedrock"]
@@ -91,7 +96,7 @@ def grant_batch_jobs(scope: Construct, runner: lambda_.Function, parts: StackPar
         )
     )
     runner.add_environment("ASYNCINFER_BATCH_ROLE_ARN", role.role_arn)
-    acknowledge(role, objects, by_batch)
+    acknowledge(role, f"IAM5[Resource::{bucket_arn}/{UPSTREAM}]", by_batch)
     acknowledge(
         runner.role,
         "IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:model-invocation-job/*]",

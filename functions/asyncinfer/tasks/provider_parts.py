@@ -114,7 +114,8 @@ def hand_back(
             done["expired"] += fail_unclaimed(store, task, BATCH_EXPIRED, BATCH_EXPIRED_MESSAGE) == Outcome.FAILED
         return done
     messages = []
-    on_demand = _on_demand_shares(blobs, batch, {task.batch_index for task in waiting}) if blobs else {}
+    rising = {task.batch_index for task in waiting if task.status == TaskStatus.CREATED and task.reserved_e8}
+    on_demand = _on_demand_shares(blobs, batch, rising) if blobs and rising else {}
     for task in waiting:
         if task.status != TaskStatus.CREATED:
             continue  # claimed by the part's collect, which ends it
