@@ -27,9 +27,11 @@ pytestmark = pytest.mark.integration
 PRICED = Path(__file__).resolve().parents[2] / "functions/asyncinfer/models.priced.json"
 
 
-def requests(count: int, model: str, start: int = 0) -> list[dict]:
+def requests(count: int, model: str, start: int = 0, max_tokens: int | None = None) -> list[dict]:
+    """`count` chat lines; with `max_tokens`, each reserves that many completion tokens."""
+    cap = {} if max_tokens is None else {"max_tokens": max_tokens}
     return [
-        {"custom_id": f"r{i}", "body": {"model": model, "messages": [{"role": "user", "content": f"q {i}"}]}}
+        {"custom_id": f"r{i}", "body": {"model": model, "messages": [{"role": "user", "content": f"q {i}"}], **cap}}
         for i in range(start, start + count)
     ]
 
@@ -144,9 +146,7 @@ def test_items_going_up_in_a_part_reserve_at_the_batch_price(stand_in):
 def test_a_retried_item_first_sent_up_in_a_part_reserves_its_on_demand_price(stand_in, capsys):
     aws, durable, _ = stand_in
     budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "100")
-    lines = requests(10, "demo-batch-bedrock")
-    for line in lines:
-        line["body"]["max_tokens"] = 1000
+    lines = requests(10, "demo-batch-bedrock", max_tokens=1000)
     status, batch = create(aws, {"requests": lines})
     assert status == 200, batch
     batch_id = batch["id"].removeprefix("batch_").replace("-", "")
@@ -180,9 +180,7 @@ def test_a_retried_item_first_sent_up_in_a_part_reserves_its_on_demand_price(sta
 def test_a_handed_back_item_holds_its_on_demand_price_and_fails_when_that_does_not_fit(stand_in, capsys):
     aws, _, _ = stand_in
     budget(aws, capsys, "set", "--tenant", "acme", "--monthly", "100")
-    lines = requests(10, "demo-batch-bedrock")
-    for line in lines:
-        line["body"]["max_tokens"] = 1000
+    lines = requests(10, "demo-batch-bedrock", max_tokens=1000)
     status, batch = create(aws, {"requests": lines, "completion_window": "1h"})
     assert status == 200, batch
     batch_id = batch["id"].removeprefix("batch_").replace("-", "")
