@@ -18,7 +18,6 @@ MAX_AHEAD_MS = 7 * 86400 * 1000
 MIN_EPOCH_SECONDS = 1_000_000_000
 FIELD = "complete_by"
 TIER_CONFLICT = "complete_by chooses the service class; leave service_tier (and priority) out"
-TIER_FIELDS = ("service_tier", "priority")
 
 
 def _epoch_ms(value: Any) -> int:
