@@ -240,9 +240,9 @@ def test_a_slow_receiver_gets_one_bounded_attempt_and_delays_no_other_delivery(a
         [delivery] = deliveries_of(aws, task["id"])
         [attempt] = delivery["attempts"]
         assert attempt["error"] == "TimeoutError: no answer within 1 s"
-        # The 1 s bound plus the scheduling of ten attempts' threads on a busy 2-core machine (1,769 ms seen
-        # once in CI): far below the 4 s the receiver would take.
-        assert attempt["duration_ms"] < 2000
+        # The 1 s bound plus the scheduling of ten attempts' threads on a busy 2-core machine (1,769 and
+        # 2,323 ms seen in CI): still well below the 4 s the receiver would take without the bound.
+        assert attempt["duration_ms"] < 3000
     status, listing = aws.api(
         "GET", "/v1/webhooks/deliveries", tenant="globex", query={"task_id": other["id"]}, function="api_webhooks"
     )
