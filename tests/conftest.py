@@ -5,9 +5,6 @@ from pathlib import Path
 
 import pytest
 
-# Tests import handlers, whose Powertools tracer would otherwise load the X-Ray SDK's UDP emitter (a
-# socket the unit tests refuse) and try to send to a daemon that is not there: whichever test runs first.
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 # Every AWS call the functions make in this run, checked against the synthesized roles at its end.

@@ -250,6 +250,9 @@ class Task(BaseModel):
     # A job started upstream for it (a background response, a video), kept the moment its create answered:
     # a start run again finds it instead of creating (and paying for) a second one.
     upstream_job: dict[str, Any] | None = None
+    # The W3C traceparent of its submit's span (asyncinfer.observability.tracing): every later hop's span
+    # is in this trace. A batch item's is its own, linked to its batch's.
+    traceparent: str | None = None
 
     @property
     def event_type(self) -> str:

@@ -88,6 +88,8 @@ class Batch(BaseModel):
     cost_e8: int = 0
     cost_on_demand_e8: int = 0
     paths: dict[str, int] = Field(default_factory=dict)
+    # The W3C traceparent of its create's span: its items' spans link to it (asyncinfer.observability.tracing).
+    traceparent: str | None = None
 
     @property
     def ended(self) -> int:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from asyncinfer import wiring
 from asyncinfer.config import AuthorizerSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.keys import authenticate, presented_key
 
@@ -25,7 +25,7 @@ def store() -> TaskStore:
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.flushed
 def lambda_handler(event: dict, context: object) -> dict:
     request = APIGatewayAuthorizerRequestEvent(event)
     record = authenticate(store(), presented_key(request.headers))

@@ -15,7 +15,7 @@ from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.domain.batches import ScheduledInvocation
 from asyncinfer.handlers.event_source import process
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.queue.base import BatchJob, parse_message
 from asyncinfer.surfaces import openai_batches as view
 from asyncinfer.tasks.batches import Batches
@@ -55,6 +55,6 @@ def scheduled(event: dict[str, Any]) -> dict:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.flushed
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process(event, context, record_handler, EventType.SQS) if "Records" in event else scheduled(event)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 
 
 def process(event: dict, context: LambdaContext, record_handler: Callable, event_type: EventType) -> dict:
@@ -36,7 +36,7 @@ def partial_batch_entry_point(
 
     @logger.inject_lambda_context
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
+    @tracing.flushed
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         if not inspect.iscoroutinefunction(record_handler):
             return process(event, context, record_handler, event_type)

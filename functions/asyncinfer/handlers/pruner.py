@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import PrunerSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.ops.prune import prune_versions
 
 SETTINGS = PrunerSettings  # the infra tests check each deployed environment against it
@@ -23,7 +23,7 @@ def lambda_client() -> Any:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.flushed
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = SETTINGS()
     report = prune_versions(lambda_client(), settings.runner_function_name, keep=settings.prune_keep)

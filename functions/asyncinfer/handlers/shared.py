@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from asyncinfer import wiring
 from asyncinfer.config import ApiSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.tasks.service import TaskService
 
 
@@ -21,8 +21,10 @@ def service() -> TaskService:
 def entry_point(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     @logger.inject_lambda_context(correlation_id_path="pathParameters.id")
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
+    @tracing.flushed
     def lambda_handler(event: dict, context: Any) -> dict:
-        return app.resolve(event, context)
+        with tracing.request_span(event) as span:
+            answer = app.resolve(event, context)
+            return tracing.answered(answer, span)
 
     return lambda_handler

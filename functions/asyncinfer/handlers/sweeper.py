@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import SweeperSettings
-from asyncinfer.observability import logger, metrics, tracer
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.tasks.sweeper import Sweeper
 
 SETTINGS = SweeperSettings  # the infra tests check each deployed environment against it
@@ -23,7 +23,7 @@ def sweeper() -> Sweeper:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.flushed
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if event.get("deadlines") is True:
         late = sweeper().sweep_deadlines()
