@@ -7,6 +7,7 @@
 `asyncinfer smoke --url URL --key KEY`: each surface's reference requests end to end after a deploy.
 `asyncinfer schedule list | run NAME`: the schedules file's schedules; run one now, through the batch
 function's handler (locally, against `make dev`), or by invoking the deployed batch function (--function).
+`asyncinfer trace TASK_ID`: a task's trace as a waterfall (locally), or where to find it in X-Ray (on AWS).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from asyncinfer import wiring
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import now_ms
 from asyncinfer.ops import tenants as tenants_cli
+from asyncinfer.ops import trace_view
 from asyncinfer.ops.local_stack import (
     LOCAL_STACK_FILE,
     NoLocalStack,
@@ -126,7 +128,10 @@ def _main(argv: list[str] | None) -> int:
     prune.add_argument("--function", default=os.environ.get("ASYNCINFER_RUNNER_FUNCTION_NAME"), help="the runner")
     prune.add_argument("--keep", type=int, default=2, help="the newest versions kept whatever runs (default 2)")
     prune.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
+    trace_view.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "trace":
+        return trace_view.run(parser, args)
     if args.command == "runner":
         return _prune(parser, args)
     if args.command == "schedule":

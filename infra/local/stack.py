@@ -19,6 +19,7 @@ import uvicorn
 from botocore.config import Config
 
 from asyncinfer.ops.local_stack import LOCAL_STACK_FILE, STACK_PID, STACK_URL, NoLocalStack, local_stack
+from asyncinfer.ops.trace_view import TRACES_FILE
 from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.tasks.keys import create_key
 from infra.local import defaults, durable
@@ -230,6 +231,13 @@ def serve(
     sys.setswitchinterval(0.0005)
     threads = int(os.environ.get("ASYNCINFER_CONCURRENCY") or worker_threads(options))
     pool_connections(threads)
+    # Spans: every process of the stack (this one, the flex lane's, the runner's instance) appends to one file,
+    # which `asyncinfer trace` reads; like the emulator's data, it lasts as long as the stack.
+    traces = stack_file.with_name(f"{stack_file.stem}.traces.jsonl")
+    traces.parent.mkdir(parents=True, exist_ok=True)
+    traces.write_text("")
+    started.callback(traces.unlink, missing_ok=True)
+    os.environ[TRACES_FILE] = str(traces)
     emulator = EmulatorProcess(options.emulator_port)
     emulator.start()
     started.callback(emulator.stop)
@@ -262,6 +270,7 @@ def serve(
     # stack's pid and URL tell it (and a second `make dev`) whether the stack still runs.
     settings = {**LOCAL_DEFAULTS, **resources.env(), **runner.env(), STACK_PID: str(os.getpid()), STACK_URL: url}
     settings["ASYNCINFER_DEMO_BATCH_JOBS_URL"] = provider_batches.url  # (its `GET /_jobs` counts the jobs made)
+    settings[TRACES_FILE] = str(traces)
     _write_stack_file(stack_file, settings)
     started.callback(_remove_stack_file, stack_file)
 
