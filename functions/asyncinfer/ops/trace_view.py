@@ -7,12 +7,15 @@ record, as X-Ray's console spells it)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from asyncinfer.domain.errors import TaskNotFound
+from asyncinfer.domain.ids import parse_any
 from asyncinfer.observability import tracing
 
 TRACES_FILE = "ASYNCINFER_TRACES_FILE"
@@ -33,13 +36,15 @@ SHOWN = {
 
 def add_parser(commands: Any) -> None:
     trace = commands.add_parser("trace", help="a task's trace: each hop, when it started, how long it took")
-    trace.add_argument("task_id", help="the task's id (a batch item's too)")
+    trace.add_argument("task_id", help="the task's id, as any surface spells it (a batch item's too)")
     trace.add_argument("--tenant", help="the task's tenant: on AWS, to read its trace id from its record")
     trace.add_argument("--file", default=os.environ.get(TRACES_FILE), help="the local stack's spans (default: its)")
     trace.add_argument("--table", default=os.environ.get("ASYNCINFER_TABLE_NAME"), help="the task table (AWS)")
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    with contextlib.suppress(TaskNotFound):  # any surface's spelling of the id: spans and records name the store's
+        args.task_id = parse_any(args.task_id)
     if args.file:
         spans = task_trace(read_spans(Path(args.file)), args.task_id)
         if not spans:
