@@ -40,7 +40,6 @@ def run() -> Row:
         resources = emulator.create_resources("bench-batch")
         os.environ.update(resources.env())
         os.environ.update(
-            POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_METRICS_DISABLED="true",
             POWERTOOLS_LOG_LEVEL="ERROR",
             ASYNCINFER_CONCURRENCY=str(TASKS),

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.6
 RUNS = 5
 _LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)\s*$")
+# What a function imports with its first span on AWS (asyncinfer.observability.exporting._otlp): protobuf,
+# requests and the OTLP exporter, on top of the handler.
+EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+_TOP = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\S+)\s*$")  # one space: not nested in another import
 
 
 def handler_modules() -> dict[str, str]:
@@ -43,6 +47,21 @@ def import_seconds(module: str) -> float:
     raise RuntimeError(f"no import time reported for {module}")
 
 
+def import_after_seconds(module: str, first: str) -> float:
+    """What importing `module` adds once `first` is imported: the imports that start after `first`'s ends."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "PYTHONDONTWRITEBYTECODE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {first}; import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [found.groups() for line in done.stderr.splitlines() if (found := _TOP.match(line))]
+    ends = max(i for i, (_, name) in enumerate(lines) if name == first)
+    return sum(int(cumulative) for cumulative, _ in lines[ends + 1 :]) / 1e6
+
+
 def median_import(module: str, runs: int) -> float:
     import_seconds(module)  # warm the bytecode cache, as a deployed package ships compiled or compiles once
     return median([import_seconds(module) for _ in range(runs)])
@@ -58,11 +77,18 @@ def asset_megabytes() -> float | None:
 def run() -> Row:
     runs = 2 if SMOKE else RUNS
     base = median_import("boto3", runs)
-    ratios = {name: median_import(module, runs) / base for name, module in handler_modules().items()}
+    modules = handler_modules()
+    ratios = {name: median_import(module, runs) / base for name, module in modules.items()}
     worst = max(ratios, key=ratios.get)
     size = None if SMOKE else asset_megabytes()
+    import_after_seconds(EXPORTER, modules[worst])  # warm the bytecode cache
+    exporter = median([import_after_seconds(EXPORTER, modules[worst]) for _ in range(runs)]) / base
     details = [f"import boto3: {base * 1000:.0f} ms (median of {runs})"]
     details.append(", ".join(f"{name} {ratio:.2f}x" for name, ratio in sorted(ratios.items())))
+    details.append(
+        f"tracing on AWS (the OTLP exporter, imported with the first span): +{exporter:.2f}x import boto3 after"
+        f" {worst}, {ratios[worst] + exporter:.2f}x in all"
+    )
     details.append(
         "code asset (one for every function), unzipped: "
         + (f"{size:.1f} MB" if size is not None else "not built in the smoke run")

@@ -56,9 +56,7 @@ def run() -> Row:
     try:
         resources = emulator.create_resources("bench-stream")
         os.environ.update(resources.env())
-        os.environ.update(
-            POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR"
-        )
+        os.environ.update(POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR")
         wiring.reset()
         log = CallLog()
         log.install()  # before the handlers make their clients

@@ -13,6 +13,27 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
 
+class TracingConfig(BaseModel):
+    """Where the functions' spans go on AWS (docs/operate/tracing.md): X-Ray's OTLP endpoint, which needs the
+    account's Transaction Search on. False: spans are made and dropped, and no function may send any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    # The share of tasks traced, decided at submit for the whole task. 1: every task, so the trace of the
+    # task a client asks about exists; a span costs far less than the model call it sits beside.
+    sample_rate: float = Field(default=1.0, ge=0, le=1)
+
+    def environment(self, region: str, url_suffix: str) -> dict[str, str]:
+        """A function's span destination and sampling (asyncinfer.observability.exporting); none when off."""
+        if not self.enabled:
+            return {}
+        return {
+            "ASYNCINFER_TRACES_ENDPOINT": f"https://xray.{region}.{url_suffix}/v1/traces",
+            "ASYNCINFER_TRACE_SAMPLE_RATE": str(self.sample_rate),
+        }
+
+
 class InfraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +106,7 @@ class InfraConfig(BaseModel):
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     alarm_oldest_message_seconds: int = Field(default=900, ge=60)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
     @field_validator("models_file")
     @classmethod

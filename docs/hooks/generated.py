@@ -47,7 +47,6 @@ def openapi_document() -> dict[str, Any]:
     """The document the deployed API serves: the handler of the route `GET /openapi.json`, called as API
     Gateway would call it."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "asyncinfer-docs")
     from asyncinfer import routes
 

@@ -16,9 +16,15 @@ from asyncinfer.domain.ssrf import Outbound, OutboundPolicy
 
 
 class DocsSettings(BaseSettings):
-    """The docs function reads nothing but its own package."""
+    """The docs function reads nothing but its own package, and where its spans go, as every function does."""
 
     model_config = SettingsConfigDict(env_prefix="ASYNCINFER_", extra="ignore", frozen=True)
+
+    # Where spans go: X-Ray's OTLP traces endpoint (set on AWS from cdk.json's `tracing`); unset, nowhere.
+    # Read by asyncinfer.observability.exporting; named here so a deployed environment is checked at cold start.
+    traces_endpoint: str | None = None
+    # The share of traces kept, decided where each trace starts (docs/operate/tracing.md).
+    trace_sample_rate: float = Field(default=1.0, ge=0, le=1)
 
 
 class _Settings(DocsSettings):

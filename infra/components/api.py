@@ -197,7 +197,9 @@ class Api(Construct):
                 ),
                 throttling_rate_limit=config.api_throttle_rate,
                 throttling_burst_limit=config.api_throttle_burst,
-                tracing_enabled=True,
+                # A request's trace starts at its function's SERVER span (docs/operate/tracing.md): the stage's
+                # X-Ray segment would be a trace of its own that no task's spans join.
+                tracing_enabled=False,
             ),
         )
         for response_type, (status, body) in GATEWAY_RESPONSES.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -10,6 +10,7 @@ from constructs import Construct
 
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.routes import HANDLERS
+from infra.config import TracingConfig
 from infra.nag import acknowledge
 
 # What Lambda Web Adapter needs to run a function's ASGI app with its answers streamed (the streaming function's,
@@ -33,6 +34,7 @@ class Function(Construct):
         code: lambda_.Code,
         architecture: lambda_.Architecture,
         environment: dict[str, str],
+        tracing: TracingConfig,
         timeout_seconds: int = 29,
         memory_size: int = 512,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -45,6 +47,13 @@ class Function(Construct):
         # Its own role, allowed to write to its own log group only (no AWSLambdaBasicExecutionRole).
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         self.log_group.grant_write(role)
+        stack = Stack.of(self)
+        if tracing.enabled:
+            # Its spans, to X-Ray's OTLP endpoint (PutSpans) and the share Transaction Search indexes as trace
+            # summaries (PutSpansForIndexing): https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["xray:PutSpans", "xray:PutSpansForIndexing"], resources=["*"])
+            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -55,7 +64,8 @@ class Function(Construct):
             handler=HANDLERS[handler],
             timeout=Duration.seconds(timeout_seconds),
             memory_size=memory_size,
-            tracing=lambda_.Tracing.ACTIVE,
+            # Lambda's own X-Ray segments would be a second trace, unconnected to the task's (docs/operate/tracing.md).
+            tracing=lambda_.Tracing.DISABLED,
             log_group=self.log_group,
             layers=layers,
             durable_config=durable_config,
@@ -64,6 +74,7 @@ class Function(Construct):
                 "POWERTOOLS_SERVICE_NAME": "asyncinfer",
                 "POWERTOOLS_METRICS_NAMESPACE": "asyncinfer",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                **tracing.environment(stack.region, stack.url_suffix),
                 **environment,
             },
         )
@@ -72,8 +83,9 @@ class Function(Construct):
             "L1",
             "Pinned to Python 3.13: the runtime the package is tested on and whose wheels the bundling selects.",
         )
-        acknowledge(
-            self.function.role,
-            "IAM5[Resource::*]",
-            "Active tracing: xray:PutTraceSegments and PutTelemetryRecords accept no resource narrower than *.",
-        )
+        if tracing.enabled:
+            acknowledge(
+                self.function.role,
+                "IAM5[Resource::*]",
+                "Spans to X-Ray's OTLP endpoint: PutSpans and PutSpansForIndexing accept no resource narrower than *.",
+            )

@@ -31,5 +31,5 @@ class StackParts:
 
     @property
     def common(self) -> dict:
-        """A Function's code and architecture, as keyword arguments."""
-        return {"code": self.code, "architecture": self.architecture}
+        """A Function's code, architecture and tracing, as keyword arguments."""
+        return {"code": self.code, "architecture": self.architecture, "tracing": self.config.tracing}

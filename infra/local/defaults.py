@@ -7,7 +7,6 @@ import os
 
 # Quiet, readable defaults for a laptop; any of them can be overridden from the environment.
 LOCAL_DEFAULTS = {
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "ASYNCINFER_DEMO_CHAT_SECONDS": "3",

@@ -136,7 +136,7 @@ def test_stream_routes_stream_from_the_web_adapter_function_and_nothing_else_doe
     assert float(env["ASYNCINFER_MAX_STREAM_SECONDS"]) < stream["Timeout"] <= 900
 
 
-def test_stage_has_access_logs_default_throttling_and_tracing(resources):
+def test_stage_has_access_logs_and_default_throttling(resources):
     (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
     assert stage["StageName"] == CONFIG.stage
     log_group = stage["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
@@ -147,7 +147,6 @@ def test_stage_has_access_logs_default_throttling_and_tracing(resources):
     assert (settings["HttpMethod"], settings["ResourcePath"]) == ("*", "/*")
     assert settings["ThrottlingRateLimit"] == CONFIG.api_throttle_rate
     assert settings["ThrottlingBurstLimit"] == CONFIG.api_throttle_burst
-    assert stage["TracingEnabled"] is True
     (api,) = of_type(resources, "AWS::ApiGateway::RestApi").values()
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 

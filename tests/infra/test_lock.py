@@ -9,7 +9,7 @@ from infra.lock import LOCK, STAMP, dependencies_digest, lock_problems
 
 pytestmark = pytest.mark.infra
 
-DEPENDENCIES = ["pydantic>=2.9,<3", "boto3>=1.43.114", "aws-lambda-powertools[tracer]>=3.20,<4"]
+DEPENDENCIES = ["pydantic>=2.9,<3", "boto3>=1.43.114", "aws-lambda-powertools>=3.20,<4"]
 PINS = {
     "aws-lambda-powertools": "3.37.0",
     "boto3": "1.44.18",

@@ -28,7 +28,6 @@ ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
     "ASYNCINFER_DEMO_MEDIA_SECONDS": "0",
