@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from asyncinfer.domain.catalog import ModelSpec
+from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.embeddings import embeddings_response, parse_embedding
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, Usage
+from asyncinfer.observability import genai
 from asyncinfer.providers.base import ChatProvider, EmbeddingProvider, MediaProvider, ProviderError
 from asyncinfer.tasks.event_log import EventLog
 from asyncinfer.tasks.metering import Meter
@@ -19,6 +20,7 @@ from asyncinfer.tasks.outcomes import Outcome
 class Host(Protocol):
     """What an embedding task takes of the worker that runs it (asyncinfer.tasks.worker.Worker)."""
 
+    registry: ModelRegistry
     provider_for: Callable[[ModelSpec], ChatProvider | MediaProvider | EmbeddingProvider]
     upstream_for: Callable[[ModelSpec], str]
 
@@ -38,7 +40,10 @@ def run_embedding(worker: Host, task: Task, spec: ModelSpec, remaining_ms: Calla
     provider = worker.provider_for(spec)
     assert hasattr(provider, "embed"), f"{spec.provider} serves no embeddings"
     texts = request.texts()
-    found = provider.embed(worker.upstream_for(spec), texts, request.dimensions, request.user)
+    upstream = worker.upstream_for(spec)
+    with genai.model_call(genai.EMBEDDINGS, upstream, genai.provider_name(worker.registry, spec)) as span:
+        found = provider.embed(upstream, texts, request.dimensions, request.user)
+        span.set_attribute(genai.GEN_AI.GEN_AI_USAGE_INPUT_TOKENS, found.prompt_tokens)
     size = request.dimensions or spec.dimensions
     if len(found.vectors) != len(texts) or any(len(vector) != size for vector in found.vectors):
         raise ProviderError(

@@ -30,6 +30,7 @@ from asyncinfer.domain.submission import (
 )
 from asyncinfer.domain.tenants import TenantSettings
 from asyncinfer.executions.base import Executions
+from asyncinfer.observability import tracing
 from asyncinfer.queue.base import MessageQueue, TaskMessage
 from asyncinfer.store.base import ConditionFailed, HoldRefused, NameClaim, NameTaken, Page, TaskStore
 from asyncinfer.tasks.admission import Admission
@@ -131,7 +132,8 @@ class TaskService(Admission, Preparing):
         hold = budgets.hold(tenant, [prepared], settings.budget, tier=dearest) if budgets is not None else None
         self._check_inflight(tenant)
         self._check_rate(tenant)
-        task = self.new_task(tenant, prepared, **reserved_fields(hold), **chosen)
+        # The current span is the submit request's: the task's trace, which its every later hop joins.
+        task = self.new_task(tenant, prepared, **reserved_fields(hold), **chosen, traceparent=tracing.traceparent())
         names = []
         if how.idempotency_key:
             names.append(NameClaim(IDEMPOTENCY, how.idempotency_key, fp))

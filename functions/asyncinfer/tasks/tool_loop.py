@@ -12,6 +12,7 @@ from typing import Any
 
 from asyncinfer.domain.model import Progress, Usage, now_ms
 from asyncinfer.domain.requests import ChatRequest
+from asyncinfer.observability import genai
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.tools.base import ToolHost, ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
 
@@ -145,11 +146,14 @@ async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopRes
         for call in ours:
             name, arguments = call["function"]["name"], call["function"].get("arguments") or "{}"
             emit({"type": "tool_call", "id": call.get("id"), "name": name, "arguments": arguments})
-            try:
-                async with hooks.timeout():
-                    outcome = await host.call(name, arguments)
-            except TimeoutError:
-                raise ToolLoopDeadline() from None
+            with genai.tool_call(name, call.get("id")) as span:
+                try:
+                    async with hooks.timeout():
+                        outcome = await host.call(name, arguments)
+                except TimeoutError:
+                    raise ToolLoopDeadline() from None
+                if outcome.is_error:
+                    genai.tool_failed(span)
             emit(tool_result(call, name, outcome))
             result.executed.append(call)
             result.reasoning_steps.append(reasoning_step(text, tool_call_step(outcome)))

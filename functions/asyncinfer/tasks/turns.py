@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from asyncinfer.domain.model import now_ms
 from asyncinfer.domain.requests import ChatRequest
+from asyncinfer.observability import genai
 from asyncinfer.providers.base import Finished, ProviderError, TextDelta
 from asyncinfer.tasks.metering import Meter
 
@@ -29,9 +30,17 @@ class TurnLog(Protocol):
 
 
 def stream_turn(
-    provider: Any, upstream: str, request: ChatRequest, log_: TurnLog, deadline: int
+    provider: Any, upstream: str, request: ChatRequest, log_: TurnLog, deadline: int, provider_name: str | None = None
 ) -> tuple[str, Finished]:
-    """One model turn: deltas into the event log as they come, flushed on time (and metered)."""
+    """One model turn: deltas into the event log as they come, flushed on time (and metered). Its span,
+    "chat {upstream}", is under the current one (the task's run); `provider_name` is its `gen_ai.provider.name`."""
+    with genai.model_call(genai.CHAT, upstream, provider_name) as span:
+        text, finished = _stream(provider, upstream, request, log_, deadline)
+        genai.answered(span, finished.usage, [finished.finish_reason])
+    return text, finished
+
+
+def _stream(provider: Any, upstream: str, request: ChatRequest, log_: TurnLog, deadline: int) -> tuple[str, Finished]:
     parts: list[str] = []
     finished: Finished | None = None
     meter = log_.meter

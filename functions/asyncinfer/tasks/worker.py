@@ -23,9 +23,11 @@ from asyncinfer.domain.requests import ChatRequest, McpServer, validation_messag
 from asyncinfer.domain.results import chat_completion
 from asyncinfer.domain.sealing import Sealer, SealingFailed, mcp_context, open_mcp_secrets
 from asyncinfer.executions.base import Executions
+from asyncinfer.observability import genai
 from asyncinfer.providers.base import ChatProvider, EmbeddingProvider, Finished, MediaProvider, ProviderError
 from asyncinfer.queue.base import TaskMessage
 from asyncinfer.store.base import ConditionFailed, TaskStore
+from asyncinfer.tasks import worker_spans
 from asyncinfer.tasks.claims import NotClaimed, claim
 from asyncinfer.tasks.embedding_task import run_embedding
 from asyncinfer.tasks.event_log import ClaimLost, EventLog
@@ -63,14 +65,23 @@ class Worker:
         if task is None or task.terminal:
             return Outcome.DROPPED
         lease_ms = remaining_ms()
-        try:
-            task = claim(self.store, task, now, now + lease_ms, admit=lambda read: self._admit(read, now), fresh=True)
-        except NotClaimed as not_claimed:
-            return not_claimed.outcome
+        with worker_spans.claiming(task) as claiming:
+            try:
+                task = claim(
+                    self.store, task, now, now + lease_ms, admit=lambda read: self._admit(read, now), fresh=True
+                )
+            except NotClaimed as not_claimed:
+                return not_claimed.outcome
+            worker_spans.claimed(claiming, task, now)
         if task.attempt == 1:
             self._count_start(task, now)
         # This invocation's end, or the task's own deadline if sooner.
         deadline = min(now + lease_ms - self.config.deadline_margin_ms, task.finish_by or NO_DEADLINE)
+        with worker_spans.running(task):
+            return self._attempt(task, deadline, remaining_ms)
+
+    def _attempt(self, task: Task, deadline: int, remaining_ms: Callable[[], int]) -> Outcome:
+        """Run the claimed `task` until `deadline`; a failure ends it, or sends it back to be tried again."""
         try:
             return self._run(task, deadline, remaining_ms)
         except ClaimLost:
@@ -130,6 +141,7 @@ class Worker:
         provider = self.provider_for(spec)
         assert hasattr(provider, "stream_chat"), f"{spec.provider} serves no chat"
         upstream = self.upstream_for(spec)
+        system = genai.provider_name(self.registry, spec)
 
         turns = 0
 
@@ -139,7 +151,7 @@ class Worker:
                 used = log_.meter.usage() if log_.meter is not None else Usage()
                 reserve_turn(self.store, task, spec, current.model_dump(mode="json", exclude_none=True), used)
             turns += 1
-            return stream_turn(provider, upstream, current, log_, deadline)
+            return stream_turn(provider, upstream, current, log_, deadline, system)
 
         extra: dict[str, Any] = {}
         try:
@@ -178,15 +190,17 @@ class Worker:
         log_ = self.event_log(task, remaining_ms, meter := Meter(spec))
         provider = self.provider_for(spec)
         assert hasattr(provider, "generate"), f"{spec.provider} serves no {task.kind.value}"
-        files = provider.generate(self.upstream_for(spec), task.kind, config)
-        try:
-            stored = store_files(files, task, self.blobs, meter, log_, deadline)
-            if stored is None:
-                return self.finish_late(task)
-        finally:
-            close = getattr(files, "close", None)
-            if close is not None:
-                close()
+        upstream = self.upstream_for(spec)
+        with genai.model_call(genai.GENERATE_CONTENT, upstream, genai.provider_name(self.registry, spec)):
+            files = provider.generate(upstream, task.kind, config)
+            try:
+                stored = store_files(files, task, self.blobs, meter, log_, deadline)
+                if stored is None:
+                    return self.finish_late(task)
+            finally:
+                close = getattr(files, "close", None)
+                if close is not None:
+                    close()
         outputs, seconds = stored
         if not outputs:
             raise ProviderError("provider_error", "The model produced no output", retryable=True)

@@ -14,6 +14,7 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from asyncinfer.domain.requests import McpServer, server_name
 from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, RefusedUrl, checked_addresses
@@ -21,6 +22,7 @@ from asyncinfer.tools.base import ToolOutcome, ToolServerMisbehaved, ToolsUnavai
 from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 SEPARATOR = "__"
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,10 @@ class McpToolHost:
         self._policy = policy
         self._servers: dict[str, _Server] = {}
         self._stack = AsyncExitStack()
+        self._trace: dict[str, str] = {}
 
     async def __aenter__(self) -> McpToolHost:
+        self._trace = _current_trace()
         try:
             for index, server in enumerate(self._config):
                 name = server_name(server, index)
@@ -111,7 +115,9 @@ class McpToolHost:
             headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None, auth: Any = None
         ) -> httpx2.AsyncClient:
             timeout = timeout or httpx2.Timeout(policy.connect_seconds, read=policy.call_seconds)
-            return httpx2.AsyncClient(transport=transport, headers=headers, timeout=timeout, auth=auth)
+            return httpx2.AsyncClient(
+                transport=transport, headers=headers, timeout=timeout, auth=auth, event_hooks={"request": [self._stamp]}
+            )
 
         if server.is_sse:
             streams = await self._stack.enter_async_context(
@@ -142,6 +148,11 @@ class McpToolHost:
         tools = {t.name: t for t in listed.tools if allowed is None or t.name in allowed}
         self._servers[name] = _Server(name, session, tools, transport)
 
+    async def _stamp(self, request: httpx2.Request) -> None:
+        """Every request carries the `traceparent` of the connect or of the call in progress: the SDK sends from
+        its own tasks, which do not see the caller's current span."""
+        request.headers.update(self._trace)
+
     def _too_large(self, name: str) -> ToolServerMisbehaved:
         limit = self._policy.max_response_bytes
         return ToolServerMisbehaved(name, "mcp_response_too_large", f"sent a response over {limit} bytes")
@@ -164,6 +175,7 @@ class McpToolHost:
         return server in self._servers and tool in self._servers[server].tools
 
     async def call(self, name: str, arguments: str) -> ToolOutcome:
+        self._trace = _current_trace()  # the caller's span of this call (asyncinfer.observability.genai's)
         server_name_, _, tool = name.partition(SEPARATOR)
         try:
             args = json.loads(arguments or "{}")
@@ -193,6 +205,13 @@ class McpToolHost:
         if truncated:
             content = encoded[: self._policy.max_result_bytes].decode(errors="ignore") + "\n[truncated]"
         return ToolOutcome(server.name, tool, args, content, bool(result.is_error), truncated)
+
+
+def _current_trace() -> dict[str, str]:
+    """`{"traceparent": ...}` of the current span (W3C Trace Context), or {} outside any."""
+    carrier: dict[str, str] = {}
+    _TRACE_CONTEXT.inject(carrier)
+    return carrier
 
 
 def _cancelled(exc: BaseException) -> bool:
