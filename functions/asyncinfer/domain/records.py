@@ -135,3 +135,5 @@ class Delivery(BaseModel):
     delivered_at: int | None = None
     failed_at: int | None = None
     expires_at: int | None = None
+    # The traceparent of its task (or batch): each attempt's span joins that trace (asyncinfer.observability.tracing).
+    traceparent: str | None = None

@@ -47,7 +47,10 @@ def record_handler(record: SQSRecord) -> dict:
 def scheduled(event: dict[str, Any]) -> dict:
     """One scheduled invocation: the schedule's batch, submitted once per scheduled time."""
     invocation = ScheduledInvocation.model_validate(event)
-    batch = batches().submit_scheduled(invocation)
+    # Its span stands for the request a submitted batch has: the batch's trace, which its items link to.
+    with tracing.span("scheduled batch", attributes={tracing.TENANT: invocation.tenant}) as span:
+        batch = batches().submit_scheduled(invocation)
+        span.set_attribute(tracing.BATCH_ID, batch.id)
     logger.info("scheduled batch submitted", extra={"schedule": invocation.schedule, "batch_id": batch.id})
     metrics.add_metric(name="ScheduledBatches", unit=MetricUnit.Count, value=1)
     return view.render(batch)

@@ -13,7 +13,7 @@ from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
 from asyncinfer.store.base import TaskStore, WebhookStore
 from asyncinfer.tasks.outcomes import fail_dead_lettered
-from asyncinfer.tasks.webhooks import fail_dead_lettered as fail_dead_lettered_delivery
+from asyncinfer.tasks.webhook_sending import fail_dead_lettered as fail_dead_lettered_delivery
 from asyncinfer.wiring import deliveries
 
 SETTINGS = DeadLetterSettings  # the infra tests check each deployed environment against it

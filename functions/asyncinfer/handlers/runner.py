@@ -1,6 +1,7 @@
 """The long-task runner: a Lambda durable function (aws-durable-execution-sdk-python). The worker starts
 one execution per long task, named by the task id; this handler runs it as checkpointed steps
-(asyncinfer.runner.long_task), and is invoked again, replaying, after every pause or interruption."""
+(asyncinfer.runner.long_task), and is invoked again, replaying, after every pause or interruption. Each
+invocation is a span of the task's trace, its live steps spans under it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any, TypeVar
 
 from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration, StepConfig
-from aws_durable_execution_sdk_python.exceptions import InvocationError, StepError
+from aws_durable_execution_sdk_python.exceptions import InvocationError, StepError, SuspendExecution
+from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType
 from aws_durable_execution_sdk_python.retries import RetryDecision
 
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings
-from asyncinfer.observability import logger
+from asyncinfer.observability import logger, tracing
 from asyncinfer.runner.batch_jobs import BatchJobSteps
 from asyncinfer.runner.long_task import LongTaskRunner
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
@@ -23,6 +25,7 @@ from asyncinfer.runner.steps import RetryStep, StepGaveUp
 SETTINGS = RunnerSettings  # the infra tests check each deployed environment against it
 T = TypeVar("T")
 STEP_ATTEMPTS = 4
+_STEP_ENDED = {OperationStatus.SUCCEEDED, OperationStatus.FAILED}
 
 
 @wiring.cached
@@ -40,13 +43,15 @@ def _retry(error: Exception, attempt: int) -> RetryDecision:
 class DurableSteps:
     """The SDK's context as the runner's Steps."""
 
-    def __init__(self, context: DurableContext) -> None:
+    def __init__(self, context: DurableContext, traceparent: str | None = None) -> None:
         self._context = context
         self._config = StepConfig(retry_strategy=_retry)
+        self._traceparent = traceparent  # the invocation's span: a live step's is under it
 
     def step(self, name: str, body: Callable[[], T]) -> T:
-        def run(_: StepContext) -> T:
-            return body()
+        def run(_: StepContext) -> T:  # only a live step runs: a replayed one is its checkpoint
+            with tracing.span(f"step {name}", parent=self._traceparent):
+                return body()
 
         try:
             return self._context.step(run, name=name, config=self._config)
@@ -69,22 +74,62 @@ def batch_parts() -> BatchJobSteps:
     return wiring.batch_part_runner(SETTINGS())
 
 
+def invocation(context: DurableContext) -> int | None:
+    """This invocation's ordinal in its execution: 1 + the pauses and step retries before it (each ends an
+    invocation). One that replaces an invocation that died midway shares that one's ordinal. Read from the
+    SDK's execution state: None if it no longer shows it (an attribute is not worth an invocation)."""
+    try:
+        operations = list(context.state.operations.values())
+    except AttributeError:
+        return None
+    before = 1
+    for operation in operations:
+        if operation.operation_type is OperationType.WAIT:
+            before += operation.status is OperationStatus.SUCCEEDED
+        elif operation.operation_type is OperationType.STEP and operation.step_details is not None:
+            # Its attempts that ended (a retry, then the last: succeeded or failed); each retry is a suspension.
+            ended = operation.step_details.attempt
+            before += max(0, ended - (operation.status in _STEP_ENDED))
+    return before
+
+
+def task_traceparent(tenant: str, task_id: str) -> str | None:
+    """The task's trace, which this invocation's span joins; without it (a read failing, a task purged) the
+    run goes on, its spans a trace of their own."""
+    try:
+        task = runtime().worker.store.get(tenant, task_id)
+    except Exception:
+        logger.warning("could not read the task's traceparent", exc_info=True)
+        return None
+    return task.traceparent if task is not None else None
+
+
 @durable_execution
-def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+def execution(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     if "batch_part" in event:  # a part of a batch sent up as one provider batch job (start_part)
         return run_batch_part(event["batch_part"], context)
     tenant, task_id = event["tenant"], event["task_id"]
     logger.append_keys(correlation_id=task_id, tenant=tenant)
-    try:
-        outcome = runtime().run(tenant, task_id, DurableSteps(context))
-    except InvocationError:
-        raise
-    except Exception as exc:
-        # Outside any step (reading the stored request on replay, say): a throttled call must not end the
-        # execution. This invocation fails and Lambda invokes again; finished steps replay.
-        raise InvocationError(f"{type(exc).__name__}: {exc}") from exc
+    attributes = {tracing.TASK_ID: task_id, tracing.TENANT: tenant, tracing.INVOCATION: invocation(context)}
+    paused: SuspendExecution | None = None
+    with tracing.span("runner invocation", parent=task_traceparent(tenant, task_id), attributes=attributes) as span:
+        try:
+            outcome = runtime().run(tenant, task_id, DurableSteps(context, tracing.traceparent(span)))
+        except SuspendExecution as suspended:  # a pause or a retry's wait: the invocation ends well
+            paused = suspended
+        except InvocationError:
+            raise
+        except Exception as exc:
+            # Outside any step (reading the stored request on replay, say): a throttled call must not end the
+            # execution. This invocation fails and Lambda invokes again; finished steps replay.
+            raise InvocationError(f"{type(exc).__name__}: {exc}") from exc
+    if paused is not None:
+        raise paused
     logger.info("long task ended", extra={"outcome": outcome})
     return {"outcome": outcome}
+
+
+lambda_handler = tracing.flushed(execution)  # its spans exported before Lambda freezes the instance
 
 
 def run_batch_part(part: dict[str, Any], context: DurableContext) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
-from asyncinfer.tasks.webhooks import RetryDelivery, WebhookSender
+from asyncinfer.tasks.webhook_sending import RetryDelivery, WebhookSender
 from asyncinfer.wiring import deliveries
 
 SETTINGS = WebhookSenderSettings  # the infra tests check each deployed environment against it

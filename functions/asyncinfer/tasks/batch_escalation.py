@@ -50,5 +50,6 @@ class BatchEscalation:
                 batch = self.batches.update_batch(tenant, batch_id, expect=expect, changes={"escalated_at": at})
         if self.webhooks is not None:
             event = Escalation(self.public_id(batch_id), source, from_path, tier, sent, batch.complete_by, at)
-            self.webhooks.announce_escalation(tenant, batch.webhook, BATCH_ESCALATED, batch_id, event)
+            tp = batch.traceparent
+            self.webhooks.announce_escalation(tenant, batch.webhook, BATCH_ESCALATED, batch_id, event, tp)
         return {"sent": sent, "tier": tier}

@@ -20,6 +20,7 @@ from asyncinfer.domain.model import ServiceTier, Task, TaskError, TaskKind, Task
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.domain.sealing import open_body
 from asyncinfer.domain.submission import Prepared
+from asyncinfer.observability import tracing
 from asyncinfer.queue.base import BatchJob, MessageQueue, TaskMessage
 from asyncinfer.store.base import AlreadyExists, BatchChanged, BatchStore
 from asyncinfer.store.schema import BATCH_ESCALATE
@@ -169,7 +170,8 @@ class BatchItems:
             # Before the move, so a crash cannot lose it; once per batch and source (a fixed delivery id). Items a
             # provider part moved are the part's to announce.
             moved = Escalation(self.public_id(batch.id), FLEX, FLEX, look.tier, leaving, batch.complete_by, now)
-            self.announce.announce_escalation(batch.tenant, batch.webhook, BATCH_ESCALATED, batch.id, moved)
+            tp = batch.traceparent
+            self.announce.announce_escalation(batch.tenant, batch.webhook, BATCH_ESCALATED, batch.id, moved, tp)
         report.escalated = escalate(store, self.items, waiting, look.tier)
         return report
 
@@ -248,6 +250,9 @@ class BatchItems:
                     batch, task_id, body, fields, status=TaskStatus.FAILED, failed_at=now, error=error
                 )
                 report.failed.append(line["custom_id"])
+        # Each item is a trace of its own, linked to its batch's: a batch's trace stays small, whatever its size.
+        attributes = {tracing.TASK_ID: task_id, tracing.BATCH_ID: batch.id}
+        task.traceparent = tracing.new_traceparent("batch item", attributes=attributes, links=[batch.traceparent])
         try:
             self.tasks.store.create(task)
         except AlreadyExists:

@@ -85,7 +85,8 @@ class BatchTracker:
         if batch.status in BATCH_ENDED and batch.webhook is not None:
             data, at = self.payloads.batch_data(batch), batch.ended_at or batch.updated_at
             webhook, event = batch.webhook, batch.event_type
-            self.webhooks.announce(batch.tenant, webhook, event, batch.id, data, at, round=batch.round)
+            tp = batch.traceparent
+            self.webhooks.announce(batch.tenant, webhook, event, batch.id, data, at, round=batch.round, traceparent=tp)
         return batch
 
     def _record_end(self, task: Task) -> None:

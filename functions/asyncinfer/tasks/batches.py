@@ -38,6 +38,7 @@ from asyncinfer.domain.requests import parse_webhook, validation_message
 from asyncinfer.domain.reservations import reserved_fields
 from asyncinfer.domain.sealing import seal_body
 from asyncinfer.domain.submission import Prepared, Submission, check_idempotency_key, fingerprint
+from asyncinfer.observability import tracing
 from asyncinfer.queue.base import BatchJob, MessageQueue
 from asyncinfer.store.base import BatchChanged, HoldRefused, NameClaim, NameTaken
 from asyncinfer.store.batch_ends import BatchEndStore
@@ -131,6 +132,7 @@ class Batches(BatchInput, BatchItems, BatchRetry):
             max_attempts=request.retry.max_attempts if request.retry is not None else None,
             complete_by=complete_by,
             expires_at=now // 1000 + self.limits.retention_days * 86400,
+            traceparent=tracing.traceparent(),  # its create request's span: each item's trace links to it
             **reserved_fields(hold),
         )
         encoded = "".join(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n" for line in lines)

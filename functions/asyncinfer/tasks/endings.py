@@ -18,8 +18,9 @@ class Endings:
     def task_ended(self, task: Task) -> None:
         if task.webhook is not None:
             at = task.completed_at or task.failed_at or task.cancelled_at or task.updated_at
+            data = self.payloads.task_data(task)
             self.webhooks.announce(
-                task.tenant, task.webhook, task.event_type, task.id, self.payloads.task_data(task), at
+                task.tenant, task.webhook, task.event_type, task.id, data, at, traceparent=task.traceparent
             )
         if task.batch_id is not None:
             self.tracker.item_ended(task)

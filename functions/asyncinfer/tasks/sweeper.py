@@ -133,7 +133,8 @@ class Sweeper:
         if self.announce is not None and task.complete_by is not None:
             to = moved.path or DEFAULT
             event = Escalation(self.public_id(task.id), FLEX, FLEX, to, 1, task.complete_by, now)
-            self.announce.announce_escalation(task.tenant, task.webhook, TASK_ESCALATED, task.id, event)
+            tp = task.traceparent
+            self.announce.announce_escalation(task.tenant, task.webhook, TASK_ESCALATED, task.id, event, tp)
         return moved
 
     def _orphaned_long_task(self, task: Task, now: int) -> int:

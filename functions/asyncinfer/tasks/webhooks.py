@@ -1,32 +1,26 @@
 """Webhooks per the Standard Webhooks spec: one delivery per event and URL, signed with the tenant's
-`whsec_` secret, sent at least once through a queue; every attempt is recorded on the delivery."""
+`whsec_` secret, sent at least once through a queue; every attempt is recorded on the delivery
+(asyncinfer.tasks.webhook_sending sends them)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-import httpx2
 from standardwebhooks.webhooks import Webhook
 
 from asyncinfer.domain.errors import Conflict, InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import WebhookTarget, now_ms
-from asyncinfer.domain.records import Attempt, Delivery, DeliveryStatus
-from asyncinfer.domain.sealing import Sealer, SealingFailed, webhook_context
-from asyncinfer.domain.ssrf import STRICT, OutboundPolicy, Pinned, RefusedUrl, pin
+from asyncinfer.domain.records import Delivery, DeliveryStatus
 from asyncinfer.queue.base import DeliveryMessage, MessageQueue
 from asyncinfer.store.base import SecretsChanged, WebhookSecrets, WebhookStore
-from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +29,6 @@ SECRET_PREFIX = "whsec_"
 # a receiver deploy the new secret in its own release cycle, retries already queued included.
 DEFAULT_SECRET_GRACE_SECONDS = 24 * 3600
 ROTATE_TRIES = 3
-MAX_ATTEMPTS_KEPT = 20
-MAX_ERROR_CHARS = 300
 USER_AGENT = "asyncinfer-webhooks/1"
 
 
@@ -146,9 +138,11 @@ class Webhooks:
         at_ms: int,
         round: int = 0,
         key: str = "",
+        traceparent: str | None = None,
     ) -> Delivery | None:
         """Record the event's delivery (once) and queue its first attempt. Safe to repeat: an event that
-        was announced before is queued again only if no attempt was made yet (its message may be lost)."""
+        was announced before is queued again only if no attempt was made yet (its message may be lost).
+        `traceparent`: its task's (or batch's), whose trace each attempt joins."""
         if not target.wants(event_type):
             return None
         self.secret(tenant)  # the receiver can fetch it before the first delivery arrives
@@ -167,6 +161,7 @@ class Webhooks:
             created_at=now,
             updated_at=now,
             expires_at=now // 1000 + self.retention_days * 86400,
+            traceparent=traceparent,
         )
         if not self.store.put_delivery(delivery):
             existing = self.store.get_delivery(tenant, delivery.id)
@@ -177,7 +172,13 @@ class Webhooks:
         return delivery
 
     def announce_escalation(
-        self, tenant: str, target: WebhookTarget | None, event_type: str, subject: str, escalation: Escalation
+        self,
+        tenant: str,
+        target: WebhookTarget | None,
+        event_type: str,
+        subject: str,
+        escalation: Escalation,
+        traceparent: str | None = None,
     ) -> Delivery | None:
         """`batch.escalated` (or `task.escalated`): a `complete_by` batch's (or task's) waiting items left their
         cheap path for a class. One delivery per subject and source, however often it is announced."""
@@ -185,7 +186,8 @@ class Webhooks:
         log.info("escalated", extra={"event_type": event_type, "tenant": tenant, "subject": subject, **data})
         if target is None:
             return None
-        return self.announce(tenant, target, event_type, subject, data, escalation.at_ms, key=escalation.source)
+        source, at = escalation.source, escalation.at_ms
+        return self.announce(tenant, target, event_type, subject, data, at, key=source, traceparent=traceparent)
 
     def get(self, tenant: str, delivery_id: str) -> Delivery:
         delivery = self.store.get_delivery(tenant, delivery_id)
@@ -215,117 +217,3 @@ class Webhooks:
             raise DeliveryPending("This delivery changed meanwhile; read it again")
         self.queue.send(DeliveryMessage(tenant=tenant, delivery_id=delivery_id))
         return again
-
-
-class DeliveryOutcome(StrEnum):
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class RetryDelivery(Exception):
-    """This attempt failed and another is due: the queue brings the message back after a backoff."""
-
-
-@dataclass(frozen=True)
-class SendPolicy:
-    max_attempts: int = 8
-    timeout_seconds: float = 10
-    outbound: OutboundPolicy = STRICT
-
-
-Post = Callable[[Pinned, bytes, dict[str, str], float], int]
-
-
-def http_post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """One attempt, all of it (connecting, sending, the answer's status line) within `timeout`; the answer's
-    body is never read. The connection goes to the address that was checked (TLS still verifies the host
-    name); redirects are not followed, as a 3xx could point anywhere, past the check."""
-    return asyncio.run(_post(target, body, headers, timeout))
-
-
-async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    # Only the status counts: the answer's body is never read, whatever its declared length.
-    transport = GuardedTransport({target.host: target.address}, max_response_bytes=sys.maxsize)
-    try:
-        async with asyncio.timeout(timeout):
-            async with (
-                httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as client,
-                client.stream("POST", target.original, content=body, headers=headers) as response,
-            ):
-                return response.status_code
-    except TimeoutError:
-        raise TimeoutError(f"no answer within {timeout:g} s") from None
-
-
-@dataclass
-class WebhookSender:
-    store: WebhookStore
-    policy: SendPolicy
-    sealer: Sealer
-    post: Post = http_post
-    clock: Callable[[], int] = now_ms
-
-    def attempt(self, message: DeliveryMessage) -> DeliveryOutcome:
-        """One attempt of a pending delivery. Raises RetryDelivery when it failed and may be tried again."""
-        delivery = self.store.get_delivery(message.tenant, message.delivery_id)
-        if delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return DeliveryOutcome.SKIPPED
-        started = time.monotonic()
-        status_code: int | None = None
-        error: str | None = None
-        permanent = False
-        try:
-            url = self.sealer.open([delivery.url], webhook_context(delivery.tenant))[0]
-            target = pin(url, self.policy.outbound, system_resolver)
-            secrets = self.store.get_secrets(delivery.tenant)
-            if secrets is None:
-                raise RuntimeError("the tenant has no webhook secret")
-            # Signed when sent, not when queued: a rotation meanwhile is honoured, with its grace period.
-            at = self.clock()
-            headers = sign_headers(
-                secrets.signing(at), delivery.id, delivery.payload, datetime.fromtimestamp(at / 1000, UTC)
-            )
-            status_code = self.post(target, delivery.payload.encode(), headers, self.policy.timeout_seconds)
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except (RefusedUrl, SealingFailed) as exc:
-            error, permanent = str(exc), True
-        except Exception as exc:  # a timeout, a refused connection, a TLS error: all worth another try
-            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-        attempt = Attempt(
-            at=self.clock(), duration_ms=int((time.monotonic() - started) * 1000), status_code=status_code, error=error
-        )
-        count = delivery.attempt_count + 1
-        changes: dict[str, Any] = {}
-        if error is None:
-            changes.update(status=DeliveryStatus.DELIVERED, delivered_at=attempt.at)
-        elif permanent or count - delivery.round_start >= self.policy.max_attempts:
-            changes.update(status=DeliveryStatus.FAILED, failed_at=attempt.at)
-        updated = with_attempt(delivery, attempt, changes)
-        if not self.store.save_delivery(updated, previous_count=delivery.attempt_count):
-            return DeliveryOutcome.SKIPPED  # another attempt of the same delivery ran meanwhile and was recorded
-        if updated.status == DeliveryStatus.DELIVERED:
-            return DeliveryOutcome.DELIVERED
-        if updated.status == DeliveryStatus.FAILED:
-            log.warning("webhook delivery %s failed after %d attempts", delivery.id, count - delivery.round_start)
-            return DeliveryOutcome.FAILED
-        raise RetryDelivery(error or "failed")
-
-
-def fail_dead_lettered(store: WebhookStore, message: DeliveryMessage) -> bool:
-    """A delivery whose message kept failing the sender itself (it reached the webhook dead-letter queue) is
-    recorded failed, with why, so that it never reads pending forever."""
-    delivery = store.get_delivery(message.tenant, message.delivery_id)
-    if delivery is None or delivery.status != DeliveryStatus.PENDING:
-        return False
-    attempt = Attempt(at=now_ms(), duration_ms=0, error="The sender failed on this delivery repeatedly: dead-lettered")
-    updated = with_attempt(delivery, attempt, {"status": DeliveryStatus.FAILED, "failed_at": attempt.at})
-    return store.save_delivery(updated, previous_count=delivery.attempt_count)
-
-
-def with_attempt(delivery: Delivery, attempt: Attempt, changes: dict[str, Any]) -> Delivery:
-    """`delivery` with `attempt` recorded (the newest MAX_ATTEMPTS_KEPT kept, all of them counted) and `changes`."""
-    kept = [*delivery.attempts, attempt][-MAX_ATTEMPTS_KEPT:]
-    counted = {"attempts": kept, "attempt_count": delivery.attempt_count + 1, "updated_at": attempt.at}
-    return delivery.model_copy(update={**counted, **changes})

@@ -14,7 +14,8 @@ from asyncinfer.wiring import client, sealer
 if TYPE_CHECKING:
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.endings import Endings
-    from asyncinfer.tasks.webhooks import Webhooks, WebhookSender
+    from asyncinfer.tasks.webhook_sending import WebhookSender
+    from asyncinfer.tasks.webhooks import Webhooks
 
 
 class Announcing(Protocol):
@@ -66,7 +67,7 @@ def endings(settings: NotifierSettings) -> Endings:
 
 
 def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
-    from asyncinfer.tasks.webhooks import SendPolicy, WebhookSender
+    from asyncinfer.tasks.webhook_sending import SendPolicy, WebhookSender
 
     return WebhookSender(
         webhook_store(settings.table_name),
