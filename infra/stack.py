@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.bundling import function_code
 from infra.components.api import Api
+from infra.components.audit import AuditLog
 from infra.components.batches import Batches
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
@@ -61,9 +62,13 @@ class AsyncInferStack(Stack):
             queues=self.queues,
             worker=self.workers.worker,
             dead_letter=self.workers.dead_letter,
+            sender=self.notifications.sender,
+            runner=self.runner.function if self.runner is not None else None,
             api=self.api.rest_api,
             api_functions=self.api.functions,
         )
+        # Written only by the operator's admin commands (no function's role names it).
+        self.audit = AuditLog(self, "Audit", stage=config.stage)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         CfnOutput(self, "TableName", value=self.storage.table.table_name, description="For `asyncinfer keys create`")
         CfnOutput(
@@ -88,3 +93,9 @@ class AsyncInferStack(Stack):
             )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        CfnOutput(
+            self,
+            "AuditTableName",
+            value=self.audit.table.table_name,
+            description="ASYNCINFER_AUDIT_TABLE_NAME, for the admin commands and `asyncinfer audit list`",
+        )

@@ -24,9 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from asyncinfer import wiring
 from asyncinfer.domain.errors import InvalidRequest
-from asyncinfer.domain.model import now_ms
 from asyncinfer.ops import tenants as tenants_cli
 from asyncinfer.ops import trace_view
+from asyncinfer.ops.audit import add_audit_parser, run_audit
 from asyncinfer.ops.local_stack import (
     LOCAL_STACK_FILE,
     NoLocalStack,
@@ -35,7 +35,7 @@ from asyncinfer.ops.local_stack import (
     local_stack,
 )
 from asyncinfer.schedules import Schedules, now_iso
-from asyncinfer.tasks.keys import create_key, parse_expiry
+from asyncinfer.tasks.keys import create_key, parse_expiry, revoke_key
 from asyncinfer.usage_plans import ApiGatewayUsagePlan
 
 
@@ -129,9 +129,12 @@ def _main(argv: list[str] | None) -> int:
     prune.add_argument("--keep", type=int, default=2, help="the newest versions kept whatever runs (default 2)")
     prune.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
     trace_view.add_parser(commands)
+    add_audit_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return run_audit(args)
     if args.command == "trace":
-        return trace_view.run(parser, args)
+        return trace_view.run(parser, args, wiring.task_store)
     if args.command == "runner":
         return _prune(parser, args)
     if args.command == "schedule":
@@ -159,7 +162,7 @@ def _main(argv: list[str] | None) -> int:
             print(f"{info.key_id}\tcreated {_when(info.created_at)}\texpires {expires}\t{revoked}")
         return 0
     if args.action == "revoke":
-        if not store.revoke_api_key(args.tenant, args.key_id, now_ms()):
+        if not revoke_key(store, args.tenant, args.key_id):
             parser.error(f"tenant {args.tenant!r} has no active key {args.key_id!r}")
         print(
             f"Revoked {args.key_id}. API Gateway may keep answering for it from its authorizer cache for up to "

@@ -1,4 +1,5 @@
-"""Alarms that mean a task is stuck or lost, sent to one encrypted topic, and a dashboard."""
+"""Alarms that mean a task is stuck or lost (among them every queue's age), sent to one encrypted topic, and
+the dashboard (infra.components.dashboard)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.components.dashboard import Watched, dashboard
 from infra.components.queues import Queues
 from infra.config import InfraConfig
 
@@ -27,6 +30,8 @@ class Monitoring(Construct):
         queues: Queues,
         worker: lambda_.IFunction,
         dead_letter: lambda_.IFunction,
+        sender: lambda_.IFunction,
+        runner: lambda_.IFunction | None,
         api: apigw.RestApi,
         api_functions: dict[str, lambda_.IFunction],
     ) -> None:
@@ -71,12 +76,6 @@ class Monitoring(Construct):
         def waiting(queue):
             return queue.metric_approximate_number_of_messages_visible(period=one_minute, statistic=cw.Stats.MAXIMUM)
 
-        dead_letters = waiting(queues.dead_letters)
-
-        def oldest_in(queue):
-            return queue.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
-
-        oldest = oldest_in(queues.tasks)
         worker_errors = worker.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         dead_letter_errors = dead_letter.metric_errors(period=Duration.minutes(5), statistic=cw.Stats.SUM)
         server_errors = api.metric_server_error(period=Duration.minutes(5), statistic=cw.Stats.SUM)
@@ -86,7 +85,7 @@ class Monitoring(Construct):
             "DeadLetters": (
                 "DeadLettersWaiting",
                 "Tasks reached the dead-letter queue: a worker failed them repeatedly.",
-                dead_letters,
+                waiting(queues.dead_letters),
                 0,
                 1,
             ),
@@ -103,29 +102,6 @@ class Monitoring(Construct):
                 dead_letter_errors,
                 0,
                 1,
-            ),
-            "OldestTask": (
-                "OldestTaskWaiting",
-                "Tasks wait in the queue longer than expected: workers are behind or failing.",
-                oldest,
-                config.alarm_oldest_message_seconds,
-                3,
-            ),
-            "OldestPriorityTask": (
-                "OldestPriorityTaskWaiting",
-                "Priority-class tasks wait in their queue longer than expected: their workers are behind or failing.",
-                oldest_in(queues.priority_tasks),
-                config.alarm_oldest_message_seconds,
-                3,
-            ),
-            # Flex tasks wait under load by design (the class with the fewest workers): only a wait four
-            # times as long as the others' says its workers are stuck rather than busy.
-            "OldestFlexTask": (
-                "OldestFlexTaskWaiting",
-                "Flex-class tasks wait far longer than expected: their workers are stuck or failing.",
-                oldest_in(queues.flex_tasks),
-                4 * config.alarm_oldest_message_seconds,
-                3,
             ),
             "WebhookDeadLetters": (
                 "WebhookDeadLettersWaiting",
@@ -156,6 +132,9 @@ class Monitoring(Construct):
                 1,
             ),
         }
+        for name, (construct_id, description, queue, seconds) in age_limits(config, queues).items():
+            metric = queue.metric_approximate_age_of_oldest_message(period=one_minute, statistic=cw.Stats.MAXIMUM)
+            alarms[name] = (construct_id, description, metric, seconds, 3)
         self.alarms = {
             name: cw.Alarm(
                 self,
@@ -173,39 +152,112 @@ class Monitoring(Construct):
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
             alarm.add_ok_action(cw_actions.SnsAction(self.topic))
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"asyncinfer-{config.stage}")
-        self.dashboard.add_widgets(
-            cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=3),
+        watched = Watched(
+            lanes={
+                "priority": queues.priority_tasks,
+                "default": queues.tasks,
+                "flex": queues.flex_tasks,
+                "batch items": queues.batch_items,
+            },
+            others={"webhooks": queues.webhooks, "batch jobs": queues.batches},
+            dead={
+                "tasks' dead letters": queues.dead_letters,
+                "webhooks' dead letters": queues.webhook_dead_letters,
+                "batch jobs' dead letters": queues.batch_dead_letters,
+                "stream failures": queues.stream_failures,
+            },
+            worker=worker,
+            sender=sender,
+            runner=runner,
+            api=api,
+            api_functions=api_functions,
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Tasks queue",
-                left=[queues.tasks.metric_approximate_number_of_messages_visible(period=one_minute)],
-                right=[oldest],
-                width=8,
-            ),
-            cw.GraphWidget(title="Dead letters", left=[dead_letters], width=8),
-            cw.GraphWidget(
-                title="Worker",
-                left=[worker.metric_invocations(period=one_minute), worker_errors],
-                right=[worker.metric_duration(period=one_minute, statistic=cw.Stats.p(90))],
-                width=8,
-            ),
+        self.dashboard = dashboard(
+            self, "Dashboard", stage=config.stage, alarms=list(self.alarms.values()), watched=watched
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="API requests and errors",
-                left=[api.metric_count(period=one_minute)],
-                right=[api.metric_client_error(period=one_minute), api.metric_server_error(period=one_minute)],
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="API latency (p90)",
-                left=[api.metric_latency(period=one_minute, statistic=cw.Stats.p(90))],
-                right=[
-                    fn.metric_duration(period=one_minute, statistic=cw.Stats.p(90), label=name)
-                    for name, fn in api_functions.items()
-                ],
-                width=12,
-            ),
-        )
+
+
+# The webhook sender's backoff between attempts (WebhookSenderSettings' defaults): doubling from 5 s, at most an hour.
+WEBHOOK_RETRY_BASE_SECONDS, WEBHOOK_RETRY_MAX_SECONDS = 5, 3600
+# A batch's items may wait behind their own concurrency for hours by design; past half of a batch's 24-hour
+# window they risk ending it unfinished.
+BATCH_ITEMS_AGE_SECONDS = 12 * 3600
+# Nothing consumes these: the operator must look before SQS drops them (14 days' retention).
+UNCONSUMED_AGE_SECONDS = 7 * 86400
+# The dead-letter consumer takes dead letters within a minute or two: an hour says it is stuck.
+CONSUMED_DEAD_LETTER_AGE_SECONDS = 3600
+
+
+def webhook_retry_seconds(attempts: int) -> int:
+    """How long a delivery's message may come back after backoffs before its last attempt."""
+    return sum(min(WEBHOOK_RETRY_BASE_SECONDS * 2**n, WEBHOOK_RETRY_MAX_SECONDS) for n in range(attempts))
+
+
+def age_limits(config: InfraConfig, queues: Queues) -> dict[str, tuple[str, str, sqs.IQueue, int]]:
+    """Every queue's age alarm: name: (construct id, what it means, queue, alarm above this many seconds)."""
+    limit = config.alarm_oldest_message_seconds
+    return {
+        "OldestTask": (
+            "OldestTaskWaiting",
+            "Tasks wait in the queue longer than expected: workers are behind or failing.",
+            queues.tasks,
+            limit,
+        ),
+        "OldestPriorityTask": (
+            "OldestPriorityTaskWaiting",
+            "Priority-class tasks wait in their queue longer than expected: their workers are behind or failing.",
+            queues.priority_tasks,
+            limit,
+        ),
+        # Flex tasks wait under load by design (the class with the fewest workers): only a wait four
+        # times as long as the others' says its workers are stuck rather than busy.
+        "OldestFlexTask": (
+            "OldestFlexTaskWaiting",
+            "Flex-class tasks wait far longer than expected: their workers are stuck or failing.",
+            queues.flex_tasks,
+            4 * limit,
+        ),
+        "OldestBatchItem": (
+            "OldestBatchItemWaiting",
+            "Batch items have waited half a batch's window: batches may end with items unfinished.",
+            queues.batch_items,
+            max(BATCH_ITEMS_AGE_SECONDS, 4 * limit),
+        ),
+        # A delivery's message comes back after each failed attempt's backoff: twice its whole schedule.
+        "OldestWebhook": (
+            "OldestWebhookWaiting",
+            "Webhook deliveries wait longer than all their retries take: the sender is behind or failing.",
+            queues.webhooks,
+            max(limit, 2 * webhook_retry_seconds(config.webhook_max_attempts)),
+        ),
+        "OldestBatchJob": (
+            "OldestBatchJobWaiting",
+            "Batch jobs (creating a batch's items) wait or keep failing: batches are not starting.",
+            queues.batches,
+            max(limit, 3600),
+        ),
+        "OldestDeadLetter": (
+            "OldestDeadLetterWaiting",
+            "Dead-lettered tasks are not being taken: the dead-letter consumer is stuck.",
+            queues.dead_letters,
+            CONSUMED_DEAD_LETTER_AGE_SECONDS,
+        ),
+        "OldestWebhookDeadLetter": (
+            "OldestWebhookDeadLetterWaiting",
+            "Dead-lettered deliveries are not being taken: the dead-letter consumer is stuck.",
+            queues.webhook_dead_letters,
+            CONSUMED_DEAD_LETTER_AGE_SECONDS,
+        ),
+        "OldestBatchDeadLetter": (
+            "OldestBatchDeadLetterWaiting",
+            "A failed batch job has waited a week for the operator: SQS drops it after 14 days.",
+            queues.batch_dead_letters,
+            UNCONSUMED_AGE_SECONDS,
+        ),
+        "OldestStreamFailure": (
+            "OldestStreamFailureWaiting",
+            "A failed stream record has waited a week for the operator: SQS drops it after 14 days.",
+            queues.stream_failures,
+            UNCONSUMED_AGE_SECONDS,
+        ),
+    }

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asyncinfer.store.dynamodb_audit import AUDIT_ATTRIBUTES, AUDIT_KEY_SCHEMA, audit_table_name
 from asyncinfer.store.schema import (
     TABLE_ATTRIBUTES,
     TABLE_INDEXES,
@@ -49,9 +50,11 @@ class Resources:
     priority_queue_arn: str = ""
     flex_queue_url: str = ""
     flex_queue_arn: str = ""
+    audit_table_name: str = ""
 
     def env(self) -> dict[str, str]:
-        """What the functions see in their environment, as on AWS (plus the emulator endpoint)."""
+        """What the functions see in their environment, as on AWS (plus the emulator endpoint), and the audit
+        table the admin commands write (which no function reads or writes: on AWS none is given its name)."""
         env = {
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
@@ -65,6 +68,7 @@ class Resources:
             "ASYNCINFER_PRIORITY_QUEUE_URL": self.priority_queue_url,
             "ASYNCINFER_FLEX_QUEUE_URL": self.flex_queue_url,
             "ASYNCINFER_SEALING_KEY_ID": self.sealing_key_id,
+            "ASYNCINFER_AUDIT_TABLE_NAME": self.audit_table_name,
         }
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
@@ -85,6 +89,13 @@ def provision(clients: Callable[[str], Any], prefix: str, endpoint: str = "") ->
     )
     stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    audit = audit_table_name(prefix)
+    ddb.create_table(
+        TableName=audit,
+        KeySchema=AUDIT_KEY_SCHEMA,
+        AttributeDefinitions=AUDIT_ATTRIBUTES,
+        BillingMode="PAY_PER_REQUEST",
+    )
     plan = queue_plan(
         worker_timeout_seconds=WORKER_TIMEOUT_SECONDS,
         max_receive_count=MAX_RECEIVE_COUNT,
@@ -122,6 +133,7 @@ def provision(clients: Callable[[str], Any], prefix: str, endpoint: str = "") ->
         priority_queue_arn=made["tasks-priority"][1],
         flex_queue_url=made["tasks-flex"][0],
         flex_queue_arn=made["tasks-flex"][1],
+        audit_table_name=audit,
     )
 
 

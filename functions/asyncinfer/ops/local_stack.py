@@ -98,6 +98,6 @@ def adopt_local_stack(argv: list[str]) -> None:
         settings = local_stack(Path(os.environ.get("ASYNCINFER_STACK_FILE", LOCAL_STACK_FILE)))
     except NoLocalStack:
         return
-    for name in ("AWS_ENDPOINT_URL", "ASYNCINFER_TABLE_NAME", "ASYNCINFER_TRACES_FILE"):
+    for name in ("AWS_ENDPOINT_URL", "ASYNCINFER_TABLE_NAME", "ASYNCINFER_TRACES_FILE", "ASYNCINFER_AUDIT_TABLE_NAME"):
         if settings.get(name):
             os.environ[name] = settings[name]

@@ -8,18 +8,27 @@ from typing import Any
 
 from asyncinfer.domain.model import ServiceTier, now_ms
 from asyncinfer.domain.tenants import TenantSettings, parse_classes, parse_waiting
+from asyncinfer.tasks.audit import Action, Audit, audit_or_default
 from asyncinfer.tasks.budgets import check_tenant
 
 
-def apply(store: Any, tenant: str, classes: str | None, waiting: Sequence[str]) -> TenantSettings:
-    """Set what is given (InvalidRequest for a malformed value, before anything is written); the settings after it."""
+def apply(
+    store: Any, tenant: str, classes: str | None, waiting: Sequence[str], audit: Audit | None = None
+) -> TenantSettings:
+    """Set what is given (InvalidRequest for a malformed value, before anything is written), each change
+    audited (the operator's log unless given); the settings after it."""
     check_tenant(tenant)
     chosen = None if classes is None else parse_classes(classes)
     quotas = [parse_waiting(value) for value in waiting]
+    log = audit_or_default(audit)
     if chosen is not None:
-        store.set_classes(tenant, None if chosen == frozenset(ServiceTier) else chosen, at=now_ms())
+        allowed = None if chosen == frozenset(ServiceTier) else chosen
+        store.set_classes(tenant, allowed, at=now_ms())
+        shown = "all" if allowed is None else sorted(c.value for c in allowed)
+        log.record(Action.CLASSES_SET, tenant, classes=shown)
     for tier, quota in quotas:
         store.set_waiting(tenant, tier, quota, at=now_ms())
+        log.record(Action.WAITING_SET, tenant, service_class=tier.value, quota="none" if quota is None else quota)
     return store.get_settings(tenant)
 
 

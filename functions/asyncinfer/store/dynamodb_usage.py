@@ -5,7 +5,7 @@ so every sum is an integer sum: exact on DynamoDB and on any emulator, and read 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -48,6 +48,9 @@ class UsageItems:
     _ddb: Any
     _table: str
     transact: Any  # LedgerItems.transact: one transaction, tried again on conflicts
+    # Told each charge once written: every charge (a worker's, the runner's, the sweeper's, a cancel's) passes
+    # here, so this is where spend is counted (asyncinfer.observability.spend, given by wiring.task_store).
+    on_spend: Callable[[UsageLine], None] | None = None
 
     def _update_counting(
         self, tenant: str, task_id: str, spend: UsageLine | None, also: list[dict[str, Any]], **update: Any
@@ -76,6 +79,8 @@ class UsageItems:
                 old = reasons[0].get("Item")
                 raise ConditionFailed(task_from_item(old) if old else None) from exc
             raise
+        if spend is not None and self.on_spend is not None:
+            self.on_spend(spend)
         # A transaction returns no item: the task as it is now.
         return task_from_item(self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"])
 

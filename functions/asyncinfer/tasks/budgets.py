@@ -28,6 +28,7 @@ from asyncinfer.domain.model import ServiceTier, now_ms
 from asyncinfer.domain.reservations import Hold, from_e8, reservation, to_e8
 from asyncinfer.domain.submission import Prepared
 from asyncinfer.store.base import HoldRefused, UsageStore
+from asyncinfer.tasks.audit import Action, Audit, audit_or_default
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Budgets:
     store: UsageStore
     registry: ModelRegistry | None = None
     clock: Callable[[], int] = now_ms
+    # Where setting and clearing limits (the operator's actions) are recorded: the operator's log unless given.
+    audit: Audit | None = None
 
     def today(self) -> date:
         return day_of(self.clock())
@@ -103,11 +106,19 @@ class Budgets:
         check_tenant(tenant)
         if daily is None and monthly is None:
             raise InvalidRequest("Give a daily or a monthly limit (or both)")
-        return self.store.set_budget(tenant, Budget(daily=daily, monthly=monthly), at=self.clock())
+        budget = self.store.set_budget(tenant, Budget(daily=daily, monthly=monthly), at=self.clock())
+        given = {"daily": daily, "monthly": monthly}
+        audit_or_default(self.audit).record(
+            Action.BUDGET_SET, tenant, **{name: str(limit) for name, limit in given.items() if limit is not None}
+        )
+        return budget
 
     def clear_limits(self, tenant: str, periods: Iterable[Period] = (Period.DAILY, Period.MONTHLY)) -> Budget:
         check_tenant(tenant)
-        return self.store.clear_budget(tenant, [period.value for period in periods])
+        cleared = [period.value for period in periods]
+        budget = self.store.clear_budget(tenant, cleared)
+        audit_or_default(self.audit).record(Action.BUDGET_CLEARED, tenant, periods=sorted(cleared))
+        return budget
 
 
 def check_tenant(tenant: str) -> None:

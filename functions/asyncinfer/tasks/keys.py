@@ -17,6 +17,7 @@ from asyncinfer.domain.model import now_ms
 from asyncinfer.store.base import ApiKeyRecord, TaskStore
 from asyncinfer.store.dynamodb_tenants import KEY_ITEM_PREFIX, KEY_LIST_PREFIX
 from asyncinfer.store.dynamodb_usage import usage_pk
+from asyncinfer.tasks.audit import Action, Audit, audit_or_default
 
 KEY_PREFIX = "ai_"
 TENANT = re.compile(TENANT_PATTERN)
@@ -48,10 +49,11 @@ def create_key(
     key: str | None = None,
     usage_plan: UsagePlan | None = None,
     expires_at: int | None = None,
+    audit: Audit | None = None,
 ) -> str:
     """Store a key (a new random one unless given) for `tenant` and return it; only its hash is kept.
     With a usage plan, the record also names the tenant's key in it, which the authorizer hands to
-    API Gateway so that all of the tenant's keys share one throttle."""
+    API Gateway so that all of the tenant's keys share one throttle. Audited (the operator's log unless given)."""
     if not TENANT.match(tenant):
         raise InvalidRequest("tenant must be 1-63 of a-z, 0-9, '_' or '-', starting with a letter or digit")
     if tenant in RESERVED_TENANTS:
@@ -62,7 +64,16 @@ def create_key(
         key_hash=hash_key(key), tenant=tenant, created_at=now_ms(), usage_key=usage_key, expires_at=expires_at
     )
     store.put_api_key(record)
+    audit_or_default(audit).record(Action.KEY_CREATED, tenant, key_id=record.key_id, expires_at=expires_at)
     return key
+
+
+def revoke_key(store: TaskStore, tenant: str, key_id: str, audit: Audit | None = None) -> bool:
+    """Stop the key from authenticating; False (and nothing audited) when the tenant has no such live key."""
+    if not store.revoke_api_key(tenant, key_id, now_ms()):
+        return False
+    audit_or_default(audit).record(Action.KEY_REVOKED, tenant, key_id=key_id)
+    return True
 
 
 def authenticate(store: TaskStore, key: str | None) -> ApiKeyRecord | None:

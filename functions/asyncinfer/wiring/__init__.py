@@ -22,6 +22,7 @@ from asyncinfer.config import (
 from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
 from asyncinfer.domain.sealing import Sealer
 from asyncinfer.domain.submission import SubmitLimits
+from asyncinfer.observability.spend import count_spend
 from asyncinfer.providers.registry import load_registry
 from asyncinfer.queue.lanes import Lanes
 from asyncinfer.queue.sqs import SqsQueue
@@ -77,7 +78,9 @@ def sealer(settings: SealingSettings) -> Sealer:
 
 
 def task_store(table_name: str) -> DynamoTaskStore:
-    return DynamoTaskStore(client("dynamodb"), table_name)
+    store = DynamoTaskStore(client("dynamodb"), table_name)
+    store.on_spend = count_spend
+    return store
 
 
 def task_queue(default_url: str, lane_urls: dict[str, str]) -> Lanes:
