@@ -40,6 +40,7 @@ class Stack:
     key: str
     emulator: str
     output: list[str] = field(default_factory=list)
+    stack_file: Path | None = None
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
@@ -99,6 +100,7 @@ def start_stack(**env_overrides: str) -> Stack:
         key=launched.key,
         emulator=launched.emulator,
         output=launched.output,
+        stack_file=launched.stack_file,
     )
 
 

@@ -34,7 +34,7 @@ KIND = "asyncinfer.task.kind"
 ATTEMPT = "asyncinfer.task.attempt"
 STATUS = "asyncinfer.task.status"
 LANE = "asyncinfer.lane"
-QUEUE_POSITION = "asyncinfer.queue.position_at_submit"
+QUEUE_POSITION = "asyncinfer.queue.position"  # on a submit's span: its place in its lane's line then
 INVOCATION = "asyncinfer.runner.invocation"
 DELIVERY_ID = "asyncinfer.webhook.delivery_id"
 EVENT_TYPE = "asyncinfer.webhook.event_type"
@@ -144,6 +144,11 @@ def new_traceparent(
     made = tracer().start_span(name, context=context_of(parent), attributes=_clean(attributes), links=_links(links))
     made.end()
     return traceparent(made)
+
+
+def annotate(name: str, value: Any) -> None:
+    """An attribute on the current span, if one records."""
+    trace.get_current_span().set_attribute(name, value)
 
 
 def incoming(event: Mapping[str, Any]) -> str | None:

@@ -10,13 +10,14 @@ import argparse
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.ids import parse_any
 from asyncinfer.observability import tracing
+from asyncinfer.store.base import TaskStore
 
 TRACES_FILE = "ASYNCINFER_TRACES_FILE"
 # What a waterfall's line shows of a span's attributes (never text: spans hold none).
@@ -42,7 +43,7 @@ def add_parser(commands: Any) -> None:
     trace.add_argument("--table", default=os.environ.get("ASYNCINFER_TABLE_NAME"), help="the task table (AWS)")
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, task_store: Callable[[str], TaskStore]) -> int:
     with contextlib.suppress(TaskNotFound):  # any surface's spelling of the id: spans and records name the store's
         args.task_id = parse_any(args.task_id)
     if args.file:
@@ -53,9 +54,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if not (args.table and args.tenant):
         parser.error("no local stack's spans: give --tenant and --table (or ASYNCINFER_TABLE_NAME) to find it on AWS")
-    from asyncinfer import wiring
-
-    task = wiring.task_store(args.table).get(args.tenant, args.task_id)
+    task = task_store(args.table).get(args.tenant, args.task_id)
     trace_id = tracing.trace_id(task.traceparent) if task else None
     if trace_id is None:
         parser.error(f"tenant {args.tenant!r} has no task {args.task_id!r} with a trace")
@@ -111,9 +110,15 @@ def waterfall(spans: list[dict[str, Any]]) -> list[str]:
         hop = "  " * depth[span["span_id"]] + span["name"]
         error = "  ERROR" if span.get("status") == "ERROR" else ""
         lines.append(
-            f"{offset:>8.1f}ms  {took:>8.1f}ms  {hop}  [{span.get('service')}]  {shown}{links}{error}".rstrip()
+            f"{offset:>8.1f}ms  {took:>8.1f}ms  {hop}{_where(span)}  {shown}{links}{error}".rstrip()
         )
     return lines
+
+
+def _where(span: dict[str, Any]) -> str:
+    """The function that made it, where it is known (on AWS; the local stack's share one process)."""
+    service = span.get("service")
+    return f"  [{service}]" if service and service != "asyncinfer" else ""
 
 
 def _short(value: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from asyncinfer.domain.lanes import Standing, estimate_start, lane_of
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
+from asyncinfer.observability import tracing
 from asyncinfer.store.base import TaskStore
 from asyncinfer.store.schema import LANE_BUCKET_MS
 
@@ -25,6 +26,8 @@ def lane_standing(store: TaskStore, now: Callable[[], int] = now_ms) -> Standing
             return None
         lane = lane_of(task)
         position = store.count_queued_before(lane, task.id, MAX_POSITION)
+        # On the request's span: a submit's is the task's first, so its trace shows where the task came in.
+        tracing.annotate(tracing.QUEUE_POSITION, position)
         # Only its tenant's own tasks ahead: they start in the order they came. Other tenants' ahead: fair
         # queues may start a quieter tenant's after it, or its after a quieter one's, so it is an estimate.
         own = store.count_queued_before(lane, task.id, position, task.tenant) if position else 0
