@@ -131,7 +131,7 @@ def test_a_task_cancelled_between_the_handover_and_the_start_stops_its_execution
     public_id = submit(aws)
     real_start, stopped = LambdaDurableExecutions.start, []
 
-    def start(self, tenant, task_id):
+    def start(self, tenant, task_id, traceparent=None):
         assert aws.api("POST", f"/v1/async/{public_id}/cancel")[0] == 200
         return real_start(self, tenant, task_id)
 
@@ -172,7 +172,7 @@ def failing_starts(monkeypatch, failures: int) -> list[str]:
     """The runner's start refused (throttled) `failures` times, then real; the starts tried."""
     real_start, starts = LambdaDurableExecutions.start, []
 
-    def start(self, tenant, task_id):
+    def start(self, tenant, task_id, traceparent=None):
         starts.append(task_id)
         if len(starts) <= failures:
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "Invoke")

@@ -12,9 +12,10 @@ RUNNER_FAILED = "runner_failed"
 
 
 class Executions(Protocol):
-    def start(self, tenant: str, task_id: str) -> str:
+    def start(self, tenant: str, task_id: str, traceparent: str | None = None) -> str:
         """Start the runner's execution of a task, named by the task id, and return its ARN. Starting a
-        second time with the same name returns the same execution: a duplicate message starts nothing."""
+        second time with the same name returns the same execution: a duplicate message starts nothing.
+        Its invocations' spans join `traceparent` (the task's trace)."""
 
     def start_named(self, name: str, event: dict[str, Any]) -> str:
         """Start an execution of the runner on `event` named `name` (a batch part's: asyncinfer.runner.batch_jobs),

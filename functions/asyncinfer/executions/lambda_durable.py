@@ -17,9 +17,13 @@ from botocore.exceptions import ClientError
 log = logging.getLogger(__name__)
 
 
-def payload(tenant: str, task_id: str) -> bytes:
-    """The same bytes for every start of a task: a repeated start is a replay, not a conflict."""
-    return json.dumps({"tenant": tenant, "task_id": task_id}, separators=(",", ":"), sort_keys=True).encode()
+def payload(tenant: str, task_id: str, traceparent: str | None = None) -> bytes:
+    """The same bytes for every start of a task (its traceparent is its record's): a repeated start is a
+    replay, not a conflict."""
+    event = {"tenant": tenant, "task_id": task_id}
+    if traceparent:
+        event["traceparent"] = traceparent
+    return json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
 
 
 class LambdaDurableExecutions:
@@ -27,13 +31,13 @@ class LambdaDurableExecutions:
         self._client = client  # boto3 "lambda"
         self._function = function_arn  # qualified: a version or an alias
 
-    def start(self, tenant: str, task_id: str) -> str:
+    def start(self, tenant: str, task_id: str, traceparent: str | None = None) -> str:
         try:
             answer = self._client.invoke(
                 FunctionName=self._function,
                 InvocationType="Event",
                 DurableExecutionName=task_id,
-                Payload=payload(tenant, task_id),
+                Payload=payload(tenant, task_id, traceparent),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "DurableExecutionAlreadyStartedException":

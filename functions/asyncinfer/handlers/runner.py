@@ -17,7 +17,7 @@ from aws_durable_execution_sdk_python.retries import RetryDecision
 
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings
-from asyncinfer.observability import logger, tracing
+from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.runner.batch_jobs import BatchJobSteps
 from asyncinfer.runner.long_task import LongTaskRunner
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
@@ -94,8 +94,9 @@ def invocation(context: DurableContext) -> int | None:
 
 
 def task_traceparent(tenant: str, task_id: str) -> str | None:
-    """The task's trace, which this invocation's span joins; without it (a read failing, a task purged) the
-    run goes on, its spans a trace of their own."""
+    """The task's trace, from its record, for an execution whose payload does not carry it (started by a
+    version before it did); without it (a read failing, a task purged) the run goes on, its spans a trace of
+    their own."""
     try:
         task = runtime().worker.store.get(tenant, task_id)
     except Exception:
@@ -112,7 +113,8 @@ def execution(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     logger.append_keys(correlation_id=task_id, tenant=tenant)
     attributes = {tracing.TASK_ID: task_id, tracing.TENANT: tenant, tracing.INVOCATION: invocation(context)}
     paused: SuspendExecution | None = None
-    with tracing.span("runner invocation", parent=task_traceparent(tenant, task_id), attributes=attributes) as span:
+    parent = event.get("traceparent") or task_traceparent(tenant, task_id)  # (started before payloads had it)
+    with tracing.span("runner invocation", parent=parent, attributes=attributes) as span:
         try:
             outcome = runtime().run(tenant, task_id, DurableSteps(context, tracing.traceparent(span)))
         except SuspendExecution as suspended:  # a pause or a retry's wait: the invocation ends well
@@ -129,7 +131,8 @@ def execution(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     return {"outcome": outcome}
 
 
-lambda_handler = tracing.flushed(execution)  # its spans exported before Lambda freezes the instance
+# Its spans exported and its metrics (a long task's Spend) published before Lambda freezes the instance.
+lambda_handler = metrics.log_metrics(tracing.flushed(execution))
 
 
 def run_batch_part(part: dict[str, Any], context: DurableContext) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from asyncinfer.blobs.base import turn_key
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.model import Progress, Usage, now_ms
 from asyncinfer.domain.requests import ChatRequest, McpServer
+from asyncinfer.observability import genai
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.runner.run import Run
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
@@ -118,7 +119,8 @@ class ChatSteps:
         deadline = min(deadline, task.finish_by or deadline)
         request = ChatRequest.model_validate(body)
         try:
-            text, finished = stream_turn(provider, worker.upstream_for(spec), request, log, deadline)
+            provider_name = genai.provider_name(worker.registry, spec)
+            text, finished = stream_turn(provider, worker.upstream_for(spec), request, log, deadline, provider_name)
         except DeadlinePassed:
             log.flush_pending()
             run.check_deadline()
@@ -170,7 +172,10 @@ class ChatSteps:
                 return await host.call(tool, arguments)
 
         try:
-            outcome = _run_tools(called)
+            with genai.tool_call(tool, call.get("id")) as span:
+                outcome = _run_tools(called)
+                if outcome.is_error:
+                    genai.tool_failed(span)
         except TimeoutError:
             log.flush_pending()
             run.check_deadline()

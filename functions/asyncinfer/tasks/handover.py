@@ -79,7 +79,7 @@ def dispatch(store: TaskStore, executions: Executions | None, slots: LongSlots |
     if slots is not None and not task.execution_arn and (task.status == TaskStatus.CREATED or task.handed_over_at):
         slots.acquire(task)  # not yet started: a slot first (WaitForSlot when none is free)
     try:
-        arn = executions.start(task.tenant, task.id)
+        arn = executions.start(task.tenant, task.id, task.traceparent)
     except Exception as exc:
         log.warning("could not start the runner for task %s", task.id, exc_info=True)
         raise RetryLater(f"The long-task runner could not be started: {type(exc).__name__}") from exc
