@@ -30,17 +30,18 @@ def handler_modules() -> dict[str, str]:
     return modules
 
 
-def import_seconds(module: str) -> float:
-    """Cumulative import time of `module` in a fresh interpreter, as -X importtime reports it."""
+def _importtime(code: str) -> list[str]:
+    """What `python -X importtime -c CODE` reports, in a fresh interpreter with the package on its path."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "PYTHONDONTWRITEBYTECODE": "0"}
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    for line in reversed(done.stderr.splitlines()):
+    return done.stderr.splitlines()
+
+
+def import_seconds(module: str) -> float:
+    """Cumulative import time of `module` in a fresh interpreter, as -X importtime reports it."""
+    for line in reversed(_importtime(f"import {module}")):
         found = _LINE.match(line)
         if found and found.group(2) == module:
             return int(found.group(1)) / 1e6
@@ -49,15 +50,7 @@ def import_seconds(module: str) -> float:
 
 def import_after_seconds(module: str, first: str) -> float:
     """What importing `module` adds once `first` is imported: the imports that start after `first`'s ends."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "PYTHONDONTWRITEBYTECODE": "0"}
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {first}; import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = [found.groups() for line in done.stderr.splitlines() if (found := _TOP.match(line))]
+    lines = [found.groups() for line in _importtime(f"import {first}; import {module}") if (found := _TOP.match(line))]
     ends = max(i for i, (_, name) in enumerate(lines) if name == first)
     return sum(int(cumulative) for cumulative, _ in lines[ends + 1 :]) / 1e6
 
