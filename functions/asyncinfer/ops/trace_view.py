@@ -109,9 +109,7 @@ def waterfall(spans: list[dict[str, Any]]) -> list[str]:
         )
         hop = "  " * depth[span["span_id"]] + span["name"]
         error = "  ERROR" if span.get("status") == "ERROR" else ""
-        lines.append(
-            f"{offset:>8.1f}ms  {took:>8.1f}ms  {hop}{_where(span)}  {shown}{links}{error}".rstrip()
-        )
+        lines.append(f"{offset:>8.1f}ms  {took:>8.1f}ms  {hop}{_where(span)}  {shown}{links}{error}".rstrip())
     return lines
 
 
