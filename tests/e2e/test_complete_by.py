@@ -35,6 +35,9 @@ def stack(tmp_path_factory):
         ASYNCINFER_DEMO_BATCH_SECONDS="30",
         ASYNCINFER_DEMO_CHAT_SECONDS="1",
         ASYNCINFER_DEFAULT_LANE_SLOTS="20",
+        # Deltas stored twice a second, not ten times (the e2e default): twenty streams' flushes would take the one
+        # emulator process's every turn on a slow machine, and the items' ends with them.
+        ASYNCINFER_FLUSH_SECONDS="0.5",
     )
     try:
         yield running
