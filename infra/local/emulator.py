@@ -19,6 +19,7 @@ from infra.local.fair_queues import fair_receives
 from infra.local.resources import CREDENTIALS, REGION, Resources, provision
 from infra.local.workarounds import (
     cheap_sqs_retention_check,
+    cheap_sqs_sends,
     counts_by_walking,
     moto_modules_listed_once,
     plain_json_answers,
@@ -31,6 +32,7 @@ plain_json_answers()
 counts_by_walking()
 transactions_in_place()
 cheap_sqs_retention_check()
+cheap_sqs_sends()
 fair_receives()
 moto_modules_listed_once()
 

@@ -99,3 +99,19 @@ def test_the_emulator_process_serves_fair_queues():
         assert receive(sqs, url, 1) == ["quiet-0"]
     finally:
         emulator.stop()
+
+
+def test_sends_keep_counts_and_content_based_deduplication_without_walking_the_queue(sqs):
+    """A send no longer builds every attribute of its queue (each count walks every message): the counts and a
+    FIFO queue's content-based deduplication are still what they were."""
+    plain = sqs.create_queue(QueueName="counted")["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=plain, MessageBody=str(i))
+    assert (
+        sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessages"]
+        == "3"
+    )
+    fifo = sqs.create_queue(QueueName="d.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo["QueueUrl"], MessageBody="same", MessageGroupId="g")
+    assert receive(sqs, fifo["QueueUrl"]) == ["same"]
