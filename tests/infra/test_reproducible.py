@@ -5,6 +5,7 @@ relative paths and file contents), and nothing in it names the machine that buil
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import sys
 from pathlib import Path
@@ -58,6 +59,6 @@ def test_the_bundle_installs_exactly_the_locks_pins(tmp_path):
     build_bundle(tmp_path, "arm64")
     installed = {}
     for metadata in tmp_path.glob("*.dist-info/METADATA"):
-        fields = dict(line.split(": ", 1) for line in metadata.read_text().splitlines()[:3] if ": " in line)
+        fields = email.parser.HeaderParser().parsestr(metadata.read_text())
         installed[canonicalize_name(fields["Name"])] = fields["Version"]
     assert installed == {pin.name: pin.version for pin in pins}
