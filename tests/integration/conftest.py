@@ -195,3 +195,41 @@ def aws(monkeypatch):
 
 
 REFERENCE_BODY = json.loads(load_event("api_async_submit")["body"])
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    """A scripted OpenAI-compatible model on loopback (tests.support.openai_server)."""
+    from tests.support.openai_server import OpenAIServer
+
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tools():
+    """A real MCP server (the official SDK's) on loopback."""
+    from tests.support.mcp_server import RunningMcpServer
+
+    with RunningMcpServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def exported_spans():
+    """The process's spans, kept in memory from this module's first use on."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from asyncinfer.observability import exporting
+
+    exporter = InMemorySpanExporter()
+    exporting.add(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # the processor stays on the process's provider: it keeps nothing more
+
+
+@pytest.fixture
+def spans(exported_spans):
+    exported_spans.clear()
+    return exported_spans

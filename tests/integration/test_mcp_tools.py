@@ -21,22 +21,9 @@ from infra.local.functions import LocalFunctions
 from tests.support.hostile_mcp import HostileMcpServer
 from tests.support.mcp_server import RunningMcpServer, free_url
 from tests.support.models_file import serve_models
-from tests.support.openai_server import OpenAIServer
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    with OpenAIServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def tools():
-    with RunningMcpServer() as running:
-        yield running
 
 
 @pytest.fixture

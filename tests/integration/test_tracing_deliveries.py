@@ -9,15 +9,13 @@ from types import SimpleNamespace as Op
 
 import pytest
 from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType, StepDetails
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.records import DeliveryStatus
 from asyncinfer.handlers import webhook_sender
 from asyncinfer.handlers.runner import invocation
-from asyncinfer.observability import exporting, tracing
+from asyncinfer.observability import tracing
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.surfaces import openai_batches
 from asyncinfer.surfaces.async_api import internal_id
@@ -29,19 +27,6 @@ from tests.support.durable import RUNNER_ARN, DurableRuntime
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def exported():
-    exporter = InMemorySpanExporter()
-    exporting.add(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(exported):
-    exported.clear()
-    return exported
 
 
 def in_trace(spans, traceparent: str | None) -> list:

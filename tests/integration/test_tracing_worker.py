@@ -7,17 +7,14 @@ import json
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from asyncinfer.domain.ids import parse_any
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.handlers import shared, worker
-from asyncinfer.observability import exporting, tracing
+from asyncinfer.observability import tracing
 from asyncinfer.observability.tracing import GEN_AI
-from tests.support.mcp_server import RunningMcpServer
 from tests.support.models_file import serve_models
-from tests.support.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.integration
 
@@ -25,26 +22,6 @@ PROMPT = "Quokka-7731: add 2 and 3, and the weather?"
 ANSWER = "Tool results: 5 | Paris: 18 C and sunny"
 # What no span may hold: the prompt, the answer, a tool's arguments and its results.
 SECRETS = (PROMPT, "Quokka", ANSWER, "Tool results", "Paris", "18 C and sunny", '"a": 2', "Let me use the tools.")
-
-
-@pytest.fixture(scope="module")
-def spans():
-    exporter = InMemorySpanExporter()
-    exporting.add(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()  # the processor stays on the process's provider: it keeps nothing more
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    with OpenAIServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def tools():
-    with RunningMcpServer() as running:
-        yield running
 
 
 @pytest.fixture
