@@ -301,6 +301,7 @@ def deployment_target(project: Path):
         secret_arns=tuple(sorted(set(config.provider_secret_arns) | set(registry.secret_arns()))),
         long_tasks=config.long_tasks,
         runner_reserved_concurrency=config.runner_reserved_concurrency,
+        tracing=config.tracing.enabled,
     )
 
 

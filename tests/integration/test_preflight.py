@@ -292,6 +292,7 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
                 ("get_foundation_model", ACTIVE, {"modelIdentifier": NOVA}),
             ],
         ),
+        "xray": stubbed("xray", [("get_trace_segment_destination", {"Destination": "XRay", "Status": "ACTIVE"}, {})]),
     }
     monkeypatch.setattr(
         boto3.session.Session,
@@ -311,6 +312,8 @@ def test_the_cli_checks_what_cdk_json_and_its_registry_will_deploy(account, tmp_
     )
     assert "✗ secret oa-AbCdEf:" in out and "✗ CDK bootstrap" in out
     assert "asyncinfer-team does not exist yet" in out
+    # cdk.json traces by default, and this account keeps no spans yet.
+    assert "! tracing (Transaction Search): off: segments go to XRay" in out
 
 
 def test_make_preflight_and_make_smoke_run_the_cli():
@@ -333,3 +336,26 @@ def test_a_region_without_durable_functions_is_told_to_turn_long_tasks_off(accou
     assert '"long_tasks": false' in check.fix
     off = by_name(Preflight(clients_with(**{"lambda": lambda_answers()}), REGION, Target(long_tasks=False), HOST).run())
     assert off["long tasks (durable functions)"].result == Result.OK
+
+
+@pytest.mark.parametrize(
+    ("answer", "result", "detail"),
+    [
+        ({"Destination": "XRay", "Status": "ACTIVE"}, Result.WARN, "off: segments go to XRay"),
+        ({"Destination": "CloudWatchLogs", "Status": "PENDING"}, Result.WARN, "being turned on (PENDING)"),
+        ({"Destination": "CloudWatchLogs", "Status": "ACTIVE"}, Result.OK, "on: spans land in the log group aws/spans"),
+        ("AccessDeniedException", Result.WARN, "the trace destination cannot be read here (AccessDeniedException)"),
+    ],
+)
+def test_tracing_asks_whether_the_account_keeps_spans(account, answer, result, detail):
+    xray = stubbed("xray", [("get_trace_segment_destination", answer, {})])
+    checks = Preflight(
+        clients_with(xray=xray, **{"lambda": lambda_answers()}), REGION, Target(tracing=True, demand=DEMAND), HOST
+    ).run()
+    check = by_name(checks)["tracing (Transaction Search)"]
+    assert (check.result, check.detail.startswith(detail)) == (result, True), check
+    if result == Result.WARN and "PENDING" not in detail:
+        assert "update-trace-segment-destination --destination CloudWatchLogs" in check.fix
+    assert "tracing (Transaction Search)" not in by_name(
+        Preflight(clients_with(**{"lambda": lambda_answers()}), REGION, Target(demand=DEMAND), HOST).run()
+    )

@@ -40,6 +40,8 @@ class Preflight:
         yield account.existing_stack(ctx)
         yield account.api_gateway_logging_role(ctx)
         yield account.web_adapter_layer(ctx)
+        if ctx.target.tracing:
+            yield account.trace_destination(ctx)
         yield capacity.concurrency(ctx)
         yield capacity.runner_concurrency(ctx)
         yield capacity.long_tasks(ctx)

@@ -134,3 +134,25 @@ def secret(ctx: Context, arn: str) -> Check:
             "create it (aws secretsmanager create-secret ...) or fix the ARN in cdk.json or the registry",
         )
     return Check(f"secret {arn.rpartition(':')[2]}", Result.OK, "present")
+
+
+def trace_destination(ctx: Context) -> Check:
+    """X-Ray's OTLP endpoint keeps spans only where Transaction Search is on, that is where the account's trace
+    segments go to CloudWatch Logs (GetTraceSegmentDestination); the stack leaves that account-wide setting to
+    its owner (docs/operate/tracing.md)."""
+    name = "tracing (Transaction Search)"
+    fix = (
+        "enable Transaction Search once in this account and region (CloudWatch console, Application Signals, "
+        "Transaction Search; or aws xray update-trace-segment-destination --destination CloudWatchLogs), or set "
+        "tracing.enabled to false in cdk.json"
+    )
+    try:
+        answer = ctx.clients("xray").get_trace_segment_destination()
+    except ClientError as exc:
+        return Check(name, Result.WARN, f"the trace destination cannot be read here ({error_code(exc)})", fix)
+    destination, status = answer.get("Destination"), answer.get("Status")
+    if destination != "CloudWatchLogs":
+        return Check(name, Result.WARN, f"off: segments go to {destination}, so the functions' spans are refused", fix)
+    if status != "ACTIVE":
+        return Check(name, Result.WARN, f"being turned on ({status}): spans are kept once it is ACTIVE", "")
+    return Check(name, Result.OK, "on: spans land in the log group aws/spans")
