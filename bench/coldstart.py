@@ -15,7 +15,7 @@ from bench.common import SMOKE, Row, median
 from infra.wheels import build_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_RATIO = 1.6
+TARGET_RATIO = 2.0  # issue 36's figure
 RUNS = 5
 _LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)\s*$")
 # What a function imports with its first span on AWS (asyncinfer.observability.exporting._otlp): protobuf,
@@ -78,6 +78,8 @@ def run() -> Row:
     exporter = median([import_after_seconds(EXPORTER, modules[worst]) for _ in range(runs)]) / base
     details = [f"import boto3: {base * 1000:.0f} ms (median of {runs})"]
     details.append(", ".join(f"{name} {ratio:.2f}x" for name, ratio in sorted(ratios.items())))
+    missed = sorted(name for name, ratio in ratios.items() if ratio > TARGET_RATIO)
+    details.append(f"over {TARGET_RATIO}x: " + (", ".join(missed) if missed else "none"))
     details.append(
         f"tracing on AWS (the OTLP exporter, imported with the first span): +{exporter:.2f}x import boto3 after"
         f" {worst}, {ratios[worst] + exporter:.2f}x in all"
@@ -88,8 +90,8 @@ def run() -> Row:
     )
     return Row(
         "b. cold start (imports)",
-        f"worst {worst} {ratios[worst]:.2f}x import boto3",
+        f"worst {worst} {ratios[worst]:.2f}x import boto3; {len(ratios) - len(missed)} of {len(ratios)} within",
         f"every handler <= {TARGET_RATIO}x",
-        ratios[worst] <= TARGET_RATIO,
+        not missed,
         details,
     )

@@ -209,14 +209,15 @@ def _variables(cls: Any, name: str, field: Any) -> list[str]:
 
 
 def settings_models() -> list[type]:
-    from pydantic_settings import BaseSettings
-
     from asyncinfer import config
 
     models = [
         cls
         for cls in vars(config).values()
-        if inspect.isclass(cls) and issubclass(cls, BaseSettings) and cls.__module__ == config.__name__
+        if inspect.isclass(cls)
+        and issubclass(cls, config.EnvSettings)
+        and cls is not config.EnvSettings
+        and cls.__module__ == config.__name__
     ]
     return sorted(models, key=lambda cls: inspect.getsourcelines(cls)[1])
 

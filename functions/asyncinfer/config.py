@@ -6,19 +6,67 @@ writing to a table that happens to share a default name.
 
 from __future__ import annotations
 
+import json
+import os
+import types
 from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt
 
 from asyncinfer.domain.limits import MAX_STREAM_SECONDS
 from asyncinfer.domain.ssrf import Outbound, OutboundPolicy
 
+ENV_PREFIX = "ASYNCINFER_"
 
-class DocsSettings(BaseSettings):
+
+def _json_valued(annotation: Any) -> bool:
+    """A list, dict, set or model (or a union with one) is given as JSON in its variable, as pydantic-settings
+    reads it; anything else is given as its text."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _json_valued(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_json_valued(arg) for arg in get_args(annotation))
+    kind = origin or annotation
+    return kind in (list, dict, set, frozenset, tuple) or (isinstance(kind, type) and issubclass(kind, BaseModel))
+
+
+def _environment(cls: type[EnvSettings]) -> dict[str, Any]:
+    """The values `cls` reads from this process's environment: variable names are matched case-insensitively,
+    `ASYNCINFER_<FIELD>` unless the field names its own variables (validation_alias)."""
+    found = {name.lower(): value for name, value in os.environ.items()}
+    values: dict[str, Any] = {}
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if isinstance(alias, str) else []
+        for variable in [str(choice) for choice in choices] or [ENV_PREFIX + name]:
+            raw = found.get(variable.lower())
+            if raw is None:
+                continue
+            try:
+                values[name] = json.loads(raw) if _json_valued(field.annotation) else raw
+            except ValueError as exc:
+                raise ValueError(f"{variable.upper()} is not JSON: {exc}") from None
+            break
+    return values
+
+
+class EnvSettings(BaseModel):
+    """A settings model read from the environment (arguments win), as pydantic-settings' BaseSettings reads it:
+    its ~70 ms of imports are every function's cold start, for the one source the functions use."""
+
+    # env_prefix: what the docs list as each field's variable (docs/hooks/generated.py).
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, defer_build=True, validate_default=True, populate_by_name=True
+    ) | {"env_prefix": ENV_PREFIX}
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_environment(type(self)), **values})
+
+
+class DocsSettings(EnvSettings):
     """The docs function reads nothing but its own package, and where its spans go, as every function does."""
-
-    model_config = SettingsConfigDict(env_prefix="ASYNCINFER_", extra="ignore", frozen=True)
 
     # Where spans go: X-Ray's OTLP traces endpoint (set on AWS from cdk.json's `tracing`); unset, nowhere.
     # Read by asyncinfer.observability.exporting; named here so a deployed environment is checked at cold start.
@@ -152,8 +200,24 @@ class WorkerSettings(
     retry_max_seconds: float = Field(default=300, gt=0, le=43200)
     inline_result_bytes: int = Field(default=16 * 1024, ge=0, le=256 * 1024)
     deadline_margin_seconds: float = Field(default=10, ge=0)
-    # Tasks of one SQS batch run side by side in this many threads.
-    concurrency: int = Field(default=10, ge=1, le=100)
+    # Tasks one invocation runs at once, each in a thread (its slots): the event's messages, then those it
+    # receives from the same queue itself as slots free (docs/architecture.md, the worker). A queue named in
+    # worker_queue_slots (by its ARN, as the event names it) has a number of its own.
+    worker_slots: int = Field(default=10, ge=1, le=256)
+    worker_queue_slots: dict[str, PositiveInt] = Field(default_factory=dict)
+    # The threads of the process's pool (locally one process serves several invocations at once), and so the
+    # most slots of an invocation too; unset, the most slots any queue has.
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
+    # An invocation receives more messages itself only while more than the refill horizon is left of it
+    # (unset: half of what it had at its start), long-polling at most refill_wait_seconds while tasks run,
+    # and while its process holds less than refill_memory_share of the function's memory.
+    worker_refill: bool = True
+    refill_horizon_seconds: float | None = Field(default=None, ge=0)
+    refill_wait_seconds: int = Field(default=1, ge=0, le=20)
+    refill_memory_share: float = Field(default=0.8, gt=0, le=1)
+    # With less than this left, nothing more starts: a message not started is handed back (unset: the
+    # deadline margin, below which a task would start with no time to run).
+    drain_margin_seconds: float | None = Field(default=None, ge=0)
     # Long tasks (models that run on the durable runner) of one tenant running at once, its batches' items
     # included (0: no cap). One more waits, not failed: its message comes back after about
     # long_task_wait_seconds (SQS delays a message 900 s at most) and it starts once a slot is free.
@@ -174,6 +238,13 @@ class WorkerSettings(
     # Dev: an OpenAI-compatible server (Ollama, vLLM, ...) for the local chat models, and its model.
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     openai_model: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_MODEL"))
+
+    def slots_for(self, queue_arn: str) -> int:
+        slots = self.worker_queue_slots.get(queue_arn, self.worker_slots)
+        return min(slots, self.concurrency) if self.concurrency else slots
+
+    def threads(self) -> int:
+        return self.concurrency or max([self.worker_slots, *self.worker_queue_slots.values()])
 
 
 class RunnerSettings(WorkerSettings, LaneSettings):

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from asyncinfer import wiring
-from asyncinfer.config import WorkerSettings
+from asyncinfer.config import BatchSettings, WorkerSettings
 from asyncinfer.domain.batch_parts import execution_name
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.domain.records import BatchStatus
 from asyncinfer.queue.base import BatchJob
+from asyncinfer.queue.sqs import SqsQueue
 from asyncinfer.store.dynamodb_records import DynamoBatchStore
 from asyncinfer.tasks.provider_parts import ON_DEMAND, PROVIDER_BATCH, hand_back
 from infra.local.batch_jobs import DemoBatchJobs
@@ -84,7 +85,7 @@ def test_a_run_again_starts_no_second_job_and_queues_no_part_item(stand_in):
     assert status == 200, batch
     batch_id = batch["id"].removeprefix("batch_").replace("-", "")
     aws.run_queue("batch")
-    wiring.batches(wiring.BatchSettings()).run(BatchJob(tenant="acme", batch_id=batch_id))  # a crash's re-run
+    wiring.batches(BatchSettings()).run(BatchJob(tenant="acme", batch_id=batch_id))  # a crash's re-run
     assert aws.queue_depth(aws.resources.batch_items_queue_url) == 0
     assert durable.wait(started(durable, batch_id), timeout=60)["Status"] == "SUCCEEDED"
     assert (jobs.created, jobs.openai.created) == (0, 1), "one OpenAI batch"
@@ -109,7 +110,7 @@ def test_absent_items_are_queued_on_demand_in_the_window_and_expire_after_it(sta
     batch_id = batch["id"].removeprefix("batch_").replace("-", "")
     before = aws.queue_depth(aws.resources.batch_items_queue_url)
     worker_store = wiring.worker(WorkerSettings()).store
-    queue = wiring.SqsQueue(wiring.client("sqs"), aws.resources.batch_items_queue_url)
+    queue = SqsQueue(wiring.client("sqs"), aws.resources.batch_items_queue_url)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("ASYNCINFER_RUNNER_FUNCTION_ARN")  # its items made, no part started: the handing back alone
         aws.run_queue("batch")
@@ -185,7 +186,7 @@ def test_a_handed_back_item_holds_its_on_demand_price_and_fails_when_that_does_n
     assert status == 200, batch
     batch_id = batch["id"].removeprefix("batch_").replace("-", "")
     worker = wiring.worker(WorkerSettings())
-    queue = wiring.SqsQueue(wiring.client("sqs"), aws.resources.batch_items_queue_url)
+    queue = SqsQueue(wiring.client("sqs"), aws.resources.batch_items_queue_url)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("ASYNCINFER_RUNNER_FUNCTION_ARN")  # its items made, no part started: the handing back alone
         aws.run_queue("batch")

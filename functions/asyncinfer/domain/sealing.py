@@ -17,11 +17,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from copy import deepcopy
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# cryptography is imported by the first key made or opened: most functions import this module and never seal.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "sealed:v1:"
 _NONCE_BYTES = 12
@@ -88,6 +89,8 @@ class Sealer:
         aad = _aad(context)
         if found := self._fresh(self._sealing, aad):
             return found[1], found[2]
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         key, wrapped = self.keys.generate(context)
         entry = (self.clock(), AESGCM(key), _b64(wrapped))
         with self._lock:
@@ -98,6 +101,8 @@ class Sealer:
         cache_key = wrapped + "|" + _aad(context).decode()
         if found := self._fresh(self._opening, cache_key):
             return found[1]
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         aes = AESGCM(self.keys.unwrap(_unb64(wrapped), context))
         with self._lock:
             self._remember(self._opening, cache_key, (self.clock(), aes))
@@ -118,6 +123,8 @@ class Sealer:
     def open(self, values: Sequence[str], context: Mapping[str, str]) -> list[str]:
         """The plaintexts. A value that is not sealed (stored before sealing existed) is returned as it is:
         every value a client sends is sealed before it is stored."""
+        from cryptography.exceptions import InvalidTag
+
         aad = _aad(context)
         opened = []
         for value in values:

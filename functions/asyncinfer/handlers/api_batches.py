@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.handlers.shared import entry_point
@@ -16,8 +18,10 @@ from asyncinfer.surfaces import (
 )
 from asyncinfer.surfaces.edge import build_app
 from asyncinfer.tasks.batch_partial import PartialResults
-from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.service import read_result
+
+if TYPE_CHECKING:
+    from asyncinfer.tasks.batches import Batches
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asyncinfer.config import DocsSettings
-from asyncinfer.handlers.shared import entry_point
+from asyncinfer.handlers.entry import entry_point
 from asyncinfer.surfaces import docs
 from asyncinfer.surfaces.edge import build_app
 

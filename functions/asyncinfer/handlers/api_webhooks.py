@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from asyncinfer import wiring
 from asyncinfer.config import WebhookApiSettings
 from asyncinfer.handlers.shared import entry_point
 from asyncinfer.surfaces import webhooks as webhooks_surface
 from asyncinfer.surfaces.edge import build_app
-from asyncinfer.tasks.webhooks import Webhooks
 from asyncinfer.wiring import deliveries
+
+if TYPE_CHECKING:
+    from asyncinfer.tasks.webhooks import Webhooks
 
 SETTINGS = WebhookApiSettings  # the infra tests check each deployed environment against it
 

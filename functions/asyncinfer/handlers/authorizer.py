@@ -4,16 +4,15 @@ Gateway's per-tenant throttling."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerResponse,
-)
+from typing import TYPE_CHECKING
 
 from asyncinfer import wiring
 from asyncinfer.config import AuthorizerSettings
 from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.store.base import TaskStore
 from asyncinfer.tasks.keys import authenticate, presented_key
+
+if TYPE_CHECKING:
+    from asyncinfer.store.base import TaskStore
 
 SETTINGS = AuthorizerSettings  # the infra tests check each deployed environment against it
 
@@ -27,6 +26,12 @@ def store() -> TaskStore:
 @metrics.log_metrics
 @tracing.flushed
 def lambda_handler(event: dict, context: object) -> dict:
+    # Imported by the first request: Powertools' data classes package loads every event source's class.
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerRequestEvent,
+        APIGatewayAuthorizerResponse,
+    )
+
     request = APIGatewayAuthorizerRequestEvent(event)
     record = authenticate(store(), presented_key(request.headers))
     if record is None:

@@ -4,21 +4,22 @@ POST /v1/batches would); the batch queue brings it jobs (make a batch's tasks, o
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import BatchSettings
 from asyncinfer.domain.batches import ScheduledInvocation
-from asyncinfer.handlers.event_source import process
+from asyncinfer.handlers.event_source import SQS, process
 from asyncinfer.observability import logger, metrics, tracing
 from asyncinfer.queue.base import BatchJob, parse_message
-from asyncinfer.surfaces import openai_batches as view
-from asyncinfer.tasks.batches import Batches
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from asyncinfer.tasks.batches import Batches
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 
@@ -46,6 +47,9 @@ def record_handler(record: SQSRecord) -> dict:
 
 def scheduled(event: dict[str, Any]) -> dict:
     """One scheduled invocation: the schedule's batch, submitted once per scheduled time."""
+    # The surface (and with it Powertools' resolver) only for this answer: the batch queue's jobs never need it.
+    from asyncinfer.surfaces import openai_batches as view
+
     invocation = ScheduledInvocation.model_validate(event)
     # Its span stands for the request a submitted batch has: the batch's trace, which its items link to.
     with tracing.span("scheduled batch", attributes={tracing.TENANT: invocation.tenant}) as span:
@@ -60,4 +64,4 @@ def scheduled(event: dict[str, Any]) -> dict:
 @metrics.log_metrics
 @tracing.flushed
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process(event, context, record_handler, EventType.SQS) if "Records" in event else scheduled(event)
+    return process(event, context, record_handler, SQS) if "Records" in event else scheduled(event)

@@ -5,32 +5,33 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    BatchProcessor,
-    EventType,
-    async_process_partial_response,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from asyncinfer.observability import logger, metrics, tracing
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def process(event: dict, context: LambdaContext, record_handler: Callable, event_type: EventType) -> dict:
+# Powertools' batch utility (~80 ms of imports: every event source's parser models) is imported by the first
+# event, so a function's import is only its entry point. Event types are named by EventType's values.
+SQS = "SQS"
+DYNAMODB_STREAMS = "DynamoDBStreams"
+
+
+def process(event: dict, context: LambdaContext, record_handler: Callable, event_type: str) -> dict:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     return process_partial_response(
         event=event,
         record_handler=record_handler,
         # All records failing is reported like any failure, not raised: the same retry, no Lambda error.
-        processor=BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False),
+        processor=BatchProcessor(event_type=EventType(event_type), raise_on_entire_batch_failure=False),
         context=context,
     )
 
 
 def partial_batch_entry_point(
-    record_handler: Callable[[Any], Any], event_type: EventType = EventType.SQS
+    record_handler: Callable[[Any], Any], event_type: str = SQS
 ) -> Callable[[dict, LambdaContext], dict]:
     """The entry point of a sync record handler, or of an async one, whose records then run side by side."""
 
@@ -40,10 +41,16 @@ def partial_batch_entry_point(
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         if not inspect.iscoroutinefunction(record_handler):
             return process(event, context, record_handler, event_type)
+        from aws_lambda_powertools.utilities.batch import (
+            AsyncBatchProcessor,
+            EventType,
+            async_process_partial_response,
+        )
+
         return async_process_partial_response(
             event=event,
             record_handler=record_handler,
-            processor=AsyncBatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False),
+            processor=AsyncBatchProcessor(event_type=EventType(event_type), raise_on_entire_batch_failure=False),
             context=context,
         )
 

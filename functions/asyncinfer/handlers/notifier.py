@@ -3,17 +3,21 @@ batch counts it. Failed records are retried (partial batch responses), then sent
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from asyncinfer import wiring
 from asyncinfer.config import NotifierSettings
-from asyncinfer.handlers.event_source import partial_batch_entry_point
+from asyncinfer.handlers.event_source import DYNAMODB_STREAMS, partial_batch_entry_point
 from asyncinfer.observability import logger, metrics
 from asyncinfer.store.dynamodb_stream import ended_task
-from asyncinfer.tasks.endings import Endings
 from asyncinfer.wiring import deliveries
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    from asyncinfer.tasks.endings import Endings
 
 SETTINGS = NotifierSettings  # the infra tests check each deployed environment against it
 
@@ -36,4 +40,4 @@ def record_handler(record: DynamoDBRecord) -> str:
     return task.status.value
 
 
-lambda_handler = partial_batch_entry_point(record_handler, EventType.DynamoDBStreams)
+lambda_handler = partial_batch_entry_point(record_handler, DYNAMODB_STREAMS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration, StepConfig
@@ -18,9 +18,11 @@ from aws_durable_execution_sdk_python.retries import RetryDecision
 from asyncinfer import wiring
 from asyncinfer.config import RunnerSettings
 from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.runner.batch_jobs import BatchJobSteps
-from asyncinfer.runner.long_task import LongTaskRunner
 from asyncinfer.runner.steps import RetryStep, StepGaveUp
+
+if TYPE_CHECKING:
+    from asyncinfer.runner.batch_jobs import BatchJobSteps
+    from asyncinfer.runner.long_task import LongTaskRunner
 
 SETTINGS = RunnerSettings  # the infra tests check each deployed environment against it
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,13 +24,15 @@ from asyncinfer import wiring
 from asyncinfer.config import StreamSettings
 from asyncinfer.domain.errors import DomainError, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.store.dynamodb import DynamoTaskStore
 from asyncinfer.surfaces import async_api, privategpt
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
 from asyncinfer.tasks.reads import status_event
 from asyncinfer.tasks.service import message_task
 from asyncinfer.tasks.standing import Standings, lane_standing
 from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
+
+if TYPE_CHECKING:
+    from asyncinfer.store.dynamodb import DynamoTaskStore
 
 SETTINGS = StreamSettings  # the infra tests check each deployed environment against it
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"

@@ -4,6 +4,7 @@ tasks past their deadlines. A second, more frequent schedule sends `{"deadlines"
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,7 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asyncinfer import wiring
 from asyncinfer.config import SweeperSettings
 from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.tasks.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from asyncinfer.tasks.sweeper import Sweeper
 
 SETTINGS = SweeperSettings  # the infra tests check each deployed environment against it
 

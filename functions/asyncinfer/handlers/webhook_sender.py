@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from asyncinfer import wiring
 from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE, WebhookSenderSettings
@@ -16,8 +16,13 @@ from asyncinfer.handlers.event_source import partial_batch_entry_point
 from asyncinfer.handlers.redelivery import back_off
 from asyncinfer.observability import logger, metrics
 from asyncinfer.queue.base import DeliveryMessage, parse_message
-from asyncinfer.tasks.webhook_sending import RetryDelivery, WebhookSender
+from asyncinfer.tasks.webhook_sending import RetryDelivery
 from asyncinfer.wiring import deliveries
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from asyncinfer.tasks.webhook_sending import WebhookSender
 
 SETTINGS = WebhookSenderSettings  # the infra tests check each deployed environment against it
 

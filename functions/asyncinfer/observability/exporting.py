@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+# The SDK is imported with the first span (or flush) a process makes: a function that makes none never loads it.
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 SERVICE = "asyncinfer"
 _lock = threading.Lock()
@@ -54,6 +54,11 @@ def flush(timeout_ms: int = 2000) -> None:
 
 
 def _make() -> TracerProvider:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
     rate = float(os.environ.get("ASYNCINFER_TRACE_SAMPLE_RATE") or 1)
     attributes = {"service.name": SERVICE}
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")

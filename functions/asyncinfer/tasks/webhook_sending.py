@@ -3,7 +3,6 @@ recorded on the delivery; a failed one is retried by the queue until the deliver
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import httpx2
 from opentelemetry.trace import Span, StatusCode
 
 from asyncinfer.domain.model import now_ms
@@ -24,7 +22,6 @@ from asyncinfer.observability import tracing
 from asyncinfer.queue.base import DeliveryMessage
 from asyncinfer.store.base import WebhookStore
 from asyncinfer.tasks.webhooks import sign_headers
-from asyncinfer.tools.guarded_http import GuardedTransport, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +53,18 @@ def http_post(target: Pinned, body: bytes, headers: dict[str, str], timeout: flo
     """One attempt, all of it (connecting, sending, the answer's status line) within `timeout`; the answer's
     body is never read. The connection goes to the address that was checked (TLS still verifies the host
     name); redirects are not followed, as a 3xx could point anywhere, past the check."""
+    import asyncio  # with httpx, by the first attempt: the dead-letter function never sends
+
     return asyncio.run(_post(target, body, headers, timeout))
 
 
 async def _post(target: Pinned, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    import asyncio
+
+    import httpx2
+
+    from asyncinfer.tools.guarded_http import GuardedTransport
+
     # Only the status counts: the answer's body is never read, whatever its declared length.
     transport = GuardedTransport({target.host: target.address}, max_response_bytes=sys.maxsize)
     try:
@@ -113,6 +118,8 @@ class WebhookSender:
     def _send(self, delivery: Delivery, span: Span) -> tuple[int | None, str | None, bool]:
         """One POST, under the attempt's span (its trace goes along in `traceparent`): the answer's status, the
         error if it failed, and whether that error is permanent. The span gets the status, never the URL."""
+        from asyncinfer.tools.guarded_http import system_resolver
+
         status_code: int | None = None
         try:
             url = self.sealer.open([delivery.url], webhook_context(delivery.tenant))[0]

@@ -9,37 +9,29 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from asyncinfer.blobs.s3 import S3BlobStore
-from asyncinfer.config import (
-    ApiSettings,
-    BatchSettings,
-    RunnerLinkSettings,
-    RunnerSettings,
-    SealingSettings,
-    SweeperSettings,
-    WorkerSettings,
-)
-from asyncinfer.domain.catalog import BedrockConfig, ModelSpec
-from asyncinfer.domain.sealing import Sealer
-from asyncinfer.domain.submission import SubmitLimits
-from asyncinfer.observability.spend import count_spend
-from asyncinfer.providers.registry import load_registry
-from asyncinfer.queue.lanes import Lanes
-from asyncinfer.queue.sqs import SqsQueue
-from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.tasks.budgets import Budgets
-from asyncinfer.tasks.service import TaskService
-from asyncinfer.vault.kms import KmsDataKeys
-
-# What only some functions use is imported by the factory that makes it: a function's cold start pays
-# for its own objects only (the authorizer never loads the worker, the MCP SDK or the webhook client).
+# Every import but boto3's is made by the factory that needs it: a function's cold start pays for its own
+# objects only (the authorizer never loads the task service, the worker, the MCP SDK or the webhook client).
 if TYPE_CHECKING:
+    from asyncinfer.config import (
+        ApiSettings,
+        BatchSettings,
+        RunnerLinkSettings,
+        RunnerSettings,
+        SealingSettings,
+        SweeperSettings,
+        WorkerSettings,
+    )
+    from asyncinfer.domain.catalog import BedrockConfig
+    from asyncinfer.domain.sealing import Sealer
     from asyncinfer.executions.base import Executions
     from asyncinfer.providers.factory import Providers
+    from asyncinfer.queue.lanes import Lanes
     from asyncinfer.runner.batch_jobs import BatchJobSteps
     from asyncinfer.runner.long_task import LongTaskRunner
+    from asyncinfer.store.dynamodb import DynamoTaskStore
     from asyncinfer.tasks.batches import Batches
     from asyncinfer.tasks.long_slots import LongSlots
+    from asyncinfer.tasks.service import TaskService
     from asyncinfer.tasks.sweeper import Sweeper
     from asyncinfer.tasks.worker import Worker
 
@@ -74,10 +66,16 @@ def client(service: str) -> Any:
 
 
 def sealer(settings: SealingSettings) -> Sealer:
+    from asyncinfer.domain.sealing import Sealer
+    from asyncinfer.vault.kms import KmsDataKeys
+
     return Sealer(KmsDataKeys(client("kms"), settings.sealing_key_id))
 
 
 def task_store(table_name: str) -> DynamoTaskStore:
+    from asyncinfer.observability.spend import count_spend
+    from asyncinfer.store.dynamodb import DynamoTaskStore
+
     store = DynamoTaskStore(client("dynamodb"), table_name)
     store.on_spend = count_spend
     return store
@@ -85,11 +83,16 @@ def task_store(table_name: str) -> DynamoTaskStore:
 
 def task_queue(default_url: str, lane_urls: dict[str, str]) -> Lanes:
     """The tasks queue, and the priority and flex classes' queues where the deployment has them."""
+    from asyncinfer.queue.lanes import Lanes
+    from asyncinfer.queue.sqs import SqsQueue
+
     sqs = client("sqs")
     return Lanes(SqsQueue(sqs, default_url), {lane: SqsQueue(sqs, url) for lane, url in lane_urls.items()})
 
 
 def sweeper(settings: SweeperSettings) -> Sweeper:
+    from asyncinfer.providers.registry import load_registry
+    from asyncinfer.queue.sqs import SqsQueue
     from asyncinfer.surfaces import async_api
     from asyncinfer.tasks.sweeper import Pace, Sweeper
     from asyncinfer.wiring.deliveries import announcer
@@ -107,6 +110,12 @@ def sweeper(settings: SweeperSettings) -> Sweeper:
 
 
 def task_service(settings: ApiSettings) -> TaskService:
+    from asyncinfer.blobs.s3 import S3BlobStore
+    from asyncinfer.domain.submission import SubmitLimits
+    from asyncinfer.providers.registry import load_registry
+    from asyncinfer.tasks.budgets import Budgets
+    from asyncinfer.tasks.service import TaskService
+
     store, registry = task_store(settings.table_name), load_registry(settings.models_file)
     return TaskService(
         store=store,
@@ -159,8 +168,10 @@ def mcp_tool_host(servers: list, settings: WorkerSettings) -> Any:
 
 
 def providers(settings: WorkerSettings) -> Providers:
+    from asyncinfer.blobs.s3 import S3BlobStore
     from asyncinfer.providers.demo.research import Pace
     from asyncinfer.providers.factory import LocalOptions, Providers
+    from asyncinfer.providers.registry import load_registry
 
     def demo_video_jobs() -> Any:
         # The demo video model's jobs: Bedrock's calls, to the offline job service of `make dev`.
@@ -185,6 +196,7 @@ def providers(settings: WorkerSettings) -> Providers:
 
 
 def worker(settings: WorkerSettings, models: Providers | None = None) -> Worker:
+    from asyncinfer.blobs.s3 import S3BlobStore
     from asyncinfer.tasks.outcomes import WorkerConfig
     from asyncinfer.tasks.worker import Worker
 
@@ -226,7 +238,7 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
     from asyncinfer.runner.long_task import LongTaskRunner
     from asyncinfer.runner.steps import RunnerConfig
 
-    def tools_for(spec: ModelSpec, servers: list) -> Any:
+    def tools_for(spec: Any, servers: list) -> Any:
         if spec.tools == "demo-research":
             from asyncinfer.tools.demo_research import DemoResearchTools
 
@@ -247,6 +259,8 @@ def runner(settings: RunnerSettings) -> LongTaskRunner:
 def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
     """The runner's orchestration of a batch part sent up as one provider batch job."""
     from asyncinfer.providers.batch_factory import BatchClients, batch_jobs
+    from asyncinfer.queue.lanes import Lanes
+    from asyncinfer.queue.sqs import SqsQueue
     from asyncinfer.runner.batch_watch import PartQueues, part_steps
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.surfaces.openai_batches import public_id
@@ -265,6 +279,7 @@ def batch_part_runner(settings: RunnerSettings) -> BatchJobSteps:
 
 def batches(settings: BatchSettings) -> Batches:
     from asyncinfer.blobs.s3 import object_reader
+    from asyncinfer.queue.sqs import SqsQueue
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.surfaces.openai_batches import public_id
     from asyncinfer.tasks.batch_input import BatchLimits

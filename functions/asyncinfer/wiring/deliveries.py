@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from asyncinfer.blobs.s3 import S3BlobStore
-from asyncinfer.config import NotifierSettings, WebhookApiSettings, WebhookSenderSettings
-from asyncinfer.queue.sqs import SqsQueue
-from asyncinfer.tasks.service import read_result
 from asyncinfer.wiring import client, sealer
 
 if TYPE_CHECKING:
+    from asyncinfer.config import NotifierSettings, WebhookApiSettings, WebhookSenderSettings
     from asyncinfer.store.dynamodb_records import DynamoWebhookStore
     from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.webhook_sending import WebhookSender
@@ -33,6 +30,7 @@ def webhook_store(table_name: str) -> DynamoWebhookStore:
 
 
 def webhooks(settings: WebhookApiSettings) -> Webhooks:
+    from asyncinfer.queue.sqs import SqsQueue
     from asyncinfer.tasks.webhooks import Webhooks
 
     return Webhooks(
@@ -44,12 +42,14 @@ def webhooks(settings: WebhookApiSettings) -> Webhooks:
 
 
 def endings(settings: NotifierSettings) -> Endings:
+    from asyncinfer.blobs.s3 import S3BlobStore
     from asyncinfer.store.dynamodb_records import DynamoBatchStore
     from asyncinfer.surfaces import openai_batches
     from asyncinfer.surfaces import webhooks as webhook_surface
     from asyncinfer.tasks.batch_tracker import BatchTracker
     from asyncinfer.tasks.endings import Endings
     from asyncinfer.tasks.payloads import Payloads
+    from asyncinfer.tasks.service import read_result
 
     blobs = S3BlobStore(client("s3"), settings.bucket_name)
     hooks = webhooks(settings)
@@ -82,6 +82,7 @@ def webhook_sender(settings: WebhookSenderSettings) -> WebhookSender:
 
 def announcer(settings: Announcing) -> Webhooks | None:
     """The webhooks a function announces its events through; None where it has no webhook queue."""
+    from asyncinfer.queue.sqs import SqsQueue
     from asyncinfer.tasks.webhooks import Webhooks
 
     if not settings.webhook_queue_url:
