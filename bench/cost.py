@@ -5,7 +5,6 @@ priced with bench/prices.py; beside it the floor the design needs and a Step Fun
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter, defaultdict
 from contextlib import ExitStack
@@ -17,17 +16,18 @@ from starlette.testclient import TestClient
 
 from asyncinfer.observability import logger
 from asyncinfer.store.dynamodb import DynamoTaskStore
-from asyncinfer.store.schema import INFLIGHT_ATTRIBUTE
+from asyncinfer.store.schema import EVENT_PREFIX, TASK_PREFIX
 from asyncinfer.tasks.keys import create_key
 from bench.common import SMOKE, CallLog, Row, TaggedFunctions, phase
-from bench.prices import PRICES, PRICES_DATED, READ_UNIT_BYTES, WRITE_UNIT_BYTES
+from bench.ddb_billing import Billing, write_units
+from bench.prices import PRICES, PRICES_DATED
 from infra.config import InfraConfig
 from infra.local.devserver import build_app
 from infra.local.emulator import provision
 from infra.local.poller import Poller
 
 TARGET_PER_MILLION = 12.0
-TARGET_FLOOR_RATIO = 1.3
+TARGET_FLOOR_RATIO = 1.15
 PHASES = ("submit", "process", "poll", "list")
 BODY = {"model": "demo-chat", "messages": [{"role": "user", "content": "What does a task cost?"}]}
 # Lambda memory as deployed (infra/components): API functions and authorizer 512 MB, worker 1024 MB.
@@ -48,64 +48,10 @@ ENV = {
 }
 
 
-def attribute_bytes(name: str, value: dict[str, Any]) -> int:
-    ((kind, raw),) = value.items()
-    if kind == "S":
-        size = len(raw.encode())
-    elif kind == "N":
-        size = len(str(raw)) // 2 + 1
-    elif kind == "B":
-        size = len(raw)
-    elif kind in ("BOOL", "NULL"):
-        size = 1
-    elif kind == "L":
-        size = 3 + sum(attribute_bytes("", v) + 1 for v in raw)
-    elif kind == "M":
-        size = 3 + sum(attribute_bytes(k, v) + 1 for k, v in raw.items())
-    else:  # SS, NS, BS
-        size = sum(len(str(v)) for v in raw)
-    return len(name.encode()) + size
-
-
-def item_bytes(item: dict[str, Any] | None) -> int:
-    return sum(attribute_bytes(k, v) for k, v in (item or {}).items())
-
-
-def write_units(item: dict[str, Any] | None) -> int:
-    return max(1, math.ceil(item_bytes(item) / WRITE_UNIT_BYTES))
-
-
-def read_units(total_bytes: int, consistent: bool) -> float:
-    units = max(1, math.ceil(total_bytes / READ_UNIT_BYTES))
-    return units if consistent else units / 2
-
-
-def dynamodb_units(operation: str, params: dict[str, Any], response: dict[str, Any]) -> tuple[float, float]:
-    """(write units, read units) of one call, by DynamoDB's on-demand billing rules."""
-    if operation == "GetItem":
-        return 0, read_units(item_bytes(response.get("Item")), bool(params.get("ConsistentRead")))
-    if operation in ("Query", "Scan"):
-        items = response.get("Items")
-        # Select=COUNT returns no items: what was read is Count keys-only index entries (~100 bytes).
-        size = sum(item_bytes(i) for i in items) if items is not None else 100 * response.get("Count", 0)
-        return 0, read_units(size, bool(params.get("ConsistentRead")))
-    if operation == "PutItem":
-        item = params["Item"]
-        return write_units(item) + (INFLIGHT_ATTRIBUTE in item), 0
-    if operation == "UpdateItem":
-        units = write_units(response.get("Attributes")) if response.get("Attributes") else 1
-        names = set((params.get("ExpressionAttributeNames") or {}).values())
-        return units + (INFLIGHT_ATTRIBUTE in names), 0
-    if operation == "DeleteItem":
-        return 1, 0
-    if operation == "TransactWriteItems":
-        units = 0
-        for action in params["TransactItems"]:
-            ((kind, body),) = action.items()
-            units += 2 * (write_units(body.get("Item")) if kind == "Put" else 1)
-            units += kind == "Put" and INFLIGHT_ATTRIBUTE in body.get("Item", {})
-        return units, 0
-    return 0, 0
+def billed(calls) -> list[tuple[Any, float, float, int]]:
+    """(call, write units, read units, index writes) of every DynamoDB call, in the order they were made."""
+    billing = Billing()
+    return [(call, *billing.units(call)) for call in calls if call.service == "dynamodb"]
 
 
 def price_calls(calls, tasks: int, invocations) -> dict[str, dict[str, float]]:
@@ -113,11 +59,12 @@ def price_calls(calls, tasks: int, invocations) -> dict[str, dict[str, float]]:
     by: dict[str, Counter[str]] = defaultdict(Counter)
     aws_seconds: Counter[tuple[str, str]] = Counter()
     local_seconds: Counter[tuple[str, str]] = Counter()
+    units = {id(call): (wru + index, rru) for call, wru, rru, index in billed(calls)}
     for call in calls:
         if call.phase not in PHASES:
             continue
         if call.service == "dynamodb":
-            wru, rru = dynamodb_units(call.operation, call.params, call.response)
+            wru, rru = units[id(call)]
             cost = wru * PRICES["dynamodb_write_request_unit"] + rru * PRICES["dynamodb_read_request_unit"]
         elif call.service == "sqs":
             if call.operation == "ReceiveMessage" and not call.response.get("Messages"):
@@ -137,8 +84,10 @@ def price_calls(calls, tasks: int, invocations) -> dict[str, dict[str, float]]:
         if function.startswith("api_"):
             by[phase_name]["apigateway"] += PRICES["apigateway_rest_request"]
     for (phase_name, function), elapsed in _function_seconds(invocations).items():
-        billed = max(0.0, elapsed - local_seconds[(phase_name, function)]) + aws_seconds[(phase_name, function)]
-        by[phase_name]["lambda"] += billed * MEMORY_GB.get(function, DEFAULT_MEMORY_GB) * PRICES["lambda_arm_gb_second"]
+        seconds = max(0.0, elapsed - local_seconds[(phase_name, function)]) + aws_seconds[(phase_name, function)]
+        by[phase_name]["lambda"] += (
+            seconds * MEMORY_GB.get(function, DEFAULT_MEMORY_GB) * PRICES["lambda_arm_gb_second"]
+        )
     return {p: {s: v / tasks * 1e6 for s, v in by[p].items()} for p in PHASES}
 
 
@@ -149,22 +98,34 @@ def _function_seconds(invocations) -> Counter[tuple[str, str]]:
     return seconds
 
 
-def floor_purpose(call) -> str | None:
-    """Which of the floor's DynamoDB requests a call is, or None for one beyond it."""
+def _task_key(key: dict[str, Any] | None) -> str | None:
+    sk = (key or {}).get("sk", {}).get("S", "")
+    return sk if sk.startswith(TASK_PREFIX) else None
+
+
+def floor_purpose(call, read: set[str]) -> str | None:
+    """Which of the floor's DynamoDB requests a call is, or None for one beyond it; `read` holds the tasks the
+    worker has read already (only its first read, before the claim, is the floor's)."""
     names = set((call.params.get("ExpressionAttributeNames") or {}).values())
     if call.function == "authorizer" or call.params.get("IndexName"):
         return None  # the authorizer (cached on AWS) and the in-flight count
     if call.phase == "submit" and call.operation == "PutItem":
         return "task written"
     if call.phase == "process":
-        if call.operation == "GetItem":
+        task = _task_key(call.params.get("Key"))
+        if call.operation == "GetItem" and task is not None and task not in read:
+            read.add(task)
             return "task read by the worker"
-        if call.operation == "PutItem":
+        if call.operation == "PutItem" and call.params["Item"]["sk"]["S"].startswith(EVENT_PREFIX):
             return "event-log batch"
         if call.operation == "UpdateItem" and "started_at" in names:
             return "claim"
         if call.operation == "UpdateItem" and "completed_at" in names:
             return "COMPLETED"
+        if call.operation == "TransactWriteItems":
+            ((update,),) = [a.values() for a in call.params["TransactItems"][:1]]
+            if "completed_at" in (update.get("ExpressionAttributeNames") or {}).values():
+                return "COMPLETED, charged"
     if call.phase == "poll" and call.operation == "GetItem":
         return "poll"
     if call.phase == "list" and call.operation == "Query":
@@ -172,25 +133,40 @@ def floor_purpose(call) -> str | None:
     return None
 
 
-def floor_per_million(calls, tasks: int, measured: dict[str, dict[str, float]]) -> float:
+def _floor_before(call) -> bool:
+    """The floor as defined until 2026-12 (for comparison): every read of the task in the process phase, no
+    ending in a transaction."""
+    if call.phase == "process" and call.operation == "GetItem":
+        return True
+    return call.operation != "TransactWriteItems" and floor_purpose(call, set()) is not None
+
+
+def floor_per_million(calls, tasks: int, measured: dict[str, dict[str, float]]) -> tuple[float, float, float]:
     """The fewest billable requests the design needs per task, priced at the item sizes of this run:
     three API calls (submit, poll, list) and their function time; a tenth of a worker invocation
     (batches of 10); one SendMessage, a tenth of a receive and of a delete; DynamoDB: the task written,
-    read and claimed by the worker, one event-log batch, marked COMPLETED (no index writes), read by the
-    poll, one list page. Beyond it: the authorizer, the quota reads and writes, the in-flight index and
-    the lease/sequence compare-and-set before each event-log batch."""
+    read once and claimed by the worker, one event-log batch, marked COMPLETED in one transaction with the
+    usage line it is charged to, read by the poll, one list page; each write with the index writes it
+    makes (docs/decisions.md). Beyond it: the authorizer, the quota reads and writes, the tenant's
+    settings, the lanes' start counters and the lease/sequence compare-and-set before each event-log
+    batch. Returns (floor, the same without index writes, the floor as defined before 2026-12)."""
     p = PRICES
-    dynamodb = 0.0
-    for call in calls:
-        if call.service != "dynamodb" or floor_purpose(call) is None:
+    wru_price, rru_price = p["dynamodb_write_request_unit"], p["dynamodb_read_request_unit"]
+    dynamodb = indexes = before = 0.0
+    read: set[str] = set()
+    for call, wru, rru, index in billed(calls):
+        if call.phase not in PHASES:
             continue
-        wru, rru = dynamodb_units(call.operation, call.params, call.response)
-        if call.operation in ("PutItem", "UpdateItem"):
-            wru = write_units(call.params.get("Item") or call.response.get("Attributes"))  # no index write
-        dynamodb += wru * p["dynamodb_write_request_unit"] + rru * p["dynamodb_read_request_unit"]
+        if floor_purpose(call, read) is not None:
+            dynamodb += wru * wru_price + rru * rru_price
+            indexes += index * wru_price
+        if _floor_before(call):
+            if call.operation in ("PutItem", "UpdateItem"):
+                wru = write_units(call.params.get("Item") or call.response.get("Attributes"))
+            before += wru * wru_price + rru * rru_price
     lambda_measured = sum(measured[ph].get("lambda", 0) for ph in PHASES) / 1e6
     fixed = 3 * p["apigateway_rest_request"] + 1.2 * p["sqs_request"] + lambda_measured
-    return (fixed + dynamodb / tasks) * 1e6
+    return tuple((fixed + d / tasks) * 1e6 for d in (dynamodb + indexes, dynamodb, before))
 
 
 def step_functions_per_million(measured: dict[str, dict[str, float]]) -> float:
@@ -251,7 +227,7 @@ def run(tasks: int | None = None) -> Row:
         calls = {ph: log.counts(ph) for ph in PHASES}
 
     total = sum(sum(services.values()) for services in measured.values())
-    floor = floor_per_million(log.calls, tasks, measured)
+    floor, no_index, floor_before = floor_per_million(log.calls, tasks, measured)
     sfn = step_functions_per_million(measured)
     ratio = total / floor
     met = total <= TARGET_PER_MILLION and ratio <= TARGET_FLOOR_RATIO
@@ -260,7 +236,11 @@ def run(tasks: int | None = None) -> Row:
         per_task = ", ".join(f"{op} {n / tasks:.2g}" for (svc, op), n in sorted(calls[ph].items()) if svc != "sts")
         money = ", ".join(f"{svc} ${usd:.2f}" for svc, usd in sorted(measured[ph].items()))
         details.append(f"{ph}: {money}  | calls per task: {per_task}")
-    details.append(f"floor ${floor:.2f}; Step Functions (Standard) per task ${sfn:.2f}")
+    details.append(
+        f"floor ${floor:.2f}; without its index writes ${no_index:.2f} ({total / no_index:.2f}x); as defined "
+        f"before 2026-12 ${floor_before:.2f} ({total / floor_before:.2f}x); "
+        f"Step Functions (Standard) per task ${sfn:.2f}"
+    )
     return Row(
         "a. cost per 1M tasks",
         f"${total:.2f} (floor ${floor:.2f}, {ratio:.2f}x; Step Functions ${sfn:.2f})",

@@ -149,7 +149,8 @@ class TaskStore(Protocol):
         task is IN_PROGRESS, its lease expired before `lease_expired_at`). Returns the new task or
         raises ConditionFailed carrying the old one. A change to an end charges the task in the same
         transaction (asyncinfer.domain.reservations.charge_of): its usage line grows and its reservation is
-        settled, once, exactly when it ends."""
+        settled, once, exactly when it ends; the task it returns is then the task as read (or as this store
+        last wrote it) with the end's changes, as a transaction returns no item."""
 
     def delete_if(
         self,
@@ -194,8 +195,8 @@ class TaskStore(Protocol):
     def count_queued_before(self, lane: str, task_id: str, limit: int, tenant: str | None = None) -> int:
         """Tasks of every tenant waiting in `lane` that were made before `task_id`, up to `limit`."""
 
-    def record_start(self, lane: str, at_ms: int) -> None:
-        """Count a task's start in its lane (the lanes' recent rates estimate start times)."""
+    def record_start(self, lane: str, at_ms: int, count: int = 1) -> None:
+        """Count `count` starts in `lane` in the bucket of `at_ms` (the lanes' recent rates estimate start times)."""
 
     def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:
         """The lane's starts from `since_ms` on: (bucket's first ms, count), in time order."""

@@ -23,16 +23,20 @@ from asyncinfer.store.dynamodb_lanes import LaneItems
 from asyncinfer.store.dynamodb_ledger import LedgerItems
 from asyncinfer.store.dynamodb_tenants import TenantItems
 from asyncinfer.store.dynamodb_usage import UsageItems
-from asyncinfer.store.fence import Fence
+from asyncinfer.store.fence import Fence, KnownTasks
 from asyncinfer.store.schema import MAX_LIST_PAGES, NAME_PREFIX, TASK_PREFIX
 
 CHARGE_ATTEMPTS = 8
+# What a task's charge is computed from (asyncinfer.domain.reservations.charge_of): an end is written on
+# condition that these are as read.
+CHARGED_FROM = ("produced", "reserved_e8", "reserved_day", "model")
 
 
 class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneItems, InflightItems):
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
+        self._known = KnownTasks()
 
     @staticmethod
     def _key(tenant: str, task_id: str) -> dict[str, Any]:
@@ -186,25 +190,38 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
         if changes.get("status") not in TERMINAL:
             return self._update(tenant, task_id, **fence.update(changes, remove))
         # An end charges the task (what it produced, or its completion's usage) and settles its reservation
-        # in the same write; what it produced is read first and must not change before that write.
+        # in the same write, on condition that what the charge is computed from is still as read. The first
+        # try takes the task as this store last wrote it (a worker's claim or event-log batch: no read);
+        # should that be stale, the condition fails and the task is read.
+        item = self._known.get((tenant, task_id))
         for _ in range(CHARGE_ATTEMPTS):
-            raw = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
-            item = raw.get("Item")
+            guessed = item is not None
+            if item is None:
+                raw = self._ddb.get_item(TableName=self._table, Key=self._key(tenant, task_id), ConsistentRead=True)
+                item = raw.get("Item")
             current = task_from_item(item) if item else None
             if current is None or not fence.holds(current):
+                if guessed:
+                    item = None
+                    continue
                 raise ConditionFailed(current)
             charge = charge_of(current, changes["status"], changes.get("usage"), changes.get("updated_at") or now_ms())
             ending = {**changes, "usage": charge.usage} if charge.usage is not None else changes
-            update = fence.update(ending, remove, produced=item.get("produced"))
+            update = fence.update(ending, remove, as_read={name: item.get(name) for name in CHARGED_FROM})
             try:
                 if charge.line is None and charge.settlement is None:
                     return self._update(tenant, task_id, **update)
-                return self._update_counting(
+                self._update_counting(
                     tenant, task_id, charge.line, self.settle_items(tenant, charge.settlement), **update
                 )
             except ConditionFailed as lost:
                 if lost.current is None or not fence.holds(lost.current):
                     raise
+                item = None
+                continue
+            # A transaction returns no item: the task as read, with this write's changes.
+            cleared = {name: None for name in (*remove, "produced") if name in Task.model_fields}
+            return current.model_copy(update={**cleared, **ending})
         raise ConditionFailed(self.get(tenant, task_id))
 
     def delete_if(
@@ -268,5 +285,7 @@ class DynamoTaskStore(EventLogItems, TenantItems, UsageItems, LedgerItems, LaneI
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             old = exc.response.get("Item")
+            self._known.forget((tenant, task_id))
             raise ConditionFailed(task_from_item(old) if old else None) from exc
+        self._known.keep((tenant, task_id), resp["Attributes"])
         return task_from_item(resp["Attributes"])

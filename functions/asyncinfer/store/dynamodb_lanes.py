@@ -55,14 +55,14 @@ class LaneItems:
         }
         return self._count(kwargs, limit)
 
-    def record_start(self, lane: str, at_ms: int) -> None:
-        """One more task started in `lane`, in the bucket of `at_ms` (kept an hour)."""
+    def record_start(self, lane: str, at_ms: int, count: int = 1) -> None:
+        """`count` more tasks started in `lane`, in the bucket of `at_ms` (kept an hour)."""
         bucket = at_ms // LANE_BUCKET_MS
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": LANES_PK}, "sk": {"S": f"starts#{lane}#{bucket:013d}"}},
             UpdateExpression="ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(at_ms // 1000 + 3600)}},
+            ExpressionAttributeValues={":one": {"N": str(count)}, ":ttl": {"N": str(at_ms // 1000 + 3600)}},
         )
 
     def starts_since(self, lane: str, since_ms: int) -> list[tuple[int, int]]:

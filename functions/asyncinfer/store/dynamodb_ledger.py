@@ -41,6 +41,7 @@ class LedgerItems:
 
     _ddb: Any
     _table: str
+    _known: Any = None  # DynamoTaskStore's KnownTasks: a task written here is no longer as the store last wrote it
 
     def _ledger_update(self, tenant: str, period: Period, day: date, held: int, reserved: int) -> dict[str, Any]:
         return {
@@ -140,6 +141,9 @@ class LedgerItems:
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise ConditionFailed(None) from exc
             raise
+        finally:
+            if self._known is not None:
+                self._known.forget((task.tenant, task.id))
 
     def ledger(self, tenant: str, day: date) -> dict[Period, LedgerFigures]:
         """The tenant's ledger of `day` and of its month, read consistently."""

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asyncinfer.domain.budgets import Budget, UsageLine
-from asyncinfer.domain.model import ServiceTier, Task
+from asyncinfer.domain.model import ServiceTier
 from asyncinfer.domain.tenants import TenantSettings
 from asyncinfer.store.base import ConditionFailed
 from asyncinfer.store.codec import task_from_item
@@ -47,6 +47,7 @@ class UsageItems:
 
     _ddb: Any
     _table: str
+    _known: Any  # DynamoTaskStore's KnownTasks
     transact: Any  # LedgerItems.transact: one transaction, tried again on conflicts
     # Told each charge once written: every charge (a worker's, the runner's, the sweeper's, a cancel's) passes
     # here, so this is where spend is counted (asyncinfer.observability.spend, given by wiring.task_store).
@@ -54,7 +55,7 @@ class UsageItems:
 
     def _update_counting(
         self, tenant: str, task_id: str, spend: UsageLine | None, also: list[dict[str, Any]], **update: Any
-    ) -> Task:
+    ) -> None:
         """The task's conditional update, its spend added to the tenant's usage line and the writes `also`
         (its reservation's settlement), as one transaction: all or nothing. ConditionFailed (with the task as
         it was) when the task's condition fails."""
@@ -79,10 +80,10 @@ class UsageItems:
                 old = reasons[0].get("Item")
                 raise ConditionFailed(task_from_item(old) if old else None) from exc
             raise
+        finally:
+            self._known.forget((tenant, task_id))
         if spend is not None and self.on_spend is not None:
             self.on_spend(spend)
-        # A transaction returns no item: the task as it is now.
-        return task_from_item(self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"])
 
     def get_budget(self, tenant: str) -> Budget:
         return self.get_settings(tenant).budget

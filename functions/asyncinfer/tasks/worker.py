@@ -32,6 +32,7 @@ from asyncinfer.tasks.claims import NotClaimed, claim
 from asyncinfer.tasks.embedding_task import run_embedding
 from asyncinfer.tasks.event_log import ClaimLost, EventLog
 from asyncinfer.tasks.handover import dispatch, hand_over, on_runner
+from asyncinfer.tasks.lane_starts import count_start
 from asyncinfer.tasks.long_slots import LongSlots, WaitForSlot
 from asyncinfer.tasks.media import store_files
 from asyncinfer.tasks.metering import Meter
@@ -123,7 +124,7 @@ class Worker:
     def _count_start(self, task: Task, now: int) -> None:
         """Best effort: the count only estimates other tasks' start times."""
         try:
-            self.store.record_start(lane_of(task), now)
+            count_start(self.store, lane_of(task), now)
         except Exception:
             log.warning("could not count the start of %s", task.id, exc_info=True)
 
