@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
+# The worker function's memory (infra/components/workers.py); the density bench bills its invocations at it.
+WORKER_MEMORY_MB = 1024
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
 
@@ -64,6 +66,12 @@ class InfraConfig(BaseModel):
     # The priority and flex classes' lanes (worker_max_concurrency is the default class's).
     priority_worker_max_concurrency: int = Field(default=10, ge=2, le=1000)
     flex_worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
+    # Tasks one worker instance runs at once (its slots; it receives more messages itself as they free), per
+    # lane: a lane runs at most its maximum concurrency times its slots. Memory stays 1,024 MB.
+    worker_slots: int = Field(default=32, ge=1, le=256)
+    priority_worker_slots: int = Field(default=32, ge=1, le=256)
+    flex_worker_slots: int = Field(default=32, ge=1, le=256)
+    batch_worker_slots: int = Field(default=32, ge=1, le=256)
     max_receive_count: int = Field(default=3, ge=3, le=5)
     # A model registry (JSON, as functions/asyncinfer/models.json) relative to the project root;
     # bundled in place of the packaged one.
@@ -171,14 +179,14 @@ class InfraConfig(BaseModel):
 
     def lane_slots_environment(self) -> dict[str, str]:
         """`complete_by`'s capacity of each class's lane (asyncinfer.config.EscalationSettings): its workers' maximum
-        concurrency times the batch of messages each instance runs side by side, one thread each
+        concurrency times the tasks each instance runs at once, its slots
         (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)."""
         lanes = {
-            "DEFAULT": self.worker_max_concurrency,
-            "PRIORITY": self.priority_worker_max_concurrency,
-            "FLEX": self.flex_worker_max_concurrency,
+            "DEFAULT": self.worker_max_concurrency * self.worker_slots,
+            "PRIORITY": self.priority_worker_max_concurrency * self.priority_worker_slots,
+            "FLEX": self.flex_worker_max_concurrency * self.flex_worker_slots,
         }
-        return {f"ASYNCINFER_{lane}_LANE_SLOTS": str(most * self.worker_batch_size) for lane, most in lanes.items()}
+        return {f"ASYNCINFER_{lane}_LANE_SLOTS": str(slots) for lane, slots in lanes.items()}
 
     @classmethod
     def from_context(cls, context: dict[str, Any] | None) -> InfraConfig:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
@@ -10,6 +12,7 @@ from infra.components.function import Function
 from infra.components.grants import grant_executions, grant_model_rights, grant_start, task_runner_environment
 from infra.components.parts import StackParts
 from infra.components.storage import grant_table
+from infra.config import WORKER_MEMORY_MB
 
 
 class Workers(Construct):
@@ -22,14 +25,24 @@ class Workers(Construct):
     ) -> None:
         super().__init__(scope, id)
         config, table, _, queues, _ = parts.resources()
-        worker_env = {**task_runner_environment(parts), "ASYNCINFER_CONCURRENCY": str(config.worker_batch_size)}
+        # Each lane's slots, keyed by its queue's ARN as the event names it: the default class's is the default.
+        lane_slots = {
+            queues.priority_tasks.queue_arn: config.priority_worker_slots,
+            queues.flex_tasks.queue_arn: config.flex_worker_slots,
+            queues.batch_items.queue_arn: config.batch_worker_slots,
+        }
+        worker_env = {
+            **task_runner_environment(parts),
+            "ASYNCINFER_WORKER_SLOTS": str(config.worker_slots),
+            "ASYNCINFER_WORKER_QUEUE_SLOTS": json.dumps(lane_slots),
+        }
         self.worker = Function(
             self,
             "Worker",
             handler="worker",
             **parts.common,
             timeout_seconds=config.worker_timeout_seconds,
-            memory_size=1024,
+            memory_size=WORKER_MEMORY_MB,
             environment=worker_env,
         ).function
         # Batch items run beside the tasks, never in front of them: a queue and a concurrency of their own.

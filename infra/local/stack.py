@@ -275,6 +275,12 @@ def serve(
     started.callback(_remove_stack_file, stack_file)
 
     os.environ["ASYNCINFER_CONCURRENCY"] = str(threads)
+    # Each worker invocation runs its poller's batch of messages at most (its slots): the lanes keep their
+    # capacities. The batch-items lane held to n items runs one a poller.
+    if BATCH_ITEM_CONCURRENCY in os.environ:
+        os.environ["ASYNCINFER_WORKER_QUEUE_SLOTS"] = json.dumps(
+            {resources.batch_items_queue_arn: batch_item_lane()[1]}
+        )
     functions = LocalFunctions(timeouts=LOCAL_TIMEOUTS)
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()

@@ -22,10 +22,10 @@ def test_the_batch_function_knows_every_class_s_queue_and_the_lanes_capacity(res
         "ASYNCINFER_BATCH_ITEMS_QUEUE_URL": "BatchItems",
     }.items():
         assert queue_id(resources, queue) in json.dumps(env[name]), name
-    # cdk.json: 20 default workers, 10 priority, 5 flex, each running a batch of 10 messages side by side.
-    assert env["ASYNCINFER_DEFAULT_LANE_SLOTS"] == "200"
-    assert env["ASYNCINFER_PRIORITY_LANE_SLOTS"] == "100"
-    assert env["ASYNCINFER_FLEX_LANE_SLOTS"] == "50"
+    # cdk.json: 20 default workers, 10 priority, 5 flex, each running 32 tasks at once (its slots).
+    assert env["ASYNCINFER_DEFAULT_LANE_SLOTS"] == "640"
+    assert env["ASYNCINFER_PRIORITY_LANE_SLOTS"] == "320"
+    assert env["ASYNCINFER_FLEX_LANE_SLOTS"] == "160"
     assert env["ASYNCINFER_ESCALATION_SWEEP_SECONDS"] == "60"  # the sweeper's deadline rule: every minute
 
 

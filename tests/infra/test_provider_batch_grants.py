@@ -43,10 +43,10 @@ def test_the_runner_sends_to_the_batch_items_the_default_and_priority_lanes_and_
 
 
 def test_the_runner_knows_each_lanes_capacity_from_its_workers(resources):
-    """complete_by's estimates: a lane's maximum concurrency times the batch each worker instance runs."""
+    """complete_by's estimates: a lane's maximum concurrency times the tasks each worker instance runs at once."""
     env = functions_by_handler(resources)[HANDLERS["runner"]][1]["Environment"]["Variables"]
-    batch = CONFIG.worker_batch_size
-    assert env["ASYNCINFER_DEFAULT_LANE_SLOTS"] == str(CONFIG.worker_max_concurrency * batch)
-    assert env["ASYNCINFER_PRIORITY_LANE_SLOTS"] == str(CONFIG.priority_worker_max_concurrency * batch)
-    assert env["ASYNCINFER_FLEX_LANE_SLOTS"] == str(CONFIG.flex_worker_max_concurrency * batch)
+    c = CONFIG
+    assert env["ASYNCINFER_DEFAULT_LANE_SLOTS"] == str(c.worker_max_concurrency * c.worker_slots)
+    assert env["ASYNCINFER_PRIORITY_LANE_SLOTS"] == str(c.priority_worker_max_concurrency * c.priority_worker_slots)
+    assert env["ASYNCINFER_FLEX_LANE_SLOTS"] == str(c.flex_worker_max_concurrency * c.flex_worker_slots)
     assert env["ASYNCINFER_RETENTION_DAYS"] == str(CONFIG.retention_days)

@@ -32,6 +32,8 @@ ENV = {
     "ASYNCINFER_DEMO_CHAT_SECONDS": "0",
     "ASYNCINFER_DEMO_MEDIA_SECONDS": "0",
     "ASYNCINFER_FLUSH_SECONDS": "0.01",
+    # A worker invocation's receives of more messages do not long-poll: each would add its wait to the test.
+    "ASYNCINFER_REFILL_WAIT_SECONDS": "0",
     # Webhook receivers in these tests listen on loopback.
     "ASYNCINFER_WEBHOOK_ALLOW_PRIVATE": "true",
 }

@@ -75,6 +75,9 @@ def test_a_dead_lettered_task_fails_and_an_ended_one_stays(aws, event):
 
 def test_redrive_after_max_receives_marks_the_task_dead_lettered(aws, monkeypatch):
     monkeypatch.setenv("ASYNCINFER_MAX_ATTEMPTS", "100")
+    # One receive per invocation: with no visibility timeout, an instance taking more from the queue itself
+    # would meet the same failed message again at once.
+    monkeypatch.setenv("ASYNCINFER_WORKER_REFILL", "false")
     task_id = internal_id(aws.api("POST", "/v1/async", body=REFERENCE_BODY)[1]["id"])
     aws.sqs.set_queue_attributes(QueueUrl=aws.resources.queue_url, Attributes={"VisibilityTimeout": "0"})
 

@@ -147,7 +147,8 @@ def test_the_escalated_items_end_once_on_demand(priced):  # noqa: F811
     batch_id = part_batch(aws, complete_in_ms=10_000)
     start_complete_by_part(batch_id)
     runner(aws, Slow()).run("acme", batch_id, 0, ReplayingSteps())
-    assert aws.run_queue("worker") == COUNT
+    assert aws.run_queue("worker") >= 1  # an invocation takes more from the queue itself as slots free
+    assert aws.queue_depth() == 0
     ended = items(batch_id).values()
     assert {t.status for t in ended} == {TaskStatus.COMPLETED} and {t.path for t in ended} == {"default"}
     assert {t.attempt for t in ended} == {1}, "claimed once each"

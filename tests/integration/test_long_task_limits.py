@@ -140,12 +140,12 @@ def test_waiting_longer_than_the_receive_limit_never_dead_letters_and_a_cancel_f
 
 def test_a_waiting_task_whose_message_cannot_be_sent_again_fails_its_receive_instead(aws, monkeypatch, slots):
     """The fallback: the receive fails (the message comes back after the wait, counting one receive)."""
-    from asyncinfer.handlers import worker as handler
+    from asyncinfer.queue.refill import SqsLane
 
-    def refused(record, delay_seconds):
+    def refused(lane, delivery, delay_seconds):
         raise RuntimeError("SQS refused")
 
-    monkeypatch.setattr(handler, "send_again", refused)
+    monkeypatch.setattr(SqsLane, "send_again", refused)
     with capped(aws, monkeypatch, cap=1):
         status, other = aws.api("POST", "/v1/async", body=chat("x"))
         assert status == 200

@@ -12,6 +12,7 @@ started after its start deadline nor completed after its end deadline, and every
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import random
@@ -62,6 +63,22 @@ class Crash(BaseException):
     """The worker process dies here: no cleanup, no ack."""
 
 
+# The worker invocation a call belongs to (its tasks' threads copy it): once one of its calls crashed, the
+# instance is dead, and every other task it held dies at its next call, as in a killed process.
+INVOCATION: contextvars.ContextVar[int] = contextvars.ContextVar("invocation", default=0)
+DEAD: set[int] = set()
+
+
+def crash(where: str) -> Crash:
+    DEAD.add(INVOCATION.get())
+    return Crash(where)
+
+
+def dead_check() -> None:
+    if INVOCATION.get() in DEAD:
+        raise Crash("the instance died")
+
+
 class Chaos:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -77,13 +94,14 @@ class Chaos:
         """A store or blob call that may crash or be throttled, before it takes effect or after."""
 
         def wrapped(*args, **kwargs):
+            dead_check()
             if self.roll(0.02, f"crash before {name}"):
-                raise Crash(name)
+                raise crash(name)
             if self.roll(0.02, f"throttle before {name}"):
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, name)
             result = call(*args, **kwargs)
             if self.roll(0.01, f"crash after {name}"):
-                raise Crash(name)
+                raise crash(name)
             if self.roll(0.01, f"throttle after {name}"):  # it happened, but the answer was lost
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "lost"}}, name)
             return result
@@ -114,6 +132,7 @@ class FlakyProvider:
     def stream_chat(self, upstream, request):
         slow = SLOW in request.last_user_text()
         for i, chunk in enumerate(self._demo.stream_chat(upstream, request)):
+            dead_check()
             if slow:
                 time.sleep(0.02)
             if i == 3:
@@ -124,7 +143,7 @@ class FlakyProvider:
                 if self._chaos.roll(0.03, "provider timeout"):
                     raise ProviderError("provider_timeout", "timed out", retryable=True)
                 if self._chaos.roll(0.02, "crash while streaming"):
-                    raise Crash("stream")
+                    raise crash("stream")
             yield chunk
 
 
@@ -143,9 +162,8 @@ def emulated(monkeypatch):
         "ASYNCINFER_DEADLINE_MARGIN_SECONDS": "0",
         "ASYNCINFER_RETRY_BASE_SECONDS": "0.5",
         "ASYNCINFER_RETRY_MAX_SECONDS": "1",
-        # One task at a time per invocation: an injected crash then leaves no sibling thread running on
-        # (moto's in-process backend is not thread-safe; batch concurrency is tested elsewhere).
-        "ASYNCINFER_CONCURRENCY": "1",
+        # Invocations receive more messages themselves as their slots free (ASYNCINFER_CONCURRENCY, per test).
+        "ASYNCINFER_REFILL_WAIT_SECONDS": "0",
         "ASYNCINFER_SUBMITS_PER_WINDOW": "0",  # the run submits faster than a tenant's default quota
         "ASYNCINFER_MAX_INFLIGHT_TASKS": "0",
         # Priced: every submit reserves, every end settles, every charge costs something.
@@ -182,13 +200,58 @@ def depth(sqs, url) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
+class CountsCompletions:
+    """The store under the chaos, counting each task's COMPLETED transitions that took effect."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.completed: Counter[str] = Counter()
+
+    def transition(self, tenant, task_id, **kwargs):
+        result = self._inner.transition(tenant, task_id, **kwargs)
+        if kwargs.get("changes", {}).get("status") == TaskStatus.COMPLETED:
+            self.completed[task_id] += 1
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def chaotic_lanes(monkeypatch, chaos: Chaos) -> Counter[str]:
+    """An instance may die right after it received more messages, or before it deleted those it ran."""
+    from asyncinfer.queue.refill import SqsLane
+
+    receive, delete = SqsLane.receive, SqsLane.delete
+    seen: Counter[str] = Counter()
+
+    def receiving(self, most, wait_seconds):
+        got = receive(self, most, wait_seconds)
+        seen["received by instances"] += len(got)
+        if got and chaos.roll(0.02, "crash after receiving more"):
+            raise crash("ReceiveMessage")
+        return got
+
+    def deleting(self, handles):
+        if chaos.roll(0.02, "crash before deleting received"):
+            raise crash("DeleteMessageBatch")
+        delete(self, handles)
+
+    monkeypatch.setattr(SqsLane, "receive", receiving)
+    monkeypatch.setattr(SqsLane, "delete", deleting)
+    return seen
+
+
+# 1: an invocation runs one task at a time, receiving the next itself when it ends. 4: an instance holds
+# several tasks, and a crash kills them all mid-stream.
+@pytest.mark.parametrize("slots", [1, 4])
 @pytest.mark.timeout(QUIESCENCE_SECONDS + 120)
-def test_nothing_is_lost_under_faults(emulated, monkeypatch):
+def test_nothing_is_lost_under_faults(emulated, monkeypatch, slots):
     resources, sqs = emulated
-    # One message per invocation, one task at a time: an injected crash then leaves no sibling running on.
+    monkeypatch.setenv("ASYNCINFER_CONCURRENCY", str(slots))
+    # One message per event: what else an invocation runs, it received itself.
     monkeypatch.setattr("infra.local.poller.BATCH_SIZE", 1)
-    rng = random.Random(SEED)
-    chaos = Chaos(rng)
+    refills = chaotic_lanes(monkeypatch, chaos := Chaos(random.Random(SEED + slots)))
+    rng = chaos.rng
     service = wiring.task_service(ApiSettings())
     real_send = service.queue.send
 
@@ -206,7 +269,8 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
     service.queue.send = flaky_send
     functions = LocalFunctions(timeouts={"worker": LEASE_SECONDS, "dead_letter": 30})
     w, _ = worker.runtime()
-    w.store = Wrapped(w.store, chaos, ("get", "transition", "append_events"))
+    counted = CountsCompletions(w.store)
+    w.store = Wrapped(counted, chaos, ("get", "transition", "append_events"))
     w.blobs = Wrapped(w.blobs, chaos, ("put",))
     w.provider_for = lambda spec: FlakyProvider(chaos)
     tasks_poller = Poller(sqs, resources.queue_url, resources.queue_arn, functions, "worker")
@@ -234,9 +298,15 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
             return
         raise AssertionError("submit never went through")
 
+    invocations = iter(range(1, 10**9))
+
     def poll(poller: Poller) -> None:
-        with contextlib.suppress(Crash):  # the invocation died: its messages come back after the visibility timeout
-            poller.poll_once()
+        token = INVOCATION.set(next(invocations))
+        try:
+            with contextlib.suppress(Crash):  # the invocation died: its messages come back after the visibility timeout
+                poller.poll_once()
+        finally:
+            INVOCATION.reset(token)
 
     store = wiring.task_store(resources.table_name)
     sweeper = Sweeper(store, service.queue, after_ms=int(SWEEP_AFTER * 1000))
@@ -287,6 +357,8 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
         f"errors {dict(errors)}"
     )
     print("faults injected:", dict(sorted(chaos.counts.items())), f"; re-sent by the sweeper: {requeued}")
+    print(f"{slots} slots: {refills['received by instances']} messages received by the instances themselves")
+    assert refills["received by instances"] > TASKS // 10, "the invocations received more messages themselves"
 
     assert len(final) == TASKS
     for task_id, task in final.items():
@@ -295,6 +367,11 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch):
         assert task.attempt <= MAX_ATTEMPTS
         if task_id in cancelled:
             assert task.status == TaskStatus.CANCELLED, f"{task_id} was cancelled, then became {task.status}"
+        # Completed once, whatever crashed, was received twice or ran on in a dead instance's thread.
+        assert counted.completed[task_id] == (task.status == TaskStatus.COMPLETED), (
+            task_id,
+            counted.completed[task_id],
+        )
         if task.status == TaskStatus.COMPLETED:
             result = service.result(task)
             assert result["choices"][0]["message"]["content"] == demo_answer("demo-chat", prompts[task_id])

@@ -3,10 +3,15 @@ must wait without counting as a failure comes back as a new message."""
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from asyncinfer import wiring
 from asyncinfer.queue.redelivery import SqsRedelivery
+from asyncinfer.queue.refill import SqsLane
+
+log = logging.getLogger(__name__)
 
 
 @wiring.cached
@@ -21,9 +26,11 @@ def back_off(record: SQSRecord, *, base: float, cap: float, at_least: int = 0) -
     )
 
 
-def send_again(record: SQSRecord, delay_seconds: int) -> None:
-    """The same body, as a new message on the queue it came from, delayed: a new message starts with no
-    receives, so waiting never moves it towards the dead-letter queue (as failing its receive would)."""
-    wiring.client("sqs").send_message(
-        QueueUrl=redelivery().queue_url(record.event_source_arn), MessageBody=record.body, DelaySeconds=delay_seconds
-    )
+def lane_of(queue_arn: str) -> SqsLane | None:
+    """The queue an event's records came from, to receive more from, delete, hold back and send again; None
+    if its URL cannot be found (the event's messages then come back after their visibility timeout)."""
+    try:
+        return SqsLane(wiring.client("sqs"), redelivery().queue_url(queue_arn))
+    except Exception:
+        log.warning("could not find the queue of %s", queue_arn, exc_info=True)
+        return None

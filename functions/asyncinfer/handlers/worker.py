@@ -1,20 +1,21 @@
-"""SQS consumer: runs the tasks of one batch side by side and reports partial batch failures."""
+"""SQS consumer: runs the event's tasks side by side, then more from the same queue as slots free while the
+invocation has time (asyncinfer.handlers.instance), and reports the event's failed messages back."""
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncinfer import wiring
 from asyncinfer.config import WorkerSettings
-from asyncinfer.handlers.event_source import partial_batch_entry_point
-from asyncinfer.handlers.redelivery import back_off, send_again
-from asyncinfer.observability import logger, metrics
-from asyncinfer.queue.base import TaskMessage, parse_message
+from asyncinfer.handlers.instance import Instance, SlotPolicy
+from asyncinfer.handlers.redelivery import lane_of
+from asyncinfer.observability import logger, metrics, tracing
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.queue.refill import Delivery
+from asyncinfer.tasks.lane_starts import flush_starts
 from asyncinfer.tasks.long_slots import WaitForSlot
 from asyncinfer.tasks.outcomes import RetryLater
 from asyncinfer.tasks.worker import Worker
@@ -25,8 +26,8 @@ SETTINGS = WorkerSettings  # the infra tests check each deployed environment aga
 @wiring.cached
 def runtime() -> tuple[Worker, ThreadPoolExecutor]:
     settings = SETTINGS()
-    # Model calls block on I/O: one thread per task of the batch, so the batch costs one task's wall time.
-    return wiring.worker(settings), ThreadPoolExecutor(max_workers=settings.concurrency)
+    # Model calls block on I/O: one thread per slot, so an instance's tasks cost one task's wall time.
+    return wiring.worker(settings), ThreadPoolExecutor(max_workers=settings.threads())
 
 
 def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> str:
@@ -46,44 +47,63 @@ def _process(worker: Worker, message: TaskMessage, context: LambdaContext) -> st
         logger.thread_safe_clear_keys()
 
 
-async def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    message = parse_message(record.body)
-    if message is None:
-        logger.error("dropping malformed message", extra={"message_id": record.message_id})
-        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
-        return "malformed"
-    worker, executor = runtime()
+def _delivery(record: dict) -> Delivery:
+    attributes = record.get("attributes") or {}
+    return Delivery(
+        message_id=record["messageId"],
+        receipt_handle=record["receiptHandle"],
+        body=record["body"],
+        receives=int(attributes.get("ApproximateReceiveCount") or 1),
+        group=attributes.get("MessageGroupId"),
+    )
+
+
+def _policy(settings: WorkerSettings, queue_arn: str, context: LambdaContext) -> SlotPolicy:
+    at_start = context.get_remaining_time_in_millis()
+    horizon = settings.refill_horizon_seconds
+    drain = settings.deadline_margin_seconds if settings.drain_margin_seconds is None else settings.drain_margin_seconds
+    memory_mb = int(getattr(context, "memory_limit_in_mb", 0) or 0)
+    return SlotPolicy(
+        slots=settings.slots_for(queue_arn),
+        refill=settings.worker_refill,
+        horizon_ms=at_start // 2 if horizon is None else int(horizon * 1000),
+        drain_ms=int(drain * 1000),
+        wait_seconds=settings.refill_wait_seconds,
+        memory_limit_bytes=int(memory_mb * 1024 * 1024 * settings.refill_memory_share),
+        retry_base_seconds=settings.retry_base_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracing.flushed
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
-        outcome = await asyncio.get_running_loop().run_in_executor(executor, _process, worker, message, lambda_context)
-    except RetryLater as retry:
-        metrics.add_metric(name="TasksRetried", unit=MetricUnit.Count, value=1)
-        await asyncio.to_thread(_back_off, record, retry.lease_left_ms)
-        raise
-    except WaitForSlot as wait:
-        metrics.add_metric(name="TasksWaiting", unit=MetricUnit.Count, value=1)
-        await asyncio.to_thread(_wait, record, wait.delay_seconds)
-        return "waiting"
-    metrics.add_metric(name=f"Tasks{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
-    return outcome
+        records = [_delivery(record) for record in event.get("Records") or []]
+        if not records:
+            return {"batchItemFailures": []}
+        settings = SETTINGS()
+        worker, pool = runtime()
+        queue_arn = event["Records"][0]["eventSourceARN"]  # one event source mapping: one queue
+        lane = lane_of(queue_arn)
+        instance = Instance(
+            lambda message: _process(worker, message, context),
+            lane,
+            _policy(settings, queue_arn, context),
+            context.get_remaining_time_in_millis,
+            pool,
+        )
+        failed = instance.serve(records)
+        for name, count in instance.counts.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+        if instance.received:
+            metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=instance.received)
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    finally:
+        _invocation_ended()
 
 
-def _wait(record: SQSRecord, delay_seconds: int) -> None:
-    """A long task over its tenant's cap comes back as a new message, and this one is done with. Should the
-    send fail, this one fails instead: it comes back all the same, counting one receive."""
-    try:
-        send_again(record, delay_seconds)
-    except Exception as exc:
-        logger.warning("could not send the waiting task's message again", exc_info=True)
-        back_off(record, base=delay_seconds, cap=delay_seconds, at_least=delay_seconds)
-        raise RetryLater("its message could not be sent again") from exc
-
-
-def _back_off(record: SQSRecord, lease_left_ms: int) -> None:
-    """Hold the failed message back for a jittered, growing delay instead of the whole visibility timeout,
-    and at least until a lease we could not release has run out."""
-    settings = SETTINGS()
-    at_least = -(-lease_left_ms // 1000) + 1 if lease_left_ms > 0 else 0
-    back_off(record, base=settings.retry_base_seconds, cap=settings.retry_max_seconds, at_least=at_least)
-
-
-lambda_handler = partial_batch_entry_point(record_handler)
+def _invocation_ended() -> None:
+    """Once at the end of every invocation, whatever happened in it: where what it buffered is flushed."""
+    flush_starts()
