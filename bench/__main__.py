@@ -16,14 +16,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent,eta,"
-        "provider_batch",
+        "provider_batch,density",
     )
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
 
-    from bench import batch, coldstart, cost, eta, finish, idempotent, long, provider_batch, stream, throughput
+    from bench import (
+        batch,
+        coldstart,
+        cost,
+        density,
+        eta,
+        finish,
+        idempotent,
+        long,
+        provider_batch,
+        stream,
+        throughput,
+    )
 
     benches = {
         "cost": cost,
@@ -36,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         "idempotent": idempotent,
         "eta": eta,
         "provider_batch": provider_batch,
+        "density": density,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     rows = []

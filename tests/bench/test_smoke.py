@@ -19,6 +19,7 @@ ROWS = (
     "h. idempotent submits",
     "i. start estimates",
     "j. provider batch",
+    "k. density",
 )
 
 pytestmark = pytest.mark.e2e
