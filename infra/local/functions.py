@@ -33,6 +33,8 @@ class LocalContext:
     function_version: str = "$LATEST"
     log_group_name: str = "local"
     log_stream_name: str = "local"
+    # Set when the local stack stops (Ctrl-C): a worker invocation then takes no more work (handlers.worker).
+    stopping: threading.Event | None = None
     _deadline: float = 0.0
 
     def __post_init__(self) -> None:
@@ -53,6 +55,7 @@ class LocalFunctions:
     def __init__(self, timeouts: dict[str, float] | None = None) -> None:
         self._timeouts = timeouts or {}
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
+        self.stopping = threading.Event()
         one = threading.Lock()
         self._locks = {name: one for name in HANDLERS if name.startswith("api_")}
 
@@ -64,7 +67,9 @@ class LocalFunctions:
 
     def invoke(self, name: str, event: dict) -> Any:
         handler = self.handler(name)
-        context = LocalContext(function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30))
+        context = LocalContext(
+            function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30), stopping=self.stopping
+        )
         lock = self._locks.get(name)
         if lock is None:
             return handler(event, context)
@@ -75,6 +80,10 @@ class LocalFunctions:
                 return handler(event, context)
             finally:
                 PAUSE.reset(token)
+
+    def stop(self) -> None:
+        """The stack is stopping: invocations under way finish what they run and start nothing more."""
+        self.stopping.set()
 
 
 def _pause_unlocked(lock: threading.Lock, resolver: Any, seconds: float) -> None:

@@ -53,6 +53,7 @@ def main(queue_url: str, queue_arn: str, pollers: str) -> None:
     try:
         ready(f"lane {queue_url}")
     finally:
+        functions.stop()  # an invocation under way takes no more messages: the lane stops within a task
         poller.stop()
 
 

@@ -285,6 +285,8 @@ def serve(
     for poller in event_sources(emulator, resources, functions, options.worker_pollers):
         poller.start()
         started.callback(poller.stop)
+    # First on the way out: a worker invocation would otherwise keep taking messages for half its timeout.
+    started.callback(functions.stop)
 
     print("asyncinfer local stack (no AWS account, no Docker; data lives until you stop it)")
     print(f"  API       {url}")

@@ -21,8 +21,11 @@ WAITING = 20
 
 @pytest.fixture(scope="module")
 def stack():
-    # Answers take 20 s: the flex lane's one poller holds its first batch that long, and the rest wait.
-    running = start_stack(ASYNCINFER_DEMO_CHAT_SECONDS="20", ASYNCINFER_SUBMITS_PER_WINDOW="0")
+    # Answers take 20 s: the flex lane's one poller, one slot an instance, holds its first task that long, and
+    # the rest wait (with more slots its instance would take them from the queue itself).
+    running = start_stack(
+        ASYNCINFER_DEMO_CHAT_SECONDS="20", ASYNCINFER_SUBMITS_PER_WINDOW="0", ASYNCINFER_WORKER_SLOTS="1"
+    )
     yield running
     stop_stack(running)
 

@@ -116,3 +116,14 @@ def test_a_received_message_whose_task_fails_transiently_comes_back_after_its_ba
     assert aws.store.get("acme", ids[2]).attempt == 2
     assert counted.completed == Counter({task_id: 1 for task_id in ids})
     assert aws.queue_depth() == 0
+
+
+def test_an_invocation_whose_local_runtime_stops_takes_no_more_work_and_hands_its_event_back(aws, slotted):
+    runtime, counted, poller = slotted
+    ids = [submit(aws, prompt_of(i)) for i in range(5)]
+    runtime.provider_for = lambda spec: Streams(seconds=0)
+    aws.functions.stop()  # the local stack's Ctrl-C, as its pollers may still deliver an event
+    assert poller.poll_once() == 1
+    assert {aws.store.get("acme", task_id).status for task_id in ids} == {TaskStatus.CREATED}
+    assert counted.completed == Counter()
+    assert aws.queue_depth() == 5  # nothing taken for good: the event's message reported failed, none received

@@ -3,6 +3,7 @@ invocation has time (asyncinfer.handlers.instance), and reports the event's fail
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -75,6 +76,16 @@ def _policy(settings: WorkerSettings, queue_arn: str, context: LambdaContext) ->
     )
 
 
+def _time_to_plan(context: LambdaContext) -> Callable[[], int]:
+    """The invocation's time left as the instance plans with it, or none once its runtime says it stops (the
+    local stack's Ctrl-C sets `stopping`; Lambda has no such signal): it then receives nothing more and hands
+    back what has not started. Its tasks keep the real clock for their leases."""
+    stopping = getattr(context, "stopping", None)
+    if stopping is None:
+        return context.get_remaining_time_in_millis
+    return lambda: 0 if stopping.is_set() else context.get_remaining_time_in_millis()
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracing.flushed
@@ -91,7 +102,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             lambda message: _process(worker, message, context),
             lane,
             _policy(settings, queue_arn, context),
-            context.get_remaining_time_in_millis,
+            _time_to_plan(context),
             pool,
         )
         failed = instance.serve(records)
