@@ -70,12 +70,13 @@ DEAD: set[int] = set()
 
 
 def crash(where: str) -> Crash:
-    DEAD.add(INVOCATION.get())
+    if INVOCATION.get():  # 0: a call outside any numbered worker invocation (the runner's), whose death ends here
+        DEAD.add(INVOCATION.get())
     return Crash(where)
 
 
 def dead_check() -> None:
-    if INVOCATION.get() in DEAD:
+    if INVOCATION.get() and INVOCATION.get() in DEAD:
         raise Crash("the instance died")
 
 
