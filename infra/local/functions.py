@@ -67,8 +67,13 @@ class LocalFunctions:
 
     def invoke(self, name: str, event: dict) -> Any:
         handler = self.handler(name)
+        # One process hosts every function (and the tests) here: no function's memory size bounds its size, so
+        # a worker invocation's memory backpressure (handlers.worker) has no limit to hold to.
         context = LocalContext(
-            function_name=f"asyncinfer-{name}", timeout_seconds=self._timeouts.get(name, 30), stopping=self.stopping
+            function_name=f"asyncinfer-{name}",
+            timeout_seconds=self._timeouts.get(name, 30),
+            memory_limit_in_mb=0,
+            stopping=self.stopping,
         )
         lock = self._locks.get(name)
         if lock is None:
