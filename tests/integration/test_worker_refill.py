@@ -17,6 +17,7 @@ from asyncinfer.providers.demo.chat import DemoChatProvider
 from infra.local.poller import Poller
 from tests.integration.conftest import REFERENCE_BODY
 from tests.integration.test_worker import submit
+from tests.support.completions import CountsCompletions
 
 pytestmark = pytest.mark.integration
 SLOTS = 6
@@ -45,23 +46,6 @@ class Streams:
         finally:
             with self._lock:
                 self.open -= 1
-
-
-class CountsCompletions:
-    """The worker's store, counting each task's transitions to COMPLETED that took effect."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.completed: Counter[str] = Counter()
-
-    def transition(self, tenant, task_id, **kwargs):
-        result = self._inner.transition(tenant, task_id, **kwargs)
-        if kwargs.get("changes", {}).get("status") == TaskStatus.COMPLETED:
-            self.completed[task_id] += 1
-        return result
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 @pytest.fixture

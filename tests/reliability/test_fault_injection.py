@@ -40,6 +40,7 @@ from asyncinfer.tasks.sweeper import Sweeper
 from infra.local.emulator import provision
 from infra.local.functions import LocalFunctions
 from infra.local.poller import Poller
+from tests.support.completions import CountsCompletions
 
 pytestmark = pytest.mark.integration
 
@@ -199,23 +200,6 @@ def depth(sqs, url) -> int:
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
-class CountsCompletions:
-    """The store under the chaos, counting each task's COMPLETED transitions that took effect."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.completed: Counter[str] = Counter()
-
-    def transition(self, tenant, task_id, **kwargs):
-        result = self._inner.transition(tenant, task_id, **kwargs)
-        if kwargs.get("changes", {}).get("status") == TaskStatus.COMPLETED:
-            self.completed[task_id] += 1
-        return result
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 def chaotic_lanes(monkeypatch, chaos: Chaos) -> Counter[str]:
