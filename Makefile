@@ -38,8 +38,8 @@ reliability: $(STAMP)  ## The full fault-injection runs (1,000 tasks and 100 lon
 fuzz: $(STAMP)  ## Schemathesis against /openapi.json on the local stack, over 1,000 requests (make test sends ~270)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m pytest -s tests/e2e/test_fuzz.py
 
-bench: $(STAMP)  ## all benchmarks, one table (cost, imports, throughput, batch, stream); --smoke runs in make test
-	$(PY) -m bench
+bench: $(STAMP)  ## every benchmark, one table, written dated into docs/operate/performance.md; --smoke runs in make test
+	$(PY) -m bench --write docs/operate/performance.md
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +19,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated rows to run: cost,coldstart,throughput,batch,stream,finish,long,idempotent,eta,"
         "provider_batch,density",
     )
+    parser.add_argument(
+        "--write", type=Path, metavar="FILE", help="also put the table, dated, between FILE's bench markers"
+    )
     args = parser.parse_args(argv)
+    if args.smoke and args.write:
+        parser.error("--smoke figures are not meaningful: they are never written")
     if args.smoke:
         os.environ["BENCH_SMOKE"] = "1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
@@ -64,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in row.details:
             print(textwrap.indent(textwrap.fill(line, 110, subsequent_indent="  "), " " * (width + 10)))
     print(f"\n{len(rows)} rows in {time.perf_counter() - started:.0f} s")
+    if args.write:
+        from bench.report import write
+
+        write(args.write, rows, time.perf_counter() - started)
+        print(f"written to {args.write}")
     return 0
 
 
