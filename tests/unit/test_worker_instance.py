@@ -160,10 +160,25 @@ def test_the_drain_hands_back_what_has_not_started(pool):
     instance = Instance(runs, lane, policy(slots=1, horizon_ms=0, drain_ms=20_000), clock, pool)
     failed = instance.serve(event)
     assert len(runs.ran) == 1
-    # The event's other two are reported failed and visible again at once; nothing more was received.
-    assert sorted(failed) == sorted([event[1].message_id, event[2].message_id])
-    assert lane.held == {event[1].receipt_handle: 0, event[2].receipt_handle: 0}
+    # The event's other two are sent again as new messages (no receive spent), so the event source deletes them
+    # (not reported failed); nothing more was received.
+    assert failed == [] and lane.held == {}
+    assert sorted(lane.sent_again) == sorted([(event[1].body, 0), (event[2].body, 0)])
     assert lane.asked == [] and instance.counts["MessagesHandedBack"] == 2
+
+
+def test_a_hand_back_that_cannot_be_sent_leaves_the_message_visible_again(pool):
+    clock = Clock(30_000)
+    runs = Runs(clock, seconds=0.05, cost=15_000)
+    event = [delivery() for _ in range(2)]
+    lane = FakeLane()
+
+    def refused(delivery, delay_seconds):
+        raise RuntimeError("SendMessage refused")
+
+    lane.send_again = refused
+    failed = Instance(runs, lane, policy(slots=1, horizon_ms=0, drain_ms=20_000), clock, pool).serve(event)
+    assert failed == [event[1].message_id] and lane.held == {event[1].receipt_handle: 0}
 
 
 def test_a_received_message_not_started_by_the_drain_is_handed_back(pool):
@@ -187,7 +202,8 @@ def test_a_received_message_not_started_by_the_drain_is_handed_back(pool):
         clock.ms = 10_000  # past the drain: the two queued behind the running one are handed back
         gate.set()
         serving.join(10)
-    assert len(lane.deleted) == 1 and len(lane.held) == 2 and set(lane.held.values()) == {0}
+    # The two not started: sent again as new messages and deleted, with the one that ran.
+    assert len(lane.deleted) == 3 and lane.held == {} and [d for _, d in lane.sent_again] == [0, 0]
     assert instance.counts["MessagesHandedBack"] == 2
 
 

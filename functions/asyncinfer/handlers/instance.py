@@ -124,9 +124,9 @@ class Instance:
             seen = self._ended
             self._check()
             if self._remaining() < self._policy.drain_ms:
-                self._hand_back(delivery)
+                handed = self._hand_back(delivery)
                 with self._changed:
-                    self._settled(delivery, own, False, "MessagesHandedBack")
+                    self._settled(delivery, own, handed, "MessagesHandedBack")
                 return
             self._wait_change(seen)
         self._check()
@@ -138,8 +138,7 @@ class Instance:
 
     def _task(self, delivery: Delivery, own: bool) -> tuple[bool, str | None]:
         if self._remaining() < self._policy.drain_ms:
-            self._hand_back(delivery)
-            return False, "MessagesHandedBack"
+            return self._hand_back(delivery), "MessagesHandedBack"
         try:
             return self._settle(delivery)
         except Exception:
@@ -183,9 +182,18 @@ class Instance:
         if self._lane is not None:
             self._lane.hold(delivery.receipt_handle, seconds)
 
-    def _hand_back(self, delivery: Delivery) -> None:
-        """Not started before the drain: visible again at once, for an instance with time to run it."""
+    def _hand_back(self, delivery: Delivery) -> bool:
+        """Not started before the drain: for an instance with time to run it, as a new message (True: this one is
+        done with), so a hand-back spends none of the message's receives before the dead-letter queue; if the
+        send fails, this one visible again at once (False)."""
+        if self._lane is not None:
+            try:
+                self._lane.send_again(delivery, 0)
+                return True
+            except Exception:
+                log.warning("could not hand the message back as a new one; it is visible again", exc_info=True)
         self._hold(delivery, 0)
+        return False
 
     def _settled(self, delivery: Delivery, own: bool, done: bool, metric: str | None) -> None:
         if metric:
@@ -199,8 +207,7 @@ class Instance:
         with self._changed:
             delivery, own = self._running.pop(future)
             if future.cancelled():
-                self._hand_back(delivery)
-                self._settled(delivery, own, False, "MessagesHandedBack")
+                self._settled(delivery, own, self._hand_back(delivery), "MessagesHandedBack")
             elif isinstance(died := future.exception(), _Died):
                 self._died = died.__cause__
             elif future.exception() is not None:
