@@ -82,9 +82,12 @@ def dead_check() -> None:
 
 
 class Chaos:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, crash_share: float = 1.0) -> None:
         self.rng = rng
         self.counts: Counter[str] = Counter()
+        # An instance running N tasks dies when any of them crashes: a task's calls crash 1/N as often, so
+        # instances die about as often as with one task each (and every task still dies with its instance).
+        self.crash_share = crash_share
 
     def roll(self, p: float, what: str) -> bool:
         hit = self.rng.random() < p
@@ -97,12 +100,12 @@ class Chaos:
 
         def wrapped(*args, **kwargs):
             dead_check()
-            if self.roll(0.02, f"crash before {name}"):
+            if self.roll(0.02 * self.crash_share, f"crash before {name}"):
                 raise crash(name)
             if self.roll(0.02, f"throttle before {name}"):
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, name)
             result = call(*args, **kwargs)
-            if self.roll(0.01, f"crash after {name}"):
+            if self.roll(0.01 * self.crash_share, f"crash after {name}"):
                 raise crash(name)
             if self.roll(0.01, f"throttle after {name}"):  # it happened, but the answer was lost
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "lost"}}, name)
@@ -144,7 +147,7 @@ class FlakyProvider:
                     raise ProviderError("provider_error", "503", retryable=True)
                 if self._chaos.roll(0.03, "provider timeout"):
                     raise ProviderError("provider_timeout", "timed out", retryable=True)
-                if self._chaos.roll(0.02, "crash while streaming"):
+                if self._chaos.roll(0.02 * self._chaos.crash_share, "crash while streaming"):
                     raise crash("stream")
             yield chunk
 
@@ -235,7 +238,7 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch, slots):
     monkeypatch.setenv("ASYNCINFER_CONCURRENCY", str(slots))
     # One message per event: what else an invocation runs, it received itself.
     monkeypatch.setattr("infra.local.poller.BATCH_SIZE", 1)
-    refills = chaotic_lanes(monkeypatch, chaos := Chaos(random.Random(SEED + slots)))
+    refills = chaotic_lanes(monkeypatch, chaos := Chaos(random.Random(SEED + slots), crash_share=1 / slots))
     rng = chaos.rng
     service = wiring.task_service(ApiSettings())
     real_send = service.queue.send
