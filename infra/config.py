@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ROOT = Path(__file__).resolve().parent.parent
 # The worker function's memory (infra/components/workers.py); the density bench bills its invocations at it.
+MOST_SLOTS = 64
 WORKER_MEMORY_MB = 1024
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
@@ -67,11 +68,12 @@ class InfraConfig(BaseModel):
     priority_worker_max_concurrency: int = Field(default=10, ge=2, le=1000)
     flex_worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
     # Tasks one worker instance runs at once (its slots; it receives more messages itself as they free), per
-    # lane: a lane runs at most its maximum concurrency times its slots. Memory stays 1,024 MB.
-    worker_slots: int = Field(default=32, ge=1, le=256)
-    priority_worker_slots: int = Field(default=32, ge=1, le=256)
-    flex_worker_slots: int = Field(default=32, ge=1, le=256)
-    batch_worker_slots: int = Field(default=32, ge=1, le=256)
+    # lane: a lane runs at most its maximum concurrency times its slots. Memory stays 1,024 MB. At most the
+    # functions' AWS clients' connection pool (asyncinfer.wiring.POOL_CONNECTIONS), so no slot waits for one.
+    worker_slots: int = Field(default=32, ge=1, le=MOST_SLOTS)
+    priority_worker_slots: int = Field(default=32, ge=1, le=MOST_SLOTS)
+    flex_worker_slots: int = Field(default=32, ge=1, le=MOST_SLOTS)
+    batch_worker_slots: int = Field(default=32, ge=1, le=MOST_SLOTS)
     max_receive_count: int = Field(default=3, ge=3, le=5)
     # A model registry (JSON, as functions/asyncinfer/models.json) relative to the project root;
     # bundled in place of the packaged one.

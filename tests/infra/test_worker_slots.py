@@ -41,3 +41,12 @@ def test_a_lane_s_slots_are_configurable_and_its_capacity_follows():
     runner = by_handler[HANDLERS["runner"]][1]["Environment"]["Variables"]
     assert runner["ASYNCINFER_DEFAULT_LANE_SLOTS"] == str(CONFIG.worker_max_concurrency * 16)
     assert runner["ASYNCINFER_FLEX_LANE_SLOTS"] == str(CONFIG.flex_worker_max_concurrency * 4)
+
+
+def test_no_lane_may_have_more_slots_than_the_clients_have_connections():
+    from asyncinfer.wiring import CONFIG as CLIENTS
+    from infra.config import MOST_SLOTS, InfraConfig
+
+    assert MOST_SLOTS <= CLIENTS.max_pool_connections  # every slot can hold a connection of each client
+    with pytest.raises(ValueError, match="less than or equal to 64"):
+        InfraConfig(worker_slots=MOST_SLOTS + 1)

@@ -54,7 +54,16 @@ def reset() -> None:
 
 # POST /v1/files carries the file in the request: Lambda takes at most 6 MB of request (base64 included).
 FILE_ROUTE_BYTES = 4 * 1024 * 1024
-CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20)
+# A worker instance runs up to its slots' tasks at once (32 deployed), each calling the same clients: a pool of
+# botocore's default 10 connections would open and drop the rest on every call
+# (https://docs.aws.amazon.com/botocore/latest/reference/config.html, max_pool_connections).
+POOL_CONNECTIONS = 64
+CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=20,
+    max_pool_connections=POOL_CONNECTIONS,
+)
 
 
 # SigV4 presigned URLs: every region accepts them, and they carry an explicit X-Amz-Expires.
