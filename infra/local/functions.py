@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-
 from asyncinfer.routes import HANDLERS
 from asyncinfer.tasks.waiting import PAUSE
 from infra.local.quiet import forget_unpublished_metrics
@@ -47,10 +45,11 @@ class LocalContext:
 
 class LocalFunctions:
     """One in-process 'function' per handler. API functions take one event at a time, like a Lambda
-    instance, and one at a time among them all: Powertools keeps the current event on its BaseRouter class
-    (`BaseRouter.current_event = ...`), shared by every resolver of the process. On AWS each function has
-    processes of its own; here two API functions running at once would read each other's requests. A submit
-    waiting for its task gives the turn away while it pauses (`_pause_unlocked`)."""
+    instance, and one at a time among them all: they share this process's logger keys and metrics buffer
+    (Powertools keeps both per process). On AWS each function has processes of its own; here two API
+    functions running at once would log and count under each other's requests. A submit waiting for its task
+    gives the turn away while it pauses (`_pause_unlocked`); the event it answers is its thread's own
+    (asyncinfer.surfaces.routing keeps it in a context variable)."""
 
     def __init__(self, timeouts: dict[str, float] | None = None) -> None:
         self._timeouts = timeouts or {}
@@ -79,8 +78,7 @@ class LocalFunctions:
         if lock is None:
             return handler(event, context)
         with lock:
-            resolver = getattr(importlib.import_module(HANDLERS[name].rpartition(".")[0]), "app", None)
-            token = PAUSE.set(functools.partial(_pause_unlocked, lock, resolver))
+            token = PAUSE.set(functools.partial(_pause_unlocked, lock))
             try:
                 return handler(event, context)
             finally:
@@ -91,20 +89,13 @@ class LocalFunctions:
         self.stopping.set()
 
 
-def _pause_unlocked(lock: threading.Lock, resolver: Any, seconds: float) -> None:
-    """A submit's wait (`Prefer: wait`) lets the other API requests run, then takes back the request it was
-    resolving: Powertools keeps it on the router class and the resolver, which they overwrote meanwhile."""
-    event, context = BaseRouter.current_event, BaseRouter.lambda_context
-    resolving = dict(resolver.context) if resolver is not None else {}
+def _pause_unlocked(lock: threading.Lock, seconds: float) -> None:
+    """A submit's wait (`Prefer: wait`) lets the other API requests run meanwhile."""
     lock.release()
     try:
         time.sleep(seconds)
     finally:
         lock.acquire()
-        BaseRouter.current_event, BaseRouter.lambda_context = event, context
-        if resolver is not None:
-            resolver.context.clear()
-            resolver.context.update(resolving)
 
 
 def _running_as(name: str, handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:

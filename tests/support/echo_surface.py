@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from asyncinfer.domain import ids
@@ -14,6 +13,7 @@ from asyncinfer.domain.model import CHAT_KINDS, Task
 from asyncinfer.surfaces.answers import answer
 from asyncinfer.surfaces.contract import Id, IdempotencyKey, Tasks, body, read_response, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.routing import Router
 from asyncinfer.tasks.reads import TaskRead
 
 router = Router()

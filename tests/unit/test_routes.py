@@ -12,7 +12,7 @@ RESOLVED = [function for function in SURFACES if function != "stream"]  # the st
 
 def served(function: str) -> set[tuple[str, str]]:
     app = importlib.import_module(HANDLERS[function].rsplit(".", 1)[0]).app
-    return {(route.method, route.openapi_path) for route in [*app._static_routes, *app._dynamic_routes]}
+    return set(app.routes)  # (method, resource path)
 
 
 @pytest.mark.parametrize("function", RESOLVED)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from asyncinfer.observability import logger, metrics, tracing
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from asyncinfer.surfaces.routing import Resolver
 
 
-def entry_point(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
+def entry_point(app: Resolver) -> Callable[[dict, Any], dict]:
     @logger.inject_lambda_context(correlation_id_path="pathParameters.id")
     @metrics.log_metrics
     @tracing.flushed

@@ -10,8 +10,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain.batches import MAX_CUSTOM_ID
@@ -25,6 +23,7 @@ from asyncinfer.surfaces.answers import Url, absent, answer
 from asyncinfer.surfaces.contract import MESSAGE_BATCHES, Id, body, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
+from asyncinfer.surfaces.routing import Query, Router
 
 ID_PREFIX = "msgbatch_"
 PATH = "/v1/messages/batches"

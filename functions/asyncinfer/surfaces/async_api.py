@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import Field
 
 from asyncinfer.domain import ids
@@ -31,6 +30,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.routing import Router
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 ID_PREFIX = "task_"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Depends
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import Field
 
 from asyncinfer.domain.requests import parse_limit
@@ -16,6 +14,7 @@ from asyncinfer.surfaces.batch_costs import DOLLARS
 from asyncinfer.surfaces.contract import Cursor, Id, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import TAG, BatchesService, internal_id
+from asyncinfer.surfaces.routing import Depends, Router
 from asyncinfer.tasks.batch_partial import SETTLE_MS, PartialResults
 
 ResultLine = answer(

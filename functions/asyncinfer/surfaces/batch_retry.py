@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from asyncinfer.domain.batches import RetryRequest
 from asyncinfer.surfaces.contract import Id, body, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import TAG, Batch, BatchesService, internal_id, render
+from asyncinfer.surfaces.routing import Router
 
 router = Router()
 

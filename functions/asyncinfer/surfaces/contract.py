@@ -2,25 +2,21 @@
 its summary, tag and operation id, its answers (ours: 400/401/402/403/404/409/429 with the error body, never
 Powertools' 422), and the parameters several routes share.
 
-Declared parameters are the ones the route gets. A route that takes a request body has Powertools'
-validation off: `route` reads the body with the strict JSON reader (size first: 413 before parsing; then
-depth, NaN, lone surrogates) and hands it to the route as parsed, for the service to validate with the model
-it declares; its declared headers and query parameters are read from the request as declared. Every other
-route has its path, query and header parameters validated and injected by Powertools."""
+Declared parameters are the ones the route gets. A route that takes a request body is not validated by the
+resolver (asyncinfer.surfaces.routing): `route` reads the body with the strict JSON reader (size first: 413
+before parsing; then depth, NaN, lone surrogates) and hands it to the route as parsed, for the service to
+validate with the model it declares; its declared headers and query parameters are read from the request as
+declared. Every other route has its path, query and header parameters validated and given by the resolver."""
 
 from __future__ import annotations
 
 import base64
 import functools
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
-from aws_lambda_powertools.event_handler import Depends, Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from pydantic import BaseModel
 
 from asyncinfer.domain.client_json import parse_json_body
@@ -28,6 +24,7 @@ from asyncinfer.domain.ids import spells_a_task_id
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.domain.prefer import APPLIED_HEADER, MAX_WAIT_SECONDS, PREFER_HEADER
 from asyncinfer.surfaces.answers import SSE, Error
+from asyncinfer.surfaces.routing import APPLICATION_JSON, Body, Depends, Header, Path, Query, Response, Router
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 
@@ -51,7 +48,7 @@ Limit = Annotated[str | None, Query(json_schema_extra=LIMIT_SCHEMA)]
 Cursor = Annotated[str | None, Query()]
 NextToken = Annotated[str | None, Query()]
 StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": [s.value for s in TaskStatus]})]
-# Header names as clients write them (Powertools lowercases them; the document spells them so again).
+# Header names as clients write them (Powertools' document lowercases them; it is made to spell them so again).
 HEADER_NAMES: dict[str, str] = {}
 
 
@@ -121,7 +118,7 @@ POLL_HEADER = "openai-poll-after-ms"
 def read_response(view: TaskRead, render: Callable[[TaskRead], dict[str, Any]]) -> Response:
     """A read of a task as a surface renders it: with the poll hint while it has not ended."""
     headers = {} if view.poll_after_ms is None else {POLL_HEADER: str(view.poll_after_ms)}
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=render(view), headers=headers)
+    return Response(status_code=200, content_type=APPLICATION_JSON, body=render(view), headers=headers)
 
 
 @dataclass(frozen=True)
@@ -262,8 +259,9 @@ def route(
         }
     _TAG_OF[(method, path)] = tag
     declare = router.route(
-        re.sub(r"\{(\w+)\}", r"<\1>", path),
         method,
+        path,
+        validated=not takes_body,
         summary=summary,
         description=description,
         tags=[tag],
@@ -295,9 +293,9 @@ def request_limit(service: Any) -> int:
 
 
 def _with_its_request(router: Router, func: Callable[..., Any]) -> Callable[..., Any]:
-    """`func` given its declared body, headers and query parameters from the request (Powertools, its validation
-    off, gives it only its path parameters and dependencies). The body is read with the limit of the route's
-    service (`svc`)."""
+    """`func` given its declared body, headers and query parameters from the request (the resolver gives a route
+    it does not validate only its path parameters and dependencies). The body is read with the limit of the
+    route's service (`svc`)."""
     if hasattr(func, "__wrapped__"):
         return func  # declared already (a route at two paths)
     hints = get_type_hints(func, include_extras=True)
@@ -312,15 +310,9 @@ def _with_its_request(router: Router, func: Callable[..., Any]) -> Callable[...,
             elif isinstance(param, Header):
                 given[name] = event.headers.get((param.alias or name).lower())
             else:
-                given[name] = (event.query_string_parameters or {}).get(param.alias or name)
+                given[name] = event.query_string_parameters.get(param.alias or name)
         return func(**given)
 
-    # Powertools reads the signature for the document: the annotations resolved here, where the route's are known.
-    signature = inspect.signature(func)
-    route_with_its_request.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
-    )
-    route_with_its_request.__annotations__ = hints
     return route_with_its_request
 
 

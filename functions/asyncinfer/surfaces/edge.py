@@ -7,9 +7,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncinfer.domain.deadlines import CANCEL_AFTER_HEADER, START_HEADER, parse_headers
@@ -29,6 +26,7 @@ from asyncinfer.domain.prefer import APPLIED_HEADER, wait_seconds
 from asyncinfer.domain.submission import Submission
 from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces.contract import not_found_hint
+from asyncinfer.surfaces.routing import APPLICATION_JSON, RequestValidationError, Resolver, Response, Router
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.waiting import until_ended, wait_held
@@ -61,7 +59,7 @@ def error_response(
 ) -> Response:
     return Response(
         status_code=status,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=APPLICATION_JSON,
         body={"error": {"code": code, "message": message, **details}},
         headers=headers,
     )
@@ -78,10 +76,10 @@ def status_for(exc: DomainError) -> int:
     return 400
 
 
-def build_resolver() -> APIGatewayRestResolver:
-    # Powertools validates and injects the typed path, query and header parameters the routes declare
-    # (and a route that takes a body gets it from asyncinfer.surfaces.contract's route, read strictly).
-    app = APIGatewayRestResolver(enable_validation=True)
+def build_resolver() -> Resolver:
+    # The resolver validates and gives the path, query and header parameters the routes declare (and a route
+    # that takes a body gets it from asyncinfer.surfaces.contract's route, read strictly).
+    app = Resolver()
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -107,7 +105,7 @@ def build_resolver() -> APIGatewayRestResolver:
     def _not_found_task(exc: TaskNotFound) -> Response:
         # An id of another surface's form is told where it is read (judged by its form, not by a lookup).
         event = app.current_event
-        hint = not_found_hint(event.http_method, event.resource, (event.path_parameters or {}).get("id"))
+        hint = not_found_hint(event.http_method, event.resource, event.path_parameters.get("id"))
         return error_response(404, exc.code, f"{exc.message}. {hint}" if hint else exc.message)
 
     @app.exception_handler(DomainError)
@@ -120,15 +118,13 @@ def build_resolver() -> APIGatewayRestResolver:
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was lost, retry later")
 
     @app.not_found
-    def _not_found(exc: Exception) -> Response:
+    def _not_found() -> Response:
         return error_response(404, ROUTE_NOT_FOUND["error"]["code"], ROUTE_NOT_FOUND["error"]["message"])
 
     return app
 
 
-def build_app(
-    *routers: Router, provide: Mapping[Callable[..., Any], Callable[..., Any]] | None = None
-) -> APIGatewayRestResolver:
+def build_app(*routers: Router, provide: Mapping[Callable[..., Any], Callable[..., Any]] | None = None) -> Resolver:
     """A function's resolver: its surfaces' routers, and the services their routes depend on."""
     app = build_resolver()
     for router in routers:
@@ -137,9 +133,9 @@ def build_app(
     return app
 
 
-def tenant_of(app: BaseRouter) -> str:
+def tenant_of(app: Router | Resolver) -> str:
     """The tenant the authorizer put in the request context; never anything the client sent."""
-    tenant = app.current_event.request_context.authorizer.get_context().get("tenant")
+    tenant = app.current_event.authorizer.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise Unauthenticated("No authorized tenant")
     return tenant
@@ -159,7 +155,7 @@ def submission(
 
 
 def submit(
-    app: BaseRouter,
+    app: Router | Resolver,
     to: Callable[[str, Any, Submission], Made],
     body: Any,
     how: Submission,
@@ -193,7 +189,7 @@ def waited(
     body = finished(svc.view(task)) if task.terminal else submitted(task)
     return Response(
         status_code=200,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=APPLICATION_JSON,
         body=body,
         headers={APPLIED_HEADER: f"wait={seconds}"},
     )

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import Field, WithJsonSchema
 
 from asyncinfer.domain import ids
@@ -30,6 +29,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.routing import Router
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = LOWERCASE_STATUS

@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Depends
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import Field
 
 from asyncinfer.blobs.base import upload_key
@@ -21,6 +19,7 @@ from asyncinfer.surfaces import async_api, batch_costs
 from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
 from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
+from asyncinfer.surfaces.routing import Depends, Router
 from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.payloads import item_costs
 

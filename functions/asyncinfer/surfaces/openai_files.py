@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
 from asyncinfer.domain.files import parse_upload
@@ -16,6 +13,7 @@ from asyncinfer.surfaces.answers import answer, openai_list_of
 from asyncinfer.surfaces.contract import Id, Limit, openai_list, present, raw_body, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
+from asyncinfer.surfaces.routing import Query, Response, Router
 from asyncinfer.tasks.files import FileInfo
 
 router = Router()

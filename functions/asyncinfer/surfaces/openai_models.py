@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.surfaces.answers import answer
 from asyncinfer.surfaces.contract import Id, Tasks, route
+from asyncinfer.surfaces.routing import Router
 
 
 class NotServed(TaskNotFound):

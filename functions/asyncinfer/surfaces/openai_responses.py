@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
 from asyncinfer.domain import ids, responses
@@ -33,6 +31,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.routing import Query, Router
 from asyncinfer.tasks.service import TaskService
 
 TAG = "Responses"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
@@ -32,6 +31,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.routing import Router
 from asyncinfer.tasks.reads import TaskPage, TaskRead
 
 STATUS = {

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
@@ -39,6 +37,7 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.routing import Query, Router
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.streaming import sse

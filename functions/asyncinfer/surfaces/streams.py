@@ -3,9 +3,8 @@ Web Adapter, asyncinfer.handlers.stream), never a resolver with this router."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from asyncinfer.surfaces.contract import Id, LastEventId, route
+from asyncinfer.surfaces.routing import Router
 
 router = Router()
 

@@ -6,8 +6,6 @@ import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
 from asyncinfer.domain.budgets import Period, UsageLine, UsageReport, period_label, renewal
@@ -15,6 +13,7 @@ from asyncinfer.domain.errors import ServiceUnavailable
 from asyncinfer.surfaces.answers import absent, answer
 from asyncinfer.surfaces.contract import Tasks, route
 from asyncinfer.surfaces.edge import tenant_of
+from asyncinfer.surfaces.routing import Query, Router
 
 router = Router()
 TAG = "Usage"

@@ -9,9 +9,6 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Depends
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
 from asyncinfer.domain import ids, records
@@ -24,6 +21,7 @@ from asyncinfer.surfaces import async_api, openai_batches
 from asyncinfer.surfaces.answers import absent, answer
 from asyncinfer.surfaces.contract import Cursor, DeliveryId, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
+from asyncinfer.surfaces.routing import Depends, Query, Router
 from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 
