@@ -211,15 +211,13 @@ def _variables(cls: Any, name: str, field: Any) -> list[str]:
 def settings_models() -> list[type]:
     from asyncinfer import config
 
-    models = [
+    # The package's names are made on first use (asyncinfer.config), listed in the reference's order.
+    found = [getattr(config, name) for name in config.__all__]
+    return [
         cls
-        for cls in vars(config).values()
-        if inspect.isclass(cls)
-        and issubclass(cls, config.EnvSettings)
-        and cls is not config.EnvSettings
-        and cls.__module__ == config.__name__
+        for cls in found
+        if inspect.isclass(cls) and issubclass(cls, config.EnvSettings) and cls is not config.EnvSettings
     ]
-    return sorted(models, key=lambda cls: inspect.getsourcelines(cls)[1])
 
 
 def settings_variables() -> dict[str, str]:
