@@ -75,7 +75,7 @@ CompletionWindow = Annotated[str, Field(max_length=40), AfterValidator(_checked_
 class RetryRequest(BaseModel):
     """POST /v1/batches/{id}/retry: run the failed items again (and the expired ones if asked), as new tasks."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     include_expired: bool = False
     # A new completion window from the retry (`24h`, `20s`...); without one, the batch's own window starts again.
@@ -94,7 +94,7 @@ class ItemRetries(BaseModel):
     """A batch's policy for its items' transient upstream errors (429, 5xx, timeouts): how many attempts each
     gets at most, within the deployment's own maximum (each attempt after a backoff)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     max_attempts: int = Field(ge=1, le=MAX_ITEM_ATTEMPTS)
 
@@ -102,7 +102,7 @@ class ItemRetries(BaseModel):
 class BatchRequest(BaseModel):
     """POST /v1/batches, and the `batch` of a schedule."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     endpoint: BatchEndpoint = Field(default=BatchEndpoint.ASYNC, strict=False)
     requests: list[dict[str, Any]] | None = Field(default=None, min_length=1)
@@ -138,7 +138,7 @@ class BatchRequest(BaseModel):
 
 
 class Item(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")  # OpenAI's lines also carry method and url
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow")  # OpenAI's lines also carry method and url
 
     custom_id: str = Field(min_length=1, max_length=MAX_CUSTOM_ID)
     body: dict[str, Any]
@@ -147,7 +147,7 @@ class Item(BaseModel):
 class ScheduledInvocation(BaseModel):
     """What EventBridge Scheduler sends the batch function for a schedule (and the CLI, locally)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     schedule: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     scheduled_time: str = Field(pattern=r"^[\x21-\x7e]{1,64}$")

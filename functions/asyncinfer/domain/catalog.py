@@ -17,7 +17,7 @@ from asyncinfer.domain.model import MEDIA_KINDS, Cost, ServiceTier, TaskKind, Us
 class Prices(BaseModel):
     """US dollars. Token prices are per million tokens."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     input_per_million: float = Field(default=0, ge=0)
     output_per_million: float = Field(default=0, ge=0)
@@ -42,7 +42,7 @@ class SecretRef(BaseModel):
     """Where a provider's credential comes from: an environment variable (locally, or to override), else
     a Secrets Manager secret on AWS (its whole string, or one key of a JSON secret)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     env: str | None = None
     secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
@@ -52,11 +52,12 @@ class SecretRef(BaseModel):
 class OpenAIConfig(BaseModel):
     """Any server speaking the OpenAI API: OpenAI, vLLM, Ollama, LiteLLM, ..."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     type: Literal["openai"]
     base_url: str | None = None  # None: api.openai.com
-    api_key: SecretRef = SecretRef(env="OPENAI_API_KEY")
+    # Defaults made by factories: an instance made here would build its (deferred) model at import.
+    api_key: SecretRef = Field(default_factory=lambda: SecretRef(env="OPENAI_API_KEY"))
     timeout_seconds: float = Field(default=120, gt=0)
     # The SDK's own retries (exponential backoff, honouring Retry-After) before the task is retried.
     max_retries: int = Field(default=2, ge=0, le=10)
@@ -67,7 +68,7 @@ class OpenAIConfig(BaseModel):
 
 
 class BedrockConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     type: Literal["bedrock"]
     region: str | None = None  # None: the function's own region
@@ -86,7 +87,7 @@ class BatchApi(BaseModel):
     https://docs.aws.amazon.com/bedrock/latest/userguide/quotas.html): fewer items than `min_records` run
     on demand, more are split into jobs of at most `max_records`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     api: Literal["bedrock", "openai"]
     min_records: int = Field(default=100, ge=1)
@@ -107,13 +108,13 @@ class BatchApi(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     provider: str = Field(min_length=1)  # "local" (the offline demo models) or a key of `providers`
     upstream: str
     kind: TaskKind
     max_output_tokens: int = Field(default=4096, ge=1)
-    prices: Prices = Prices()
+    prices: Prices = Field(default_factory=Prices)
     # Media models: the output formats they can produce (None: whatever is asked).
     output_formats: list[str] | None = None
     # Where its tasks run: "worker" (within one worker invocation) or "durable" (the long-task runner:
@@ -162,7 +163,7 @@ class ModelSpec(BaseModel):
 
 
 class ModelRegistry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     version: Literal[1]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

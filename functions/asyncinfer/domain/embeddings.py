@@ -23,7 +23,7 @@ MAX_INPUT_CHARS = 100_000
 class EmbeddingRequest(BaseModel):
     """OpenAI's embeddings body. Text only: token arrays are refused by name."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
 
     model: str = Field(min_length=1, max_length=256)
     input: str | list[str] = Field(min_length=1)

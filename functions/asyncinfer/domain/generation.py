@@ -30,14 +30,14 @@ IMAGE_SIZES: dict[str, tuple[int, int]] = {
 
 
 class ImageSize(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     width: int = Field(ge=64, le=2048)
     height: int = Field(ge=64, le=2048)
 
 
 class ImageConfig(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow")
 
     prompt: str = Field(min_length=1, max_length=4000)
     image_size: Literal[tuple(IMAGE_SIZES)] | ImageSize = "landscape_4_3"  # type: ignore[valid-type]
@@ -56,7 +56,7 @@ class ImageConfig(BaseModel):
 
 
 class AudioConfig(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow")
 
     prompt: str = Field(min_length=1, max_length=4000)
     duration: float = Field(default=10, gt=0, le=300)  # seconds
@@ -67,7 +67,7 @@ class AudioConfig(BaseModel):
 class VideoConfig(BaseModel):
     """A video generation, as Amazon Nova Reel takes it (text 1-512 characters, 24 fps, 1280x720)."""
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow")
 
     prompt: str = Field(min_length=1, max_length=512)
     duration: int = Field(default=6, ge=6, le=120, multiple_of=6)  # seconds
@@ -78,7 +78,7 @@ class VideoConfig(BaseModel):
 
 
 class GenerationRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     model: str = Field(min_length=1, max_length=256)
     config: dict[str, Any]

@@ -8,7 +8,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from asyncinfer.domain.sealing import Sealer, shown_url, webhook_context
 
@@ -113,6 +113,8 @@ class ServiceTier(StrEnum):
 class WebhookTarget(BaseModel):
     """Where a task's (or a batch's) ending is announced, and which events; None means all of them."""
 
+    model_config = ConfigDict(defer_build=True)
+
     url: str  # sealed once stored (tasks.sealing): only the webhook sender opens it
     events: list[str] | None = None
     shown: str | None = None  # what reads show of the URL: its origin
@@ -129,12 +131,16 @@ class WebhookTarget(BaseModel):
 
 
 class TaskError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     message: str
 
 
 class Cost(BaseModel):
     """US dollars, from the registry's prices at the time the task completed."""
+
+    model_config = ConfigDict(defer_build=True)
 
     input_tokens_cost: float = 0
     output_tokens_cost: float = 0
@@ -146,6 +152,8 @@ class Cost(BaseModel):
 class Output(BaseModel):
     """A generated file, kept in S3; clients get a fresh presigned URL on every read."""
 
+    model_config = ConfigDict(defer_build=True)
+
     key: str
     file_id: str
     file_name: str
@@ -155,6 +163,8 @@ class Output(BaseModel):
 
 
 class Usage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -172,6 +182,8 @@ class Progress(BaseModel):
     unknown). Past that estimate the elapsed time simply exceeds it: nothing claims it done
     (asyncinfer.domain.job_progress)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     step: int | None = Field(default=None, ge=0)  # None: not a task of steps (an upstream job)
     steps: int | None = None
     percent: float | None = None
@@ -182,6 +194,8 @@ class Progress(BaseModel):
 
 class Task(BaseModel):
     """The canonical task. Times are epoch milliseconds; each surface spells them."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     tenant: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from asyncinfer.domain.model import WebhookTarget
 
@@ -41,6 +41,8 @@ class BatchEndpoint(StrEnum):
 
 class Batch(BaseModel):
     """One task per input line; the counts are kept by the table stream's consumer as items end."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     tenant: str
@@ -109,6 +111,8 @@ class DeliveryStatus(StrEnum):
 
 
 class Attempt(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: int
     duration_ms: int
     status_code: int | None = None
@@ -118,6 +122,8 @@ class Attempt(BaseModel):
 class Delivery(BaseModel):
     """One event for one webhook URL. Its id is the `webhook-id` of every attempt; the payload is stored as
     the exact bytes sent, so each retry carries the same body."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     tenant: str

@@ -60,7 +60,7 @@ def _message_schema(schema: dict[str, Any]) -> None:
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", json_schema_extra=_message_schema)
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow", json_schema_extra=_message_schema)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -112,7 +112,7 @@ WebhookUrl = Annotated[str, _URL, AfterValidator(_outbound_url("webhooks", "http
 class McpServer(BaseModel):
     """An MCP server the model may use tools from, for this task only."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     url: McpUrl
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -130,7 +130,7 @@ class McpServer(BaseModel):
 class WebhookRequest(BaseModel):
     """`webhook` of a submit or a batch: a URL, and the events it wants (all when omitted)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     url: WebhookUrl
     events: list[str] | None = Field(default=None, min_length=1, max_length=8)
@@ -148,7 +148,7 @@ COMPLETE_BY_DOC = (
 class ChatRequest(BaseModel):
     """An OpenAI-style chat completion body. Fields we do not know are kept and passed along."""
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)

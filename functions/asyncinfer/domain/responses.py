@@ -45,7 +45,7 @@ Metadata = dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_l
 class McpTool(BaseModel):
     """A remote MCP server as OpenAI's `mcp` tool names it."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     type: Literal["mcp"]
     server_label: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -59,7 +59,7 @@ class McpTool(BaseModel):
 class ResponsesRequest(BaseModel):
     """The body of POST /v1/responses this surface honours; any other field is a 400 naming it."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, strict=True, extra="forbid")
 
     model: str | None = Field(default=None, min_length=1, max_length=256)
     input: str | list[dict[str, Any]]

@@ -24,9 +24,9 @@ def _as_sent(schema: dict[str, Any]) -> None:
 
 class Answer(BaseModel):
     """The model of an answer: it documents the dict a renderer returns (the test_openapi_answers tests, unit and
-    integration, check every answer against it)."""
+    integration, check every answer against it). Built when the document is, never by a request."""
 
-    model_config = ConfigDict(json_schema_extra=_as_sent)
+    model_config = ConfigDict(json_schema_extra=_as_sent, defer_build=True)
 
 
 class Open(Answer):
