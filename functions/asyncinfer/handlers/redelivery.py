@@ -4,12 +4,14 @@ must wait without counting as a failure comes back as a new message."""
 from __future__ import annotations
 
 import logging
-
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING
 
 from asyncinfer import wiring
 from asyncinfer.queue.redelivery import SqsRedelivery
 from asyncinfer.queue.refill import SqsLane
+
+if TYPE_CHECKING:  # Powertools' data classes load every event source's; the worker (importing this) uses none
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 log = logging.getLogger(__name__)
 

@@ -4,17 +4,19 @@ event of the task's stream and a reasoning step of its result."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asyncinfer.domain.model import Progress, Usage, now_ms
 from asyncinfer.domain.requests import ChatRequest
 from asyncinfer.observability import genai
 from asyncinfer.providers.base import Finished, ProviderError
 from asyncinfer.tools.base import ToolHost, ToolOutcome, ToolServerMisbehaved, ToolsUnavailable
+
+if TYPE_CHECKING:  # asyncio is imported by the tool loop alone, which most tasks never run
+    import asyncio
 
 STEP_LIMIT = "step_limit"
 
@@ -85,6 +87,8 @@ def run_tool_loop(
     """Synchronous entry for the worker's thread: the MCP SDK is async, the model turns are not. Nothing a
     tool server does may hold the task past `deadline_ms` (epoch ms): not connecting, not a tool call.
     After each step of tool calls, `on_progress` is told the step (a `progress` event is in the stream)."""
+    import asyncio
+
     hooks = _Hooks(turn, emit, heartbeat, max_steps, deadline_ms, on_progress)
     return asyncio.run(_loop(host, request, hooks))
 
@@ -100,6 +104,8 @@ class _Hooks:
 
     def timeout(self) -> asyncio.Timeout:
         """A timeout at the task's deadline, in this task (the SDK's contexts must not change tasks)."""
+        import asyncio
+
         return asyncio.timeout(max(0.0, (self.deadline_ms - now_ms()) / 1000))
 
 
@@ -122,6 +128,8 @@ async def _loop(host: Any, request: ChatRequest, hooks: _Hooks) -> LoopResult:
 
 
 async def _steps(host: ToolHost, request: ChatRequest, hooks: _Hooks) -> LoopResult:
+    import asyncio
+
     turn, emit, heartbeat, max_steps = hooks.turn, hooks.emit, hooks.heartbeat, hooks.max_steps
     body = request.model_dump(mode="json", exclude_none=True)
     messages: list[dict[str, Any]] = body["messages"]
