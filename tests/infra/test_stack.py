@@ -172,6 +172,8 @@ def test_functions_run_python_313_on_the_configured_architecture(resources):
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == [CONFIG.architecture]
         assert re.match(r"^asyncinfer(\.handlers\.\w+\.lambda_handler|/handlers/\w+\.sh)$", props["Handler"])
+        # Cold start: no function looks for pydantic plugins (none uses any).
+        assert props["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
 
 
 def test_the_in_flight_and_queued_indexes_are_sparse_and_keys_only(template):
