@@ -9,31 +9,34 @@ resolver's entry point: the dev stack runs the JSON answers through it, one API 
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
-import re
-import uuid
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
-from typing import Any
+from asyncinfer.handlers.cold import cold_start
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+with cold_start():  # the imports: the function's cold start
+    import asyncio
+    import base64
+    import json
+    import os
+    import re
+    import uuid
+    from collections.abc import AsyncIterator, Callable
+    from types import SimpleNamespace
+    from typing import Any
 
-from asyncinfer.config import ApiSettings, StreamSettings
-from asyncinfer.domain.errors import DomainError, TaskNotFound
-from asyncinfer.domain.model import CHAT_KINDS, Task
-from asyncinfer.handlers import stream
-from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.observability import logger, metrics
-from asyncinfer.surfaces import contract, openai_responses
-from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, build_app, status_for
-from asyncinfer.surfaces.responses_events import ResponseFrames
-from asyncinfer.tasks.streaming import EventTail
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from asyncinfer.config import ApiSettings, StreamSettings
+    from asyncinfer.domain.errors import DomainError, TaskNotFound
+    from asyncinfer.domain.model import CHAT_KINDS, Task
+    from asyncinfer.handlers import stream
+    from asyncinfer.handlers.shared import entry_point, service
+    from asyncinfer.observability import logger, metrics
+    from asyncinfer.surfaces import contract, openai_responses
+    from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, build_app, status_for
+    from asyncinfer.surfaces.responses_events import ResponseFrames
+    from asyncinfer.tasks.streaming import EventTail
 
 
 class ResponsesSettings(ApiSettings, StreamSettings):
