@@ -255,7 +255,12 @@ def test_nothing_is_lost_under_faults(emulated, monkeypatch, slots):
             raise ClientError({"Error": {"Code": "InternalError", "Message": "lost"}}, "SendMessage")
 
     service.queue.send = flaky_send
-    functions = LocalFunctions(timeouts={"worker": LEASE_SECONDS, "dead_letter": 30})
+    # The emulator answers in this process, so an instance's tasks share one CPU: N of them take about N times
+    # as long each as one would, which on AWS (network waits) they would not. The function's timeout (the
+    # lease) and the visibility timeout grow with the slots, or a busy machine would let leases lapse under
+    # running tasks and their messages be received again and again until dead-lettered.
+    functions = LocalFunctions(timeouts={"worker": LEASE_SECONDS * slots, "dead_letter": 30})
+    sqs.set_queue_attributes(QueueUrl=resources.queue_url, Attributes={"VisibilityTimeout": str(VISIBILITY * slots)})
     w, _ = worker.runtime()
     counted = CountsCompletions(w.store)
     w.store = Wrapped(counted, chaos, ("get", "transition", "append_events"))
