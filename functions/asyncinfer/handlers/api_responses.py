@@ -16,16 +16,10 @@ with cold_start():  # the imports: the function's cold start
     import base64
     import json
     import os
-    import re
     import uuid
     from collections.abc import AsyncIterator, Callable
     from types import SimpleNamespace
     from typing import Any
-
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
 
     from asyncinfer.config import ApiSettings, StreamSettings
     from asyncinfer.domain.errors import DomainError, TaskNotFound
@@ -34,8 +28,10 @@ with cold_start():  # the imports: the function's cold start
     from asyncinfer.handlers.shared import entry_point, service
     from asyncinfer.observability import logger, metrics
     from asyncinfer.surfaces import contract, openai_responses
-    from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, build_app, status_for
+    from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, path_pattern
+    from asyncinfer.surfaces.edge import build_app
     from asyncinfer.surfaces.responses_events import ResponseFrames
+    from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
     from asyncinfer.tasks.streaming import EventTail
 
 
@@ -49,18 +45,15 @@ LOCAL_INVOKE = "asyncinfer.invoke"
 
 app = build_app(openai_responses.router, provide={contract.task_service: service})
 lambda_handler = entry_point(app)
-_PATHS = [
-    (re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", d.path) + "$"), d.path)
-    for d in contract.declared(openai_responses.router)
-]
+_PATHS = [(path_pattern(d.path), d.path) for d in contract.declared(openai_responses.router)]
 
 
 def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
     """The REST proxy event API Gateway would have sent for `request` (Lambda Web Adapter passes its request
     context, with the authorizer's, in the x-amzn-request-context header)."""
-    resource, params = request.url.path, None
+    resource, params = request.path, None
     for pattern, path in _PATHS:
-        if found := pattern.match(request.url.path):
+        if found := pattern.match(request.path):
             resource, params = path, found.groupdict() or None
             break
     try:
@@ -75,7 +68,7 @@ def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
         text, encoded = base64.b64encode(body).decode(), True
     return {
         "resource": resource,
-        "path": request.url.path,
+        "path": request.path,
         "httpMethod": request.method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
@@ -196,12 +189,12 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=status_for(exc))
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
+async def _not_found(request: Request) -> Response:
     return JSONResponse(ROUTE_NOT_FOUND, status_code=404)
 
 
-web = Starlette(
-    routes=[
+web = App(
+    [
         Route("/v1/responses", create, methods=["POST"]),
         Route("/v1/responses/{id}", retrieve, methods=["GET"]),
         Route("/v1/responses/{id}", passed_on, methods=["DELETE"]),
@@ -209,5 +202,6 @@ web = Starlette(
         Route("/v1/responses/{id}/input_items", passed_on, methods=["GET"]),
         Route("/healthz", stream.healthz, methods=["GET"]),
     ],
-    exception_handlers={DomainError: _domain_error, 404: _not_found},
+    errors={DomainError: _domain_error},
+    not_found=_not_found,
 )

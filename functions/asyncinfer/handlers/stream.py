@@ -18,19 +18,15 @@ with cold_start():  # the imports: the function's cold start
     from functools import partial
     from typing import TYPE_CHECKING, Protocol
 
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response, StreamingResponse
-    from starlette.routing import Route
-
     from asyncinfer import wiring
     from asyncinfer.config import StreamSettings
     from asyncinfer.domain.errors import DomainError, TaskNotFound
     from asyncinfer.domain.model import CHAT_KINDS
-    from asyncinfer.surfaces import async_api, privategpt
-    from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
+    from asyncinfer.surfaces import async_ids, privategpt_ids
+    from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, StreamingResponse
+    from asyncinfer.surfaces.privategpt_chunks import ChunkFrames
+    from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
     from asyncinfer.tasks.reads import status_event
-    from asyncinfer.tasks.service import message_task
     from asyncinfer.tasks.standing import Standings, lane_standing
     from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
@@ -127,15 +123,23 @@ async def async_events(request: Request) -> Response:
     tenant = tenant_of(request)
     if tenant is None:
         return _error(401, UNAUTHORIZED)
-    task_id = async_api.internal_id(request.path_params["task_id"])
+    task_id = async_ids.internal_id(request.path_params["task_id"])
     after = _after(request)
     # Status frames (no id) in the surface's spelling: status, place in line, estimated start and finish.
-    frames = EventFrames(async_api.summary, partial(status_event, stamp=async_api.iso))
+    frames = EventFrames(async_ids.summary, partial(status_event, stamp=async_ids.iso))
     tail = EventTail(store(), tenant, task_id, frames=frames, limits=limits(), standing=standings())
     task = await tail.open()
     if task.kind not in CHAT_KINDS:  # the Async API shows chat tasks only, as GET /v1/async/{id} does
         raise TaskNotFound()
     return await capped_stream(tenant, tail, after)
+
+
+def _message_task(tenant: str, name: str) -> str | None:
+    """The task created under a client-chosen message_id (PrivateGPT's), as asyncinfer.tasks.service reads it."""
+    from asyncinfer.domain.submission import MESSAGE_ID  # the submit's module: not imported for the other stream
+
+    record = store().get_name(tenant, MESSAGE_ID, name)
+    return record.task_id if record is not None else None
 
 
 async def privategpt_stream(request: Request) -> Response:
@@ -144,16 +148,16 @@ async def privategpt_stream(request: Request) -> Response:
     if tenant is None:
         return _error(401, UNAUTHORIZED)
     public = request.path_params["message_id"]
-    task_id = await asyncio.to_thread(privategpt.task_id_of, public, partial(message_task, store(), tenant))
+    task_id = await asyncio.to_thread(privategpt_ids.task_id_of, public, partial(_message_task, tenant))
     after = _after(request)
-    task = await EventTail(store(), tenant, task_id, frames=EventFrames(async_api.summary), limits=limits()).open()
+    task = await EventTail(store(), tenant, task_id, frames=EventFrames(async_ids.summary), limits=limits()).open()
     if task.kind not in CHAT_KINDS:
-        raise privategpt.not_found()
+        raise privategpt_ids.not_found()
     # No status frames here (ChunkFrames has no `status`, so nor is the standing read): this stream imitates
     # OpenAI's chat.completion.chunk stream, and OpenAI's SDK reads every frame but its own `thread.*` events
     # as a chunk, so a status frame would reach its clients as a chunk without `choices`. PrivateGPT's
     # /status read says where the message stands.
-    tail = EventTail(store(), tenant, task_id, frames=privategpt.ChunkFrames(task, after), limits=limits())
+    tail = EventTail(store(), tenant, task_id, frames=ChunkFrames(task, after), limits=limits())
     return await capped_stream(tenant, tail, after)
 
 
@@ -166,15 +170,16 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return _error(status_for(exc), {"error": {"code": exc.code, "message": exc.message}})
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
+async def _not_found(request: Request) -> Response:
     return _error(404, ROUTE_NOT_FOUND)
 
 
-app = Starlette(
-    routes=[
+app = App(
+    [
         Route("/v1/async/{task_id}/events", async_events, methods=["GET"]),
         Route("/v1/messages/async/{message_id}/stream", privategpt_stream, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ],
-    exception_handlers={DomainError: _domain_error, 404: _not_found},
+    errors={DomainError: _domain_error},
+    not_found=_not_found,
 )

@@ -4,6 +4,7 @@ and the shape of one Server-Sent Event. Each surface's own answers are models in
 
 from __future__ import annotations
 
+from copy import copy
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
@@ -128,6 +129,16 @@ class Timing(Answer, Generic[Stamp]):
     execution_timeout: float | None = absent(
         "While not yet started: the execution timeout asked for (seconds from its start)"
     )
+
+
+STAMPED = ("estimated_start_at", "estimated_finish_at", "start_deadline_at", "deadline_at")
+
+
+def timed(stamp: type) -> type[Answer]:
+    """`Timing[stamp]` without building a model: parametrizing a generic model builds its origin's schema at once
+    (defer_build or not), a cost every function importing a surface would pay for the document's sake."""
+    fields = {name: (stamp | None, copy(Timing.model_fields[name])) for name in STAMPED}
+    return answer(f"Timing[{stamp.__name__}]", Timing, **fields)
 
 
 # One event of the stream (OpenAPI 3.1 tools read `schema` as the per-event schema, 3.2's itemSchema).

@@ -4,7 +4,7 @@ the streaming function (asyncinfer.surfaces.streams)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -13,7 +13,9 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import ChatRequest
-from asyncinfer.surfaces.answers import ErrorBody, Open, Timing, answer
+from asyncinfer.surfaces.answers import ErrorBody, Open, answer, timed
+from asyncinfer.surfaces.async_ids import ID_PREFIX as ID_PREFIX  # the surface's spelling, named here too
+from asyncinfer.surfaces.async_ids import TIMES, internal_id, iso, public_id, summary
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Cursor,
@@ -32,32 +34,6 @@ from asyncinfer.surfaces.contract import (
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
 from asyncinfer.surfaces.routing import Router
 from asyncinfer.tasks.reads import TaskPage, TaskRead
-
-ID_PREFIX = "task_"
-_TIMES = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at")
-
-
-def public_id(task_id: str) -> str:
-    return ID_PREFIX + ids.as_uuid(task_id)
-
-
-def internal_id(public: str) -> str:
-    """The store id behind a public id (any surface's spelling); anything malformed is simply not found."""
-    return ids.parse_any(public)
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def summary(task: Task) -> dict[str, Any]:
-    """The fields of the submit, cancel and list answers."""
-    out: dict[str, Any] = {"id": public_id(task.id), "status": task.status.value}
-    for name in _TIMES:
-        value = getattr(task, name)
-        if value is not None:
-            out[name] = iso(value)
-    return out
 
 
 def detail(task: Task, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -103,13 +79,13 @@ Summary = answer(
     id=(str, Field(examples=["task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
     status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"],
     created_at=datetime,
-    **dict.fromkeys(_TIMES[1:], (datetime | None, None)),
+    **dict.fromkeys(TIMES[1:], (datetime | None, None)),
 )
 # A list item: the submit's answer, and the model (so that a listing says what each task runs).
 Listed = answer("AsyncListedTask", Summary, model=(str, Field(examples=["demo-chat"])))
 Listing = answer("AsyncTaskList", tasks=list[Listed], has_more=bool, next_cursor=str | None)
 # A read: how it failed, and once COMPLETED the chat completion's own fields (choices, usage, ...) beside its own.
-Read = answer("AsyncTaskRead", Timing[datetime], Listed, Open, error=(ErrorBody | None, None))
+Read = answer("AsyncTaskRead", timed(datetime), Listed, Open, error=(ErrorBody | None, None))
 Deleted = answer("AsyncTaskDeleted", id=str, deleted=bool)
 
 router = Router()

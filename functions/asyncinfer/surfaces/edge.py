@@ -12,13 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from asyncinfer.domain.deadlines import CANCEL_AFTER_HEADER, START_HEADER, parse_headers
 from asyncinfer.domain.errors import (
     BudgetExceeded,
-    ClassNotAllowed,
-    Conflict,
     DomainError,
     InvalidRequest,
     RateLimited,
-    RequestTooLarge,
-    ServiceUnavailable,
     TaskNotFound,
 )
 from asyncinfer.domain.model import Task
@@ -27,25 +23,12 @@ from asyncinfer.domain.submission import Submission
 from asyncinfer.observability import logger, metrics
 from asyncinfer.surfaces.contract import not_found_hint
 from asyncinfer.surfaces.routing import APPLICATION_JSON, RequestValidationError, Resolver, Response, Router
+from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND as ROUTE_NOT_FOUND
+from asyncinfer.surfaces.statuses import UNAUTHORIZED as UNAUTHORIZED
+from asyncinfer.surfaces.statuses import status_for
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
 from asyncinfer.tasks.waiting import until_ended, wait_held
-
-STATUS_OF: dict[type[DomainError], int] = {
-    InvalidRequest: 400,
-    BudgetExceeded: 402,
-    ClassNotAllowed: 403,
-    TaskNotFound: 404,
-    Conflict: 409,
-    RequestTooLarge: 413,
-    ServiceUnavailable: 503,
-    RateLimited: 429,
-}
-
-# The bodies API Gateway itself answers with (gateway responses); the dev server uses the same ones.
-UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "Missing or invalid API key"}}
-ROUTE_NOT_FOUND = {"error": {"code": "route_not_found", "message": "No such route"}}
-
 
 Made = TypeVar("Made")  # what a submit makes: a task, a batch
 
@@ -67,13 +50,6 @@ def error_response(
 
 def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def status_for(exc: DomainError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
 
 
 def build_resolver() -> Resolver:

@@ -4,9 +4,6 @@ OpenAI chat-completion chunks (GET .../{id}/stream, served by the streaming func
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
-from asyncinfer.domain.model import CHAT_KINDS, LOWERCASE_STATUS, Task, TaskStatus
+from asyncinfer.domain.model import CHAT_KINDS, LOWERCASE_STATUS, Task
 from asyncinfer.domain.requests import (
     MAX_CORRELATION_ID,
     MAX_MCP_SERVERS,
@@ -23,8 +20,8 @@ from asyncinfer.domain.requests import (
     check_chat_body,
     validation_message,
 )
-from asyncinfer.surfaces.answers import Timing, answer
-from asyncinfer.surfaces.async_api import iso
+from asyncinfer.surfaces.answers import answer, timed
+from asyncinfer.surfaces.async_ids import iso
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -37,13 +34,12 @@ from asyncinfer.surfaces.contract import (
     route,
 )
 from asyncinfer.surfaces.edge import submission, submit, tenant_of, waited
+from asyncinfer.surfaces.privategpt_ids import CUSTOM_ID, not_found, task_id_of
 from asyncinfer.surfaces.routing import Query, Router
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
-from asyncinfer.tasks.streaming import sse
 
 STATUS = LOWERCASE_STATUS
-_CUSTOM_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 STREAM_TYPE = "sse"
 
 
@@ -54,7 +50,7 @@ class InvalidMessageId(InvalidRequest):
 class MessagesRequest(BaseModel):
     """The page's request body. Typed fields are checked strictly; everything is kept for the provider."""
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)  # built by the first submit
 
     messages: list[Message] = Field(min_length=1)
     model: str | None = Field(default=None, min_length=1, max_length=256)
@@ -96,7 +92,7 @@ def check_message_id(value: str | None) -> str | None:
     if value is None:
         return None
     # A message_id of a task id's form would shadow that task on this surface (names are looked up first).
-    if not _CUSTOM_ID.match(value) or ids.spells_a_task_id(value):
+    if not CUSTOM_ID.match(value) or ids.spells_a_task_id(value):
         raise InvalidMessageId(
             "message_id is 1 to 128 characters of letters, digits and . _ : -, and not of the form of a task id "
             "(task_<uuid>, <uuid>, msg_<32 hex>, <32 hex>)"
@@ -106,15 +102,6 @@ def check_message_id(value: str | None) -> str | None:
 
 def message_id(task: Task) -> str:
     return task.public_name or f"msg_{task.id}"
-
-
-def task_id_of(public: str, named: Callable[[str], str | None]) -> str:
-    """A client-chosen message_id first (`named` finds the task it names), then any spelling of a task id."""
-    if _CUSTOM_ID.match(public) and not ids.spells_a_task_id(public):
-        task_id = named(public)
-        if task_id is not None:
-            return task_id
-    return ids.parse_any(public)
 
 
 def initiated(task: Task) -> dict[str, Any]:
@@ -142,58 +129,6 @@ def read(view: TaskRead) -> dict[str, Any]:
     return {**status(view.task), **view.timing(iso)}
 
 
-class ChunkFrames:
-    """The task's event log as OpenAI `chat.completion.chunk`s, each with the event's id."""
-
-    def __init__(self, task: Task, resumed_after: int = 0) -> None:
-        self._id = f"chatcmpl-{task.id}"
-        self._created = task.created_at // 1000
-        self._model = task.model
-        # The closing chunk is numbered one past the last event, so that a client may resume after it too; one
-        # that does (its Last-Event-ID past every event) gets only [DONE], not the closing chunk again.
-        self._resumed_after = resumed_after
-        self._last = 0
-
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None, **extra: Any) -> str:
-        return json.dumps(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-                **extra,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-
-    def event(self, seq: int, event: dict[str, Any]) -> bytes | None:
-        self._last = max(self._last, seq)
-        if event.get("type") == "delta":
-            return sse(self._chunk({"role": "assistant", "content": event["text"]}, None), id=seq)
-        if event.get("type") == "restart":
-            # A retried attempt starts the answer over: a client drops what it has so far.
-            return sse(json.dumps({"attempt": event.get("attempt")}), event="restart", id=seq)
-        return None
-
-    def end(self, task: Task) -> bytes:
-        last = max(self._last, task.event_seq)
-        if self._resumed_after > last:
-            return sse("[DONE]")  # the client has the closing frame (numbered last + 1) already
-        closing = last + 1
-        if task.status == TaskStatus.FAILED:
-            error = task.error.model_dump() if task.error else {"code": "failed", "message": "The message failed"}
-            return sse(json.dumps({"error": error}), event="error", id=closing) + sse("[DONE]")
-        reason = "stop" if task.status == TaskStatus.COMPLETED else "cancelled"
-        extra = {"usage": task.usage.model_dump(exclude_none=True)} if task.usage else {}
-        return sse(self._chunk({}, reason, **extra), id=closing) + sse("[DONE]")
-
-
-def not_found() -> TaskNotFound:
-    return TaskNotFound("No message with that id")
-
-
 State = Literal["pending", "processing", "completed", "failed", "cancelled", "error"]
 Initiated = answer("PrivateGPTInitiated", message_id=str, status=State, message=str)
 Status = answer(
@@ -207,7 +142,7 @@ Status = answer(
     stream_type=Literal["sse"],
     metadata=dict[str, Any],
 )
-Read = answer("PrivateGPTRead", Timing[datetime], Status)
+Read = answer("PrivateGPTRead", timed(datetime), Status)
 Deleted = answer("PrivateGPTDeleted", message_id=str, deleted=bool)
 router = Router()
 TAG = "PrivateGPT"
