@@ -17,6 +17,8 @@ MAX_CUSTOM_ID = 64
 MIN_WINDOW_MS = 1000
 MAX_WINDOW_MS = 7 * 86400 * 1000
 MAX_ITEM_ATTEMPTS = 10
+# The name of a Message Batch's results file (Anthropic's lines) beside its other files.
+ANTHROPIC_RESULTS = "anthropic-results"
 
 
 class InvalidBatch(InvalidRequest):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from asyncinfer.handlers.cold import cold_start
 
 with cold_start():  # the imports: the function's cold start
-    from typing import TYPE_CHECKING
+    from typing import TYPE_CHECKING, Any
 
     from asyncinfer import wiring
     from asyncinfer.config import BatchSettings
@@ -17,14 +17,15 @@ with cold_start():  # the imports: the function's cold start
         batch_retry,
         openai_batches,
         openai_files,
-        openai_responses,
     )
     from asyncinfer.surfaces.edge import build_app
     from asyncinfer.tasks.batch_partial import PartialResults
     from asyncinfer.tasks.service import read_result
 
 if TYPE_CHECKING:
+    from asyncinfer.domain.model import Task
     from asyncinfer.tasks.batches import Batches
+    from asyncinfer.tasks.service import TaskService
 
 SETTINGS = BatchSettings  # the infra tests check each deployed environment against it
 
@@ -42,8 +43,15 @@ def partial_results() -> PartialResults:
         svc.store,
         lambda task: read_result(svc.tasks.blobs, task),
         openai_batches.result_line,
-        lambda task: openai_responses.request_of(svc.tasks, task),
+        lambda task: _responses_request(svc.tasks, task),
     )
+
+
+def _responses_request(tasks: TaskService, task: Task) -> dict[str, Any] | None:
+    # Imported here: only a /v1/responses batch's lines read their request as the Responses API spells it.
+    from asyncinfer.surfaces import openai_responses
+
+    return openai_responses.request_of(tasks, task)
 
 
 app = build_app(

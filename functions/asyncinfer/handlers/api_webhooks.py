@@ -9,7 +9,7 @@ with cold_start():  # the imports: the function's cold start
 
     from asyncinfer import wiring
     from asyncinfer.config import WebhookApiSettings
-    from asyncinfer.handlers.shared import entry_point
+    from asyncinfer.handlers.entry import entry_point
     from asyncinfer.surfaces import webhooks as webhooks_surface
     from asyncinfer.surfaces.edge import build_app
     from asyncinfer.wiring import deliveries

@@ -11,32 +11,18 @@ from pydantic import Field
 from asyncinfer.blobs.base import upload_key
 from asyncinfer.domain import files, ids
 from asyncinfer.domain.batches import BatchRequest
-from asyncinfer.domain.errors import TaskNotFound
 from asyncinfer.domain.model import Progress, Task, TaskStatus
 from asyncinfer.domain.records import BATCH_ENDED, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
-from asyncinfer.surfaces import async_api, batch_costs
+from asyncinfer.surfaces import async_ids, batch_costs
 from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
+from asyncinfer.surfaces.batch_ids import ID_PREFIX as ID_PREFIX  # the surface's spelling, named here too
+from asyncinfer.surfaces.batch_ids import internal_id, public_id
 from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.surfaces.routing import Depends, Router
 from asyncinfer.tasks.batches import Batches
 from asyncinfer.tasks.payloads import item_costs
-
-ID_PREFIX = "batch_"
-
-
-def public_id(batch_id: str) -> str:
-    return ID_PREFIX + ids.as_uuid(batch_id)
-
-
-def internal_id(public: str) -> str:
-    if not public.startswith(ID_PREFIX):
-        raise TaskNotFound("No batch with that id")
-    try:
-        return ids.parse_any(public.removeprefix(ID_PREFIX))
-    except TaskNotFound:
-        raise TaskNotFound("No batch with that id") from None
 
 
 def _seconds(ms: int | None) -> int | None:
@@ -106,7 +92,7 @@ def file_line(line: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     as the response body) or of its error file (a failed or cancelled item: its error)."""
     task = line.get("id")
     out: dict[str, Any] = {
-        "id": "batch_req_" + (task.removeprefix(async_api.ID_PREFIX).replace("-", "") if task else "missing"),
+        "id": "batch_req_" + (task.removeprefix(async_ids.ID_PREFIX).replace("-", "") if task else "missing"),
         "custom_id": line["custom_id"],
     }
     if line["status"] == TaskStatus.COMPLETED.value:
@@ -120,7 +106,7 @@ def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | No
     """One line of a batch's results: the item's task, its outcome, and the response when it completed."""
     if task is None:  # cannot happen once every item ended; said plainly rather than dropped
         return {"custom_id": custom_id, "id": None, "status": "MISSING", "response": None, "error": None}
-    line: dict[str, Any] = {"custom_id": custom_id, "id": async_api.public_id(task.id), "status": task.status.value}
+    line: dict[str, Any] = {"custom_id": custom_id, "id": async_ids.public_id(task.id), "status": task.status.value}
     if task.status == TaskStatus.COMPLETED:
         if task.outputs:
             response = {

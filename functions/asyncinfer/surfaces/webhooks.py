@@ -17,7 +17,7 @@ from asyncinfer.domain.model import Task
 from asyncinfer.domain.records import BATCH_EVENTS
 from asyncinfer.domain.sealing import shown_url
 from asyncinfer.store.base import WebhookSecrets
-from asyncinfer.surfaces import async_api, openai_batches
+from asyncinfer.surfaces import async_ids, batch_ids
 from asyncinfer.surfaces.answers import absent, answer
 from asyncinfer.surfaces.contract import Cursor, DeliveryId, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
@@ -27,11 +27,11 @@ from asyncinfer.tasks.webhooks import DeliveryNotFound, Webhooks
 
 def task_data(task: Task) -> dict[str, Any]:
     """A task in webhook events: its summary, what it ran, how it ended."""
-    out = {**async_api.summary(task), "object": "task", "kind": task.kind.value, "model": task.model}
+    out = {**async_ids.summary(task), "object": "task", "kind": task.kind.value, "model": task.model}
     if task.error is not None:
         out["error"] = task.error.model_dump()
     if task.batch_id is not None:
-        out["batch_id"] = openai_batches.public_id(task.batch_id)
+        out["batch_id"] = batch_ids.public_id(task.batch_id)
         out["custom_id"] = task.custom_id
     if task.metadata:
         out["metadata"] = task.metadata
@@ -43,22 +43,22 @@ def delivery(item: records.Delivery, *, with_payload: bool = False) -> dict[str,
         "id": item.id,
         "object": "webhook.delivery",
         "event_type": item.event_type,
-        "subject": openai_batches.public_id(item.subject)
+        "subject": batch_ids.public_id(item.subject)
         if item.event_type.startswith("batch.")
-        else async_api.public_id(item.subject),
+        else async_ids.public_id(item.subject),
         "url": item.shown or shown_url(item.url),
         "status": item.status.value,
         "attempt_count": item.attempt_count,
-        "created_at": async_api.iso(item.created_at),
+        "created_at": async_ids.iso(item.created_at),
         "attempts": [
-            {k: v for k, v in {**a.model_dump(), "at": async_api.iso(a.at)}.items() if v is not None}
+            {k: v for k, v in {**a.model_dump(), "at": async_ids.iso(a.at)}.items() if v is not None}
             for a in item.attempts
         ],
     }
     for name in ("delivered_at", "failed_at"):
         value = getattr(item, name)
         if value is not None:
-            out[name] = async_api.iso(value)
+            out[name] = async_ids.iso(value)
     if with_payload:
         out["payload"] = item.payload
     return out
@@ -110,7 +110,7 @@ def _delivery_id(value: str) -> str:
 def _secret(svc: Webhooks, secrets: WebhookSecrets) -> dict:
     """The current secret; the previous one is never shown again, only until when it still signs."""
     grace = secrets.previous_expires_at if secrets.in_grace(svc.clock()) else None
-    return {"secret": secrets.current, "previous_secret_expires_at": async_api.iso(grace) if grace else None}
+    return {"secret": secrets.current, "previous_secret_expires_at": async_ids.iso(grace) if grace else None}
 
 
 @route(router, "GET", "/v1/webhooks/secret", "The tenant's webhook signing secret (Standard Webhooks)", TAG, ok=Secret)
@@ -141,9 +141,9 @@ def list_deliveries(
     subject = None
     try:
         if task_id:
-            subject = async_api.internal_id(task_id)
+            subject = async_ids.internal_id(task_id)
         elif batch_id:
-            subject = openai_batches.internal_id(batch_id)
+            subject = batch_ids.internal_id(batch_id)
     except TaskNotFound:
         raise InvalidRequest("task_id or batch_id is not an id of this API") from None
     limit_, after = ids.page(present(limit=limit, cursor=cursor), "cursor", _delivery_id)

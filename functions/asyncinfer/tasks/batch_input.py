@@ -12,11 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from asyncinfer.blobs.base import upload_key
-from asyncinfer.domain import responses
 from asyncinfer.domain.anthropic_messages import UnsupportedParam, to_chat
 from asyncinfer.domain.batches import BatchRequest, DuplicateCustomId, InvalidBatch, Item
 from asyncinfer.domain.client_json import loads_client_json
-from asyncinfer.domain.embeddings import prepare_embedding
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.records import BatchEndpoint
 from asyncinfer.domain.requests import validation_message
@@ -132,14 +130,20 @@ class BatchInput:
         return lines
 
     def _prepare(self, endpoint: BatchEndpoint, body: dict[str, Any]) -> Prepared:
+        # The embeddings and Responses modules are imported by their own endpoints' items: a function's cold start
+        # does not define their request models.
         how = Submission(surface="batch")
         if endpoint == BatchEndpoint.GENERATION:
             return self.tasks.prepare_generation(body, how)
         if endpoint == BatchEndpoint.MESSAGES:
             return self.tasks.prepare_chat(to_chat(body), how)
         if endpoint == BatchEndpoint.EMBEDDINGS:
+            from asyncinfer.domain.embeddings import prepare_embedding
+
             return prepare_embedding(self.tasks.registry, self.tasks.limits, body, how)
         if endpoint == BatchEndpoint.RESPONSES:
+            from asyncinfer.domain import responses
+
             chat = responses.chat_body_of(body, self.tasks.registry.default_chat(), background=False)
             return self.tasks.prepare_chat(chat, how)
         return self.tasks.prepare_chat(body, how)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from asyncinfer.domain import responses
 from asyncinfer.domain.batches import item_task_id
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
@@ -73,6 +72,8 @@ class PartialResults:
     def _line(self, batch: Batch, end: BatchEnd, task: Task | None) -> dict[str, Any]:
         response = self.result_of(task) if task is not None and task.status == TaskStatus.COMPLETED else None
         if batch.endpoint == BatchEndpoint.RESPONSES and task is not None and response is not None:
+            from asyncinfer.domain import responses  # (a /v1/responses batch's alone: its models, built on first use)
+
             response = responses.response_object(task, self.request_of(task), response, background=False)
         custom_id = task.custom_id if task is not None and task.custom_id is not None else str(end.index)
         line = {**self.result_line(custom_id, task, response), "ended_at": end.ended_ms}

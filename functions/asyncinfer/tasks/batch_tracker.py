@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from asyncinfer.blobs.base import BlobStore, batch_file_key, results_key
 from asyncinfer.domain import anthropic_messages, responses
-from asyncinfer.domain.batches import item_task_id
+from asyncinfer.domain.batches import ANTHROPIC_RESULTS, item_task_id
 from asyncinfer.domain.model import Task, TaskStatus, now_ms
 from asyncinfer.domain.records import BATCH_ENDED, Batch, BatchEndpoint, BatchStatus
 from asyncinfer.store.base import BatchChanged
@@ -24,8 +24,6 @@ T = TypeVar("T")
 # Finishing a batch: items fetched (one BatchGetItem page) and their results read (threads) at a time.
 FINISH_CHUNK = 100
 FINISH_READERS = 16
-# The name of a Message Batch's results file (Anthropic's lines) beside its other files.
-ANTHROPIC_RESULTS = "anthropic-results"
 
 
 def enumerate_chunks(items: Iterable[T], size: int) -> Iterator[tuple[int, list[T]]]:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from asyncinfer.blobs.base import batch_file_key, input_key, round_key
 from asyncinfer.domain.batches import (
+    ANTHROPIC_RESULTS,
     BatchEnded,
     BatchNotEnded,
     BatchNotFound,
@@ -45,7 +46,6 @@ from asyncinfer.store.batch_ends import BatchEndStore
 from asyncinfer.tasks.batch_input import BatchInput, BatchLimits, Reader
 from asyncinfer.tasks.batch_items import BatchItems
 from asyncinfer.tasks.batch_retry import BatchRetry
-from asyncinfer.tasks.batch_tracker import ANTHROPIC_RESULTS
 from asyncinfer.tasks.files import Files
 from asyncinfer.tasks.flex_escalation import Pace
 from asyncinfer.tasks.service import TaskService, may_use

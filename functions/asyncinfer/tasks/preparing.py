@@ -11,7 +11,6 @@ from asyncinfer.domain import deadlines
 from asyncinfer.domain.catalog import ModelRegistry, ModelSpec
 from asyncinfer.domain.errors import InvalidRequest, UnknownModel
 from asyncinfer.domain.fields import MEDIA_CONFIG, check_near_misses
-from asyncinfer.domain.generation import parse_generation, parse_media_config
 from asyncinfer.domain.lanes import parse_tier
 from asyncinfer.domain.model import TASK_EVENTS, TaskKind
 from asyncinfer.domain.requests import parse_chat_request, parse_webhook
@@ -53,6 +52,9 @@ class Preparing:
 
     def prepare_generation(self, body: dict[str, Any], how: Submission = Submission()) -> Prepared:
         """`{model, config}` for an image, audio or video model; the config is checked against its kind."""
+        # Imported here: only a generation's submit builds the media models (the chat surfaces never do).
+        from asyncinfer.domain.generation import parse_generation, parse_media_config
+
         webhook = parse_webhook(body.get("webhook"), TASK_EVENTS, self.outbound)
         request = parse_generation(body)
         spec = self._media_model(request.model)
