@@ -3,10 +3,14 @@ secrets, the runner, the lanes and their capacity, and the local stack's stand-i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from asyncinfer.config.base import DocsSettings
-from asyncinfer.domain.ssrf import Outbound, OutboundPolicy
+
+if TYPE_CHECKING:
+    from asyncinfer.domain.ssrf import Outbound
 
 
 class OutboundSettings(DocsSettings):
@@ -20,6 +24,8 @@ class OutboundSettings(DocsSettings):
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
 
     def outbound(self) -> Outbound:
+        from asyncinfer.domain.ssrf import Outbound, OutboundPolicy  # the address rules: only what sends out
+
         return Outbound(
             mcp=OutboundPolicy(self.mcp_allow_private, tuple(self.mcp_allowed_hosts)),
             webhooks=OutboundPolicy(self.webhook_allow_private, tuple(self.webhook_allowed_hosts)),
