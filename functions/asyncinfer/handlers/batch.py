@@ -3,21 +3,18 @@ POST /v1/batches would); the batch queue brings it jobs (make a batch's tasks, o
 
 from __future__ import annotations
 
-from asyncinfer.handlers.cold import cold_start
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
-with cold_start():  # the imports: the function's cold start
-    from dataclasses import asdict
-    from typing import TYPE_CHECKING, Any
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from asyncinfer import wiring
-    from asyncinfer.config import BatchSettings
-    from asyncinfer.domain.batches import ScheduledInvocation
-    from asyncinfer.handlers.event_source import SQS, process
-    from asyncinfer.observability import logger, metrics, tracing
-    from asyncinfer.queue.base import BatchJob, parse_message
+from asyncinfer import wiring
+from asyncinfer.config import BatchSettings
+from asyncinfer.domain.batches import ScheduledInvocation
+from asyncinfer.handlers.event_source import SQS, process
+from asyncinfer.observability import logger, metrics, tracing
+from asyncinfer.queue.base import BatchJob, parse_message
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from asyncinfer.handlers.cold import cold_start
+from dataclasses import asdict
+from typing import Any
 
-with cold_start():  # the imports: the function's cold start
-    from dataclasses import asdict
-    from typing import Any
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from asyncinfer import wiring
-    from asyncinfer.config import PrunerSettings
-    from asyncinfer.observability import logger, metrics, tracing
-    from asyncinfer.ops.prune import prune_versions
+from asyncinfer import wiring
+from asyncinfer.config import PrunerSettings
+from asyncinfer.observability import logger, metrics, tracing
+from asyncinfer.ops.prune import prune_versions
 
 SETTINGS = PrunerSettings  # the infra tests check each deployed environment against it
 

@@ -3,26 +3,23 @@ invocation has time (asyncinfer.handlers.instance), and reports the event's fail
 
 from __future__ import annotations
 
-from asyncinfer.handlers.cold import cold_start
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-with cold_start():  # the imports: the function's cold start
-    from collections.abc import Callable
-    from concurrent.futures import ThreadPoolExecutor
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from asyncinfer import wiring
-    from asyncinfer.config import WorkerSettings
-    from asyncinfer.handlers.instance import Instance, SlotPolicy
-    from asyncinfer.handlers.redelivery import lane_of
-    from asyncinfer.observability import logger, metrics, tracing
-    from asyncinfer.queue.base import TaskMessage
-    from asyncinfer.queue.refill import Delivery
-    from asyncinfer.tasks.lane_starts import flush_starts
-    from asyncinfer.tasks.long_slots import WaitForSlot
-    from asyncinfer.tasks.outcomes import RetryLater
-    from asyncinfer.tasks.worker import Worker
+from asyncinfer import wiring
+from asyncinfer.config import WorkerSettings
+from asyncinfer.handlers.instance import Instance, SlotPolicy
+from asyncinfer.handlers.redelivery import lane_of
+from asyncinfer.observability import logger, metrics, tracing
+from asyncinfer.queue.base import TaskMessage
+from asyncinfer.queue.refill import Delivery
+from asyncinfer.tasks.lane_starts import flush_starts
+from asyncinfer.tasks.long_slots import WaitForSlot
+from asyncinfer.tasks.outcomes import RetryLater
+from asyncinfer.tasks.worker import Worker
 
 SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
 
