@@ -125,17 +125,22 @@ def test_it_stops_receiving_at_its_horizon(pool):
     assert len(runs.ran) == 3 and len(lane.waiting) == 18
 
 
-def test_an_empty_poll_ends_the_receiving_and_an_idle_instance_never_long_polls(pool):
+def test_an_empty_poll_ends_the_receiving_and_only_a_found_backlog_is_long_polled(pool):
     clock = Clock()
     lane = FakeLane([])
     waits: list[int] = []
     real = lane.receive
     lane.receive = lambda most, wait_seconds: waits.append(wait_seconds) or real(most, wait_seconds)
     Instance(Runs(clock, seconds=0.3), lane, policy(), clock, pool).serve([delivery()])
-    assert waits == [1]  # one poll while the event's task ran, then the instance ends with it
+    # One short poll while the event's task ran: nothing waiting, so the instance ends with its task.
+    assert waits == [0]
     waits.clear()
     Instance(Runs(clock, seconds=0), lane, policy(), clock, pool).serve([])
     assert waits == [0]
+    waits.clear()
+    lane.waiting = [delivery() for _ in range(2)]
+    Instance(Runs(clock, seconds=0.3), lane, policy(slots=8), clock, pool).serve([delivery()])
+    assert waits == [0, 1]  # it found messages waiting: the next poll waits for more while tasks run
 
 
 def test_memory_pressure_stops_receiving(pool):

@@ -100,7 +100,9 @@ class Instance:
                     return  # memory held by nothing this invocation runs: receive no more
                 self._wait_change(seen)
                 continue
-            wait = self._policy.wait_seconds if self._running else 0
+            # A long poll only once this invocation's own receives found a backlog: the first is a short one, as
+            # a poll that waits on an empty queue holds the invocation open past its last task (billed, idle).
+            wait = self._policy.wait_seconds if self._running and self.received else 0
             try:
                 got = self._lane.receive(min(free, MOST_PER_CALL), wait)
             except Exception:
