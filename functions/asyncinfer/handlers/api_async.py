@@ -3,10 +3,13 @@ instance's task service."""
 
 from __future__ import annotations
 
-from asyncinfer.config import ApiSettings
-from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.surfaces import async_api, contract, openai_models, usage
-from asyncinfer.surfaces.edge import build_app
+from asyncinfer.handlers.cold import cold_start
+
+with cold_start():  # the imports: the function's cold start
+    from asyncinfer.config import ApiSettings
+    from asyncinfer.handlers.shared import entry_point, service
+    from asyncinfer.surfaces import async_api, contract, openai_models, usage
+    from asyncinfer.surfaces.edge import build_app
 
 SETTINGS = ApiSettings  # the infra tests check each deployed environment against it
 

@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from asyncinfer.handlers.cold import cold_start
 
-from asyncinfer import wiring
-from asyncinfer.config import BatchSettings
-from asyncinfer.handlers.shared import entry_point
-from asyncinfer.surfaces import (
-    anthropic_batches,
-    batch_results,
-    batch_retry,
-    openai_batches,
-    openai_files,
-)
-from asyncinfer.surfaces.edge import build_app
-from asyncinfer.tasks.batch_partial import PartialResults
-from asyncinfer.tasks.service import read_result
+with cold_start():  # the imports: the function's cold start
+    from typing import TYPE_CHECKING, Any
+
+    from asyncinfer import wiring
+    from asyncinfer.config import BatchSettings
+    from asyncinfer.handlers.shared import entry_point
+    from asyncinfer.surfaces import (
+        anthropic_batches,
+        batch_results,
+        batch_retry,
+        openai_batches,
+        openai_files,
+    )
+    from asyncinfer.surfaces.edge import build_app
+    from asyncinfer.tasks.batch_partial import PartialResults
+    from asyncinfer.tasks.service import read_result
 
 if TYPE_CHECKING:
     from asyncinfer.domain.model import Task

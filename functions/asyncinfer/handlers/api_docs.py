@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from asyncinfer.config import DocsSettings
-from asyncinfer.handlers.entry import entry_point
-from asyncinfer.surfaces import docs
-from asyncinfer.surfaces.edge import build_app
+from asyncinfer.handlers.cold import cold_start
+
+with cold_start():  # the imports: the function's cold start
+    from asyncinfer.config import DocsSettings
+    from asyncinfer.handlers.entry import entry_point
+    from asyncinfer.surfaces import docs
+    from asyncinfer.surfaces.edge import build_app
 
 SETTINGS = DocsSettings  # the infra tests check each deployed environment against it
 

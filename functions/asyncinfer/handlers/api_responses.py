@@ -9,27 +9,30 @@ resolver's entry point: the dev stack runs the JSON answers through it, one API 
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
-from typing import Any
+from asyncinfer.handlers.cold import cold_start
 
-from asyncinfer.config import ApiSettings, StreamSettings
-from asyncinfer.domain.errors import DomainError, TaskNotFound
-from asyncinfer.domain.model import CHAT_KINDS, Task
-from asyncinfer.handlers import stream
-from asyncinfer.handlers.shared import entry_point, service
-from asyncinfer.observability import logger, metrics
-from asyncinfer.surfaces import contract, openai_responses
-from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, path_pattern
-from asyncinfer.surfaces.edge import build_app
-from asyncinfer.surfaces.responses_events import ResponseFrames
-from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
-from asyncinfer.tasks.streaming import EventTail
+with cold_start():  # the imports: the function's cold start
+    import asyncio
+    import base64
+    import json
+    import os
+    import uuid
+    from collections.abc import AsyncIterator, Callable
+    from types import SimpleNamespace
+    from typing import Any
+
+    from asyncinfer.config import ApiSettings, StreamSettings
+    from asyncinfer.domain.errors import DomainError, TaskNotFound
+    from asyncinfer.domain.model import CHAT_KINDS, Task
+    from asyncinfer.handlers import stream
+    from asyncinfer.handlers.shared import entry_point, service
+    from asyncinfer.observability import logger, metrics
+    from asyncinfer.surfaces import contract, openai_responses
+    from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, path_pattern
+    from asyncinfer.surfaces.edge import build_app
+    from asyncinfer.surfaces.responses_events import ResponseFrames
+    from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
+    from asyncinfer.tasks.streaming import EventTail
 
 
 class ResponsesSettings(ApiSettings, StreamSettings):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from asyncinfer import wiring
-from asyncinfer.config import WebhookApiSettings
-from asyncinfer.handlers.entry import entry_point
-from asyncinfer.surfaces import webhooks as webhooks_surface
-from asyncinfer.surfaces.edge import build_app
-from asyncinfer.wiring import deliveries
+with cold_start():  # the imports: the function's cold start
+    from typing import TYPE_CHECKING
+
+    from asyncinfer import wiring
+    from asyncinfer.config import WebhookApiSettings
+    from asyncinfer.handlers.entry import entry_point
+    from asyncinfer.surfaces import webhooks as webhooks_surface
+    from asyncinfer.surfaces.edge import build_app
+    from asyncinfer.wiring import deliveries
 
 if TYPE_CHECKING:
     from asyncinfer.tasks.webhooks import Webhooks

@@ -4,12 +4,15 @@ Gateway's per-tenant throttling."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from asyncinfer import wiring
-from asyncinfer.config import AuthorizerSettings
-from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.tasks.keys import authenticate, presented_key
+with cold_start():  # the imports: the function's cold start
+    from typing import TYPE_CHECKING
+
+    from asyncinfer import wiring
+    from asyncinfer.config import AuthorizerSettings
+    from asyncinfer.observability import logger, metrics, tracing
+    from asyncinfer.tasks.keys import authenticate, presented_key
 
 if TYPE_CHECKING:
     from asyncinfer.store.base import TaskStore

@@ -3,18 +3,21 @@ POST /v1/batches would); the batch queue brings it jobs (make a batch's tasks, o
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with cold_start():  # the imports: the function's cold start
+    from dataclasses import asdict
+    from typing import TYPE_CHECKING, Any
 
-from asyncinfer import wiring
-from asyncinfer.config import BatchSettings
-from asyncinfer.domain.batches import ScheduledInvocation
-from asyncinfer.handlers.event_source import SQS, process
-from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.queue.base import BatchJob, parse_message
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from asyncinfer import wiring
+    from asyncinfer.config import BatchSettings
+    from asyncinfer.domain.batches import ScheduledInvocation
+    from asyncinfer.handlers.event_source import SQS, process
+    from asyncinfer.observability import logger, metrics, tracing
+    from asyncinfer.queue.base import BatchJob, parse_message
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

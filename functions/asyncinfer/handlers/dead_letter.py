@@ -3,18 +3,21 @@ webhook delivery whose message was dead-lettered (it kept failing the sender) is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
+with cold_start():  # the imports: the function's cold start
+    from typing import TYPE_CHECKING
 
-from asyncinfer import wiring
-from asyncinfer.config import DeadLetterSettings
-from asyncinfer.handlers.event_source import partial_batch_entry_point
-from asyncinfer.observability import logger, metrics
-from asyncinfer.queue.base import DeliveryMessage, parse_message
-from asyncinfer.tasks.outcomes import fail_dead_lettered
-from asyncinfer.tasks.webhook_sending import fail_dead_lettered as fail_dead_lettered_delivery
-from asyncinfer.wiring import deliveries
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from asyncinfer import wiring
+    from asyncinfer.config import DeadLetterSettings
+    from asyncinfer.handlers.event_source import partial_batch_entry_point
+    from asyncinfer.observability import logger, metrics
+    from asyncinfer.queue.base import DeliveryMessage, parse_message
+    from asyncinfer.tasks.outcomes import fail_dead_lettered
+    from asyncinfer.tasks.webhook_sending import fail_dead_lettered as fail_dead_lettered_delivery
+    from asyncinfer.wiring import deliveries
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

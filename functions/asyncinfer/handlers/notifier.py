@@ -3,16 +3,19 @@ batch counts it. Failed records are retried (partial batch responses), then sent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
+with cold_start():  # the imports: the function's cold start
+    from typing import TYPE_CHECKING
 
-from asyncinfer import wiring
-from asyncinfer.config import NotifierSettings
-from asyncinfer.handlers.event_source import DYNAMODB_STREAMS, partial_batch_entry_point
-from asyncinfer.observability import logger, metrics
-from asyncinfer.store.dynamodb_stream import ended_task
-from asyncinfer.wiring import deliveries
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from asyncinfer import wiring
+    from asyncinfer.config import NotifierSettings
+    from asyncinfer.handlers.event_source import DYNAMODB_STREAMS, partial_batch_entry_point
+    from asyncinfer.observability import logger, metrics
+    from asyncinfer.store.dynamodb_stream import ended_task
+    from asyncinfer.wiring import deliveries
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord

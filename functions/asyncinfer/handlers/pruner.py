@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with cold_start():  # the imports: the function's cold start
+    from dataclasses import asdict
+    from typing import Any
 
-from asyncinfer import wiring
-from asyncinfer.config import PrunerSettings
-from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.ops.prune import prune_versions
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from asyncinfer import wiring
+    from asyncinfer.config import PrunerSettings
+    from asyncinfer.observability import logger, metrics, tracing
+    from asyncinfer.ops.prune import prune_versions
 
 SETTINGS = PrunerSettings  # the infra tests check each deployed environment against it
 

@@ -5,20 +5,23 @@ invocation is a span of the task's trace, its live steps spans under it."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from asyncinfer.handlers.cold import cold_start
 
-from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
-from aws_durable_execution_sdk_python.config import Duration, StepConfig
-from aws_durable_execution_sdk_python.exceptions import InvocationError, StepError, SuspendExecution
-from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType
-from aws_durable_execution_sdk_python.retries import RetryDecision
+with cold_start():  # the imports: the function's cold start
+    import re
+    from collections.abc import Callable
+    from typing import TYPE_CHECKING, Any, TypeVar
 
-from asyncinfer import wiring
-from asyncinfer.config import RunnerSettings
-from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.runner.steps import RetryStep, StepGaveUp
+    from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+    from aws_durable_execution_sdk_python.config import Duration, StepConfig
+    from aws_durable_execution_sdk_python.exceptions import InvocationError, StepError, SuspendExecution
+    from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType
+    from aws_durable_execution_sdk_python.retries import RetryDecision
+
+    from asyncinfer import wiring
+    from asyncinfer.config import RunnerSettings
+    from asyncinfer.observability import logger, metrics, tracing
+    from asyncinfer.runner.steps import RetryStep, StepGaveUp
 
 if TYPE_CHECKING:
     from asyncinfer.runner.batch_jobs import BatchJobSteps

@@ -7,25 +7,28 @@ The dev server mounts the same app and sets the same header after running the sa
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-import uuid
-from collections.abc import AsyncIterator
-from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from asyncinfer.handlers.cold import cold_start
 
-from asyncinfer import wiring
-from asyncinfer.config import StreamSettings
-from asyncinfer.domain.errors import DomainError, TaskNotFound
-from asyncinfer.domain.model import CHAT_KINDS
-from asyncinfer.surfaces import async_ids, privategpt_ids
-from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, StreamingResponse
-from asyncinfer.surfaces.privategpt_chunks import ChunkFrames
-from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
-from asyncinfer.tasks.reads import status_event
-from asyncinfer.tasks.standing import Standings, lane_standing
-from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
+with cold_start():  # the imports: the function's cold start
+    import asyncio
+    import json
+    import time
+    import uuid
+    from collections.abc import AsyncIterator
+    from functools import partial
+    from typing import TYPE_CHECKING, Protocol
+
+    from asyncinfer import wiring
+    from asyncinfer.config import StreamSettings
+    from asyncinfer.domain.errors import DomainError, TaskNotFound
+    from asyncinfer.domain.model import CHAT_KINDS
+    from asyncinfer.surfaces import async_ids, privategpt_ids
+    from asyncinfer.surfaces.asgi import App, JSONResponse, Request, Response, Route, StreamingResponse
+    from asyncinfer.surfaces.privategpt_chunks import ChunkFrames
+    from asyncinfer.surfaces.statuses import ROUTE_NOT_FOUND, UNAUTHORIZED, status_for
+    from asyncinfer.tasks.reads import status_event
+    from asyncinfer.tasks.standing import Standings, lane_standing
+    from asyncinfer.tasks.streaming import EventFrames, EventTail, StreamLimits, parse_last_event_id
 
 if TYPE_CHECKING:
     from asyncinfer.store.dynamodb import DynamoTaskStore

@@ -3,15 +3,18 @@ tasks past their deadlines. A second, more frequent schedule sends `{"deadlines"
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with cold_start():  # the imports: the function's cold start
+    from dataclasses import asdict
+    from typing import TYPE_CHECKING
 
-from asyncinfer import wiring
-from asyncinfer.config import SweeperSettings
-from asyncinfer.observability import logger, metrics, tracing
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from asyncinfer import wiring
+    from asyncinfer.config import SweeperSettings
+    from asyncinfer.observability import logger, metrics, tracing
 
 if TYPE_CHECKING:
     from asyncinfer.tasks.sweeper import Sweeper

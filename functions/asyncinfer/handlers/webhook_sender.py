@@ -4,20 +4,23 @@ attempted side by side, each within its own time bound, so one slow receiver del
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
+with cold_start():  # the imports: the function's cold start
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import TYPE_CHECKING
 
-from asyncinfer import wiring
-from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE, WebhookSenderSettings
-from asyncinfer.handlers.event_source import partial_batch_entry_point
-from asyncinfer.handlers.redelivery import back_off
-from asyncinfer.observability import logger, metrics
-from asyncinfer.queue.base import DeliveryMessage, parse_message
-from asyncinfer.tasks.webhook_sending import RetryDelivery
-from asyncinfer.wiring import deliveries
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from asyncinfer import wiring
+    from asyncinfer.config import WEBHOOK_SENDER_BATCH_SIZE, WebhookSenderSettings
+    from asyncinfer.handlers.event_source import partial_batch_entry_point
+    from asyncinfer.handlers.redelivery import back_off
+    from asyncinfer.observability import logger, metrics
+    from asyncinfer.queue.base import DeliveryMessage, parse_message
+    from asyncinfer.tasks.webhook_sending import RetryDelivery
+    from asyncinfer.wiring import deliveries
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

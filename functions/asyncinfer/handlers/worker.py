@@ -3,23 +3,26 @@ invocation has time (asyncinfer.handlers.instance), and reports the event's fail
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from asyncinfer.handlers.cold import cold_start
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with cold_start():  # the imports: the function's cold start
+    from collections.abc import Callable
+    from concurrent.futures import ThreadPoolExecutor
 
-from asyncinfer import wiring
-from asyncinfer.config import WorkerSettings
-from asyncinfer.handlers.instance import Instance, SlotPolicy
-from asyncinfer.handlers.redelivery import lane_of
-from asyncinfer.observability import logger, metrics, tracing
-from asyncinfer.queue.base import TaskMessage
-from asyncinfer.queue.refill import Delivery
-from asyncinfer.tasks.lane_starts import flush_starts
-from asyncinfer.tasks.long_slots import WaitForSlot
-from asyncinfer.tasks.outcomes import RetryLater
-from asyncinfer.tasks.worker import Worker
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from asyncinfer import wiring
+    from asyncinfer.config import WorkerSettings
+    from asyncinfer.handlers.instance import Instance, SlotPolicy
+    from asyncinfer.handlers.redelivery import lane_of
+    from asyncinfer.observability import logger, metrics, tracing
+    from asyncinfer.queue.base import TaskMessage
+    from asyncinfer.queue.refill import Delivery
+    from asyncinfer.tasks.lane_starts import flush_starts
+    from asyncinfer.tasks.long_slots import WaitForSlot
+    from asyncinfer.tasks.outcomes import RetryLater
+    from asyncinfer.tasks.worker import Worker
 
 SETTINGS = WorkerSettings  # the infra tests check each deployed environment against it
 
