@@ -267,3 +267,49 @@ def test_no_api_function_imports_powertools_event_handler():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+def test_no_api_function_makes_an_answer_model_and_the_document_makes_them_all():
+    """Answer models only document the answers: importing every API function makes none of them (they are the
+    document's, asyncinfer.surfaces.answers); generating the document makes every surface's."""
+    modules = [f"asyncinfer.handlers.{name}" for name in SURFACES]
+    script = (
+        "import sys\n"
+        f"for m in {modules!r}: __import__(m)\n"
+        "from asyncinfer.surfaces import answers\n"
+        "made = [n for n, m in sys.modules.items() if n.startswith('asyncinfer.surfaces.') and "
+        "getattr(getattr(m, 'answers', None), 'cache_info', None) and m.answers.cache_info().currsize]\n"
+        "print(answers.shared.cache_info().currsize, made)\n"
+        "from asyncinfer.surfaces import docs\n"
+        "docs.document()\n"
+        "later = sorted({n for n, m in sys.modules.items() if n.startswith('asyncinfer.surfaces.') and "
+        "getattr(getattr(m, 'answers', None), 'cache_info', None) and m.answers.cache_info().currsize})\n"
+        "print(answers.shared.cache_info().currsize, later)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    before, after = out.stdout.splitlines()
+    assert before == "0 []"
+    assert after.startswith("1 [") and "asyncinfer.surfaces.async_api" in after and "anthropic_batches" in after
+
+
+def test_no_function_s_import_builds_a_model_s_validator():
+    """Every model defers its build to its first use (defer_build): a function builds only the validators its
+    requests use, never one at import (~1-2 ms each)."""
+    from bench.coldstart import handler_modules
+
+    script = (
+        "import sys, pydantic\n"
+        "__import__(sys.argv[1])\n"
+        "def built(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        if sub.__module__.startswith('asyncinfer') and sub.__dict__.get('__pydantic_complete__'):\n"
+        "            yield f'{sub.__module__}.{sub.__qualname__}'\n"
+        "        yield from built(sub)\n"
+        "print(sorted(set(built(pydantic.BaseModel))))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for name, module in handler_modules().items():
+        out = subprocess.run([sys.executable, "-c", script, module], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "[]", (name, out.stdout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,7 +20,7 @@ from asyncinfer.domain.records import BATCH_ENDED, BatchEndpoint, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.domain.requests import validation_message
 from asyncinfer.surfaces import batch_costs
-from asyncinfer.surfaces.answers import Url, absent, answer
+from asyncinfer.surfaces.answers import Url, absent, answer, later
 from asyncinfer.surfaces.contract import MESSAGE_BATCHES, Id, body, route
 from asyncinfer.surfaces.edge import submission, submit, tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
@@ -83,7 +84,7 @@ def render(batch: BatchRecord, results_url: str | None = None) -> dict[str, Any]
 
 
 class MessageBatchRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)  # built by the first create
 
     custom_id: str = Field(min_length=1, max_length=MAX_CUSTOM_ID, pattern=r"^[a-zA-Z0-9_-]+$")
     params: dict[str, Any] = Field(description="Anthropic's Messages params (model, max_tokens, messages, ...)")
@@ -92,7 +93,7 @@ class MessageBatchRequest(BaseModel):
 class MessageBatchCreate(BaseModel):
     """POST /v1/messages/batches."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)  # built by the first create
 
     requests: list[MessageBatchRequest] = Field(min_length=1)
     # Not Anthropic's (its window is 24 h): as on /v1/batches, a shorter or longer one such as `20s` or `90m`.
@@ -102,33 +103,43 @@ class MessageBatchCreate(BaseModel):
 
 
 Stamp = str  # RFC 3339
-MessageBatch = answer(
-    "MessageBatch",
-    id=(str, Field(examples=["msgbatch_0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
-    type=Literal["message_batch"],
-    processing_status=Literal["in_progress", "canceling", "ended"],
-    request_counts=answer(
-        "MessageBatchRequestCounts", **dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), int)
-    ),
-    created_at=(str, Field(description="RFC 3339, as every time of a message batch")),
-    expires_at=(str, Field(description="When its completion window ends: requests unfinished then expire")),
-    ended_at=(Stamp | None, absent("Once ended (null until then, as Anthropic sends it)", nullable=True)),
-    cancel_initiated_at=(Stamp | None, absent("Once a cancel was asked for", nullable=True)),
-    archived_at=(Stamp | None, absent("Never set here: no batch is archived", nullable=True)),
-    results_url=(
-        Url | None,
-        absent("Once ended: the results JSONL (a fresh presigned URL on every read)", nullable=True),
-    ),
-    **batch_costs.FIELDS,
-)
-Listing = answer(
-    "MessageBatchList",
-    data=list[MessageBatch],
-    has_more=bool,
-    first_id=(str | None, absent("The first batch's id; null on an empty page", nullable=True)),
-    last_id=(str | None, absent("The last batch's id; null on an empty page", nullable=True)),
-)
-Deleted = answer("DeletedMessageBatch", id=str, type=Literal["message_batch_deleted"])
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    MessageBatch = answer(
+        "MessageBatch",
+        id=(str, Field(examples=["msgbatch_0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
+        type=Literal["message_batch"],
+        processing_status=Literal["in_progress", "canceling", "ended"],
+        request_counts=answer(
+            "MessageBatchRequestCounts",
+            **dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), int),
+        ),
+        created_at=(str, Field(description="RFC 3339, as every time of a message batch")),
+        expires_at=(str, Field(description="When its completion window ends: requests unfinished then expire")),
+        ended_at=(Stamp | None, absent("Once ended (null until then, as Anthropic sends it)", nullable=True)),
+        cancel_initiated_at=(Stamp | None, absent("Once a cancel was asked for", nullable=True)),
+        archived_at=(Stamp | None, absent("Never set here: no batch is archived", nullable=True)),
+        results_url=(
+            Url | None,
+            absent("Once ended: the results JSONL (a fresh presigned URL on every read)", nullable=True),
+        ),
+        **batch_costs.fields(),
+    )
+    Listing = answer(
+        "MessageBatchList",
+        data=list[MessageBatch],
+        has_more=bool,
+        first_id=(str | None, absent("The first batch's id; null on an empty page", nullable=True)),
+        last_id=(str | None, absent("The last batch's id; null on an empty page", nullable=True)),
+    )
+    Deleted = answer("DeletedMessageBatch", id=str, type=Literal["message_batch_deleted"])
+    return {"MessageBatch": MessageBatch, "Listing": Listing, "Deleted": Deleted}
+
+
+MessageBatch, Listing, Deleted = later(answers, "MessageBatch", "Listing", "Deleted")
 PageLimit = Annotated[str | None, Query(json_schema_extra={"type": "integer", "minimum": 1, "maximum": 1000})]
 PageCursor = Annotated[str | None, Query()]
 

@@ -5,6 +5,7 @@ the streaming function (asyncinfer.surfaces.streams)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field
@@ -13,7 +14,7 @@ from asyncinfer.domain import ids
 from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import ChatRequest
-from asyncinfer.surfaces.answers import ErrorBody, Open, answer, timed
+from asyncinfer.surfaces.answers import answer, later, shared, timed
 from asyncinfer.surfaces.async_ids import ID_PREFIX as ID_PREFIX  # the surface's spelling, named here too
 from asyncinfer.surfaces.async_ids import TIMES, internal_id, iso, public_id, summary
 from asyncinfer.surfaces.contract import (
@@ -74,19 +75,29 @@ def list_params(params: dict[str, str]) -> tuple[int, str | None, TaskStatus | N
     return limit, after, status
 
 
-Summary = answer(
-    "AsyncTask",
-    id=(str, Field(examples=["task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
-    status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"],
-    created_at=datetime,
-    **dict.fromkeys(TIMES[1:], (datetime | None, None)),
-)
-# A list item: the submit's answer, and the model (so that a listing says what each task runs).
-Listed = answer("AsyncListedTask", Summary, model=(str, Field(examples=["demo-chat"])))
-Listing = answer("AsyncTaskList", tasks=list[Listed], has_more=bool, next_cursor=str | None)
-# A read: how it failed, and once COMPLETED the chat completion's own fields (choices, usage, ...) beside its own.
-Read = answer("AsyncTaskRead", timed(datetime), Listed, Open, error=(ErrorBody | None, None))
-Deleted = answer("AsyncTaskDeleted", id=str, deleted=bool)
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    summary = answer(
+        "AsyncTask",
+        id=(str, Field(examples=["task_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
+        status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"],
+        created_at=datetime,
+        **dict.fromkeys(TIMES[1:], (datetime | None, None)),
+    )
+    # A list item: the submit's answer, and the model (so that a listing says what each task runs).
+    listed = answer("AsyncListedTask", summary, model=(str, Field(examples=["demo-chat"])))
+    # A read: how it failed, and once COMPLETED the chat completion's own fields (choices, usage, ...) beside its own.
+    base = shared()
+    return {
+        "Summary": summary,
+        "Listing": answer("AsyncTaskList", tasks=list[listed], has_more=bool, next_cursor=str | None),
+        "Read": answer("AsyncTaskRead", timed(datetime), listed, base.Open, error=(base.ErrorBody | None, None)),
+        "Deleted": answer("AsyncTaskDeleted", id=str, deleted=bool),
+    }
+
+
+Summary, Listing, Read, Deleted = later(answers, "Summary", "Listing", "Read", "Deleted")
 
 router = Router()
 TAG = "Async API"

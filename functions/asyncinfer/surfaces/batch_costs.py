@@ -5,6 +5,7 @@ would have cost on demand (decimal dollar strings, exact), the saving, and how m
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from pydantic import Field
@@ -39,23 +40,27 @@ def render(batch: Batch) -> dict[str, Any]:
     }
 
 
-Paths = answer(
-    "BatchPaths",
-    **{path: (int, Field(description=f"Completed items that ran as {path}")) for path in PATHS},
-)
-# The fields of `render`, for each surface's answer model (not in OpenAI's nor Anthropic's objects: their SDKs keep
-# them as extra fields).
-FIELDS: dict[str, Any] = {
-    "complete_by": (
-        int | None,
-        Field(description="Unix seconds: every item done by then, as cheaply as possible (null when not asked for)"),
-    ),
-    "escalated_at": (
-        int | None,
-        Field(description="Unix seconds: when its remaining items first left the cheap path for on-demand classes"),
-    ),
-    "cost": (str, _dollars("what its ended items were charged")),
-    "cost_on_demand": (str, _dollars("what they would have cost at the default class's on-demand prices")),
-    "saving": (str, _dollars("cost_on_demand - cost")),
-    "paths": (Paths, Field(description="Completed items by the path they took (each key always present)")),
-}
+@cache
+def fields() -> dict[str, Any]:
+    """The fields of `render`, for each surface's answer model (not in OpenAI's nor Anthropic's objects: their SDKs
+    keep them as extra fields). Made with the document's models (asyncinfer.surfaces.answers)."""
+    paths = answer(
+        "BatchPaths",
+        **{path: (int, Field(description=f"Completed items that ran as {path}")) for path in PATHS},
+    )
+    return {
+        "complete_by": (
+            int | None,
+            Field(
+                description="Unix seconds: every item done by then, as cheaply as possible (null when not asked for)"
+            ),
+        ),
+        "escalated_at": (
+            int | None,
+            Field(description="Unix seconds: when its remaining items first left the cheap path for on-demand classes"),
+        ),
+        "cost": (str, _dollars("what its ended items were charged")),
+        "cost_on_demand": (str, _dollars("what they would have cost at the default class's on-demand prices")),
+        "saving": (str, _dollars("cost_on_demand - cost")),
+        "paths": (paths, Field(description="Completed items by the path they took (each key always present)")),
+    }

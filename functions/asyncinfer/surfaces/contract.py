@@ -23,7 +23,7 @@ from asyncinfer.domain.client_json import parse_json_body
 from asyncinfer.domain.ids import spells_a_task_id
 from asyncinfer.domain.model import TaskStatus
 from asyncinfer.domain.prefer import APPLIED_HEADER, MAX_WAIT_SECONDS, PREFER_HEADER
-from asyncinfer.surfaces.answers import SSE, Error
+from asyncinfer.surfaces.answers import SSE, Later, made, shared
 from asyncinfer.surfaces.routing import APPLICATION_JSON, Body, Depends, Header, Path, Query, Response, Router
 from asyncinfer.tasks.reads import TaskRead
 from asyncinfer.tasks.service import TaskService
@@ -37,7 +37,6 @@ def task_service() -> TaskService:
 
 Tasks = Annotated[TaskService, Depends(task_service)]
 
-_ERROR = {"description": "Error", "content": {"application/json": {"model": Error}}}
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 
 # Parameters more than one route takes. Values arrive as the client sent them (strings); the surfaces'
@@ -151,11 +150,9 @@ _TAG_OF: dict[tuple[str, str], str] = {}
 # with or without one. Chat ids in any chat surface's spelling are read on every chat surface
 # (asyncinfer.domain.ids), so among chat surfaces only a PrivateGPT message_id a client chose gets a hint.
 ASYNC_API, PERPLEXITY, PRIVATEGPT, NETMIND, BATCHES = "Async API", "Perplexity", "PrivateGPT", "NetMind", "Batches"
-MESSAGE_BATCHES = "Message Batches"
+MESSAGE_BATCHES, RESPONSES = "Message Batches", "Responses"
 FAMILY = {ASYNC_API: "chat", PERPLEXITY: "chat", PRIVATEGPT: "chat", NETMIND: "media", BATCHES: "batches"}
-FAMILY[MESSAGE_BATCHES] = "batches"
-RESPONSES = "Responses"
-FAMILY[RESPONSES] = "chat"
+FAMILY.update({MESSAGE_BATCHES: "batches", RESPONSES: "chat"})
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # An id's form, the surface that shows ids of that form, and how the hint names it and where it is read.
 FORMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
@@ -200,7 +197,7 @@ def route(
     summary: str,
     tag: str,
     *,
-    ok: type[BaseModel] | None = None,
+    ok: type[BaseModel] | Later | None = None,
     description: str | None = None,
     takes_body: bool = False,
     streams: bool = False,
@@ -209,55 +206,18 @@ def route(
     poll_hint: bool = False,
     example: dict[str, Any] | None = None,
     models: tuple[type, ...] = (),
-    waits: type[BaseModel] | None = None,
+    waits: type[BaseModel] | Later | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The router's decorator for `method path` (API Gateway's resource path), with its description and the model
     of its answer (`ok`); the route is declared for the route table and the document (`example`: the request body
     Swagger UI sends; `waits`: the model of the read a submit answers with once a `Prefer: wait` saw its task end)."""
-    if streams:
-        answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
-    elif html:
-        answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
-    else:
-        content = {"model": ok if waits is None else ok | waits} if ok else {"schema": {"type": "object"}}
-        answer = {"description": "OK", "content": {"application/json": content}}
-    if waits is not None:
-        answer["description"] = "The submitted task; with `Prefer: wait=N`, its read once it ended within the wait"
-        answer["headers"] = {
-            APPLIED_HEADER: {"schema": {"type": "string"}, "description": "`wait=N`, when the wait was honoured"}
-        }
-    if poll_hint:
-        answer["headers"] = {
-            **answer.get("headers", {}),
-            POLL_HEADER: {
-                "schema": {"type": "integer"},
-                "description": "On a task not ended yet: milliseconds to wait before reading it again",
-            },
-        }
-    responses: dict[int, Any] = {200: answer, 400: _ERROR, 404: _ERROR}
-    if not public:
-        responses[401] = _ERROR
-    if method == "POST":
-        responses[409] = _ERROR
-    if takes_body:
-        responses[402] = {
-            **_ERROR,
-            "description": "What it reserves would take the tenant's spent + reserved past a limit (budget_exceeded; "
-            "the error names the period, spent, reserved and limit): GET /v1/usage",
-        }
-        responses[403] = {
-            **_ERROR,
-            "description": "A service class the tenant may not use (class_not_allowed, naming it)",
-        }
-    if takes_body or streams:
-        responses[429] = {
-            "description": "Over the tenant's stream cap"
-            if streams
-            else "Over the tenant's submit quota, in-flight cap or its class's waiting quota",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
-            "content": {"application/json": {"model": Error}},
-        }
     _TAG_OF[(method, path)] = tag
+
+    def responses() -> dict[int, Any]:  # made when the document is: the models it names are made then too
+        return _responses(
+            method, ok, waits, takes_body=takes_body, streams=streams, html=html, public=public, poll_hint=poll_hint
+        )
+
     declare = router.route(
         method,
         path,
@@ -278,6 +238,66 @@ def route(
         return declare(_with_its_request(router, func) if takes_body else func)
 
     return declared_route
+
+
+def _responses(
+    method: str,
+    ok: Any,
+    waits: Any,
+    *,
+    takes_body: bool,
+    streams: bool,
+    html: bool,
+    public: bool,
+    poll_hint: bool,
+) -> dict[int, Any]:
+    """A route's answers, as the document lists them."""
+    error = {"description": "Error", "content": {"application/json": {"model": shared().Error}}}
+    ok, waits = made(ok), made(waits)
+    if streams:
+        answer: dict[str, Any] = {"description": "Server-Sent Events until the task ends", "content": SSE}
+    elif html:
+        answer = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    else:
+        content = {"model": ok if waits is None else ok | waits} if ok else {"schema": {"type": "object"}}
+        answer = {"description": "OK", "content": {"application/json": content}}
+    if waits is not None:
+        answer["description"] = "The submitted task; with `Prefer: wait=N`, its read once it ended within the wait"
+        answer["headers"] = {
+            APPLIED_HEADER: {"schema": {"type": "string"}, "description": "`wait=N`, when the wait was honoured"}
+        }
+    if poll_hint:
+        answer["headers"] = {
+            **answer.get("headers", {}),
+            POLL_HEADER: {
+                "schema": {"type": "integer"},
+                "description": "On a task not ended yet: milliseconds to wait before reading it again",
+            },
+        }
+    responses: dict[int, Any] = {200: answer, 400: error, 404: error}
+    if not public:
+        responses[401] = error
+    if method == "POST":
+        responses[409] = error
+    if takes_body:
+        responses[402] = {
+            **error,
+            "description": "What it reserves would take the tenant's spent + reserved past a limit (budget_exceeded; "
+            "the error names the period, spent, reserved and limit): GET /v1/usage",
+        }
+        responses[403] = {
+            **error,
+            "description": "A service class the tenant may not use (class_not_allowed, naming it)",
+        }
+    if takes_body or streams:
+        responses[429] = {
+            "description": "Over the tenant's stream cap"
+            if streams
+            else "Over the tenant's submit quota, in-flight cap or its class's waiting quota",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+            "content": {"application/json": {"model": shared().Error}},
+        }
+    return responses
 
 
 def _param(hint: Any, kind: type) -> Any:

@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
+from asyncinfer.surfaces.answers import made
 from asyncinfer.surfaces.contract import HEADER_NAMES, LIMIT_SCHEMA, Declared, declared, route
 from asyncinfer.surfaces.routing import APPLICATION_JSON, Depends, Param, Response, Router
 from asyncinfer.surfaces.serving import SURFACES, surface
@@ -89,7 +90,7 @@ def _finish(generated: dict[str, Any], routes: list[Declared]) -> dict[str, Any]
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
     # The bodies as pydantic writes them (the generated copies lose their `default: null`).
-    for model in dict.fromkeys(model for route in routes for model in route.models):
+    for model in dict.fromkeys(made(model) for route in routes for model in route.models):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -136,7 +137,10 @@ def _documented(router: Router) -> Any:
         if func not in stand_ins:
             stand_ins[func] = _stand_in(func)
         rule = re.sub(r"\{(\w+)\}", r"<\1>", declared_route.path)
-        documented.route(rule, declared_route.method, **declared_route.documented)(stand_ins[func])
+        given = dict(declared_route.documented)
+        if callable(given.get("responses")):  # asyncinfer.surfaces.contract.route's: its models are made now
+            given["responses"] = given["responses"]()
+        documented.route(rule, declared_route.method, **given)(stand_ins[func])
     return documented
 
 

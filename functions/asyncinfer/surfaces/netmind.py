@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
@@ -13,7 +14,7 @@ from pydantic import Field, WithJsonSchema
 from asyncinfer.domain import ids
 from asyncinfer.domain.generation import AudioConfig, GenerationRequest, ImageConfig
 from asyncinfer.domain.model import LOWERCASE_STATUS, MEDIA_KINDS, Task, TaskStatus
-from asyncinfer.surfaces.answers import ErrorBody, Timing, Url, answer
+from asyncinfer.surfaces.answers import Url, answer, later, shared
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -76,22 +77,33 @@ def listing(page: TaskPage, url_for: Callable[[str], str]) -> dict[str, Any]:
 
 
 Stamp = Annotated[str, WithJsonSchema({"type": "string", "examples": ["2025-09-18 09:14:20"]})]
-Output = answer("GenerationOutput", url=Url, file_id=str, file_name=str, file_type=Literal["image", "audio", "video"])
-Generation = answer(
-    "Generation",
-    id=(str, Field(pattern="^[0-9a-f]{32}$")),
-    user_id=str,
-    status=Literal["pending", "processing", "completed", "failed", "cancelled"],
-    created_at=Stamp,
-    updated_at=Stamp,
-    deleted_at=Stamp | None,
-    is_deleted=bool,
-    result=answer("GenerationResult", data=(list[Output] | None, None)),  # data: once completed, until deleted
-    error=(ErrorBody | None, None),
-)
-Listing = answer("GenerationList", generation_list=list[Generation], next_token=(str | None, None))
-Read = answer("GenerationRead", Timing[Stamp], Generation)
-Deleted = answer("GenerationDeleted", message=(str, Field(examples=["Generation deleted"])))
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Output = answer(
+        "GenerationOutput", url=Url, file_id=str, file_name=str, file_type=Literal["image", "audio", "video"]
+    )
+    Generation = answer(
+        "Generation",
+        id=(str, Field(pattern="^[0-9a-f]{32}$")),
+        user_id=str,
+        status=Literal["pending", "processing", "completed", "failed", "cancelled"],
+        created_at=Stamp,
+        updated_at=Stamp,
+        deleted_at=Stamp | None,
+        is_deleted=bool,
+        result=answer("GenerationResult", data=(list[Output] | None, None)),  # data: once completed, until deleted
+        error=(shared().ErrorBody | None, None),
+    )
+    Listing = answer("GenerationList", generation_list=list[Generation], next_token=(str | None, None))
+    Read = answer("GenerationRead", shared().Timing[Stamp], Generation)
+    Deleted = answer("GenerationDeleted", message=(str, Field(examples=["Generation deleted"])))
+    return {"Generation": Generation, "Listing": Listing, "Read": Read, "Deleted": Deleted}
+
+
+Generation, Listing, Read, Deleted = later(answers, "Generation", "Listing", "Read", "Deleted")
 router = Router()
 TAG = "NetMind"
 

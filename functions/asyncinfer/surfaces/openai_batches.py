@@ -4,6 +4,7 @@ POST /v1/batches/uploads; `batch_<uuid>` ids, integer epoch seconds; and a batch
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -15,7 +16,7 @@ from asyncinfer.domain.model import Progress, Task, TaskStatus
 from asyncinfer.domain.records import BATCH_ENDED, BatchStatus
 from asyncinfer.domain.records import Batch as BatchRecord
 from asyncinfer.surfaces import async_ids, batch_costs
-from asyncinfer.surfaces.answers import Url, absent, answer, openai_list_of
+from asyncinfer.surfaces.answers import Url, absent, answer, later, openai_list_of
 from asyncinfer.surfaces.batch_ids import ID_PREFIX as ID_PREFIX  # the surface's spelling, named here too
 from asyncinfer.surfaces.batch_ids import internal_id, public_id
 from asyncinfer.surfaces.contract import Cursor, Id, IdempotencyKey, Limit, body, openai_list, present, route
@@ -126,68 +127,82 @@ def result_line(custom_id: str, task: Task | None, response: dict[str, Any] | No
     return {**line, **item_costs(task)}
 
 
-BatchProgress = answer(
-    "BatchProgress",
-    step=(int, Field(description="Items ended (completed, failed or cancelled)")),
-    steps=(int, Field(description="Items in the batch")),
-    percent=(float, Field(description="The part ended, in percent to one decimal")),
-)
-Batch = answer(
-    "Batch",
-    id=(str, Field(examples=["batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
-    object=Literal["batch"],
-    endpoint=Literal[
-        "/v1/async", "/v1/generation", "/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages"
-    ],
-    errors=None,
-    input_file_id=str | None,
-    completion_window=str | None,
-    status=Literal["in_progress", "cancelling", "completed", "cancelled", "expired"],
-    output_file_id=(
-        str | None,
-        Field(
-            description="Once ended (endpoint /v1/chat/completions, /v1/embeddings or /v1/responses): OpenAI's "
-            "output file"
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    BatchProgress = answer(
+        "BatchProgress",
+        step=(int, Field(description="Items ended (completed, failed or cancelled)")),
+        steps=(int, Field(description="Items in the batch")),
+        percent=(float, Field(description="The part ended, in percent to one decimal")),
+    )
+    Batch = answer(
+        "Batch",
+        id=(str, Field(examples=["batch_0190a5d2-7b3c-7d4e-8f00-1a2b3c4d5e6f"])),
+        object=Literal["batch"],
+        endpoint=Literal[
+            "/v1/async", "/v1/generation", "/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages"
+        ],
+        errors=None,
+        input_file_id=str | None,
+        completion_window=str | None,
+        status=Literal["in_progress", "cancelling", "completed", "cancelled", "expired"],
+        output_file_id=(
+            str | None,
+            Field(
+                description="Once ended (endpoint /v1/chat/completions, /v1/embeddings or /v1/responses): OpenAI's "
+                "output file"
+            ),
         ),
-    ),
-    error_file_id=(
-        str | None,
-        Field(description="Once ended with failed, cancelled or expired (`batch_expired`) items: OpenAI's error file"),
-    ),
-    created_at=(int, Field(description="Unix seconds, as every time of a batch")),
-    expires_at=(
-        int | None,
-        Field(description="When its completion window ends (null without one): unfinished items then expire"),
-    ),
-    retention_expires_at=(
-        int | None,
-        Field(description="When the batch record and its files are deleted (not in OpenAI's Batch object)"),
-    ),
-    **dict.fromkeys(("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at"), int | None),
-    **dict.fromkeys(("cancelling_at", "cancelled_at", "ended_at"), int | None),
-    request_counts=answer(
-        "RequestCounts", **dict.fromkeys(("total", "completed", "failed", "cancelled", "expired", "pending"), int)
-    ),
-    progress=(
-        BatchProgress,
-        Field(description="How far the batch is (not in OpenAI's Batch object; its SDK keeps it as an extra field)"),
-    ),
-    metadata=dict[str, str],
-    **batch_costs.FIELDS,
-    schedule=(str | None, absent("The schedule that submitted it")),
-    retry=(answer("BatchItemRetries", max_attempts=int) | None, absent("Its items' attempts at most (as submitted)")),
-    webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),
-    results_url=(
-        Url | None,
-        absent("Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)"),
-    ),
-)
-Listing = openai_list_of(
-    "BatchList", Batch, next_cursor=(str | None, Field(description="The same as last_id while has_more"))
-)
-Upload = answer(
-    "BatchUpload", input_file=str, upload_url=Url, method=str, fields=dict[str, str], max_bytes=int, expires_in=int
-)
+        error_file_id=(
+            str | None,
+            Field(
+                description="Once ended with failed, cancelled or expired (`batch_expired`) items: OpenAI's error file"
+            ),
+        ),
+        created_at=(int, Field(description="Unix seconds, as every time of a batch")),
+        expires_at=(
+            int | None,
+            Field(description="When its completion window ends (null without one): unfinished items then expire"),
+        ),
+        retention_expires_at=(
+            int | None,
+            Field(description="When the batch record and its files are deleted (not in OpenAI's Batch object)"),
+        ),
+        **dict.fromkeys(("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at"), int | None),
+        **dict.fromkeys(("cancelling_at", "cancelled_at", "ended_at"), int | None),
+        request_counts=answer(
+            "RequestCounts", **dict.fromkeys(("total", "completed", "failed", "cancelled", "expired", "pending"), int)
+        ),
+        progress=(
+            BatchProgress,
+            Field(
+                description="How far the batch is (not in OpenAI's Batch object; its SDK keeps it as an extra field)"
+            ),
+        ),
+        metadata=dict[str, str],
+        **batch_costs.fields(),
+        schedule=(str | None, absent("The schedule that submitted it")),
+        retry=(
+            answer("BatchItemRetries", max_attempts=int) | None,
+            absent("Its items' attempts at most (as submitted)"),
+        ),
+        webhook=(answer("BatchWebhook", url=str, events=(list[str] | None, None)) | None, None),
+        results_url=(
+            Url | None,
+            absent("Once ended: the results JSONL, one line per custom_id (a fresh presigned URL on every read)"),
+        ),
+    )
+    Listing = openai_list_of(
+        "BatchList", Batch, next_cursor=(str | None, Field(description="The same as last_id while has_more"))
+    )
+    Upload = answer(
+        "BatchUpload", input_file=str, upload_url=Url, method=str, fields=dict[str, str], max_bytes=int, expires_in=int
+    )
+    return {"Batch": Batch, "Listing": Listing, "Upload": Upload}
+
+
+Batch, Listing, Upload = later(answers, "Batch", "Listing", "Upload")
 
 router = Router()
 TAG = "Batches"

@@ -3,13 +3,14 @@ Uploads (purpose `batch`) are batch inputs (`input_file_id`); batches write thei
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from asyncinfer.domain.files import parse_upload
 from asyncinfer.domain.requests import parse_limit
-from asyncinfer.surfaces.answers import answer, openai_list_of
+from asyncinfer.surfaces.answers import answer, later, openai_list_of
 from asyncinfer.surfaces.contract import Id, Limit, openai_list, present, raw_body, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.openai_batches import BatchesService
@@ -22,20 +23,27 @@ After = Annotated[str | None, Query(description="A file id from a previous page:
 Purpose = Annotated[str | None, Query(json_schema_extra={"enum": ["batch"]})]
 
 
-File = answer(
-    "File",
-    id=(str, Field(examples=["file-0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
-    object=Literal["file"],
-    bytes=int,
-    created_at=int,
-    expires_at=int,
-    filename=str,
-    purpose=Literal["batch", "batch_output"],
-    status=Literal["processed"],
-    status_details=(None, Field(description="Always null (deprecated in OpenAI's File object)")),
-)
-Listing = openai_list_of("FileList", File)
-Deleted = answer("FileDeleted", id=str, object=Literal["file"], deleted=bool)
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    File = answer(
+        "File",
+        id=(str, Field(examples=["file-0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
+        object=Literal["file"],
+        bytes=int,
+        created_at=int,
+        expires_at=int,
+        filename=str,
+        purpose=Literal["batch", "batch_output"],
+        status=Literal["processed"],
+        status_details=(None, Field(description="Always null (deprecated in OpenAI's File object)")),
+    )
+    Listing = openai_list_of("FileList", File)
+    Deleted = answer("FileDeleted", id=str, object=Literal["file"], deleted=bool)
+    return {"File": File, "Listing": Listing, "Deleted": Deleted}
+
+
+File, Listing, Deleted = later(answers, "File", "Listing", "Deleted")
 
 
 def render(info: FileInfo, lifetime_ms: int) -> dict[str, Any]:

@@ -3,11 +3,12 @@ the answer to OpenAI's synchronous POST /v1/chat/completions, which says where i
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from asyncinfer.domain.catalog import ModelSpec
 from asyncinfer.domain.errors import TaskNotFound
-from asyncinfer.surfaces.answers import answer
+from asyncinfer.surfaces.answers import answer, later
 from asyncinfer.surfaces.contract import Id, Tasks, route
 from asyncinfer.surfaces.routing import Router
 
@@ -17,8 +18,17 @@ class NotServed(TaskNotFound):
 
 
 Kind = Literal["chat", "image", "audio", "video", "embedding"]
-Model = answer("Model", id=str, object=Literal["model"], created=int, owned_by=str, kind=Kind)
-Models = answer("ModelList", object=Literal["list"], data=list[Model])
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Model = answer("Model", id=str, object=Literal["model"], created=int, owned_by=str, kind=Kind)
+    Models = answer("ModelList", object=Literal["list"], data=list[Model])
+    return {"Model": Model, "Models": Models}
+
+
+Model, Models = later(answers, "Model", "Models")
 router = Router()
 TAG = "Models"
 OWNER = "asyncinfer"

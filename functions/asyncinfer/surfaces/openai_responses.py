@@ -10,6 +10,7 @@ asyncinfer.domain.responses (the batch endpoint /v1/responses shares them)."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -17,7 +18,7 @@ from pydantic import Field
 from asyncinfer.domain import ids, responses
 from asyncinfer.domain.errors import InvalidRequest, TaskNotFound
 from asyncinfer.domain.model import CHAT_KINDS, Task
-from asyncinfer.surfaces.answers import Open, answer, openai_list_of
+from asyncinfer.surfaces.answers import answer, later, openai_list_of, shared
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -36,20 +37,29 @@ from asyncinfer.tasks.service import TaskService
 
 TAG = "Responses"
 Status = Literal["queued", "in_progress", "completed", "incomplete", "failed", "cancelled"]
-Response = answer(
-    "Response",
-    Open,
-    id=(str, Field(examples=["resp_0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
-    object=Literal["response"],
-    created_at=int,
-    status=Status,
-    background=bool,
-    model=str,
-    output=list[dict[str, Any]],
-)
-Deleted = answer("ResponseDeleted", id=str, object=Literal["response"], deleted=bool)
-InputItem = answer("ResponseInputItem", Open, id=str, type=Literal["message"], role=str)
-InputItems = openai_list_of("ResponseInputItemList", InputItem)
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Response = answer(
+        "Response",
+        shared().Open,
+        id=(str, Field(examples=["resp_0190a5d27b3c7d4e8f001a2b3c4d5e6f"])),
+        object=Literal["response"],
+        created_at=int,
+        status=Status,
+        background=bool,
+        model=str,
+        output=list[dict[str, Any]],
+    )
+    Deleted = answer("ResponseDeleted", id=str, object=Literal["response"], deleted=bool)
+    InputItem = answer("ResponseInputItem", shared().Open, id=str, type=Literal["message"], role=str)
+    InputItems = openai_list_of("ResponseInputItemList", InputItem)
+    return {"Response": Response, "Deleted": Deleted, "InputItems": InputItems}
+
+
+Response, Deleted, InputItems = later(answers, "Response", "Deleted", "InputItems")
 Stream = Annotated[str | None, Query(description="true: the response's events as Server-Sent Events")]
 StartingAfter = Annotated[str | None, Query(description="With stream=true: the events after this sequence number")]
 Order = Annotated[str | None, Query(json_schema_extra={"enum": ["asc", "desc"]})]

@@ -5,6 +5,7 @@ FAILED), `{requests, next_token}` lists."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from asyncinfer.domain.errors import InvalidRequest
 from asyncinfer.domain.fields import PERPLEXITY_ENVELOPE, check_near_misses
 from asyncinfer.domain.model import CHAT_KINDS, Task, TaskStatus
 from asyncinfer.domain.requests import validation_message
-from asyncinfer.surfaces.answers import Timing, answer
+from asyncinfer.surfaces.answers import answer, later, shared
 from asyncinfer.surfaces.contract import (
     CancelAfter,
     Id,
@@ -46,7 +47,7 @@ _ZERO_COSTS = ("reasoning_tokens_cost", "citation_tokens_cost", "search_queries_
 
 
 class SubmitBody(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)  # built by the first submit
 
     request: dict[str, Any]
     idempotency_key: str | None = Field(default=None)
@@ -115,24 +116,30 @@ def listing(page: TaskPage) -> dict[str, Any]:
     }
 
 
-Summary = answer(
-    "PerplexityRequest",
-    id=UUID,
-    model=str,
-    status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"],
-    created_at=int,
-    **dict.fromkeys(("started_at", "completed_at", "failed_at"), int | None),
-)
-Listing = answer("PerplexityList", requests=list[Summary], next_token=str | None)
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Summary = answer(
+        "PerplexityRequest",
+        id=UUID,
+        model=str,
+        status=Literal["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"],
+        created_at=int,
+        **dict.fromkeys(("started_at", "completed_at", "failed_at"), int | None),
+    )
+    Listing = answer("PerplexityList", requests=list[Summary], next_token=str | None)
+
+    Read = answer(
+        "PerplexityRead",
+        shared().Timing[int],
+        Summary,
+        response=(dict[str, Any] | None, Field(description="The chat completion, with usage and cost")),
+        error_message=str | None,
+    )
+    return {"Summary": Summary, "Listing": Listing, "Read": Read}
 
 
-Read = answer(
-    "PerplexityRead",
-    Timing[int],
-    Summary,
-    response=(dict[str, Any] | None, Field(description="The chat completion, with usage and cost")),
-    error_message=str | None,
-)
+Summary, Listing, Read = later(answers, "Summary", "Listing", "Read")
 
 
 router = Router()

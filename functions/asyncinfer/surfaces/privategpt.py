@@ -5,6 +5,7 @@ OpenAI chat-completion chunks (GET .../{id}/stream, served by the streaming func
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +21,7 @@ from asyncinfer.domain.requests import (
     check_chat_body,
     validation_message,
 )
-from asyncinfer.surfaces.answers import answer, timed
+from asyncinfer.surfaces.answers import answer, later, timed
 from asyncinfer.surfaces.async_ids import iso
 from asyncinfer.surfaces.contract import (
     CancelAfter,
@@ -130,20 +131,29 @@ def read(view: TaskRead) -> dict[str, Any]:
 
 
 State = Literal["pending", "processing", "completed", "failed", "cancelled", "error"]
-Initiated = answer("PrivateGPTInitiated", message_id=str, status=State, message=str)
-Status = answer(
-    "PrivateGPTStatus",
-    message_id=str,
-    status=State,
-    created_at=datetime,
-    updated_at=datetime,
-    completed_at=datetime | None,
-    error_message=str | None,
-    stream_type=Literal["sse"],
-    metadata=dict[str, Any],
-)
-Read = answer("PrivateGPTRead", timed(datetime), Status)
-Deleted = answer("PrivateGPTDeleted", message_id=str, deleted=bool)
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Initiated = answer("PrivateGPTInitiated", message_id=str, status=State, message=str)
+    Status = answer(
+        "PrivateGPTStatus",
+        message_id=str,
+        status=State,
+        created_at=datetime,
+        updated_at=datetime,
+        completed_at=datetime | None,
+        error_message=str | None,
+        stream_type=Literal["sse"],
+        metadata=dict[str, Any],
+    )
+    Read = answer("PrivateGPTRead", timed(datetime), Status)
+    Deleted = answer("PrivateGPTDeleted", message_id=str, deleted=bool)
+    return {"Initiated": Initiated, "Status": Status, "Read": Read, "Deleted": Deleted}
+
+
+Initiated, Status, Read, Deleted = later(answers, "Initiated", "Status", "Read", "Deleted")
 router = Router()
 TAG = "PrivateGPT"
 MessageId = Annotated[str | None, Query(json_schema_extra={"maxLength": 128})]

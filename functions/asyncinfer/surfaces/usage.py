@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from asyncinfer.domain.budgets import Period, UsageLine, UsageReport, period_label, renewal
 from asyncinfer.domain.errors import ServiceUnavailable
-from asyncinfer.surfaces.answers import absent, answer
+from asyncinfer.surfaces.answers import absent, answer, later
 from asyncinfer.surfaces.contract import Tasks, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.routing import Query, Router
@@ -21,37 +22,46 @@ TAG = "Usage"
 Day = Annotated[str | None, Query(json_schema_extra={"format": "date"})]
 
 Money = Annotated[float, Field(description="US dollars, an exact sum of costs of at most eight decimals")]
-Figures = answer(
-    "Figures",
-    tasks=(int | None, absent("tasks charged: completed, or ended after producing output")),
-    cost=(Money | None, None),
-    **dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens", "images"), (int | None, None)),
-    seconds=(float | None, absent("of audio or video")),
-)
-ModelUsage = answer("ModelUsage", Figures, model=str)
-Budget = answer(
-    "BudgetPeriod",
-    period=(str, Field(description="the UTC day (2025-06-15) or month (2025-06) it is")),
-    limit=(float | None, Field(description="US dollars; null: no limit")),
-    spent=Money,
-    reserved=(
-        float,
-        Field(description="US dollars held by work accepted and not yet ended (settled to its cost when it ends)"),
-    ),
-    remaining=(float | None, Field(description="limit - spent - reserved, at least 0")),
-    renews_at=datetime.datetime,
-)
-Usage = answer(
-    "Usage",
-    object=Literal["usage"],
-    currency=Literal["usd"],
-    start=datetime.date,
-    end=datetime.date,
-    data=list[answer("DayUsage", ModelUsage, date=datetime.date)],
-    models=list[ModelUsage],
-    total=(Figures, Field(description="Empty while nothing was charged")),
-    budgets=answer("Budgets", daily=Budget, monthly=Budget),
-)
+
+
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Figures = answer(
+        "Figures",
+        tasks=(int | None, absent("tasks charged: completed, or ended after producing output")),
+        cost=(Money | None, None),
+        **dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens", "images"), (int | None, None)),
+        seconds=(float | None, absent("of audio or video")),
+    )
+    ModelUsage = answer("ModelUsage", Figures, model=str)
+    Budget = answer(
+        "BudgetPeriod",
+        period=(str, Field(description="the UTC day (2025-06-15) or month (2025-06) it is")),
+        limit=(float | None, Field(description="US dollars; null: no limit")),
+        spent=Money,
+        reserved=(
+            float,
+            Field(description="US dollars held by work accepted and not yet ended (settled to its cost when it ends)"),
+        ),
+        remaining=(float | None, Field(description="limit - spent - reserved, at least 0")),
+        renews_at=datetime.datetime,
+    )
+    Usage = answer(
+        "Usage",
+        object=Literal["usage"],
+        currency=Literal["usd"],
+        start=datetime.date,
+        end=datetime.date,
+        data=list[answer("DayUsage", ModelUsage, date=datetime.date)],
+        models=list[ModelUsage],
+        total=(Figures, Field(description="Empty while nothing was charged")),
+        budgets=answer("Budgets", daily=Budget, monthly=Budget),
+    )
+    return {"Usage": Usage}
+
+
+(Usage,) = later(answers, "Usage")
 
 
 def _number(value: Decimal) -> float | int:

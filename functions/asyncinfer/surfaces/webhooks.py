@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -18,7 +19,7 @@ from asyncinfer.domain.records import BATCH_EVENTS
 from asyncinfer.domain.sealing import shown_url
 from asyncinfer.store.base import WebhookSecrets
 from asyncinfer.surfaces import async_ids, batch_ids
-from asyncinfer.surfaces.answers import absent, answer
+from asyncinfer.surfaces.answers import absent, answer, later
 from asyncinfer.surfaces.contract import Cursor, DeliveryId, Limit, present, route
 from asyncinfer.surfaces.edge import tenant_of
 from asyncinfer.surfaces.routing import Depends, Query, Router
@@ -64,30 +65,37 @@ def delivery(item: records.Delivery, *, with_payload: bool = False) -> dict[str,
     return out
 
 
-Attempt = answer("Attempt", at=datetime, duration_ms=int, status_code=(int | None, None), error=(str | None, None))
-Delivery = answer(
-    "WebhookDelivery",
-    id=(str, Field(description="The webhook-id header of every attempt")),
-    object=Literal["webhook.delivery"],
-    event_type=Literal[("task.completed", "task.failed", "task.cancelled", "task.escalated", *BATCH_EVENTS)],
-    subject=(str, Field(description="The task or batch the event is about")),
-    url=str,
-    status=Literal["pending", "delivered", "failed"],
-    attempt_count=int,
-    created_at=datetime,
-    **dict.fromkeys(("delivered_at", "failed_at"), (datetime | None, None)),
-    attempts=list[Attempt],
-    payload=(str | None, absent("The exact body sent (on GET of one delivery)")),
-)
-Deliveries = answer("WebhookDeliveryList", data=list[Delivery], has_more=bool, next_cursor=str | None)
-Secret = answer(
-    "WebhookSecret",
-    secret=(str, Field(pattern="^whsec_")),
-    previous_secret_expires_at=(
-        datetime | None,
-        Field(description="After a rotation: until when deliveries are also signed with the previous secret"),
-    ),
-)
+@cache
+def answers() -> dict[str, Any]:
+    """This surface's answer models (asyncinfer.surfaces.answers: made when the document is)."""
+    Attempt = answer("Attempt", at=datetime, duration_ms=int, status_code=(int | None, None), error=(str | None, None))
+    Delivery = answer(
+        "WebhookDelivery",
+        id=(str, Field(description="The webhook-id header of every attempt")),
+        object=Literal["webhook.delivery"],
+        event_type=Literal[("task.completed", "task.failed", "task.cancelled", "task.escalated", *BATCH_EVENTS)],
+        subject=(str, Field(description="The task or batch the event is about")),
+        url=str,
+        status=Literal["pending", "delivered", "failed"],
+        attempt_count=int,
+        created_at=datetime,
+        **dict.fromkeys(("delivered_at", "failed_at"), (datetime | None, None)),
+        attempts=list[Attempt],
+        payload=(str | None, absent("The exact body sent (on GET of one delivery)")),
+    )
+    Deliveries = answer("WebhookDeliveryList", data=list[Delivery], has_more=bool, next_cursor=str | None)
+    Secret = answer(
+        "WebhookSecret",
+        secret=(str, Field(pattern="^whsec_")),
+        previous_secret_expires_at=(
+            datetime | None,
+            Field(description="After a rotation: until when deliveries are also signed with the previous secret"),
+        ),
+    )
+    return {"Delivery": Delivery, "Deliveries": Deliveries, "Secret": Secret}
+
+
+Delivery, Deliveries, Secret = later(answers, "Delivery", "Deliveries", "Secret")
 router = Router()
 TAG = "Webhooks"
 # The event's name, then a retry round's `_r<n>` and an escalation's source (`_p<part>`, `_flex`).
