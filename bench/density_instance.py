@@ -9,7 +9,6 @@ import json
 import math
 import os
 import random
-import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -135,21 +134,24 @@ def instance(conn: Any, events: Any, env: dict[str, str], latency: dict[str, flo
     made = worker.runtime()
     streams = Streams(events)
     (made[0] if isinstance(made, tuple) else made).provider_for = lambda spec: PacedProvider(streams, smoke)
-    before_mb = _rss_mb()
+    before_mb = status_mb("VmRSS")
     conn.send("ready")
     while (event := conn.recv()) is not None:
         opened, started = streams.started, time.perf_counter()
         context = LocalContext("asyncinfer-worker", DEPLOYED.worker_timeout_seconds, WORKER_MEMORY_MB)
         result = handler(event, context)
         conn.send((result, time.perf_counter() - started, streams.started - opened))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = status_mb("VmHWM")
     counts = {"calls": padding.calls, "slower": padding.slower, "slower_seconds": padding.slower_seconds}
     conn.send({"before_mb": before_mb, "peak_mb": peak_mb, "peak_streams": streams.peak, **counts})
 
 
-def _rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """This process's VmRSS (now) or VmHWM (its peak), in MB. Not getrusage's ru_maxrss: Linux keeps that across
+    the exec of a spawned process, so a child reports at least its parent's resident size when it forked (the
+    bench's parent grows to ~900 MB over the rows before this one)."""
     status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return int(status.split(f"{field}:")[1].split()[0]) / 1024
 
 
 class EventSource:
