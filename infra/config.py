@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from infra.public_api import CustomDomain
+
 ROOT = Path(__file__).resolve().parent.parent
 # The worker function's memory (infra/components/workers.py); the density bench bills its invocations at it.
 MOST_SLOTS = 64
@@ -117,6 +119,8 @@ class InfraConfig(BaseModel):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     alarm_oldest_message_seconds: int = Field(default=900, ge=60)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+    # The API's own name (infra/public_api.py); none: only execute-api's.
+    custom_domain: CustomDomain | None = None
 
     @field_validator("models_file")
     @classmethod

@@ -12,6 +12,7 @@ from infra.bundling import function_code
 from infra.components.api import Api
 from infra.components.audit import AuditLog
 from infra.components.batches import Batches
+from infra.components.domain import ApiDomain
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
 from infra.components.parts import StackParts
@@ -70,6 +71,9 @@ class AsyncInferStack(Stack):
         # Written only by the operator's admin commands (no function's role names it).
         self.audit = AuditLog(self, "Audit", stage=config.stage)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        if config.custom_domain is not None:
+            self.domain = ApiDomain(self, "Domain", api=self.api.rest_api, config=config.custom_domain)
+            CfnOutput(self, "CustomDomainUrl", value=self.domain.url, description="The API under its own name")
         CfnOutput(self, "TableName", value=self.storage.table.table_name, description="For `asyncinfer keys create`")
         CfnOutput(
             self,
