@@ -302,6 +302,9 @@ def deployment_target(project: Path):
         long_tasks=config.long_tasks,
         runner_reserved_concurrency=config.runner_reserved_concurrency,
         tracing=config.tracing.enabled,
+        custom_domain=(domain.name, domain.certificate_arn)
+        if (domain := config.custom_domain) and domain.certificate_arn
+        else None,
     )
 
 

@@ -42,6 +42,8 @@ class Preflight:
         yield account.web_adapter_layer(ctx)
         if ctx.target.tracing:
             yield account.trace_destination(ctx)
+        if ctx.target.custom_domain is not None:
+            yield account.certificate(ctx, *ctx.target.custom_domain)
         yield capacity.concurrency(ctx)
         yield capacity.runner_concurrency(ctx)
         yield capacity.long_tasks(ctx)

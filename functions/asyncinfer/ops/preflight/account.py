@@ -156,3 +156,27 @@ def trace_destination(ctx: Context) -> Check:
     if status != "ACTIVE":
         return Check(name, Result.WARN, f"being turned on ({status}): spans are kept once it is ACTIVE", "")
     return Check(name, Result.OK, "on: spans land in the log group aws/spans")
+
+
+def certificate(ctx: Context, name: str, arn: str) -> Check:
+    """The custom domain's certificate: in the API's region (a regional domain takes no other,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-regional-api-custom-domain-create.html),
+    issued, and covering the name, itself or by a wildcard of its parent."""
+    check = f"certificate for {name}"
+    region = arn.split(":")[3]
+    if ctx.region and region != ctx.region:
+        fix = f"request or import a certificate for {name} in {ctx.region}, and name it in cdk.json's custom_domain"
+        return Check(check, Result.FAIL, f"{arn} is in {region}; the API is regional in {ctx.region}", fix)
+    try:
+        found = ctx.clients("acm", region).describe_certificate(CertificateArn=arn)["Certificate"]
+    except ClientError as exc:
+        return Check(check, Result.FAIL, f"{arn}: {error_code(exc)}", "fix the ARN in cdk.json's custom_domain")
+    status = found.get("Status")
+    if status != "ISSUED":
+        fix = "add its DNS validation records (aws acm describe-certificate shows them)"
+        return Check(check, Result.FAIL, f"{status}, not ISSUED", fix if status == "PENDING_VALIDATION" else "")
+    names = {found.get("DomainName"), *found.get("SubjectAlternativeNames", [])}
+    if name not in names and f"*.{name.partition('.')[2]}" not in names:
+        covered = ", ".join(sorted(n for n in names if n))
+        return Check(check, Result.FAIL, f"covers {covered}, not {name}", "use a certificate that names it")
+    return Check(check, Result.OK, f"issued, covers {name}, in {region}")
