@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from infra.public_api import CustomDomain
+from infra.public_api import CustomDomain, Firewall
 
 ROOT = Path(__file__).resolve().parent.parent
 # The worker function's memory (infra/components/workers.py); the density bench bills its invocations at it.
@@ -121,6 +121,8 @@ class InfraConfig(BaseModel):
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     # The API's own name (infra/public_api.py); none: only execute-api's.
     custom_domain: CustomDomain | None = None
+    # A WAF web ACL on the stage (infra/public_api.py); off unless enabled.
+    waf: Firewall = Field(default_factory=Firewall)
 
     @field_validator("models_file")
     @classmethod

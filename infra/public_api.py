@@ -1,9 +1,12 @@
 """How the API faces its users, each part optional in cdk.json (docs/operate/going-public.md): its own domain
-name. Validated with the rest of the configuration, before anything is built."""
+name and a web application firewall. Validated with the rest of the configuration, before anything is built."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Lowercase: API Gateway's custom domain names are (CDK refuses uppercase ones).
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
@@ -38,3 +41,23 @@ class CustomDomain(BaseModel):
     def certificate_region(self) -> str | None:
         """The region of the certificate given (a regional endpoint needs one of its own region)."""
         return self.certificate_arn.split(":")[3] if self.certificate_arn else None
+
+
+class Firewall(BaseModel):
+    """A regional WAF web ACL on the API's stage: AWS's common and known-bad-inputs rule groups (`count` to watch
+    what they would block, then `block`), a rate limit per client IP over 5 minutes, and an allow-list of CIDRs
+    (given: every other address is refused). Its requests are logged to CloudWatch Logs for 3 months."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    managed_rules: Literal["count", "block"] = "count"
+    # WAF's lowest limit is 10 a window (https://docs.aws.amazon.com/waf/latest/developerguide/
+    # waf-rule-statement-type-rate-based-high-level-settings.html); None: no rate rule.
+    rate_limit_per_5min: int | None = Field(default=2000, ge=10, le=2_000_000_000)
+    allow_cidrs: list[str] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(cidr, strict=True)) for cidr in cidrs]

@@ -13,6 +13,7 @@ from infra.components.api import Api
 from infra.components.audit import AuditLog
 from infra.components.batches import Batches
 from infra.components.domain import ApiDomain
+from infra.components.firewall import ApiFirewall
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
 from infra.components.parts import StackParts
@@ -71,6 +72,14 @@ class AsyncInferStack(Stack):
         # Written only by the operator's admin commands (no function's role names it).
         self.audit = AuditLog(self, "Audit", stage=config.stage)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        if config.waf.enabled:
+            self.firewall = ApiFirewall(
+                self,
+                "Firewall",
+                stage=self.api.rest_api.deployment_stage,
+                config=config.waf,
+                name=f"asyncinfer-{config.stage}",
+            )
         if config.custom_domain is not None:
             self.domain = ApiDomain(self, "Domain", api=self.api.rest_api, config=config.custom_domain)
             CfnOutput(self, "CustomDomainUrl", value=self.domain.url, description="The API under its own name")

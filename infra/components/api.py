@@ -278,11 +278,13 @@ class Api(Construct):
             "APIG2",
             "Bodies are validated by the functions' strict pydantic models, which answer with stable error codes.",
         )
-        acknowledge(
-            self.rest_api,
-            "APIG3",
-            "WAF is left to the deploying team (cost and rules vary); stage throttling and the authorizer are on.",
-        )
+        if not config.waf.enabled:  # on: infra/components/firewall.py, which APIG3 finds
+            acknowledge(
+                self.rest_api,
+                "APIG3",
+                "WAF is off in cdk.json (`waf.enabled`, docs/operate/going-public.md); stage throttling and the "
+                "authorizer are on.",
+            )
         acknowledge(
             self.rest_api.deployment_stage,
             "APIG6",
