@@ -86,3 +86,15 @@ def test_a_domain_given_wrong_is_refused_before_anything_is_built(given):
 
 def test_the_certificate_s_region_is_read_from_its_arn():
     assert CustomDomain(name="api.example.com", certificate_arn=CERT).certificate_region == "us-east-1"
+
+
+def test_with_the_waf_too_the_domain_serves_the_stage_the_web_acl_guards(capfd):
+    """The combination: the web ACL is on the stage, which the domain maps; cdk-nag reports nothing of either."""
+    capfd.readouterr()
+    resources = synthesize(custom_domain=ZONE, waf={"enabled": True})[1].to_json()["Resources"]
+    report = "".join(capfd.readouterr())
+    mapping = _only(resources, "AWS::ApiGateway::BasePathMapping")
+    association = _only(resources, "AWS::WAFv2::WebACLAssociation")
+    stage = mapping["Stage"]["Ref"]
+    assert stage in str(association["ResourceArn"])
+    assert "AwsSolutions-" not in report
