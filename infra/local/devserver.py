@@ -22,6 +22,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asyncinfer.routes import ROUTES, Route
+from asyncinfer.surfaces import cors
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.surfaces.serving import WEB_APPS
 from asyncinfer.tasks.keys import takes_x_api_key
@@ -60,6 +61,8 @@ class Router:
         if not candidates:
             return None
         best = min(candidates, key=lambda c: len(c.params)).route.path
+        if method == "OPTIONS":  # the preflight method every resource has when CORS is on (infra/components/cors.py)
+            return next(c for c in candidates if c.route.path == best)
         return next((c for c in candidates if c.route.path == best and c.route.method == method), None)
 
 
@@ -114,7 +117,8 @@ def _allows(policy: dict[str, Any], method_arn: str) -> bool:
 
 
 def _error(status: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+    # API Gateway's own answers (its gateway responses), with their fixed CORS headers.
+    return JSONResponse(body, status_code=status, headers=cors.gateway_headers(cors.origins()))
 
 
 class StreamedBy(Response):
@@ -166,8 +170,11 @@ def build_app(
         found = router.match(request.method, request.url.path)
         # A REST API answers a wrong method like an unknown path (its MISSING_AUTHENTICATION_TOKEN
         # gateway response, which the stack maps to this 404).
-        if found is None:
+        origins = cors.origins()
+        if found is None or (found.route.method != request.method and not origins):
             return _error(404, ROUTE_NOT_FOUND)
+        if found.route.method != request.method:  # OPTIONS: API Gateway's MOCK answers it, no authorizer
+            return Response(status_code=204, headers=cors.preflight_headers(request.headers.get("origin"), origins))
         request_id = str(uuid.uuid4())
         headers, multi_headers = _headers(request)
         query, multi_query = _query(request)

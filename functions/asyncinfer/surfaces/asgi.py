@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from asyncinfer.surfaces import cors
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -201,10 +203,14 @@ class App:
             await _lifespan(receive, send)
             return
         started = False
+        crossing = _cors_headers(scope)
 
         async def sending(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if crossing:
+                    message = {**message, "headers": _with(message.get("headers") or [], crossing)}
             await send(message)
 
         try:
@@ -212,7 +218,7 @@ class App:
             await response(scope, receive, sending)
         except Exception:
             if not started:  # as Starlette's: the error is answered, and raised on for the server to log
-                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
+                await PlainTextResponse("Internal Server Error", 500)(scope, receive, sending)
             raise
 
     async def _answer(self, scope: Scope, receive: Receive) -> Response:
@@ -237,6 +243,19 @@ class App:
         if allowed:
             return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": ", ".join(sorted(allowed))})
         return await self.not_found(Request(scope, receive, {}))
+
+
+def _cors_headers(scope: Scope) -> dict[str, str]:
+    allowed = cors.origins()
+    return cors.answer_headers(Headers(scope["headers"]).get("origin"), allowed) if allowed else {}
+
+
+def _with(raw: list[tuple[bytes, bytes]], extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """`raw` with the CORS headers it lacks (the Responses app's JSON answers come with them, from its resolver)."""
+    present = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    added = cors.to_add(present, extra)
+    kept = [(k, v) for k, v in raw if k.decode("latin-1") not in added]
+    return kept + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in added.items()]
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -23,6 +23,8 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 from pydantic_core import to_jsonable_python
 
+from asyncinfer.surfaces import cors
+
 APPLICATION_JSON = "application/json"
 
 Func = TypeVar("Func", bound=Callable[..., Any])
@@ -245,7 +247,12 @@ class Resolver:
         current = ProxyEvent(event)
         token = _EVENT.set(current)
         try:
-            return self._answer(current).proxy_result()
+            answer = self._answer(current)
+            if allowed := cors.origins():
+                answer.headers.update(
+                    cors.to_add(answer.headers, cors.answer_headers(current.headers.get("origin"), allowed))
+                )
+            return answer.proxy_result()
         finally:
             _EVENT.reset(token)
 
