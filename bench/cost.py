@@ -169,6 +169,20 @@ def floor_per_million(calls, tasks: int, measured: dict[str, dict[str, float]]) 
     return tuple((fixed + d / tasks) * 1e6 for d in (dynamodb + indexes, dynamodb, before))
 
 
+def waf_per_million(measured: dict[str, dict[str, float]]) -> float:
+    """What a web ACL on the stage adds per 1M tasks: each request API Gateway took, inspected once."""
+    requests = (
+        sum(services.get("apigateway", 0.0) for services in measured.values()) / PRICES["apigateway_rest_request"]
+    )
+    return requests * PRICES["waf_request"]
+
+
+def waf_month(rules: int) -> float:
+    """The web ACL's monthly fee with `rules` rules (infra/components/firewall.py: the rate rule and the two
+    managed groups; an allow-list adds one per address family)."""
+    return PRICES["waf_web_acl_month"] + rules * PRICES["waf_rule_month"]
+
+
 def step_functions_per_million(measured: dict[str, dict[str, float]]) -> float:
     """A Standard workflow per task: API Gateway starts it and describes it (direct integrations) and a
     function lists; the workflow enters 4 states (claim-free: start, invoke the model function, store
@@ -230,6 +244,7 @@ def run(tasks: int | None = None) -> Row:
     floor, no_index, floor_before = floor_per_million(log.calls, tasks, measured)
     sfn = step_functions_per_million(measured)
     ratio = total / floor
+    waf = waf_per_million(measured)
     met = total <= TARGET_PER_MILLION and ratio <= TARGET_FLOOR_RATIO
     details = [f"prices: {PRICES_DATED}, us-east-1 (bench/prices.py); {tasks} tasks of demo-chat"]
     for ph in PHASES:
@@ -241,9 +256,13 @@ def run(tasks: int | None = None) -> Row:
         f"before 2026-12 ${floor_before:.2f} ({total / floor_before:.2f}x); "
         f"Step Functions (Standard) per task ${sfn:.2f}"
     )
+    details.append(
+        f"with the WAF on (cdk.json waf): +${waf:.2f} per 1M tasks (each API request inspected, "
+        f"${PRICES['waf_request'] * 1e6:.2f} per million), and ${waf_month(3):.0f} a month (its web ACL and 3 rules)"
+    )
     return Row(
         "a. cost per 1M tasks",
-        f"${total:.2f} (floor ${floor:.2f}, {ratio:.2f}x; Step Functions ${sfn:.2f})",
+        f"${total:.2f} (floor ${floor:.2f}, {ratio:.2f}x; Step Functions ${sfn:.2f}; WAF +${waf:.2f})",
         f"<= ${TARGET_PER_MILLION:.0f} and <= {TARGET_FLOOR_RATIO}x floor",
         met,
         details,

@@ -29,6 +29,12 @@ PRICES: dict[str, float] = {
     "s3_get_request": 0.0004 / 1e3,
     # https://aws.amazon.com/step-functions/pricing/ : Standard workflows, per state transition.
     "stepfunctions_standard_transition": 0.025 / 1e3,
+    # https://aws.amazon.com/waf/pricing/ : per request a web ACL inspects (cdk.json `waf`, off by default),
+    # and monthly per web ACL and per rule (a managed rule group counts as one; AWS's baseline groups have no
+    # fee of their own), prorated by the hour.
+    "waf_request": 0.60 / 1e6,
+    "waf_web_acl_month": 5.00,
+    "waf_rule_month": 1.00,
 }
 
 SOURCES = {
@@ -38,6 +44,7 @@ SOURCES = {
     "SQS": "https://aws.amazon.com/sqs/pricing/",
     "S3": "https://aws.amazon.com/s3/pricing/",
     "Step Functions": "https://aws.amazon.com/step-functions/pricing/",
+    "WAF": "https://aws.amazon.com/waf/pricing/",
 }
 
 # Billing rules the prices depend on (same pages): DynamoDB bills a write per started KB of the item

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from infra.public_api import CustomDomain, Firewall
+from asyncinfer.surfaces import cors
+from infra.public_api import CustomDomain, Endpoint, Firewall, VpcEndpointIds, check_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 # The worker function's memory (infra/components/workers.py); the density bench bills its invocations at it.
@@ -123,6 +124,13 @@ class InfraConfig(BaseModel):
     custom_domain: CustomDomain | None = None
     # A WAF web ACL on the stage (infra/public_api.py); off unless enabled.
     waf: Firewall = Field(default_factory=Firewall)
+    # "private": the API answers only through these interface VPC endpoints (infra/public_api.py).
+    endpoint: Endpoint = "regional"
+    vpc_endpoint_ids: VpcEndpointIds = Field(default_factory=list)
+    # Browser pages that may call the API (asyncinfer.surfaces.cors, infra/components/cors.py); none: no CORS.
+    cors_origins: list[Annotated[str, Field(pattern=cors.ORIGIN, max_length=300)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @field_validator("models_file")
     @classmethod
@@ -167,6 +175,11 @@ class InfraConfig(BaseModel):
     def _window_needs_batches(self) -> InfraConfig:
         if self.worker_batching_window_seconds and self.worker_batch_size < 2:
             raise ValueError("a batching window only makes sense with worker_batch_size > 1")
+        return self
+
+    @model_validator(mode="after")
+    def _endpoint_is_complete(self) -> InfraConfig:
+        check_endpoint(self.endpoint, self.vpc_endpoint_ids, self.custom_domain)
         return self
 
     def registry(self):

@@ -1,16 +1,29 @@
 """How the API faces its users, each part optional in cdk.json (docs/operate/going-public.md): its own domain
-name and a web application firewall. Validated with the rest of the configuration, before anything is built."""
+name, a web application firewall, and its endpoint (regional, or private to VPC endpoints). Validated with the
+rest of the configuration, before anything is built."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 # Lowercase: API Gateway's custom domain names are (CDK refuses uppercase ones).
 HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$"
+VPC_ENDPOINT_ID = r"^vpce-[0-9a-f]{8,17}$"
+
+
+def _once_each(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+Endpoint = Literal["regional", "private"]
+# In the order given, each once; 20 is a bound of ours (a stack output and a policy entry each).
+VpcEndpointIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=VPC_ENDPOINT_ID)]], Field(max_length=20), AfterValidator(_once_each)
+]
 
 
 class CustomDomain(BaseModel):
@@ -61,3 +74,25 @@ class Firewall(BaseModel):
     @classmethod
     def _networks(cls, cidrs: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(cidr, strict=True)) for cidr in cidrs]
+
+
+def check_endpoint(endpoint: Endpoint, vpc_endpoint_ids: list[str], custom_domain: CustomDomain | None) -> None:
+    """A private API answers only through the interface VPC endpoints for execute-api named here, and its
+    resource policy refuses every other source
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-apis.html). Its own domain
+    name would be a private one (API Gateway's DomainNameV2 and a DomainNameAccessAssociation per endpoint),
+    which the stack does not build: it builds a custom domain for the regional endpoint only."""
+    if endpoint == "private":
+        if not vpc_endpoint_ids:
+            raise ValueError(
+                'endpoint "private" needs vpc_endpoint_ids: the interface VPC endpoints (com.amazonaws.<region>.'
+                "execute-api) the API answers through"
+            )
+        if custom_domain is not None:
+            raise ValueError(
+                "endpoint \"private\" with custom_domain is not built: a private API's own name needs API Gateway's "
+                "DomainNameV2 and a DomainNameAccessAssociation per VPC endpoint; drop custom_domain (clients use "
+                "the execute-api URLs the stack outputs) or keep the endpoint regional"
+            )
+    elif vpc_endpoint_ids:
+        raise ValueError('vpc_endpoint_ids are only for endpoint "private"; the regional endpoint takes none')

@@ -13,6 +13,7 @@ from infra.components.api import Api
 from infra.components.audit import AuditLog
 from infra.components.batches import Batches
 from infra.components.domain import ApiDomain
+from infra.components.endpoint import private_urls
 from infra.components.firewall import ApiFirewall
 from infra.components.monitoring import Monitoring
 from infra.components.notifications import Notifications
@@ -72,6 +73,8 @@ class AsyncInferStack(Stack):
         # Written only by the operator's admin commands (no function's role names it).
         self.audit = AuditLog(self, "Audit", stage=config.stage)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        for name, url in private_urls(self.api.rest_api, config).items():
+            CfnOutput(self, name, value=url, description="Base URL of the private API through this VPC endpoint")
         if config.waf.enabled:
             self.firewall = ApiFirewall(
                 self,

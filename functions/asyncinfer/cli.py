@@ -305,6 +305,7 @@ def deployment_target(project: Path):
         custom_domain=(domain.name, domain.certificate_arn)
         if (domain := config.custom_domain) and domain.certificate_arn
         else None,
+        private_endpoints=tuple(config.vpc_endpoint_ids),  # none unless the endpoint is private
     )
 
 

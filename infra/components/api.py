@@ -17,8 +17,11 @@ from constructs import Construct
 from asyncinfer.ops.deployment import web_adapter_layer_arn
 from asyncinfer.routes import ROUTES, Route
 from asyncinfer.store.schema import QUEUED_INDEX
+from asyncinfer.surfaces import cors
 from asyncinfer.surfaces.edge import ROUTE_NOT_FOUND, UNAUTHORIZED
 from asyncinfer.tasks.keys import takes_x_api_key
+from infra.components.cors import add_preflights, gateway_headers
+from infra.components.endpoint import endpoint_settings
 from infra.components.function import WEB_ADAPTER_ENVIRONMENT, Function
 from infra.components.grants import grant_batch_rights, grant_executions, grant_file_rights, grant_task_rights
 from infra.components.parts import StackParts
@@ -91,7 +94,11 @@ class Api(Construct):
         ).function
         grant_table(table, authorizer_fn, "dynamodb:GetItem")
 
+        # Every function that answers a browser names its allowed origins (asyncinfer.surfaces.cors).
+        origins = tuple(config.cors_origins)
+        answering = {cors.ORIGINS_ENV: ",".join(origins)} if origins else {}
         api_env = {
+            **answering,
             "ASYNCINFER_TABLE_NAME": table.table_name,
             **queues.lane_environment(),
             "ASYNCINFER_BUCKET_NAME": bucket.bucket_name,
@@ -118,6 +125,7 @@ class Api(Construct):
             "ApiWebhooks",
             handler="api_webhooks",
             environment={
+                **answering,
                 "ASYNCINFER_TABLE_NAME": table.table_name,
                 "ASYNCINFER_WEBHOOK_QUEUE_URL": queues.webhooks.queue_url,
                 "ASYNCINFER_RETENTION_DAYS": str(config.retention_days),
@@ -129,7 +137,9 @@ class Api(Construct):
         deny_operator_items(api_functions["api_webhooks"], table)
         queues.webhooks.grant_send_messages(api_functions["api_webhooks"])
         # The OpenAPI document and Swagger UI: public, and with no access to anything.
-        api_functions["api_docs"] = Function(self, "ApiDocs", handler="api_docs", environment={}, **common).function
+        api_functions["api_docs"] = Function(
+            self, "ApiDocs", handler="api_docs", environment=answering, **common
+        ).function
 
         web_adapter = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -145,7 +155,7 @@ class Api(Construct):
             timeout_seconds=int(STREAM_TIMEOUT.to_seconds()),
             memory_size=256,
             layers=[web_adapter],
-            environment={**WEB_ADAPTER_ENVIRONMENT, "ASYNCINFER_TABLE_NAME": table.table_name},
+            environment={**WEB_ADAPTER_ENVIRONMENT, **answering, "ASYNCINFER_TABLE_NAME": table.table_name},
             **common,
         ).function
         # The task and its event log, read; and the tenant's stream leases (its cap on open streams).
@@ -172,7 +182,7 @@ class Api(Construct):
             "RestApi",
             rest_api_name=f"asyncinfer-{config.stage}",
             description="asyncinfer: disconnect-safe asynchronous inference",
-            endpoint_types=[apigw.EndpointType.REGIONAL],
+            **endpoint_settings(self, config),  # regional, or private to cdk.json's VPC endpoints
             # POST /v1/files: the upload reaches the function byte for byte (base64), not as UTF-8 text.
             binary_media_types=["multipart/form-data"],
             # API Gateway writes access logs through one role per account and region (its account settings);
@@ -209,7 +219,11 @@ class Api(Construct):
                 status_code=str(status) if status else None,
                 templates={"application/json": body},
                 # A throttled client backs off for a second (the plan's rate refills within one).
-                response_headers={"Retry-After": "'1'"} if response_type == apigw.ResponseType.THROTTLED else None,
+                response_headers={
+                    **({"Retry-After": "'1'"} if response_type.response_type == "THROTTLED" else {}),
+                    **gateway_headers(origins),
+                }
+                or None,
             )
         self.authorizer = apigw.RequestAuthorizer(
             self,
@@ -262,6 +276,8 @@ class Api(Construct):
                     "COG4",
                     "Clients authenticate with API keys checked by the Lambda REQUEST authorizer, not Cognito users.",
                 )
+        if origins:
+            add_preflights(self.rest_api, {route.path for route in routes}, origins)
         # Every tenant's key sits in this plan (asyncinfer keys create --usage-plan): one throttle each.
         self.usage_plan = self.rest_api.add_usage_plan(
             "TenantPlan",

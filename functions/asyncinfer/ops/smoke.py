@@ -5,6 +5,7 @@ makes the run fail. Every wait is bounded."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 import time
 import uuid
@@ -50,6 +51,11 @@ LONG_TASK_STEPS = 2
 NOT_SERVED = {"unknown_model", "long_tasks_unavailable", "local_only_model"}
 AUDIO_REQUEST = {"model": "hkchengrex/MMAudio", "config": {"prompt": "Rain on a tin roof", "duration": 1}}
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "completed", "failed", "cancelled"}
+# A private API's base URL through one of its VPC endpoints (the stack's ApiUrlVpce... outputs,
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-api-test-invoke-url.html).
+PRIVATE_URL_FORM = "https://{api-id}-{vpce-id}.execute-api.{region}.amazonaws.com/{stage}/"
+_API_GATEWAY_HOST = re.compile(r"\.(execute-api\.[a-z0-9-]+|vpce)\.amazonaws\.com(\.cn)?$")
+_UNREACHED = (httpx2.ConnectError, httpx2.ConnectTimeout)
 
 
 class SmokeFailure(Exception):
@@ -122,6 +128,8 @@ class Smoke:
                 detail, ok, skipped = f"skipped: {exc}", True, True
             except (SmokeFailure, httpx2.HTTPError, ValueError, KeyError) as exc:
                 detail, ok = f"{type(exc).__name__}: {exc}" if not isinstance(exc, SmokeFailure) else str(exc), False
+                if isinstance(exc, _UNREACHED) and (hint := unreachable_hint(str(exc.request.url))):
+                    detail = f"{detail.rstrip('.')}. {hint}"
             line = Line(name, ok, time.monotonic() - started, detail, skipped)
             lines.append(line)
             report(line)
@@ -292,6 +300,17 @@ class Smoke:
         (delivery,) = found["data"]
         expect(delivery["status"] == "delivered", f"delivery {delivery['id']} {delivery['status']}")
         return f"{delivery['id']} delivered to {self.webhook}"
+
+
+def unreachable_hint(url: str) -> str:
+    """What a connection that failed to API Gateway's hosts may mean: the API is private (empty for others)."""
+    host = httpx2.URL(url).host.lower()
+    if not _API_GATEWAY_HOST.search(host):
+        return ""
+    return (
+        "A private API answers only from inside its VPC, through its VPC endpoint: run smoke on a host there, "
+        f"with --url {PRIVATE_URL_FORM}"
+    )
 
 
 def render(line: Line) -> str:

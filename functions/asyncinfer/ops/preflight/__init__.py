@@ -44,6 +44,8 @@ class Preflight:
             yield account.trace_destination(ctx)
         if ctx.target.custom_domain is not None:
             yield account.certificate(ctx, *ctx.target.custom_domain)
+        if ctx.target.private_endpoints:
+            yield account.private_api(ctx)
         yield capacity.concurrency(ctx)
         yield capacity.runner_concurrency(ctx)
         yield capacity.long_tasks(ctx)

@@ -180,3 +180,19 @@ def certificate(ctx: Context, name: str, arn: str) -> Check:
         covered = ", ".join(sorted(n for n in names if n))
         return Check(check, Result.FAIL, f"covers {covered}, not {name}", "use a certificate that names it")
     return Check(check, Result.OK, f"issued, covers {name}, in {region}")
+
+
+def private_api(ctx: Context) -> Check:
+    """A private API answers only from inside its VPC, through a VPC endpoint its policy names
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-api-test-invoke-url.html):
+    `asyncinfer smoke` has to run there. Nothing to ask AWS; the line says how."""
+    t, region = ctx.target, ctx.region or "{region}"
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    url = f"https://{{api-id}}-{t.private_endpoints[0]}.execute-api.{region}.{suffix}/{t.stage}/"
+    return Check(
+        "private API",
+        Result.OK,
+        f"it answers only through {', '.join(t.private_endpoints)}: run `asyncinfer smoke` on a host inside the VPC "
+        f"that reaches one of them, with --url {url} (the stack's ApiUrlVpce... outputs; ApiUrl too where the "
+        "endpoint has private DNS on)",
+    )
