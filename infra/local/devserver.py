@@ -7,6 +7,7 @@ import base64
 import fnmatch
 import importlib
 import json
+import os
 import re
 import time
 import uuid
@@ -32,6 +33,7 @@ ACCOUNT = "000000000000"
 API_ID = "localapi"
 STAGE = "dev"
 REGION = "us-east-1"
+DOMAIN_ENV = "ASYNCINFER_LOCAL_DOMAIN_NAME"
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,14 @@ def _method_arn(method: str, path: str) -> str:
 
 
 def _request_context(request: Request, route: Route, request_id: str) -> dict[str, Any]:
+    # Through a custom domain mapped at its root (cdk.json custom_domain), API Gateway names the domain and gives
+    # the path as sent, without the stage; ASYNCINFER_LOCAL_DOMAIN_NAME makes the dev gateway do the same.
+    domain = os.environ.get(DOMAIN_ENV)
     return {
         "resourcePath": route.path,
         "httpMethod": request.method,
-        "path": f"/{STAGE}{request.url.path}",
+        "path": request.url.path if domain else f"/{STAGE}{request.url.path}",
+        "domainName": domain or f"{API_ID}.execute-api.{REGION}.amazonaws.com",
         "stage": STAGE,
         "requestId": request_id,
         "accountId": ACCOUNT,
@@ -92,6 +98,8 @@ def _headers(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
     multi: dict[str, list[str]] = {}
     for name, value in request.headers.items():
         multi.setdefault(name, []).append(value)
+    if domain := os.environ.get(DOMAIN_ENV):
+        multi["host"] = [domain]
     return {name: values[-1] for name, values in multi.items()}, multi
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook
 
+from tests.e2e.conftest import start_stack, stop_stack
 from tests.e2e.test_long_tasks import execution_of
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -85,3 +86,16 @@ def test_smoke_takes_url_and_key_from_the_environment_or_says_what_is_missing(st
     assert missing.returncode == 2 and "--url and --key are required" in missing.stderr
     from_env = smoke("--timeout", "5", env={**env, "ASYNCINFER_BASE_URL": stack.url, "ASYNCINFER_API_KEY": "ai_x"})
     assert from_env.returncode == 1 and "HTTP 401" in from_env.stdout  # it reached the stack, with that key
+
+
+def test_smoke_needs_only_the_custom_domain_url_and_a_key():
+    # The stack answers as API Gateway does through a custom domain mapped at its root: the domain's name in
+    # the request, the path as sent, no stage. The URL is given as the CustomDomainUrl output prints it.
+    running = start_stack(ASYNCINFER_LOCAL_DOMAIN_NAME="api.example.test")
+    try:
+        done = smoke("--url", f"{running.url}/", "--key", running.key, "--timeout", "60")
+    finally:
+        stop_stack(running)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [name for _, name, _, _ in lines_of(done.stdout)] == CHECKS
+    assert done.stdout.rstrip().endswith(f"smoke: all {len(CHECKS)} checks passed")
