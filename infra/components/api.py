@@ -69,6 +69,10 @@ GATEWAY_RESPONSES: dict[apigw.ResponseType, tuple[int | None, str]] = {
         504,
         json.dumps({"error": {"code": "timeout", "message": "The request timed out; nothing was lost, retry"}}),
     ),
+    apigw.ResponseType.WAF_FILTERED: (
+        403,
+        json.dumps({"error": {"code": "blocked", "message": "Refused by the API's web application firewall"}}),
+    ),
     apigw.ResponseType.DEFAULT_4_XX: (None, f'{{"error": {{"code": "bad_request", "message": {_GATEWAY_MESSAGE}}}}}'),
     apigw.ResponseType.DEFAULT_5_XX: (None, f'{{"error": {{"code": "gateway_error", "message": {_GATEWAY_MESSAGE}}}}}'),
 }

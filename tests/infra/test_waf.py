@@ -1,6 +1,8 @@
 """The WAF web ACL on the API's stage (cdk.json `waf`, infra/components/firewall.py). cdk-nag runs on every synth
 (tests/infra/conftest.py): with the web ACL on, APIG3 is met by it, not acknowledged."""
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -107,3 +109,9 @@ def test_apig3_is_met_by_the_web_acl_and_off_only_its_acknowledgement_passes(mon
 def test_a_firewall_given_wrong_is_refused(given):
     with pytest.raises(ValidationError):
         Firewall.model_validate({"enabled": True, **given})
+
+
+def test_a_request_the_firewall_refuses_is_answered_in_the_api_s_error_shape(resources):
+    (refused,) = [r["Properties"] for r in resources.values() if r["Properties"].get("ResponseType") == "WAF_FILTERED"]
+    assert refused["StatusCode"] == "403"
+    assert json.loads(refused["ResponseTemplates"]["application/json"])["error"]["code"] == "blocked"

@@ -68,6 +68,9 @@ class DocsSettings(EnvSettings):
     traces_endpoint: str | None = None
     # The share of traces kept, decided where each trace starts (docs/operate/tracing.md).
     trace_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    # Browser origins whose pages may read the answers, comma-separated (cdk.json's `cors_origins`); unset, none.
+    # Read by asyncinfer.surfaces.cors on each answer; named here as the traces endpoint is.
+    cors_origins: str = ""
 
 
 class _Settings(DocsSettings):
