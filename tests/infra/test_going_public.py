@@ -1,14 +1,9 @@
 """Every option of docs/operate/going-public.md, alone and together, synthesizes with cdk-nag clean (any finding
 fails the synth: tests/infra/conftest.py) and passes cfn-lint, as the default stack does (test_stack.py)."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.infra.conftest import synthesize
+from tests.infra.conftest import cfn_lint, synthesize
 
 ZONE = {"name": "api.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ", "hosted_zone_name": "example.com"}
 CERTIFICATE = {
@@ -33,11 +28,5 @@ OPTIONS = {
 @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
 def test_each_option_and_their_combinations_pass_cfn_lint(options, tmp_path):
     _, template = synthesize(**options)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(template.to_json()))
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", "W3005", "--", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    result = cfn_lint(template, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,9 +5,8 @@ endpoint. cdk-nag runs on every synth (tests/infra/conftest.py)."""
 import pytest
 from pydantic import ValidationError
 
-from infra.components import api as api_component
 from infra.config import InfraConfig
-from tests.infra.conftest import synthesize
+from tests.infra.conftest import nag_report_without_apig3_acknowledged, synthesize
 
 IDS = ["vpce-0123456789abcdef0", "vpce-0a1b2c3d"]
 PRIVATE = {"endpoint": "private", "vpc_endpoint_ids": IDS}
@@ -84,18 +83,10 @@ def test_with_the_waf_the_private_stage_is_guarded_and_cdk_nag_finds_nothing(cap
 
 def test_apig3_is_still_acknowledged_only_without_the_waf(monkeypatch, capfd):
     """Private or not, the web ACL is what meets APIG3; off, only its acknowledgement passes."""
-    real = api_component.acknowledge
-
-    def all_but_apig3(scope, rule, reason):
-        if rule != "APIG3":
-            real(scope, rule, reason)
-
-    monkeypatch.setattr(api_component, "acknowledge", all_but_apig3)
-    capfd.readouterr()
-    synthesize(**PRIVATE)
-    assert "AwsSolutions-APIG3" in "".join(capfd.readouterr())
-    synthesize(**PRIVATE, waf={"enabled": True})
-    assert "AwsSolutions-APIG3" not in "".join(capfd.readouterr())
+    assert "AwsSolutions-APIG3" in nag_report_without_apig3_acknowledged(monkeypatch, capfd, **PRIVATE)
+    assert "AwsSolutions-APIG3" not in nag_report_without_apig3_acknowledged(
+        monkeypatch, capfd, **PRIVATE, waf={"enabled": True}
+    )
 
 
 ZONE = {"name": "api.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ", "hosted_zone_name": "example.com"}

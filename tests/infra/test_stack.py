@@ -1,15 +1,13 @@
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 from unittest import mock
 
 import pytest
 from aws_cdk.assertions import Match
 
 from asyncinfer.routes import HANDLERS
+from tests.infra.conftest import cfn_lint
 from tests.infra.helpers import (
     CONFIG,
     actions_of,
@@ -157,13 +155,7 @@ def _resolved(name: str, value) -> str:
 
 
 def test_cfn_lint_passes(template, tmp_path):
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(template.to_json()))
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", "W3005", "--", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    result = cfn_lint(template, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -5,25 +5,22 @@ hosts only, tests/unit/test_private_api_guidance.py). Nothing leaves 127.0.0.1 a
 import socket
 
 import pytest
-from moto import mock_aws
 
 from asyncinfer.ops.preflight import Preflight, Result, Target, render
 from asyncinfer.ops.smoke import Smoke
-from tests.integration.test_preflight import DEMAND, HOST, REGION, by_name, clients_with, lambda_answers
+from tests.integration.test_preflight import (  # noqa: F401 (account: the fixture)
+    DEMAND,
+    HOST,
+    REGION,
+    account,
+    by_name,
+    clients_with,
+    lambda_answers,
+)
 
 pytestmark = pytest.mark.integration
 
 IDS = ("vpce-0123456789abcdef0",)
-
-
-@pytest.fixture
-def account(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield
 
 
 @pytest.mark.usefixtures("account")
