@@ -1,9 +1,14 @@
 """A regional WAF web ACL on the API's stage (cdk.json `waf`). Rules, in the order WAF evaluates them:
 a rate limit per client IP, AWS's common rule set, its known-bad-inputs set, and the allow-list (when CIDRs are
-given, everything else is refused by the default action). The common set's SizeRestrictions_BODY blocks bodies
-over 8 KB, which every 1 MiB submit and 4 MiB upload is: it only counts here
-(https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html). Requests are
-logged to a log group WAF requires to be named aws-waf-logs-*, without the Authorization header."""
+given, everything else is refused by the default action). Requests are logged to a log group WAF requires to be
+named aws-waf-logs-*, without the Authorization header.
+
+The groups' rules that inspect the body only count: a body here is model input (prompts quote code, HTML, paths,
+URLs and the exploits they ask about) that the API never renders, opens or fetches (its MCP and webhook URLs pass
+its own SSRF check). SizeRestrictions_BODY would refuse every body over 8 KB, so every 1 MiB submit and 4 MiB
+upload; CrossSiteScripting_BODY a prompt with `<script>` in it
+(https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html). The URI, query
+string, headers and cookies are inspected by every rule, in the mode configured."""
 
 from __future__ import annotations
 
@@ -18,7 +23,15 @@ from constructs import Construct
 from infra.public_api import Firewall
 
 W = waf.CfnWebACL
-BODY_OVER_8_KB = "SizeRestrictions_BODY"
+# Each group's rules that inspect the body (the page above lists them).
+COMMON_BODY_RULES = (
+    "SizeRestrictions_BODY",
+    "EC2MetaDataSSRF_BODY",
+    "GenericLFI_BODY",
+    "GenericRFI_BODY",
+    "CrossSiteScripting_BODY",
+)
+KNOWN_BAD_BODY_RULES = ("JavaDeserializationRCE_BODY", "Log4JRCE_BODY")
 
 
 def _seen(name: str) -> W.VisibilityConfigProperty:
@@ -60,8 +73,10 @@ class ApiFirewall(Construct):
                     visibility_config=_seen("RatePerIp"),
                 )
             )
-        rules.append(_managed("AWSManagedRulesCommonRuleSet", len(rules), config.managed_rules, (BODY_OVER_8_KB,)))
-        rules.append(_managed("AWSManagedRulesKnownBadInputsRuleSet", len(rules), config.managed_rules))
+        rules.append(_managed("AWSManagedRulesCommonRuleSet", len(rules), config.managed_rules, COMMON_BODY_RULES))
+        rules.append(
+            _managed("AWSManagedRulesKnownBadInputsRuleSet", len(rules), config.managed_rules, KNOWN_BAD_BODY_RULES)
+        )
         for version in (4, 6):
             cidrs = [c for c in config.allow_cidrs if ipaddress.ip_network(c).version == version]
             if not cidrs:

@@ -47,7 +47,13 @@ def test_the_web_acl_is_regional_on_the_stage_with_its_rules_in_order(guarded):
     common = rules["AWSManagedRulesCommonRuleSet"]
     assert common["OverrideAction"] == {"None": {}}  # block: the group's own actions
     overrides = common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
-    assert overrides == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]  # 1 MiB submits pass
+    # A body is model input: its rules only count (1 MiB submits pass; so does a prompt quoting <script>).
+    counted = {o["Name"] for o in overrides if o["ActionToUse"] == {"Count": {}}}
+    assert len(overrides) == len(counted) == 5
+    assert {"SizeRestrictions_BODY", "CrossSiteScripting_BODY"} <= counted
+    assert all(name.endswith("_BODY") for name in counted)
+    known_bad = rules["AWSManagedRulesKnownBadInputsRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert {o["Name"] for o in known_bad["RuleActionOverrides"]} == {"JavaDeserializationRCE_BODY", "Log4JRCE_BODY"}
     assert rules["AllowListIpv4"]["Action"] == {"Allow": {}}
     sets = sorted((s["IPAddressVersion"], s["Addresses"]) for s in _of(resources, "AWS::WAFv2::IPSet"))
     assert sets == [("IPV4", ["203.0.113.0/24"]), ("IPV6", ["2001:db8::/32"])]
