@@ -153,3 +153,35 @@ def test_origins_as_browsers_send_them_pass(origin):
 def test_anything_else_is_not_an_origin(origin):
 
     assert not re.match(cors.ORIGIN, origin)
+
+
+# Set by the browser itself, or safelisted: never in a preflight's Access-Control-Request-Headers.
+_BROWSERS_OWN = {"accept", "accept-encoding", "connection", "host", "user-agent", "content-length"}
+
+
+def _sent_by(client_of) -> set[str]:
+    import httpx2
+
+    sent: set[str] = set()
+
+    def answer(request):
+        sent.update(request.headers.keys())
+        return httpx2.Response(200, json={"data": [], "has_more": False, "first_id": None, "last_id": None})
+
+    client_of(httpx2.Client(transport=httpx2.MockTransport(answer))).models.list()
+    return sent - _BROWSERS_OWN
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_the_official_sdks_headers_are_all_allowed(sdk):
+    """The SDKs add their own headers to every request; a preflight that did not name one would refuse them all."""
+    if sdk == "openai":
+        from openai import OpenAI
+
+        sent = _sent_by(lambda http: OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", http_client=http))
+    else:
+        from anthropic import Anthropic
+
+        sent = _sent_by(lambda http: Anthropic(api_key="k", base_url="http://127.0.0.1:9", http_client=http))
+    assert any(name.startswith("x-stainless-") for name in sent)
+    assert sent <= {name.lower() for name in cors.REQUEST_HEADERS}

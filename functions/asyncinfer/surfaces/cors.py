@@ -17,7 +17,8 @@ ORIGIN = r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0
 
 METHODS = ("GET", "POST", "DELETE")
 # What clients send: the key, JSON, the headers the routes declare (asyncinfer.surfaces.contract), and the ones
-# Anthropic's SDK adds to every request.
+# OpenAI's and Anthropic's SDKs add to every request (their browser modes too), so that they work from a page by
+# changing only the base URL.
 REQUEST_HEADERS = (
     "Authorization",
     "Content-Type",
@@ -29,6 +30,28 @@ REQUEST_HEADERS = (
     "x-api-key",
     "anthropic-version",
     "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+    "OpenAI-Organization",
+    "OpenAI-Project",
+    "OpenAI-Beta",
+    *(
+        f"x-stainless-{name}"
+        for name in (
+            "arch",
+            "async",
+            "lang",
+            "os",
+            "package-version",
+            "read-timeout",
+            "retry-count",
+            "runtime",
+            "runtime-version",
+            "timeout",
+            "helper-method",
+            "poll-helper",
+            "custom-poll-interval",
+        )
+    ),
 )
 # What a page may read beyond the safelisted headers: when to poll again, where a task's trace is, what a
 # Prefer applied, a file's content redirect.
