@@ -305,6 +305,9 @@ def deployment_target(project: Path):
         custom_domain=(domain.name, domain.certificate_arn)
         if (domain := config.custom_domain) and domain.certificate_arn
         else None,
+        hosted_zone=(domain.name, domain.hosted_zone_id, domain.hosted_zone_name)
+        if domain and domain.hosted_zone_id and domain.hosted_zone_name
+        else None,
         private_endpoints=tuple(config.vpc_endpoint_ids),  # none unless the endpoint is private
     )
 

@@ -44,7 +44,10 @@ class Preflight:
             yield account.trace_destination(ctx)
         if ctx.target.custom_domain is not None:
             yield account.certificate(ctx, *ctx.target.custom_domain)
+        if ctx.target.hosted_zone is not None:
+            yield account.hosted_zone(ctx, *ctx.target.hosted_zone)
         if ctx.target.private_endpoints:
+            yield account.vpc_endpoints(ctx, ctx.target.private_endpoints)
             yield account.private_api(ctx)
         yield capacity.concurrency(ctx)
         yield capacity.runner_concurrency(ctx)

@@ -196,3 +196,44 @@ def private_api(ctx: Context) -> Check:
         f"that reaches one of them, with --url {url} (the stack's ApiUrlVpce... outputs; ApiUrl too where the "
         "endpoint has private DNS on)",
     )
+
+
+def hosted_zone(ctx: Context, name: str, zone_id: str, zone_name: str) -> Check:
+    """The Route 53 zone of cdk.json's custom_domain: there, of that name, and public, since ACM validates the
+    certificate, and clients find the API, through public DNS
+    (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html)."""
+    check = f"hosted zone for {name}"
+    fix = "fix hosted_zone_id and hosted_zone_name in cdk.json's custom_domain (aws route53 list-hosted-zones)"
+    try:
+        zone = ctx.clients("route53").get_hosted_zone(Id=zone_id)["HostedZone"]
+    except ClientError as exc:
+        return Check(check, Result.FAIL, f"{zone_id}: {error_code(exc)}", fix)
+    found = zone.get("Name", "").rstrip(".")
+    if found != zone_name:
+        return Check(check, Result.FAIL, f"{zone_id} is {found}, not {zone_name}", fix)
+    if zone.get("Config", {}).get("PrivateZone"):
+        fix = "name a public zone: ACM and the API's clients resolve the names through public DNS"
+        return Check(check, Result.FAIL, f"{zone_id} ({zone_name}) is a private zone", fix)
+    return Check(check, Result.OK, f"public zone {zone_name} ({zone_id}): the stack adds the validation and alias")
+
+
+def vpc_endpoints(ctx: Context, ids: tuple[str, ...]) -> Check:
+    """A private API's interface endpoints: there, in the region, for execute-api, and available
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-apis.html)."""
+    check = "VPC endpoints"
+    fix = "create an interface endpoint for com.amazonaws.<region>.execute-api, and name it in vpc_endpoint_ids"
+    try:
+        found = ctx.clients("ec2").describe_vpc_endpoints(VpcEndpointIds=list(ids))["VpcEndpoints"]
+    except ClientError as exc:
+        return Check(check, Result.FAIL, f"{', '.join(ids)}: {error_code(exc)}", fix)
+    missing = sorted(set(ids) - {e["VpcEndpointId"] for e in found})
+    if missing:
+        return Check(check, Result.FAIL, f"not found in {ctx.region}: {', '.join(missing)}", fix)
+    wrong = [e["VpcEndpointId"] for e in found if not str(e.get("ServiceName", "")).endswith(".execute-api")]
+    if wrong or any(e.get("VpcEndpointType") != "Interface" for e in found):
+        return Check(check, Result.FAIL, f"not interface endpoints for execute-api: {', '.join(wrong)}", fix)
+    waiting = [f"{e['VpcEndpointId']} ({e.get('State')})" for e in found if e.get("State", "").lower() != "available"]
+    if waiting:
+        return Check(check, Result.WARN, f"not available yet: {', '.join(waiting)}", "")
+    dns = sum(bool(e.get("PrivateDnsEnabled")) for e in found)
+    return Check(check, Result.OK, f"{len(found)} for execute-api, available; private DNS on for {dns}")

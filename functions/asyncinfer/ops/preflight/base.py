@@ -50,6 +50,7 @@ class Target:
     runner_reserved_concurrency: int | None = None  # None: the runner reserves none
     tracing: bool = False  # spans to X-Ray's OTLP endpoint (cdk.json's tracing.enabled)
     custom_domain: tuple[str, str] | None = None  # (name, certificate ARN) when cdk.json gives the certificate
+    hosted_zone: tuple[str, str, str] | None = None  # (name, zone id, zone name) when cdk.json gives a zone
     private_endpoints: tuple[str, ...] = ()  # the VPC endpoints of a private API (cdk.json endpoint "private")
     tools: tuple[str, ...] = field(default=("node", "npm"))
     # The project's root (cdk.json, infra/): the stack is synthesized from it to count its concurrency, and
