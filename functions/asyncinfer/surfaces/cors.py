@@ -30,6 +30,9 @@ REQUEST_HEADERS = (
     "x-api-key",
     "anthropic-version",
     "anthropic-beta",
+    # W3C trace context: a page's own trace continues into the request's span (docs/operate/tracing.md).
+    "traceparent",
+    "tracestate",
     "anthropic-dangerous-direct-browser-access",
     "OpenAI-Organization",
     "OpenAI-Project",
